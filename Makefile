@@ -1,0 +1,42 @@
+# Two commands set everything up: `make run` runs the product, `make test` runs the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
+
+.PHONY: run test test-openai2 bench lint typecheck clean
+
+$(STAMP):
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	# instructor pins jiter<0.15 while openai 3.x needs jiter>=0.16; both work with the
+	# newer jiter, so instructor (a test-only dependency) goes in without its pins.
+	$(PY) -m pip install -q --no-deps 'instructor>=1.17'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+run: $(STAMP)
+	$(PY) -m llm_contracts.demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+# The other supported openai line (2.x, which talks through httpx instead of httpx2).
+test-openai2:
+	@test -x .venv-openai2/bin/python || $(PYTHON) -m venv .venv-openai2
+	.venv-openai2/bin/python -m pip install -q --upgrade pip
+	.venv-openai2/bin/python -m pip install -q -e '.[dev]' 'openai>=2.30,<3' 'instructor>=1.17'
+	.venv-openai2/bin/python -m pytest tests/sdk
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+lint: $(STAMP)
+	$(PY) -m ruff check llm_contracts tests bench
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+clean:
+	rm -rf $(VENV) .venv-openai2 .pytest_cache .mypy_cache .ruff_cache

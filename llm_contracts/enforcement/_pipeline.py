@@ -1,0 +1,230 @@
+"""The walk of one contracted call, written once for sync and async clients.
+
+``contracted_call`` is a generator that yields operations (validate input, send,
+parse, validate output) and receives their results; ``drive_sync`` and
+``drive_async`` perform the operations with blocking or awaitable I/O. The rules
+(what raises, when to re-ask, what is reported) therefore live in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._exceptions import ContractConfigError, ContractViolationError
+from ..contracts._base import Enforcement, ValidationContext, ValidationResult
+from ..contracts._types import LLMRequest, LLMResponse, Usage
+from ._engine import ContractEngine, build_feedback, is_blocking
+from ._report import Attempt, ContractReport
+from ._streaming import StreamPolicy
+
+__all__ = ["CallSettings", "contracted_call", "drive_async", "drive_sync"]
+
+log = logging.getLogger("llm_contracts")
+
+
+@dataclass(slots=True)
+class CallSettings:
+    """The contract settings of one client, shared by its copies."""
+
+    engine: ContractEngine
+    contract_retries: int = 0
+    retry_budget_tokens: int | None = None
+    stream_policy: StreamPolicy = field(default_factory=StreamPolicy.immediate)
+    listeners: list[Callable[[ContractReport], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.contract_retries, int) or self.contract_retries < 0:
+            raise ContractConfigError(f"contract_retries must be an int >= 0; got {self.contract_retries!r}")
+        if self.retry_budget_tokens is not None and self.retry_budget_tokens < 1:
+            raise ContractConfigError(
+                f"retry_budget_tokens must be a positive int or None; got {self.retry_budget_tokens!r}")
+
+    def copy(self) -> CallSettings:
+        return CallSettings(self.engine.copy(), self.contract_retries, self.retry_budget_tokens,
+                            self.stream_policy, self.listeners)
+
+    def emit(self, report: ContractReport) -> None:
+        """Hand the finished report to every listener; a listener's error stays here."""
+        for listener in self.listeners:
+            try:
+                listener(report)
+            except Exception:  # a reporter bug must not break the call
+                self.engine.metrics.record_internal_error()
+                log.exception("llm_contracts report listener failed")
+
+
+# Operations the generator yields; the drivers carry them out.
+INPUT, SEND, PARSE, OUTPUT = "input", "send", "parse", "output"
+
+
+def _signature(results: list[ValidationResult]) -> frozenset[tuple[str, str]]:
+    return frozenset((r.contract_name, r.message) for r in results if is_blocking(r))
+
+
+def contracted_call(
+    settings: CallSettings,
+    request: LLMRequest,
+    *,
+    to_response: Callable[[Any, float], LLMResponse],
+    reask_body: Callable[[dict[str, Any], LLMResponse, str], dict[str, Any]],
+    stream: bool,
+) -> Generator[tuple[Any, ...], Any, tuple[Any, ContractReport]]:
+    """Walk one call; return ``(result, report)`` or raise ``ContractViolationError``."""
+    engine = settings.engine
+    report = ContractReport(provider=request.provider, endpoint=request.endpoint, model=request.model,
+                            streamed=stream)
+    context = ValidationContext(request=request)
+    validate = engine.breaker.allow()
+    errored = False
+    if not validate:
+        report.outcome = "skipped"
+        report.stop_reason = "circuit breaker open: validation skipped"
+    elif engine.input_contracts:
+        t0 = time.perf_counter()
+        results, fixed = yield (INPUT, request, context, report.input_fixes)
+        report.validation_latency_s += time.perf_counter() - t0
+        report.input_results = results
+        errored = any(r.error for r in results)
+        failures = [r for r in results if is_blocking(r)]
+        if failures:
+            engine.breaker.record(errored=errored)
+            report.outcome = "violated"
+            report.stop_reason = "input violation"
+            engine.metrics.record_call(outcome="violated")
+            settings.emit(report)
+            first = failures[0]
+            raise ContractViolationError(
+                f"request rejected by contract {first.contract_name}: {first.message}",
+                results=failures, stage="input", report=report)
+        request = fixed
+
+    body = request.body
+    if stream:
+        # Output validation of a stream happens chunk by chunk in the stream wrapper.
+        result = yield (SEND, body, False)
+        if validate:
+            engine.breaker.record(errored=errored)
+        return result, report
+
+    attempt = 0
+    feedback: str | None = None
+    seen: set[frozenset[tuple[str, str]]] = set()
+    while True:
+        t0 = time.perf_counter()
+        result = yield (SEND, body, attempt > 0)
+        parsed = yield (PARSE, result)
+        latency = time.perf_counter() - t0
+        report.llm_latency_s += latency
+        response = to_response(parsed, latency)
+        report.total_usage.add(response.usage)
+        if not validate:
+            report.attempts.append(Attempt(attempt, response.text, [], response.usage, latency, feedback))
+            engine.metrics.record_call(outcome="skipped")
+            settings.emit(report)
+            return result, report
+        context.attempt = attempt
+        context.elapsed_s = latency
+        t1 = time.perf_counter()
+        results = yield (OUTPUT, response, context)
+        report.validation_latency_s += time.perf_counter() - t1
+        errored = errored or any(r.error for r in results)
+        report.attempts.append(Attempt(attempt, response.text, results, response.usage, latency, feedback))
+        failures = [r for r in results if is_blocking(r)]
+        if not failures:
+            soft = any(not r.is_valid and r.enforcement is not Enforcement.STRICT for r in results)
+            report.outcome = "repaired" if attempt else ("warned" if soft else "passed")
+            if attempt:
+                for name in {r.contract_name for r in report.attempts[0].results if is_blocking(r)}:
+                    engine.metrics.record_fix(name, succeeded=True)
+            break
+        signature = _signature(results)
+        stop = None
+        if attempt >= settings.contract_retries:
+            stop = f"violation after {attempt + 1} attempt(s)"
+        elif signature in seen:
+            stop = "the same violation repeated: stopped re-asking"
+        elif (settings.retry_budget_tokens is not None
+              and report.total_usage.total_tokens >= settings.retry_budget_tokens):
+            stop = (f"retry token budget spent ({report.total_usage.total_tokens} of "
+                    f"{settings.retry_budget_tokens} tokens)")
+        if stop is not None:
+            if attempt:
+                for name in {r.contract_name for r in report.attempts[0].results if is_blocking(r)}:
+                    engine.metrics.record_fix(name, succeeded=False)
+            report.outcome = "violated"
+            report.stop_reason = stop
+            engine.breaker.record(errored=errored)
+            engine.metrics.record_call(outcome="violated")
+            settings.emit(report)
+            first = failures[0]
+            raise ContractViolationError(
+                f"response rejected by contract {first.contract_name}: {first.message} ({stop})",
+                results=failures, stage="output", report=report, response=parsed)
+        seen.add(signature)
+        feedback = build_feedback(failures, response.text)
+        body = reask_body(body, response, feedback)
+        attempt += 1
+
+    engine.breaker.record(errored=errored)
+    engine.metrics.record_call(outcome=report.outcome)
+    settings.emit(report)
+    return result, report
+
+
+def drive_sync(
+    gen: Generator[tuple[Any, ...], Any, tuple[Any, ContractReport]],
+    *,
+    engine: ContractEngine,
+    send: Callable[[dict[str, Any], bool], Any],
+    parse: Callable[[Any], Any],
+) -> tuple[Any, ContractReport]:
+    """Run ``contracted_call`` with blocking I/O."""
+    value: Any = None
+    try:
+        while True:
+            op = gen.send(value)
+            kind = op[0]
+            if kind == SEND:
+                value = send(op[1], op[2])
+            elif kind == PARSE:
+                value = parse(op[1])
+            elif kind == INPUT:
+                value = engine.run_input(op[1], op[2], op[3])
+            else:
+                value = engine.run_output(op[1], op[2])
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
+async def drive_async(
+    gen: Generator[tuple[Any, ...], Any, tuple[Any, ContractReport]],
+    *,
+    engine: ContractEngine,
+    send: Callable[[dict[str, Any], bool], Any],
+    parse: Callable[[Any], Any],
+) -> tuple[Any, ContractReport]:
+    """Run ``contracted_call`` with awaitable I/O; contracts of a stage run concurrently."""
+    value: Any = None
+    try:
+        while True:
+            op = gen.send(value)
+            kind = op[0]
+            if kind == SEND:
+                value = await send(op[1], op[2])
+            elif kind == PARSE:
+                value = await parse(op[1])
+            elif kind == INPUT:
+                value = await engine.arun_input(op[1], op[2], op[3])
+            else:
+                value = await engine.arun_output(op[1], op[2])
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
+def usage_of(report: ContractReport) -> Usage:
+    """Return the usage summed over every attempt of a call."""
+    return report.total_usage

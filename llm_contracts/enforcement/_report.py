@@ -1,0 +1,117 @@
+"""What happened to one contracted call: its verdicts, attempts and usage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..contracts._base import ValidationResult
+from ..contracts._types import Usage
+
+__all__ = ["Attempt", "ContractReport", "get_report"]
+
+_ATTR = "_llm_contracts_report"
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One answer of the model and the verdicts on it."""
+
+    index: int
+    text: str
+    results: list[ValidationResult]
+    usage: Usage | None = None
+    latency_s: float | None = None
+    feedback: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(r.is_valid or r.enforcement.value != "strict" for r in self.results)
+
+
+@dataclass(slots=True)
+class ContractReport:
+    """The verdicts of one call.
+
+    ``outcome`` is one of ``passed`` (every strict contract held at once), ``repaired``
+    (a re-ask produced an answer that passed), ``violated`` (a strict contract failed:
+    the call raised), ``warned`` (only warn/monitor contracts failed) or ``skipped``
+    (the circuit breaker was open, nothing was validated).
+    """
+
+    provider: str = "openai"
+    endpoint: str = ""
+    model: str = ""
+    input_results: list[ValidationResult] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    stream_results: list[ValidationResult] = field(default_factory=list)
+    total_usage: Usage = field(default_factory=Usage)
+    outcome: str = "passed"
+    input_fixes: list[str] = field(default_factory=list)
+    stop_reason: str | None = None
+    llm_latency_s: float = 0.0
+    validation_latency_s: float = 0.0
+    streamed: bool = False
+
+    @property
+    def output_results(self) -> list[ValidationResult]:
+        """Return the verdicts on the final answer."""
+        return self.attempts[-1].results if self.attempts else []
+
+    @property
+    def results(self) -> list[ValidationResult]:
+        """Return the input verdicts followed by the verdicts on the final answer."""
+        return [*self.input_results, *self.stream_results, *self.output_results]
+
+    @property
+    def violations(self) -> list[ValidationResult]:
+        """Return every failing verdict of the final state of the call."""
+        return [r for r in self.results if not r.is_valid]
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome in ("passed", "repaired", "warned", "skipped")
+
+    @property
+    def retries(self) -> int:
+        return max(0, len(self.attempts) - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as plain data."""
+        return {
+            "provider": self.provider,
+            "endpoint": self.endpoint,
+            "model": self.model,
+            "outcome": self.outcome,
+            "stop_reason": self.stop_reason,
+            "retries": self.retries,
+            "streamed": self.streamed,
+            "input_fixes": list(self.input_fixes),
+            "input": [r.to_dict() for r in self.input_results],
+            "stream": [r.to_dict() for r in self.stream_results],
+            "attempts": [
+                {"index": a.index, "results": [r.to_dict() for r in a.results], "feedback": a.feedback,
+                 "usage": None if a.usage is None else {"prompt_tokens": a.usage.prompt_tokens,
+                                                        "completion_tokens": a.usage.completion_tokens}}
+                for a in self.attempts
+            ],
+            "usage": {"prompt_tokens": self.total_usage.prompt_tokens,
+                      "completion_tokens": self.total_usage.completion_tokens},
+            "llm_latency_ms": round(self.llm_latency_s * 1000, 3),
+            "validation_latency_ms": round(self.validation_latency_s * 1000, 3),
+        }
+
+
+def attach_report(obj: Any, report: ContractReport) -> None:
+    """Attach ``report`` to a provider response without changing its type or its data."""
+    try:
+        # object.__setattr__ bypasses pydantic's field handling: the report never
+        # shows up in model_dump() or the JSON of the response.
+        object.__setattr__(obj, _ATTR, report)
+    except (AttributeError, TypeError):
+        pass
+
+
+def get_report(obj: Any) -> ContractReport | None:
+    """Return the contract report attached to a response, stream or raw response, if any."""
+    return getattr(obj, _ATTR, None)

@@ -1,0 +1,361 @@
+"""The drop-in OpenAI clients: ``openai.OpenAI`` / ``openai.AsyncOpenAI`` with contracts.
+
+Every generation call of openai (``create``, ``parse``, ``stream``, their
+``with_raw_response`` and ``with_streaming_response`` forms, and a direct
+``client.post(...)``) meets in the client's ``request`` method, so contracts are
+enforced there, once, keyed on the endpoint. Everything else is openai's own code.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import openai
+from openai import AsyncStream, Stream
+
+from .._exceptions import ContractConfigError
+from ..contracts._base import Contract
+from ..contracts._types import LLMResponse
+from ..enforcement._breaker import CircuitBreaker
+from ..enforcement._engine import ContractEngine
+from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
+from ..enforcement._report import ContractReport, attach_report, get_report
+from ..enforcement._streaming import StreamPolicy, StreamValidator
+from ..contracts._base import ValidationContext
+from ._openai_routes import Route, route_for
+
+try:  # the raw-response wrappers moved between openai releases; both names exist in 1.x-3.x
+    from openai._legacy_response import LegacyAPIResponse
+    from openai._response import AsyncAPIResponse, BaseAPIResponse
+except ImportError:  # pragma: no cover - very old openai
+    LegacyAPIResponse = BaseAPIResponse = AsyncAPIResponse = ()  # type: ignore[assignment,misc]
+
+__all__ = ["AsyncImprovedOpenAIProvider", "ImprovedOpenAIProvider"]
+
+_SETTINGS = "_contract_settings"
+_OUR_KWARGS = ("contracts", "input_contracts", "output_contracts", "contract_retries",
+               "retry_budget_tokens", "stream_policy", "circuit_breaker", "on_report")
+
+
+def _client_options(client: Any) -> dict[str, Any]:
+    """Return the constructor options that recreate ``client`` (sharing its HTTP client)."""
+    if not isinstance(client, (openai.OpenAI, openai.AsyncOpenAI)):
+        raise ContractConfigError(f"client= must be an openai.OpenAI or openai.AsyncOpenAI; got {client!r}")
+    options: dict[str, Any] = {
+        "api_key": getattr(client, "_api_key_provider", None) or client.api_key,
+        "organization": client.organization,
+        "project": client.project,
+        "base_url": client.base_url,
+        "timeout": client.timeout,
+        "max_retries": client.max_retries,
+        "default_headers": dict(client._custom_headers) or None,
+        "default_query": dict(client._custom_query) or None,
+        "http_client": client._client,
+    }
+    init = inspect.signature(type(client).__init__).parameters
+    for name in ("webhook_secret", "websocket_base_url"):
+        if name in init and getattr(client, name, None) is not None:
+            options[name] = getattr(client, name)
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _build_settings(
+    *,
+    contracts: Iterable[Contract] | None,
+    input_contracts: Iterable[Contract] | None,
+    output_contracts: Iterable[Contract] | None,
+    contract_retries: int,
+    retry_budget_tokens: int | None,
+    stream_policy: StreamPolicy | str | None,
+    circuit_breaker: CircuitBreaker | None,
+    on_report: Callable[[ContractReport], None] | Iterable[Callable[[ContractReport], None]] | None,
+) -> CallSettings:
+    engine = ContractEngine(breaker=circuit_breaker)
+    for c in contracts or ():
+        engine.add(c)
+    for c in input_contracts or ():
+        engine.add_input(c)
+    for c in output_contracts or ():
+        engine.add_output(c)
+    listeners = [on_report] if callable(on_report) else list(on_report or ())
+    return CallSettings(engine, contract_retries, retry_budget_tokens, StreamPolicy.parse(stream_policy),
+                        listeners)
+
+
+def _with_body(options: Any, body: dict[str, Any], is_retry: bool) -> Any:
+    opts = options.model_copy()
+    opts.json_data = body
+    if is_retry:
+        # A re-ask is a new request: reusing the idempotency key would replay the old answer.
+        opts.idempotency_key = None
+    return opts
+
+
+def _coerce(parsed: Any, cast_to: Any) -> Any:
+    """Give routes an object with attributes even when a caller asked for a dict."""
+    if isinstance(parsed, Mapping):
+        from openai._models import construct_type
+
+        model = {"/chat/completions": openai.types.chat.ChatCompletion,
+                 "/responses": openai.types.responses.Response,
+                 "/completions": openai.types.Completion}
+        for typ in model.values():
+            if cast_to is typ:
+                return construct_type(type_=typ, value=parsed)
+        if "choices" in parsed:
+            return construct_type(type_=model["/chat/completions"], value=parsed)
+        if "output" in parsed:
+            return construct_type(type_=model["/responses"], value=parsed)
+    return parsed
+
+
+class _ContractClientMixin:
+    """What the sync and async clients share: configuration and introspection."""
+
+    _contract_settings: CallSettings
+
+    def _init_contracts(self, kwargs: dict[str, Any]) -> None:
+        ours = {k: kwargs.pop(k) for k in _OUR_KWARGS if k in kwargs}
+        ours.setdefault("contract_retries", 0)
+        ours.setdefault("retry_budget_tokens", None)
+        for name in ("contracts", "input_contracts", "output_contracts", "stream_policy",
+                     "circuit_breaker", "on_report"):
+            ours.setdefault(name, None)
+        object.__setattr__(self, _SETTINGS, _build_settings(**ours))
+        self.last_report: ContractReport | None = None
+
+    # -- configuration ----------------------------------------------------------------
+
+    def add_input_contract(self, contract: Contract) -> None:
+        """Check ``contract`` on every request before it is sent."""
+        self._contract_settings.engine.add_input(contract)
+
+    def add_output_contract(self, contract: Contract) -> None:
+        """Check ``contract`` on every answer."""
+        self._contract_settings.engine.add_output(contract)
+
+    def add_contract(self, contract: Contract) -> None:
+        """Add ``contract`` where its category says: input contracts before the call, others after."""
+        self._contract_settings.engine.add(contract)
+
+    @property
+    def input_contracts(self) -> list[Contract]:
+        return list(self._contract_settings.engine.input_contracts)
+
+    @property
+    def output_contracts(self) -> list[Contract]:
+        return list(self._contract_settings.engine.output_contracts)
+
+    @property
+    def circuit_breaker(self) -> CircuitBreaker:
+        return self._contract_settings.engine.breaker
+
+    @property
+    def contract_retries(self) -> int:
+        return self._contract_settings.contract_retries
+
+    def add_report_listener(self, listener: Callable[[ContractReport], None]) -> None:
+        """Call ``listener(report)`` after every contracted call (errors in it are contained)."""
+        self._contract_settings.listeners.append(listener)
+
+    def get_health_report(self) -> dict[str, Any]:
+        """Return per-contract calls, violations, errors, latency and auto-fix rates."""
+        return self._contract_settings.engine.health_report()
+
+    def _adopt(self, other: _ContractClientMixin) -> None:
+        object.__setattr__(self, _SETTINGS, other._contract_settings.copy())
+
+    # -- shared pieces of a call ------------------------------------------------------------
+
+    def _remember(self, result: Any, report: ContractReport) -> None:
+        self.last_report = report
+        attach_report(result, report)
+
+    def _validator(self, route: Route, report: ContractReport, request: Any) -> StreamValidator:
+        settings = self._contract_settings
+        engine = settings.engine
+
+        def done(final: ContractReport) -> None:
+            engine.metrics.record_call(outcome=final.outcome)
+            settings.emit(final)
+
+        return StreamValidator(
+            engine=engine, policy=settings.stream_policy, report=report,
+            context=ValidationContext(request=request), delta_text=route.delta_text,
+            chunk_usage=route.chunk_usage, on_done=done, validate=report.outcome != "skipped",
+        )
+
+
+class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
+    """``openai.OpenAI`` with contracts on every generation call.
+
+    Constructed exactly like ``openai.OpenAI`` (same keyword arguments and environment
+    fallbacks), or around an existing client with ``client=``. Extra keywords:
+
+    Parameters:
+        contracts: contracts routed by category (input ones before the call).
+        input_contracts / output_contracts: contracts placed explicitly.
+        contract_retries: how many times to re-ask the model after an output violation
+            (default 0). openai's ``max_retries`` keeps its meaning: HTTP retries.
+        retry_budget_tokens: stop re-asking once the attempts used this many tokens.
+        stream_policy: ``"immediate"`` (default), ``"hold_back:N"``, ``"sentence"``,
+            ``"buffer"`` or a :class:`StreamPolicy`.
+        circuit_breaker: a :class:`CircuitBreaker` (one with defaults otherwise).
+        on_report: callable(s) given each call's :class:`ContractReport`.
+
+    Example::
+
+        client = ContractOpenAI(output_contracts=[JSONFormatContract(schema=TICKET)],
+                                contract_retries=2)
+        reply = client.chat.completions.create(model="gpt-4o-mini", messages=[...])
+        get_report(reply).outcome   # "passed", "repaired", ...
+    """
+
+    def __init__(self, *, client: openai.OpenAI | None = None, **kwargs: Any) -> None:
+        self._init_contracts(kwargs)
+        if client is not None:
+            kwargs = {**_client_options(client), **kwargs}
+        super().__init__(**kwargs)
+
+    def copy(self, **kwargs: Any) -> ImprovedOpenAIProvider:  # type: ignore[override]
+        """Return a copy with changed openai options and the same contracts and settings."""
+        twin = super().copy(**kwargs)
+        twin._adopt(self)
+        return twin
+
+    # openai aliases with_options = copy at class level; the alias must see our copy.
+    with_options = copy  # type: ignore[assignment]
+
+    def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        route = route_for(options.method, options.url)
+        body = options.json_data
+        if route is None or not isinstance(body, Mapping):
+            return super().request(cast_to, options, *args, **kwargs)
+        stream = bool(kwargs.get("stream", args[0] if args else False))
+        parent = super().request
+        settings = self._contract_settings
+        llm_request = route.request(body)
+
+        def send(new_body: dict[str, Any], is_retry: bool) -> Any:
+            opts = options if new_body is body and not is_retry else _with_body(options, new_body, is_retry)
+            return parent(cast_to, opts, *args, **kwargs)
+
+        def parse(result: Any) -> Any:
+            if isinstance(result, (LegacyAPIResponse, BaseAPIResponse)):
+                result = result.parse()
+            return _coerce(result, cast_to)
+
+        def to_response(parsed: Any, latency: float) -> LLMResponse:
+            return route.response(parsed, latency)
+
+        gen = contracted_call(settings, llm_request, to_response=to_response,
+                              reask_body=route.reask_body, stream=stream)
+        result, report = drive_sync(gen, engine=settings.engine, send=send, parse=parse)
+        if stream:
+            result = self._wrap_stream(result, route, report, llm_request)
+        self._remember(result, report)
+        return result
+
+    def _wrap_stream(self, result: Any, route: Route, report: ContractReport, request: Any) -> Any:
+        if isinstance(result, Stream):
+            validator = self._validator(route, report, request)
+            result._iterator = validator.wrap(result._iterator, result.response.close)
+            return result
+        if isinstance(result, (LegacyAPIResponse, BaseAPIResponse)):
+            original = result.parse
+
+            @functools.wraps(original)
+            def parse(*a: Any, **kw: Any) -> Any:
+                parsed = original(*a, **kw)
+                if isinstance(parsed, Stream) and get_report(parsed) is None:
+                    self._wrap_stream(parsed, route, report, request)
+                    attach_report(parsed, report)
+                return parsed
+
+            result.parse = parse  # this one response object only, never the class
+        return result
+
+
+class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
+    """``openai.AsyncOpenAI`` with contracts; see :class:`ImprovedOpenAIProvider`.
+
+    Input contracts of a call run concurrently, and so do its output contracts.
+    """
+
+    def __init__(self, *, client: openai.AsyncOpenAI | None = None, **kwargs: Any) -> None:
+        self._init_contracts(kwargs)
+        if client is not None:
+            kwargs = {**_client_options(client), **kwargs}
+        super().__init__(**kwargs)
+
+    def copy(self, **kwargs: Any) -> AsyncImprovedOpenAIProvider:  # type: ignore[override]
+        """Return a copy with changed openai options and the same contracts and settings."""
+        twin = super().copy(**kwargs)
+        twin._adopt(self)
+        return twin
+
+    with_options = copy  # type: ignore[assignment]
+
+    async def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        route = route_for(options.method, options.url)
+        body = options.json_data
+        if route is None or not isinstance(body, Mapping):
+            return await super().request(cast_to, options, *args, **kwargs)
+        stream = bool(kwargs.get("stream", args[0] if args else False))
+        parent = super().request
+        settings = self._contract_settings
+        llm_request = route.request(body)
+
+        async def send(new_body: dict[str, Any], is_retry: bool) -> Any:
+            opts = options if new_body is body and not is_retry else _with_body(options, new_body, is_retry)
+            return await parent(cast_to, opts, *args, **kwargs)
+
+        async def parse(result: Any) -> Any:
+            if isinstance(result, AsyncAPIResponse):
+                result = await result.parse()
+            elif isinstance(result, (LegacyAPIResponse, BaseAPIResponse)):
+                result = result.parse()
+            return _coerce(result, cast_to)
+
+        def to_response(parsed: Any, latency: float) -> LLMResponse:
+            return route.response(parsed, latency)
+
+        gen = contracted_call(settings, llm_request, to_response=to_response,
+                              reask_body=route.reask_body, stream=stream)
+        result, report = await drive_async(gen, engine=settings.engine, send=send, parse=parse)
+        if stream:
+            result = self._wrap_stream(result, route, report, llm_request)
+        self._remember(result, report)
+        return result
+
+    def _wrap_stream(self, result: Any, route: Route, report: ContractReport, request: Any) -> Any:
+        if isinstance(result, AsyncStream):
+            validator = self._validator(route, report, request)
+            result._iterator = validator.awrap(result._iterator, result.response.aclose)
+            return result
+        if isinstance(result, AsyncAPIResponse):
+            original_async = result.parse
+
+            async def aparse(*a: Any, **kw: Any) -> Any:
+                parsed = await original_async(*a, **kw)
+                if isinstance(parsed, AsyncStream) and get_report(parsed) is None:
+                    self._wrap_stream(parsed, route, report, request)
+                    attach_report(parsed, report)
+                return parsed
+
+            result.parse = aparse  # this one response object only, never the class
+        elif isinstance(result, LegacyAPIResponse):
+            original = result.parse
+
+            def parse(*a: Any, **kw: Any) -> Any:
+                parsed = original(*a, **kw)
+                if isinstance(parsed, AsyncStream) and get_report(parsed) is None:
+                    self._wrap_stream(parsed, route, report, request)
+                    attach_report(parsed, report)
+                return parsed
+
+            result.parse = parse
+        return result

@@ -1,0 +1,246 @@
+"""How each OpenAI generation endpoint maps to ``LLMRequest`` / ``LLMResponse``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..contracts._types import LLMRequest, LLMResponse, Message, ToolCall, ToolSpec, Usage
+
+__all__ = ["ROUTES", "Route", "route_for"]
+
+
+def _content_text(content: Any) -> str:
+    """Return the text of a message content: a string, or a list of content parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Mapping):
+        for key in ("text", "input_text", "output_text", "refusal"):
+            value = content.get(key)
+            if isinstance(value, str):
+                return value
+        return _content_text(content.get("content"))
+    if isinstance(content, (list, tuple)):
+        return "\n".join(t for t in (_content_text(p) for p in content) if t)
+    return ""
+
+
+def _tool_specs(tools: Any) -> list[ToolSpec]:
+    specs: list[ToolSpec] = []
+    if not isinstance(tools, (list, tuple)):
+        return specs
+    for tool in tools:
+        if not isinstance(tool, Mapping):
+            continue
+        fn = tool.get("function") if tool.get("type", "function") == "function" else None
+        if isinstance(fn, Mapping) and isinstance(fn.get("name"), str):
+            specs.append(ToolSpec(fn["name"], fn.get("parameters"), bool(fn.get("strict"))))
+        elif tool.get("type") == "function" and isinstance(tool.get("name"), str):
+            # The Responses API flattens function tools.
+            specs.append(ToolSpec(tool["name"], tool.get("parameters"), bool(tool.get("strict"))))
+    return specs
+
+
+_PARAM_KEYS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "max_output_tokens",
+               "n", "presence_penalty", "frequency_penalty", "response_format", "seed", "stop",
+               "tool_choice", "text", "reasoning")
+
+
+def _params(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: body[k] for k in _PARAM_KEYS if k in body}
+
+
+def _usage(usage: Any) -> Usage | None:
+    if usage is None:
+        return None
+    prompt = getattr(usage, "prompt_tokens", None)
+    if prompt is None:
+        prompt = getattr(usage, "input_tokens", 0)
+    completion = getattr(usage, "completion_tokens", None)
+    if completion is None:
+        completion = getattr(usage, "output_tokens", 0)
+    return Usage(int(prompt or 0), int(completion or 0))
+
+
+class Route:
+    """One endpoint: how to read its body and response, and how to re-ask."""
+
+    endpoint = ""
+
+    def request(self, body: Mapping[str, Any]) -> LLMRequest:
+        raise NotImplementedError
+
+    def response(self, parsed: Any, latency_s: float | None) -> LLMResponse:
+        raise NotImplementedError
+
+    def reask_body(self, body: Mapping[str, Any], answer: LLMResponse, feedback: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def delta_text(self, chunk: Any) -> str | None:
+        raise NotImplementedError
+
+    def chunk_usage(self, chunk: Any) -> Usage | None:
+        return None
+
+
+class ChatCompletionsRoute(Route):
+    endpoint = "/chat/completions"
+
+    def request(self, body: Mapping[str, Any]) -> LLMRequest:
+        messages = []
+        for m in body.get("messages") or ():
+            if isinstance(m, Mapping):
+                messages.append(Message(str(m.get("role", "")), _content_text(m.get("content")),
+                                        m.get("name")))
+        return LLMRequest(model=str(body.get("model", "")), messages=messages, params=_params(body),
+                          tools=_tool_specs(body.get("tools")), endpoint=self.endpoint, body=dict(body))
+
+    def response(self, parsed: Any, latency_s: float | None) -> LLMResponse:
+        choices = getattr(parsed, "choices", None) or []
+        text, finish, refusal, calls = "", None, None, []
+        if choices:
+            choice = choices[0]
+            message = getattr(choice, "message", None)
+            finish = getattr(choice, "finish_reason", None)
+            if message is not None:
+                text = message.content or ""
+                refusal = getattr(message, "refusal", None)
+                for tc in getattr(message, "tool_calls", None) or ():
+                    fn = getattr(tc, "function", None)
+                    if fn is not None:
+                        calls.append(ToolCall(fn.name, fn.arguments or "", getattr(tc, "id", None)))
+        return LLMResponse(text=text, model=getattr(parsed, "model", "") or "", tool_calls=calls,
+                           finish_reason=finish, refusal=refusal,
+                           usage=_usage(getattr(parsed, "usage", None)), latency_s=latency_s, raw=parsed)
+
+    def reask_body(self, body: Mapping[str, Any], answer: LLMResponse, feedback: str) -> dict[str, Any]:
+        new = dict(body)
+        assistant: dict[str, Any] = {"role": "assistant", "content": answer.text or ""}
+        new["messages"] = [*(body.get("messages") or ()), assistant, {"role": "user", "content": feedback}]
+        return new
+
+    def delta_text(self, chunk: Any) -> str | None:
+        choices = getattr(chunk, "choices", None)
+        if not choices:
+            return None
+        delta = getattr(choices[0], "delta", None)
+        return getattr(delta, "content", None) if delta is not None else None
+
+    def chunk_usage(self, chunk: Any) -> Usage | None:
+        return _usage(getattr(chunk, "usage", None))
+
+
+class CompletionsRoute(Route):
+    """The legacy text completions endpoint."""
+
+    endpoint = "/completions"
+
+    def request(self, body: Mapping[str, Any]) -> LLMRequest:
+        prompt = body.get("prompt")
+        text = prompt if isinstance(prompt, str) else "\n".join(p for p in prompt or () if isinstance(p, str))
+        return LLMRequest(model=str(body.get("model", "")), messages=[Message("user", text)],
+                          params=_params(body), endpoint=self.endpoint, body=dict(body))
+
+    def response(self, parsed: Any, latency_s: float | None) -> LLMResponse:
+        choices = getattr(parsed, "choices", None) or []
+        text = (getattr(choices[0], "text", "") or "") if choices else ""
+        finish = getattr(choices[0], "finish_reason", None) if choices else None
+        return LLMResponse(text=text, model=getattr(parsed, "model", "") or "", finish_reason=finish,
+                           usage=_usage(getattr(parsed, "usage", None)), latency_s=latency_s, raw=parsed)
+
+    def reask_body(self, body: Mapping[str, Any], answer: LLMResponse, feedback: str) -> dict[str, Any]:
+        new = dict(body)
+        new["prompt"] = f"{body.get('prompt', '')}{answer.text}\n\n{feedback}\n\n"
+        return new
+
+    def delta_text(self, chunk: Any) -> str | None:
+        choices = getattr(chunk, "choices", None)
+        return getattr(choices[0], "text", None) if choices else None
+
+    def chunk_usage(self, chunk: Any) -> Usage | None:
+        return _usage(getattr(chunk, "usage", None))
+
+
+class ResponsesRoute(Route):
+    endpoint = "/responses"
+
+    def request(self, body: Mapping[str, Any]) -> LLMRequest:
+        messages = []
+        if isinstance(body.get("instructions"), str):
+            messages.append(Message("system", body["instructions"]))
+        items = body.get("input")
+        if isinstance(items, str):
+            messages.append(Message("user", items))
+        elif isinstance(items, (list, tuple)):
+            for item in items:
+                if not isinstance(item, Mapping):
+                    continue
+                if item.get("type") in (None, "message") and "role" in item:
+                    messages.append(Message(str(item["role"]), _content_text(item.get("content"))))
+                elif item.get("type") == "function_call_output":
+                    messages.append(Message("tool", _content_text(item.get("output"))))
+        return LLMRequest(model=str(body.get("model", "")), messages=messages, params=_params(body),
+                          tools=_tool_specs(body.get("tools")), endpoint=self.endpoint, body=dict(body))
+
+    def response(self, parsed: Any, latency_s: float | None) -> LLMResponse:
+        parts: list[str] = []
+        calls: list[ToolCall] = []
+        refusal = None
+        for item in getattr(parsed, "output", None) or ():
+            kind = getattr(item, "type", None)
+            if kind == "message":
+                for part in getattr(item, "content", None) or ():
+                    ptype = getattr(part, "type", None)
+                    if ptype == "output_text":
+                        parts.append(getattr(part, "text", "") or "")
+                    elif ptype == "refusal":
+                        refusal = getattr(part, "refusal", None)
+            elif kind == "function_call":
+                calls.append(ToolCall(getattr(item, "name", ""), getattr(item, "arguments", "") or "",
+                                      getattr(item, "call_id", None)))
+        status = getattr(parsed, "status", None)
+        return LLMResponse(text="".join(parts), model=getattr(parsed, "model", "") or "",
+                           tool_calls=calls, finish_reason=status, refusal=refusal,
+                           usage=_usage(getattr(parsed, "usage", None)), latency_s=latency_s, raw=parsed)
+
+    def reask_body(self, body: Mapping[str, Any], answer: LLMResponse, feedback: str) -> dict[str, Any]:
+        new = dict(body)
+        items = body.get("input")
+        history: list[Any] = [{"role": "user", "content": items}] if isinstance(items, str) else list(items or ())
+        history.append({"role": "assistant", "content": answer.text or ""})
+        history.append({"role": "user", "content": feedback})
+        new["input"] = history
+        # A stored previous response would replay the bad answer's context twice.
+        new.pop("previous_response_id", None)
+        return new
+
+    def delta_text(self, chunk: Any) -> str | None:
+        if getattr(chunk, "type", None) == "response.output_text.delta":
+            return getattr(chunk, "delta", None)
+        return None
+
+    def chunk_usage(self, chunk: Any) -> Usage | None:
+        if getattr(chunk, "type", None) == "response.completed":
+            return _usage(getattr(getattr(chunk, "response", None), "usage", None))
+        return None
+
+
+ROUTES: dict[str, Route] = {r.endpoint: r for r in (ChatCompletionsRoute(), ResponsesRoute(), CompletionsRoute())}
+
+
+def route_for(method: str, url: Any) -> Route | None:
+    """Return the route of a generation endpoint, or None for every other call."""
+    if method != "post":
+        return None
+    if isinstance(url, str):
+        route = ROUTES.get(url)
+        if route is not None or "://" not in url:
+            return route
+    # A full URL: match on its path's tail (base URLs may carry a prefix such as /v1).
+    path = str(getattr(url, "path", url))
+    for endpoint, route in ROUTES.items():
+        if path.endswith(endpoint) and not path.endswith("/chat" + endpoint):
+            return route
+    return None

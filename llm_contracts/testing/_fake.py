@@ -1,0 +1,234 @@
+"""A fake OpenAI-compatible model behind a mock HTTP transport, for tests and demos.
+
+It speaks the real wire format (JSON and server-sent events), so the real
+``openai`` package parses its answers exactly as it parses OpenAI's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["FakeLLM", "FakeReply", "http_module"]
+
+
+def http_module() -> Any:
+    """Return the HTTP library the installed openai talks through (httpx2 for 3.x, httpx before)."""
+    import openai
+
+    if int(openai.__version__.split(".")[0]) >= 3:
+        import httpx2
+
+        return httpx2
+    import httpx
+
+    return httpx
+
+
+@dataclass
+class FakeReply:
+    """One scripted answer: text, tool calls, or an HTTP error."""
+
+    text: str = ""
+    tool_calls: list[tuple[str, Any]] = field(default_factory=list)
+    status: int = 200
+    error: dict[str, Any] | None = None
+    finish_reason: str = "stop"
+    chunk_size: int = 4
+    refusal: str | None = None
+
+
+Reply = str | FakeReply | Callable[[dict[str, Any]], "str | FakeReply"]
+
+
+def _words(text: str, size: int) -> list[str]:
+    # Split into small pieces that end on word boundaries where possible, like tokens.
+    pieces = re.findall(r"\s*\S+|\s+", text)
+    out: list[str] = []
+    for piece in pieces:
+        while len(piece) > size * 3:
+            out.append(piece[: size * 3])
+            piece = piece[size * 3:]
+        out.append(piece)
+    return out or [""]
+
+
+class FakeLLM:
+    """A scripted model. Queue answers with :meth:`reply`; unqueued calls get ``default``.
+
+    Example::
+
+        fake = FakeLLM(default='{"ok": true}')
+        client = ContractOpenAI(api_key="test", http_client=fake.http_client())
+    """
+
+    def __init__(self, default: Reply = "OK", *, model: str = "gpt-4o-mini") -> None:
+        self.default = default
+        self.model = model
+        self.queue: deque[Reply] = deque()
+        self.requests: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def reply(self, *replies: Reply) -> FakeLLM:
+        """Queue answers, served in order before the default."""
+        self.queue.extend(replies)
+        return self
+
+    # -- transport -----------------------------------------------------------------
+
+    def handler(self, request: Any) -> Any:
+        http = http_module()
+        path = request.url.path
+        body = json.loads(request.content or b"{}") if request.method == "POST" and request.content else {}
+        with self._lock:
+            self.paths.append(path)
+            self.requests.append(body)
+        if path.endswith("/models"):
+            return http.Response(200, json={"object": "list", "data": [
+                {"id": self.model, "object": "model", "created": 0, "owned_by": "fake"}]})
+        if path.endswith("/embeddings"):
+            inputs = body.get("input")
+            count = len(inputs) if isinstance(inputs, list) else 1
+            return http.Response(200, json={"object": "list", "model": body.get("model", ""), "data": [
+                {"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i in range(count)],
+                "usage": {"prompt_tokens": 1, "total_tokens": 1}})
+        if not (path.endswith("/chat/completions") or path.endswith("/responses")
+                or path.endswith("/completions")):
+            return http.Response(404, json={"error": {"message": f"no route {path}", "type": "not_found"}})
+        with self._lock:
+            reply = self.queue.popleft() if self.queue else self.default
+        if callable(reply):
+            reply = reply(body)
+        if isinstance(reply, str):
+            reply = FakeReply(reply)
+        if reply.status >= 400:
+            return http.Response(reply.status, json={"error": reply.error or {
+                "message": "fake error", "type": "server_error", "code": None}})
+        n = next(self._ids)
+        model = body.get("model", self.model)
+        streaming = bool(body.get("stream"))
+        if path.endswith("/responses"):
+            payload = self._responses(reply, model, n)
+            if streaming:
+                return http.Response(200, headers={"content-type": "text/event-stream"},
+                                     content=self._responses_sse(reply, payload))
+            return http.Response(200, json=payload)
+        if path.endswith("/chat/completions"):
+            if streaming:
+                return http.Response(200, headers={"content-type": "text/event-stream"},
+                                     content=self._chat_sse(reply, model, n, body))
+            return http.Response(200, json=self._chat(reply, model, n, body))
+        return http.Response(200, json={
+            "id": f"cmpl-{n}", "object": "text_completion", "created": 0, "model": model,
+            "choices": [{"index": 0, "text": reply.text, "finish_reason": reply.finish_reason,
+                         "logprobs": None}],
+            "usage": self._usage(body, reply)})
+
+    @staticmethod
+    def _usage(body: dict[str, Any], reply: FakeReply) -> dict[str, int]:
+        prompt = max(1, len(json.dumps(body.get("messages") or body.get("input") or "")) // 4)
+        completion = max(1, len(reply.text) // 4)
+        return {"prompt_tokens": prompt, "completion_tokens": completion,
+                "total_tokens": prompt + completion}
+
+    def _chat(self, reply: FakeReply, model: str, n: int, body: dict[str, Any]) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text or None,
+                                   "refusal": reply.refusal}
+        if reply.tool_calls:
+            message["tool_calls"] = [
+                {"id": f"call_{n}_{i}", "type": "function", "function": {
+                    "name": name, "arguments": args if isinstance(args, str) else json.dumps(args)}}
+                for i, (name, args) in enumerate(reply.tool_calls)]
+        finish = "tool_calls" if reply.tool_calls else reply.finish_reason
+        return {"id": f"chatcmpl-{n}", "object": "chat.completion", "created": 0, "model": model,
+                "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+                "usage": self._usage(body, reply)}
+
+    def _chat_sse(self, reply: FakeReply, model: str, n: int, body: dict[str, Any]) -> bytes:
+        def event(delta: dict[str, Any], finish: str | None = None) -> str:
+            chunk = {"id": f"chatcmpl-{n}", "object": "chat.completion.chunk", "created": 0,
+                     "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            return f"data: {json.dumps(chunk)}\n\n"
+
+        parts = [event({"role": "assistant", "content": ""})]
+        parts += [event({"content": piece}) for piece in _words(reply.text, reply.chunk_size)]
+        parts.append(event({}, reply.finish_reason))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            parts.append("data: " + json.dumps({
+                "id": f"chatcmpl-{n}", "object": "chat.completion.chunk", "created": 0, "model": model,
+                "choices": [], "usage": self._usage(body, reply)}) + "\n\n")
+        parts.append("data: [DONE]\n\n")
+        return "".join(parts).encode()
+
+    def _responses(self, reply: FakeReply, model: str, n: int) -> dict[str, Any]:
+        output: list[dict[str, Any]] = []
+        if reply.text:
+            output.append({"type": "message", "id": f"msg_{n}", "status": "completed", "role": "assistant",
+                           "content": [{"type": "output_text", "text": reply.text, "annotations": []}]})
+        for i, (name, args) in enumerate(reply.tool_calls):
+            output.append({"type": "function_call", "id": f"fc_{n}_{i}", "call_id": f"call_{n}_{i}",
+                           "name": name, "arguments": args if isinstance(args, str) else json.dumps(args),
+                           "status": "completed"})
+        usage = max(1, len(reply.text) // 4)
+        return {"id": f"resp_{n}", "object": "response", "created_at": 0, "model": model,
+                "status": "completed", "output": output, "parallel_tool_calls": True, "tool_choice": "auto",
+                "tools": [], "error": None, "incomplete_details": None, "instructions": None,
+                "metadata": {}, "temperature": 1.0, "top_p": 1.0,
+                "usage": {"input_tokens": 10, "output_tokens": usage, "total_tokens": 10 + usage,
+                          "input_tokens_details": {"cached_tokens": 0},
+                          "output_tokens_details": {"reasoning_tokens": 0}}}
+
+    def _responses_sse(self, reply: FakeReply, payload: dict[str, Any]) -> bytes:
+        seq = itertools.count()
+
+        def event(kind: str, data: dict[str, Any]) -> str:
+            data = {"type": kind, "sequence_number": next(seq), **data}
+            return f"event: {kind}\ndata: {json.dumps(data)}\n\n"
+
+        created = {**payload, "status": "in_progress", "output": []}
+        parts = [event("response.created", {"response": created})]
+        item_id = f"msg_{payload['id']}"
+        for piece in _words(reply.text, reply.chunk_size):
+            parts.append(event("response.output_text.delta", {
+                "item_id": item_id, "output_index": 0, "content_index": 0, "delta": piece, "logprobs": []}))
+        parts.append(event("response.output_text.done", {
+            "item_id": item_id, "output_index": 0, "content_index": 0, "text": reply.text, "logprobs": []}))
+        parts.append(event("response.completed", {"response": payload}))
+        return "".join(parts).encode()
+
+    # -- clients -------------------------------------------------------------------
+
+    def transport(self) -> Any:
+        return http_module().MockTransport(self.handler)
+
+    def http_client(self) -> Any:
+        """Return a sync HTTP client of the library openai uses, served by this fake."""
+        return http_module().Client(transport=self.transport())
+
+    def async_http_client(self) -> Any:
+        """Return an async HTTP client of the library openai uses, served by this fake."""
+        http = http_module()
+
+        async def handler(request: Any) -> Any:
+            await request.aread()
+            return self.handler(request)
+
+        return http.AsyncClient(transport=http.MockTransport(handler))
+
+    def last_messages(self) -> list[dict[str, Any]]:
+        """Return the messages (or input items) of the last request the fake received."""
+        body = self.requests[-1]
+        return list(body.get("messages") or body.get("input") or [])
+
+
+def texts(replies: Iterable[str]) -> list[FakeReply]:
+    """Return fake replies for plain texts."""
+    return [FakeReply(t) for t in replies]
