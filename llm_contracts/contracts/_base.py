@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     """How bad a violation is; ordered INFO < WARNING < ERROR < CRITICAL."""
 
     INFO = "info"
@@ -63,7 +63,7 @@ class Severity(str, enum.Enum):
 _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2, Severity.CRITICAL: 3}
 
 
-class Category(str, enum.Enum):
+class Category(enum.StrEnum):
     """What a contract is about; input contracts run before the call, the rest after."""
 
     INPUT = "input"
@@ -74,7 +74,7 @@ class Category(str, enum.Enum):
     SECURITY = "security"
 
 
-class Enforcement(str, enum.Enum):
+class Enforcement(enum.StrEnum):
     """What a violation does: STRICT raises, WARN logs and counts, MONITOR only counts."""
 
     STRICT = "strict"
