@@ -114,4 +114,9 @@ def attach_report(obj: Any, report: ContractReport) -> None:
 
 def get_report(obj: Any) -> ContractReport | None:
     """Return the contract report attached to a response, stream or raw response, if any."""
-    return getattr(obj, _ATTR, None)
+    report = getattr(obj, _ATTR, None)
+    if report is None:
+        # openai's stream helpers (chat.completions.stream, responses.stream) wrap the
+        # raw stream the client returned, which is where the report lives.
+        report = getattr(getattr(obj, "_raw_stream", None), _ATTR, None)
+    return report

@@ -194,25 +194,30 @@ class StreamValidator:
     # -- iterator adapters ----------------------------------------------------------
 
     def wrap(self, source: Iterator[Any], close: Callable[[], None]) -> Iterator[Any]:
+        """Yield the chunks of ``source`` this policy releases; on a violation close and raise."""
         try:
             for chunk in source:
                 try:
                     released = self.feed(chunk)
                 except ContractViolationError:
+                    _close(source)
                     close()
                     raise
                 yield from released
             yield from self.finish()
         except GeneratorExit:
             self.abandon()
+            _close(source)
             raise
 
     async def awrap(self, source: AsyncIterator[Any], close: Callable[[], Any]) -> AsyncIterator[Any]:
+        """Yield the chunks of ``source`` this policy releases; on a violation close and raise."""
         try:
             async for chunk in source:
                 try:
                     released = self.feed(chunk)
                 except ContractViolationError:
+                    await _aclose(source)
                     await close()
                     raise
                 for item in released:
@@ -221,4 +226,18 @@ class StreamValidator:
                 yield item
         except GeneratorExit:
             self.abandon()
+            await _aclose(source)
             raise
+
+
+def _close(source: Any) -> None:
+    # Closing the source generator runs its own cleanup (openai's releases the connection).
+    closer = getattr(source, "close", None)
+    if callable(closer):
+        closer()
+
+
+async def _aclose(source: Any) -> None:
+    closer = getattr(source, "aclose", None)
+    if callable(closer):
+        await closer()

@@ -14,17 +14,17 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import openai
+import openai._base_client as _openai_base
 from openai import AsyncStream, Stream
 
-from .._exceptions import ContractConfigError
-from ..contracts._base import Contract
+from .._exceptions import ContractConfigError, ContractViolationError
+from ..contracts._base import Contract, ValidationContext
 from ..contracts._types import LLMResponse
 from ..enforcement._breaker import CircuitBreaker
 from ..enforcement._engine import ContractEngine
 from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
 from ..enforcement._report import ContractReport, attach_report, get_report
 from ..enforcement._streaming import StreamPolicy, StreamValidator
-from ..contracts._base import ValidationContext
 from ._openai_routes import Route, route_for
 
 try:  # the raw-response wrappers moved between openai releases; both names exist in 1.x-3.x
@@ -34,6 +34,11 @@ except ImportError:  # pragma: no cover - very old openai
     LegacyAPIResponse = BaseAPIResponse = AsyncAPIResponse = ()  # type: ignore[assignment,misc]
 
 __all__ = ["AsyncImprovedOpenAIProvider", "ImprovedOpenAIProvider"]
+
+# The HTTP library openai itself talks through: httpx2 for openai 3.x, httpx for 2.x.
+# Taken from openai so this module imports neither and follows whichever is installed.
+_HTTP_RESPONSE: type = getattr(_openai_base, "httpx2", None) or _openai_base.httpx  # type: ignore[attr-defined]
+_HTTP_RESPONSE = _HTTP_RESPONSE.Response
 
 _SETTINGS = "_contract_settings"
 _OUR_KWARGS = ("contracts", "input_contracts", "output_contracts", "contract_retries",
@@ -91,11 +96,20 @@ def _with_body(options: Any, body: dict[str, Any], is_retry: bool) -> Any:
     if is_retry:
         # A re-ask is a new request: reusing the idempotency key would replay the old answer.
         opts.idempotency_key = None
+        if isinstance(opts.headers, Mapping):
+            opts.headers = {k: v for k, v in opts.headers.items() if k.lower() != "idempotency-key"}
     return opts
 
 
 def _coerce(parsed: Any, cast_to: Any) -> Any:
-    """Give routes an object with attributes even when a caller asked for a dict."""
+    """Give routes an object with attributes even when a caller asked for a dict or raw HTTP."""
+    if isinstance(parsed, _HTTP_RESPONSE):
+        # client.post(..., cast_to=httpx.Response): the caller gets the raw HTTP response
+        # back untouched; contracts judge the JSON it carries.
+        try:
+            parsed = parsed.json()
+        except ValueError:
+            return None
     if isinstance(parsed, Mapping):
         from openai._models import construct_type
 
@@ -170,9 +184,13 @@ class _ContractClientMixin:
 
     # -- shared pieces of a call ------------------------------------------------------------
 
-    def _remember(self, result: Any, report: ContractReport) -> None:
+    def _remember(self, result: Any, report: ContractReport, parsed: list[Any]) -> None:
         self.last_report = report
         attach_report(result, report)
+        if parsed:
+            # A raw response caches what its parse() returned, so the caller's own
+            # parse() gives back this very object: it carries the report too.
+            attach_report(parsed[-1], report)
 
     def _validator(self, route: Route, report: ContractReport, request: Any) -> StreamValidator:
         settings = self._contract_settings
@@ -187,6 +205,13 @@ class _ContractClientMixin:
             context=ValidationContext(request=request), delta_text=route.delta_text,
             chunk_usage=route.chunk_usage, on_done=done, validate=report.outcome != "skipped",
         )
+
+    def _unvalidated(self, report: ContractReport) -> None:
+        """Report a stream handed back as raw HTTP (``cast_to=httpx.Response``): nothing checked it."""
+        report.outcome = "skipped"
+        report.stop_reason = "raw HTTP stream returned to the caller: output not validated"
+        self._contract_settings.engine.metrics.record_call(outcome="skipped")
+        self._contract_settings.emit(report)
 
 
 class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
@@ -238,6 +263,7 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
         parent = super().request
         settings = self._contract_settings
         llm_request = route.request(body)
+        parsed_objects: list[Any] = []
 
         def send(new_body: dict[str, Any], is_retry: bool) -> Any:
             opts = options if new_body is body and not is_retry else _with_body(options, new_body, is_retry)
@@ -246,6 +272,7 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
         def parse(result: Any) -> Any:
             if isinstance(result, (LegacyAPIResponse, BaseAPIResponse)):
                 result = result.parse()
+                parsed_objects.append(result)
             return _coerce(result, cast_to)
 
         def to_response(parsed: Any, latency: float) -> LLMResponse:
@@ -253,18 +280,33 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
 
         gen = contracted_call(settings, llm_request, to_response=to_response,
                               reask_body=route.reask_body, stream=stream)
-        result, report = drive_sync(gen, engine=settings.engine, send=send, parse=parse)
+        try:
+            result, report = drive_sync(gen, engine=settings.engine, send=send, parse=parse)
+        except ContractViolationError as exc:
+            self.last_report = exc.report
+            raise
         if stream:
             result = self._wrap_stream(result, route, report, llm_request)
-        self._remember(result, report)
+        self._remember(result, report, parsed_objects)
         return result
 
     def _wrap_stream(self, result: Any, route: Route, report: ContractReport, request: Any) -> Any:
         if isinstance(result, Stream):
             validator = self._validator(route, report, request)
-            result._iterator = validator.wrap(result._iterator, result.response.close)
-            return result
-        if isinstance(result, (LegacyAPIResponse, BaseAPIResponse)):
+            chunks = validator.wrap(result._iterator, result.response.close)
+            result._iterator = chunks
+            close = result.close
+
+            def close_stream() -> None:
+                # Closing early must end our generator too, so the report says so now
+                # rather than whenever the garbage collector gets to it.
+                chunks.close()
+                validator.abandon()
+                close()
+
+            result.close = close_stream  # type: ignore[method-assign]  # this stream only
+            attach_report(result, report)
+        elif isinstance(result, (LegacyAPIResponse, BaseAPIResponse)):
             original = result.parse
 
             @functools.wraps(original)
@@ -272,10 +314,11 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
                 parsed = original(*a, **kw)
                 if isinstance(parsed, Stream) and get_report(parsed) is None:
                     self._wrap_stream(parsed, route, report, request)
-                    attach_report(parsed, report)
                 return parsed
 
-            result.parse = parse  # this one response object only, never the class
+            result.parse = parse  # type: ignore[method-assign]  # this one response object only
+        else:
+            self._unvalidated(report)
         return result
 
 
@@ -308,6 +351,7 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
         parent = super().request
         settings = self._contract_settings
         llm_request = route.request(body)
+        parsed_objects: list[Any] = []
 
         async def send(new_body: dict[str, Any], is_retry: bool) -> Any:
             opts = options if new_body is body and not is_retry else _with_body(options, new_body, is_retry)
@@ -316,8 +360,10 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
         async def parse(result: Any) -> Any:
             if isinstance(result, AsyncAPIResponse):
                 result = await result.parse()
+                parsed_objects.append(result)
             elif isinstance(result, (LegacyAPIResponse, BaseAPIResponse)):
                 result = result.parse()
+                parsed_objects.append(result)
             return _coerce(result, cast_to)
 
         def to_response(parsed: Any, latency: float) -> LLMResponse:
@@ -325,37 +371,54 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
 
         gen = contracted_call(settings, llm_request, to_response=to_response,
                               reask_body=route.reask_body, stream=stream)
-        result, report = await drive_async(gen, engine=settings.engine, send=send, parse=parse)
+        try:
+            result, report = await drive_async(gen, engine=settings.engine, send=send, parse=parse)
+        except ContractViolationError as exc:
+            self.last_report = exc.report
+            raise
         if stream:
             result = self._wrap_stream(result, route, report, llm_request)
-        self._remember(result, report)
+        self._remember(result, report, parsed_objects)
         return result
 
     def _wrap_stream(self, result: Any, route: Route, report: ContractReport, request: Any) -> Any:
         if isinstance(result, AsyncStream):
             validator = self._validator(route, report, request)
-            result._iterator = validator.awrap(result._iterator, result.response.aclose)
-            return result
-        if isinstance(result, AsyncAPIResponse):
+            chunks = validator.awrap(result._iterator, result.response.aclose)
+            result._iterator = chunks
+            close = result.close
+
+            async def close_stream() -> None:
+                # Await our generator's aclose: left to the garbage collector it would
+                # close outside any task and the report would not say the stream ended.
+                await chunks.aclose()
+                validator.abandon()
+                await close()
+
+            result.close = close_stream  # type: ignore[method-assign]  # this stream only
+            attach_report(result, report)
+        elif isinstance(result, AsyncAPIResponse):
             original_async = result.parse
 
+            @functools.wraps(original_async)
             async def aparse(*a: Any, **kw: Any) -> Any:
                 parsed = await original_async(*a, **kw)
                 if isinstance(parsed, AsyncStream) and get_report(parsed) is None:
                     self._wrap_stream(parsed, route, report, request)
-                    attach_report(parsed, report)
                 return parsed
 
-            result.parse = aparse  # this one response object only, never the class
+            result.parse = aparse  # type: ignore[method-assign]  # this one response object only
         elif isinstance(result, LegacyAPIResponse):
             original = result.parse
 
+            @functools.wraps(original)
             def parse(*a: Any, **kw: Any) -> Any:
                 parsed = original(*a, **kw)
                 if isinstance(parsed, AsyncStream) and get_report(parsed) is None:
                     self._wrap_stream(parsed, route, report, request)
-                    attach_report(parsed, report)
                 return parsed
 
-            result.parse = parse
+            result.parse = parse  # type: ignore[method-assign]
+        else:
+            self._unvalidated(report)
         return result

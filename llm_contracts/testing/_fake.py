@@ -74,6 +74,9 @@ class FakeLLM:
         self.queue: deque[Reply] = deque()
         self.requests: list[dict[str, Any]] = []
         self.paths: list[str] = []
+        self.headers: list[dict[str, str]] = []
+        # The answer bodies served to generation calls (streamed ones included), in order.
+        self.responses: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -90,6 +93,7 @@ class FakeLLM:
         body = json.loads(request.content or b"{}") if request.method == "POST" and request.content else {}
         with self._lock:
             self.paths.append(path)
+            self.headers.append({k.lower(): v for k, v in request.headers.items()})
             self.requests.append(body)
         if path.endswith("/models"):
             return http.Response(200, json={"object": "list", "data": [
@@ -100,6 +104,11 @@ class FakeLLM:
             return http.Response(200, json={"object": "list", "model": body.get("model", ""), "data": [
                 {"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i in range(count)],
                 "usage": {"prompt_tokens": 1, "total_tokens": 1}})
+        if path.endswith("/files") and request.method == "GET":
+            return http.Response(200, json={"object": "list", "has_more": False, "first_id": "file-1",
+                                            "last_id": "file-1", "data": [{
+                "id": "file-1", "object": "file", "bytes": 3, "created_at": 0, "filename": "a.jsonl",
+                "purpose": "fine-tune", "status": "processed"}]})
         if not (path.endswith("/chat/completions") or path.endswith("/responses")
                 or path.endswith("/completions")):
             return http.Response(404, json={"error": {"message": f"no route {path}", "type": "not_found"}})
@@ -117,20 +126,24 @@ class FakeLLM:
         streaming = bool(body.get("stream"))
         if path.endswith("/responses"):
             payload = self._responses(reply, model, n)
+            self.responses.append(payload)
             if streaming:
                 return http.Response(200, headers={"content-type": "text/event-stream"},
                                      content=self._responses_sse(reply, payload))
             return http.Response(200, json=payload)
         if path.endswith("/chat/completions"):
+            self.responses.append(self._chat(reply, model, n, body))
             if streaming:
                 return http.Response(200, headers={"content-type": "text/event-stream"},
                                      content=self._chat_sse(reply, model, n, body))
-            return http.Response(200, json=self._chat(reply, model, n, body))
-        return http.Response(200, json={
+            return http.Response(200, json=self.responses[-1])
+        payload = {
             "id": f"cmpl-{n}", "object": "text_completion", "created": 0, "model": model,
             "choices": [{"index": 0, "text": reply.text, "finish_reason": reply.finish_reason,
                          "logprobs": None}],
-            "usage": self._usage(body, reply)})
+            "usage": self._usage(body, reply)}
+        self.responses.append(payload)
+        return http.Response(200, json=payload)
 
     @staticmethod
     def _usage(body: dict[str, Any], reply: FakeReply) -> dict[str, int]:
@@ -194,13 +207,35 @@ class FakeLLM:
             return f"event: {kind}\ndata: {json.dumps(data)}\n\n"
 
         created = {**payload, "status": "in_progress", "output": []}
-        parts = [event("response.created", {"response": created})]
-        item_id = f"msg_{payload['id']}"
-        for piece in _words(reply.text, reply.chunk_size):
-            parts.append(event("response.output_text.delta", {
-                "item_id": item_id, "output_index": 0, "content_index": 0, "delta": piece, "logprobs": []}))
-        parts.append(event("response.output_text.done", {
-            "item_id": item_id, "output_index": 0, "content_index": 0, "text": reply.text, "logprobs": []}))
+        parts = [event("response.created", {"response": created}),
+                 event("response.in_progress", {"response": created})]
+        # The full sequence openai's stream helpers accumulate from: item, part, deltas, done.
+        for index, item in enumerate(payload["output"]):
+            if item["type"] == "message":
+                opened = {**item, "status": "in_progress", "content": []}
+                parts.append(event("response.output_item.added", {"output_index": index, "item": opened}))
+                part = {"type": "output_text", "text": "", "annotations": []}
+                parts.append(event("response.content_part.added", {
+                    "item_id": item["id"], "output_index": index, "content_index": 0, "part": part}))
+                for piece in _words(reply.text, reply.chunk_size):
+                    parts.append(event("response.output_text.delta", {
+                        "item_id": item["id"], "output_index": index, "content_index": 0,
+                        "delta": piece, "logprobs": []}))
+                parts.append(event("response.output_text.done", {
+                    "item_id": item["id"], "output_index": index, "content_index": 0,
+                    "text": reply.text, "logprobs": []}))
+                parts.append(event("response.content_part.done", {
+                    "item_id": item["id"], "output_index": index, "content_index": 0,
+                    "part": item["content"][0]}))
+            else:
+                opened = {**item, "status": "in_progress", "arguments": ""}
+                parts.append(event("response.output_item.added", {"output_index": index, "item": opened}))
+                parts.append(event("response.function_call_arguments.delta", {
+                    "item_id": item["id"], "output_index": index, "delta": item["arguments"]}))
+                parts.append(event("response.function_call_arguments.done", {
+                    "item_id": item["id"], "output_index": index, "arguments": item["arguments"],
+                    "name": item["name"]}))
+            parts.append(event("response.output_item.done", {"output_index": index, "item": item}))
         parts.append(event("response.completed", {"response": payload}))
         return "".join(parts).encode()
 
