@@ -17,7 +17,8 @@ from ._report import ContractReport
 
 __all__ = ["StreamPolicy", "StreamValidator"]
 
-_SENTENCE_END = re.compile(r"[.!?;:\n]\s*$|[.!?]\s")
+_SENTENCE_END = re.compile(r"[.!?;:\n]\s*$")
+_SENTENCE_INSIDE = re.compile(r"[.!?]\s+\S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,8 @@ class StreamPolicy:
 
     - ``immediate`` (default): every chunk at once; a critical violation stops the stream.
     - ``hold_back(n)``: a chunk is released only after ``n`` more chunks (about ``n``
-      tokens) arrived and every streaming check passed over the text including them.
+      tokens) arrived and every streaming check passed over the text including them;
+      ``n`` must cover the longest text a check looks for, or its first pieces may pass.
     - ``sentence``: text is released a sentence at a time, after the checks passed over it.
     - ``buffer``: the whole answer is validated, then replayed as chunks.
 
@@ -146,10 +148,20 @@ class StreamValidator:
             while len(self.held) > self.policy.n_tokens:
                 out.append(self.held.popleft())
             return out
-        # sentence: release everything once the checked text ends a sentence.
-        if delta and _SENTENCE_END.search(self.text[-(len(delta) + 2):]):
+        # sentence: release what is held once a sentence ends. Only the new delta is
+        # searched: text already released must not trigger a release of the next words.
+        if not delta:
+            return []
+        if _SENTENCE_END.search(delta):
             out = list(self.held)
             self.held.clear()
+            return out
+        if _SENTENCE_INSIDE.search(delta):
+            # The delta ends one sentence and starts the next: release up to it and keep
+            # it, so the next sentence's first words wait for their own check.
+            out = list(self.held)[:-1]
+            for _ in out:
+                self.held.popleft()
             return out
         return []
 
