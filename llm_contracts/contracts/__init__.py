@@ -12,6 +12,11 @@ from ._base import (
     ValidationContext,
     ValidationResult,
 )
+from ._json import JSONFormatContract, PydanticContract, schema_from_file
+from ._output import LengthContract, RefusalContract, RegexContract
+from ._performance import ResponseTimeContract, TokenBudgetContract
+from ._pricing import cost_usd
+from ._tools import ToolCallContract
 from ._types import LLMRequest, LLMResponse, Message, ToolCall, ToolSpec, Usage
 
 __all__ = [
@@ -21,14 +26,24 @@ __all__ = [
     "Contract",
     "Enforcement",
     "FunctionContract",
+    "JSONFormatContract",
     "LLMRequest",
     "LLMResponse",
+    "LengthContract",
     "Message",
     "Not",
+    "PydanticContract",
+    "RefusalContract",
+    "RegexContract",
+    "ResponseTimeContract",
     "Severity",
+    "TokenBudgetContract",
     "ToolCall",
+    "ToolCallContract",
     "ToolSpec",
     "Usage",
     "ValidationContext",
     "ValidationResult",
+    "cost_usd",
+    "schema_from_file",
 ]

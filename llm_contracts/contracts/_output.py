@@ -1,0 +1,285 @@
+"""Built-in contracts on the text of an answer: patterns, length and refusals."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .._exceptions import ContractConfigError
+from ._base import Contract, ValidationContext, ValidationResult, text_of
+from ._types import LLMResponse
+
+__all__ = ["LengthContract", "RefusalContract", "RegexContract", "answer_text"]
+
+
+def answer_text(value: Any) -> str | None:
+    """Return the text to judge, or None for a turn that only calls tools.
+
+    A turn made only of tool calls is not the answer yet: judging its empty text
+    would re-ask the model in the middle of a tool loop.
+    """
+    if isinstance(value, LLMResponse):
+        if value.tool_calls and not value.text.strip():
+            return None
+        return value.text
+    return text_of(value)
+
+
+def _excerpt(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _open_ended(text: str, end: int) -> bool:
+    """Return True when a match ending at ``end`` of streamed text may still change.
+
+    A match that ends on a word character at the end of the text so far can be undone
+    by the next chunk ("secret" -> "secretary" against ``secret\\b``); the next chunk,
+    or the final check of the whole answer, decides it.
+    """
+    return end >= len(text) and end > 0 and (text[end - 1].isalnum() or text[end - 1] == "_")
+
+
+def _count(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ContractConfigError(f"{name} must be an int >= 0 or None; got {value!r}")
+    return value
+
+
+class RegexContract(Contract):
+    """Require (or forbid) a regular expression in the answer.
+
+    Parameters:
+        pattern: the expression, a string or a compiled ``re.Pattern``.
+        must_match: True: the answer must match; False: it must not contain a match.
+        flags: ``re`` flags for a string pattern, or their names ("IGNORECASE|MULTILINE").
+        fullmatch: match the whole answer (surrounding whitespace ignored), not a part.
+        message: the violation message, instead of the default one.
+
+    A forbidding contract (``must_match=False``, not ``fullmatch``) also checks
+    streamed text as it arrives.
+
+    Example::
+
+        RegexContract(r"^TICKET-\\d+", flags=re.MULTILINE)
+        RegexContract(r"(?i)as an ai", must_match=False)
+    """
+
+    def __init__(
+        self,
+        pattern: str | re.Pattern[str],
+        *,
+        must_match: bool = True,
+        flags: int | re.RegexFlag | str = 0,
+        fullmatch: bool = False,
+        message: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(kwargs.pop("name", None), **kwargs)
+        if not isinstance(pattern, (str, re.Pattern)):
+            raise ContractConfigError(f"pattern must be a str or a compiled re.Pattern; got {pattern!r}")
+        if isinstance(flags, str):
+            flags = _flags(flags)
+        try:
+            self.regex = re.compile(pattern, flags)
+        except re.error as exc:
+            raise ContractConfigError(f"pattern {_pattern_text(pattern)!r} is not a valid regular "
+                                      f"expression: {exc}") from None
+        except (TypeError, ValueError) as exc:  # flags with a compiled pattern, or bad flags
+            raise ContractConfigError(f"flags: {exc}") from None
+        self.must_match = bool(must_match)
+        self.fullmatch = bool(fullmatch)
+        self.message = message
+        # Streamed text can only prove a forbidden match; "must match" needs the end.
+        self.supports_streaming = not self.must_match and not self.fullmatch
+
+    def _judge(self, text: str, *, partial: bool = False) -> ValidationResult:
+        found = self.regex.fullmatch(text.strip()) if self.fullmatch else self.regex.search(text)
+        if partial and found is not None and _open_ended(text, found.end()):
+            return self.ok()
+        pattern = self.regex.pattern
+        if self.must_match:
+            if found is not None:
+                return self.ok()
+            how = "as a whole " if self.fullmatch else ""
+            return self.fail(self.message or f"the answer does not match {how}the pattern /{pattern}/",
+                             suggestion=f"Make the answer {how}match the regular expression /{pattern}/.")
+        if found is None:
+            return self.ok()
+        return self.fail(self.message or f"the answer contains forbidden text {_excerpt(found.group())!r} "
+                                         f"(pattern /{pattern}/)",
+                         suggestion="Leave out text like the one quoted.", span=list(found.span()))
+
+    def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
+        text = answer_text(value)
+        return self.ok(skipped="tool_calls") if text is None else self._judge(text)
+
+    def validate_partial(self, text: str, context: ValidationContext | None = None) -> ValidationResult:
+        # The whole text so far is searched again: a match may straddle chunk borders,
+        # and lookarounds may depend on what came before.
+        return self._judge(text, partial=True)
+
+
+def _flags(names: str) -> int:
+    # Specs from the control plane carry flags by name.
+    value = 0
+    for name in filter(None, (n.strip().upper() for n in re.split(r"[|,]", names))):
+        flag = getattr(re.RegexFlag, name, None)
+        if not isinstance(flag, re.RegexFlag):
+            raise ContractConfigError(f"flags: unknown regular expression flag {name!r}")
+        value |= flag
+    return value
+
+
+def _pattern_text(pattern: str | re.Pattern[str]) -> str:
+    return pattern.pattern if isinstance(pattern, re.Pattern) else pattern
+
+
+class LengthContract(Contract):
+    """Keep the answer within a number of characters and/or words.
+
+    Parameters:
+        min_chars, max_chars: bounds on the characters of the answer (whitespace at
+            either end not counted).
+        min_words, max_words: bounds on the words (runs of non-space characters).
+
+    Maximums are also checked on streamed text as it arrives.
+
+    Example::
+
+        LengthContract(max_words=120)
+    """
+
+    def __init__(
+        self,
+        min_chars: int | None = None,
+        max_chars: int | None = None,
+        min_words: int | None = None,
+        max_words: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(kwargs.pop("name", None), **kwargs)
+        self.min_chars = _count(min_chars, "min_chars")
+        self.max_chars = _count(max_chars, "max_chars")
+        self.min_words = _count(min_words, "min_words")
+        self.max_words = _count(max_words, "max_words")
+        for low, high, unit in ((self.min_chars, self.max_chars, "chars"),
+                                (self.min_words, self.max_words, "words")):
+            if low is not None and high is not None and high < low:
+                raise ContractConfigError(f"max_{unit} ({high}) must be >= min_{unit} ({low})")
+        if all(v is None for v in (self.min_chars, self.max_chars, self.min_words, self.max_words)):
+            raise ContractConfigError("LengthContract needs at least one of min_chars, max_chars, "
+                                      "min_words, max_words")
+        self.supports_streaming = self.max_chars is not None or self.max_words is not None
+
+    def _judge(self, text: str, *, partial: bool) -> ValidationResult:
+        text = text.strip()
+        chars = len(text)
+        if self.max_chars is not None and chars > self.max_chars:
+            return self.fail(f"the answer has {chars} characters, more than the maximum of {self.max_chars}",
+                             suggestion=f"Shorten the answer to at most {self.max_chars} characters.",
+                             chars=chars)
+        if not partial and self.min_chars is not None and chars < self.min_chars:
+            return self.fail(f"the answer has {chars} characters, fewer than the minimum of {self.min_chars}",
+                             suggestion=f"Write at least {self.min_chars} characters.", chars=chars)
+        if self.max_words is None and (partial or self.min_words is None):
+            return self.ok()
+        words = len(text.split())
+        if self.max_words is not None and words > self.max_words:
+            return self.fail(f"the answer has {words} words, more than the maximum of {self.max_words}",
+                             suggestion=f"Shorten the answer to at most {self.max_words} words.", words=words)
+        if not partial and self.min_words is not None and words < self.min_words:
+            return self.fail(f"the answer has {words} words, fewer than the minimum of {self.min_words}",
+                             suggestion=f"Write at least {self.min_words} words.", words=words)
+        return self.ok()
+
+    def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
+        text = answer_text(value)
+        return self.ok(skipped="tool_calls") if text is None else self._judge(text, partial=False)
+
+    def validate_partial(self, text: str, context: ValidationContext | None = None) -> ValidationResult:
+        return self._judge(text, partial=True)
+
+
+# Refusal openers. Each must start a sentence within the first few hundred characters,
+# so an answer that merely says "sorry" somewhere ("Sorry for the wait, here it is")
+# or quotes a refusal later on is not mistaken for one.
+_CANT = (r"(?:can'?t|cannot|can not|won'?t|will not|am unable|'m unable|am not able|'m not able"
+         r"|must decline|am not allowed|'m not allowed|do not feel comfortable|don'?t feel comfortable)")
+_ACTS = (r"(?:help(?! but)|assist|comply|provide|fulfil|do (?:that|this)|support|answer|engage|create"
+         r"|generate|write|share|give|discuss|offer)")
+_REFUSAL_PATTERNS = (
+    rf"(?:i'?m|i am) (?:really |very |so |truly )?sorry,? (?:but )?(?:i|we)(?: really)? {_CANT}",
+    rf"(?:i )?apologi[sz]e,? (?:but )?(?:i|we) {_CANT}",
+    rf"sorry,? (?:but )?(?:i|we) {_CANT}",
+    rf"unfortunately,? (?:i|we) {_CANT}",
+    rf"(?:i|we) (?:can'?t|cannot|can not|won'?t|will not|am unable to|'m unable to|am not able to"
+    rf"|'m not able to) {_ACTS}",
+    r"(?:i|we) must (?:respectfully )?decline",
+    r"as an ai language model\b",
+    rf"as an ai(?: model| assistant)?,? (?:i|we) {_CANT}",
+)
+_SENTENCE_START = r"(?:^|(?<=[.!?:\n])[\s\"'*_]*)"
+
+
+class RefusalContract(Contract):
+    """Reject answers in which the model refuses the request.
+
+    Two signals: the provider's own refusal field (OpenAI's ``message.refusal``),
+    and refusal phrases ("I'm sorry, but I can't", "I cannot help with", "As an AI
+    language model") that start a sentence near the beginning of the answer.
+
+    Parameters:
+        window: how many leading characters may hold the refusal phrase.
+        extra_patterns: more regular expressions (lower-case text, straight apostrophes)
+            that mark a refusal where a sentence starts.
+        use_provider_field: also trust the provider's refusal field.
+    """
+
+    def __init__(
+        self,
+        *,
+        window: int = 200,
+        extra_patterns: tuple[str, ...] | list[str] = (),
+        use_provider_field: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(kwargs.pop("name", None), **kwargs)
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ContractConfigError(f"window must be an int >= 1; got {window!r}")
+        if isinstance(extra_patterns, str):
+            raise ContractConfigError("extra_patterns must be a list of patterns, not one string")
+        self.window = window
+        self.use_provider_field = use_provider_field
+        for pattern in extra_patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ContractConfigError(f"extra_patterns: {pattern!r} is not a valid regular "
+                                          f"expression: {exc}") from None
+        alternatives = "|".join(f"(?:{p})" for p in (*_REFUSAL_PATTERNS, *extra_patterns))
+        self._regex = re.compile(f"{_SENTENCE_START}(?:{alternatives})")
+        self.supports_streaming = True
+
+    def _judge(self, text: str, *, partial: bool = False) -> ValidationResult:
+        # A phrase that starts inside the window may end past it.
+        head = text[: self.window + 80].lstrip(" \t\r\n\"'*_>#")
+        found = self._regex.search(head.lower().replace("\u2019", "'"))
+        if found is None or found.start() > self.window:
+            return self.ok()
+        if partial and len(text) <= self.window + 80 and _open_ended(head, found.end()):
+            return self.ok()  # "I can't help" may go on "... but notice"
+        sentence = head[found.start():].split("\n", 1)[0]
+        return self.fail(f"the answer is a refusal: {_excerpt(sentence.strip(), 100)!r}",
+                         source="phrase")
+
+    def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
+        if self.use_provider_field and isinstance(value, LLMResponse) and value.refusal:
+            return self.fail(f"the model refused: {_excerpt(value.refusal.strip(), 100)!r}",
+                             source="provider")
+        text = answer_text(value)
+        return self.ok(skipped="tool_calls") if text is None else self._judge(text)
+
+    def validate_partial(self, text: str, context: ValidationContext | None = None) -> ValidationResult:
+        return self._judge(text, partial=True)
