@@ -12,7 +12,7 @@ from .._exceptions import ContractConfigError
 __all__ = ["BreakerState", "CircuitBreaker"]
 
 
-class BreakerState(str, enum.Enum):
+class BreakerState(enum.StrEnum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"

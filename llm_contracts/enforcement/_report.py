@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,12 +105,10 @@ class ContractReport:
 
 def attach_report(obj: Any, report: ContractReport) -> None:
     """Attach ``report`` to a provider response without changing its type or its data."""
-    try:
-        # object.__setattr__ bypasses pydantic's field handling: the report never
-        # shows up in model_dump() or the JSON of the response.
+    # object.__setattr__ bypasses pydantic's field handling: the report never shows up
+    # in model_dump() or the JSON of the response. Objects with __slots__ go without.
+    with contextlib.suppress(AttributeError, TypeError):
         object.__setattr__(obj, _ATTR, report)
-    except (AttributeError, TypeError):
-        pass
 
 
 def get_report(obj: Any) -> ContractReport | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -205,7 +205,7 @@ class StreamValidator:
 
     # -- iterator adapters ----------------------------------------------------------
 
-    def wrap(self, source: Iterator[Any], close: Callable[[], None]) -> Iterator[Any]:
+    def wrap(self, source: Iterator[Any], close: Callable[[], None]) -> Generator[Any, None, None]:
         """Yield the chunks of ``source`` this policy releases; on a violation close and raise."""
         try:
             for chunk in source:
@@ -222,7 +222,7 @@ class StreamValidator:
             _close(source)
             raise
 
-    async def awrap(self, source: AsyncIterator[Any], close: Callable[[], Any]) -> AsyncIterator[Any]:
+    async def awrap(self, source: AsyncIterator[Any], close: Callable[[], Any]) -> AsyncGenerator[Any, None]:
         """Yield the chunks of ``source`` this policy releases; on a violation close and raise."""
         try:
             async for chunk in source:

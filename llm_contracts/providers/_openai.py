@@ -29,16 +29,16 @@ from ._openai_routes import Route, route_for
 
 try:  # the raw-response wrappers moved between openai releases; both names exist in 1.x-3.x
     from openai._legacy_response import LegacyAPIResponse
-    from openai._response import AsyncAPIResponse, BaseAPIResponse
+    from openai._response import APIResponse, AsyncAPIResponse
 except ImportError:  # pragma: no cover - very old openai
-    LegacyAPIResponse = BaseAPIResponse = AsyncAPIResponse = ()  # type: ignore[assignment,misc]
+    LegacyAPIResponse = APIResponse = AsyncAPIResponse = ()  # type: ignore[assignment,misc]
 
 __all__ = ["AsyncImprovedOpenAIProvider", "ImprovedOpenAIProvider"]
 
 # The HTTP library openai itself talks through: httpx2 for openai 3.x, httpx for 2.x.
 # Taken from openai so this module imports neither and follows whichever is installed.
-_HTTP_RESPONSE: type = getattr(_openai_base, "httpx2", None) or _openai_base.httpx  # type: ignore[attr-defined]
-_HTTP_RESPONSE = _HTTP_RESPONSE.Response
+_http: Any = getattr(_openai_base, "httpx2", None) or getattr(_openai_base, "httpx")  # noqa: B009
+_HTTP_RESPONSE: type[Any] = _http.Response
 
 _SETTINGS = "_contract_settings"
 _OUR_KWARGS = ("contracts", "input_contracts", "output_contracts", "contract_retries",
@@ -270,7 +270,7 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
             return parent(cast_to, opts, *args, **kwargs)
 
         def parse(result: Any) -> Any:
-            if isinstance(result, (LegacyAPIResponse, BaseAPIResponse)):
+            if isinstance(result, (LegacyAPIResponse, APIResponse)):
                 result = result.parse()
                 parsed_objects.append(result)
             return _coerce(result, cast_to)
@@ -306,7 +306,7 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
 
             result.close = close_stream  # type: ignore[method-assign]  # this stream only
             attach_report(result, report)
-        elif isinstance(result, (LegacyAPIResponse, BaseAPIResponse)):
+        elif isinstance(result, (LegacyAPIResponse, APIResponse)):
             original = result.parse
 
             @functools.wraps(original)
@@ -361,7 +361,7 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
             if isinstance(result, AsyncAPIResponse):
                 result = await result.parse()
                 parsed_objects.append(result)
-            elif isinstance(result, (LegacyAPIResponse, BaseAPIResponse)):
+            elif isinstance(result, (LegacyAPIResponse, APIResponse)):
                 result = result.parse()
                 parsed_objects.append(result)
             return _coerce(result, cast_to)

@@ -208,7 +208,8 @@ class ResponsesRoute(Route):
     def reask_body(self, body: Mapping[str, Any], answer: LLMResponse, feedback: str) -> dict[str, Any]:
         new = dict(body)
         items = body.get("input")
-        history: list[Any] = [{"role": "user", "content": items}] if isinstance(items, str) else list(items or ())
+        history: list[Any] = (
+            [{"role": "user", "content": items}] if isinstance(items, str) else list(items or ()))
         history.append({"role": "assistant", "content": answer.text or ""})
         history.append({"role": "user", "content": feedback})
         new["input"] = history
@@ -227,7 +228,8 @@ class ResponsesRoute(Route):
         return None
 
 
-ROUTES: dict[str, Route] = {r.endpoint: r for r in (ChatCompletionsRoute(), ResponsesRoute(), CompletionsRoute())}
+ROUTES: dict[str, Route] = {
+    r.endpoint: r for r in (ChatCompletionsRoute(), ResponsesRoute(), CompletionsRoute())}
 
 
 def route_for(method: str, url: Any) -> Route | None:

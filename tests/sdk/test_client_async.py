@@ -195,7 +195,8 @@ PATHS: dict[str, tuple[Path, tuple[type, ...], type]] = {
     "with_streaming_response.responses.create(stream=True)": (
         streaming_responses_create_stream, STREAMING, AsyncStream),
     "post(cast_to=ChatCompletion)": (post_chat, (ChatCompletion,), ChatCompletion),
-    "post(cast_to=httpx.Response)": (post_chat_as_raw_http, (http_module().Response,), http_module().Response),
+    "post(cast_to=httpx.Response)": (
+        post_chat_as_raw_http, (http_module().Response,), http_module().Response),
 }
 
 

@@ -204,7 +204,8 @@ PATHS: dict[str, tuple[Callable[[ContractOpenAI], tuple[Any, str, Any]], tuple[t
     "with_streaming_response.responses.create(stream=True)": (
         streaming_responses_create_stream, STREAMING, Stream),
     "post(cast_to=ChatCompletion)": (post_chat, (ChatCompletion,), ChatCompletion),
-    "post(cast_to=httpx.Response)": (post_chat_as_raw_http, (http_module().Response,), http_module().Response),
+    "post(cast_to=httpx.Response)": (
+        post_chat_as_raw_http, (http_module().Response,), http_module().Response),
 }
 
 
@@ -339,7 +340,8 @@ class TestReask:
         client = make_client(contract_retries=1)
         fake.reply(BAD, fake.default)
 
-        client.chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"Idempotency-Key": "k1"})
+        client.chat.completions.create(model=MODEL, messages=MESSAGES,
+                                       extra_headers={"Idempotency-Key": "k1"})
 
         assert [h.get("idempotency-key") for h in fake.headers] == ["k1", None]
 
@@ -381,7 +383,8 @@ def _explode(text: str) -> bool:
 
 
 class TestARaisingContract:
-    def test_a_fail_open_contract_that_raises_lets_the_call_through_and_counts_an_error(self, make_client, fake):
+    def test_a_fail_open_contract_that_raises_lets_the_call_through_and_counts_an_error(
+            self, make_client, fake):
         client = make_client(output_contracts=[FunctionContract(_explode, name="buggy")])
 
         completion = client.chat.completions.create(model=MODEL, messages=MESSAGES)
@@ -403,9 +406,11 @@ class TestARaisingContract:
 
 
 class TestInputContracts:
-    def test_a_rejected_request_is_never_sent(self, make_client, fake):
-        client = make_client(input_contracts=[FunctionContract(lambda t: "secret" not in t, name="no_secret")])
+    @pytest.fixture
+    def client(self, make_client):
+        return make_client(input_contracts=[FunctionContract(lambda t: "secret" not in t, name="no_secret")])
 
+    def test_a_rejected_request_is_never_sent(self, client, fake):
         with pytest.raises(ContractViolationError) as caught:
             client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "a secret"}])
 
@@ -413,9 +418,7 @@ class TestInputContracts:
         assert caught.value.report is client.last_report
         assert fake.requests == []
 
-    def test_an_accepted_request_is_sent_unchanged(self, make_client, fake):
-        client = make_client(input_contracts=[FunctionContract(lambda t: "secret" not in t, name="no_secret")])
-
+    def test_an_accepted_request_is_sent_unchanged(self, client, fake):
         client.chat.completions.create(model=MODEL, messages=MESSAGES, temperature=0.2)
 
         assert fake.requests == [{"model": MODEL, "messages": MESSAGES, "temperature": 0.2}]
@@ -456,7 +459,8 @@ class TestCopies:
 
     @pytest.mark.parametrize("make_copy", [
         lambda c: c.with_options(timeout=5), lambda c: c.copy(max_retries=1)], ids=["with_options", "copy"])
-    def test_a_copy_is_still_contracted_with_the_same_settings_and_listeners(self, configured, fake, make_copy):
+    def test_a_copy_is_still_contracted_with_the_same_settings_and_listeners(
+            self, configured, fake, make_copy):
         client, reports = configured
 
         twin = make_copy(client)

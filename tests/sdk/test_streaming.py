@@ -104,7 +104,8 @@ class TestClosing:
         client = make_async_client()
         fake.reply(CLEAN_TEXT)
 
-        async with await client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True) as stream:
+        stream = await client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        async with stream:
             await stream.__anext__()
 
         assert isinstance(stream, AsyncStream)
