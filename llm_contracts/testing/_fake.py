@@ -143,6 +143,9 @@ class FakeLLM:
                          "logprobs": None}],
             "usage": self._usage(body, reply)}
         self.responses.append(payload)
+        if streaming:
+            return http.Response(200, headers={"content-type": "text/event-stream"},
+                                 content=self._completions_sse(reply, payload))
         return http.Response(200, json=payload)
 
     @staticmethod
@@ -178,6 +181,19 @@ class FakeLLM:
             parts.append("data: " + json.dumps({
                 "id": f"chatcmpl-{n}", "object": "chat.completion.chunk", "created": 0, "model": model,
                 "choices": [], "usage": self._usage(body, reply)}) + "\n\n")
+        parts.append("data: [DONE]\n\n")
+        return "".join(parts).encode()
+
+    @staticmethod
+    def _completions_sse(reply: FakeReply, payload: dict[str, Any]) -> bytes:
+        def event(text: str, finish: str | None) -> str:
+            chunk = {**payload, "choices": [{"index": 0, "text": text, "finish_reason": finish,
+                                             "logprobs": None}]}
+            chunk.pop("usage")
+            return f"data: {json.dumps(chunk)}\n\n"
+
+        parts = [event(piece, None) for piece in _words(reply.text, reply.chunk_size)]
+        parts.append(event("", reply.finish_reason))
         parts.append("data: [DONE]\n\n")
         return "".join(parts).encode()
 

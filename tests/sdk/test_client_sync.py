@@ -246,6 +246,21 @@ class TestEveryPath:
         assert caught.value.results[0].contract_name == "no_forbidden"
 
 
+class TestLegacyCompletions:
+    def test_a_passing_completion_comes_back_as_openais_completion(self, client, fake):
+        completion = client.completions.create(model=MODEL, prompt="Say something.")
+
+        assert isinstance(completion, openai.types.Completion)
+        assert completion.choices[0].text == fake.default
+        assert get_report(completion).endpoint == "/completions"
+
+    def test_a_violating_completion_raises(self, client, fake):
+        fake.reply(BAD)
+
+        with pytest.raises(ContractViolationError):
+            client.completions.create(model=MODEL, prompt="Say something.")
+
+
 def test_the_report_is_reachable_from_what_a_raw_response_parses_to(client):
     raw = client.chat.completions.with_raw_response.create(model=MODEL, messages=MESSAGES)
 

@@ -68,6 +68,18 @@ def test_responses_events_are_openais_event_objects(make_client, fake):
     assert _text(got) == CLEAN_TEXT
 
 
+def test_legacy_completion_streams_are_validated_too(make_client, fake, no_forbidden):
+    client = make_client(output_contracts=[no_forbidden(streaming=True, severity="critical")])
+    fake.reply(STOP_TEXT)
+    got: list[Any] = []
+
+    with pytest.raises(ContractViolationError):
+        for chunk in client.completions.create(model=MODEL, prompt="Count.", stream=True):
+            got.append(chunk.choices[0].text)
+
+    assert "".join(got) == "one two three"
+
+
 class TestClosing:
     def test_leaving_the_context_manager_early_closes_the_response_and_reports_it(self, make_client, fake):
         reports: list[Any] = []
