@@ -35,6 +35,7 @@ class CallSettings:
     retry_budget_tokens: int | None = None
     stream_policy: StreamPolicy = field(default_factory=StreamPolicy.immediate)
     listeners: list[Callable[[ContractReport], None]] = field(default_factory=list)
+    native_schema: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.contract_retries, int) or self.contract_retries < 0:
@@ -45,7 +46,7 @@ class CallSettings:
 
     def copy(self) -> CallSettings:
         return CallSettings(self.engine.copy(), self.contract_retries, self.retry_budget_tokens,
-                            self.stream_policy, self.listeners)
+                            self.stream_policy, self.listeners, self.native_schema)
 
     def emit(self, report: ContractReport) -> None:
         """Hand the finished report to every listener; a listener's error stays here."""

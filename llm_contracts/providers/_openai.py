@@ -42,7 +42,7 @@ _HTTP_RESPONSE: type[Any] = _http.Response
 
 _SETTINGS = "_contract_settings"
 _OUR_KWARGS = ("contracts", "input_contracts", "output_contracts", "contract_retries",
-               "retry_budget_tokens", "stream_policy", "circuit_breaker", "on_report")
+               "retry_budget_tokens", "stream_policy", "circuit_breaker", "on_report", "native_schema")
 
 
 def _client_options(client: Any) -> dict[str, Any]:
@@ -77,6 +77,7 @@ def _build_settings(
     stream_policy: StreamPolicy | str | None,
     circuit_breaker: CircuitBreaker | None,
     on_report: Callable[[ContractReport], None] | Iterable[Callable[[ContractReport], None]] | None,
+    native_schema: bool = False,
 ) -> CallSettings:
     engine = ContractEngine(breaker=circuit_breaker)
     for c in contracts or ():
@@ -87,7 +88,7 @@ def _build_settings(
         engine.add_output(c)
     listeners = [on_report] if callable(on_report) else list(on_report or ())
     return CallSettings(engine, contract_retries, retry_budget_tokens, StreamPolicy.parse(stream_policy),
-                        listeners)
+                        listeners, bool(native_schema))
 
 
 def _with_body(options: Any, body: dict[str, Any], is_retry: bool) -> Any:
@@ -99,6 +100,24 @@ def _with_body(options: Any, body: dict[str, Any], is_retry: bool) -> Any:
         if isinstance(opts.headers, Mapping):
             opts.headers = {k: v for k, v in opts.headers.items() if k.lower() != "idempotency-key"}
     return opts
+
+
+def _native_format(settings: CallSettings, endpoint: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Return ``body`` asking the provider to enforce the first schema contract natively.
+
+    The caller's own ``response_format`` (or Responses ``text.format``) always wins; the
+    answer is still verified after the call, since native enforcement is best effort.
+    """
+    fmt = next((c.response_format() for c in settings.engine.output_contracts
+                if callable(getattr(c, "response_format", None))), None)
+    if fmt is None:
+        return body
+    if endpoint == "/chat/completions" and "response_format" not in body:
+        return {**body, "response_format": fmt}
+    if endpoint == "/responses" and "format" not in (body.get("text") or {}):
+        flat = {"type": "json_schema", **fmt["json_schema"]} if fmt["type"] == "json_schema" else fmt
+        return {**body, "text": {**(body.get("text") or {}), "format": flat}}
+    return body
 
 
 def _coerce(parsed: Any, cast_to: Any) -> Any:
@@ -230,6 +249,9 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
             ``"buffer"`` or a :class:`StreamPolicy`.
         circuit_breaker: a :class:`CircuitBreaker` (one with defaults otherwise).
         on_report: callable(s) given each call's :class:`ContractReport`.
+        native_schema: when the caller sets no ``response_format``, send the first
+            output schema contract's as a strict ``response_format`` so the provider
+            enforces it too; the answer is still verified after the call.
 
     Example::
 
@@ -262,6 +284,10 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
         stream = bool(kwargs.get("stream", args[0] if args else False))
         parent = super().request
         settings = self._contract_settings
+        if settings.native_schema:
+            body = _native_format(settings, route.endpoint, body)
+            if body is not options.json_data:
+                options = _with_body(options, body, False)
         llm_request = route.request(body)
         parsed_objects: list[Any] = []
 
@@ -350,6 +376,10 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
         stream = bool(kwargs.get("stream", args[0] if args else False))
         parent = super().request
         settings = self._contract_settings
+        if settings.native_schema:
+            body = _native_format(settings, route.endpoint, body)
+            if body is not options.json_data:
+                options = _with_body(options, body, False)
         llm_request = route.request(body)
         parsed_objects: list[Any] = []
 

@@ -605,3 +605,53 @@ class TestThroughTheClient:
         stream = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
         with pytest.raises(ContractViolationError, match="more than the maximum of 5"):
             list(stream)
+
+
+class TestNativeSchema:
+    SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"],
+              "additionalProperties": False}
+
+    def _client(self, fake, **kw):
+        from llm_contracts import ContractOpenAI
+        from llm_contracts.contracts import JSONFormatContract
+
+        return ContractOpenAI(api_key="test", http_client=fake.http_client(),
+                              output_contracts=[JSONFormatContract(schema=self.SCHEMA)], **kw)
+
+    def test_native_schema_sends_a_strict_response_format_and_still_verifies(self):
+        from llm_contracts import ContractViolationError
+        from llm_contracts.testing import FakeLLM
+
+        fake = FakeLLM(default='{"name": 1}')
+        client = self._client(fake, native_schema=True)
+        with pytest.raises(ContractViolationError):
+            client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+        sent = fake.requests[-1]["response_format"]
+        assert sent["type"] == "json_schema"
+        assert sent["json_schema"]["schema"] == self.SCHEMA
+        assert sent["json_schema"]["strict"] is True
+
+    def test_native_schema_leaves_the_callers_own_format_alone(self):
+        from llm_contracts.testing import FakeLLM
+
+        fake = FakeLLM(default='{"name": "Ada"}')
+        client = self._client(fake, native_schema=True)
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "JSON"}],
+                                       response_format={"type": "json_object"})
+        assert fake.requests[-1]["response_format"] == {"type": "json_object"}
+
+    def test_native_schema_reaches_the_responses_api_as_text_format(self):
+        from llm_contracts.testing import FakeLLM
+
+        fake = FakeLLM(default='{"name": "Ada"}')
+        client = self._client(fake, native_schema=True).with_options(timeout=5)
+        client.responses.create(model="gpt-4o", input="hi")
+        fmt = fake.requests[-1]["text"]["format"]
+        assert fmt["type"] == "json_schema" and fmt["schema"] == self.SCHEMA
+
+    def test_without_native_schema_nothing_is_added(self):
+        from llm_contracts.testing import FakeLLM
+
+        fake = FakeLLM(default='{"name": "Ada"}')
+        self._client(fake).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
+        assert "response_format" not in fake.requests[-1]
