@@ -12,10 +12,19 @@ from ._base import (
     ValidationContext,
     ValidationResult,
 )
+from ._input import (
+    KnownModelContract,
+    PromptInjectionContract,
+    PromptLengthContract,
+    RequestParametersContract,
+)
 from ._json import JSONFormatContract, PydanticContract, schema_from_file
 from ._output import LengthContract, RefusalContract, RegexContract
 from ._performance import ResponseTimeContract, TokenBudgetContract
+from ._pii import PIIContract, find_pii, redact
+from ._policy import ContentPolicyContract
 from ._pricing import cost_usd
+from ._tokens import TokenCount, count_message_tokens, count_tokens
 from ._tools import ToolCallContract
 from ._types import LLMRequest, LLMResponse, Message, ToolCall, ToolSpec, Usage
 
@@ -23,21 +32,28 @@ __all__ = [
     "AllOf",
     "AnyOf",
     "Category",
+    "ContentPolicyContract",
     "Contract",
     "Enforcement",
     "FunctionContract",
     "JSONFormatContract",
+    "KnownModelContract",
     "LLMRequest",
     "LLMResponse",
     "LengthContract",
     "Message",
     "Not",
+    "PIIContract",
+    "PromptInjectionContract",
+    "PromptLengthContract",
     "PydanticContract",
     "RefusalContract",
     "RegexContract",
+    "RequestParametersContract",
     "ResponseTimeContract",
     "Severity",
     "TokenBudgetContract",
+    "TokenCount",
     "ToolCall",
     "ToolCallContract",
     "ToolSpec",
@@ -45,5 +61,9 @@ __all__ = [
     "ValidationContext",
     "ValidationResult",
     "cost_usd",
+    "count_message_tokens",
+    "count_tokens",
+    "find_pii",
+    "redact",
     "schema_from_file",
 ]

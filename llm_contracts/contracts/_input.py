@@ -1,0 +1,819 @@
+"""Built-in input contracts: prompt length, prompt injection, request parameters, known models.
+
+They run before the call (category INPUT) on the ``LLMRequest`` the provider built
+from the request body; the ones that can repair a request return the repaired
+request (a new body, the caller's dicts untouched) in ``fixed_value``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import difflib
+import fnmatch
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .._exceptions import ContractConfigError
+from ._base import Category, Contract, Severity, ValidationContext, ValidationResult
+from ._tokens import (
+    KNOWN_MODELS,
+    REPLY_PRIMING,
+    TOKENS_PER_MESSAGE,
+    TOKENS_PER_NAME,
+    count_message_tokens,
+    count_tokens,
+    encoding_name_for,
+    message_token_bound,
+    model_limits,
+    truncate_to_tokens,
+    utf8_len,
+)
+from ._types import LLMRequest, Message
+
+__all__ = [
+    "KnownModelContract",
+    "PromptInjectionContract",
+    "PromptLengthContract",
+    "RequestParametersContract",
+]
+
+
+def _positive_int(value: Any, param: str, *, optional: bool = True) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ContractConfigError(f"{param} must be a positive int{' or None' if optional else ''}; "
+                                  f"got {value!r}")
+    return value
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _request_of(value: Any) -> LLMRequest:
+    if not isinstance(value, LLMRequest):
+        raise TypeError(f"an input contract validates an LLMRequest; got {type(value).__name__}")
+    return value
+
+
+# -- the request body as a list of editable entries ------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Entry:
+    """One message of a request body and where it lives in that body."""
+
+    role: str
+    text: str
+    name: str | None
+    where: str  # the body key: "messages", "input", "instructions" or "prompt"
+    index: int | None  # its position when body[where] is a list
+    call_ids: tuple[str, ...] = ()  # the tool calls an assistant message made
+    call_id: str | None = None  # the tool call a tool result answers
+
+
+def _content_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Mapping):
+        for key in ("text", "input_text", "output_text", "refusal"):
+            if isinstance(content.get(key), str):
+                return str(content[key])
+        return _content_text(content.get("content"))
+    if isinstance(content, (list, tuple)):
+        return "\n".join(t for t in (_content_text(p) for p in content) if t)
+    return ""
+
+
+def _entries(request: LLMRequest) -> tuple[list[_Entry], dict[str, Any]]:
+    """Return the request's messages as entries of its body (a chat body when there is none)."""
+    body = request.body
+    if request.endpoint == "/completions" and isinstance(body.get("prompt"), str):
+        return [_Entry("user", body["prompt"], None, "prompt", None)], body
+    if isinstance(body.get("messages"), list):
+        out = []
+        for i, m in enumerate(body["messages"]):
+            if not isinstance(m, Mapping):
+                continue
+            calls = tuple(str(c.get("id")) for c in m.get("tool_calls") or () if isinstance(c, Mapping))
+            tool_call_id = m.get("tool_call_id")
+            out.append(_Entry(str(m.get("role", "")), _content_text(m.get("content")),
+                              m.get("name") if isinstance(m.get("name"), str) else None, "messages", i,
+                              calls, str(tool_call_id) if tool_call_id is not None else None))
+        return out, body
+    if "input" in body or "instructions" in body:
+        out = []
+        if isinstance(body.get("instructions"), str):
+            out.append(_Entry("system", body["instructions"], None, "instructions", None))
+        items = body.get("input")
+        if isinstance(items, str):
+            out.append(_Entry("user", items, None, "input", None))
+        elif isinstance(items, (list, tuple)):
+            for i, item in enumerate(items):
+                if not isinstance(item, Mapping):
+                    continue
+                if item.get("type") in (None, "message") and "role" in item:
+                    out.append(_Entry(str(item["role"]), _content_text(item.get("content")), None,
+                                      "input", i))
+                elif item.get("type") == "function_call_output":
+                    out.append(_Entry("tool", _content_text(item.get("output")), None, "input", i,
+                                      call_id=str(item.get("call_id"))))
+        return out, body
+    # A request built by hand (no provider body): rebuild a chat body from its messages.
+    messages = [{"role": m.role, "content": m.content, **({"name": m.name} if m.name else {})}
+                for m in request.messages]
+    body = {**body, "model": request.model, "messages": messages}
+    return [_Entry(m.role, m.content, m.name, "messages", i) for i, m in enumerate(request.messages)], body
+
+
+def _with_text(item: Mapping[str, Any], key: str, text: str) -> dict[str, Any]:
+    """Return a copy of ``item`` whose text is ``text``; non-text parts (images) are kept."""
+    content = item.get(key)
+    if not isinstance(content, (list, tuple)):
+        return {**item, key: text}
+    parts: list[Any] = []
+    placed = False
+    for part in content:
+        if isinstance(part, Mapping) and isinstance(part.get("text"), str):
+            if not placed:
+                parts.append({**part, "text": text})
+                placed = True
+            continue
+        parts.append(part)
+    if not placed:
+        parts.insert(0, {"type": "text", "text": text})
+    return {**item, key: parts}
+
+
+def _rebuild(request: LLMRequest, entries: list[_Entry], body: dict[str, Any], dropped: set[int],
+             texts: dict[int, str]) -> LLMRequest:
+    """Return ``request`` without the ``dropped`` entries and with the new ``texts``."""
+    new_body = dict(body)
+    by_place = {(e.where, e.index): i for i, e in enumerate(entries)}
+    dropped_calls = {entries[i].call_id for i in dropped if entries[i].where == "input"} - {None}
+    for where in ("messages", "input"):
+        items = body.get(where)
+        if not isinstance(items, (list, tuple)):
+            continue
+        kept: list[Any] = []
+        for pos, item in enumerate(items):
+            i = by_place.get((where, pos))
+            if i in dropped:
+                continue
+            # A Responses function call whose output was dropped would be rejected unanswered.
+            if (where == "input" and isinstance(item, Mapping) and item.get("type") == "function_call"
+                    and item.get("call_id") in dropped_calls):
+                continue
+            if i is not None and i in texts:
+                item = _with_text(item, "output" if entries[i].role == "tool" and where == "input"
+                                  else "content", texts[i])
+            kept.append(item)
+        new_body[where] = kept
+    for i, entry in enumerate(entries):
+        if entry.index is None and i in texts:
+            new_body[entry.where] = texts[i]
+    messages = [Message(e.role, texts.get(i, e.text), e.name)
+                for i, e in enumerate(entries) if i not in dropped]
+    return dataclasses.replace(request, messages=messages, body=new_body)
+
+
+# -- prompt length ---------------------------------------------------------------------------------
+
+
+class PromptLengthContract(Contract):
+    """Keep the prompt within a token and/or character budget.
+
+    Tokens are counted with the model's own encoding when tiktoken is installed (the
+    result's details say ``exact``), estimated otherwise. A prompt whose UTF-8 length
+    is already within ``max_tokens`` is not tokenized at all: a token is at least one
+    byte. With ``truncate=True`` (or ``auto_fix=True``) an over-long request is
+    repaired: the oldest non-system messages are dropped (a tool call with its
+    results), then the last user message is trimmed.
+
+    Parameters:
+        max_tokens: the most prompt tokens allowed, chat overheads included.
+        max_chars: the most prompt characters allowed.
+        model: count with this model's encoding instead of the request's model.
+        truncate: repair over-long requests (same as ``auto_fix=True``).
+        keep: which part of the last user message survives trimming, ``"head"`` or ``"tail"``.
+
+    Example::
+
+        PromptLengthContract(max_tokens=8_000, truncate=True)
+    """
+
+    default_category = Category.INPUT
+
+    def __init__(
+        self,
+        max_tokens: int | None = None,
+        max_chars: int | None = None,
+        *,
+        model: str | None = None,
+        truncate: bool = False,
+        keep: str = "head",
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.max_tokens = _positive_int(max_tokens, "max_tokens")
+        self.max_chars = _positive_int(max_chars, "max_chars")
+        if self.max_tokens is None and self.max_chars is None:
+            raise ContractConfigError("PromptLengthContract needs max_tokens or max_chars (or both)")
+        if keep not in ("head", "tail"):
+            raise ContractConfigError(f"keep must be 'head' or 'tail'; got {keep!r}")
+        if model is not None and not isinstance(model, str):
+            raise ContractConfigError(f"model must be a model name or None; got {model!r}")
+        if truncate:
+            kwargs["auto_fix"] = True
+        super().__init__(name, **kwargs)
+        self.model = model
+        self.keep = keep
+
+    def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
+        request = _request_of(value)
+        model = self.model or request.model
+        details: dict[str, Any] = {}
+        problems: list[str] = []
+        if self.max_chars is not None:
+            chars = sum(len(m.content) for m in request.messages)
+            details.update(chars=chars, max_chars=self.max_chars)
+            if chars > self.max_chars:
+                problems.append(f"{chars:,} characters (the limit is {self.max_chars:,})")
+        if self.max_tokens is not None:
+            completions = request.endpoint == "/completions"
+            bound = (sum(utf8_len(m.content) for m in request.messages) if completions
+                     else message_token_bound(request.messages, stop_above=self.max_tokens))
+            details["limit"] = self.max_tokens
+            if bound <= self.max_tokens:
+                details.update(tokens=None, tokens_at_most=bound, counted=False, exact=False,
+                               method="byte-bound", encoding=None,
+                               reason="the prompt's UTF-8 length is within the limit; a token is >= 1 byte")
+            else:
+                counted = (count_tokens(request.prompt_text, model) if completions
+                           else count_message_tokens(request.messages, model))
+                details.update(counted.to_dict(), counted=True)
+                if counted.tokens > self.max_tokens:
+                    how = ("" if counted.exact else "about ")
+                    label = counted.encoding if counted.exact else "estimated, no tokenizer for this model"
+                    problems.append(f"{how}{counted.tokens:,} tokens ({label}; the limit is "
+                                    f"{self.max_tokens:,})")
+        if not problems:
+            return self.ok(**details)
+        fixed = self._truncated(request, model) if self.auto_fix else None
+        if fixed is not None:
+            details["fix"] = fixed[1]
+        return self.fail(
+            "the prompt is too long: " + " and ".join(problems) + ".",
+            suggestion="Shorten the prompt: drop older messages or summarize long passages.",
+            fixed_value=fixed[0] if fixed is not None else None,
+            **details,
+        )
+
+    def _truncated(self, request: LLMRequest, model: str) -> tuple[LLMRequest, dict[str, Any]] | None:
+        """Return the request cut down to the limits and what was done, or None when it can't be."""
+        entries, body = _entries(request)
+        completions = request.endpoint == "/completions"
+        encoding = encoding_name_for(model)
+
+        def text_tokens(text: str) -> int:
+            return count_tokens(text, model).tokens
+
+        def cost(e: _Entry, text: str | None = None) -> int:
+            text = e.text if text is None else text
+            if completions:
+                return text_tokens(text)
+            return (TOKENS_PER_MESSAGE + text_tokens(e.role) + text_tokens(text)
+                    + (text_tokens(e.name) + TOKENS_PER_NAME if e.name else 0))
+
+        costs = [cost(e) for e in entries] if self.max_tokens is not None else [0] * len(entries)
+        tokens = sum(costs) + (0 if completions else REPLY_PRIMING)
+        chars = sum(len(e.text) for e in entries)
+
+        def over() -> bool:
+            return ((self.max_tokens is not None and tokens > self.max_tokens)
+                    or (self.max_chars is not None and chars > self.max_chars))
+
+        last_user = max((i for i, e in enumerate(entries) if e.role == "user"), default=None)
+        protected = {i for i, e in enumerate(entries) if e.role in ("system", "developer")}
+        if last_user is not None:
+            protected.add(last_user)
+        # A tool call and its results go (or stay) together: a result without its call is rejected.
+        groups: list[list[int]] = []
+        owner: dict[str, list[int]] = {}
+        for i, e in enumerate(entries):
+            if e.role == "tool" and e.call_id in owner and e.where == "messages":
+                owner[e.call_id].append(i)
+                continue
+            group = [i]
+            groups.append(group)
+            for cid in e.call_ids:
+                owner[cid] = group
+        dropped: set[int] = set()
+        for group in groups:
+            if not over():
+                break
+            if protected.intersection(group):
+                continue
+            dropped.update(group)
+            tokens -= sum(costs[i] for i in group)
+            chars -= sum(len(entries[i].text) for i in group)
+        texts: dict[int, str] = {}
+        if over():
+            target = last_user
+            if target is None:
+                return None
+            entry = entries[target]
+            text = entry.text
+            if self.max_chars is not None:
+                budget = self.max_chars - (chars - len(text))
+                if budget <= 0:
+                    return None
+                text = text[:budget] if self.keep == "head" else text[len(text) - budget:]
+            if self.max_tokens is not None:
+                overhead = costs[target] - text_tokens(entry.text)
+                budget = self.max_tokens - (tokens - costs[target]) - overhead
+                if budget <= 0:
+                    return None
+                text = truncate_to_tokens(text, budget, model, keep=self.keep)
+            if not text.strip():
+                return None
+            texts[target] = text
+            tokens += cost(entry, text) - costs[target] if self.max_tokens is not None else 0
+            chars += len(text) - len(entry.text)
+        fixed = _rebuild(request, entries, body, dropped, texts)
+        what: dict[str, Any] = {"dropped_messages": len(dropped), "trimmed_last_user_message": bool(texts)}
+        if self.max_tokens is not None:
+            what.update(tokens_after=tokens, encoding=encoding)
+        if self.max_chars is not None:
+            what["chars_after"] = chars
+        return fixed, what
+
+
+# -- prompt injection --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    name: str
+    weight: float
+    pattern: re.Pattern[str]
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE | re.DOTALL)
+
+
+_W = r"(?:\s+\S+){0,4}?\s+"  # up to four filler words: "ignore all of the previous ..."
+_DEFAULT_RULES: tuple[_Rule, ...] = (
+    _Rule("ignore_previous_instructions", 1.0, _rx(
+        r"\b(?:ignore|disregard|forget|override|bypass|skip|(?:do\s+not|don'?t)\s+(?:follow|obey))"
+        rf"{_W}(?:previous|prior|above|earlier|preceding|former|original|initial|system|developer|all)"
+        rf"(?:{_W}|\s+)(?:instructions?|prompts?|rules|directions|guidelines|directives|constraints|"
+        r"guardrails)\b")),
+    _Rule("new_instructions", 0.5, _rx(
+        r"\b(?:new|updated|real|actual)\s+(?:system\s+)?instructions?\s*:|"
+        r"\byour\s+(?:new|real|true)\s+(?:task|instructions?|role|purpose)\s+(?:is|are)\b")),
+    _Rule("persona_override", 0.4, _rx(r"\byou\s+are\s+now\b|\bfrom\s+now\s+on,?\s+you\b")),
+    _Rule("jailbreak_persona", 1.0, _rx(
+        r"\byou\s+are\s+(?:now\s+)?(?-i:DAN)\b|\bdo\s+anything\s+now\b|"
+        r"\b(?:developer|god|jailbreak|dan|unrestricted)\s+mode\b|\bjailbr(?:oken|eak(?:ed)?)\b")),
+    _Rule("unrestricted_roleplay", 0.7, _rx(
+        r"\b(?:act|behave|respond|pretend|role-?play|answer)\b.{0,40}?\b(?:unrestricted|unfiltered|"
+        r"uncensored|amoral|(?:no|without\s+(?:any\s+)?)\s*(?:restrictions|rules|limits|limitations|"
+        r"filters|guidelines|censorship|ethics))\b")),
+    _Rule("system_prompt_exfiltration", 1.0, _rx(
+        r"\b(?:reveal|show|print|display|repeat|output|leak|dump|disclose|recite|tell\s+me|give\s+me|"
+        r"what\s+(?:is|are|was|were))\b.{0,30}?\b(?:system|initial|original|hidden|secret|developer)\s+"
+        r"(?:prompt|instructions?|message|rules)|\brepeat\s+(?:everything|all|the\s+(?:text|words))"
+        r"\s+above\b|\b(?:words|text)\s+above\s+starting\s+with\b")),
+    _Rule("chat_template_tokens", 1.0, _rx(
+        r"<\|(?:im_start|im_end|system|user|assistant|endoftext|endofprompt|start|end|message|channel)\|>|"
+        r"\[/?INST\]|<</?SYS>>")),
+    # A delimited role header ("### System:", "[system]:", "<system>") forges a turn; a bare
+    # "System:" line may be a pasted transcript, so it weighs less.
+    _Rule("forged_role_header", 1.0, _rx(
+        r"(?:^|\n)\s*(?:#{1,6}\s*(?:system|assistant|developer)\s*:?|\[(?:system|assistant|developer)\]"
+        r"\s*:?)|</?(?:system|developer)(?:_prompt)?>")),
+    _Rule("role_header", 0.5, _rx(r"(?:^|\n)\s*(?:system|assistant|developer)\s*:")),
+    _Rule("decode_and_follow", 0.5, _rx(
+        r"\b(?:decode|decipher|translate)\b.{0,30}?\b(?:base64|rot13|hex|binary|cipher)\b.{0,60}?"
+        r"\b(?:follow|execute|obey|do|run)\b")),
+)
+
+# Letters from other scripts that render like Latin ones: a word mixing them is a disguise.
+_CONFUSABLES = str.maketrans(
+    "аеорсухіјѕԁһӏІЈЅҮԛԝАВЕКМНОРСТХοαεικνρτυΑ"
+    "ΒΕΙΚΜΝΟΡΤΧɡ",
+    "aeopcyxijsdhlIJSYqwABEKMHOPCTXoaeikvptuA"
+    "BEIKMNOPTXg",
+)
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_TAGS = re.compile("[\U000e0000-\U000e007f]+")
+_MIXED_WORD = re.compile(r"\b(?=\w*[A-Za-z])(?=\w*[\u0370-\u03ff\u0400-\u04ff])\w+\b")
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=_-])")
+
+
+def _decoded_base64(blob: str) -> str | None:
+    """Return the text a base64 blob hides, or None when it is not mostly readable text."""
+    try:
+        raw = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)
+        text = raw.decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    # Hashes and binary data decode to noise; hidden instructions decode to words.
+    printable = sum(ch.isprintable() or ch.isspace() for ch in text)
+    if not text or printable < 0.95 * len(text) or " " not in text:
+        return None
+    return text
+
+
+_PatternSpec = str | re.Pattern[str] | tuple[str | re.Pattern[str], float]
+
+
+class PromptInjectionContract(Contract):
+    """Reject requests whose untrusted messages try to hijack the model.
+
+    Each rule that matches adds its weight to a score; a score at or above
+    ``threshold`` is a violation. Rules cover "ignore previous instructions",
+    jailbreak personas, system prompt exfiltration, chat-template and role-header
+    injection, instructions hidden in base64, invisible characters and Unicode tag
+    smuggling, and look-alike letters from other scripts (the text is also checked
+    with them mapped back to Latin). Only ``roles`` are checked: by default user
+    messages and tool results, since the system prompt is the developer's own.
+
+    Parameters:
+        threshold: the score that makes a violation (default 1.0: one strong signal,
+            or two weaker ones).
+        extra_patterns: more rules, ``{name: (regex, weight)}`` or ``{name: regex}`` (weight 1.0).
+        roles: the message roles to check.
+
+    Example::
+
+        PromptInjectionContract(threshold=1.0, extra_patterns={"secret": (r"\\bpassword\\b", 0.6)})
+    """
+
+    default_category = Category.INPUT
+    default_severity = Severity.CRITICAL
+
+    def __init__(
+        self,
+        threshold: float = 1.0,
+        extra_patterns: Mapping[str, _PatternSpec] | None = None,
+        *,
+        roles: Iterable[str] = ("user", "tool"),
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not _number(threshold) or threshold <= 0:
+            raise ContractConfigError(f"threshold must be a positive number; got {threshold!r}")
+        if isinstance(roles, str):
+            raise ContractConfigError(f"roles must be a list of role names, not a string; got {roles!r}")
+        super().__init__(name, **kwargs)
+        self.threshold = float(threshold)
+        self.roles = frozenset(roles)
+        if not self.roles:
+            raise ContractConfigError("roles must name at least one message role")
+        rules = list(_DEFAULT_RULES)
+        for rule_name, spec in (extra_patterns or {}).items():
+            pattern, weight = spec if isinstance(spec, tuple) else (spec, 1.0)
+            if not _number(weight) or weight <= 0:
+                raise ContractConfigError(f"extra_patterns[{rule_name!r}] weight must be a positive number; "
+                                          f"got {weight!r}")
+            try:
+                compiled = pattern if isinstance(pattern, re.Pattern) else _rx(pattern)
+            except (re.error, TypeError) as exc:
+                raise ContractConfigError(
+                    f"extra_patterns[{rule_name!r}] is not a valid regex: {exc}") from None
+            rules.append(_Rule(str(rule_name), float(weight), compiled))
+        self.rules: tuple[_Rule, ...] = tuple(rules)
+
+    def score(self, text: str) -> dict[str, float]:
+        """Return the rules ``text`` matches and their weights."""
+        hits: dict[str, float] = {}
+        self._scan(text, hits, "")
+        if not text.isascii():
+            tags = _TAGS.findall(text)
+            if tags:
+                hits["unicode_tag_smuggling"] = 1.0
+                hidden = "".join(chr(ord(ch) - 0xE0000) for run in tags for ch in run)
+                self._scan(hidden, hits, " (hidden in unicode tags)")
+            if _INVISIBLE.search(text):
+                hits["invisible_characters"] = 0.3
+            if _BIDI.search(text):
+                hits["bidi_controls"] = 0.5
+            if _MIXED_WORD.search(text):
+                hits["mixed_script_words"] = 0.4
+            normal = unicodedata.normalize("NFKC", _TAGS.sub("", _INVISIBLE.sub("", text))
+                                           ).translate(_CONFUSABLES)
+            if normal != text:
+                before = set(hits)
+                self._scan(normal, hits, "")
+                if set(hits) - before:
+                    hits["obfuscated_instructions"] = 0.5
+        for blob in _BASE64.findall(text)[:16]:
+            decoded = _decoded_base64(blob)
+            if decoded is not None:
+                hits.setdefault("encoded_payload", 0.4)
+                self._scan(decoded, hits, " (base64)")
+        return hits
+
+    def _scan(self, text: str, hits: dict[str, float], where: str) -> None:
+        for rule in self.rules:
+            if rule.name + where not in hits and rule.pattern.search(text):
+                hits[rule.name + where] = rule.weight
+
+    def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
+        request = _request_of(value)
+        hits: dict[str, float] = {}
+        where: dict[str, list[int]] = {}
+        for i, message in enumerate(request.messages):
+            if message.role not in self.roles or not message.content:
+                continue
+            for rule, weight in self.score(message.content).items():
+                hits.setdefault(rule, weight)
+                where.setdefault(rule, []).append(i)
+        score = round(sum(hits.values()), 3)
+        details: dict[str, Any] = {"score": score, "threshold": self.threshold, "rules": sorted(hits),
+                                   "messages": {rule: where[rule] for rule in sorted(where)}}
+        if score < self.threshold:
+            return self.ok(**details)
+        return self.fail(
+            f"the request looks like a prompt injection (score {score:g} >= {self.threshold:g}; "
+            f"rules: {', '.join(sorted(hits))}).",
+            suggestion="Do not forward text that tries to override the instructions, change the "
+                       "model's role or extract its system prompt; quote untrusted text as data.",
+            **details,
+        )
+
+
+# -- request parameters -------------------------------------------------------------------------------
+
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+_MAX_OUTPUT_KEYS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+_DROP = object()
+
+
+def _range(value: Any, param: str, lo: float, hi: float) -> tuple[float, float]:
+    if (not isinstance(value, (tuple, list)) or len(value) != 2 or not all(_number(v) for v in value)
+            or not lo <= value[0] <= value[1] <= hi):
+        raise ContractConfigError(
+            f"{param} must be a (low, high) pair within [{lo:g}, {hi:g}]; got {value!r}")
+    return float(value[0]), float(value[1])
+
+
+class RequestParametersContract(Contract):
+    """Check sampling parameters, output limits and message shapes before the request is sent.
+
+    ``temperature`` in [0, 2], ``top_p`` in [0, 1], penalties in [-2, 2], ``n`` >= 1,
+    ``max_tokens`` / ``max_completion_tokens`` / ``max_output_tokens`` positive and
+    within the model's output limit and context window (for the models in
+    ``KNOWN_MODELS``); reasoning models (o-series, gpt-5) take no ``temperature`` or
+    ``top_p`` other than 1 and no ``max_tokens``; chat messages need a known role,
+    string or content-part content, and tool results their ``tool_call_id``.
+    Tighter ranges make a house policy. With ``auto_fix=True`` out-of-range values are
+    clamped, unsupported ones dropped or renamed, and each fix is listed in the details.
+
+    Parameters:
+        temperature, top_p: the allowed (low, high) ranges.
+        max_output_tokens: a cap of your own on any of the output limits.
+        check_messages: check the shape of chat messages.
+        check_context: check that prompt plus output limit fit the context window.
+
+    Example::
+
+        RequestParametersContract(temperature=(0, 1), max_output_tokens=2_000, auto_fix=True)
+    """
+
+    default_category = Category.INPUT
+
+    def __init__(
+        self,
+        *,
+        temperature: tuple[float, float] = (0.0, 2.0),
+        top_p: tuple[float, float] = (0.0, 1.0),
+        max_output_tokens: int | None = None,
+        check_messages: bool = True,
+        check_context: bool = True,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name, **kwargs)
+        self.temperature = _range(temperature, "temperature", 0.0, 2.0)
+        self.top_p = _range(top_p, "top_p", 0.0, 1.0)
+        self.max_output_tokens = _positive_int(max_output_tokens, "max_output_tokens")
+        self.check_messages = check_messages
+        self.check_context = check_context
+
+    def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
+        request = _request_of(value)
+        params: Mapping[str, Any] = request.body or request.params
+        limits = model_limits(request.model)
+        problems: list[str] = []
+        unfixable: list[str] = []
+        changes: dict[str, Any] = {}
+        fixes: list[str] = []
+
+        def fix(param: str, new: Any, problem: str) -> None:
+            problems.append(problem)
+            changes[param] = new
+            fixes.append(f"{param}: {params[param]!r} -> " + ("removed" if new is _DROP else repr(new)))
+
+        for param, (lo, hi) in (("temperature", self.temperature), ("top_p", self.top_p),
+                                ("presence_penalty", (-2.0, 2.0)), ("frequency_penalty", (-2.0, 2.0))):
+            v = params.get(param)
+            if v is None:
+                continue
+            if not _number(v):
+                unfixable.append(f"{param} must be a number (got {v!r})")
+            elif limits is not None and limits.reasoning and param in ("temperature", "top_p") and v != 1:
+                fix(param, _DROP, f"{request.model} is a reasoning model and does not accept {param} "
+                                  f"(got {v!r}; only the default 1 is allowed)")
+            elif not lo <= v <= hi:
+                fix(param, min(max(v, lo), hi), f"{param} must be between {lo:g} and {hi:g} (got {v!r})")
+        n = params.get("n")
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            if isinstance(n, int) and not isinstance(n, bool):
+                fix("n", 1, f"n must be at least 1 (got {n!r})")
+            else:
+                unfixable.append(f"n must be an int >= 1 (got {n!r})")
+
+        out_key, out = None, None
+        for key in _MAX_OUTPUT_KEYS:
+            v = params.get(key)
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, int):
+                unfixable.append(f"{key} must be a positive int (got {v!r})")
+                continue
+            if v < 1:
+                fix(key, _DROP, f"{key} must be a positive int (got {v!r})")
+                continue
+            caps = [c for c in (self.max_output_tokens, limits.max_output_tokens if limits else None)
+                    if c is not None]
+            cap = min(caps) if caps else None
+            new = v
+            if cap is not None and v > cap:
+                new = cap
+                whose = (f"the most {request.model} may write" if limits is not None
+                         and cap == limits.max_output_tokens else "the configured limit")
+                fix(key, cap, f"{key} is {v:,} but {whose} is {cap:,}")
+            if (key == "max_tokens" and limits is not None and limits.reasoning
+                    and request.endpoint == "/chat/completions"):
+                problems.append(f"{request.model} is a reasoning model: use max_completion_tokens, "
+                                f"not max_tokens")
+                changes["max_tokens"] = _DROP
+                changes["max_completion_tokens"] = new
+                fixes.append(f"max_tokens: {v!r} -> max_completion_tokens: {new!r}")
+                key = "max_completion_tokens"
+            out_key, out = key, new
+
+        details: dict[str, Any] = {"model": request.model, "model_known": limits is not None}
+        if limits is not None:
+            details.update(context_window=limits.context_window,
+                           model_max_output_tokens=limits.max_output_tokens)
+        if self.check_context and limits is not None and out_key is not None and out is not None:
+            # Cheap first: the UTF-8 length bounds the prompt's tokens from above.
+            room = limits.context_window - out
+            if message_token_bound(request.messages, stop_above=room) > room:
+                prompt = count_message_tokens(request.messages, request.model)
+                details["prompt_tokens"] = prompt.tokens
+                if prompt.tokens > room:
+                    left = limits.context_window - prompt.tokens
+                    problem = (f"the prompt ({prompt.tokens:,} tokens) plus {out_key}={out:,} exceed the "
+                               f"{limits.context_window:,}-token context window of {request.model}")
+                    if left >= 1 and prompt.exact:
+                        problems.append(problem)
+                        changes[out_key] = left
+                        fixes.append(f"{out_key}: {out!r} -> {left!r}")
+                    else:
+                        unfixable.append(problem)
+        if self.check_messages:
+            unfixable.extend(self._message_problems(request))
+
+        if not problems and not unfixable:
+            return self.ok(**details)
+        everything = unfixable + problems
+        fixed = None
+        if changes and not unfixable:
+            body = dict(request.body)
+            request_params = dict(request.params)
+            for param, new in changes.items():
+                for target in (body, request_params):
+                    if new is _DROP:
+                        target.pop(param, None)
+                    else:
+                        target[param] = new
+            fixed = dataclasses.replace(request, body=body, params=request_params)
+            details["fixes"] = fixes
+        return self.fail(
+            "invalid request parameters: " + "; ".join(everything) + ".",
+            suggestion="Send parameters within the model's documented ranges and limits.",
+            fixed_value=fixed,
+            problems=everything,
+            **details,
+        )
+
+    @staticmethod
+    def _message_problems(request: LLMRequest) -> list[str]:
+        body = request.body
+        if request.endpoint != "/chat/completions" or "messages" not in body:
+            return []
+        messages = body["messages"]
+        if not isinstance(messages, (list, tuple)) or not messages:
+            return ["messages must be a non-empty list"]
+        out: list[str] = []
+        for i, m in enumerate(messages):
+            where = f"messages[{i}]"
+            if not isinstance(m, Mapping):
+                out.append(f"{where} must be an object with a role and content (got {type(m).__name__})")
+                continue
+            role = m.get("role")
+            if role not in _ROLES:
+                out.append(f"{where}.role must be one of {', '.join(sorted(_ROLES))} (got {role!r})")
+                continue
+            content = m.get("content")
+            if content is None:
+                if not (role == "assistant" and (m.get("tool_calls") or m.get("function_call")
+                                                 or m.get("refusal") or m.get("audio"))):
+                    out.append(f"{where}.content is missing")
+            elif isinstance(content, (list, tuple)):
+                if not content:
+                    out.append(f"{where}.content is an empty list")
+                for j, part in enumerate(content):
+                    if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
+                        out.append(f"{where}.content[{j}] must be an object with a 'type'")
+            elif not isinstance(content, str):
+                out.append(f"{where}.content must be a string or a list of content parts "
+                           f"(got {type(content).__name__})")
+            if role == "tool" and not (isinstance(m.get("tool_call_id"), str) and m["tool_call_id"]):
+                out.append(f"{where} is a tool result without its tool_call_id")
+            for j, call in enumerate(m.get("tool_calls") or ()):
+                fn = call.get("function") if isinstance(call, Mapping) else None
+                if not (isinstance(call, Mapping) and call.get("id") and isinstance(fn, Mapping)
+                        and isinstance(fn.get("name"), str)):
+                    out.append(f"{where}.tool_calls[{j}] needs an id and a function name")
+            name = m.get("name")
+            if name is not None and not isinstance(name, str):
+                out.append(f"{where}.name must be a string")
+        return out
+
+
+class KnownModelContract(Contract):
+    """Send requests only to known models, or only to the models you allow.
+
+    Parameters:
+        allowed: model names or shell-style patterns (``"gpt-4o*"``); None allows
+            every model in ``KNOWN_MODELS`` (dated snapshots and fine-tunes included).
+        extra_models: more model names to treat as known (a proxy's aliases, say).
+
+    Example::
+
+        KnownModelContract(allowed=["gpt-4o-mini", "gpt-4.1-*"])
+    """
+
+    default_category = Category.INPUT
+
+    def __init__(
+        self,
+        allowed: Sequence[str] | None = None,
+        *,
+        extra_models: Iterable[str] = (),
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(allowed, str):
+            raise ContractConfigError(f"allowed must be a list of model names, not a string; got {allowed!r}")
+        if allowed is not None and (not allowed or not all(isinstance(a, str) and a for a in allowed)):
+            raise ContractConfigError(
+                f"allowed must be None or a non-empty list of model names; got {allowed!r}")
+        if isinstance(extra_models, str):
+            raise ContractConfigError("extra_models must be a list of model names, not a string")
+        super().__init__(name, **kwargs)
+        self.allowed = tuple(allowed) if allowed is not None else None
+        self.extra_models = frozenset(extra_models)
+
+    def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
+        model = _request_of(value).model
+        if self.allowed is not None:
+            if any(fnmatch.fnmatchcase(model, pattern) for pattern in self.allowed):
+                return self.ok(model=model)
+            return self.fail(f"model {model!r} is not allowed here.",
+                             suggestion=f"Use one of: {', '.join(self.allowed)}.",
+                             model=model, allowed=list(self.allowed))
+        if model in self.extra_models or model_limits(model) is not None:
+            return self.ok(model=model)
+        close = difflib.get_close_matches(model, [*KNOWN_MODELS, *self.extra_models], n=3, cutoff=0.6)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        return self.fail(f"model {model!r} is not a known model.{hint}",
+                         suggestion="Use a model name from the provider's model list.",
+                         model=model, close_matches=close)

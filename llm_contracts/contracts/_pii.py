@@ -1,0 +1,357 @@
+"""Personal data detection and redaction: emails, phones, cards, IBANs, national ids.
+
+Shapes are checked, not just matched: card numbers must pass the Luhn check and
+start like a real card, IBANs must pass the ISO 13616 mod-97 check (and have their
+country's length), SSNs must not use areas the SSA never issues, phone numbers
+need 9+ digits and separators (or a leading ``+``) so years, dates and amounts
+are left alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .._exceptions import ContractConfigError
+from ._base import Category, Contract, ValidationContext, ValidationResult
+from ._types import LLMRequest, LLMResponse, Message
+
+__all__ = ["PII_KINDS", "PIIContract", "PIIFinding", "find_pii", "iban_valid", "luhn_valid", "redact"]
+
+# Checked in this order; a later kind never claims text an earlier one found (a card
+# number is not also a phone number).
+PII_KINDS = ("credit_card", "iban", "us_ssn", "uk_nino", "email", "phone")
+_LABELS = {"credit_card": "credit card number", "iban": "IBAN", "us_ssn": "US social security number",
+           "uk_nino": "UK national insurance number", "email": "email address", "phone": "phone number"}
+
+
+@dataclass(frozen=True, slots=True)
+class PIIFinding:
+    """One piece of personal data in a text: its kind and where it is."""
+
+    kind: str
+    start: int
+    end: int
+
+    @property
+    def placeholder(self) -> str:
+        return f"[{self.kind.upper()}]"
+
+
+def luhn_valid(digits: str) -> bool:
+    """Return True when the digit string passes the Luhn check."""
+    if not digits.isdigit():
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+# ISO 13616 IBAN lengths per country (SWIFT IBAN registry).
+_IBAN_LENGTHS = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
+    "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29,
+    "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28,
+    "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20,
+    "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19,
+    "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29,
+    "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28,
+    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+}
+
+
+def iban_valid(iban: str) -> bool:
+    """Return True when ``iban`` (spaces allowed) has its country's length and passes mod-97."""
+    compact = iban.replace(" ", "").upper()
+    if not (15 <= len(compact) <= 34 and compact.isalnum() and compact[:2].isalpha()
+            and compact[2:4].isdigit()):
+        return False
+    expected = _IBAN_LENGTHS.get(compact[:2])
+    if expected is not None and len(compact) != expected:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
+
+
+_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+# Issuer prefixes: Visa 4, Mastercard 51-55 and 2221-2720, Amex 34/37, Discover 6011/64/65,
+# JCB 35, Diners 30/36/38, UnionPay 62. A Luhn-valid number with another prefix is noise.
+_CARD_PREFIX = re.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[0478568]|6(?:011|[245])")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
+_SSN = re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])")
+_NINO = re.compile(r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
+                   r" ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
+_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+                    r"[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b")
+_PHONE = re.compile(r"(?<![\w+.])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]\d{2,8}){1,5}"
+                    r"(?![\w])|(?<![\w+])\+\d{8,15}\b")
+_YEAR = re.compile(r"(?:19|20)\d\d")
+_DATE = re.compile(r"(?:19|20)\d\d([-./])[01]?\d\1[0-3]?\d|[0-3]?\d([-./])[01]?\d\2(?:19|20)\d\d")
+
+
+def _cards(text: str) -> Iterable[tuple[int, int]]:
+    for m in _CARD.finditer(text):
+        digits = re.sub(r"[ -]", "", m.group())
+        if 13 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) and luhn_valid(digits):
+            yield m.span()
+
+
+def _ibans(text: str) -> Iterable[tuple[int, int]]:
+    for m in _IBAN.finditer(text):
+        raw = m.group()
+        length = _IBAN_LENGTHS.get(raw[:2])
+        if length is None:
+            if iban_valid(raw):
+                yield m.span()
+            continue
+        # The match may run into a following code or word: cut it at the country's length.
+        seen = 0
+        for pos, ch in enumerate(raw):
+            seen += ch != " "
+            if seen == length:
+                cut = raw[:pos + 1]
+                if (m.start() + pos + 1 == len(text) or not text[m.start() + pos + 1].isalnum()) \
+                        and iban_valid(cut):
+                    yield m.start(), m.start() + pos + 1
+                break
+
+
+def _ssns(text: str) -> Iterable[tuple[int, int]]:
+    for m in _SSN.finditer(text):
+        area, group, serial = m.group(1), m.group(3), m.group(4)
+        # The SSA never issues area 000, 666 or 900-999, group 00 or serial 0000.
+        if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
+            continue
+        yield m.span()
+
+
+def _ninos(text: str) -> Iterable[tuple[int, int]]:
+    return (m.span() for m in _NINO.finditer(text))
+
+
+def _emails(text: str) -> Iterable[tuple[int, int]]:
+    if "@" not in text:
+        return ()
+    return (m.span() for m in _EMAIL.finditer(text))
+
+
+def _phones(text: str) -> Iterable[tuple[int, int]]:
+    for m in _PHONE.finditer(text):
+        raw = m.group()
+        groups = re.findall(r"\d+", raw)
+        digits = sum(len(g) for g in groups)
+        if raw.startswith("+"):
+            if not 8 <= digits <= 15:
+                continue
+        elif not 9 <= digits <= 12:
+            continue
+        elif _DATE.search(raw):
+            continue  # a date, perhaps with a time: "2024-01-15 10:30"
+        elif [len(g) for g in groups] == [3, 2, 4] and "(" not in raw:
+            continue  # the shape of a US SSN, not of a phone number (an invalid SSN stays unflagged)
+        elif all(len(g) == 4 and _YEAR.fullmatch(g) for g in groups):
+            continue  # a run of years: "1999 2000 2001"
+        elif len(groups) >= 3 and all(len(g) == 3 for g in groups[1:]) and "(" not in raw:
+            continue  # thousands separators or an IP address: "100 000 000", "192.168.100.200"
+        yield m.span()
+
+
+_DETECTORS: dict[str, Callable[[str], Iterable[tuple[int, int]]]] = {
+    "credit_card": _cards, "iban": _ibans, "us_ssn": _ssns, "uk_nino": _ninos, "email": _emails,
+    "phone": _phones,
+}
+_MAYBE_PII = re.compile(r"[\d@]")
+
+
+def _kinds(kinds: Iterable[str] | None, param: str = "kinds") -> tuple[str, ...]:
+    if kinds is None:
+        return PII_KINDS
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    wanted = set(kinds)
+    unknown = wanted - set(PII_KINDS)
+    if unknown or not wanted:
+        raise ContractConfigError(f"{param} must be a non-empty subset of {', '.join(PII_KINDS)}; "
+                                  f"got {sorted(wanted)!r}")
+    return tuple(k for k in PII_KINDS if k in wanted)
+
+
+@functools.lru_cache(maxsize=2048)
+def _find(text: str, kinds: tuple[str, ...]) -> tuple[PIIFinding, ...]:
+    # Cached: a conversation resends the same history on every call.
+    if not _MAYBE_PII.search(text):
+        return ()
+    taken: list[tuple[int, int]] = []
+    found: list[PIIFinding] = []
+    for kind in kinds:
+        for start, end in _DETECTORS[kind](text):
+            if any(start < e and s < end for s, e in taken):
+                continue
+            taken.append((start, end))
+            found.append(PIIFinding(kind, start, end))
+    found.sort(key=lambda f: f.start)
+    return tuple(found)
+
+
+def find_pii(text: str, kinds: Iterable[str] | None = None) -> list[PIIFinding]:
+    """Return the personal data found in ``text``, in order."""
+    return list(_find(text, _kinds(kinds)))
+
+
+def redact(text: str, kinds: Iterable[str] | None = None) -> str:
+    """Return ``text`` with each piece of personal data replaced by a placeholder such as ``[EMAIL]``."""
+    findings = _find(text, _kinds(kinds))
+    if not findings:
+        return text
+    out: list[str] = []
+    pos = 0
+    for f in findings:
+        out += [text[pos:f.start], f.placeholder]
+        pos = f.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _redact_content(content: Any, fn: Callable[[str], str]) -> Any:
+    if isinstance(content, str):
+        return fn(content)
+    if isinstance(content, (list, tuple)):
+        return [{**p, "text": fn(p["text"])} if isinstance(p, Mapping) and isinstance(p.get("text"), str)
+                else p for p in content]
+    return content
+
+
+def _item_role(item: Mapping[str, Any]) -> str | None:
+    if item.get("type") == "function_call_output":
+        return "tool"
+    role = item.get("role")
+    return role if isinstance(role, str) else None
+
+
+def _redact_body(body: Mapping[str, Any], fn: Callable[[str], str],
+                 roles: frozenset[str] | None = None) -> dict[str, Any]:
+    """Return a copy of a provider body with the text of the messages of ``roles`` (all: None) redacted."""
+
+    def wanted(role: str | None) -> bool:
+        return roles is None or role in roles
+
+    new = dict(body)
+    if isinstance(body.get("instructions"), str) and wanted("system"):
+        new["instructions"] = fn(body["instructions"])
+    prompt = body.get("prompt")
+    if wanted("user"):
+        if isinstance(prompt, str):
+            new["prompt"] = fn(prompt)
+        elif isinstance(prompt, list):
+            new["prompt"] = [fn(p) if isinstance(p, str) else p for p in prompt]
+    for key in ("messages", "input"):
+        items = body.get(key)
+        if isinstance(items, str):
+            if wanted("user"):
+                new[key] = fn(items)
+        elif isinstance(items, (list, tuple)):
+            out = []
+            for item in items:
+                if isinstance(item, Mapping) and wanted(_item_role(item)):
+                    item = dict(item)
+                    for field in ("content", "output"):
+                        if field in item:
+                            item[field] = _redact_content(item[field], fn)
+                out.append(item)
+            new[key] = out
+    return new
+
+
+class PIIContract(Contract):
+    """Keep personal data out of prompts (or out of answers).
+
+    On input it checks every message (the data would reach the provider whoever
+    wrote it); with ``redact=True`` (or ``auto_fix=True``) it sends the request with
+    each finding replaced by a placeholder (``[EMAIL]``, ``[CREDIT_CARD]`` ...) instead.
+    Constructed with ``category="output"`` it checks answers, streamed ones as they
+    arrive. Details count findings per kind and never hold the data itself.
+
+    Parameters:
+        kinds: what to look for, a subset of ``PII_KINDS`` (default: all).
+        redact: repair requests by redacting them.
+        roles: on input, the message roles to check (default: all).
+
+    Example::
+
+        PIIContract(kinds=["email", "credit_card"], redact=True)
+    """
+
+    default_category = Category.INPUT
+    supports_streaming = True
+
+    def __init__(
+        self,
+        kinds: Iterable[str] | None = None,
+        redact: bool = False,
+        *,
+        roles: Iterable[str] | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.kinds = _kinds(kinds)
+        if isinstance(roles, str):
+            raise ContractConfigError(f"roles must be a list of role names, not a string; got {roles!r}")
+        if redact:
+            kwargs["auto_fix"] = True
+        super().__init__(name, **kwargs)
+        self.roles = frozenset(roles) if roles is not None else None
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self.kinds)
+
+    def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
+        counts: dict[str, int] = {}
+        where: list[int] = []
+        if isinstance(value, LLMRequest):
+            texts = [m.content for m in value.messages if self.roles is None or m.role in self.roles]
+            subject = "the request"
+        else:
+            texts = [value.text if isinstance(value, LLMResponse) else str(value or "")]
+            subject = "the answer"
+        for i, text in enumerate(texts):
+            findings = _find(text, self.kinds)
+            if findings:
+                where.append(i)
+            for f in findings:
+                counts[f.kind] = counts.get(f.kind, 0) + 1
+        if not counts:
+            return self.ok(kinds={}, count=0)
+        listed = ", ".join(f"{n} {_LABELS[k]}{'s' if n > 1 else ''}" for k, n in counts.items())
+        fixed: Any = None
+        if isinstance(value, LLMRequest):
+            if self.auto_fix:
+                fixed = self._redacted_request(value)
+        elif isinstance(value, LLMResponse):
+            fixed = self._redact(value.text)
+        return self.fail(
+            f"{subject} contains personal data: {listed}.",
+            suggestion="Leave personal data out; refer to it generically or with placeholders such as "
+                       + ", ".join(f"[{k.upper()}]" for k in counts) + ".",
+            fixed_value=fixed,
+            kinds=counts,
+            count=sum(counts.values()),
+            texts=where,
+        )
+
+    def _redacted_request(self, request: LLMRequest) -> LLMRequest:
+        roles = self.roles
+        body = _redact_body(request.body, self._redact, roles)
+        messages = [Message(m.role, self._redact(m.content), m.name)
+                    if roles is None or m.role in roles else m for m in request.messages]
+        return dataclasses.replace(request, messages=messages, body=body)
+
+    def validate_partial(self, text: str, context: ValidationContext | None = None) -> ValidationResult:
+        return self.validate(LLMResponse(text=text), context)
