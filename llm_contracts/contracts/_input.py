@@ -12,6 +12,7 @@ import binascii
 import dataclasses
 import difflib
 import fnmatch
+import functools
 import math
 import re
 import unicodedata
@@ -29,6 +30,7 @@ from ._tokens import (
     count_message_tokens,
     count_tokens,
     encoding_name_for,
+    message_parts,
     message_token_bound,
     model_limits,
     truncate_to_tokens,
@@ -250,8 +252,9 @@ class PromptLengthContract(Contract):
                 problems.append(f"{chars:,} characters (the limit is {self.max_chars:,})")
         if self.max_tokens is not None:
             completions = request.endpoint == "/completions"
+            parts = message_parts(request.messages)
             bound = (sum(utf8_len(m.content) for m in request.messages) if completions
-                     else message_token_bound(request.messages, stop_above=self.max_tokens))
+                     else message_token_bound(parts, stop_above=self.max_tokens))
             details["limit"] = self.max_tokens
             if bound <= self.max_tokens:
                 details.update(tokens=None, tokens_at_most=bound, counted=False, exact=False,
@@ -259,7 +262,7 @@ class PromptLengthContract(Contract):
                                reason="the prompt's UTF-8 length is within the limit; a token is >= 1 byte")
             else:
                 counted = (count_tokens(request.prompt_text, model) if completions
-                           else count_message_tokens(request.messages, model))
+                           else count_message_tokens(parts, model))
                 details.update(counted.to_dict(), counted=True)
                 if counted.tokens > self.max_tokens:
                     how = ("" if counted.exact else "about ")
@@ -373,38 +376,46 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 
 _W = r"(?:\s+\S+){0,4}?\s+"  # up to four filler words: "ignore all of the previous ..."
-_DEFAULT_RULES: tuple[_Rule, ...] = (
-    _Rule("ignore_previous_instructions", 1.0, _rx(
+
+
+@functools.cache
+def _default_rules() -> tuple[_Rule, ...]:
+    # Compiled on first use, not at import: importing the SDK stays cheap.
+    return tuple(_Rule(name, weight, _rx(pattern)) for name, weight, pattern in _DEFAULT_RULE_SPECS)
+
+
+_DEFAULT_RULE_SPECS: tuple[tuple[str, float, str], ...] = (
+    ("ignore_previous_instructions", 1.0, (
         r"\b(?:ignore|disregard|forget|override|bypass|skip|(?:do\s+not|don'?t)\s+(?:follow|obey))"
         rf"{_W}(?:previous|prior|above|earlier|preceding|former|original|initial|system|developer|all)"
         rf"(?:{_W}|\s+)(?:instructions?|prompts?|rules|directions|guidelines|directives|constraints|"
         r"guardrails)\b")),
-    _Rule("new_instructions", 0.5, _rx(
+    ("new_instructions", 0.5, (
         r"\b(?:new|updated|real|actual)\s+(?:system\s+)?instructions?\s*:|"
         r"\byour\s+(?:new|real|true)\s+(?:task|instructions?|role|purpose)\s+(?:is|are)\b")),
-    _Rule("persona_override", 0.4, _rx(r"\byou\s+are\s+now\b|\bfrom\s+now\s+on,?\s+you\b")),
-    _Rule("jailbreak_persona", 1.0, _rx(
+    ("persona_override", 0.4, r"\byou\s+are\s+now\b|\bfrom\s+now\s+on,?\s+you\b"),
+    ("jailbreak_persona", 1.0, (
         r"\byou\s+are\s+(?:now\s+)?(?-i:DAN)\b|\bdo\s+anything\s+now\b|"
         r"\b(?:developer|god|jailbreak|dan|unrestricted)\s+mode\b|\bjailbr(?:oken|eak(?:ed)?)\b")),
-    _Rule("unrestricted_roleplay", 0.7, _rx(
+    ("unrestricted_roleplay", 0.7, (
         r"\b(?:act|behave|respond|pretend|role-?play|answer)\b.{0,40}?\b(?:unrestricted|unfiltered|"
         r"uncensored|amoral|(?:no|without\s+(?:any\s+)?)\s*(?:restrictions|rules|limits|limitations|"
         r"filters|guidelines|censorship|ethics))\b")),
-    _Rule("system_prompt_exfiltration", 1.0, _rx(
+    ("system_prompt_exfiltration", 1.0, (
         r"\b(?:reveal|show|print|display|repeat|output|leak|dump|disclose|recite|tell\s+me|give\s+me|"
         r"what\s+(?:is|are|was|were))\b.{0,30}?\b(?:system|initial|original|hidden|secret|developer)\s+"
         r"(?:prompt|instructions?|message|rules)|\brepeat\s+(?:everything|all|the\s+(?:text|words))"
         r"\s+above\b|\b(?:words|text)\s+above\s+starting\s+with\b")),
-    _Rule("chat_template_tokens", 1.0, _rx(
+    ("chat_template_tokens", 1.0, (
         r"<\|(?:im_start|im_end|system|user|assistant|endoftext|endofprompt|start|end|message|channel)\|>|"
         r"\[/?INST\]|<</?SYS>>")),
     # A delimited role header ("### System:", "[system]:", "<system>") forges a turn; a bare
     # "System:" line may be a pasted transcript, so it weighs less.
-    _Rule("forged_role_header", 1.0, _rx(
+    ("forged_role_header", 1.0, (
         r"(?:^|\n)\s*(?:#{1,6}\s*(?:system|assistant|developer)\s*:?|\[(?:system|assistant|developer)\]"
         r"\s*:?)|</?(?:system|developer)(?:_prompt)?>")),
-    _Rule("role_header", 0.5, _rx(r"(?:^|\n)\s*(?:system|assistant|developer)\s*:")),
-    _Rule("decode_and_follow", 0.5, _rx(
+    ("role_header", 0.5, r"(?:^|\n)\s*(?:system|assistant|developer)\s*:"),
+    ("decode_and_follow", 0.5, (
         r"\b(?:decode|decipher|translate)\b.{0,30}?\b(?:base64|rot13|hex|binary|cipher)\b.{0,60}?"
         r"\b(?:follow|execute|obey|do|run)\b")),
 )
@@ -416,11 +427,22 @@ _CONFUSABLES = str.maketrans(
     "aeopcyxijsdhlIJSYqwABEKMHOPCTXoaeikvptuA"
     "BEIKMNOPTXg",
 )
-_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
-_TAGS = re.compile("[\U000e0000-\U000e007f]+")
-_MIXED_WORD = re.compile(r"\b(?=\w*[A-Za-z])(?=\w*[\u0370-\u03ff\u0400-\u04ff])\w+\b")
-_BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=_-])")
+
+
+class _Tricks:
+    """The regexes of obfuscation tricks, compiled on first use."""
+
+    def __init__(self) -> None:
+        self.invisible = re.compile("[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
+        self.bidi = re.compile("[\u202a-\u202e\u2066-\u2069]")
+        self.tags = re.compile("[\U000e0000-\U000e007f]+")
+        self.mixed_word = re.compile(r"\b(?=\w*[A-Za-z])(?=\w*[\u0370-\u03ff\u0400-\u04ff])\w+\b")
+        self.base64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=_-])")
+
+
+@functools.cache
+def _tricks() -> _Tricks:
+    return _Tricks()
 
 
 def _decoded_base64(blob: str) -> str | None:
@@ -483,7 +505,7 @@ class PromptInjectionContract(Contract):
         self.roles = frozenset(roles)
         if not self.roles:
             raise ContractConfigError("roles must name at least one message role")
-        rules = list(_DEFAULT_RULES)
+        rules = list(_default_rules())
         for rule_name, spec in (extra_patterns or {}).items():
             pattern, weight = spec if isinstance(spec, tuple) else (spec, 1.0)
             if not _number(weight) or weight <= 0:
@@ -500,27 +522,28 @@ class PromptInjectionContract(Contract):
     def score(self, text: str) -> dict[str, float]:
         """Return the rules ``text`` matches and their weights."""
         hits: dict[str, float] = {}
+        tricks = _tricks()
         self._scan(text, hits, "")
         if not text.isascii():
-            tags = _TAGS.findall(text)
+            tags = tricks.tags.findall(text)
             if tags:
                 hits["unicode_tag_smuggling"] = 1.0
                 hidden = "".join(chr(ord(ch) - 0xE0000) for run in tags for ch in run)
                 self._scan(hidden, hits, " (hidden in unicode tags)")
-            if _INVISIBLE.search(text):
+            if tricks.invisible.search(text):
                 hits["invisible_characters"] = 0.3
-            if _BIDI.search(text):
+            if tricks.bidi.search(text):
                 hits["bidi_controls"] = 0.5
-            if _MIXED_WORD.search(text):
+            if tricks.mixed_word.search(text):
                 hits["mixed_script_words"] = 0.4
-            normal = unicodedata.normalize("NFKC", _TAGS.sub("", _INVISIBLE.sub("", text))
+            normal = unicodedata.normalize("NFKC", tricks.tags.sub("", tricks.invisible.sub("", text))
                                            ).translate(_CONFUSABLES)
             if normal != text:
                 before = set(hits)
                 self._scan(normal, hits, "")
                 if set(hits) - before:
                     hits["obfuscated_instructions"] = 0.5
-        for blob in _BASE64.findall(text)[:16]:
+        for blob in tricks.base64.findall(text)[:16]:
             decoded = _decoded_base64(blob)
             if decoded is not None:
                 hits.setdefault("encoded_payload", 0.4)

@@ -81,31 +81,42 @@ def iban_valid(iban: str) -> bool:
     return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
 
 
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
-# Issuer prefixes: Visa 4, Mastercard 51-55 and 2221-2720, Amex 34/37, Discover 6011/64/65,
-# JCB 35, Diners 30/36/38, UnionPay 62. A Luhn-valid number with another prefix is noise.
-_CARD_PREFIX = re.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[0478568]|6(?:011|[245])")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
-_SSN = re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])")
-_NINO = re.compile(r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
-                   r" ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
-                    r"[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b")
-_PHONE = re.compile(r"(?<![\w+.])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]\d{2,8}){1,5}"
-                    r"(?![\w])|(?<![\w+])\+\d{8,15}\b")
-_YEAR = re.compile(r"(?:19|20)\d\d")
-_DATE = re.compile(r"(?:19|20)\d\d([-./])[01]?\d\1[0-3]?\d|[0-3]?\d([-./])[01]?\d\2(?:19|20)\d\d")
+class _Patterns:
+    """The detectors' regexes, compiled on first use so that importing the SDK stays cheap."""
+
+    def __init__(self) -> None:
+        self.card = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+        # Issuer prefixes: Visa 4, Mastercard 51-55 and 2221-2720, Amex 34/37, Discover 6011/64/65,
+        # JCB 35, Diners 30/36/38, UnionPay 62. A Luhn-valid number with another prefix is noise.
+        self.card_prefix = re.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[0478568]|6(?:011|[245])")
+        self.iban = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
+        self.ssn = re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])")
+        self.nino = re.compile(r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
+                               r" ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
+        self.email = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9]"
+                                r"(?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b")
+        self.phone = re.compile(r"(?<![\w+.])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}"
+                                r"(?:[ .-]\d{2,8}){1,5}(?![\w])|(?<![\w+])\+\d{8,15}\b")
+        self.year = re.compile(r"(?:19|20)\d\d")
+        self.date = re.compile(r"(?:19|20)\d\d([-./])[01]?\d\1[0-3]?\d|[0-3]?\d([-./])[01]?\d\2(?:19|20)\d\d")
+        self.digits = re.compile(r"\d+")
+        self.maybe_pii = re.compile(r"[\d@]")
+
+
+@functools.cache
+def _rx() -> _Patterns:
+    return _Patterns()
 
 
 def _cards(text: str) -> Iterable[tuple[int, int]]:
-    for m in _CARD.finditer(text):
-        digits = re.sub(r"[ -]", "", m.group())
-        if 13 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) and luhn_valid(digits):
+    for m in _rx().card.finditer(text):
+        digits = m.group().replace(" ", "").replace("-", "")
+        if 13 <= len(digits) <= 19 and _rx().card_prefix.match(digits) and luhn_valid(digits):
             yield m.span()
 
 
 def _ibans(text: str) -> Iterable[tuple[int, int]]:
-    for m in _IBAN.finditer(text):
+    for m in _rx().iban.finditer(text):
         raw = m.group()
         length = _IBAN_LENGTHS.get(raw[:2])
         if length is None:
@@ -125,7 +136,7 @@ def _ibans(text: str) -> Iterable[tuple[int, int]]:
 
 
 def _ssns(text: str) -> Iterable[tuple[int, int]]:
-    for m in _SSN.finditer(text):
+    for m in _rx().ssn.finditer(text):
         area, group, serial = m.group(1), m.group(3), m.group(4)
         # The SSA never issues area 000, 666 or 900-999, group 00 or serial 0000.
         if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
@@ -134,30 +145,30 @@ def _ssns(text: str) -> Iterable[tuple[int, int]]:
 
 
 def _ninos(text: str) -> Iterable[tuple[int, int]]:
-    return (m.span() for m in _NINO.finditer(text))
+    return (m.span() for m in _rx().nino.finditer(text))
 
 
 def _emails(text: str) -> Iterable[tuple[int, int]]:
     if "@" not in text:
         return ()
-    return (m.span() for m in _EMAIL.finditer(text))
+    return (m.span() for m in _rx().email.finditer(text))
 
 
 def _phones(text: str) -> Iterable[tuple[int, int]]:
-    for m in _PHONE.finditer(text):
+    for m in _rx().phone.finditer(text):
         raw = m.group()
-        groups = re.findall(r"\d+", raw)
+        groups = _rx().digits.findall(raw)
         digits = sum(len(g) for g in groups)
         if raw.startswith("+"):
             if not 8 <= digits <= 15:
                 continue
         elif not 9 <= digits <= 12:
             continue
-        elif _DATE.search(raw):
+        elif _rx().date.search(raw):
             continue  # a date, perhaps with a time: "2024-01-15 10:30"
         elif [len(g) for g in groups] == [3, 2, 4] and "(" not in raw:
             continue  # the shape of a US SSN, not of a phone number (an invalid SSN stays unflagged)
-        elif all(len(g) == 4 and _YEAR.fullmatch(g) for g in groups):
+        elif all(len(g) == 4 and _rx().year.fullmatch(g) for g in groups):
             continue  # a run of years: "1999 2000 2001"
         elif len(groups) >= 3 and all(len(g) == 3 for g in groups[1:]) and "(" not in raw:
             continue  # thousands separators or an IP address: "100 000 000", "192.168.100.200"
@@ -168,7 +179,6 @@ _DETECTORS: dict[str, Callable[[str], Iterable[tuple[int, int]]]] = {
     "credit_card": _cards, "iban": _ibans, "us_ssn": _ssns, "uk_nino": _ninos, "email": _emails,
     "phone": _phones,
 }
-_MAYBE_PII = re.compile(r"[\d@]")
 
 
 def _kinds(kinds: Iterable[str] | None, param: str = "kinds") -> tuple[str, ...]:
@@ -187,7 +197,7 @@ def _kinds(kinds: Iterable[str] | None, param: str = "kinds") -> tuple[str, ...]
 @functools.lru_cache(maxsize=2048)
 def _find(text: str, kinds: tuple[str, ...]) -> tuple[PIIFinding, ...]:
     # Cached: a conversation resends the same history on every call.
-    if not _MAYBE_PII.search(text):
+    if not _rx().maybe_pii.search(text):
         return ()
     taken: list[tuple[int, int]] = []
     found: list[PIIFinding] = []
@@ -313,6 +323,10 @@ class PIIContract(Contract):
         return redact(text, self.kinds)
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
+        return self._judge(value, _find)
+
+    def _judge(self, value: Any, find: Callable[[str, tuple[str, ...]], tuple[PIIFinding, ...]]
+               ) -> ValidationResult:
         counts: dict[str, int] = {}
         where: list[int] = []
         if isinstance(value, LLMRequest):
@@ -322,7 +336,7 @@ class PIIContract(Contract):
             texts = [value.text if isinstance(value, LLMResponse) else str(value or "")]
             subject = "the answer"
         for i, text in enumerate(texts):
-            findings = _find(text, self.kinds)
+            findings = find(text, self.kinds)
             if findings:
                 where.append(i)
             for f in findings:
@@ -354,4 +368,5 @@ class PIIContract(Contract):
         return dataclasses.replace(request, messages=messages, body=body)
 
     def validate_partial(self, text: str, context: ValidationContext | None = None) -> ValidationResult:
-        return self.validate(LLMResponse(text=text), context)
+        # Uncached: every prefix of a stream is new, and would only evict resent prompts.
+        return self._judge(LLMResponse(text=text), _find.__wrapped__)

@@ -10,9 +10,6 @@ prompt and its history on every call, and only the new messages need encoding.
 
 from __future__ import annotations
 
-import base64
-import gzip
-import hashlib
 import logging
 import math
 import os
@@ -21,7 +18,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from .._exceptions import LLMContractsError
@@ -38,6 +34,7 @@ __all__ = [
     "get_encoding",
     "KNOWN_MODELS",
     "load_bpe_ranks",
+    "message_parts",
     "message_token_bound",
     "message_tokens",
     "model_limits",
@@ -177,6 +174,10 @@ def _lookup_encoding_name(model: str) -> str | None:
 
 def load_bpe_ranks(path: str | os.PathLike[str], expected_sha256: str) -> dict[bytes, int]:
     """Read a gzipped tiktoken rank file; raise ``TokenizerDataError`` unless its hash matches."""
+    import base64
+    import gzip
+    import hashlib
+
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
@@ -201,6 +202,8 @@ _LOAD_LOCK = threading.Lock()
 
 
 def _bundled_path(name: str) -> Any:
+    from importlib import resources
+
     return resources.files("llm_contracts").joinpath("_data", f"{name}.tiktoken.gz")
 
 
@@ -224,6 +227,8 @@ def get_encoding(name: str) -> Any:
         enc = _ENCODINGS.get(name)
         if enc is not None or name in _FAILED:
             return enc
+        from importlib import resources
+
         sha, pat_str, special = _BUNDLED[source]
         try:
             with resources.as_file(_bundled_path(source)) as path:
@@ -259,18 +264,21 @@ class _CountCache:
 
     def get_many(self, encoding: str, texts: list[str]) -> list[int | None]:
         """Return the cached counts of ``texts`` (None where unknown), under one lock."""
-        data = self._data
+        get = self._data.get
+        touch = self._data.move_to_end
         out: list[int | None] = []
+        misses = 0
         with self._lock:
             for text in texts:
                 key = (encoding, text)
-                n = data.get(key)
-                if n is not None:
-                    data.move_to_end(key)
+                n = get(key)
+                if n is None:
+                    misses += 1
+                else:
+                    touch(key)
                 out.append(n)
-            hits = sum(n is not None for n in out)
-            self.hits += hits
-            self.misses += len(out) - hits
+            self.hits += len(out) - misses
+            self.misses += misses
         return out
 
     def put_many(self, encoding: str, items: list[tuple[str, int]]) -> None:
@@ -355,26 +363,32 @@ class _Counter:
 
     def small(self, text: str) -> int:
         """Count a role or a name: few distinct values, kept apart from the LRU."""
-        key = (self.key, text)
-        n = _SMALL.get(key)
+        table = _SMALL.get(self.key)
+        if table is None:
+            table = _SMALL.setdefault(self.key, {})
+        n = table.get(text)
         if n is None:
             n = self._count(text) if text else 0
-            if len(_SMALL) >= 4096:
-                _SMALL.clear()  # names are user-controlled: never grow without bound
-            _SMALL[key] = n
+            if len(table) >= 4096:
+                table.clear()  # names are user-controlled: never grow without bound
+            table[text] = n
         return n
 
     def result(self, tokens: int) -> TokenCount:
         return TokenCount(tokens, self.exact, self.encoding, "tiktoken" if self.exact else "estimate")
 
 
-_SMALL: dict[tuple[str, str], int] = {}
+# Per cache key: the counts of roles and names.
+_SMALL: dict[str, dict[str, int]] = {}
 
 
 def count_tokens(text: str, model: str | None = None, *, encoding: str | None = None) -> TokenCount:
     """Count the tokens of ``text`` for ``model`` (or a named ``encoding``)."""
     counter = _Counter(model, encoding)
     return counter.result(counter(text))
+
+
+_Parts = list[tuple[str, str, str | None]]
 
 
 def _parts(message: Message | Mapping[str, Any]) -> tuple[str, str, str | None]:
@@ -398,20 +412,26 @@ def _content_text(content: Any) -> str:
     return ""
 
 
+def message_parts(messages: Iterable[Message | Mapping[str, Any]]) -> _Parts:
+    """Return (role, text, name) of each message, for the counting functions below."""
+    return [(m.role, m.content, m.name) if type(m) is Message else _parts(m) for m in messages]
+
+
 def count_message_tokens(
-    messages: Iterable[Message | Mapping[str, Any]],
+    messages: Iterable[Message | Mapping[str, Any]] | _Parts,
     model: str | None = None,
     *,
     encoding: str | None = None,
 ) -> TokenCount:
     """Count a chat prompt's tokens as the API bills them (message and reply overheads included)."""
+    parts = _as_parts(messages)
     counter = _Counter(model, encoding)
-    parts = [_parts(m) for m in messages]
-    total = REPLY_PRIMING
+    small = counter.small
+    total = REPLY_PRIMING + TOKENS_PER_MESSAGE * len(parts)
     for (role, _content, name), n in zip(parts, counter.many([p[1] for p in parts]), strict=True):
-        total += TOKENS_PER_MESSAGE + counter.small(role) + n
+        total += small(role) + n
         if name:
-            total += counter.small(name) + TOKENS_PER_NAME
+            total += small(name) + TOKENS_PER_NAME
     return counter.result(total)
 
 
@@ -424,24 +444,30 @@ def message_tokens(message: Message | Mapping[str, Any], model: str | None = Non
         counter.small(name) + TOKENS_PER_NAME if name else 0)
 
 
-def message_token_bound(messages: Iterable[Message | Mapping[str, Any]], *,
+def message_token_bound(messages: Iterable[Message | Mapping[str, Any]] | _Parts, *,
                         stop_above: int | None = None) -> int:
     """Return an upper bound of a chat prompt's tokens without tokenizing: every token is >= 1 byte.
 
-    With ``stop_above``, stop as soon as the bound is known to exceed it and return a
-    number above it (a text's characters never outnumber its bytes), so an over-long
-    prompt costs no UTF-8 encoding.
+    With ``stop_above``, counting stops once the bound exceeds it (a text never has
+    fewer bytes than characters), so an over-long prompt costs no full UTF-8 pass.
     """
-    total = REPLY_PRIMING
-    for message in messages:
-        role, content, name = _parts(message)
-        total += TOKENS_PER_MESSAGE + len(role) + (len(name) + TOKENS_PER_NAME if name else 0)
-        if stop_above is not None and total + len(content) > stop_above:
-            return total + len(content)
-        total += utf8_len(content)
-        if not (role.isascii() and (not name or name.isascii())):
-            total += utf8_len(role) - len(role) + (utf8_len(name) - len(name) if name else 0)
+    parts = _as_parts(messages)
+    total = REPLY_PRIMING + TOKENS_PER_MESSAGE * len(parts)
+    for role, content, name in parts:
+        n = len(content)
+        if stop_above is not None and total + n > stop_above:
+            return total + n
+        total += (n if content.isascii() else utf8_len(content)) + utf8_len(role)
+        if name:
+            total += utf8_len(name) + TOKENS_PER_NAME
     return total
+
+
+def _as_parts(messages: Iterable[Message | Mapping[str, Any]] | _Parts) -> _Parts:
+    # Callers that count and bound the same messages split them once and pass the parts.
+    if isinstance(messages, list) and (not messages or type(messages[0]) is tuple):
+        return messages  # type: ignore[return-value]
+    return message_parts(messages)  # type: ignore[arg-type]
 
 
 def truncate_to_tokens(text: str, limit: int, model: str | None = None, *,
