@@ -19,10 +19,13 @@ from ..contracts._base import (
     ValidationResult,
 )
 from ..contracts._types import LLMRequest, LLMResponse
+from ..contracts.composition import Conflict, resolve
 from ..observability._metrics import Metrics
 from ._breaker import CircuitBreaker
 
-__all__ = ["ContractEngine", "build_feedback", "is_blocking"]
+__all__ = ["CONFLICT_MODES", "ContractEngine", "build_feedback", "is_blocking"]
+
+CONFLICT_MODES = ("resolve", "strict", "ignore")
 
 log = logging.getLogger("llm_contracts")
 
@@ -53,7 +56,17 @@ class ContractEngine:
         output_contracts: Sequence[Contract] = (),
         breaker: CircuitBreaker | None = None,
         metrics: Metrics | None = None,
+        conflicts: str = "resolve",
     ) -> None:
+        if conflicts not in CONFLICT_MODES:
+            raise ContractConfigError(f"conflicts must be one of {', '.join(CONFLICT_MODES)}; "
+                                      f"got {conflicts!r}")
+        # "resolve": apply contracts.composition.resolve and log each conflict; "strict":
+        # any conflict raises ContractConflictError; "ignore": enforce exactly what was given.
+        self.conflict_mode = conflicts
+        self.conflicts: list[Conflict] = []
+        self._declared: dict[str, list[Contract]] = {"input": [], "output": []}
+        self._stage_conflicts: dict[str, list[Conflict]] = {"input": [], "output": []}
         self.input_contracts: list[Contract] = []
         self.output_contracts: list[Contract] = []
         self.breaker = breaker or CircuitBreaker()
@@ -73,11 +86,26 @@ class ContractEngine:
             )
         return contract
 
+    def _resolved(self, stage: str, contract: Contract) -> list[Contract]:
+        declared = [*self._declared[stage], self._check(contract)]
+        if self.conflict_mode == "ignore":
+            self._declared[stage] = declared
+            return _sort(declared)
+        # Raises ContractConflictError in strict mode, before anything changed.
+        resolution = resolve(declared, strict=self.conflict_mode == "strict")
+        self._declared[stage] = declared
+        for conflict in resolution.conflicts:
+            if conflict not in self._stage_conflicts[stage]:
+                log.warning("contract conflict: %s", conflict)
+        self._stage_conflicts[stage] = resolution.conflicts
+        self.conflicts = [*self._stage_conflicts["input"], *self._stage_conflicts["output"]]
+        return resolution.contracts
+
     def add_input(self, contract: Contract) -> None:
-        self.input_contracts = _sort([*self.input_contracts, self._check(contract)])
+        self.input_contracts = self._resolved("input", contract)
 
     def add_output(self, contract: Contract) -> None:
-        self.output_contracts = _sort([*self.output_contracts, self._check(contract)])
+        self.output_contracts = self._resolved("output", contract)
 
     def add(self, contract: Contract) -> None:
         """Add a contract where its category says: input before the call, the rest after."""
@@ -88,9 +116,12 @@ class ContractEngine:
 
     def copy(self) -> ContractEngine:
         """Return an engine with the same contracts, breaker and metrics."""
-        twin = ContractEngine(breaker=self.breaker, metrics=self.metrics)
+        twin = ContractEngine(breaker=self.breaker, metrics=self.metrics, conflicts=self.conflict_mode)
         twin.input_contracts = list(self.input_contracts)
         twin.output_contracts = list(self.output_contracts)
+        twin.conflicts = list(self.conflicts)
+        twin._declared = {stage: list(cs) for stage, cs in self._declared.items()}
+        twin._stage_conflicts = {stage: list(cs) for stage, cs in self._stage_conflicts.items()}
         return twin
 
     @property

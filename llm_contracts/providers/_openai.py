@@ -20,6 +20,7 @@ from openai import AsyncStream, Stream
 from .._exceptions import ContractConfigError, ContractViolationError
 from ..contracts._base import Contract, ValidationContext
 from ..contracts._types import LLMResponse
+from ..contracts.composition import Conflict
 from ..enforcement._breaker import CircuitBreaker
 from ..enforcement._engine import ContractEngine
 from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
@@ -42,7 +43,8 @@ _HTTP_RESPONSE: type[Any] = _http.Response
 
 _SETTINGS = "_contract_settings"
 _OUR_KWARGS = ("contracts", "input_contracts", "output_contracts", "contract_retries",
-               "retry_budget_tokens", "stream_policy", "circuit_breaker", "on_report", "native_schema")
+               "retry_budget_tokens", "stream_policy", "circuit_breaker", "on_report", "native_schema",
+               "conflicts")
 
 
 def _client_options(client: Any) -> dict[str, Any]:
@@ -78,8 +80,9 @@ def _build_settings(
     circuit_breaker: CircuitBreaker | None,
     on_report: Callable[[ContractReport], None] | Iterable[Callable[[ContractReport], None]] | None,
     native_schema: bool = False,
+    conflicts: str = "resolve",
 ) -> CallSettings:
-    engine = ContractEngine(breaker=circuit_breaker)
+    engine = ContractEngine(breaker=circuit_breaker, conflicts=conflicts)
     for c in contracts or ():
         engine.add(c)
     for c in input_contracts or ():
@@ -183,6 +186,11 @@ class _ContractClientMixin:
         return list(self._contract_settings.engine.output_contracts)
 
     @property
+    def contract_conflicts(self) -> list[Conflict]:
+        """Return the conflicts found among this client's contracts and what was done about them."""
+        return list(self._contract_settings.engine.conflicts)
+
+    @property
     def circuit_breaker(self) -> CircuitBreaker:
         return self._contract_settings.engine.breaker
 
@@ -252,6 +260,11 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
         native_schema: when the caller sets no ``response_format``, send the first
             output schema contract's as a strict ``response_format`` so the provider
             enforces it too; the answer is still verified after the call.
+        conflicts: ``"resolve"`` (default) runs :func:`~llm_contracts.contracts.composition.resolve`
+            as contracts are added: duplicates merge at the stricter severity, the higher
+            priority wins a conflict, conflicts of equal priority keep both; every conflict
+            is logged and listed in ``contract_conflicts``. ``"strict"`` raises
+            ``ContractConflictError`` on any conflict; ``"ignore"`` enforces what was given.
 
     Example::
 
