@@ -204,9 +204,23 @@ class ContractEngine:
     async def arun_input(self, request: LLMRequest, context: ValidationContext,
                          fixes: list[str]) -> tuple[list[ValidationResult], LLMRequest]:
         """Run the input contracts concurrently; fixes apply in priority order afterwards."""
-        results = list(await asyncio.gather(
-            *(self.arun_one(c, request, context) for c in self.input_contracts)))
-        return results, self._apply_fixes(request, results, fixes)
+        contracts = self.input_contracts
+        results = list(await asyncio.gather(*(self.arun_one(c, request, context) for c in contracts)))
+        if not any(c.auto_fix and not r.is_valid and isinstance(r.fixed_value, LLMRequest)
+                   for c, r in zip(contracts, results, strict=True)):
+            return results, request
+        # Fixes must compose (a redaction must survive a later truncation): apply them in
+        # priority order, each fixing contract judging the request as fixed so far.
+        original = request
+        for i, contract in enumerate(contracts):
+            if not contract.auto_fix:
+                continue
+            if request is not original:
+                context.request = request
+                results[i] = await self.arun_one(contract, request, context)
+            request = self._apply_fixes(request, [results[i]], fixes)
+        context.request = request
+        return results, request
 
     def run_output(self, response: LLMResponse, context: ValidationContext) -> list[ValidationResult]:
         return [self.run_one(c, response, context) for c in self.output_contracts]

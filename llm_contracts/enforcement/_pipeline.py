@@ -90,7 +90,9 @@ def contracted_call(
         report.validation_latency_s += time.perf_counter() - t0
         report.input_results = results
         errored = any(r.error for r in results)
-        failures = [r for r in results if is_blocking(r)]
+        # A violation the contract repaired by auto-fix no longer blocks: the fixed
+        # request is what gets sent, and the report lists the fix.
+        failures = [r for r in results if is_blocking(r) and not r.details.get("auto_fixed")]
         if failures:
             engine.breaker.record(errored=errored)
             report.outcome = "violated"

@@ -200,7 +200,6 @@ class TestPromptLength:
 
     def test_through_the_client_the_model_receives_the_truncated_request(self) -> None:
         fake = FakeLLM()
-        # Monitor: a strict auto-fixed violation is still raised by the engine today (see the xfail).
         client = client_for(fake, PromptLengthContract(max_tokens=60, truncate=True, enforcement="monitor"))
 
         client.chat.completions.create(model="gpt-4o-mini", messages=[
@@ -210,8 +209,6 @@ class TestPromptLength:
                                                 user("new question")]
         assert client.last_report.input_fixes == ["PromptLengthContract"]
 
-    @pytest.mark.xfail(strict=True, reason="the pipeline still treats an applied auto-fix as a blocking "
-                                           "violation under strict enforcement")
     def test_through_the_client_a_strict_auto_fix_sends_the_fixed_request(self) -> None:
         fake = FakeLLM()
         client = client_for(fake, PromptLengthContract(max_tokens=60, truncate=True))
@@ -727,3 +724,33 @@ def test_a_request_built_by_hand_can_be_truncated() -> None:
 
     assert fixed.body["messages"] == [{"role": "system", "content": "Be brief."},
                                       {"role": "user", "content": "new"}]
+
+
+class TestAutoFixesCompose:
+    MESSAGES = [SYSTEM, user("old history " * 60), user("mail me at ada@example.com please")]
+
+    def test_redaction_survives_truncation_in_the_sync_client(self) -> None:
+        fake = FakeLLM()
+        client = client_for(fake, PIIContract(auto_fix=True, priority=10),
+                            PromptLengthContract(max_tokens=60, truncate=True))
+
+        client.chat.completions.create(model="gpt-4o-mini", messages=self.MESSAGES)
+
+        sent = fake.requests[0]["messages"]
+        assert "ada@example.com" not in str(sent)
+        assert len(sent) == 2
+        assert client.last_report.input_fixes == ["PIIContract", "PromptLengthContract"]
+
+    async def test_redaction_survives_truncation_in_the_async_client(self) -> None:
+        from llm_contracts import AsyncContractOpenAI
+
+        fake = FakeLLM()
+        client = AsyncContractOpenAI(api_key="test", http_client=fake.async_http_client(), input_contracts=[
+            PIIContract(auto_fix=True, priority=10), PromptLengthContract(max_tokens=60, truncate=True)])
+
+        await client.chat.completions.create(model="gpt-4o-mini", messages=self.MESSAGES)
+
+        sent = fake.requests[0]["messages"]
+        assert "ada@example.com" not in str(sent)
+        assert len(sent) == 2
+        assert client.last_report.input_fixes == ["PIIContract", "PromptLengthContract"]
