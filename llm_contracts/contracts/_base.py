@@ -142,6 +142,25 @@ class ValidationContext:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+STREAM_OVERLAP = 256
+
+
+def stream_window(text: str, context: ValidationContext | None, overlap: int = STREAM_OVERLAP) -> int:
+    """Return where a streaming check may start scanning ``text``.
+
+    Text before ``context.metadata["stream_checked"]`` passed the check on an earlier
+    chunk, so only the new text plus ``overlap`` characters (for matches that straddle
+    chunk borders) needs a look. The start moves back to a whitespace so a scan never
+    begins in the middle of a word or a number.
+    """
+    checked = context.metadata.get("stream_checked", 0) if context is not None else 0
+    start = checked - overlap
+    if start <= 0:
+        return 0
+    space = text.rfind(" ", 0, start)
+    return space + 1 if space > 0 else 0
+
+
 def text_of(value: Any) -> str:
     """Return the text a text contract looks at: the prompt of a request, the answer of a response."""
     if isinstance(value, LLMResponse):

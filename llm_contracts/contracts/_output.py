@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from .._exceptions import ContractConfigError
-from ._base import Contract, ValidationContext, ValidationResult, text_of
+from ._base import Contract, ValidationContext, ValidationResult, stream_window, text_of
 from ._types import LLMResponse
 
 __all__ = ["LengthContract", "RefusalContract", "RegexContract", "answer_text"]
@@ -94,8 +94,8 @@ class RegexContract(Contract):
         # Streamed text can only prove a forbidden match; "must match" needs the end.
         self.supports_streaming = not self.must_match and not self.fullmatch
 
-    def _judge(self, text: str, *, partial: bool = False) -> ValidationResult:
-        found = self.regex.fullmatch(text.strip()) if self.fullmatch else self.regex.search(text)
+    def _judge(self, text: str, *, partial: bool = False, pos: int = 0) -> ValidationResult:
+        found = self.regex.fullmatch(text.strip()) if self.fullmatch else self.regex.search(text, pos)
         if partial and found is not None and _open_ended(text, found.end()):
             return self.ok()
         pattern = self.regex.pattern
@@ -116,9 +116,9 @@ class RegexContract(Contract):
         return self.ok(skipped="tool_calls") if text is None else self._judge(text)
 
     def validate_partial(self, text: str, context: ValidationContext | None = None) -> ValidationResult:
-        # The whole text so far is searched again: a match may straddle chunk borders,
-        # and lookarounds may depend on what came before.
-        return self._judge(text, partial=True)
+        # Only the new text and an overlap are scanned (a match may straddle chunk
+        # borders); searching from a position keeps lookbehinds and anchors exact.
+        return self._judge(text, partial=True, pos=stream_window(text, context))
 
 
 def _flags(names: str) -> int:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._exceptions import ContractConfigError
-from ._base import Category, Contract, ValidationContext, ValidationResult
+from ._base import Category, Contract, ValidationContext, ValidationResult, stream_window
 from ._types import LLMRequest, LLMResponse, Message
 
 __all__ = ["PII_KINDS", "PIIContract", "PIIFinding", "find_pii", "iban_valid", "luhn_valid", "redact"]
@@ -369,4 +369,4 @@ class PIIContract(Contract):
 
     def validate_partial(self, text: str, context: ValidationContext | None = None) -> ValidationResult:
         # Uncached: every prefix of a stream is new, and would only evict resent prompts.
-        return self._judge(LLMResponse(text=text), _find.__wrapped__)
+        return self._judge(LLMResponse(text=text[stream_window(text, context):]), _find.__wrapped__)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._exceptions import ContractConfigError
-from ._base import Category, Contract, ValidationContext, ValidationResult
+from ._base import Category, Contract, ValidationContext, ValidationResult, stream_window
 from ._types import LLMRequest, LLMResponse
 
 __all__ = ["DEFAULT_POLICY", "ContentPolicyContract"]
@@ -187,4 +187,4 @@ class ContentPolicyContract(Contract):
         )
 
     def validate_partial(self, text: str, context: ValidationContext | None = None) -> ValidationResult:
-        return self.validate(LLMResponse(text=text), context)
+        return self.validate(LLMResponse(text=text[stream_window(text, context):]), context)

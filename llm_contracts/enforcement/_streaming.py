@@ -97,6 +97,7 @@ class StreamValidator:
         self.validate = validate
         self.streaming = engine.streaming_contracts if validate else []
         self.parts: list[str] = []
+        self._text = ""
         self.held: deque[Any] = deque()
         self.started = time.perf_counter()
         self.usage: Usage | None = None
@@ -105,7 +106,7 @@ class StreamValidator:
 
     @property
     def text(self) -> str:
-        return "".join(self.parts)
+        return self._text
 
     def _stop(self, failures: list[ValidationResult], stage: str) -> ContractViolationError:
         self.report.outcome = "violated"
@@ -120,7 +121,10 @@ class StreamValidator:
     def _check_partial(self) -> None:
         if not self.streaming:
             return
-        results = self.engine.run_partial(self.streaming, self.text, self.context)
+        # Streaming contracts may skip text an earlier chunk's check already covered.
+        metadata = self.context.metadata
+        results = self.engine.run_partial(self.streaming, self._text, self.context)
+        metadata["stream_checked"] = len(self._text)
         held_mode = self.policy.mode != "immediate"
         failures = [r for r in results if is_blocking(r)
                     and (held_mode or r.severity is Severity.CRITICAL)]
@@ -136,6 +140,7 @@ class StreamValidator:
         delta = self.delta_text(chunk)
         if delta:
             self.parts.append(delta)
+            self._text += delta
             self._check_partial()
         mode = self.policy.mode
         if mode == "immediate":

@@ -321,3 +321,35 @@ class TestUsage:
 
         usage = got[-1].response.usage
         assert get_report(stream).total_usage.completion_tokens == usage.output_tokens
+
+
+class TestIncrementalStreamChecks:
+    def test_the_scan_window_starts_at_a_word_before_the_overlap(self):
+        from llm_contracts.contracts._base import ValidationContext, stream_window
+
+        text = "word " * 400
+        context = ValidationContext(metadata={"stream_checked": 1000})
+        start = stream_window(text, context, overlap=256)
+        assert 0 < start <= 1000 - 256
+        assert text[start - 1] == " "
+        assert stream_window(text, ValidationContext(), overlap=256) == 0
+
+    def test_a_forbidden_phrase_far_into_a_long_stream_is_still_caught_across_chunks(self):
+        from llm_contracts import ContractOpenAI, ContractViolationError
+        from llm_contracts.contracts import RegexContract
+        from llm_contracts.testing import FakeLLM, FakeReply
+
+        text = "All fine here. " * 400 + "Now the secret code is 12345 indeed."
+        fake = FakeLLM().reply(FakeReply(text, chunk_size=2))
+        client = ContractOpenAI(api_key="t", http_client=fake.http_client(), stream_policy="hold_back:6",
+                                output_contracts=[RegexContract(r"secret code is \d+", must_match=False,
+                                                                severity="critical")])
+        shown = []
+        with pytest.raises(ContractViolationError):
+            for chunk in client.chat.completions.create(model="gpt-4o", stream=True,
+                                                        messages=[{"role": "user", "content": "go"}]):
+                if chunk.choices and chunk.choices[0].delta.content:
+                    shown.append(chunk.choices[0].delta.content)
+        seen = "".join(shown)
+        assert seen.startswith("All fine here.")
+        assert "12345" not in seen
