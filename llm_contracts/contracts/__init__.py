@@ -24,24 +24,38 @@ from ._performance import ResponseTimeContract, TokenBudgetContract
 from ._pii import PIIContract, find_pii, redact
 from ._policy import ContentPolicyContract
 from ._pricing import cost_usd
+from ._temporal import (
+    AlwaysContract,
+    EventuallyContract,
+    Invariant,
+    NeverContract,
+    NextContract,
+    TemporalContract,
+    UntilContract,
+)
 from ._tokens import TokenCount, count_message_tokens, count_tokens
 from ._tools import ToolCallContract
 from ._types import LLMRequest, LLMResponse, Message, ToolCall, ToolSpec, Usage
 
 __all__ = [
     "AllOf",
+    "AlwaysContract",
     "AnyOf",
     "Category",
     "ContentPolicyContract",
     "Contract",
     "Enforcement",
+    "EventuallyContract",
     "FunctionContract",
+    "Invariant",
     "JSONFormatContract",
     "KnownModelContract",
     "LLMRequest",
     "LLMResponse",
     "LengthContract",
     "Message",
+    "NeverContract",
+    "NextContract",
     "Not",
     "PIIContract",
     "PromptInjectionContract",
@@ -52,11 +66,13 @@ __all__ = [
     "RequestParametersContract",
     "ResponseTimeContract",
     "Severity",
+    "TemporalContract",
     "TokenBudgetContract",
     "TokenCount",
     "ToolCall",
     "ToolCallContract",
     "ToolSpec",
+    "UntilContract",
     "Usage",
     "ValidationContext",
     "ValidationResult",

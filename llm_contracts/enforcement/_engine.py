@@ -222,12 +222,17 @@ class ContractEngine:
         context.request = request
         return results, request
 
+    def _after_call(self, context: ValidationContext) -> list[Contract]:
+        # A conversation brings its own invariants and temporal contracts along.
+        extra = getattr(context.conversation, "contracts", None) if context.conversation is not None else None
+        return [*self.output_contracts, *extra] if extra else self.output_contracts
+
     def run_output(self, response: LLMResponse, context: ValidationContext) -> list[ValidationResult]:
-        return [self.run_one(c, response, context) for c in self.output_contracts]
+        return [self.run_one(c, response, context) for c in self._after_call(context)]
 
     async def arun_output(self, response: LLMResponse, context: ValidationContext) -> list[ValidationResult]:
         return list(await asyncio.gather(
-            *(self.arun_one(c, response, context) for c in self.output_contracts)))
+            *(self.arun_one(c, response, context) for c in self._after_call(context))))
 
     def run_partial(self, contracts: Sequence[Contract], text: str,
                     context: ValidationContext) -> list[ValidationResult]:

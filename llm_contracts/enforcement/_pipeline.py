@@ -73,12 +73,19 @@ def contracted_call(
     to_response: Callable[[Any, float], LLMResponse],
     reask_body: Callable[[dict[str, Any], LLMResponse, str], dict[str, Any]],
     stream: bool,
+    conversation: Any = None,
 ) -> Generator[tuple[Any, ...], Any, tuple[Any, ContractReport]]:
-    """Walk one call; return ``(result, report)`` or raise ``ContractViolationError``."""
+    """Walk one call; return ``(result, report)`` or raise ``ContractViolationError``.
+
+    With a ``conversation`` (a ``ConversationStateManager``), contracts see it as
+    ``context.conversation`` and the kept answer is recorded as its next turn.
+    """
     engine = settings.engine
     report = ContractReport(provider=request.provider, endpoint=request.endpoint, model=request.model,
                             streamed=stream)
     context = ValidationContext(request=request)
+    if conversation is not None:
+        context.conversation = conversation.view_for(request, None)
     validate = engine.breaker.allow()
     errored = False
     if not validate:
@@ -126,11 +133,15 @@ def contracted_call(
         report.total_usage.add(response.usage)
         if not validate:
             report.attempts.append(Attempt(attempt, response.text, [], response.usage, latency, feedback))
+            if conversation is not None:
+                conversation.record_exchange(request, response)
             engine.metrics.record_call(outcome="skipped")
             settings.emit(report)
             return result, report
         context.attempt = attempt
         context.elapsed_s = latency
+        if conversation is not None:
+            context.conversation = conversation.view_for(request, response)
         t1 = time.perf_counter()
         results = yield (OUTPUT, response, context)
         report.validation_latency_s += time.perf_counter() - t1
@@ -172,6 +183,8 @@ def contracted_call(
         body = reask_body(body, response, feedback)
         attempt += 1
 
+    if conversation is not None:
+        conversation.record_exchange(request, response)
     engine.breaker.record(errored=errored)
     engine.metrics.record_call(outcome=report.outcome)
     settings.emit(report)

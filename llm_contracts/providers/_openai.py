@@ -20,6 +20,7 @@ from openai import AsyncStream, Stream
 from .._exceptions import ContractConfigError, ContractViolationError
 from ..contracts._base import Contract, ValidationContext
 from ..contracts._types import LLMResponse
+from ..conversation import ACTIVE_CONVERSATION, ConversationScope, ConversationStateManager, open_conversation
 from ..contracts.composition import Conflict
 from ..enforcement._breaker import CircuitBreaker
 from ..enforcement._engine import ContractEngine
@@ -198,6 +199,19 @@ class _ContractClientMixin:
     def contract_retries(self) -> int:
         return self._contract_settings.contract_retries
 
+    def conversation(self, session_id: str | ConversationStateManager | None = None,
+                     **options: Any) -> ConversationScope:
+        """Record the contracted calls made inside the block as turns of one conversation.
+
+        ``with client.conversation("s-1", model=..., temporal_contracts=[...]) as conv:``
+        (``async with`` works too). Each call inside records the messages it adds and
+        the answer it keeps; temporal contracts of the client and of the conversation
+        judge every answer with ``context.conversation`` set. Pass an existing
+        :class:`ConversationStateManager` to continue it. A rejected answer never
+        reaches the caller, so it is not recorded.
+        """
+        return open_conversation(session_id, **options)
+
     def add_report_listener(self, listener: Callable[[ContractReport], None]) -> None:
         """Call ``listener(report)`` after every contracted call (errors in it are contained)."""
         self._contract_settings.listeners.append(listener)
@@ -222,14 +236,21 @@ class _ContractClientMixin:
     def _validator(self, route: Route, report: ContractReport, request: Any) -> StreamValidator:
         settings = self._contract_settings
         engine = settings.engine
+        conversation = ACTIVE_CONVERSATION.get()
 
         def done(final: ContractReport) -> None:
+            if conversation is not None and final.passed and final.attempts:
+                # A stream closed early has no attempt: only whole answers become turns.
+                conversation.record_exchange(request, LLMResponse(final.attempts[-1].text, final.model))
             engine.metrics.record_call(outcome=final.outcome)
             settings.emit(final)
 
+        context = ValidationContext(request=request)
+        if conversation is not None:
+            context.conversation = conversation.view_for(request, None)
         return StreamValidator(
             engine=engine, policy=settings.stream_policy, report=report,
-            context=ValidationContext(request=request), delta_text=route.delta_text,
+            context=context, delta_text=route.delta_text,
             chunk_usage=route.chunk_usage, on_done=done, validate=report.outcome != "skipped",
         )
 
@@ -318,7 +339,8 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
             return route.response(parsed, latency)
 
         gen = contracted_call(settings, llm_request, to_response=to_response,
-                              reask_body=route.reask_body, stream=stream)
+                              reask_body=route.reask_body, stream=stream,
+                              conversation=ACTIVE_CONVERSATION.get())
         try:
             result, report = drive_sync(gen, engine=settings.engine, send=send, parse=parse)
         except ContractViolationError as exc:
@@ -413,7 +435,8 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
             return route.response(parsed, latency)
 
         gen = contracted_call(settings, llm_request, to_response=to_response,
-                              reask_body=route.reask_body, stream=stream)
+                              reask_body=route.reask_body, stream=stream,
+                              conversation=ACTIVE_CONVERSATION.get())
         try:
             result, report = await drive_async(gen, engine=settings.engine, send=send, parse=parse)
         except ContractViolationError as exc:

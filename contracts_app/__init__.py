@@ -1,0 +1,1 @@
+"""Projects, API keys, contracts and their versions, validation events, traces, breakpoints, rollups."""

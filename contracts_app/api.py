@@ -1,0 +1,104 @@
+"""The SDK-facing API: ingest of events and traces, pull of contract specs and breakpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Router, Status
+from ninja.security import APIKeyHeader
+
+from contracts_app import selectors, services
+from contracts_app.models import ApiKey
+from contracts_app.schemas import (
+    BatchIn,
+    BatchOut,
+    BreakpointsOut,
+    ContractsOut,
+    ErrorOut,
+    TraceIn,
+    TraceOut,
+)
+from dashboard.lib.limits import ingest_slot
+
+
+class ProjectKey(APIKeyHeader):
+    """Authenticate with the project's API key in ``X-API-Key``; the key's project scopes every call."""
+
+    param_name = "X-API-Key"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> ApiKey | None:
+        return services.api_key_authenticate(raw_key=key or "")
+
+
+router = Router(auth=ProjectKey(), tags=["sdk"])
+
+_ERRORS: dict[int, Any] = {
+    400: ErrorOut,
+    401: ErrorOut,
+    413: ErrorOut,
+    415: ErrorOut,
+    422: ErrorOut,
+    429: ErrorOut,
+    503: ErrorOut,
+}
+
+
+def _key(request: HttpRequest) -> ApiKey:
+    key: ApiKey = request.auth  # type: ignore[attr-defined]
+    return key
+
+
+@router.post("/events", response={207: BatchOut, **_ERRORS}, exclude_none=True)
+def post_events(request: HttpRequest, batch: BatchIn) -> Status[services.IngestResult]:
+    """Store a batch of validation events; answer one status per item."""
+    with ingest_slot():
+        result = services.event_ingest_batch(
+            project=_key(request).project, events=batch.events, sdk=batch.sdk
+        )
+    return Status(207, result)
+
+
+@router.post("/traces", response={200: TraceOut, 201: TraceOut, **_ERRORS})
+def post_trace(request: HttpRequest, trace: TraceIn) -> Status[dict[str, Any]]:
+    """Store the debugger trace of one call (once per trace id)."""
+    stored, created = services.trace_store(project=_key(request).project, trace=trace)
+    return Status(201 if created else 200, {"trace_id": stored.trace_id, "created": created})
+
+
+def _conditional(request: HttpRequest, response: HttpResponse, data: dict[str, Any]) -> Any:
+    etag = selectors.etag_of(data)
+    wanted = {tag.strip().removeprefix("W/") for tag in request.headers.get("If-None-Match", "").split(",")}
+    if etag in wanted or "*" in wanted:
+        return HttpResponse(status=304, headers={"ETag": etag})
+    response["ETag"] = etag
+    return Status(200, data)
+
+
+@router.get("/contracts", response={200: ContractsOut, 304: None, **_ERRORS})
+def get_contracts(request: HttpRequest, response: HttpResponse) -> Any:
+    """Return the project's active contract specs; 304 when the ETag still matches."""
+    return _conditional(
+        request, response, {"contracts": selectors.contracts_active_specs(project=_key(request).project)}
+    )
+
+
+@router.get("/breakpoints", response={200: BreakpointsOut, 304: None, **_ERRORS})
+def get_breakpoints(request: HttpRequest, response: HttpResponse) -> Any:
+    """Return the project's active breakpoints; 304 when the ETag still matches."""
+    breakpoints = selectors.breakpoints_active(project=_key(request).project)
+    data = {
+        "breakpoints": [
+            {
+                "id": bp.pk,
+                "contract": bp.contract,
+                "severity": bp.severity,
+                "model": bp.model,
+                "input_contains": bp.input_contains,
+                "output_contains": bp.output_contains,
+                "remaining": bp.remaining,
+            }
+            for bp in breakpoints
+        ]
+    }
+    return _conditional(request, response, data)

@@ -1,0 +1,341 @@
+"""The control plane's data: projects and access, contracts, what the SDKs report, rollups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+# Upper bounds (ms, exclusive) of the fixed latency histogram buckets; the last is open.
+LATENCY_BUCKETS_MS: tuple[float, ...] = (
+    1,
+    2,
+    5,
+    10,
+    20,
+    50,
+    100,
+    200,
+    500,
+    1000,
+    2000,
+    5000,
+    10000,
+    float("inf"),
+)
+BUCKET_FIELDS: tuple[str, ...] = tuple(f"lat_b{i:02d}" for i in range(len(LATENCY_BUCKETS_MS)))
+
+
+class ImmutableError(Exception):
+    """A row that is written once was about to be changed."""
+
+
+class ImmutableModel(models.Model):
+    """A row written once: saving it again raises :class:`ImmutableError`."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ImmutableError(f"{type(self).__name__} rows are immutable")
+        super().save(*args, **kwargs)
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    retention_days = models.PositiveIntegerField(default=30)
+    alert_webhook_url = models.URLField(blank=True, default="")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner"
+        EDITOR = "editor"
+        VIEWER = "viewer"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "project"], name="membership_unique_user_project")
+        ]
+
+    def can_edit(self) -> bool:
+        """Return whether the role may change the project's contracts and breakpoints."""
+        return self.role in (self.Role.OWNER, self.Role.EDITOR)
+
+
+class ApiKey(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    # The first characters of the key, shown in lists so a key can be recognised.
+    prefix = models.CharField(max_length=16)
+    # sha256 of the whole key: the key is 256 random bits, not a password, so a fast
+    # hash cannot be brute-forced and keeps the per-request lookup cheap.
+    hashed_key = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_usable(self, now: Any = None) -> bool:
+        """Return whether the key is neither revoked nor expired."""
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class Contract(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="contracts")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="contract_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContractVersion(ImmutableModel):
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    source = models.TextField()
+    spec = models.JSONField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contract", "version"], name="contractversion_unique")]
+        ordering = ["contract", "-version"]
+
+
+class ValidationEvent(ImmutableModel):
+    class Category(models.TextChoices):
+        INPUT = "input"
+        OUTPUT = "output"
+        TEMPORAL = "temporal"
+        SEMANTIC = "semantic"
+        PERFORMANCE = "performance"
+        SECURITY = "security"
+
+    class Severity(models.TextChoices):
+        INFO = "info"
+        WARNING = "warning"
+        ERROR = "error"
+        CRITICAL = "critical"
+
+    class Enforcement(models.TextChoices):
+        STRICT = "strict"
+        WARN = "warn"
+        MONITOR = "monitor"
+
+    class Outcome(models.TextChoices):
+        PASSED = "passed"
+        REPAIRED = "repaired"
+        WARNED = "warned"
+        VIOLATED = "violated"
+        SKIPPED = "skipped"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(max_length=64)
+    call_id = models.CharField(max_length=64)
+    timestamp = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    contract = models.CharField(max_length=200)
+    contract_version = models.PositiveIntegerField(null=True, blank=True)
+    category = models.CharField(max_length=12, choices=Category.choices)
+    is_valid = models.BooleanField()
+    error = models.BooleanField(default=False)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    enforcement = models.CharField(max_length=10, choices=Enforcement.choices)
+    message = models.TextField(blank=True, default="")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    input_excerpt = models.TextField(null=True, blank=True)
+    output_excerpt = models.TextField(null=True, blank=True)
+    latency_ms = models.FloatField()
+    llm_latency_ms = models.FloatField(null=True, blank=True)
+    model = models.CharField(max_length=200, blank=True, default="")
+    provider = models.CharField(max_length=100, blank=True, default="")
+    endpoint = models.CharField(max_length=200, blank=True, default="")
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    auto_fix_attempted = models.BooleanField(default=False)
+    auto_fix_succeeded = models.BooleanField(default=False)
+    retries = models.PositiveIntegerField(default=0)
+    session_id = models.CharField(max_length=200, null=True, blank=True)
+    turn = models.PositiveIntegerField(null=True, blank=True)
+    experiment = models.CharField(max_length=200, null=True, blank=True)
+    variant = models.CharField(max_length=200, null=True, blank=True)
+    trace_id = models.CharField(max_length=64, null=True, blank=True)
+    sdk_version = models.CharField(max_length=50, blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "event_id"], name="event_unique_event_id")]
+        indexes = [
+            models.Index(fields=["project", "timestamp"], name="event_project_time"),
+            models.Index(fields=["project", "contract", "timestamp"], name="event_project_contract_time"),
+            # The aggregation reads what arrived since its watermark.
+            models.Index(fields=["received_at"], name="event_received"),
+        ]
+
+
+class Trace(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="traces")
+    trace_id = models.CharField(max_length=64)
+    call_id = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    breakpoint = models.ForeignKey(
+        "Breakpoint", null=True, blank=True, on_delete=models.SET_NULL, related_name="traces"
+    )
+    outcome = models.CharField(max_length=10, blank=True, default="")
+    model = models.CharField(max_length=200, blank=True, default="")
+    steps = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "trace_id"], name="trace_unique_trace_id")]
+        indexes = [models.Index(fields=["project", "created_at"], name="trace_project_time")]
+
+
+class Breakpoint(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="breakpoints")
+    contract = models.CharField(max_length=200)
+    severity = models.CharField(
+        max_length=10, choices=ValidationEvent.Severity.choices, null=True, blank=True
+    )
+    model = models.CharField(max_length=200, null=True, blank=True)
+    input_contains = models.CharField(max_length=500, null=True, blank=True)
+    output_contains = models.CharField(max_length=500, null=True, blank=True)
+    active = models.BooleanField(default=True)
+    hit_count = models.PositiveIntegerField(default=0)
+    limit = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    @property
+    def remaining(self) -> int | None:
+        """Return how many more hits the limit allows (None: no limit)."""
+        return None if self.limit is None else max(0, self.limit - self.hit_count)
+
+
+class SdkInstance(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sdk_instances")
+    instance_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=100, blank=True, default="")
+    version = models.CharField(max_length=50, blank=True, default="")
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    counters = models.JSONField(default=dict)
+    events_received = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "instance_id"], name="sdkinstance_unique")]
+
+
+class Rollup(models.Model):
+    """Health figures of one contract version, experiment and variant over one time bucket."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    bucket = models.DateTimeField()
+    contract = models.CharField(max_length=200)
+    # 0, "" and "" stand for "none", so the unique constraint sees one row per key
+    # (NULLs never compare equal in a unique index).
+    contract_version = models.PositiveIntegerField(default=0)
+    experiment = models.CharField(max_length=200, default="")
+    variant = models.CharField(max_length=200, default="")
+    count = models.PositiveBigIntegerField(default=0)
+    violations = models.PositiveBigIntegerField(default=0)
+    errors = models.PositiveBigIntegerField(default=0)
+    fixes_attempted = models.PositiveBigIntegerField(default=0)
+    fixes_succeeded = models.PositiveBigIntegerField(default=0)
+    prompt_tokens = models.PositiveBigIntegerField(default=0)
+    completion_tokens = models.PositiveBigIntegerField(default=0)
+    latency_sum_ms = models.FloatField(default=0.0)
+    llm_latency_sum_ms = models.FloatField(default=0.0)
+    # The latency histogram: one column per bucket of LATENCY_BUCKETS_MS, so hour rows
+    # are plain SUMs of minute rows on every database.
+    lat_b00 = models.PositiveBigIntegerField(default=0)
+    lat_b01 = models.PositiveBigIntegerField(default=0)
+    lat_b02 = models.PositiveBigIntegerField(default=0)
+    lat_b03 = models.PositiveBigIntegerField(default=0)
+    lat_b04 = models.PositiveBigIntegerField(default=0)
+    lat_b05 = models.PositiveBigIntegerField(default=0)
+    lat_b06 = models.PositiveBigIntegerField(default=0)
+    lat_b07 = models.PositiveBigIntegerField(default=0)
+    lat_b08 = models.PositiveBigIntegerField(default=0)
+    lat_b09 = models.PositiveBigIntegerField(default=0)
+    lat_b10 = models.PositiveBigIntegerField(default=0)
+    lat_b11 = models.PositiveBigIntegerField(default=0)
+    lat_b12 = models.PositiveBigIntegerField(default=0)
+    lat_b13 = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def histogram(self) -> list[int]:
+        """Return the bucket counts in the order of LATENCY_BUCKETS_MS."""
+        return [getattr(self, name) for name in BUCKET_FIELDS]
+
+
+class MinuteRollup(Rollup):
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "bucket", "contract", "contract_version", "experiment", "variant"],
+                name="minuterollup_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["project", "contract", "bucket"], name="minuterollup_lookup")]
+
+
+class HourRollup(Rollup):
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "bucket", "contract", "contract_version", "experiment", "variant"],
+                name="hourrollup_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["project", "contract", "bucket"], name="hourrollup_lookup")]
+
+
+class AlertRule(models.Model):
+    class Metric(models.TextChoices):
+        VIOLATION_RATE = "violation_rate"
+        P95_MS = "p95_ms"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="alert_rules")
+    contract = models.CharField(max_length=200)
+    metric = models.CharField(max_length=20, choices=Metric.choices)
+    threshold = models.FloatField()
+    window_minutes = models.PositiveIntegerField(default=5)
+    min_count = models.PositiveIntegerField(default=10)
+    # Fires once when the threshold is crossed and stays quiet until the value clears.
+    firing = models.BooleanField(default=False)
+    fired_at = models.DateTimeField(null=True, blank=True)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    last_value = models.FloatField(null=True, blank=True)
+
+
+class Watermark(models.Model):
+    """How far a periodic job has read; one row per job."""
+
+    name = models.CharField(max_length=50, unique=True)
+    value = models.DateTimeField()

@@ -1,0 +1,713 @@
+"""Writes and business rules of the control plane: every change of state goes through here."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, DateTimeField, F, FloatField, Max, Q, Sum, Value
+from django.db.models.functions import Coalesce, Trunc
+from django.utils import timezone
+from django.utils.text import slugify
+from pydantic import ValidationError
+
+from contracts_app import selectors
+from contracts_app.models import (
+    BUCKET_FIELDS,
+    LATENCY_BUCKETS_MS,
+    AlertRule,
+    ApiKey,
+    Breakpoint,
+    Contract,
+    ContractVersion,
+    HourRollup,
+    Membership,
+    MinuteRollup,
+    Project,
+    SdkInstance,
+    Trace,
+    ValidationEvent,
+    Watermark,
+)
+from contracts_app.schemas import EventIn, SdkIn, TraceIn
+from llm_contracts.contracts import redact
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "lck_"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# last_used_at is a hint for humans: write it at most once a minute per key, not per request.
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ServiceError(Exception):
+    """A request the rules refuse; ``field`` names what was wrong."""
+
+    status = 400
+
+    def __init__(self, reason: str, *, field: str = "body") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
+
+
+class ContractCompileError(ServiceError):
+    """LLMCL source that does not compile."""
+
+    status = 422
+
+
+class NotFound(ServiceError):
+    status = 404
+
+
+# Projects, members and keys.
+
+
+def project_create(*, name: str, owner: AbstractBaseUser | None = None, slug: str | None = None) -> Project:
+    """Create a project, with ``owner`` as its first owner."""
+    with transaction.atomic():
+        project = Project.objects.create(
+            name=name,
+            slug=slug or slugify(name)[:100] or secrets.token_hex(4),
+            retention_days=settings.EVENT_RETENTION_DAYS,
+        )
+        if owner is not None:
+            Membership.objects.create(project=project, user=owner, role=Membership.Role.OWNER)
+    return project
+
+
+def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:
+    """Give ``user`` the ``role`` in ``project`` (owner, editor or viewer)."""
+    if role not in Membership.Role.values:
+        raise ServiceError(f"role must be one of {', '.join(Membership.Role.values)}", field="role")
+    membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
+    return membership
+
+
+def hash_key(raw_key: str) -> str:
+    """Return the stored form of an API key."""
+    return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()
+
+
+def api_key_create(
+    *,
+    project: Project,
+    name: str,
+    created_by: AbstractBaseUser | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with its raw value, which is never stored and shown only now."""
+    raw = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        project=project,
+        name=name,
+        prefix=raw[:12],
+        hashed_key=hash_key(raw),
+        created_by=created_by,
+        expires_at=expires_at,
+    )
+    return key, raw
+
+
+def api_key_revoke(*, api_key: ApiKey, now: datetime | None = None) -> ApiKey:
+    """Revoke a key; requests with it are refused from now on."""
+    if api_key.revoked_at is None:
+        api_key.revoked_at = now or timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key
+
+
+def api_key_authenticate(*, raw_key: str, now: datetime | None = None) -> ApiKey | None:
+    """Return the usable key matching ``raw_key``, or None for a missing, unknown, revoked or expired one."""
+    if not raw_key or not raw_key.startswith(KEY_PREFIX) or len(raw_key) > 200:
+        return None
+    now = now or timezone.now()
+    key = ApiKey.objects.select_related("project").filter(hashed_key=hash_key(raw_key)).first()
+    if key is None or not key.is_usable(now):
+        return None
+    if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key
+
+
+# Contracts.
+
+
+def _compiled_spec(source: str) -> dict[str, Any]:
+    # Imported here: the compiler is part of the SDK and loads its grammar on import.
+    from llm_contracts.llmcl import compile_source
+
+    try:
+        spec = compile_source(source)
+    except Exception as exc:  # any failure to compile means the version cannot be saved
+        raise ContractCompileError(f"the LLMCL source does not compile: {exc}", field="source") from None
+    if hasattr(spec, "to_dict"):
+        spec = spec.to_dict()
+    elif hasattr(spec, "model_dump"):
+        spec = spec.model_dump(mode="json")
+    if not isinstance(spec, Mapping):
+        raise ContractCompileError("the compiler returned no spec", field="source")
+    return dict(spec)
+
+
+def contract_version_create(
+    *, project: Project, name: str, source: str, author: AbstractBaseUser | None = None, description: str = ""
+) -> ContractVersion:
+    """Compile ``source`` and save it as the next version of the project's contract ``name``."""
+    if not name or len(name) > 200:
+        raise ServiceError("name must have 1 to 200 characters", field="name")
+    spec = _compiled_spec(source)
+    with transaction.atomic():
+        contract, _ = Contract.objects.get_or_create(
+            project=project, name=name, defaults={"description": description}
+        )
+        # Lock the contract so two concurrent saves cannot both take the same number.
+        contract = Contract.objects.select_for_update().get(pk=contract.pk)
+        last = contract.versions.aggregate(last=Max("version"))["last"] or 0
+        return ContractVersion.objects.create(
+            contract=contract, version=last + 1, source=source, spec=spec, author=author
+        )
+
+
+def breakpoint_create(
+    *, project: Project, contract: str, limit: int | None = None, **conditions: Any
+) -> Breakpoint:
+    """Create an active breakpoint on ``contract`` with the given conditions."""
+    allowed = {"severity", "model", "input_contains", "output_contains"}
+    unknown = set(conditions) - allowed
+    if unknown:
+        raise ServiceError(f"unknown breakpoint conditions: {', '.join(sorted(unknown))}", field="conditions")
+    return Breakpoint.objects.create(project=project, contract=contract, limit=limit, **conditions)
+
+
+# Ingest.
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]) or "event", "reason": err["msg"]}
+        for err in exc.errors(include_url=False)
+    ]
+
+
+_EVENT_COLUMNS: tuple[str, ...] = (
+    "project_id",
+    "event_id",
+    "call_id",
+    "timestamp",
+    "received_at",
+    "contract",
+    "contract_version",
+    "category",
+    "is_valid",
+    "error",
+    "severity",
+    "enforcement",
+    "message",
+    "outcome",
+    "input_excerpt",
+    "output_excerpt",
+    "latency_ms",
+    "llm_latency_ms",
+    "model",
+    "provider",
+    "endpoint",
+    "prompt_tokens",
+    "completion_tokens",
+    "auto_fix_attempted",
+    "auto_fix_succeeded",
+    "retries",
+    "session_id",
+    "turn",
+    "experiment",
+    "variant",
+    "trace_id",
+    "sdk_version",
+)
+
+
+def _row(project_id: int, event: EventIn, received_at: datetime) -> tuple[Any, ...]:
+    # Excerpts were redacted by the SDK; redact again, since an old or foreign client
+    # may not have, and nothing unredacted may reach the disk.
+    return (
+        project_id,
+        event.event_id,
+        event.call_id,
+        event.timestamp,
+        received_at,
+        event.contract,
+        event.contract_version,
+        event.category,
+        event.is_valid,
+        event.error,
+        event.severity,
+        event.enforcement,
+        event.message,
+        event.outcome,
+        None if event.input_excerpt is None else redact(event.input_excerpt),
+        None if event.output_excerpt is None else redact(event.output_excerpt),
+        event.latency_ms,
+        event.llm_latency_ms,
+        event.model,
+        event.provider,
+        event.endpoint,
+        event.prompt_tokens,
+        event.completion_tokens,
+        event.auto_fix_attempted,
+        event.auto_fix_succeeded,
+        event.retries,
+        event.session_id,
+        event.turn,
+        event.experiment,
+        event.variant,
+        event.trace_id,
+        event.sdk_version,
+    )
+
+
+def _insert_postgres(rows: Sequence[tuple[Any, ...]]) -> set[str]:
+    # COPY into a session-local staging table, then one INSERT ... SELECT ... ON CONFLICT:
+    # a multi-row INSERT of 500 events sends ~16,000 parameters that the server parses
+    # one by one, several times slower than COPY (see bench/ingest_bench.py).
+    table = ValidationEvent._meta.db_table
+    columns = ", ".join(_EVENT_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS lc_ingest_staging AS SELECT {columns} FROM {table} WITH NO DATA"
+        )
+        raw = cursor.cursor
+        with raw.copy(f"COPY lc_ingest_staging ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM lc_ingest_staging "
+            f"ON CONFLICT (project_id, event_id) DO NOTHING RETURNING event_id"
+        )
+        inserted = {r[0] for r in cursor.fetchall()}
+        cursor.execute("DELETE FROM lc_ingest_staging")
+    return inserted
+
+
+def _insert_portable(project_id: int, rows: Sequence[tuple[Any, ...]]) -> set[str]:
+    ids = [row[1] for row in rows]
+    existing = set(
+        ValidationEvent.objects.filter(project_id=project_id, event_id__in=ids).values_list(
+            "event_id", flat=True
+        )
+    )
+    fresh = [
+        ValidationEvent(**dict(zip(_EVENT_COLUMNS, row, strict=True)))
+        for row in rows
+        if row[1] not in existing
+    ]
+    # ignore_conflicts still guards against a concurrent batch with the same ids.
+    ValidationEvent.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=500)
+    return {e.event_id for e in fresh}
+
+
+def event_ingest_batch(
+    *, project: Project, events: Sequence[Any], sdk: SdkIn | None = None, now: datetime | None = None
+) -> IngestResult:
+    """Validate each event on its own and store the valid, new ones; report a status per item."""
+    now = now or timezone.now()
+    result = IngestResult()
+    statuses: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
+    seen: set[str] = set()
+    for index, item in enumerate(events):
+        if not isinstance(item, Mapping):
+            statuses.append(
+                {
+                    "index": index,
+                    "status": "rejected",
+                    "errors": [{"field": "event", "reason": "must be a JSON object"}],
+                }
+            )
+            continue
+        try:
+            event = EventIn.model_validate(item)
+        except ValidationError as exc:
+            statuses.append({"index": index, "status": "rejected", "errors": _field_errors(exc)})
+            continue
+        if event.event_id in seen:
+            statuses.append({"event_id": event.event_id, "status": "duplicate"})
+            continue
+        seen.add(event.event_id)
+        rows.append(_row(project.pk, event, now))
+        statuses.append({"event_id": event.event_id, "status": "pending"})
+
+    with transaction.atomic():
+        if not rows:
+            inserted: set[str] = set()
+        elif connection.vendor == "postgresql":
+            inserted = _insert_postgres(rows)
+        else:
+            inserted = _insert_portable(project.pk, rows)
+        if sdk is not None and sdk.instance_id:
+            sdk_instance_touch(project=project, sdk=sdk, events=len(inserted), now=now)
+
+    for status in statuses:
+        if status["status"] == "pending":
+            status["status"] = "accepted" if status["event_id"] in inserted else "duplicate"
+        if status["status"] == "accepted":
+            result.accepted += 1
+        elif status["status"] == "duplicate":
+            result.duplicates += 1
+        else:
+            result.rejected += 1
+    result.results = statuses
+    return result
+
+
+def sdk_instance_touch(*, project: Project, sdk: SdkIn, events: int, now: datetime) -> None:
+    """Record that an SDK instance reported, with the counters of its envelope."""
+    values = {
+        "name": sdk.name,
+        "version": sdk.version,
+        "last_seen": now,
+        "counters": sdk.counters.model_dump(),
+        "events_received": F("events_received") + events,
+    }
+    updated = SdkInstance.objects.filter(project=project, instance_id=sdk.instance_id).update(**values)
+    if updated:
+        return
+    try:
+        with transaction.atomic():
+            SdkInstance.objects.create(
+                project=project,
+                instance_id=sdk.instance_id,
+                name=sdk.name,
+                version=sdk.version,
+                first_seen=now,
+                last_seen=now,
+                counters=sdk.counters.model_dump(),
+                events_received=events,
+            )
+    except IntegrityError:
+        # Another batch of the same instance created it first.
+        SdkInstance.objects.filter(project=project, instance_id=sdk.instance_id).update(**values)
+
+
+def _redact_data(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {str(k): _redact_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_data(v) for v in value]
+    return value
+
+
+def trace_store(*, project: Project, trace: TraceIn) -> tuple[Trace, bool]:
+    """Store a debugger trace once per ``trace_id``; return it and whether it was new."""
+    with transaction.atomic():
+        existing = Trace.objects.filter(project=project, trace_id=trace.trace_id).first()
+        if existing is not None:
+            return existing, False
+        breakpoint_ = None
+        if trace.breakpoint_id is not None:
+            breakpoint_ = (
+                Breakpoint.objects.select_for_update().filter(project=project, pk=trace.breakpoint_id).first()
+            )
+            if breakpoint_ is None:
+                raise NotFound("no breakpoint with this id in the project", field="breakpoint_id")
+            breakpoint_.hit_count += 1
+            if breakpoint_.limit is not None and breakpoint_.hit_count >= breakpoint_.limit:
+                # A limited breakpoint retires itself once spent.
+                breakpoint_.active = False
+            breakpoint_.updated_at = timezone.now()
+            breakpoint_.save(update_fields=["hit_count", "active", "updated_at"])
+        steps = [dict(step.model_dump(), data=_redact_data(step.data)) for step in trace.steps]
+        try:
+            with transaction.atomic():
+                stored = Trace.objects.create(
+                    project=project,
+                    trace_id=trace.trace_id,
+                    call_id=trace.call_id,
+                    created_at=trace.created_at,
+                    breakpoint=breakpoint_,
+                    outcome=trace.outcome,
+                    model=trace.model,
+                    steps=steps,
+                )
+        except IntegrityError:
+            # The same trace, uploaded twice at once: the first one wins and counts the hit.
+            transaction.set_rollback(True)
+            return Trace.objects.get(project=project, trace_id=trace.trace_id), False
+    return stored, True
+
+
+# Rollups.
+
+
+@dataclass
+class AggregationResult:
+    minute_buckets: int = 0
+    minute_rows: int = 0
+    hour_rows: int = 0
+    watermark: datetime | None = None
+
+
+def _histogram_aggregates() -> dict[str, Count]:
+    out: dict[str, Count] = {}
+    lower = float("-inf")
+    for name, upper in zip(BUCKET_FIELDS, LATENCY_BUCKETS_MS, strict=True):
+        cond = Q()
+        if lower != float("-inf"):
+            cond &= Q(latency_ms__gte=lower)
+        if upper != float("inf"):
+            cond &= Q(latency_ms__lt=upper)
+        out[name] = Count("id", filter=cond)
+        lower = upper
+    return out
+
+
+def _runs(minutes: Iterable[datetime], gap: timedelta) -> list[tuple[datetime, datetime]]:
+    """Group sorted minute buckets into [start, end) ranges, merging ranges closer than ``gap``."""
+    runs: list[tuple[datetime, datetime]] = []
+    for minute in sorted(set(minutes)):
+        end = minute + timedelta(minutes=1)
+        if runs and minute - runs[-1][1] <= gap:
+            runs[-1] = (runs[-1][0], end)
+        else:
+            runs.append((minute, end))
+    return runs
+
+
+def _minute_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> int:
+    rows = (
+        ValidationEvent.objects.filter(project_id=project_id, timestamp__gte=start, timestamp__lt=end)
+        .annotate(minute=Trunc("timestamp", "minute", output_field=DateTimeField(), tzinfo=UTC))
+        .values("minute", "contract", "contract_version", "experiment", "variant")
+        .annotate(
+            n=Count("id"),
+            n_violations=Count("id", filter=Q(is_valid=False)),
+            n_errors=Count("id", filter=Q(error=True)),
+            n_fixes_attempted=Count("id", filter=Q(auto_fix_attempted=True)),
+            n_fixes_succeeded=Count("id", filter=Q(auto_fix_succeeded=True)),
+            s_prompt=Coalesce(Sum("prompt_tokens"), 0),
+            s_completion=Coalesce(Sum("completion_tokens"), 0),
+            s_latency=Coalesce(Sum("latency_ms"), Value(0.0), output_field=FloatField()),
+            s_llm_latency=Coalesce(Sum("llm_latency_ms"), Value(0.0), output_field=FloatField()),
+            **_histogram_aggregates(),
+        )
+        .order_by()
+    )
+    objs = [
+        MinuteRollup(
+            project_id=project_id,
+            bucket=r["minute"],
+            contract=r["contract"],
+            contract_version=r["contract_version"] or 0,
+            experiment=r["experiment"] or "",
+            variant=r["variant"] or "",
+            count=r["n"],
+            violations=r["n_violations"],
+            errors=r["n_errors"],
+            fixes_attempted=r["n_fixes_attempted"],
+            fixes_succeeded=r["n_fixes_succeeded"],
+            prompt_tokens=r["s_prompt"],
+            completion_tokens=r["s_completion"],
+            latency_sum_ms=r["s_latency"],
+            llm_latency_sum_ms=r["s_llm_latency"],
+            **{name: r[name] for name in BUCKET_FIELDS},
+        )
+        for r in rows
+    ]
+    MinuteRollup.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end).delete()
+    MinuteRollup.objects.bulk_create(objs, batch_size=500)
+    return len(objs)
+
+
+_SUMMED = (
+    "count",
+    "violations",
+    "errors",
+    "fixes_attempted",
+    "fixes_succeeded",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_sum_ms",
+    "llm_latency_sum_ms",
+    *BUCKET_FIELDS,
+)
+
+
+def _hour_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> int:
+    start = start.replace(minute=0, second=0, microsecond=0)
+    if end.minute or end.second or end.microsecond:
+        end = end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    rows = (
+        MinuteRollup.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end)
+        .annotate(hour=Trunc("bucket", "hour", output_field=DateTimeField(), tzinfo=UTC))
+        .values("hour", "contract", "contract_version", "experiment", "variant")
+        .annotate(**{f"s_{name}": Sum(name) for name in _SUMMED})
+        .order_by()
+    )
+    objs = [
+        HourRollup(
+            project_id=project_id,
+            bucket=r["hour"],
+            contract=r["contract"],
+            contract_version=r["contract_version"],
+            experiment=r["experiment"],
+            variant=r["variant"],
+            **{name: r[f"s_{name}"] for name in _SUMMED},
+        )
+        for r in rows
+    ]
+    HourRollup.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end).delete()
+    HourRollup.objects.bulk_create(objs, batch_size=500)
+    return len(objs)
+
+
+def rollups_aggregate(*, now: datetime | None = None) -> AggregationResult:
+    """Bring the minute and hour rollups up to date with the events received since the last pass.
+
+    Every bucket an event touched is recomputed whole from the raw events, so a pass is
+    idempotent: running it again, or over an overlapping window, changes nothing.
+    """
+    now = now or timezone.now()
+    result = AggregationResult()
+    with transaction.atomic():
+        watermark, _ = Watermark.objects.get_or_create(name="rollups", defaults={"value": _EPOCH})
+        # One pass at a time: a second worker waits here instead of writing the same rows.
+        watermark = Watermark.objects.select_for_update().get(pk=watermark.pk)
+        since = watermark.value - timedelta(seconds=settings.ROLLUP_OVERLAP_S)
+        touched = (
+            ValidationEvent.objects.filter(received_at__gte=since, received_at__lte=now)
+            .annotate(minute=Trunc("timestamp", "minute", output_field=DateTimeField(), tzinfo=UTC))
+            .values_list("project_id", "minute")
+            .distinct()
+            .order_by()
+        )
+        by_project: dict[int, list[datetime]] = {}
+        for project_id, minute in touched:
+            by_project.setdefault(project_id, []).append(minute)
+        for project_id, minutes in by_project.items():
+            result.minute_buckets += len(minutes)
+            # Close runs are merged into one query; the minutes in between are
+            # recomputed too, which is harmless and cheaper than many small queries.
+            for start, end in _runs(minutes, gap=timedelta(hours=1)):
+                result.minute_rows += _minute_rollups_rebuild(project_id, start, end)
+                result.hour_rows += _hour_rollups_rebuild(project_id, start, end)
+        watermark.value = now
+        watermark.save(update_fields=["value"])
+    result.watermark = now
+    return result
+
+
+# Retention.
+
+
+def events_expire(*, now: datetime | None = None, batch_size: int | None = None) -> int:
+    """Delete raw events and traces older than their project's retention, in batches; return the count."""
+    now = now or timezone.now()
+    batch_size = batch_size or settings.RETENTION_BATCH_SIZE
+    deleted = 0
+    for project in Project.objects.only("id", "retention_days"):
+        cutoff = now - timedelta(days=project.retention_days)
+        # Small batches keep each transaction and its locks short on a busy table.
+        while True:
+            ids = list(
+                ValidationEvent.objects.filter(project=project, timestamp__lt=cutoff).values_list(
+                    "id", flat=True
+                )[:batch_size]
+            )
+            if not ids:
+                break
+            count, _ = ValidationEvent.objects.filter(id__in=ids).delete()
+            deleted += count
+        Trace.objects.filter(project=project, created_at__lt=cutoff).delete()
+    return deleted
+
+
+# Alerts.
+
+
+@dataclass
+class AlertChange:
+    rule_id: int
+    state: str
+    value: float | None
+    delivered: bool
+
+
+def _webhook_post(client: Any, url: str, payload: dict[str, Any]) -> bool:
+    try:
+        response = client.post(url, json=payload, timeout=settings.ALERT_WEBHOOK_TIMEOUT_S)
+    except Exception as exc:  # a dead webhook must not stop the other alerts
+        logger.warning("alert webhook %s failed: %s", url, exc)
+        return False
+    if response.status_code >= 300:
+        logger.warning("alert webhook %s answered %s", url, response.status_code)
+        return False
+    return True
+
+
+def alerts_evaluate(*, now: datetime | None = None, http_client: Any = None) -> list[AlertChange]:
+    """Check every alert rule against the recent minute rollups; post firing and cleared alerts once."""
+    import httpx
+
+    now = now or timezone.now()
+    changes: list[AlertChange] = []
+    client = http_client or httpx.Client()
+    try:
+        for rule in AlertRule.objects.select_related("project"):
+            window = selectors.rollup_window(
+                project_id=rule.project_id,
+                contract=rule.contract,
+                since=now - timedelta(minutes=rule.window_minutes),
+            )
+            if window.count < rule.min_count:
+                continue
+            value = window.violation_rate if rule.metric == AlertRule.Metric.VIOLATION_RATE else window.p95_ms
+            breaching = value is not None and value > rule.threshold
+            if breaching == rule.firing:
+                continue
+            state = "firing" if breaching else "cleared"
+            payload = {
+                "project": rule.project.slug,
+                "contract": rule.contract,
+                "metric": rule.metric,
+                "threshold": rule.threshold,
+                "value": value,
+                "state": state,
+                "count": window.count,
+                "window_minutes": rule.window_minutes,
+                "at": now.isoformat(),
+            }
+            url = rule.project.alert_webhook_url
+            delivered = _webhook_post(client, url, payload) if url else False
+            # Without a delivery the state stays, so the next pass tries again.
+            if delivered or not url:
+                rule.firing = breaching
+                rule.last_value = value
+                if breaching:
+                    rule.fired_at = now
+                else:
+                    rule.cleared_at = now
+                rule.save(update_fields=["firing", "last_value", "fired_at", "cleared_at"])
+            changes.append(AlertChange(rule_id=rule.pk, state=state, value=value, delivered=delivered))
+    finally:
+        if http_client is None:
+            client.close()
+    return changes

@@ -1,0 +1,32 @@
+"""Celery tasks: thin wrappers that call one service each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from contracts_app import services
+
+
+@shared_task(name="contracts_app.rollups_aggregate")
+def rollups_aggregate() -> dict[str, Any]:
+    """Bring the health rollups up to date."""
+    result = services.rollups_aggregate()
+    return {
+        "minute_buckets": result.minute_buckets,
+        "minute_rows": result.minute_rows,
+        "hour_rows": result.hour_rows,
+    }
+
+
+@shared_task(name="contracts_app.events_expire")
+def events_expire() -> int:
+    """Delete raw events past their project's retention."""
+    return services.events_expire()
+
+
+@shared_task(name="contracts_app.alerts_evaluate")
+def alerts_evaluate() -> int:
+    """Evaluate alert rules and post changes to the webhooks."""
+    return len(services.alerts_evaluate())

@@ -1,0 +1,48 @@
+"""Request middleware shared by the API."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+
+def _error(status: int, reason: str) -> JsonResponse:
+    return JsonResponse({"errors": [{"field": "body", "reason": reason}]}, status=status)
+
+
+class GzipRequestMiddleware:
+    """Decompress request bodies sent with ``Content-Encoding: gzip``, within a size limit."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        encoding = request.headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            return self.get_response(request)
+        if encoding != "gzip":
+            return _error(415, f"Content-Encoding {encoding!r} is not supported; send gzip or nothing")
+        limit = settings.INGEST_MAX_BODY_BYTES
+        compressed = request.read(limit + 1)
+        if len(compressed) > limit:
+            return _error(413, f"the compressed body is larger than {limit} bytes")
+        # A bounded decompressor: a small body that inflates without end (a zip bomb)
+        # stops at the limit instead of exhausting memory.
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            body = inflater.decompress(compressed, limit + 1)
+        except zlib.error as exc:
+            return _error(400, f"the body is not valid gzip: {exc}")
+        if len(body) > limit or inflater.unconsumed_tail:
+            return _error(413, f"the decompressed body is larger than {limit} bytes")
+        if not inflater.eof:
+            return _error(400, "the gzip body is truncated")
+        # HttpRequest.body returns _body when it is set, so every later reader
+        # (django-ninja's parser included) sees the plain JSON.
+        request._body = body  # type: ignore[attr-defined]
+        request.META["CONTENT_LENGTH"] = str(len(body))
+        del request.META["HTTP_CONTENT_ENCODING"]
+        return self.get_response(request)
