@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut
 $(STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,server]'
 	# instructor pins jiter<0.15 while openai 3.x needs jiter>=0.16; both work with the
 	# newer jiter, so instructor (a test-only dependency) goes in without its pins.
 	$(PY) -m pip install -q --no-deps 'instructor>=1.17'
@@ -26,7 +26,7 @@ test: $(STAMP)
 test-openai2:
 	@test -x .venv-openai2/bin/python || $(PYTHON) -m venv .venv-openai2
 	.venv-openai2/bin/python -m pip install -q --upgrade pip
-	.venv-openai2/bin/python -m pip install -q -e '.[dev]' 'openai>=2.30,<3' 'instructor>=1.17'
+	.venv-openai2/bin/python -m pip install -q -e '.[dev,server]' 'openai>=2.30,<3' 'instructor>=1.17'
 	.venv-openai2/bin/python -m pytest tests/sdk
 
 bench: $(STAMP)
