@@ -14,6 +14,7 @@ from .contracts import (
     Category,
     ContentPolicyContract,
     Contract,
+    ContractConflictError,
     Enforcement,
     EventuallyContract,
     FunctionContract,
@@ -43,6 +44,7 @@ from .contracts import (
     count_tokens,
 )
 from .conversation import ConversationState, ConversationStateManager, Turn
+from .decorators import contract, invariant, post, pre
 from .enforcement import CircuitBreaker, ContractReport, StreamPolicy, get_report
 from .providers import (
     AsyncContractOpenAI,
@@ -62,6 +64,7 @@ __all__ = [
     "ContentPolicyContract",
     "Contract",
     "ContractConfigError",
+    "ContractConflictError",
     "ContractOpenAI",
     "ContractReport",
     "ContractViolationError",
@@ -98,6 +101,10 @@ __all__ = [
     "ValidationContext",
     "ValidationResult",
     "__version__",
+    "contract",
     "count_tokens",
     "get_report",
+    "invariant",
+    "post",
+    "pre",
 ]

@@ -36,14 +36,17 @@ from ._temporal import (
 from ._tokens import TokenCount, count_message_tokens, count_tokens
 from ._tools import ToolCallContract
 from ._types import LLMRequest, LLMResponse, Message, ToolCall, ToolSpec, Usage
+from .composition import Conflict, ContractConflictError, Resolution, resolve
 
 __all__ = [
     "AllOf",
     "AlwaysContract",
     "AnyOf",
     "Category",
+    "Conflict",
     "ContentPolicyContract",
     "Contract",
+    "ContractConflictError",
     "Enforcement",
     "EventuallyContract",
     "FunctionContract",
@@ -64,6 +67,7 @@ __all__ = [
     "RefusalContract",
     "RegexContract",
     "RequestParametersContract",
+    "Resolution",
     "ResponseTimeContract",
     "Severity",
     "TemporalContract",
@@ -81,5 +85,6 @@ __all__ = [
     "count_tokens",
     "find_pii",
     "redact",
+    "resolve",
     "schema_from_file",
 ]
