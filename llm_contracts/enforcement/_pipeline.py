@@ -82,7 +82,7 @@ def contracted_call(
     """
     engine = settings.engine
     report = ContractReport(provider=request.provider, endpoint=request.endpoint, model=request.model,
-                            streamed=stream)
+                            streamed=stream, request=request)
     context = ValidationContext(request=request)
     if conversation is not None:
         context.conversation = conversation.view_for(request, None)
@@ -110,7 +110,7 @@ def contracted_call(
             raise ContractViolationError(
                 f"request rejected by contract {first.contract_name}: {first.message}",
                 results=failures, stage="input", report=report)
-        request = fixed
+        request = report.request = fixed
 
     body = request.body
     if stream:
@@ -132,7 +132,8 @@ def contracted_call(
         response = to_response(parsed, latency)
         report.total_usage.add(response.usage)
         if not validate:
-            report.attempts.append(Attempt(attempt, response.text, [], response.usage, latency, feedback))
+            report.attempts.append(Attempt(attempt, response.text, [], response.usage, latency, feedback,
+                                           response.model))
             if conversation is not None:
                 conversation.record_exchange(request, response)
             engine.metrics.record_call(outcome="skipped")
@@ -146,7 +147,8 @@ def contracted_call(
         results = yield (OUTPUT, response, context)
         report.validation_latency_s += time.perf_counter() - t1
         errored = errored or any(r.error for r in results)
-        report.attempts.append(Attempt(attempt, response.text, results, response.usage, latency, feedback))
+        report.attempts.append(Attempt(attempt, response.text, results, response.usage, latency, feedback,
+                                       response.model))
         failures = [r for r in results if is_blocking(r)]
         if not failures:
             soft = any(not r.is_valid and r.enforcement is not Enforcement.STRICT for r in results)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..contracts._base import ValidationResult
-from ..contracts._types import Usage
+from ..contracts._types import LLMRequest, Usage
 
 __all__ = ["Attempt", "ContractReport", "get_report"]
 
@@ -24,6 +25,7 @@ class Attempt:
     usage: Usage | None = None
     latency_s: float | None = None
     feedback: str | None = None
+    model: str = ""  # the model that answered, as the provider named it
 
     @property
     def passed(self) -> bool:
@@ -53,6 +55,10 @@ class ContractReport:
     llm_latency_s: float = 0.0
     validation_latency_s: float = 0.0
     streamed: bool = False
+    # The request as sent (after input fixes) and the wall-clock start, kept by reference
+    # so the debugger trace and the reporter can be built later, off the call path.
+    request: LLMRequest | None = field(default=None, repr=False)
+    started_ns: int = field(default_factory=time.time_ns)
 
     @property
     def output_results(self) -> list[ValidationResult]:

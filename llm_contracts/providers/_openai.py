@@ -22,11 +22,13 @@ from ..contracts._base import Contract, ValidationContext
 from ..contracts._types import LLMResponse
 from ..conversation import ACTIVE_CONVERSATION, ConversationScope, ConversationStateManager, open_conversation
 from ..contracts.composition import Conflict
+from ..debugging._trace import Trace
 from ..enforcement._breaker import CircuitBreaker
 from ..enforcement._engine import ContractEngine
 from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
 from ..enforcement._report import ContractReport, attach_report, get_report
 from ..enforcement._streaming import StreamPolicy, StreamValidator
+from ..reporting._client import ClientTelemetry, attach_telemetry
 from ._openai_routes import Route, route_for
 
 try:  # the raw-response wrappers moved between openai releases; both names exist in 1.x-3.x
@@ -46,6 +48,8 @@ _SETTINGS = "_contract_settings"
 _OUR_KWARGS = ("contracts", "input_contracts", "output_contracts", "contract_retries",
                "retry_budget_tokens", "stream_policy", "circuit_breaker", "on_report", "native_schema",
                "conflicts")
+# Reporting, tracing and server-defined contracts (llm_contracts.reporting).
+_TELEMETRY_KWARGS = ("reporter", "upload_traces", "project_contracts", "otel")
 
 
 def _client_options(client: Any) -> dict[str, Any]:
@@ -161,7 +165,9 @@ class _ContractClientMixin:
         for name in ("contracts", "input_contracts", "output_contracts", "stream_policy",
                      "circuit_breaker", "on_report"):
             ours.setdefault(name, None)
+        telemetry = {k: kwargs.pop(k) for k in _TELEMETRY_KWARGS if k in kwargs}
         object.__setattr__(self, _SETTINGS, _build_settings(**ours))
+        object.__setattr__(self, "_contract_telemetry", attach_telemetry(self._contract_settings, **telemetry))
         self.last_report: ContractReport | None = None
 
     # -- configuration ----------------------------------------------------------------
@@ -222,6 +228,28 @@ class _ContractClientMixin:
 
     def _adopt(self, other: _ContractClientMixin) -> None:
         object.__setattr__(self, _SETTINGS, other._contract_settings.copy())
+        object.__setattr__(self, "_contract_telemetry", other._contract_telemetry)
+
+    _contract_telemetry: ClientTelemetry | None
+
+    def _call_settings(self) -> CallSettings:
+        """Return the settings of one call: the client's, plus the project's contracts when pulled."""
+        telemetry = self._contract_telemetry
+        if telemetry is None:
+            return self._contract_settings
+        return telemetry.settings_for(self._contract_settings)
+
+    @property
+    def last_trace(self) -> Trace | None:
+        """Return the debugger trace of the last call (built when first read; text redacted)."""
+        report = self.last_report
+        if report is None:
+            return None
+        cached = getattr(self, "_last_trace", None)
+        if cached is None or cached[0] is not report:
+            cached = (report, Trace.from_report(report))
+            object.__setattr__(self, "_last_trace", cached)
+        return cached[1]
 
     # -- shared pieces of a call ------------------------------------------------------------
 
@@ -234,7 +262,7 @@ class _ContractClientMixin:
             attach_report(parsed[-1], report)
 
     def _validator(self, route: Route, report: ContractReport, request: Any) -> StreamValidator:
-        settings = self._contract_settings
+        settings = self._call_settings()
         engine = settings.engine
         conversation = ACTIVE_CONVERSATION.get()
 
@@ -317,7 +345,7 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
             return super().request(cast_to, options, *args, **kwargs)
         stream = bool(kwargs.get("stream", args[0] if args else False))
         parent = super().request
-        settings = self._contract_settings
+        settings = self._call_settings()
         if settings.native_schema:
             body = _native_format(settings, route.endpoint, body)
             if body is not options.json_data:
@@ -410,7 +438,7 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
             return await super().request(cast_to, options, *args, **kwargs)
         stream = bool(kwargs.get("stream", args[0] if args else False))
         parent = super().request
-        settings = self._contract_settings
+        settings = self._call_settings()
         if settings.native_schema:
             body = _native_format(settings, route.endpoint, body)
             if body is not options.json_data:

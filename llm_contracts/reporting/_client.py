@@ -1,0 +1,170 @@
+"""What a contracted client does with each finished call: report it, trace it, span it.
+
+``ClientTelemetry`` is the report listener ``ContractOpenAI`` installs when it has a
+reporter, OpenTelemetry or project contracts to serve. On the call path it only stores
+references (the report, a timestamp) and appends them to the reporter's queue; the
+events, the redaction and the trace are built by the reporter's worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import ContractConfigError
+from ..contracts._base import Contract
+from ..debugging._trace import Trace, first_match
+from ..enforcement._engine import ContractEngine
+from ._events import report_events
+from ._guard import log
+from ._reporter import CallItem, Reporter, default_reporter
+
+if TYPE_CHECKING:
+    from ..enforcement._pipeline import CallSettings
+    from ..enforcement._report import ContractReport
+
+__all__ = ["UPLOAD_MODES", "ClientTelemetry", "attach_telemetry"]
+
+UPLOAD_MODES = ("never", "breakpoints", "violations", "all")
+
+
+def _sort(contracts: list[Contract]) -> list[Contract]:
+    return sorted(contracts, key=lambda c: -c.priority)
+
+
+class ClientTelemetry:
+    """The report listener of one client and its copies.
+
+    Parameters:
+        reporter: where events go; the environment-configured default when None.
+        upload_traces: ``"breakpoints"`` (default: when a pulled breakpoint matches or a
+            contract raised), ``"violations"`` (also every violated call), ``"all"`` or
+            ``"never"``.
+        project_contracts: also enforce the project's server-defined contracts.
+        otel: True to emit OpenTelemetry spans on the global tracer provider, a
+            ``TracerProvider`` to use that one, False never, None (default) when the app
+            configured a global tracer provider.
+    """
+
+    def __init__(self, settings: CallSettings, *, reporter: Reporter | None = None,
+                 upload_traces: str = "breakpoints", project_contracts: bool = False,
+                 otel: Any = None) -> None:
+        if reporter is not None and not isinstance(reporter, Reporter):
+            raise ContractConfigError(
+                f"reporter= must be a llm_contracts.reporting.Reporter; got {reporter!r}")
+        if upload_traces not in UPLOAD_MODES:
+            raise ContractConfigError(f"upload_traces must be one of {', '.join(UPLOAD_MODES)}; "
+                                      f"got {upload_traces!r}")
+        if otel not in (True, False, None) and not callable(getattr(otel, "get_tracer", None)):
+            raise ContractConfigError(f"otel must be True, False, None or a TracerProvider; got {otel!r}")
+        from ..observability._otel import SpanRecorder
+
+        self.reporter = reporter if reporter is not None else default_reporter()
+        self.upload_traces = upload_traces
+        self.project_contracts = bool(project_contracts)
+        self.spans = SpanRecorder(otel)
+        self._settings = settings
+        self._cache: tuple[Any, ...] | None = None
+        if self.reporter.enabled:
+            self.reporter.sync.want(contracts=self.project_contracts,
+                                    breakpoints=upload_traces in ("breakpoints", "violations"))
+        elif self.project_contracts:
+            log.warning("project_contracts=True needs a reporter with a URL and an API key "
+                        "(LLM_CONTRACTS_URL, LLM_CONTRACTS_API_KEY); only local contracts apply")
+
+    @property
+    def active(self) -> bool:
+        """Return True when this listener has anything to do."""
+        return self.reporter.enabled or self.spans.mode is not False
+
+    # -- project contracts ----------------------------------------------------------------------
+
+    def settings_for(self, base: CallSettings) -> CallSettings:
+        """Return ``base`` with the project's current contracts added, built once per contract set."""
+        if not self.project_contracts or not self.reporter.enabled:
+            return base
+        project = self.reporter.sync.contracts
+        engine = base.engine
+        cached = self._cache
+        if (cached is not None and cached[0] is base and cached[1] is engine and cached[2] is project
+                and cached[3] is engine.input_contracts and cached[4] is engine.output_contracts):
+            return cached[5]  # type: ignore[no-any-return]
+        if not project:
+            settings = base
+        else:
+            merged = ContractEngine(breaker=engine.breaker, metrics=engine.metrics)
+            # Build both lists, then hand the call a new settings object: a call in flight
+            # keeps the set it started with.
+            merged.input_contracts = _sort([*engine.input_contracts,
+                                            *(c for c in project if c.category.value == "input")])
+            merged.output_contracts = _sort([*engine.output_contracts,
+                                             *(c for c in project if c.category.value != "input")])
+            settings = dataclasses.replace(base, engine=merged)
+        self._cache = (base, engine, project, engine.input_contracts, engine.output_contracts, settings)
+        return settings
+
+    # -- the listener ---------------------------------------------------------------------------
+
+    def __call__(self, report: ContractReport) -> None:
+        reporter = self.reporter
+        with reporter.guard:
+            if self.spans.mode is not False:
+                self.spans.record(report, self._versions())
+            if reporter.enabled:
+                n = len(report.input_results) + len(report.stream_results) + (
+                    len(report.attempts[-1].results) if report.attempts else 0)
+                reporter.enqueue_call(CallItem(report, time.time(), self._materialise), n)
+
+    def _versions(self) -> dict[str, int]:
+        return self.reporter.sync.versions if self.project_contracts and self.reporter.enabled else {}
+
+    def _categories(self) -> dict[str, str]:
+        engine = self._settings.engine
+        contracts = [*engine.input_contracts, *engine.output_contracts]
+        if self.project_contracts and self.reporter.enabled:
+            contracts += self.reporter.sync.contracts
+        return {c.name: c.category.value for c in contracts}
+
+    def _wants_trace(self, report: ContractReport) -> tuple[bool, int | None]:
+        mode = self.upload_traces
+        if mode == "never":
+            return False, None
+        hit = first_match(self.reporter.sync.breakpoints, report) if self.reporter._sync is not None else None
+        if hit is not None:
+            if hit.remaining is not None:
+                hit.remaining -= 1
+            return True, hit.id
+        if mode == "all":
+            return True, None
+        errored = any(r.error for r in report.results)
+        if mode == "violations":
+            return errored or report.outcome == "violated" or bool(report.violations), None
+        return errored, None
+
+    def _materialise(self, item: CallItem) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Build the events (and the trace, when kept) of a queued call; runs in the worker."""
+        report = item.report
+        call_id = uuid.uuid4().hex
+        upload, breakpoint_id = self._wants_trace(report)
+        trace_id = uuid.uuid4().hex if upload else None
+        events = report_events(report, call_id=call_id, ended_at=item.ended_at, categories=self._categories(),
+                               versions=self._versions(), trace_id=trace_id, metadata=item.extra)
+        trace = None
+        if upload:
+            trace = Trace.from_report(report, trace_id=trace_id, call_id=call_id,
+                                      breakpoint_id=breakpoint_id).to_dict()
+        return events, trace
+
+
+def attach_telemetry(settings: CallSettings, *, reporter: Reporter | None = None,
+                     upload_traces: str = "breakpoints", project_contracts: bool = False,
+                     otel: Any = None) -> ClientTelemetry | None:
+    """Install the telemetry listener on ``settings`` when it has anything to do; return it."""
+    telemetry = ClientTelemetry(settings, reporter=reporter, upload_traces=upload_traces,
+                                project_contracts=project_contracts, otel=otel)
+    if not telemetry.active:
+        return None
+    settings.listeners.append(telemetry)
+    return telemetry

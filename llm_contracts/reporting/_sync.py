@@ -1,0 +1,183 @@
+"""Pull the project's contract specs and breakpoints from the control plane, with ETag polling.
+
+A light daemon thread polls ``GET /api/v1/contracts`` and ``GET /api/v1/breakpoints``
+every ``poll_interval`` seconds with ``If-None-Match``. New specs are compiled off the
+call path and published by one assignment, so a call sees either the old set or the new
+one, never a mix; when the server is unreachable the last known set stays in force.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..contracts._base import Contract
+from ..debugging._trace import Breakpoint
+from ._guard import log
+
+if TYPE_CHECKING:
+    from ._reporter import Reporter
+
+__all__ = ["ProjectSync", "load_project_spec"]
+
+CONTRACTS_PATH = "/api/v1/contracts"
+BREAKPOINTS_PATH = "/api/v1/breakpoints"
+
+SpecLoader = Callable[[Any], Any]
+
+
+def load_project_spec(spec: Any) -> Any:
+    """Compile one server spec with the LLMCL loader (imported on first use)."""
+    from ..llmcl import load_spec  # type: ignore[attr-defined]
+
+    return load_spec(spec)
+
+
+def _as_contracts(loaded: Any, where: str) -> list[Contract]:
+    if isinstance(loaded, Contract) or not isinstance(loaded, Iterable):
+        loaded = [loaded]
+    items = list(loaded)
+    for c in items:
+        if not isinstance(c, Contract):
+            raise TypeError(f"{where}: the spec loader returned {type(c).__name__}, not a Contract")
+    return items
+
+
+class ProjectSync:
+    """The project's server-defined contracts and breakpoints, kept fresh in the background.
+
+    ``contracts`` and ``breakpoints`` are tuples replaced whole on change; ``generation``
+    grows with every new contract set; ``versions`` maps a contract name to its version.
+    """
+
+    def __init__(self, reporter: Reporter, *, loader: SpecLoader | None = None) -> None:
+        self._reporter = reporter
+        self.loader: SpecLoader = loader or load_project_spec
+        self.contracts: tuple[Contract, ...] = ()
+        self.versions: dict[str, int] = {}
+        self.breakpoints: tuple[Breakpoint, ...] = ()
+        self.generation = 0
+        self._want_contracts = False
+        self._want_breakpoints = False
+        self._etags: dict[str, str] = {}
+        self._compiled: dict[tuple[str, int, str], list[Contract]] = {}
+        self._bad: set[tuple[str, int]] = set()
+        self._reset_after_fork()
+
+    def _reset_after_fork(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.loaded = threading.Event()  # set after the first answer to each wanted pull
+
+    def want(self, *, contracts: bool = False, breakpoints: bool = False) -> None:
+        """Start pulling contracts and/or breakpoints (a no-op when the reporter is disabled)."""
+        if not self._reporter.enabled:
+            return
+        self._want_contracts |= contracts
+        self._want_breakpoints |= breakpoints
+        if (self._want_contracts or self._want_breakpoints) and self._thread is None:
+            with self._lock:
+                if self._thread is None and not self._stop.is_set():
+                    thread = threading.Thread(target=self._run, name="llm-contracts-sync", daemon=True)
+                    thread.start()
+                    self._thread = thread
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._reporter.guard:
+                self.poll_once()
+            self._stop.wait(self._reporter.poll_interval)
+
+    def _get(self, path: str) -> Any:
+        """GET ``path``; return the decoded JSON, or None when unchanged or unavailable."""
+        headers = self._reporter.headers(gzip_body=False)
+        if path in self._etags:
+            headers["If-None-Match"] = self._etags[path]
+        try:
+            status, answer_headers, body = self._reporter.transport().send(path, None, headers)
+        except Exception as exc:
+            log.debug("llm_contracts cannot pull %s (%s): keeping the last known state", path, exc)
+            return None
+        if status == 304:
+            return None
+        if status != 200:
+            log.debug("llm_contracts pull of %s answered HTTP %d: keeping the last known state", path, status)
+            return None
+        data = json.loads(body)
+        etag = {k.lower(): v for k, v in answer_headers.items()}.get("etag")
+        if etag:
+            self._etags[path] = etag
+        return data
+
+    def poll_once(self) -> None:
+        """Pull once; keep what is known when the server does not answer."""
+        if self._want_contracts:
+            data = self._get(CONTRACTS_PATH)
+            if isinstance(data, dict) and isinstance(data.get("contracts"), list):
+                self._publish_contracts(data["contracts"])
+        if self._want_breakpoints:
+            data = self._get(BREAKPOINTS_PATH)
+            if isinstance(data, dict) and isinstance(data.get("breakpoints"), list):
+                parsed = []
+                for item in data["breakpoints"]:
+                    try:
+                        parsed.append(Breakpoint.from_dict(item))
+                    except (ValueError, TypeError, AttributeError) as exc:
+                        log.warning("llm_contracts ignores a breakpoint from the server: %s", exc)
+                self.breakpoints = tuple(parsed)
+        self.loaded.set()
+
+    def _publish_contracts(self, items: list[Any]) -> None:
+        contracts: list[Contract] = []
+        versions: dict[str, int] = {}
+        compiled: dict[tuple[str, int, str], list[Contract]] = {}
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                log.warning("llm_contracts ignores a malformed contract item from the server: %r", item)
+                continue
+            name, version = item["name"], item.get("version")
+            version = version if isinstance(version, int) else 0
+            key = (name, version, json.dumps(item.get("spec"), sort_keys=True, default=str))
+            built = self._compiled.get(key)
+            if built is None:
+                try:
+                    built = _as_contracts(self.loader(item.get("spec")), f"contract {name} v{version}")
+                except Exception as exc:
+                    if (name, version) not in self._bad:
+                        self._bad.add((name, version))
+                        log.error("llm_contracts cannot load contract %s version %s from the server "
+                                  "(%s: %s); the previous version stays in force",
+                                  name, version, type(exc).__name__, exc)
+                    previous = [k for k in self._compiled if k[0] == name]
+                    if not previous:
+                        continue
+                    key = previous[-1]
+                    built = self._compiled[key]
+                    version = key[1]
+                for c in built:
+                    with contextlib.suppress(AttributeError):
+                        c.version = version  # type: ignore[attr-defined]
+            compiled[key] = built
+            contracts.extend(built)
+            for c in built:
+                versions[c.name] = version
+            versions[name] = version
+        if compiled.keys() == self._compiled.keys():
+            return
+        self._compiled = compiled
+        # One assignment each, then the generation: a reader that sees the new generation
+        # sees the new contracts.
+        self.versions = versions
+        self.contracts = tuple(contracts)
+        self.generation += 1
+
+    def wait_loaded(self, timeout: float | None = None) -> bool:
+        """Wait for the first pull to finish; return False on timeout."""
+        return self.loaded.wait(timeout)
