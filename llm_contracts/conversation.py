@@ -408,16 +408,23 @@ class ConversationStateManager:
         turn = messages[cut:]
         with self._lock:
             seen = {(t.role, t.content) for t in self._turns if t.role in _INSTRUCTIONS}
-            tail = [(t.role, t.content) for t in self._pending_tail()]
+            tail = [(t.role, t.content) for t in self._pending_tail() if t.role not in _INSTRUCTIONS]
         fresh = [m for m in turn if not (m.role in _INSTRUCTIONS and (m.role, m.content) in seen)]
         if tail and [(m.role, m.content) for m in fresh[:len(tail)]] == tail:
             fresh = fresh[len(tail):]
         return turn, fresh
 
+    def _learn_model(self, model: str) -> None:
+        # Turns the app added before the first call were counted without a tokenizer.
+        with self._lock:
+            self.model = model
+            for turn in self._turns:
+                turn.token_count = count_tokens(turn.content, model)
+
     def view_for(self, request: LLMRequest, response: LLMResponse | None) -> ConversationState:
         """Return the state contracts see while judging ``response`` to ``request`` (not recorded yet)."""
         if self.model is None and request.model:
-            self.model = request.model
+            self._learn_model(request.model)
         turn, fresh = self._new_messages(request)
         return ConversationState(self, new=fresh, answer=None if response is None else response.text,
                                  turn_number=self._assistant_turns + 1,
@@ -426,7 +433,7 @@ class ConversationStateManager:
     def record_exchange(self, request: LLMRequest, response: LLMResponse) -> None:
         """Record the messages ``request`` added and the kept ``response`` as turns."""
         if self.model is None and request.model:
-            self.model = request.model
+            self._learn_model(request.model)
         _turn, fresh = self._new_messages(request)
         with self._lock:
             for m in fresh:
