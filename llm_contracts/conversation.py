@@ -180,10 +180,19 @@ class ConversationState:
 
     def get_context_for_contracts(self) -> dict[str, Any]:
         """Return the conversation's facts for contracts and LLMCL expressions (``context.user_name``)."""
-        data = self._manager.get_context_for_contracts()
-        data["turn_count"] = len(self.turns)
-        data["assistant_turns"] = self.turn_number
-        data["last_user_message"] = self.last_user_message
+        manager = self._manager
+        data = manager.get_context_for_contracts()
+        pending = [m.content for m in self._new]
+        if self._answer is not None:
+            pending.append(self._answer)
+        counts = [count_tokens(text, manager.model) for text in pending]
+        data.update(
+            turn_count=data["turn_count"] + len(pending),
+            assistant_turns=self.turn_number,
+            last_user_message=self.last_user_message,
+            total_tokens=data["total_tokens"] + sum(c.tokens for c in counts),
+            tokens_exact=data["tokens_exact"] and all(c.exact for c in counts),
+        )
         return data
 
     def temporal_slot(self, contract: TemporalContract) -> TemporalSlot:
@@ -209,6 +218,9 @@ class ConversationStateManager:
         enforcement: the strongest enforcement this conversation's own contracts get:
             ``"strict"`` raises :class:`ContractViolationError` (stage ``"conversation"``),
             ``"warn"`` logs, ``"monitor"`` only records.
+
+    A conversation takes one call at a time (as a chat does); different conversations
+    may run in parallel threads or tasks.
 
     Example::
 
@@ -255,6 +267,12 @@ class ConversationStateManager:
         self.violations: list[ValidationResult] = []
         self._turns: list[Turn] = []
         self._assistant_turns = 0
+        # Running totals, so contracts reading them on every turn cost O(1).
+        self._total_tokens = 0
+        self._estimated = 0
+        self._last_user: str | None = None
+        # (role, content) of the system and developer messages recorded, so a resent one is known.
+        self._instructions: set[tuple[str, str]] = set()
         self._slots: dict[Contract, TemporalSlot] = {}
         self._lock = threading.RLock()
         self._engine = ContractEngine()
@@ -304,16 +322,12 @@ class ConversationStateManager:
 
     @property
     def last_user_message(self) -> str | None:
-        with self._lock:
-            for turn in reversed(self._turns):
-                if turn.role == "user":
-                    return turn.content
-        return None
+        return self._last_user
 
     @property
     def total_tokens(self) -> int:
         """Return the tokens of every turn's content."""
-        return sum(t.tokens for t in self.turns)
+        return self._total_tokens
 
     def __len__(self) -> int:
         return len(self._turns)
@@ -325,6 +339,12 @@ class ConversationStateManager:
         with self._lock:
             turn = self._make_turn(role, content, len(self._turns), metadata)
             self._turns.append(turn)
+            self._total_tokens += turn.tokens
+            self._estimated += not turn.tokens_exact
+            if role == "user":
+                self._last_user = content
+            if role in _INSTRUCTIONS:
+                self._instructions.add((role, content))
             if role == "assistant":
                 self._assistant_turns += 1
             return turn
@@ -407,7 +427,7 @@ class ConversationStateManager:
             cut -= 1
         turn = messages[cut:]
         with self._lock:
-            seen = {(t.role, t.content) for t in self._turns if t.role in _INSTRUCTIONS}
+            seen = self._instructions
             tail = [(t.role, t.content) for t in self._pending_tail() if t.role not in _INSTRUCTIONS]
         fresh = [m for m in turn if not (m.role in _INSTRUCTIONS and (m.role, m.content) in seen)]
         if tail and [(m.role, m.content) for m in fresh[:len(tail)]] == tail:
@@ -420,6 +440,8 @@ class ConversationStateManager:
             self.model = model
             for turn in self._turns:
                 turn.token_count = count_tokens(turn.content, model)
+            self._total_tokens = sum(t.tokens for t in self._turns)
+            self._estimated = sum(not t.tokens_exact for t in self._turns)
 
     def view_for(self, request: LLMRequest, response: LLMResponse | None) -> ConversationState:
         """Return the state contracts see while judging ``response`` to ``request`` (not recorded yet)."""
@@ -500,17 +522,17 @@ class ConversationStateManager:
         ``session_id``, ``turn_count``, ``assistant_turns``, ``last_user_message``,
         ``total_tokens`` and ``tokens_exact`` are always present.
         """
-        turns = self.turns
         data: dict[str, Any] = dict(self.context)
-        data.update(
-            session_id=self.session_id,
-            turn_count=len(turns),
-            assistant_turns=sum(t.role == "assistant" for t in turns),
-            last_user_message=next((t.content for t in reversed(turns) if t.role == "user"), None),
-            total_tokens=sum(t.tokens for t in turns),
-            tokens_exact=all(t.tokens_exact for t in turns),
-            model=self.model,
-        )
+        with self._lock:
+            data.update(
+                session_id=self.session_id,
+                turn_count=len(self._turns),
+                assistant_turns=self._assistant_turns,
+                last_user_message=self._last_user,
+                total_tokens=self._total_tokens,
+                tokens_exact=self._estimated == 0,
+                model=self.model,
+            )
         return data
 
     def to_dict(self) -> dict[str, Any]:

@@ -356,6 +356,27 @@ class TestRecordingByTheClient:
 
         assert conv.assistant_turns == 1
 
+    def test_output_contracts_see_the_answer_being_judged_as_the_latest_turn(self, client, fake):
+        seen: list[dict[str, Any]] = []
+
+        class Spy(Contract):
+            def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
+                state = context.conversation
+                seen.append({**state.get_context_for_contracts(), "last": state.turns[-1].content,
+                             "turn": state.turn_number})
+                return self.ok()
+
+        client.add_contract(Spy())
+        fake.reply("Hello.", "Fine.")
+
+        with client.conversation("s-1") as conv:
+            for text in ["Hi", "How are you?"]:
+                client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": text}])
+
+        assert [(s["turn"], s["turn_count"], s["last"], s["last_user_message"]) for s in seen] == [
+            (1, 2, "Hello.", "Hi"), (2, 4, "Fine.", "How are you?")]
+        assert seen[-1]["total_tokens"] == conv.total_tokens
+
     async def test_the_async_client_records_turns_in_async_with(self, fake):
         from llm_contracts import AsyncContractOpenAI
 
