@@ -1,0 +1,143 @@
+"""The ``llm-contracts`` command: check, compile and format LLMCL files, or run the demo.
+
+::
+
+    llm-contracts check FILE...          errors in the compiler's format; exit 1 on any
+    llm-contracts compile FILE           the JSON spec on standard output
+    llm-contracts fmt FILE [--check] [--write]
+    llm-contracts demo                   what contracts catch, against a local fake model
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llm-contracts", description="Design by Contract for LLM APIs.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_imports(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--import", dest="modules", action="append", default=[], metavar="MODULE",
+                       help="import MODULE first, so the named contracts it registers are known")
+        p.add_argument("--strict", action="store_true", help="make every conflict between clauses an error")
+
+    check = sub.add_parser("check", help="check LLMCL files and print their errors")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    with_imports(check)
+    comp = sub.add_parser("compile", help="print the JSON spec of an LLMCL file")
+    comp.add_argument("file", metavar="FILE")
+    comp.add_argument("--indent", type=int, default=2, help="JSON indentation (default 2)")
+    with_imports(comp)
+    fmt = sub.add_parser("fmt", help="print an LLMCL file in canonical layout")
+    fmt.add_argument("file", metavar="FILE")
+    mode = fmt.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="exit 1 when the file is not formatted")
+    mode.add_argument("--write", action="store_true", help="rewrite the file in place")
+    sub.add_parser("demo", help="show what contracts catch, against a local fake model")
+    return parser
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        print(f"{path}: error: cannot read the file: {why}", file=sys.stderr)
+        return None
+
+
+def _import(modules: Sequence[str]) -> bool:
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # the user's module: report, never a traceback
+            print(f"error: cannot import {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return False
+    return True
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .llmcl import LLMCLError, compile_source
+
+    if not _import(args.modules):
+        return 1
+    failed = 0
+    for path in args.files:
+        source = _read(path)
+        if source is None:
+            failed += 1
+            continue
+        try:
+            compile_source(source, path=path, strict=args.strict)
+        except LLMCLError as exc:
+            print(str(exc), file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from .llmcl import LLMCLError, compile_source
+
+    if not _import(args.modules):
+        return 1
+    source = _read(args.file)
+    if source is None:
+        return 1
+    try:
+        spec = compile_source(source, path=args.file, strict=args.strict)
+    except LLMCLError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(json.dumps(spec, indent=args.indent or None, ensure_ascii=False))
+    return 0
+
+
+def _fmt(args: argparse.Namespace) -> int:
+    from .llmcl import LLMCLError, format_source
+
+    source = _read(args.file)
+    if source is None:
+        return 1
+    try:
+        formatted = format_source(source, file=args.file)
+    except LLMCLError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    if args.check:
+        if formatted != source:
+            print(f"{args.file}: not formatted (run: llm-contracts fmt --write {args.file})", file=sys.stderr)
+            return 1
+        return 0
+    if args.write:
+        if formatted != source:
+            Path(args.file).write_text(formatted, encoding="utf-8")
+        return 0
+    sys.stdout.write(formatted)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    if args.command == "check":
+        return _check(args)
+    if args.command == "compile":
+        return _compile(args)
+    if args.command == "fmt":
+        return _fmt(args)
+    from . import demo
+
+    demo.main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,480 @@
+"""Evaluate LLMCL expressions: a compiled spec's expression becomes nested Python closures.
+
+Everything that can be prepared is prepared once, when the contract is loaded:
+regular expressions are compiled, constants are bound into the closures, and the
+built-in checks (personal data, injection, refusal, content policy, JSON Schema) are
+constructed. Judging a value then costs a few function calls per node.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..contracts._base import Category, Contract, ValidationContext, ValidationResult, text_of
+from ..contracts._output import answer_text
+from ..contracts._types import LLMRequest, LLMResponse
+
+__all__ = ["ExpressionContract", "compile_expression", "uses"]
+
+Fn = Callable[["_Env"], Any]
+
+
+class Unknown(Exception):
+    """A ``context.<name>`` the call does not provide: the clause cannot be judged."""
+
+
+class _NotJSON:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<not JSON>"
+
+
+NOT_JSON = _NotJSON()
+
+
+class _Env:
+    __slots__ = ("value", "context", "request", "response", "input", "output", "_facts")
+
+    def __init__(self, value: Any, context: ValidationContext | None, request: LLMRequest | None,
+                 response: LLMResponse | None, input_text: str, output_text: str) -> None:
+        self.value = value
+        self.context = context
+        self.request = request
+        self.response = response
+        self.input = input_text
+        self.output = output_text
+        self._facts: Mapping[str, Any] | None = None
+
+    def facts(self) -> Mapping[str, Any]:
+        if self._facts is None:
+            facts: dict[str, Any] = {}
+            conversation = self.context.conversation if self.context is not None else None
+            if conversation is not None:
+                getter = getattr(conversation, "get_context_for_contracts", None)
+                found = getter() if callable(getter) else conversation
+                if isinstance(found, Mapping):
+                    facts.update(found)
+            if self.context is not None:
+                facts.update(self.context.metadata)  # the call's own metadata wins
+            self._facts = facts
+        return self._facts
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+def uses(node: Mapping[str, Any]) -> set[str]:
+    """Return which of input, output and context an expression refers to."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        op = n.get("op")
+        if op == "ref":
+            found.add(n["name"])
+        elif op == "use":
+            found.update(("input", "output"))
+        for key in ("arg", "left", "right"):
+            if key in n:
+                stack.append(n[key])
+        stack.extend(n.get("args", ()) if op != "use" else ())
+    return found
+
+
+def _is_ref(node: Mapping[str, Any], name: str) -> bool:
+    return node.get("op") == "ref" and node.get("name") == name and not node.get("path")
+
+
+class _Compiler:
+    """Turn expression JSON into closures; ``registry`` resolves ``use``."""
+
+    def __init__(self, *, category: Category, registry: Any) -> None:
+        self.category = category
+        self.registry = registry
+
+    def condition(self, node: Mapping[str, Any]) -> Fn:
+        fn = self.value(node)
+        if node.get("op") == "call" and node.get("fn") == "json":
+            return lambda e: fn(e) is not NOT_JSON
+        return fn
+
+    def value(self, node: Mapping[str, Any]) -> Fn:
+        op = node["op"]
+        method = getattr(self, f"op_{op}", None)
+        if method is None:
+            raise ValueError(f"unknown expression op {op!r}")
+        return method(node)  # type: ignore[no-any-return]
+
+    # -- leaves --
+
+    def op_num(self, node: Mapping[str, Any]) -> Fn:
+        v = node["value"]
+        return lambda e: v
+
+    op_str = op_num
+    op_bool = op_num
+
+    def op_regex(self, node: Mapping[str, Any]) -> Fn:
+        rx = _regex(node)
+        return lambda e: rx
+
+    def op_ref(self, node: Mapping[str, Any]) -> Fn:
+        name = node["name"]
+        if name == "input":
+            return lambda e: e.input
+        if name == "output":
+            return lambda e: e.output
+        path = tuple(node.get("path", ()))
+        label = ".".join(("context", *path))
+
+        def lookup(e: _Env) -> Any:
+            value: Any = e.facts()
+            for part in path:
+                if isinstance(value, Mapping) and part in value:
+                    value = value[part]
+                elif not isinstance(value, Mapping) and hasattr(value, part):
+                    value = getattr(value, part)
+                else:
+                    raise Unknown(label)
+            if value is None:
+                raise Unknown(label)
+            return value
+
+        return lookup
+
+    # -- logic --
+
+    def op_not(self, node: Mapping[str, Any]) -> Fn:
+        f = self.condition(node["arg"])
+        return lambda e: not f(e)
+
+    def op_and(self, node: Mapping[str, Any]) -> Fn:
+        fns = [self.condition(a) for a in node["args"]]
+        return functools.reduce(lambda a, b: lambda e: a(e) and b(e), fns)
+
+    def op_or(self, node: Mapping[str, Any]) -> Fn:
+        fns = [self.condition(a) for a in node["args"]]
+        return functools.reduce(lambda a, b: lambda e: a(e) or b(e), fns)
+
+    def op_cmp(self, node: Mapping[str, Any]) -> Fn:
+        compare = _COMPARE[node["cmp"]]
+        left, right = node["left"], node["right"]
+        lf = self.value(left)
+        dynamic = left.get("op") == "ref" and left.get("name") == "context" \
+            or right.get("op") == "ref" and right.get("name") == "context"
+        if right["op"] in ("num", "str", "bool") and not dynamic:
+            c = right["value"]
+            return lambda e: compare(lf(e), c)
+        rf = self.value(right)
+        if not dynamic:
+            return lambda e: compare(lf(e), rf(e))
+
+        def guarded(e: _Env) -> bool:
+            a, b = lf(e), rf(e)
+            try:
+                return compare(a, b)
+            except TypeError:
+                raise Unknown(f"{a!r} {node['cmp']} {b!r}") from None
+
+        return guarded
+
+    def op_conforms(self, node: Mapping[str, Any]) -> Fn:
+        from ..contracts._json import JSONFormatContract
+
+        checker = JSONFormatContract(node.get("schema"))
+        subject = node["arg"]["args"][0]
+        if _is_ref(subject, "output"):
+            return lambda e: checker.validate(e.response if e.response is not None
+                                              else LLMResponse(text=e.output)).is_valid
+        text = self.value(subject)
+        return lambda e: checker.validate(LLMResponse(text=str(text(e)))).is_valid
+
+    def op_use(self, node: Mapping[str, Any]) -> Fn:
+        contract = self.registry.get(node["name"], **dict(node.get("args") or {}))
+        return lambda e: contract.validate(e.value, e.context).is_valid
+
+    # -- functions --
+
+    def op_call(self, node: Mapping[str, Any]) -> Fn:
+        fn = node["fn"]
+        args = node["args"]
+        make = getattr(self, f"fn_{fn}", None)
+        if make is None:
+            raise ValueError(f"unknown function {fn!r}")
+        return make(args)  # type: ignore[no-any-return]
+
+    def fn_len(self, args: list[Mapping[str, Any]]) -> Fn:
+        if _is_ref(args[0], "input"):
+            # As PromptLengthContract counts: the characters of every message.
+            return lambda e: (sum(len(m.content) for m in e.request.messages) if e.request is not None
+                              else len(e.input.strip()))
+        text = self.value(args[0])
+        return lambda e: len(text(e).strip())
+
+    def fn_words(self, args: list[Mapping[str, Any]]) -> Fn:
+        text = self.value(args[0])
+        return lambda e: len(text(e).split())
+
+    def fn_tokens(self, args: list[Mapping[str, Any]]) -> Fn:
+        from ..contracts._tokens import count_message_tokens, count_tokens
+
+        def model(e: _Env) -> str | None:
+            return e.request.model if e.request is not None else None
+
+        if _is_ref(args[0], "input"):
+            return lambda e: (count_message_tokens(e.request.messages, e.request.model).tokens
+                              if e.request is not None else count_tokens(e.input).tokens)
+        text = self.value(args[0])
+        return lambda e: count_tokens(text(e), model(e)).tokens
+
+    def fn_json(self, args: list[Mapping[str, Any]]) -> Fn:
+        from ..contracts._json import extract_json
+
+        text = self.value(args[0])
+
+        def parsed(e: _Env) -> Any:
+            try:
+                return extract_json(text(e))[0]
+            except ValueError:
+                return NOT_JSON
+
+        return parsed
+
+    def fn_lowercase(self, args: list[Mapping[str, Any]]) -> Fn:
+        text = self.value(args[0])
+        return lambda e: text(e).lower()
+
+    def fn_contains(self, args: list[Mapping[str, Any]]) -> Fn:
+        text = self.value(args[0])
+        if args[1]["op"] == "str":
+            needle = args[1]["value"]
+            return lambda e: needle in text(e)
+        other = self.value(args[1])
+        return lambda e: str(other(e)) in text(e)
+
+    def fn_matches(self, args: list[Mapping[str, Any]]) -> Fn:
+        text = self.value(args[0])
+        if args[1]["op"] in ("regex", "str"):
+            search = (_regex(args[1]) if args[1]["op"] == "regex" else re.compile(args[1]["value"])).search
+            return lambda e: search(text(e)) is not None
+        other = self.value(args[1])
+        return lambda e: _dynamic_regex(str(other(e))).search(text(e)) is not None
+
+    def fn_mentions(self, args: list[Mapping[str, Any]]) -> Fn:
+        text = self.value(args[0])
+        if args[1]["op"] == "str":
+            search = _mention_regex(args[1]["value"]).search
+            return lambda e: search(text(e)) is not None
+        other = self.value(args[1])
+        return lambda e: _mention_regex(str(other(e))).search(text(e)) is not None
+
+    def fn_pii(self, args: list[Mapping[str, Any]]) -> Fn:
+        from ..contracts._pii import PIIContract, find_pii
+
+        kinds = [a["value"] for a in args[1:]] or None
+        subject = args[0]
+        if _is_ref(subject, "input") or _is_ref(subject, "output"):
+            side = subject["name"]
+            checker = PIIContract(kinds=kinds, category="input" if side == "input" else "output")
+            if side == "input":
+                return lambda e: (not checker.validate(e.request).is_valid if e.request is not None
+                                  else bool(find_pii(e.input, kinds)))
+            return lambda e: bool(find_pii(e.output, kinds))
+        text = self.value(subject)
+        return lambda e: bool(find_pii(text(e), kinds))
+
+    def fn_injection(self, args: list[Mapping[str, Any]]) -> Fn:
+        from ..contracts._input import PromptInjectionContract
+
+        checker = PromptInjectionContract()
+        if _is_ref(args[0], "input"):
+            return lambda e: (not checker.validate(e.request).is_valid if e.request is not None
+                              else sum(checker.score(e.input).values()) >= checker.threshold)
+        text = self.value(args[0])
+        return lambda e: sum(checker.score(text(e)).values()) >= checker.threshold
+
+    def fn_refusal(self, args: list[Mapping[str, Any]]) -> Fn:
+        from ..contracts._output import RefusalContract
+
+        checker = RefusalContract()
+        if _is_ref(args[0], "output"):
+            return lambda e: not checker.validate(e.response if e.response is not None
+                                                  else LLMResponse(text=e.output)).is_valid
+        text = self.value(args[0])
+        return lambda e: not checker.validate(LLMResponse(text=text(e))).is_valid
+
+    def fn_policy(self, args: list[Mapping[str, Any]]) -> Fn:
+        from ..contracts._policy import ContentPolicyContract
+
+        categories = [a["value"] for a in args[1:]] or None
+        subject = args[0]
+        if _is_ref(subject, "input"):
+            checker = ContentPolicyContract(categories)
+            return lambda e: (not checker.validate(e.request).is_valid if e.request is not None
+                              else bool(checker.find(e.input)))
+        plain = ContentPolicyContract(categories, category="output")
+        text = self.value(subject)
+        return lambda e: bool(plain.find(text(e)))
+
+
+def _regex(node: Mapping[str, Any]) -> re.Pattern[str]:
+    from ._compiler import regex_flags
+
+    return re.compile(node["pattern"], regex_flags(node.get("flags", "")))
+
+
+@functools.lru_cache(maxsize=256)
+def _dynamic_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+@functools.lru_cache(maxsize=256)
+def _mention_regex(what: str) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)" + re.escape(what.strip()) + r"(?!\w)", re.IGNORECASE)
+
+
+def compile_expression(node: Mapping[str, Any], *, category: Category = Category.OUTPUT,
+                       registry: Any = None) -> Fn:
+    """Return a closure judging ``node`` on an environment (used by ``ExpressionContract``)."""
+    if registry is None:
+        from ..contracts._registry import default_registry
+
+        registry = default_registry
+    return _Compiler(category=category, registry=registry).condition(node)
+
+
+class ExpressionContract(Contract):
+    """A contract whose condition is an LLMCL expression (from a compiled spec).
+
+    ``input`` is the prompt (all messages; for an answer, the request that produced it,
+    or in a temporal clause the messages of the turn), ``output`` the answer's text.
+    A clause that refers to a ``context.<name>`` the call does not provide passes
+    with ``details["skipped"]`` naming it.
+
+    Parameters:
+        expression: the expression, as a compiled spec stores it.
+        text: the clause's source text, for messages.
+        message: the violation message, instead of the default one.
+        suggestion: what a re-ask tells the model.
+        turn_scoped: judge ``input`` as the turn's own messages (temporal clauses).
+        registry: where ``use "name"`` finds named contracts.
+    """
+
+    def __init__(
+        self,
+        expression: Mapping[str, Any],
+        *,
+        text: str | None = None,
+        message: str | None = None,
+        suggestion: str | None = None,
+        turn_scoped: bool = False,
+        registry: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(kwargs.pop("name", None), **kwargs)
+        from ._loader import expression_source
+
+        self.expression = dict(expression)
+        self.text = text or expression_source(self.expression)
+        self.message = message
+        self.suggestion = suggestion
+        self.turn_scoped = turn_scoped
+        used = uses(self.expression)
+        self._needs_input = "input" in used
+        self._needs_output = "output" in used
+        self._fn = compile_expression(self.expression, category=self.category, registry=registry)
+
+    def _env(self, value: Any, context: ValidationContext | None) -> _Env | None:
+        request = value if isinstance(value, LLMRequest) else None
+        response = value if isinstance(value, LLMResponse) else None
+        if request is None and context is not None:
+            if self.turn_scoped:
+                request = getattr(context.conversation, "turn_request", None)
+            request = request or context.request
+        output = ""
+        if self._needs_output:
+            if response is not None:
+                found = answer_text(response)
+                if found is None:
+                    return None  # a turn made only of tool calls is not the answer yet
+                output = found
+            elif request is None or self.category is not Category.INPUT:
+                output = text_of(value)
+        input_text = ""
+        if self._needs_input:
+            if request is not None:
+                input_text = request.prompt_text
+            elif self.category is Category.INPUT:
+                input_text = text_of(value)
+        return _Env(value, context, request, response, input_text, output)
+
+    def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
+        env = self._env(value, context)
+        if env is None:
+            return self.ok(skipped="tool_calls")
+        try:
+            holds = self._fn(env)
+        except Unknown as unknown:
+            return self.ok(skipped=f"{unknown} is not known")
+        if holds:
+            return self.ok()
+        return self.fail(self.message or f"'{self.text}' does not hold{self._explain(env)}",
+                         suggestion=self.suggestion)
+
+    def _explain(self, env: _Env) -> str:
+        """Return the measured values of a failing comparison (failure path only)."""
+        from ._loader import expression_source
+
+        node = self.expression
+        while node.get("op") == "and":
+            for arg in node["args"]:
+                try:
+                    if not compile_expression(arg, category=self.category)(env):
+                        node = arg
+                        break
+                except Unknown:
+                    return ""
+            else:
+                return ""
+        if node.get("op") != "cmp":
+            return ""
+        shown = []
+        for side in (node["left"], node["right"]):
+            if side["op"] in ("num", "str", "bool"):
+                continue
+            try:
+                value = compile_expression(side, category=self.category)(env)
+            except Exception:
+                return ""
+            text = repr(value) if isinstance(value, str) else str(value)
+            shown.append(f"{expression_source(side)} is {text if len(text) <= 60 else text[:57] + '...'}")
+        return f": {', '.join(shown)}" if shown else ""
+
+    def _conflict_key(self) -> Any:
+        from ..contracts.composition import _negate
+
+        node = self.expression
+        if node.get("op") == "not":
+            inner = ("llmcl", self.category.value, expression_key(node["arg"]))
+            return _negate(inner)
+        return ("llmcl", self.category.value, expression_key(node))
+
+    def describe(self) -> dict[str, Any]:
+        data = super().describe()
+        data["expression"] = self.text
+        return data
+
+
+def expression_key(node: Mapping[str, Any]) -> str:
+    """Return the canonical text of an expression: equal keys mean the same condition."""
+    from ._loader import expression_source
+
+    return expression_source(node)

@@ -1,0 +1,397 @@
+"""Load a compiled LLMCL spec into contract objects that behave like hand-built ones.
+
+A clause whose condition is one a built-in contract checks becomes that built-in
+(``tokens(input) <= 4000`` is a ``PromptLengthContract(max_tokens=4000)``,
+``json(output) conforms S`` a ``JSONFormatContract(S)``, ``not pii(output)`` a
+``PIIContract`` ...); ``use "name"`` takes the named contract from the registry; any
+other condition becomes an :class:`ExpressionContract`. Temporal clauses wrap those in
+the temporal operators.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..contracts._base import Category, Contract, ValidationContext, ValidationResult
+from ..contracts._registry import ContractRegistry, default_registry
+from . import _ast as A
+from ._errors import LLMCLError
+from ._evaluator import ExpressionContract, uses
+from ._formatter import expr_text
+
+__all__ = ["ContractSet", "build_clause", "expression_source", "load_file", "load_source", "load_spec"]
+
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+_FIX_SUGGESTION = {
+    "truncate": "Shorten the answer.",
+    "redact": "Leave personal data out; refer to it generically or with placeholders.",
+}
+
+
+class ContractSet:
+    """The contracts of one compiled LLMCL contract, ready for a client.
+
+    Iterating gives every contract (input ones first), so
+    ``ContractOpenAI(contracts=contract_set)`` routes them by category.
+
+    Attributes:
+        name, version, description: the contract's identity.
+        input: contracts checked before the call (``require``).
+        output: contracts checked on the answer (``ensure`` and the temporal clauses).
+        contract_retries: how many re-asks ``on violation retry N`` allows.
+        retry_message: the message the re-asks add to every violation's fix.
+        fallback: the text ``on violation fallback`` gives when the retries run out.
+        conflicts: the composition resolver's report, from the compiler.
+        spec: the compiled spec of this contract.
+    """
+
+    def __init__(self, *, name: str, version: int | None, description: str | None,
+                 input: Sequence[Contract], output: Sequence[Contract], contract_retries: int,
+                 retry_message: str | None, fallback: str | None, conflicts: Sequence[Mapping[str, Any]],
+                 spec: Mapping[str, Any]) -> None:
+        self.name = name
+        self.version = version
+        self.description = description
+        self.input = list(input)
+        self.output = list(output)
+        self.contract_retries = contract_retries
+        self.retry_message = retry_message
+        self.fallback = fallback
+        self.conflicts = [dict(c) for c in conflicts]
+        self.spec = dict(spec)
+
+    def __iter__(self) -> Iterator[Contract]:
+        return iter([*self.input, *self.output])
+
+    def __len__(self) -> int:
+        return len(self.input) + len(self.output)
+
+    def __getitem__(self, name: str) -> Contract:
+        """Return the contract of the clause called ``name``."""
+        for contract in self:
+            if contract.name == name:
+                return contract
+        raise KeyError(name)
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Return the keyword arguments that give a ``ContractOpenAI`` these contracts and retries."""
+        return {"contracts": list(self), "contract_retries": self.contract_retries}
+
+    def __repr__(self) -> str:
+        return (f"<ContractSet {self.name!r} v{self.version} input={len(self.input)} "
+                f"output={len(self.output)}>")
+
+
+# -- expression JSON back to source --------------------------------------------------------------
+
+
+def to_ast(node: Mapping[str, Any]) -> A.Expr:
+    """Return the syntax tree of an expression stored in a spec (positions dropped)."""
+    op = node["op"]
+    if op == "num":
+        return A.Num(node["value"])
+    if op == "str":
+        return A.Str(node["value"])
+    if op == "bool":
+        return A.Bool(node["value"])
+    if op == "regex":
+        return A.Regex(node["pattern"], node.get("flags", ""))
+    if op == "ref":
+        return A.Ref(node["name"], tuple(node.get("path", ())))
+    if op == "not":
+        return A.Not(to_ast(node["arg"]))
+    if op in ("and", "or"):
+        return A.BoolOp(op, tuple(to_ast(a) for a in node["args"]))
+    if op == "cmp":
+        return A.Compare(node["cmp"], to_ast(node["left"]), to_ast(node["right"]))
+    if op == "conforms":
+        file = node.get("schema_file")
+        return A.Conforms(to_ast(node["arg"]), file, None if file is not None else node.get("schema"))
+    if op == "call":
+        return A.Call(node["fn"], tuple(to_ast(a) for a in node["args"]))
+    if op == "use":
+        return A.Use(node["name"], tuple((node.get("args") or {}).items()))
+    raise LLMCLError(f"the spec holds an unknown expression op {op!r}")
+
+
+def expression_source(node: Mapping[str, Any]) -> str:
+    """Return the LLMCL text of an expression stored in a spec."""
+    return expr_text(to_ast(node))
+
+
+# -- clauses to contracts -----------------------------------------------------------------------
+
+
+def _bare(node: Mapping[str, Any], side: str) -> bool:
+    return node.get("op") == "ref" and node.get("name") == side and not node.get("path")
+
+
+def _measure(node: Mapping[str, Any]) -> tuple[str, str, str, int] | None:
+    """Return (function, side, op, limit) for ``f(side) op N`` (either way round), else None."""
+    if node.get("op") != "cmp":
+        return None
+    left, right, op = node["left"], node["right"], node["cmp"]
+    if left.get("op") == "num" and right.get("op") == "call":
+        left, right, op = right, left, _FLIP[op]
+    if left.get("op") != "call" or right.get("op") != "num" or len(left["args"]) != 1:
+        return None
+    limit = right["value"]
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        return None
+    for side in ("input", "output"):
+        if _bare(left["args"][0], side):
+            return left["fn"], side, op, limit
+    return None
+
+
+def _builtin(node: Mapping[str, Any], category: Category, fix: str | None,
+             kwargs: dict[str, Any]) -> Contract | None:
+    """Return the built-in contract that checks exactly ``node``, or None."""
+    from ..contracts import (
+        ContentPolicyContract,
+        JSONFormatContract,
+        LengthContract,
+        PIIContract,
+        PromptInjectionContract,
+        PromptLengthContract,
+        RefusalContract,
+        RegexContract,
+    )
+    from ._functions import REGEX_FLAGS
+
+    side = "input" if category is Category.INPUT else "output"
+    kwargs = {**kwargs, "category": category}
+    measure = _measure(node)
+    if measure is not None:
+        fn, subject, op, limit = measure
+        if subject != side or op in ("==", "!="):
+            return None
+        if op == "<":
+            op, limit = "<=", limit - 1
+        elif op == ">":
+            op, limit = ">=", limit + 1
+        if side == "input" and op == "<=" and fn in ("tokens", "len") and limit >= 1:
+            key = "max_tokens" if fn == "tokens" else "max_chars"
+            limits: dict[str, Any] = {key: limit}
+            return PromptLengthContract(**limits, truncate=fix == "truncate", **kwargs)
+        if side == "output" and fn in ("len", "words") and limit >= 0:
+            unit = "chars" if fn == "len" else "words"
+            bound = "max" if op == "<=" else "min"
+            return LengthContract(**{f"{bound}_{unit}": limit}, **kwargs)
+        return None
+    negated = node.get("op") == "not"
+    inner = node["arg"] if negated else node
+    if (inner.get("op") == "conforms" and not negated and side == "output"
+            and _bare(inner["arg"]["args"][0], side)):
+        return JSONFormatContract(inner.get("schema"), **kwargs)
+    if inner.get("op") != "call" or not inner["args"] or not _bare(inner["args"][0], side):
+        return None
+    fn, args = inner["fn"], inner["args"]
+    if fn == "json" and not negated and side == "output":
+        return JSONFormatContract(None, **kwargs)
+    if fn == "matches" and args[1].get("op") == "regex":
+        flags = "|".join(REGEX_FLAGS[f] for f in args[1].get("flags", ""))
+        return RegexContract(args[1]["pattern"], must_match=not negated, flags=flags, **kwargs)
+    if not negated:
+        return None
+    extra = [a["value"] for a in args[1:]] or None
+    if fn == "pii":
+        return PIIContract(kinds=extra, redact=fix == "redact" and side == "input", **kwargs)
+    if fn == "injection" and side == "input":
+        return PromptInjectionContract(**kwargs)
+    if fn == "refusal" and side == "output":
+        return RefusalContract(**kwargs)
+    if fn == "policy":
+        return ContentPolicyContract(extra, **kwargs)
+    return None
+
+
+def _suggesting(contract: Contract, text: str) -> Contract:
+    """Make ``contract`` add ``text`` to the fix of every violation it reports (for re-asks)."""
+    validate, avalidate, partial = contract.validate, contract.avalidate, contract.validate_partial
+
+    def add(result: ValidationResult) -> ValidationResult:
+        if not result.is_valid:
+            own = result.auto_fix_suggestion
+            result.auto_fix_suggestion = f"{own} {text}" if own and text not in own else (own or text)
+        return result
+
+    def validate_with(value: Any, context: ValidationContext | None = None) -> ValidationResult:
+        return add(validate(value, context))
+
+    async def avalidate_with(value: Any, context: ValidationContext | None = None) -> ValidationResult:
+        return add(await avalidate(value, context))
+
+    def partial_with(text_so_far: str, context: ValidationContext | None = None) -> ValidationResult:
+        return add(partial(text_so_far, context))
+
+    # Bound on the instance, so the contract keeps its own class and conflict key.
+    contract.validate = validate_with  # type: ignore[method-assign]
+    contract.avalidate = avalidate_with  # type: ignore[method-assign]
+    contract.validate_partial = partial_with  # type: ignore[method-assign,assignment]
+    return contract
+
+
+def _condition(node: Mapping[str, Any], category: Category, *, fix: str | None, message: str | None,
+               suggestion: str | None, turn_scoped: bool, registry: ContractRegistry,
+               kwargs: dict[str, Any]) -> Contract:
+    if node.get("op") == "use":
+        named = copy.copy(registry.get(node["name"], **dict(node.get("args") or {})))
+        # A copy: the registry's instance is shared, these settings are this clause's.
+        named.name = kwargs["name"]
+        named.category = category
+        for key in ("severity", "priority", "enforcement"):
+            if key in kwargs:
+                setattr(named, key, kwargs[key])
+        if kwargs.get("description"):
+            named.description = kwargs["description"]
+        return named
+    if message is None:
+        built = _builtin(node, category, fix, kwargs)
+        if built is not None:
+            return built
+    return ExpressionContract(node, message=message, suggestion=suggestion, turn_scoped=turn_scoped,
+                              registry=registry, category=category, **kwargs)
+
+
+def _category_of(node: Mapping[str, Any]) -> Category:
+    return Category.INPUT if uses(node) & {"input", "output"} == {"input"} else Category.OUTPUT
+
+
+def build_clause(clause: Mapping[str, Any], contract: Mapping[str, Any] | None = None, *,
+                 registry: ContractRegistry | None = None) -> Contract:
+    """Return the contract object of one compiled clause."""
+    from .._exceptions import ContractConfigError
+
+    registry = registry or default_registry
+    contract = contract or {}
+    remediation = contract.get("remediation") or {}
+    kind = clause["kind"]
+    kwargs: dict[str, Any] = {"name": clause["name"], "description": clause.get("text") or ""}
+    severity = clause.get("severity") or contract.get("severity")
+    if severity is not None:
+        kwargs["severity"] = severity
+    priority = clause.get("priority")
+    if priority is None:
+        priority = contract.get("priority")
+    if priority is not None:
+        kwargs["priority"] = priority
+    kwargs["enforcement"] = clause.get("enforcement") or contract.get("enforcement") or "strict"
+    fix = clause.get("fix")
+    suggestion = clause.get("retry_message") or remediation.get("retry_message") \
+        or (_FIX_SUGGESTION.get(fix) if fix else None)
+    try:
+        if kind in ("require", "ensure"):
+            category = Category.INPUT if kind == "require" else Category.OUTPUT
+            built = _condition(clause["expression"], category, fix=fix, message=clause.get("message"),
+                               suggestion=suggestion, turn_scoped=False, registry=registry, kwargs=kwargs)
+            if category is Category.OUTPUT and not isinstance(built, ExpressionContract):
+                extra = clause.get("retry_message") or remediation.get("retry_message")
+                if extra:
+                    _suggesting(built, extra)
+            return built
+        return _temporal(clause, kind, kwargs, suggestion, registry)
+    except ContractConfigError as exc:
+        pos = clause.get("position") or {}
+        raise LLMCLError(f"clause '{clause.get('text', clause['name'])}' cannot be built: {exc}",
+                         file=clause.get("file"), line=pos.get("line"), column=pos.get("column")) from None
+
+
+def _temporal(clause: Mapping[str, Any], kind: str, kwargs: dict[str, Any], suggestion: str | None,
+              registry: ContractRegistry) -> Contract:
+    from ..contracts import _temporal as T
+
+    def part(node: Mapping[str, Any], role: str) -> Contract:
+        inner_kwargs = {"name": f"{kwargs['name']}.{role}", "description": expression_source(node)}
+        if "severity" in kwargs:
+            inner_kwargs["severity"] = kwargs["severity"]
+        return _condition(node, _category_of(node), fix=None,
+                          message=clause.get("message") if role == "condition" else None,
+                          suggestion=suggestion, turn_scoped=True, registry=registry, kwargs=inner_kwargs)
+
+    inner = part(clause["expression"], "condition")
+    if kind == "invariant":
+        return T.Invariant(inner, **kwargs)
+    if kind == "always":
+        return T.AlwaysContract(inner, **kwargs)
+    if kind == "never":
+        return T.NeverContract(inner, **kwargs)
+    if kind == "eventually":
+        return T.EventuallyContract(inner, within=clause["within"], **kwargs)
+    if kind == "next":
+        trigger = part(clause["trigger"], "trigger") if clause.get("trigger") else None
+        return T.NextContract(inner, trigger=trigger, **kwargs)
+    if kind == "until":
+        return T.UntilContract(inner, part(clause["release"], "release"), **kwargs)
+    raise LLMCLError(f"the spec holds an unknown clause kind {kind!r}")
+
+
+# -- whole specs --------------------------------------------------------------------------------
+
+
+def _check_spec(spec: Any) -> None:
+    from ._compiler import SPEC_VERSION
+
+    if not isinstance(spec, Mapping):
+        raise LLMCLError(f"a spec must be a JSON object; got {type(spec).__name__}")
+    version = spec.get("spec_version")
+    if version != SPEC_VERSION:
+        raise LLMCLError(f"unsupported spec_version {version!r}: this SDK reads version {SPEC_VERSION!r}")
+    from ._schema import spec_errors
+
+    problems = spec_errors(spec)
+    if problems:
+        raise LLMCLError("the spec does not match its JSON Schema: " + "; ".join(problems))
+
+
+def load_spec(spec: Mapping[str, Any], *, contract: str | None = None,
+              registry: ContractRegistry | None = None) -> ContractSet:
+    """Return the contract objects of one contract of a compiled spec.
+
+    ``contract`` names it; by default the last contract of the file (usually the one
+    that extends the others).
+    """
+    _check_spec(spec)
+    contracts = spec["contracts"]
+    if not contracts:
+        raise LLMCLError("the spec defines no contract")
+    if contract is None:
+        chosen = contracts[-1]
+    else:
+        found = [c for c in contracts if c["name"] == contract]
+        if not found:
+            names = ", ".join(c["name"] for c in contracts)
+            raise LLMCLError(f"the spec has no contract named {contract!r} (it has {names})")
+        chosen = found[0]
+    inputs: list[Contract] = []
+    outputs: list[Contract] = []
+    for clause in chosen["clauses"]:
+        built = build_clause(clause, chosen, registry=registry)
+        (inputs if built.category is Category.INPUT else outputs).append(built)
+    remediation = chosen.get("remediation") or {}
+    return ContractSet(name=chosen["name"], version=chosen.get("version"),
+                       description=chosen.get("description"),
+                       input=inputs, output=outputs, contract_retries=int(remediation.get("retries") or 0),
+                       retry_message=remediation.get("retry_message"), fallback=remediation.get("fallback"),
+                       conflicts=chosen.get("conflicts") or (), spec=chosen)
+
+
+def load_source(source: str, *, path: str | Path | None = None, contract: str | None = None,
+                strict: bool = False, registry: ContractRegistry | None = None) -> ContractSet:
+    """Compile LLMCL ``source`` and load one of its contracts; see :func:`load_spec`."""
+    from ._compiler import compile_source
+
+    spec = compile_source(source, path=path, strict=strict, registry=registry)
+    return load_spec(spec, contract=contract, registry=registry)
+
+
+def load_file(path: str | Path, **kwargs: Any) -> ContractSet:
+    """Compile the LLMCL file at ``path`` and load one of its contracts."""
+    from ._compiler import compile_file
+
+    contract = kwargs.pop("contract", None)
+    spec = compile_file(path, **kwargs)
+    return load_spec(spec, contract=contract, registry=kwargs.get("registry"))
