@@ -69,6 +69,7 @@ class ContractEngine:
         self._stage_conflicts: dict[str, list[Conflict]] = {"input": [], "output": []}
         self.input_contracts: list[Contract] = []
         self.output_contracts: list[Contract] = []
+        self._produced = {"input": self.input_contracts, "output": self.output_contracts}
         self.breaker = breaker or CircuitBreaker()
         self.metrics = metrics or Metrics()
         for c in input_contracts:
@@ -87,10 +88,14 @@ class ContractEngine:
         return contract
 
     def _resolved(self, stage: str, contract: Contract) -> list[Contract]:
-        declared = [*self._declared[stage], self._check(contract)]
+        current = self.input_contracts if stage == "input" else self.output_contracts
+        # A list assigned from outside replaces what was declared: build on what is enforced.
+        base = self._declared[stage] if current is self._produced[stage] else current
+        declared = [*base, self._check(contract)]
         if self.conflict_mode == "ignore":
             self._declared[stage] = declared
-            return _sort(declared)
+            self._produced[stage] = _sort(declared)
+            return self._produced[stage]
         # Raises ContractConflictError in strict mode, before anything changed.
         resolution = resolve(declared, strict=self.conflict_mode == "strict")
         self._declared[stage] = declared
@@ -99,6 +104,7 @@ class ContractEngine:
                 log.warning("contract conflict: %s", conflict)
         self._stage_conflicts[stage] = resolution.conflicts
         self.conflicts = [*self._stage_conflicts["input"], *self._stage_conflicts["output"]]
+        self._produced[stage] = resolution.contracts
         return resolution.contracts
 
     def add_input(self, contract: Contract) -> None:
@@ -122,6 +128,11 @@ class ContractEngine:
         twin.conflicts = list(self.conflicts)
         twin._declared = {stage: list(cs) for stage, cs in self._declared.items()}
         twin._stage_conflicts = {stage: list(cs) for stage, cs in self._stage_conflicts.items()}
+        twin._produced = {"input": twin.input_contracts, "output": twin.output_contracts}
+        if self.input_contracts is not self._produced["input"]:
+            twin._declared["input"] = list(self.input_contracts)
+        if self.output_contracts is not self._produced["output"]:
+            twin._declared["output"] = list(self.output_contracts)
         return twin
 
     @property

@@ -398,3 +398,16 @@ class TestTheClientResolvesItsContracts:
     def test_it_rejects_an_unknown_conflict_mode(self, fake):
         with pytest.raises(ContractConfigError, match="conflicts must be one of resolve, strict, ignore"):
             ContractOpenAI(api_key="k", http_client=fake.http_client(), conflicts="loose")
+
+
+class TestTheEngine:
+    def test_a_list_assigned_from_outside_is_kept_when_a_contract_is_added(self):
+        from llm_contracts.enforcement import ContractEngine
+
+        engine = ContractEngine(output_contracts=[RegexContract("a", name="a")])
+        engine.output_contracts = [RegexContract("b", name="b")]
+
+        engine.add_output(RegexContract("c", name="c"))
+
+        assert names(engine.output_contracts) == ["b", "c"]
+        assert names(engine.copy().output_contracts) == ["b", "c"]
