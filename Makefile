@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
 
-.PHONY: run test test-openai2 bench lint typecheck clean
+.PHONY: run demo test test-openai2 bench lint typecheck clean
 
 $(STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,12 @@ $(STAMP):
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
+# The control plane with demo data and live demo traffic (see dashboard/devserver.py).
 run: $(STAMP)
+	$(PY) -m dashboard.devserver
+
+# The SDK alone against a local fake model.
+demo: $(STAMP)
 	$(PY) -m llm_contracts.demo
 
 test: $(STAMP)

@@ -466,6 +466,12 @@ class AggregationResult:
     watermark: datetime | None = None
 
 
+def _stable(value: Any) -> Any:
+    # A float SUM depends on the order the database adds the rows in; rounding to a
+    # nanosecond makes a rebuilt bucket equal to the old one, as idempotency requires.
+    return round(value, 6) if isinstance(value, float) else value
+
+
 def _histogram_aggregates() -> dict[str, Count]:
     out: dict[str, Count] = {}
     lower = float("-inf")
@@ -526,8 +532,8 @@ def _minute_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> 
             fixes_succeeded=r["n_fixes_succeeded"],
             prompt_tokens=r["s_prompt"],
             completion_tokens=r["s_completion"],
-            latency_sum_ms=r["s_latency"],
-            llm_latency_sum_ms=r["s_llm_latency"],
+            latency_sum_ms=_stable(r["s_latency"]),
+            llm_latency_sum_ms=_stable(r["s_llm_latency"]),
             **{name: r[name] for name in BUCKET_FIELDS},
         )
         for r in rows
@@ -570,7 +576,7 @@ def _hour_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> in
             contract_version=r["contract_version"],
             experiment=r["experiment"],
             variant=r["variant"],
-            **{name: r[f"s_{name}"] for name in _SUMMED},
+            **{name: _stable(r[f"s_{name}"]) for name in _SUMMED},
         )
         for r in rows
     ]
