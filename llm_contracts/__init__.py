@@ -52,6 +52,7 @@ from .providers import (
     ContractOpenAI,
     ImprovedOpenAIProvider,
 )
+from .reporting import Reporter
 
 __all__ = [
     "AllOf",
@@ -90,6 +91,7 @@ __all__ = [
     "PydanticContract",
     "RefusalContract",
     "RegexContract",
+    "Reporter",
     "RequestParametersContract",
     "ResponseTimeContract",
     "Severity",

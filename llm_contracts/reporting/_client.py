@@ -110,12 +110,13 @@ class ClientTelemetry:
     def __call__(self, report: ContractReport) -> None:
         reporter = self.reporter
         with reporter.guard:
+            versions = self._versions()  # a reference: the sync replaces the dict, never edits it
             if self.spans.mode is not False:
-                self.spans.record(report, self._versions())
+                self.spans.record(report, versions)
             if reporter.enabled:
                 n = len(report.input_results) + len(report.stream_results) + (
                     len(report.attempts[-1].results) if report.attempts else 0)
-                reporter.enqueue_call(CallItem(report, time.time(), self._materialise), n)
+                reporter.enqueue_call(CallItem(report, time.time(), self._materialise, versions), n)
 
     def _versions(self) -> dict[str, int]:
         return self.reporter.sync.versions if self.project_contracts and self.reporter.enabled else {}
@@ -150,7 +151,7 @@ class ClientTelemetry:
         upload, breakpoint_id = self._wants_trace(report)
         trace_id = uuid.uuid4().hex if upload else None
         events = report_events(report, call_id=call_id, ended_at=item.ended_at, categories=self._categories(),
-                               versions=self._versions(), trace_id=trace_id, metadata=item.extra)
+                               versions=item.versions, trace_id=trace_id, metadata=item.extra)
         trace = None
         if upload:
             trace = Trace.from_report(report, trace_id=trace_id, call_id=call_id,

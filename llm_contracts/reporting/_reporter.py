@@ -46,6 +46,7 @@ class CallItem:
     report: ContractReport
     ended_at: float
     materialise: Callable[[CallItem], tuple[list[dict[str, Any]], dict[str, Any] | None]]
+    versions: Mapping[str, int] = field(default_factory=dict)  # of the contracts in force during the call
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -186,6 +187,11 @@ class Reporter:
                 self._recovered = self._spooled = self._spool.count()
         if self.enabled:
             _REPORTERS.add(self)
+            if self._transport is None:
+                # Built here, in the app's thread: importing httpx for the first time from a
+                # background thread lets the app see a half-initialised module (openai looks
+                # it up in sys.modules while it builds its own clients).
+                self._transport = HttpxTransport(self.url or "", timeout=self.timeout)
             if self._spooled:
                 self._start()
 
@@ -350,8 +356,9 @@ class Reporter:
         # The parent's thread does not exist here and its locks may be held by threads that
         # are gone: start over with fresh state. The parent still delivers what it queued.
         self._init_state()
-        if self._own_transport:
-            self._transport = None  # a pooled connection must not be shared with the parent
+        if self._own_transport and self.url:
+            # A pooled connection must not be shared with the parent.
+            self._transport = HttpxTransport(self.url, timeout=self.timeout)
         if self._sync is not None:
             self._sync._reset_after_fork()
 
