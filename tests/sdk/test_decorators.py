@@ -552,3 +552,74 @@ class TestConfigurationErrors:
 
         with pytest.raises(ContractConfigError, match="argument 'prompt' must be a string or a list"):
             answer(42)
+
+
+LLMCL_SOURCE = '''
+contract ShortReply {
+  require tokens(input) <= 40
+  ensure len(output) <= 12
+  on violation retry 2 with "Be brief."
+}
+'''
+
+
+class TestLLMCLSource:
+    def test_require_clauses_check_the_prompt_and_ensure_clauses_the_answer(self):
+        answers = iter(["a long rambling answer", "short one"])
+        feedbacks: list[str | None] = []
+
+        @contract(pre=LLMCL_SOURCE)
+        def answer(prompt: str, feedback: str | None = None) -> str:
+            feedbacks.append(feedback)
+            return next(answers)
+
+        assert answer("hi") == "short one"
+        # The source's "on violation retry 2 with ..." applies: one re-call, with its message first.
+        assert answer.last_report.outcome == "repaired"
+        assert feedbacks[0] is None
+        assert feedbacks[1] is not None and feedbacks[1].startswith("Be brief.\n\n")
+        with pytest.raises(ContractViolationError) as caught:
+            answer("word " * 200)
+        assert caught.value.stage == "input"
+
+    def test_the_decorators_retries_win_over_the_sources(self):
+        @post(LLMCL_SOURCE, retries=0)
+        def answer(prompt: str) -> str:
+            return "far too long for the contract"
+
+        with pytest.raises(ContractViolationError):
+            answer("hi")
+        assert answer.last_report.retries == 0
+
+    def test_llmcl_contracts_give_the_same_verdicts_as_hand_built_ones(self):
+        from llm_contracts.llmcl import load_source
+
+        loaded = load_source(LLMCL_SOURCE)
+
+        @post(*loaded.output)
+        def from_source(prompt: str) -> str:
+            return prompt
+
+        @post(LengthContract(max_chars=12))
+        def by_hand(prompt: str) -> str:
+            return prompt
+
+        for text in ["ok", "exactly 12 c", "thirteen char"]:
+            verdicts = []
+            for fn in (from_source, by_hand):
+                try:
+                    fn(text)
+                    verdicts.append(True)
+                except ContractViolationError:
+                    verdicts.append(False)
+            assert verdicts[0] == verdicts[1], text
+
+    def test_a_syntax_error_in_the_source_stops_the_decoration_with_its_position(self):
+        from llm_contracts.llmcl import LLMCLError
+
+        with pytest.raises(LLMCLError) as caught:
+            @pre("contract Broken {\n  require tokens(input) <=\n}")
+            def answer(prompt: str) -> str:
+                return ""
+
+        assert str(caught.value).startswith("<source>:3:1: error:")
