@@ -50,7 +50,8 @@ def varied_events(n: int, seed: int = 7) -> list[dict[str, Any]]:
 DIRECT_SQL = """
     SELECT contract, COALESCE(contract_version, 0), COALESCE(experiment, ''), COALESCE(variant, ''),
            COUNT(*), SUM(CASE WHEN is_valid THEN 0 ELSE 1 END), SUM(CASE WHEN error THEN 1 ELSE 0 END),
-           SUM(CASE WHEN auto_fix_attempted THEN 1 ELSE 0 END), SUM(CASE WHEN auto_fix_succeeded THEN 1 ELSE 0 END),
+           SUM(CASE WHEN auto_fix_attempted THEN 1 ELSE 0 END),
+           SUM(CASE WHEN auto_fix_succeeded THEN 1 ELSE 0 END),
            COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), SUM(latency_ms),
            COALESCE(SUM(llm_latency_ms), 0)
     FROM contracts_app_validationevent WHERE project_id = %s
