@@ -204,8 +204,8 @@ def format_module(module: A.Module) -> str:
         header_line = d.pos.line
         head = _Anchor(header_line, header_line, header_text(d))
         body = _body(d)
-        close = _Anchor(d.pos.end_line, d.pos.end_line, "}")
-        blocks.append((head, body, close))
+        closing = _Anchor(d.pos.end_line, d.pos.end_line, "}")
+        blocks.append((head, body, closing))
 
     anchors = [a for head, body, close in blocks for a in (head, *body, *([close] if close else []))]
     placed = sorted((a for a in anchors if a.start > 0), key=lambda a: (a.start, a.end))

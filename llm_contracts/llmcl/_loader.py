@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..contracts._base import Category, Contract, ValidationContext, ValidationResult
+from ..contracts._base import Category, Contract, Enforcement, Severity, ValidationContext, ValidationResult
 from ..contracts._registry import ContractRegistry, default_registry
 from . import _ast as A
 from ._errors import LLMCLError
@@ -243,9 +243,12 @@ def _condition(node: Mapping[str, Any], category: Category, *, fix: str | None, 
         # A copy: the registry's instance is shared, these settings are this clause's.
         named.name = kwargs["name"]
         named.category = category
-        for key in ("severity", "priority", "enforcement"):
-            if key in kwargs:
-                setattr(named, key, kwargs[key])
+        if "severity" in kwargs:
+            named.severity = Severity(kwargs["severity"])
+        if "priority" in kwargs:
+            named.priority = kwargs["priority"]
+        if "enforcement" in kwargs:
+            named.enforcement = Enforcement(kwargs["enforcement"])
         if kwargs.get("description"):
             named.description = kwargs["description"]
         return named
