@@ -26,18 +26,21 @@ __all__ = ["ProjectSync", "load_project_spec"]
 CONTRACTS_PATH = "/api/v1/contracts"
 BREAKPOINTS_PATH = "/api/v1/breakpoints"
 
-SpecLoader = Callable[[Any], Any]
+# (spec, contract name) -> a Contract, an iterable of them, or an LLMCL ContractSet
+SpecLoader = Callable[[Any, str], Any]
 
 
-def load_project_spec(spec: Any) -> Any:
-    """Compile one server spec with the LLMCL loader (imported on first use)."""
-    from ..llmcl import load_spec  # type: ignore[attr-defined]
+def load_project_spec(spec: Any, name: str) -> Any:
+    """Load contract ``name`` of one compiled server spec with LLMCL (imported on first use)."""
+    from ..llmcl import load_spec
 
-    return load_spec(spec)
+    return load_spec(spec, contract=name)
 
 
 def _as_contracts(loaded: Any, where: str) -> list[Contract]:
-    if isinstance(loaded, Contract) or not isinstance(loaded, Iterable):
+    if hasattr(loaded, "input") and hasattr(loaded, "output"):  # an LLMCL ContractSet
+        loaded = [*loaded.input, *loaded.output]
+    elif isinstance(loaded, Contract) or not isinstance(loaded, Iterable):
         loaded = [loaded]
     items = list(loaded)
     for c in items:
@@ -148,7 +151,7 @@ class ProjectSync:
             built = self._compiled.get(key)
             if built is None:
                 try:
-                    built = _as_contracts(self.loader(item.get("spec")), f"contract {name} v{version}")
+                    built = _as_contracts(self.loader(item.get("spec"), name), f"contract {name} v{version}")
                 except Exception as exc:
                     if (name, version) not in self._bad:
                         self._bad.add((name, version))

@@ -200,7 +200,7 @@ def test_a_bad_upload_mode_is_refused_by_name(fake):
 # -- server-defined contracts -----------------------------------------------------------------
 
 
-def forbid_loader(spec: dict[str, Any]) -> FunctionContract:
+def forbid_loader(spec: dict[str, Any], name: str) -> FunctionContract:
     """Stand in for llmcl.load_spec: a spec {"name", "forbid"} rejects answers containing a word."""
     word = spec["forbid"]
     return FunctionContract(lambda text: word not in text, name=spec["name"], message=f"mentions {word}")
@@ -266,3 +266,23 @@ def test_a_spec_that_does_not_load_keeps_the_previous_version(plane, make_report
     with pytest.raises(ContractViolationError, match="mentions apple"):
         ask(client)
     assert reporter.sync.versions["NoWord"] == 1
+
+
+def test_project_contracts_compiled_from_llmcl_are_enforced(plane, make_reporter, fake):
+    from llm_contracts.llmcl import compile_source
+
+    source = 'contract NoGuarantee version 4 {\n  ensure not contains(output, "guarantee")\n}\n'
+    plane.contracts = {"contracts": [{"name": "NoGuarantee", "version": 4, "spec": compile_source(source),
+                                      "source": source}]}
+    reporter = make_reporter(plane.url, poll_interval=0.05)
+    client = client_on(fake, reporter, project_contracts=True, output_contracts=[])
+    assert reporter.sync.wait_loaded(5)
+
+    ask(client)
+    fake.reply("we guarantee it")
+    with pytest.raises(ContractViolationError):
+        ask(client)
+    assert reporter.flush(5)
+
+    assert {e["contract_version"] for e in plane.events} == {4}
+    assert [e["is_valid"] for e in plane.events] == [True, False]
