@@ -108,6 +108,10 @@ class _Compiler:
         self.import_failed = False
         # Schemas read from files, by the id of their ``conforms`` node.
         self.schemas: dict[int, Any] = {}
+        # Checking a schema against its metaschema is slow: each distinct one is checked once.
+        self.valid_schemas: set[str] = set()
+        # Inherited clauses with the same settings build the same contract: build it once.
+        self.built: dict[str, Any] = {}
 
     # -- errors --
 
@@ -427,11 +431,14 @@ class _Compiler:
             schema = self.read_schema(unit, e)
             if schema is None:
                 return
-        try:
-            compile_schema(schema)
-        except LLMContractsError as exc:
-            self.error(unit, f"bad JSON Schema: {exc}", e.schema_pos)
-            return
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self.valid_schemas:
+            try:
+                compile_schema(schema)
+            except LLMContractsError as exc:
+                self.error(unit, f"bad JSON Schema: {exc}", e.schema_pos)
+                return
+            self.valid_schemas.add(key)
         self.schemas[id(e)] = schema
 
     def read_schema(self, unit: _Unit, e: A.Conforms) -> Any:
@@ -561,10 +568,16 @@ class _Compiler:
         from ._loader import build_clause
 
         built = []
+        retry_message = spec["remediation"]["retry_message"]
         for clause in spec["clauses"]:
             unit = self.units.get(clause["file"] or "<source>", root)
+            key = json.dumps([clause["declared_in"], clause["name"], clause["severity"], clause["priority"],
+                              clause["enforcement"], spec["severity"], spec["priority"], spec["enforcement"],
+                              retry_message])
             try:
-                built.append(build_clause(clause, spec, registry=self.registry))
+                if key not in self.built:
+                    self.built[key] = build_clause(clause, spec, registry=self.registry)
+                built.append(self.built[key])
             except LLMCLError as exc:
                 self.errors.extend(exc.errors)
             except (LLMContractsError, TypeError, ValueError) as exc:

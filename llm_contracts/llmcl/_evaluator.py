@@ -96,9 +96,30 @@ def _is_ref(node: Mapping[str, Any], name: str) -> bool:
 class _Compiler:
     """Turn expression JSON into closures; ``registry`` resolves ``use``."""
 
-    def __init__(self, *, category: Category, registry: Any) -> None:
+    def __init__(self, *, category: Category, registry: Any, direct: bool = False) -> None:
         self.category = category
         self.registry = registry
+        # Direct mode: the closures get the answer's text itself, not an environment.
+        self.direct = direct
+        # How often each call occurs in the expression being compiled (see ``value``).
+        self.repeats: dict[Any, int] = {}
+        self.shared: dict[Any, Fn] = {}
+
+    def count_calls(self, node: Mapping[str, Any]) -> None:
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if n.get("op") == "call":
+                key = _key(n)
+                self.repeats[key] = self.repeats.get(key, 0) + 1
+            stack.extend(n[k] for k in ("arg", "left", "right") if k in n)
+            stack.extend(n.get("args", ()) if n.get("op") != "use" else ())
+
+    def subject(self, node: Mapping[str, Any]) -> Fn | None:
+        """Return the closure of a text argument, or None when it is the direct text itself."""
+        if self.direct and _is_ref(node, "output"):
+            return None
+        return self.value(node)
 
     def condition(self, node: Mapping[str, Any]) -> Fn:
         fn = self.value(node)
@@ -111,6 +132,14 @@ class _Compiler:
         method = getattr(self, f"op_{op}", None)
         if method is None:
             raise ValueError(f"unknown expression op {op!r}")
+        if op == "call" and node["fn"] in _PURE:
+            key = _key(node)
+            if self.repeats.get(key, 0) > 1:
+                # One remembering closure shared by every occurrence of the call.
+                shared = self.shared.get(key)
+                if shared is None:
+                    shared = self.shared[key] = _remembered(method(node))
+                return shared
         return method(node)  # type: ignore[no-any-return]
 
     # -- leaves --
@@ -131,7 +160,7 @@ class _Compiler:
         if name == "input":
             return lambda e: e.input
         if name == "output":
-            return lambda e: e.output
+            return (lambda e: e) if self.direct else (lambda e: e.output)
         path = tuple(node.get("path", ()))
         label = ".".join(("context", *path))
 
@@ -157,12 +186,33 @@ class _Compiler:
         return lambda e: not f(e)
 
     def op_and(self, node: Mapping[str, Any]) -> Fn:
-        fns = [self.condition(a) for a in node["args"]]
-        return functools.reduce(lambda a, b: lambda e: a(e) and b(e), fns)
+        fns = tuple(self.condition(a) for a in node["args"])
+        if len(fns) == 2:
+            a, b = fns
+            return lambda e: a(e) and b(e)
+
+        def every(e: _Env) -> bool:
+            # A loop, not nested closures: a long chain must not deepen the stack.
+            for f in fns:
+                if not f(e):
+                    return False
+            return True
+
+        return every
 
     def op_or(self, node: Mapping[str, Any]) -> Fn:
-        fns = [self.condition(a) for a in node["args"]]
-        return functools.reduce(lambda a, b: lambda e: a(e) or b(e), fns)
+        fns = tuple(self.condition(a) for a in node["args"])
+        if len(fns) == 2:
+            a, b = fns
+            return lambda e: a(e) or b(e)
+
+        def some(e: _Env) -> bool:
+            for f in fns:
+                if f(e):
+                    return True
+            return False
+
+        return some
 
     def op_cmp(self, node: Mapping[str, Any]) -> Fn:
         compare = _COMPARE[node["cmp"]]
@@ -216,11 +266,15 @@ class _Compiler:
             # As PromptLengthContract counts: the characters of every message.
             return lambda e: (sum(len(m.content) for m in e.request.messages) if e.request is not None
                               else len(e.input.strip()))
-        text = self.value(args[0])
+        text = self.subject(args[0])
+        if text is None:
+            return lambda e: len(e.strip())
         return lambda e: len(text(e).strip())
 
     def fn_words(self, args: list[Mapping[str, Any]]) -> Fn:
-        text = self.value(args[0])
+        text = self.subject(args[0])
+        if text is None:
+            return lambda e: len(e.split())
         return lambda e: len(text(e).split())
 
     def fn_tokens(self, args: list[Mapping[str, Any]]) -> Fn:
@@ -238,7 +292,7 @@ class _Compiler:
     def fn_json(self, args: list[Mapping[str, Any]]) -> Fn:
         from ..contracts._json import extract_json
 
-        text = self.value(args[0])
+        text = self.subject(args[0]) or (lambda e: e)
 
         def parsed(e: _Env) -> Any:
             try:
@@ -249,30 +303,41 @@ class _Compiler:
         return parsed
 
     def fn_lowercase(self, args: list[Mapping[str, Any]]) -> Fn:
-        text = self.value(args[0])
+        text = self.subject(args[0])
+        if text is None:
+            return lambda e: e.lower()
         return lambda e: text(e).lower()
 
     def fn_contains(self, args: list[Mapping[str, Any]]) -> Fn:
-        text = self.value(args[0])
+        text = self.subject(args[0])
         if args[1]["op"] == "str":
             needle = args[1]["value"]
+            if text is None:
+                return lambda e: needle in e
             return lambda e: needle in text(e)
+        text = text or (lambda e: e)
         other = self.value(args[1])
         return lambda e: str(other(e)) in text(e)
 
     def fn_matches(self, args: list[Mapping[str, Any]]) -> Fn:
-        text = self.value(args[0])
+        text = self.subject(args[0])
         if args[1]["op"] in ("regex", "str"):
             search = (_regex(args[1]) if args[1]["op"] == "regex" else re.compile(args[1]["value"])).search
+            if text is None:
+                return lambda e: search(e) is not None
             return lambda e: search(text(e)) is not None
+        text = text or (lambda e: e)
         other = self.value(args[1])
         return lambda e: _dynamic_regex(str(other(e))).search(text(e)) is not None
 
     def fn_mentions(self, args: list[Mapping[str, Any]]) -> Fn:
-        text = self.value(args[0])
+        text = self.subject(args[0])
         if args[1]["op"] == "str":
             search = _mention_regex(args[1]["value"]).search
+            if text is None:
+                return lambda e: search(e) is not None
             return lambda e: search(text(e)) is not None
+        text = text or (lambda e: e)
         other = self.value(args[1])
         return lambda e: _mention_regex(str(other(e))).search(text(e)) is not None
 
@@ -341,14 +406,68 @@ def _mention_regex(what: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)" + re.escape(what.strip()) + r"(?!\w)", re.IGNORECASE)
 
 
+def _key(node: Any) -> Any:
+    """Return a hashable key of an expression node, positions left out."""
+    if isinstance(node, Mapping):
+        return tuple((k, _key(v)) for k, v in sorted(node.items()) if k != "at")
+    if isinstance(node, list):
+        return tuple(_key(v) for v in node)
+    return node
+
+
+def _remembered(fn: Fn) -> Fn:
+    """Return ``fn`` remembering its last result, for a call that occurs twice in one expression.
+
+    ``words(output) >= 3 and words(output) <= 300`` splits the text once. The memo is one
+    tuple, replaced whole, so threads never see a result paired with another's input; it
+    keeps its input alive, so an identical ``id`` cannot belong to another object.
+    """
+    cell: list[tuple[Any, Any]] = [(_NOTHING, None)]
+
+    def remembered(e: Any) -> Any:
+        last = cell[0]
+        if last[0] is e:
+            return last[1]
+        result = fn(e)
+        cell[0] = (e, result)
+        return result
+
+    return remembered
+
+
+_NOTHING = object()
+# Functions whose result depends on their arguments only: safe to remember.
+_PURE = frozenset({"len", "words", "lowercase", "json", "tokens", "contains", "matches", "mentions"})
+
+# Functions that, on the answer's text alone, need nothing else of the call.
+_TEXT_ONLY = frozenset({"len", "words", "lowercase", "contains", "matches", "mentions", "json"})
+
+
+def text_only(node: Mapping[str, Any]) -> bool:
+    """Return True when ``node`` needs only the answer's text (so it can be judged in direct mode)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        op = n.get("op")
+        if op in ("conforms", "use") or (op == "call" and n["fn"] not in _TEXT_ONLY):
+            return False
+        if op == "ref" and (n["name"] != "output" or n.get("path")):
+            return False
+        stack.extend(n[k] for k in ("arg", "left", "right") if k in n)
+        stack.extend(n.get("args", ()))
+    return True
+
+
 def compile_expression(node: Mapping[str, Any], *, category: Category = Category.OUTPUT,
-                       registry: Any = None) -> Fn:
-    """Return a closure judging ``node`` on an environment (used by ``ExpressionContract``)."""
+                       registry: Any = None, direct: bool = False) -> Fn:
+    """Return a closure judging ``node`` on an environment, or on the answer's text when ``direct``."""
     if registry is None:
         from ..contracts._registry import default_registry
 
         registry = default_registry
-    return _Compiler(category=category, registry=registry).condition(node)
+    compiler = _Compiler(category=category, registry=registry, direct=direct)
+    compiler.count_calls(node)
+    return compiler.condition(node)
 
 
 class ExpressionContract(Contract):
@@ -390,7 +509,10 @@ class ExpressionContract(Contract):
         used = uses(self.expression)
         self._needs_input = "input" in used
         self._needs_output = "output" in used
-        self._fn = compile_expression(self.expression, category=self.category, registry=registry)
+        # Most answer checks read nothing but the text: judge it directly, as a function would.
+        self._direct = self.category is not Category.INPUT and text_only(self.expression)
+        self._fn = compile_expression(self.expression, category=self.category, registry=registry,
+                                      direct=self._direct)
 
     def _env(self, value: Any, context: ValidationContext | None) -> _Env | None:
         request = value if isinstance(value, LLMRequest) else None
@@ -417,7 +539,7 @@ class ExpressionContract(Contract):
         return _Env(value, context, request, response, input_text, output)
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
-        env = self._env(value, context)
+        env: Any = answer_text(value) if self._direct else self._env(value, context)
         if env is None:
             return self.ok(skipped="tool_calls")
         try:
@@ -429,7 +551,7 @@ class ExpressionContract(Contract):
         return self.fail(self.message or f"'{self.text}' does not hold{self._explain(env)}",
                          suggestion=self.suggestion)
 
-    def _explain(self, env: _Env) -> str:
+    def _explain(self, env: Any) -> str:
         """Return the measured values of a failing comparison (failure path only)."""
         from ._loader import expression_source
 
@@ -437,7 +559,7 @@ class ExpressionContract(Contract):
         while node.get("op") == "and":
             for arg in node["args"]:
                 try:
-                    if not compile_expression(arg, category=self.category)(env):
+                    if not compile_expression(arg, category=self.category, direct=self._direct)(env):
                         node = arg
                         break
                 except Unknown:
@@ -451,7 +573,7 @@ class ExpressionContract(Contract):
             if side["op"] in ("num", "str", "bool"):
                 continue
             try:
-                value = compile_expression(side, category=self.category)(env)
+                value = compile_expression(side, category=self.category, direct=self._direct)(env)
             except Exception:
                 return ""
             text = repr(value) if isinstance(value, str) else str(value)

@@ -11,6 +11,8 @@ the temporal operators.
 from __future__ import annotations
 
 import copy
+import functools
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -186,7 +188,7 @@ def _builtin(node: Mapping[str, Any], category: Category, fix: str | None,
     inner = node["arg"] if negated else node
     if (inner.get("op") == "conforms" and not negated and side == "output"
             and _bare(inner["arg"]["args"][0], side)):
-        return JSONFormatContract(inner.get("schema"), **kwargs)
+        return _json_contract(inner.get("schema"), kwargs)
     if inner.get("op") != "call" or not inner["args"] or not _bare(inner["args"][0], side):
         return None
     fn, args = inner["fn"], inner["args"]
@@ -207,6 +209,31 @@ def _builtin(node: Mapping[str, Any], category: Category, fix: str | None,
     if fn == "policy":
         return ContentPolicyContract(extra, **kwargs)
     return None
+
+
+@functools.lru_cache(maxsize=64)
+def _json_prototype(schema_text: str) -> Contract:
+    from ..contracts import JSONFormatContract
+
+    return JSONFormatContract(json.loads(schema_text))
+
+
+def _json_contract(schema: Any, kwargs: dict[str, Any]) -> Contract:
+    """Return a ``JSONFormatContract(schema, **kwargs)``, reusing the checked schema of an earlier one.
+
+    Checking a schema against its metaschema costs milliseconds; a copy of a prototype
+    shares the compiled validator, which only reads.
+    """
+    contract = copy.copy(_json_prototype(json.dumps(schema, sort_keys=True)))
+    contract.name = kwargs["name"]
+    contract.description = kwargs.get("description") or contract.description
+    contract.category = Category(kwargs.get("category", Category.OUTPUT))
+    if "severity" in kwargs:
+        contract.severity = Severity(kwargs["severity"])
+    if "priority" in kwargs:
+        contract.priority = kwargs["priority"]
+    contract.enforcement = Enforcement(kwargs.get("enforcement", Enforcement.STRICT))
+    return contract
 
 
 def _suggesting(contract: Contract, text: str) -> Contract:

@@ -344,3 +344,20 @@ class TestTemporalClausesOverConversations:
 
         with client.conversation("s-1"):
             assert Chat(client).turns(["a", "b"]) == ["passed", "raised"]
+
+
+def test_a_repeated_call_is_computed_once_per_answer_and_never_across_answers():
+    contract = only("ensure words(output) >= 3 and words(output) <= 4")
+
+    verdicts = [contract.validate(LLMResponse(text=t)).is_valid
+                for t in ("a b c", "a b c d e", "a b", "a b c d", "a b c d e")]
+
+    assert verdicts == [True, False, False, True, False]
+
+
+def test_an_input_expression_sees_the_whole_prompt():
+    contract = only('require contains(input, "secret") or len(input) < 5')
+
+    assert contract.category is Category.INPUT
+    assert contract.validate(request("the secret word")).is_valid
+    assert not contract.validate(request("nothing to see")).is_valid
