@@ -20,8 +20,8 @@ from openai import AsyncStream, Stream
 from .._exceptions import ContractConfigError, ContractViolationError
 from ..contracts._base import Contract, ValidationContext
 from ..contracts._types import LLMResponse
-from ..conversation import ACTIVE_CONVERSATION, ConversationScope, ConversationStateManager, open_conversation
 from ..contracts.composition import Conflict
+from ..conversation import ACTIVE_CONVERSATION, ConversationScope, ConversationStateManager, open_conversation
 from ..debugging._trace import Trace
 from ..enforcement._breaker import CircuitBreaker
 from ..enforcement._engine import ContractEngine
@@ -99,7 +99,7 @@ def _build_settings(
                         listeners, bool(native_schema))
 
 
-def _with_body(options: Any, body: dict[str, Any], is_retry: bool) -> Any:
+def _with_body(options: Any, body: Mapping[str, Any], is_retry: bool) -> Any:
     opts = options.model_copy()
     opts.json_data = body
     if is_retry:
@@ -116,8 +116,9 @@ def _native_format(settings: CallSettings, endpoint: str, body: Mapping[str, Any
     The caller's own ``response_format`` (or Responses ``text.format``) always wins; the
     answer is still verified after the call, since native enforcement is best effort.
     """
-    fmt = next((c.response_format() for c in settings.engine.output_contracts
-                if callable(getattr(c, "response_format", None))), None)
+    fmt: dict[str, Any] | None = next(
+        (format_for() for c in settings.engine.output_contracts
+         if callable(format_for := getattr(c, "response_format", None))), None)
     if fmt is None:
         return body
     if endpoint == "/chat/completions" and "response_format" not in body:
