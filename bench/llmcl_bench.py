@@ -33,7 +33,8 @@ _CLAUSES = [
     "require not matches(input, /ignore (all )?previous instructions/i) severity critical",
     "require not injection(input)",
     "require not pii(input) else fix redact",
-    'ensure json(output) conforms {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}',
+    'ensure json(output) conforms {"type": "object", "required": ["id"], '
+    '"properties": {"id": {"type": "integer"}}}',
     "ensure len(output) <= 2000 else fix truncate",
     "ensure not pii(output)",
     'ensure not contains(lowercase(output), "as an ai") and words(output) >= 3',
@@ -129,13 +130,15 @@ def main(argv: list[str] | None = None) -> int:
         inner = 2000
         ours, theirs = [], []
         for _ in range(3):  # interleaved, so drift hits both sides alike
-            ours.append(median_s(judge_all(loaded, answers), args.rounds, inner // len(answers)) / len(answers))
-            theirs.append(median_s(judge_all(python, answers), args.rounds, inner // len(answers)) / len(answers))
+            batches = inner // len(answers)
+            ours.append(median_s(judge_all(loaded, answers), args.rounds, batches) / len(answers))
+            theirs.append(median_s(judge_all(python, answers), args.rounds, batches) / len(answers))
         mine, base = min(ours), min(theirs)
         ratio = mine / base
         ok_eval &= ratio <= EVAL_GOAL_RATIO
         print(f"  {what:<20} {mine * 1e6:>8.2f}us {base * 1e6:>8.2f}us {ratio:>6.2f}x")
-    print(f"evaluation goal: within {EVAL_GOAL_RATIO}x of the hand-built contract: {'PASS' if ok_eval else 'FAIL'}")
+    verdict = "PASS" if ok_eval else "FAIL"
+    print(f"evaluation goal: within {EVAL_GOAL_RATIO}x of the hand-built contract: {verdict}")
     return 0 if ok_compile and ok_eval else 1
 
 

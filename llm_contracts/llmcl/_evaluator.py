@@ -20,7 +20,8 @@ from ..contracts._types import LLMRequest, LLMResponse
 
 __all__ = ["ExpressionContract", "compile_expression", "uses"]
 
-Fn = Callable[["_Env"], Any]
+# A compiled node: takes an ``_Env`` (or, in direct mode, the answer's text).
+Fn = Callable[[Any], Any]
 
 
 class Unknown(Exception):
@@ -192,11 +193,8 @@ class _Compiler:
             return lambda e: a(e) and b(e)
 
         def every(e: _Env) -> bool:
-            # A loop, not nested closures: a long chain must not deepen the stack.
-            for f in fns:
-                if not f(e):
-                    return False
-            return True
+            # Not nested closures: a long chain must not deepen the stack.
+            return all(f(e) for f in fns)
 
         return every
 
@@ -207,10 +205,7 @@ class _Compiler:
             return lambda e: a(e) or b(e)
 
         def some(e: _Env) -> bool:
-            for f in fns:
-                if f(e):
-                    return True
-            return False
+            return any(f(e) for f in fns)
 
         return some
 
@@ -292,9 +287,9 @@ class _Compiler:
     def fn_json(self, args: list[Mapping[str, Any]]) -> Fn:
         from ..contracts._json import extract_json
 
-        text = self.subject(args[0]) or (lambda e: e)
+        text: Fn = self.subject(args[0]) or (lambda e: e)
 
-        def parsed(e: _Env) -> Any:
+        def parsed(e: Any) -> Any:
             try:
                 return extract_json(text(e))[0]
             except ValueError:
@@ -315,9 +310,9 @@ class _Compiler:
             if text is None:
                 return lambda e: needle in e
             return lambda e: needle in text(e)
-        text = text or (lambda e: e)
+        source: Fn = text or (lambda e: e)
         other = self.value(args[1])
-        return lambda e: str(other(e)) in text(e)
+        return lambda e: str(other(e)) in source(e)
 
     def fn_matches(self, args: list[Mapping[str, Any]]) -> Fn:
         text = self.subject(args[0])
@@ -326,9 +321,9 @@ class _Compiler:
             if text is None:
                 return lambda e: search(e) is not None
             return lambda e: search(text(e)) is not None
-        text = text or (lambda e: e)
+        source: Fn = text or (lambda e: e)
         other = self.value(args[1])
-        return lambda e: _dynamic_regex(str(other(e))).search(text(e)) is not None
+        return lambda e: _dynamic_regex(str(other(e))).search(source(e)) is not None
 
     def fn_mentions(self, args: list[Mapping[str, Any]]) -> Fn:
         text = self.subject(args[0])
@@ -337,9 +332,9 @@ class _Compiler:
             if text is None:
                 return lambda e: search(e) is not None
             return lambda e: search(text(e)) is not None
-        text = text or (lambda e: e)
+        source: Fn = text or (lambda e: e)
         other = self.value(args[1])
-        return lambda e: _mention_regex(str(other(e))).search(text(e)) is not None
+        return lambda e: _mention_regex(str(other(e))).search(source(e)) is not None
 
     def fn_pii(self, args: list[Mapping[str, Any]]) -> Fn:
         from ..contracts._pii import PIIContract, find_pii
