@@ -11,7 +11,7 @@ from llm_contracts.contracts import FunctionContract
 from llm_contracts.contracts._registry import ContractRegistry
 from llm_contracts.llmcl import LLMCLError, compile_source
 
-SUPPORT = '''\
+SUPPORT = """\
 import "common.llmcl"
 // The support bot's replies.
 contract SupportReply version 3 priority high extends BaseReply {
@@ -33,13 +33,13 @@ contract SupportReply version 3 priority high extends BaseReply {
   on violation fallback "Sorry, I can't help with that right now."
   enforcement strict
 }
-'''
+"""
 
-COMMON = '''\
+COMMON = """\
 contract BaseReply severity warning {
   ensure not contains(output, "lorem ipsum")
 }
-'''
+"""
 
 TICKET_SCHEMA = '{"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}'
 
@@ -48,8 +48,10 @@ TICKET_SCHEMA = '{"type": "object", "required": ["id"], "properties": {"id": {"t
 def registry() -> ContractRegistry:
     """A registry with the built-ins and one house contract, "company_tone"."""
     reg = ContractRegistry()
-    reg.register("company_tone", lambda **kw: FunctionContract(lambda t: "dude" not in t.lower(),
-                                                               name="company_tone", **kw))
+    reg.register(
+        "company_tone",
+        lambda **kw: FunctionContract(lambda t: "dude" not in t.lower(), name="company_tone", **kw),
+    )
     return reg
 
 

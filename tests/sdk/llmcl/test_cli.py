@@ -10,13 +10,18 @@ from pathlib import Path
 import llm_contracts
 
 ROOT = Path(llm_contracts.__file__).resolve().parent.parent
-GOOD = 'contract C {\n  ensure len(output) <= 10\n}\n'
+GOOD = "contract C {\n  ensure len(output) <= 10\n}\n"
 BAD = "contract C {\n  ensrue len(output) <= 10\n  ensure lenn(output) < 3\n}\n"
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "llm_contracts.cli", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "llm_contracts.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_check_is_silent_and_succeeds_on_clean_files(tmp_path):
@@ -35,9 +40,11 @@ def test_check_prints_errors_like_a_compiler_and_fails(tmp_path):
 
     assert done.returncode == 1
     lines = done.stderr.splitlines()
-    assert lines[0] == f"{tmp_path / 'bad.llmcl'}:2:3: error: unexpected name 'ensrue'; expected a statement " \
-        "(require, ensure, ensure_every_turn, always, never, eventually, next, until, on, description, " \
+    assert (
+        lines[0] == f"{tmp_path / 'bad.llmcl'}:2:3: error: unexpected name 'ensrue'; expected a statement "
+        "(require, ensure, ensure_every_turn, always, never, eventually, next, until, on, description, "
         "enforcement, severity, priority) or '}'"
+    )
     assert lines[1:4] == ["      ensrue len(output) <= 10", "      ^^^^^^", "  hint: did you mean 'ensure'?"]
     assert "Traceback" not in done.stderr
 
@@ -50,7 +57,9 @@ def test_check_reports_a_missing_file(tmp_path):
 
 
 def test_check_strict_turns_conflicts_into_errors(tmp_path):
-    (tmp_path / "c.llmcl").write_text("contract C {\n  ensure len(output) <= 10\n  ensure len(output) >= 50\n}\n")
+    (tmp_path / "c.llmcl").write_text(
+        "contract C {\n  ensure len(output) <= 10\n  ensure len(output) >= 50\n}\n"
+    )
 
     assert run("check", str(tmp_path / "c.llmcl")).returncode == 0
     done = run("check", "--strict", str(tmp_path / "c.llmcl"))
@@ -91,7 +100,10 @@ def test_fmt_prints_check_and_writes(tmp_path):
     path.write_text("contract C{\n ensure  len(output)<=10 # short\n}")
 
     printed = run("fmt", str(path))
-    assert (printed.returncode, printed.stdout) == (0, "contract C {\n  ensure len(output) <= 10  # short\n}\n")
+    assert (printed.returncode, printed.stdout) == (
+        0,
+        "contract C {\n  ensure len(output) <= 10  # short\n}\n",
+    )
     assert run("fmt", "--check", str(path)).returncode == 1
     assert run("fmt", "--write", str(path)).returncode == 0
     assert path.read_text() == printed.stdout
@@ -108,8 +120,9 @@ def test_fmt_refuses_broken_source(tmp_path):
 
 def test_demo_runs_the_sdk_demo():
     done = run("demo")
-    direct = subprocess.run([sys.executable, "-m", "llm_contracts.demo"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)
+    direct = subprocess.run(
+        [sys.executable, "-m", "llm_contracts.demo"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
 
     assert done.stdout
     assert (done.returncode, done.stdout) == (direct.returncode, direct.stdout)

@@ -32,8 +32,11 @@ class TestSpec:
         assert spec["spec_version"] == SPEC_VERSION == "1"
         (contract,) = spec["contracts"]
         assert (contract["name"], contract["version"], contract["priority"]) == ("SupportReply", 3, 75)
-        assert contract["remediation"] == {"retries": 2, "retry_message": "Answer with the JSON object only.",
-                                           "fallback": "Sorry, I can't help with that right now."}
+        assert contract["remediation"] == {
+            "retries": 2,
+            "retry_message": "Answer with the JSON object only.",
+            "fallback": "Sorry, I can't help with that right now.",
+        }
         assert json.loads(json.dumps(spec)) == spec
 
     def test_the_schema_file_is_inlined_and_named(self, support_dir, registry):
@@ -44,7 +47,10 @@ class TestSpec:
         assert conforms["expression"]["schema"]["required"] == ["id"]
 
     def test_clauses_carry_kind_text_settings_and_position(self, registry):
-        source = "contract C priority 5 {\n  severity warning\n  ensure len(output) <= 10 severity critical else fix truncate\n}\n"
+        source = (
+            "contract C priority 5 {\n  severity warning\n"
+            "  ensure len(output) <= 10 severity critical else fix truncate\n}\n"
+        )
         (clause,) = contract_spec(source, registry)["clauses"]
 
         assert clause["kind"] == "ensure"
@@ -53,20 +59,29 @@ class TestSpec:
         assert (clause["severity"], clause["priority"], clause["fix"]) == ("critical", 5, "truncate")
         assert clause["position"] == {"line": 3, "column": 3, "end_line": 3, "end_column": 63}
         assert clause["expression"]["op"] == "cmp"
-        assert clause["expression"]["left"] == {"op": "call", "fn": "len", "at": [3, 10],
-                                                "args": [{"op": "ref", "name": "output", "at": [3, 14]}]}
+        assert clause["expression"]["left"] == {
+            "op": "call",
+            "fn": "len",
+            "at": [3, 10],
+            "args": [{"op": "ref", "name": "output", "at": [3, 14]}],
+        }
 
     def test_priority_words_and_numbers(self, registry):
-        spec = contract_spec("contract C priority critical {\n  ensure json(output) priority low\n"
-                             "  ensure true priority 12\n}\n", registry)
+        spec = contract_spec(
+            "contract C priority critical {\n  ensure json(output) priority low\n"
+            "  ensure true priority 12\n}\n",
+            registry,
+        )
 
         assert spec["priority"] == 100
         assert [c["priority"] for c in spec["clauses"]] == [25, 12]
 
     def test_extends_puts_the_base_clauses_first_and_settings_cascade(self, registry):
-        source = ('contract Base severity warning {\n  ensure not contains(output, "x")\n'
-                  '  on violation retry 1 with "again"\n}\n'
-                  'contract Child extends Base {\n  enforcement monitor\n  ensure json(output)\n}\n')
+        source = (
+            'contract Base severity warning {\n  ensure not contains(output, "x")\n'
+            '  on violation retry 1 with "again"\n}\n'
+            "contract Child extends Base {\n  enforcement monitor\n  ensure json(output)\n}\n"
+        )
         spec = compile_source(source, registry=registry)
         child = spec["contracts"][1]
 
@@ -77,11 +92,14 @@ class TestSpec:
         assert child["remediation"]["retries"] == 1
 
     def test_a_diamond_inherits_each_clause_once(self, registry):
-        source = ("contract A {\n  ensure json(output)\n}\ncontract B extends A {}\ncontract C extends A {}\n"
-                  "contract D extends B, C {}\n")
+        source = (
+            "contract A {\n  ensure json(output)\n}\ncontract B extends A {}\ncontract C extends A {}\n"
+            "contract D extends B, C {}\n"
+        )
 
-        assert [c["name"] for c in compile_source(source, registry=registry)["contracts"][-1]["clauses"]] == \
-            ["A.ensure[1]"]
+        assert [c["name"] for c in compile_source(source, registry=registry)["contracts"][-1]["clauses"]] == [
+            "A.ensure[1]"
+        ]
 
     def test_imports_resolve_relative_to_the_importing_file(self, support_dir, registry):
         sub = support_dir / "sub"
@@ -96,13 +114,18 @@ class TestSpec:
     def test_a_custom_resolver_supplies_imports(self, registry):
         files = {"base.llmcl": "contract Base {\n  ensure json(output)\n}\n"}
 
-        spec = compile_source('import "base.llmcl"\ncontract C extends Base {}\n', registry=registry,
-                              resolver=lambda target, importer: (files[target], target))
+        spec = compile_source(
+            'import "base.llmcl"\ncontract C extends Base {}\n',
+            registry=registry,
+            resolver=lambda target, importer: (files[target], target),
+        )
 
         assert spec["contracts"][0]["clauses"][0]["name"] == "Base.ensure[1]"
 
     def test_the_conflict_report_is_in_the_spec(self, registry):
-        spec = contract_spec("contract C {\n  ensure len(output) <= 10\n  ensure len(output) >= 50\n}\n", registry)
+        spec = contract_spec(
+            "contract C {\n  ensure len(output) <= 10\n  ensure len(output) >= 50\n}\n", registry
+        )
 
         (conflict,) = spec["conflicts"]
         assert conflict["kind"] == "bounds"
@@ -132,7 +155,7 @@ class TestSemanticErrors:
         assert (error.line, error.column) == (2, 14)
 
     def test_comparing_text_with_a_number_suggests_len(self, error_of):
-        error = error_of('contract C {\n  ensure output <= 3\n}\n')
+        error = error_of("contract C {\n  ensure output <= 3\n}\n")
 
         assert error.message == "cannot compare text with a number: output <= 3"
         assert "len()" in (error.hint or "")
@@ -197,7 +220,9 @@ class TestSemanticErrors:
         assert (error.line, error.column) == (2, 10)
 
     def test_a_missing_schema_file_is_an_error(self, error_of, tmp_path):
-        error = error_of('contract C {\n  ensure json(output) conforms "nope.json"\n}\n', path=tmp_path / "c.llmcl")
+        error = error_of(
+            'contract C {\n  ensure json(output) conforms "nope.json"\n}\n', path=tmp_path / "c.llmcl"
+        )
 
         assert error.message.startswith('cannot read the JSON Schema "nope.json"')
         assert (error.line, error.column) == (2, 32)
@@ -205,7 +230,9 @@ class TestSemanticErrors:
     def test_a_schema_file_that_is_not_json_is_an_error(self, error_of, tmp_path):
         (tmp_path / "s.json").write_text("{nope")
 
-        error = error_of('contract C {\n  ensure json(output) conforms "s.json"\n}\n', path=tmp_path / "c.llmcl")
+        error = error_of(
+            'contract C {\n  ensure json(output) conforms "s.json"\n}\n', path=tmp_path / "c.llmcl"
+        )
 
         assert error.message.startswith('bad JSON Schema: "s.json" is not JSON')
 
@@ -231,7 +258,10 @@ class TestSemanticErrors:
         assert error.message.startswith("'fix truncate' needs a length limit")
 
     def test_an_unknown_fix_is_an_error(self, error_of):
-        assert error_of("contract C {\n  ensure json(output) else fix redcat\n}\n").hint == "did you mean 'redact'?"
+        assert (
+            error_of("contract C {\n  ensure json(output) else fix redcat\n}\n").hint
+            == "did you mean 'redact'?"
+        )
 
     def test_an_invalid_regex_is_an_error(self, error_of):
         error = error_of("contract C {\n  ensure matches(output, /a(/)\n}\n")
@@ -240,14 +270,18 @@ class TestSemanticErrors:
         assert (error.line, error.column) == (2, 26)
 
     def test_unknown_pii_kinds_are_errors(self, error_of):
-        assert error_of('contract C {\n  ensure not pii(output, "emial")\n}\n').hint == "did you mean 'email'?"
+        assert (
+            error_of('contract C {\n  ensure not pii(output, "emial")\n}\n').hint == "did you mean 'email'?"
+        )
 
     def test_conforms_needs_json(self, error_of):
-        assert error_of('contract C {\n  ensure output conforms {}\n}\n').message == \
-            "'conforms' checks a json(...) value, not output"
+        assert (
+            error_of("contract C {\n  ensure output conforms {}\n}\n").message
+            == "'conforms' checks a json(...) value, not output"
+        )
 
     def test_conflicting_clauses_are_errors_in_strict_mode(self, error_of):
-        source = 'contract C {\n  ensure len(output) <= 10\n  ensure len(output) >= 50\n}\n'
+        source = "contract C {\n  ensure len(output) <= 10\n  ensure len(output) >= 50\n}\n"
 
         error = error_of(source, strict=True)
 
@@ -256,14 +290,17 @@ class TestSemanticErrors:
         assert error.hint is not None and "conflicts with" in error.hint
 
     def test_contradicting_requires_are_errors_in_strict_mode(self, error_of):
-        error = error_of('contract C {\n  require contains(input, "x")\n  require not contains(input, "x")\n}\n',
-                         strict=True)
+        error = error_of(
+            'contract C {\n  require contains(input, "x")\n  require not contains(input, "x")\n}\n',
+            strict=True,
+        )
 
         assert "contradiction" in error.message
 
     def test_many_errors_are_reported_together_in_source_order(self, error_of):
-        error = error_of("contract C {\n  ensure lenn(output) <= 3\n  ensure len(5) > 1\n"
-                         "  on violation retry -2\n}\n")
+        error = error_of(
+            "contract C {\n  ensure lenn(output) <= 3\n  ensure len(5) > 1\n  on violation retry -2\n}\n"
+        )
 
         assert [e.line for e in error.errors] == [2, 3, 4]
         assert str(error).endswith("3 errors")

@@ -25,7 +25,11 @@ def test_every_example_parses_formats_and_compiles(example, registry, tmp_path):
     assert parse(format_source(example)) == parse(example)
     (tmp_path / "ticket.schema.json").write_text(TICKET_SCHEMA)
 
-    spec = compile_source(example, path=tmp_path / "doc.llmcl", registry=registry,
-                          resolver=lambda target, importer: (FILES[target], target))
+    spec = compile_source(
+        example,
+        path=tmp_path / "doc.llmcl",
+        registry=registry,
+        resolver=lambda target, importer: (FILES[target], target),
+    )
 
     assert spec["contracts"]

@@ -34,68 +34,146 @@ class TestConstructs:
         (imp,) = module.imports
         (contract,) = module.contracts
         assert imp.path == "common.llmcl"
-        assert (contract.name, contract.version, contract.priority, contract.extends) == \
-            ("SupportReply", 3, "high", ("BaseReply",))
+        assert (contract.name, contract.version, contract.priority, contract.extends) == (
+            "SupportReply",
+            3,
+            "high",
+            ("BaseReply",),
+        )
         assert contract.description == "Replies of the support bot"
         assert contract.enforcement == "strict"
         assert [c.kind for c in contract.clauses] == [
-            "require", "require", "require", "ensure", "ensure", "ensure", "ensure", "invariant",
-            "eventually", "always", "never", "next", "until"]
+            "require",
+            "require",
+            "require",
+            "ensure",
+            "ensure",
+            "ensure",
+            "ensure",
+            "invariant",
+            "eventually",
+            "always",
+            "never",
+            "next",
+            "until",
+        ]
         assert contract.retry == A.Retry(2, "Answer with the JSON object only.")
         assert contract.fallback == A.Fallback("Sorry, I can't help with that right now.")
 
-    @pytest.mark.parametrize(("body", "expected"), [
-        ("require tokens(input) <= 4000", A.Clause("require", A.Compare("<=", A.Call("tokens", (IN,)), A.Num(4000)))),
-        ("ensure len(output) > 2.5", A.Clause("ensure", A.Compare(">", A.Call("len", (OUT,)), A.Num(2.5)))),
-        ("ensure words(output) != -3", A.Clause("ensure", A.Compare("!=", A.Call("words", (OUT,)), A.Num(-3)))),
-        ("ensure not matches(output, /a\\/b/im)",
-         A.Clause("ensure", A.Not(A.Call("matches", (OUT, A.Regex("a\\/b", "im")))))),
-        ('ensure contains(lowercase(output), "é\\n\\"q\\"")',
-         A.Clause("ensure", A.Call("contains", (A.Call("lowercase", (OUT,)), A.Str('é\n"q"'))))),
-        ("ensure mentions(output, context.user.name)",
-         A.Clause("ensure", A.Call("mentions", (OUT, A.Ref("context", ("user", "name")))))),
-        ("ensure json(output)", A.Clause("ensure", A.Call("json", (OUT,)))),
-        ('ensure json(output) conforms "t.json"', A.Clause("ensure", A.Conforms(A.Call("json", (OUT,)), "t.json", None))),
-        ('ensure json(output) conforms {"type": "object", "required": ["id"], "x": [1, true, null]}',
-         A.Clause("ensure", A.Conforms(A.Call("json", (OUT,)), None,
-                                       {"type": "object", "required": ["id"], "x": [1, True, None]}))),
-        ('ensure use "tone"', A.Clause("ensure", A.Use("tone"))),
-        ('ensure use "tone"(level = 2, words = ["a", "b"])',
-         A.Clause("ensure", A.Use("tone", (("level", 2), ("words", ["a", "b"]))))),
-        ("ensure pii(output, \"email\") or true and false",
-         A.Clause("ensure", A.BoolOp("or", (A.Call("pii", (OUT, A.Str("email"))),
-                                            A.BoolOp("and", (A.Bool(True), A.Bool(False))))))),
-        ("ensure_every_turn not refusal(output)", A.Clause("invariant", A.Not(A.Call("refusal", (OUT,))))),
-        ("always: not policy(output)", A.Clause("always", A.Not(A.Call("policy", (OUT,))))),
-        ("never: injection(output)", A.Clause("never", A.Call("injection", (OUT,)))),
-        ("eventually within 1 turn: json(output)", A.Clause("eventually", A.Call("json", (OUT,)), within=1)),
-        ("next: json(output)", A.Clause("next", A.Call("json", (OUT,)))),
-        ('next after contains(input, "x"): json(output)',
-         A.Clause("next", A.Call("json", (OUT,)), trigger=A.Call("contains", (IN, A.Str("x"))))),
-        ('until contains(output, "#"): json(output)',
-         A.Clause("until", A.Call("json", (OUT,)), release=A.Call("contains", (OUT, A.Str("#"))))),
-    ])
+    @pytest.mark.parametrize(
+        ("body", "expected"),
+        [
+            (
+                "require tokens(input) <= 4000",
+                A.Clause("require", A.Compare("<=", A.Call("tokens", (IN,)), A.Num(4000))),
+            ),
+            (
+                "ensure len(output) > 2.5",
+                A.Clause("ensure", A.Compare(">", A.Call("len", (OUT,)), A.Num(2.5))),
+            ),
+            (
+                "ensure words(output) != -3",
+                A.Clause("ensure", A.Compare("!=", A.Call("words", (OUT,)), A.Num(-3))),
+            ),
+            (
+                "ensure not matches(output, /a\\/b/im)",
+                A.Clause("ensure", A.Not(A.Call("matches", (OUT, A.Regex("a\\/b", "im"))))),
+            ),
+            (
+                'ensure contains(lowercase(output), "é\\n\\"q\\"")',
+                A.Clause("ensure", A.Call("contains", (A.Call("lowercase", (OUT,)), A.Str('é\n"q"')))),
+            ),
+            (
+                "ensure mentions(output, context.user.name)",
+                A.Clause("ensure", A.Call("mentions", (OUT, A.Ref("context", ("user", "name"))))),
+            ),
+            ("ensure json(output)", A.Clause("ensure", A.Call("json", (OUT,)))),
+            (
+                'ensure json(output) conforms "t.json"',
+                A.Clause("ensure", A.Conforms(A.Call("json", (OUT,)), "t.json", None)),
+            ),
+            (
+                'ensure json(output) conforms {"type": "object", "required": ["id"], "x": [1, true, null]}',
+                A.Clause(
+                    "ensure",
+                    A.Conforms(
+                        A.Call("json", (OUT,)),
+                        None,
+                        {"type": "object", "required": ["id"], "x": [1, True, None]},
+                    ),
+                ),
+            ),
+            ('ensure use "tone"', A.Clause("ensure", A.Use("tone"))),
+            (
+                'ensure use "tone"(level = 2, words = ["a", "b"])',
+                A.Clause("ensure", A.Use("tone", (("level", 2), ("words", ["a", "b"])))),
+            ),
+            (
+                'ensure pii(output, "email") or true and false',
+                A.Clause(
+                    "ensure",
+                    A.BoolOp(
+                        "or",
+                        (
+                            A.Call("pii", (OUT, A.Str("email"))),
+                            A.BoolOp("and", (A.Bool(True), A.Bool(False))),
+                        ),
+                    ),
+                ),
+            ),
+            (
+                "ensure_every_turn not refusal(output)",
+                A.Clause("invariant", A.Not(A.Call("refusal", (OUT,)))),
+            ),
+            ("always: not policy(output)", A.Clause("always", A.Not(A.Call("policy", (OUT,))))),
+            ("never: injection(output)", A.Clause("never", A.Call("injection", (OUT,)))),
+            (
+                "eventually within 1 turn: json(output)",
+                A.Clause("eventually", A.Call("json", (OUT,)), within=1),
+            ),
+            ("next: json(output)", A.Clause("next", A.Call("json", (OUT,)))),
+            (
+                'next after contains(input, "x"): json(output)',
+                A.Clause("next", A.Call("json", (OUT,)), trigger=A.Call("contains", (IN, A.Str("x")))),
+            ),
+            (
+                'until contains(output, "#"): json(output)',
+                A.Clause("until", A.Call("json", (OUT,)), release=A.Call("contains", (OUT, A.Str("#")))),
+            ),
+        ],
+    )
     def test_it_parses_each_kind_of_clause_and_expression(self, body, expected):
         assert only_clause(body) == expected
 
     def test_clause_options_parse_in_any_order(self):
-        clause = only_clause('ensure json(output) else retry with "JSON only" as json_only severity info '
-                             'priority 7 enforcement warn message "not JSON"')
+        clause = only_clause(
+            'ensure json(output) else retry with "JSON only" as json_only severity info '
+            'priority 7 enforcement warn message "not JSON"'
+        )
 
-        assert clause.options == A.Options(name="json_only", severity="info", priority=7, enforcement="warn",
-                                           message="not JSON", ask="JSON only")
+        assert clause.options == A.Options(
+            name="json_only",
+            severity="info",
+            priority=7,
+            enforcement="warn",
+            message="not JSON",
+            ask="JSON only",
+        )
 
     def test_else_may_start_the_next_line(self):
         assert only_clause("ensure len(output) <= 10\n      else fix truncate").options.fix == "truncate"
 
     def test_an_expression_may_wrap_after_an_operator_or_inside_parentheses(self):
-        clause = only_clause('ensure (len(output) < 3 or\n     words(output) > 4) and\n  contains(\n output, "a")')
+        clause = only_clause(
+            'ensure (len(output) < 3 or\n     words(output) > 4) and\n  contains(\n output, "a")'
+        )
 
         assert isinstance(clause.expr, A.BoolOp) and clause.expr.op == "and"
 
     def test_nested_and_or_are_flattened(self):
-        assert only_clause("ensure true and (false and true)").expr == \
-            A.BoolOp("and", (A.Bool(True), A.Bool(False), A.Bool(True)))
+        assert only_clause("ensure true and (false and true)").expr == A.BoolOp(
+            "and", (A.Bool(True), A.Bool(False), A.Bool(True))
+        )
 
     def test_settings_may_stand_in_the_header_or_in_the_body(self):
         head = parse("contract C severity info enforcement warn priority 3 {\n}\n").contracts[0]
@@ -151,8 +229,10 @@ class TestSyntaxErrors:
         assert error.hint == 'strings are written in double quotes: "..."'
 
     def test_symbolic_operators_get_a_hint(self):
-        assert syntax_error("contract A {\n  ensure json(output) && true\n}\n").hint == \
-            "write 'and', 'or' and 'not'"
+        assert (
+            syntax_error("contract A {\n  ensure json(output) && true\n}\n").hint
+            == "write 'and', 'or' and 'not'"
+        )
 
     def test_an_unclosed_contract_points_past_the_last_token(self):
         error = syntax_error("contract A {\n  ensure json(output)\n")

@@ -18,12 +18,74 @@ REGISTRY = ContractRegistry()
 REGISTRY.register("company_tone", lambda **kw: FunctionContract(lambda t: True, name="company_tone", **kw))
 
 FRAGMENTS = [
-    "contract", "C", "{", "}", "(", ")", "[", "]", ",", ":", "=", ".", "\n", " ", "require", "ensure",
-    "ensure_every_turn", "always", "never", "eventually", "within", "3", "turns", "next", "after", "until",
-    "on", "violation", "retry", "-2", "with", "fallback", '"x"', '"', "/a+/i", "/", "//", "#", "not", "and",
-    "or", "<=", "==", "len", "tokens", "json", "output", "input", "context", "conforms", "use", "else",
-    "fix", "truncate", "severity", "critical", "priority", "high", "import", "extends", "true", "null",
-    "\\", "'", "@", "\t", "\x00", "é",
+    "contract",
+    "C",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    ":",
+    "=",
+    ".",
+    "\n",
+    " ",
+    "require",
+    "ensure",
+    "ensure_every_turn",
+    "always",
+    "never",
+    "eventually",
+    "within",
+    "3",
+    "turns",
+    "next",
+    "after",
+    "until",
+    "on",
+    "violation",
+    "retry",
+    "-2",
+    "with",
+    "fallback",
+    '"x"',
+    '"',
+    "/a+/i",
+    "/",
+    "//",
+    "#",
+    "not",
+    "and",
+    "or",
+    "<=",
+    "==",
+    "len",
+    "tokens",
+    "json",
+    "output",
+    "input",
+    "context",
+    "conforms",
+    "use",
+    "else",
+    "fix",
+    "truncate",
+    "severity",
+    "critical",
+    "priority",
+    "high",
+    "import",
+    "extends",
+    "true",
+    "null",
+    "\\",
+    "'",
+    "@",
+    "\t",
+    "\x00",
+    "é",
 ]
 
 
@@ -51,20 +113,31 @@ def test_random_text_gives_only_llmcl_errors(source):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, len(SUPPORT)), st.integers(0, 8), st.sampled_from(FRAGMENTS)),
-                min_size=1, max_size=4))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, len(SUPPORT)), st.integers(0, 8), st.sampled_from(FRAGMENTS)),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_mutated_contracts_give_only_llmcl_errors(edits):
-    source = SUPPORT.replace('import "common.llmcl"\n', "").replace(" extends BaseReply", "") \
-        .replace('ensure json(output) conforms "ticket.schema.json"', 'ensure json(output) conforms {}')
+    source = (
+        SUPPORT.replace('import "common.llmcl"\n', "")
+        .replace(" extends BaseReply", "")
+        .replace('ensure json(output) conforms "ticket.schema.json"', "ensure json(output) conforms {}")
+    )
     for at, cut, insert in edits:
         at = min(at, len(source))
-        source = source[:at] + insert + source[at + cut:]
+        source = source[:at] + insert + source[at + cut :]
     judge(source)
 
 
 def test_the_unmutated_contract_compiles():
-    source = SUPPORT.replace('import "common.llmcl"\n', "").replace(" extends BaseReply", "") \
-        .replace('ensure json(output) conforms "ticket.schema.json"', 'ensure json(output) conforms {}')
+    source = (
+        SUPPORT.replace('import "common.llmcl"\n', "")
+        .replace(" extends BaseReply", "")
+        .replace('ensure json(output) conforms "ticket.schema.json"', "ensure json(output) conforms {}")
+    )
 
     assert compile_source(source, registry=REGISTRY)["contracts"][0]["name"] == "SupportReply"
 
