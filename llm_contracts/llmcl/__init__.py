@@ -30,13 +30,13 @@ from ._parser import parse
 from ._schema import spec_errors, spec_schema
 
 __all__ = [
-    "SPEC_VERSION",
     "ContractSet",
     "ExpressionContract",
     "LLMCLError",
     "LLMCLSemanticError",
     "LLMCLSyntaxError",
     "Module",
+    "SPEC_VERSION",
     "compile_file",
     "compile_source",
     "file_resolver",

@@ -436,3 +436,19 @@ def test_an_input_expression_sees_the_whole_prompt():
     assert contract.category is Category.INPUT
     assert contract.validate(request("the secret word")).is_valid
     assert not contract.validate(request("nothing to see")).is_valid
+
+
+def test_the_package_lists_its_public_names_sorted():
+    import llm_contracts.llmcl as llmcl
+
+    assert list(llmcl.__all__) == sorted(llmcl.__all__)
+    assert all(hasattr(llmcl, name) for name in llmcl.__all__)
+
+
+def test_the_spec_schema_ships_inside_the_package():
+    from importlib import resources
+
+    from llm_contracts.llmcl import spec_schema
+
+    assert resources.files("llm_contracts.llmcl").joinpath("spec.schema.json").is_file()
+    assert spec_schema()["properties"]["spec_version"]["const"] == "1"
