@@ -9,8 +9,9 @@ enforced there, once, keyed on the endpoint. Everything else is openai's own cod
 from __future__ import annotations
 
 import functools
+import weakref
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import openai
@@ -129,6 +130,12 @@ def _native_format(settings: CallSettings, endpoint: str, body: Mapping[str, Any
     return body
 
 
+def _vacuous_report(route: Route, body: Mapping[str, Any], stream: bool) -> ContractReport:
+    """Return the report of a call that had nothing to check: it passed, vacuously."""
+    return ContractReport(endpoint=route.endpoint, model=str(body.get("model", "")), streamed=stream,
+                          stop_reason="no contracts to check")
+
+
 def _coerce(parsed: Any, cast_to: Any) -> Any:
     """Give routes an object with attributes even when a caller asked for a dict or raw HTTP."""
     if isinstance(parsed, _HTTP_RESPONSE):
@@ -233,6 +240,18 @@ class _ContractClientMixin:
 
     _contract_telemetry: ClientTelemetry | None
 
+    def _unobserved(self, settings: CallSettings) -> bool:
+        """Return True when a call has nothing to check, record or report."""
+        engine = settings.engine
+        if engine.input_contracts or engine.output_contracts or settings.native_schema:
+            return False
+        telemetry = self._contract_telemetry
+        if any(listener is not telemetry for listener in settings.listeners):
+            return False
+        if telemetry is not None and telemetry.busy():
+            return False
+        return ACTIVE_CONVERSATION.get() is None
+
     def _call_settings(self) -> CallSettings:
         """Return the settings of one call: the client's, plus the project's contracts when pulled."""
         telemetry = self._contract_telemetry
@@ -254,7 +273,7 @@ class _ContractClientMixin:
 
     # -- shared pieces of a call ------------------------------------------------------------
 
-    def _remember(self, result: Any, report: ContractReport, parsed: list[Any]) -> None:
+    def _remember(self, result: Any, report: ContractReport, parsed: Sequence[Any]) -> None:
         self.last_report = report
         attach_report(result, report)
         if parsed:
@@ -347,6 +366,12 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
         stream = bool(kwargs.get("stream", args[0] if args else False))
         parent = super().request
         settings = self._call_settings()
+        if self._unobserved(settings):
+            # No contracts, listeners, tracer or conversation: openai's own path, with
+            # only a vacuous report attached so get_report() works the same everywhere.
+            result = parent(cast_to, options, *args, **kwargs)
+            self._remember(result, _vacuous_report(route, body, stream), ())
+            return result
         if settings.native_schema:
             body = _native_format(settings, route.endpoint, body)
             if body is not options.json_data:
@@ -355,7 +380,10 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
         parsed_objects: list[Any] = []
 
         def send(new_body: dict[str, Any], is_retry: bool) -> Any:
-            opts = options if new_body is body and not is_retry else _with_body(options, new_body, is_retry)
+            # The pipeline hands back the request view's body: unchanged, send the
+            # caller's options as they are rather than a copy.
+            unchanged = new_body is llm_request.body and not is_retry
+            opts = options if unchanged else _with_body(options, new_body, is_retry)
             return parent(cast_to, opts, *args, **kwargs)
 
         def parse(result: Any) -> Any:
@@ -385,14 +413,18 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
             validator = self._validator(route, report, request)
             chunks = validator.wrap(result._iterator, result.response.close)
             result._iterator = chunks
-            close = result.close
+            # A weak reference: a closure holding the stream it is stored on would make
+            # every stream a reference cycle, freed only by the garbage collector.
+            stream_ref = weakref.ref(result)
 
             def close_stream() -> None:
                 # Closing early must end our generator too, so the report says so now
                 # rather than whenever the garbage collector gets to it.
                 chunks.close()
                 validator.abandon()
-                close()
+                stream = stream_ref()
+                if stream is not None:
+                    type(stream).close(stream)
 
             result.close = close_stream  # type: ignore[method-assign]  # this stream only
             attach_report(result, report)
@@ -440,6 +472,12 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
         stream = bool(kwargs.get("stream", args[0] if args else False))
         parent = super().request
         settings = self._call_settings()
+        if self._unobserved(settings):
+            # No contracts, listeners, tracer or conversation: openai's own path, with
+            # only a vacuous report attached so get_report() works the same everywhere.
+            result = await parent(cast_to, options, *args, **kwargs)
+            self._remember(result, _vacuous_report(route, body, stream), ())
+            return result
         if settings.native_schema:
             body = _native_format(settings, route.endpoint, body)
             if body is not options.json_data:
@@ -448,7 +486,10 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
         parsed_objects: list[Any] = []
 
         async def send(new_body: dict[str, Any], is_retry: bool) -> Any:
-            opts = options if new_body is body and not is_retry else _with_body(options, new_body, is_retry)
+            # The pipeline hands back the request view's body: unchanged, send the
+            # caller's options as they are rather than a copy.
+            unchanged = new_body is llm_request.body and not is_retry
+            opts = options if unchanged else _with_body(options, new_body, is_retry)
             return await parent(cast_to, opts, *args, **kwargs)
 
         async def parse(result: Any) -> Any:
@@ -481,14 +522,16 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
             validator = self._validator(route, report, request)
             chunks = validator.awrap(result._iterator, result.response.aclose)
             result._iterator = chunks
-            close = result.close
+            stream_ref = weakref.ref(result)
 
             async def close_stream() -> None:
                 # Await our generator's aclose: left to the garbage collector it would
                 # close outside any task and the report would not say the stream ended.
                 await chunks.aclose()
                 validator.abandon()
-                await close()
+                stream = stream_ref()
+                if stream is not None:
+                    await type(stream).close(stream)
 
             result.close = close_stream  # type: ignore[method-assign]  # this stream only
             attach_report(result, report)

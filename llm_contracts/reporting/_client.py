@@ -79,6 +79,10 @@ class ClientTelemetry:
         """Return True when this listener has anything to do."""
         return self.reporter.enabled or self.spans.mode is not False
 
+    def busy(self) -> bool:
+        """Return True when a call must be observed now: a reporter, or a live tracer."""
+        return self.reporter.enabled or self.spans._get_tracer() is not None
+
     # -- project contracts ----------------------------------------------------------------------
 
     def settings_for(self, base: CallSettings) -> CallSettings:
