@@ -167,6 +167,13 @@ def contract_version_create(
     if not name or len(name) > 200:
         raise ServiceError("name must have 1 to 200 characters", field="name")
     spec = _compiled_spec(source)
+    defined = [c.get("name") for c in spec.get("contracts", []) if isinstance(c, Mapping)]
+    if name not in defined:
+        raise ContractCompileError(
+            f"the source defines no contract named {name!r} (it defines: "
+            f"{', '.join(map(str, defined)) or 'none'})",
+            field="source",
+        )
     with transaction.atomic():
         contract, _ = Contract.objects.get_or_create(
             project=project, name=name, defaults={"description": description}
@@ -283,6 +290,43 @@ def _row(project_id: int, event: EventIn, received_at: datetime) -> tuple[Any, .
     )
 
 
+# Postgres types of _EVENT_COLUMNS, for the binary COPY (which the server does not re-parse).
+PG_TYPES: dict[str, str] = {
+    "project_id": "int8",
+    "event_id": "text",
+    "call_id": "text",
+    "timestamp": "timestamptz",
+    "received_at": "timestamptz",
+    "contract": "text",
+    "contract_version": "int4",
+    "category": "text",
+    "is_valid": "bool",
+    "error": "bool",
+    "severity": "text",
+    "enforcement": "text",
+    "message": "text",
+    "outcome": "text",
+    "input_excerpt": "text",
+    "output_excerpt": "text",
+    "latency_ms": "float8",
+    "llm_latency_ms": "float8",
+    "model": "text",
+    "provider": "text",
+    "endpoint": "text",
+    "prompt_tokens": "int4",
+    "completion_tokens": "int4",
+    "auto_fix_attempted": "bool",
+    "auto_fix_succeeded": "bool",
+    "retries": "int4",
+    "session_id": "text",
+    "turn": "int4",
+    "experiment": "text",
+    "variant": "text",
+    "trace_id": "text",
+    "sdk_version": "text",
+}
+
+
 def _insert_postgres(rows: Sequence[tuple[Any, ...]]) -> set[str]:
     # COPY into a session-local staging table, then one INSERT ... SELECT ... ON CONFLICT:
     # a multi-row INSERT of 500 events sends ~16,000 parameters that the server parses
@@ -294,7 +338,8 @@ def _insert_postgres(rows: Sequence[tuple[Any, ...]]) -> set[str]:
             f"CREATE TEMP TABLE IF NOT EXISTS lc_ingest_staging AS SELECT {columns} FROM {table} WITH NO DATA"
         )
         raw = cursor.cursor
-        with raw.copy(f"COPY lc_ingest_staging ({columns}) FROM STDIN") as copy:
+        with raw.copy(f"COPY lc_ingest_staging ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([PG_TYPES[c] for c in _EVENT_COLUMNS])
             for row in rows:
                 copy.write_row(row)
         cursor.execute(
@@ -302,7 +347,9 @@ def _insert_postgres(rows: Sequence[tuple[Any, ...]]) -> set[str]:
             f"ON CONFLICT (project_id, event_id) DO NOTHING RETURNING event_id"
         )
         inserted = {r[0] for r in cursor.fetchall()}
-        cursor.execute("DELETE FROM lc_ingest_staging")
+        # TRUNCATE, not DELETE: autovacuum never visits temporary tables, so deleted rows
+        # would pile up in a long-lived connection's staging table.
+        cursor.execute("TRUNCATE lc_ingest_staging")
     return inserted
 
 
@@ -466,10 +513,30 @@ class AggregationResult:
     watermark: datetime | None = None
 
 
-def _stable(value: Any) -> Any:
+_ROLLUP_COLUMNS = (
+    "project_id",
+    "bucket",
+    "contract",
+    "contract_version",
+    "experiment",
+    "variant",
+    "count",
+    "violations",
+    "errors",
+    "fixes_attempted",
+    "fixes_succeeded",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_sum_ms",
+    "llm_latency_sum_ms",
+    *BUCKET_FIELDS,
+)
+
+
+def _stable(expr: str) -> str:
     # A float SUM depends on the order the database adds the rows in; rounding to a
     # nanosecond makes a rebuilt bucket equal to the old one, as idempotency requires.
-    return round(value, 6) if isinstance(value, float) else value
+    return f"ROUND(CAST({expr} AS NUMERIC), 6)"
 
 
 def _histogram_aggregates() -> dict[str, Count]:
@@ -498,8 +565,24 @@ def _runs(minutes: Iterable[datetime], gap: timedelta) -> list[tuple[datetime, d
     return runs
 
 
+def _insert_select(
+    model: type[MinuteRollup] | type[HourRollup], select: Sequence[str], subquery: Any, params: Sequence[Any]
+) -> int:
+    # INSERT ... SELECT keeps the rows in the database: building thousands of model
+    # objects and sending them back costs more than the aggregation itself. The
+    # grouping query is still written with the ORM, so it stays portable.
+    sql, sub_params = subquery.query.sql_with_params()
+    columns = ", ".join(_ROLLUP_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {model._meta.db_table} ({columns}) SELECT {', '.join(select)} FROM ({sql}) sub",
+            [*params, *sub_params],
+        )
+        return max(cursor.rowcount, 0)
+
+
 def _minute_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> int:
-    rows = (
+    grouped = (
         ValidationEvent.objects.filter(project_id=project_id, timestamp__gte=start, timestamp__lt=end)
         .annotate(minute=Trunc("timestamp", "minute", output_field=DateTimeField(), tzinfo=UTC))
         .values("minute", "contract", "contract_version", "experiment", "variant")
@@ -517,30 +600,26 @@ def _minute_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> 
         )
         .order_by()
     )
-    objs = [
-        MinuteRollup(
-            project_id=project_id,
-            bucket=r["minute"],
-            contract=r["contract"],
-            contract_version=r["contract_version"] or 0,
-            experiment=r["experiment"] or "",
-            variant=r["variant"] or "",
-            count=r["n"],
-            violations=r["n_violations"],
-            errors=r["n_errors"],
-            fixes_attempted=r["n_fixes_attempted"],
-            fixes_succeeded=r["n_fixes_succeeded"],
-            prompt_tokens=r["s_prompt"],
-            completion_tokens=r["s_completion"],
-            latency_sum_ms=_stable(r["s_latency"]),
-            llm_latency_sum_ms=_stable(r["s_llm_latency"]),
-            **{name: r[name] for name in BUCKET_FIELDS},
-        )
-        for r in rows
+    select = [
+        "%s",
+        "sub.minute",
+        "sub.contract",
+        "COALESCE(sub.contract_version, 0)",
+        "COALESCE(sub.experiment, '')",
+        "COALESCE(sub.variant, '')",
+        "sub.n",
+        "sub.n_violations",
+        "sub.n_errors",
+        "sub.n_fixes_attempted",
+        "sub.n_fixes_succeeded",
+        "sub.s_prompt",
+        "sub.s_completion",
+        _stable("sub.s_latency"),
+        _stable("sub.s_llm_latency"),
+        *(f"sub.{name}" for name in BUCKET_FIELDS),
     ]
     MinuteRollup.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end).delete()
-    MinuteRollup.objects.bulk_create(objs, batch_size=500)
-    return len(objs)
+    return _insert_select(MinuteRollup, select, grouped, [project_id])
 
 
 _SUMMED = (
@@ -561,28 +640,24 @@ def _hour_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> in
     start = start.replace(minute=0, second=0, microsecond=0)
     if end.minute or end.second or end.microsecond:
         end = end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    rows = (
+    grouped = (
         MinuteRollup.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end)
         .annotate(hour=Trunc("bucket", "hour", output_field=DateTimeField(), tzinfo=UTC))
         .values("hour", "contract", "contract_version", "experiment", "variant")
         .annotate(**{f"s_{name}": Sum(name) for name in _SUMMED})
         .order_by()
     )
-    objs = [
-        HourRollup(
-            project_id=project_id,
-            bucket=r["hour"],
-            contract=r["contract"],
-            contract_version=r["contract_version"],
-            experiment=r["experiment"],
-            variant=r["variant"],
-            **{name: _stable(r[f"s_{name}"]) for name in _SUMMED},
-        )
-        for r in rows
+    select = [
+        "%s",
+        "sub.hour",
+        "sub.contract",
+        "sub.contract_version",
+        "sub.experiment",
+        "sub.variant",
+        *(_stable(f"sub.s_{name}") if name.endswith("_ms") else f"sub.s_{name}" for name in _SUMMED),
     ]
     HourRollup.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end).delete()
-    HourRollup.objects.bulk_create(objs, batch_size=500)
-    return len(objs)
+    return _insert_select(HourRollup, select, grouped, [project_id])
 
 
 def rollups_aggregate(*, now: datetime | None = None) -> AggregationResult:
