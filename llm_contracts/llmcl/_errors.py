@@ -77,8 +77,9 @@ class LLMCLError(LLMContractsError, ValueError):
         """Return an error at ``line``:``column`` of ``source``, with that line quoted."""
         source_line = None
         if source is not None and line is not None:
-            lines = source.splitlines()
-            source_line = lines[line - 1] if 0 < line <= len(lines) else ""
+            # Lines as the parser counts them: only "\n" ends one (not "\x0c" or "\u2028").
+            lines = source.split("\n")
+            source_line = lines[line - 1].rstrip("\r") if 0 < line <= len(lines) else ""
         return cls(message, file=file, line=line, column=column, end_column=end_column,
                    source_line=source_line, expected=expected, hint=hint)
 

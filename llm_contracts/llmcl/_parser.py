@@ -336,7 +336,7 @@ class _Builder:
                 imports.append(A.Import(self.string(child.children[0]), _pos_of(child)))
             else:
                 contracts.append(self.contract(child))
-        blank = frozenset(i + 1 for i, line in enumerate(self.source.splitlines()) if not line.strip())
+        blank = frozenset(i + 1 for i, line in enumerate(self.source.split("\n")) if not line.strip())
         return A.Module(tuple(imports), tuple(contracts), blank_lines=blank)
 
     def contract(self, tree: Tree[Token]) -> A.ContractDecl:
