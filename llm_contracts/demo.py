@@ -82,7 +82,8 @@ def pii_demo() -> None:
 
 def stream_demo() -> None:
     _heading("4. A streamed answer leaking a card number is stopped before the number is shown")
-    fake = FakeLLM().reply(FakeReply("Your card on file is 4111 1111 1111 1111 and it expires soon.",
+    fake = FakeLLM().reply(FakeReply("Thanks for waiting, I looked up your account. "
+                                     "Your card on file is 4111 1111 1111 1111 and it expires soon.",
                                      chunk_size=2))
     client = _client(fake, output_contracts=[PIIContract(category="output", severity="critical")],
                      stream_policy=StreamPolicy.hold_back(8))
@@ -105,7 +106,7 @@ def main() -> None:
     injection_demo()
     pii_demo()
     stream_demo()
-    fake = FakeLLM(default=json.dumps({"title": "ok", "priority": "low"}))
+    fake = FakeLLM(default=json.dumps({"title": "All good", "priority": "low"}))
     client = _client(fake, output_contracts=[JSONFormatContract(schema=TICKET_SCHEMA)])
     for _ in range(3):
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])

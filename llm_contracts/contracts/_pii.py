@@ -20,6 +20,8 @@ from .._exceptions import ContractConfigError
 from ._base import Category, Contract, ValidationContext, ValidationResult, stream_window
 from ._types import LLMRequest, LLMResponse, Message
 
+_TRAILING_NUMBER = re.compile(r"[+(]?\d[\d\s().-]*$")
+
 __all__ = ["PII_KINDS", "PIIContract", "PIIFinding", "find_pii", "iban_valid", "luhn_valid", "redact"]
 
 # Checked in this order; a later kind never claims text an earlier one found (a card
@@ -369,4 +371,9 @@ class PIIContract(Contract):
 
     def validate_partial(self, text: str, context: ValidationContext | None = None) -> ValidationResult:
         # Uncached: every prefix of a stream is new, and would only evict resent prompts.
-        return self._judge(LLMResponse(text=text[stream_window(text, context):]), _find.__wrapped__)
+        window = text[stream_window(text, context):]
+        # A number still growing at the end of the stream ("4111 1111 1111") is judged
+        # once it is complete: as a prefix it would be misread (a phone number, say).
+        # The final check sees the whole answer, so nothing escapes that way.
+        window = _TRAILING_NUMBER.sub("", window)
+        return self._judge(LLMResponse(text=window), _find.__wrapped__)

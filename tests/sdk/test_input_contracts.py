@@ -594,7 +594,14 @@ class TestPIIContract:
         contract = PIIContract(category="output")
 
         assert contract.validate_partial("Your card is 4111 1111").is_valid
-        assert not contract.validate_partial("Your card is 4111 1111 1111 1111").is_valid
+        assert not contract.validate_partial("Your card is 4111 1111 1111 1111 and").is_valid
+
+    def test_a_number_still_growing_at_the_end_of_a_stream_waits_for_its_end(self) -> None:
+        contract = PIIContract(category="output")
+
+        # As a prefix, "4111 1111 1111" would be misread; the whole number is judged later.
+        assert contract.validate_partial("Your card is 4111 1111 1111 1111").is_valid
+        assert not contract.validate(LLMResponse("Your card is 4111 1111 1111 1111")).is_valid
 
     @pytest.mark.parametrize(("kwargs", "param"), [({"kinds": ["email", "dna"]}, "kinds"),
                                                    ({"kinds": []}, "kinds"), ({"roles": "user"}, "roles")])
