@@ -108,7 +108,7 @@ def main() -> int:
             dead = [p for p in processes if p.poll() is not None]
             if dead:
                 print(
-                    f"{' '.join(map(str, dead[0].args))} exited with {dead[0].returncode}; stopping",
+                    f"{dead[0].args!r} exited with {dead[0].returncode}; stopping",
                     file=sys.stderr,
                 )
                 return 1
