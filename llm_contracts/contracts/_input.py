@@ -36,7 +36,7 @@ from ._tokens import (
     truncate_to_tokens,
     utf8_len,
 )
-from ._types import LLMRequest, Message
+from ._types import LLMRequest, Message, content_text
 
 __all__ = [
     "KnownModelContract",
@@ -81,21 +81,6 @@ class _Entry:
     call_id: str | None = None  # the tool call a tool result answers
 
 
-def _content_text(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, Mapping):
-        for key in ("text", "input_text", "output_text", "refusal"):
-            if isinstance(content.get(key), str):
-                return str(content[key])
-        return _content_text(content.get("content"))
-    if isinstance(content, (list, tuple)):
-        return "\n".join(t for t in (_content_text(p) for p in content) if t)
-    return ""
-
-
 def _entries(request: LLMRequest) -> tuple[list[_Entry], dict[str, Any]]:
     """Return the request's messages as entries of its body (a chat body when there is none)."""
     body = request.body
@@ -108,7 +93,7 @@ def _entries(request: LLMRequest) -> tuple[list[_Entry], dict[str, Any]]:
                 continue
             calls = tuple(str(c.get("id")) for c in m.get("tool_calls") or () if isinstance(c, Mapping))
             tool_call_id = m.get("tool_call_id")
-            out.append(_Entry(str(m.get("role", "")), _content_text(m.get("content")),
+            out.append(_Entry(str(m.get("role", "")), content_text(m.get("content")),
                               m.get("name") if isinstance(m.get("name"), str) else None, "messages", i,
                               calls, str(tool_call_id) if tool_call_id is not None else None))
         return out, body
@@ -124,10 +109,10 @@ def _entries(request: LLMRequest) -> tuple[list[_Entry], dict[str, Any]]:
                 if not isinstance(item, Mapping):
                     continue
                 if item.get("type") in (None, "message") and "role" in item:
-                    out.append(_Entry(str(item["role"]), _content_text(item.get("content")), None,
+                    out.append(_Entry(str(item["role"]), content_text(item.get("content")), None,
                                       "input", i))
                 elif item.get("type") == "function_call_output":
-                    out.append(_Entry("tool", _content_text(item.get("output")), None, "input", i,
+                    out.append(_Entry("tool", content_text(item.get("output")), None, "input", i,
                                       call_id=str(item.get("call_id"))))
         return out, body
     # A request built by hand (no provider body): rebuild a chat body from its messages.

@@ -98,7 +98,8 @@ class ContractRegistry:
             try:
                 target = getattr(importlib.import_module(module_name), attr)
             except (ImportError, AttributeError) as exc:
-                raise ContractConfigError(f"contract {name!r} could not be loaded from {factory!r}: {exc}") from exc
+                raise ContractConfigError(
+                    f"contract {name!r} could not be loaded from {factory!r}: {exc}") from exc
             if not callable(target):
                 raise ContractConfigError(f"contract {name!r} at {factory!r} is not callable")
             return target  # type: ignore[no-any-return]
@@ -116,7 +117,8 @@ class ContractRegistry:
         factory = self._resolve(name)
         contract = factory(**kwargs)
         if not isinstance(contract, Contract):
-            raise ContractConfigError(f"factory of {name!r} returned {type(contract).__name__}, not a Contract")
+            raise ContractConfigError(
+                f"factory of {name!r} returned {type(contract).__name__}, not a Contract")
         with self._lock:
             self.loads += 1
             self._loaded[key] = contract

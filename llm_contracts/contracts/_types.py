@@ -3,8 +3,26 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def content_text(content: Any) -> str:
+    """Return the text of a message content: a string, or a list of content parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Mapping):
+        for key in ("text", "input_text", "output_text", "refusal"):
+            value = content.get(key)
+            if isinstance(value, str):
+                return value
+        return content_text(content.get("content"))
+    if isinstance(content, (list, tuple)):
+        return "\n".join(t for t in (content_text(p) for p in content) if t)
+    return ""
 
 
 @dataclass(slots=True)

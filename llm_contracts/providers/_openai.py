@@ -9,8 +9,8 @@ enforced there, once, keyed on the endpoint. Everything else is openai's own cod
 from __future__ import annotations
 
 import functools
-import weakref
 import inspect
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -175,7 +175,8 @@ class _ContractClientMixin:
             ours.setdefault(name, None)
         telemetry = {k: kwargs.pop(k) for k in _TELEMETRY_KWARGS if k in kwargs}
         object.__setattr__(self, _SETTINGS, _build_settings(**ours))
-        object.__setattr__(self, "_contract_telemetry", attach_telemetry(self._contract_settings, **telemetry))
+        telemetry_listener = attach_telemetry(self._contract_settings, **telemetry)
+        object.__setattr__(self, "_contract_telemetry", telemetry_listener)
         self.last_report: ContractReport | None = None
 
     # -- configuration ----------------------------------------------------------------

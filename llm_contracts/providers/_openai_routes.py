@@ -5,26 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..contracts._types import LLMRequest, LLMResponse, Message, ToolCall, ToolSpec, Usage
+from ..contracts._types import LLMRequest, LLMResponse, Message, ToolCall, ToolSpec, Usage, content_text
 
 __all__ = ["ROUTES", "Route", "route_for"]
-
-
-def _content_text(content: Any) -> str:
-    """Return the text of a message content: a string, or a list of content parts."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, Mapping):
-        for key in ("text", "input_text", "output_text", "refusal"):
-            value = content.get(key)
-            if isinstance(value, str):
-                return value
-        return _content_text(content.get("content"))
-    if isinstance(content, (list, tuple)):
-        return "\n".join(t for t in (_content_text(p) for p in content) if t)
-    return ""
 
 
 def _tool_specs(tools: Any) -> list[ToolSpec]:
@@ -92,7 +75,7 @@ class ChatCompletionsRoute(Route):
         messages = []
         for m in body.get("messages") or ():
             if isinstance(m, Mapping):
-                messages.append(Message(str(m.get("role", "")), _content_text(m.get("content")),
+                messages.append(Message(str(m.get("role", "")), content_text(m.get("content")),
                                         m.get("name")))
         return LLMRequest(model=str(body.get("model", "")), messages=messages, params=_params(body),
                           tools=_tool_specs(body.get("tools")), endpoint=self.endpoint, body=dict(body))
@@ -178,9 +161,9 @@ class ResponsesRoute(Route):
                 if not isinstance(item, Mapping):
                     continue
                 if item.get("type") in (None, "message") and "role" in item:
-                    messages.append(Message(str(item["role"]), _content_text(item.get("content"))))
+                    messages.append(Message(str(item["role"]), content_text(item.get("content"))))
                 elif item.get("type") == "function_call_output":
-                    messages.append(Message("tool", _content_text(item.get("output"))))
+                    messages.append(Message("tool", content_text(item.get("output"))))
         return LLMRequest(model=str(body.get("model", "")), messages=messages, params=_params(body),
                           tools=_tool_specs(body.get("tools")), endpoint=self.endpoint, body=dict(body))
 
