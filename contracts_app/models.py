@@ -26,6 +26,8 @@ LATENCY_BUCKETS_MS: tuple[float, ...] = (
     float("inf"),
 )
 BUCKET_FIELDS: tuple[str, ...] = tuple(f"lat_b{i:02d}" for i in range(len(LATENCY_BUCKETS_MS)))
+# The same buckets for the LLM call's latency.
+LLM_BUCKET_FIELDS: tuple[str, ...] = tuple(f"llm_lat_b{i:02d}" for i in range(len(LATENCY_BUCKETS_MS)))
 
 
 class ImmutableError(Exception):
@@ -192,6 +194,12 @@ class ValidationEvent(ImmutableModel):
             models.Index(fields=["project", "contract", "timestamp"], name="event_project_contract_time"),
             # The aggregation reads what arrived since its watermark.
             models.Index(fields=["received_at"], name="event_received"),
+            # The violations explorer pages through violations newest first, by (timestamp, id).
+            models.Index(
+                fields=["project", "-timestamp", "-id"],
+                condition=models.Q(is_valid=False),
+                name="event_violation_page",
+            ),
         ]
 
 
@@ -284,6 +292,21 @@ class Rollup(models.Model):
     lat_b11 = models.PositiveBigIntegerField(default=0)
     lat_b12 = models.PositiveBigIntegerField(default=0)
     lat_b13 = models.PositiveBigIntegerField(default=0)
+    # The LLM call's latency histogram, over the events that carry one.
+    llm_lat_b00 = models.PositiveBigIntegerField(default=0)
+    llm_lat_b01 = models.PositiveBigIntegerField(default=0)
+    llm_lat_b02 = models.PositiveBigIntegerField(default=0)
+    llm_lat_b03 = models.PositiveBigIntegerField(default=0)
+    llm_lat_b04 = models.PositiveBigIntegerField(default=0)
+    llm_lat_b05 = models.PositiveBigIntegerField(default=0)
+    llm_lat_b06 = models.PositiveBigIntegerField(default=0)
+    llm_lat_b07 = models.PositiveBigIntegerField(default=0)
+    llm_lat_b08 = models.PositiveBigIntegerField(default=0)
+    llm_lat_b09 = models.PositiveBigIntegerField(default=0)
+    llm_lat_b10 = models.PositiveBigIntegerField(default=0)
+    llm_lat_b11 = models.PositiveBigIntegerField(default=0)
+    llm_lat_b12 = models.PositiveBigIntegerField(default=0)
+    llm_lat_b13 = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         abstract = True
@@ -292,6 +315,11 @@ class Rollup(models.Model):
     def histogram(self) -> list[int]:
         """Return the bucket counts in the order of LATENCY_BUCKETS_MS."""
         return [getattr(self, name) for name in BUCKET_FIELDS]
+
+    @property
+    def llm_histogram(self) -> list[int]:
+        """Return the LLM latency bucket counts in the order of LATENCY_BUCKETS_MS."""
+        return [getattr(self, name) for name in LLM_BUCKET_FIELDS]
 
 
 class MinuteRollup(Rollup):
@@ -314,6 +342,38 @@ class HourRollup(Rollup):
             )
         ]
         indexes = [models.Index(fields=["project", "contract", "bucket"], name="hourrollup_lookup")]
+
+
+class Breakdown(models.Model):
+    """Event and violation counts of one model and severity over one time bucket."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    bucket = models.DateTimeField()
+    model = models.CharField(max_length=200, default="")
+    severity = models.CharField(max_length=10)
+    count = models.PositiveBigIntegerField(default=0)
+    violations = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class MinuteBreakdown(Breakdown):
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "bucket", "model", "severity"], name="minutebreakdown_unique"
+            )
+        ]
+
+
+class HourBreakdown(Breakdown):
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "bucket", "model", "severity"], name="hourbreakdown_unique"
+            )
+        ]
 
 
 class AlertRule(models.Model):

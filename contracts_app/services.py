@@ -23,13 +23,16 @@ from contracts_app import selectors
 from contracts_app.models import (
     BUCKET_FIELDS,
     LATENCY_BUCKETS_MS,
+    LLM_BUCKET_FIELDS,
     AlertRule,
     ApiKey,
     Breakpoint,
     Contract,
     ContractVersion,
+    HourBreakdown,
     HourRollup,
     Membership,
+    MinuteBreakdown,
     MinuteRollup,
     Project,
     SdkInstance,
@@ -530,6 +533,7 @@ _ROLLUP_COLUMNS = (
     "latency_sum_ms",
     "llm_latency_sum_ms",
     *BUCKET_FIELDS,
+    *LLM_BUCKET_FIELDS,
 )
 
 
@@ -539,15 +543,18 @@ def _stable(expr: str) -> str:
     return f"ROUND(CAST({expr} AS NUMERIC), 6)"
 
 
-def _histogram_aggregates() -> dict[str, Count]:
+def _histogram_aggregates(
+    column: str = "latency_ms", names: Sequence[str] = BUCKET_FIELDS
+) -> dict[str, Count]:
     out: dict[str, Count] = {}
     lower = float("-inf")
-    for name, upper in zip(BUCKET_FIELDS, LATENCY_BUCKETS_MS, strict=True):
-        cond = Q()
+    for name, upper in zip(names, LATENCY_BUCKETS_MS, strict=True):
+        # NULL (no LLM call recorded) matches no bucket.
+        cond = Q(**{f"{column}__isnull": False})
         if lower != float("-inf"):
-            cond &= Q(latency_ms__gte=lower)
+            cond &= Q(**{f"{column}__gte": lower})
         if upper != float("inf"):
-            cond &= Q(latency_ms__lt=upper)
+            cond &= Q(**{f"{column}__lt": upper})
         out[name] = Count("id", filter=cond)
         lower = upper
     return out
@@ -597,6 +604,7 @@ def _minute_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> 
             s_latency=Coalesce(Sum("latency_ms"), Value(0.0), output_field=FloatField()),
             s_llm_latency=Coalesce(Sum("llm_latency_ms"), Value(0.0), output_field=FloatField()),
             **_histogram_aggregates(),
+            **_histogram_aggregates("llm_latency_ms", LLM_BUCKET_FIELDS),
         )
         .order_by()
     )
@@ -616,7 +624,7 @@ def _minute_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> 
         "sub.s_completion",
         _stable("sub.s_latency"),
         _stable("sub.s_llm_latency"),
-        *(f"sub.{name}" for name in BUCKET_FIELDS),
+        *(f"sub.{name}" for name in (*BUCKET_FIELDS, *LLM_BUCKET_FIELDS)),
     ]
     MinuteRollup.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end).delete()
     return _insert_select(MinuteRollup, select, grouped, [project_id])
@@ -633,6 +641,7 @@ _SUMMED = (
     "latency_sum_ms",
     "llm_latency_sum_ms",
     *BUCKET_FIELDS,
+    *LLM_BUCKET_FIELDS,
 )
 
 
@@ -658,6 +667,47 @@ def _hour_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> in
     ]
     HourRollup.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end).delete()
     return _insert_select(HourRollup, select, grouped, [project_id])
+
+
+_BREAKDOWN_COLUMNS = ("project_id", "bucket", "model", "severity", "count", "violations")
+
+
+def _breakdowns_rebuild(project_id: int, start: datetime, end: datetime) -> None:
+    # Counts per model and severity, for the overview's "top models / severities": the
+    # rollups are keyed by contract, and a scan of raw events would not stay fast.
+    minutes = (
+        ValidationEvent.objects.filter(project_id=project_id, timestamp__gte=start, timestamp__lt=end)
+        .annotate(at=Trunc("timestamp", "minute", output_field=DateTimeField(), tzinfo=UTC))
+        .values("at", "model", "severity")
+        .annotate(n=Count("id"), n_violations=Count("id", filter=Q(is_valid=False)))
+        .order_by()
+    )
+    MinuteBreakdown.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end).delete()
+    _breakdown_insert(MinuteBreakdown, minutes, project_id)
+    start = start.replace(minute=0, second=0, microsecond=0)
+    if end.minute or end.second or end.microsecond:
+        end = end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    hours = (
+        MinuteBreakdown.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end)
+        .annotate(at=Trunc("bucket", "hour", output_field=DateTimeField(), tzinfo=UTC))
+        .values("at", "model", "severity")
+        .annotate(n=Sum("count"), n_violations=Sum("violations"))
+        .order_by()
+    )
+    HourBreakdown.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end).delete()
+    _breakdown_insert(HourBreakdown, hours, project_id)
+
+
+def _breakdown_insert(
+    model: type[MinuteBreakdown] | type[HourBreakdown], subquery: Any, project_id: int
+) -> None:
+    sql, sub_params = subquery.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {model._meta.db_table} ({', '.join(_BREAKDOWN_COLUMNS)}) "
+            f"SELECT %s, sub.at, sub.model, sub.severity, sub.n, sub.n_violations FROM ({sql}) sub",
+            [project_id, *sub_params],
+        )
 
 
 def rollups_aggregate(*, now: datetime | None = None) -> AggregationResult:
@@ -690,6 +740,7 @@ def rollups_aggregate(*, now: datetime | None = None) -> AggregationResult:
             for start, end in _runs(minutes, gap=timedelta(hours=1)):
                 result.minute_rows += _minute_rollups_rebuild(project_id, start, end)
                 result.hour_rows += _hour_rollups_rebuild(project_id, start, end)
+                _breakdowns_rebuild(project_id, start, end)
         watermark.value = now
         watermark.save(update_fields=["value"])
     result.watermark = now
