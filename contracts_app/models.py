@@ -90,6 +90,9 @@ class ApiKey(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Comma-separated: "ingest" and "read" for SDKs; "write" lets a deployment pipeline
+    # change experiments.
+    scopes = models.CharField(max_length=100, default="ingest,read")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
