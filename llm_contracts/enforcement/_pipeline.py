@@ -36,6 +36,9 @@ class CallSettings:
     stream_policy: StreamPolicy = field(default_factory=StreamPolicy.immediate)
     listeners: list[Callable[[ContractReport], None]] = field(default_factory=list)
     native_schema: bool = False
+    # Text the developer declared to answer with when re-asks run out (LLMCL's
+    # "on violation fallback"). Never silent: the report says outcome "fallback".
+    fallback: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.contract_retries, int) or self.contract_retries < 0:
@@ -46,7 +49,7 @@ class CallSettings:
 
     def copy(self) -> CallSettings:
         return CallSettings(self.engine.copy(), self.contract_retries, self.retry_budget_tokens,
-                            self.stream_policy, self.listeners, self.native_schema)
+                            self.stream_policy, self.listeners, self.native_schema, self.fallback)
 
     def emit(self, report: ContractReport) -> None:
         """Hand the finished report to every listener; a listener's error stays here."""
@@ -74,6 +77,7 @@ def contracted_call(
     reask_body: Callable[[dict[str, Any], LLMResponse, str], dict[str, Any]],
     stream: bool,
     conversation: Any = None,
+    substitute: Callable[[Any, str], Any] | None = None,
 ) -> Generator[tuple[Any, ...], Any, tuple[Any, ContractReport]]:
     """Walk one call; return ``(result, report)`` or raise ``ContractViolationError``.
 
@@ -171,6 +175,19 @@ def contracted_call(
             if attempt:
                 for name in {r.contract_name for r in report.attempts[0].results if is_blocking(r)}:
                     engine.metrics.record_fix(name, succeeded=False)
+            replacement = None
+            if settings.fallback is not None and substitute is not None and result is parsed:
+                replacement = substitute(parsed, settings.fallback)
+            if replacement is not None:
+                # The declared fallback, in openai's own type; every real answer stays in
+                # report.attempts, and the outcome says what happened.
+                report.outcome = "fallback"
+                report.stop_reason = f"{stop}; answered with the declared fallback"
+                log.warning("llm_contracts answered with the declared fallback: %s", stop)
+                engine.breaker.record(errored=errored)
+                engine.metrics.record_call(outcome="fallback")
+                settings.emit(report)
+                return replacement, report
             report.outcome = "violated"
             report.stop_reason = stop
             engine.breaker.record(errored=errored)

@@ -38,8 +38,9 @@ class ContractReport:
 
     ``outcome`` is one of ``passed`` (every strict contract held at once), ``repaired``
     (a re-ask produced an answer that passed), ``violated`` (a strict contract failed:
-    the call raised), ``warned`` (only warn/monitor contracts failed) or ``skipped``
-    (the circuit breaker was open, nothing was validated).
+    the call raised), ``warned`` (only warn/monitor contracts failed), ``skipped``
+    (the circuit breaker was open, nothing was validated) or ``fallback`` (re-asks ran
+    out and the client answered with the fallback text the developer declared).
     """
 
     provider: str = "openai"
@@ -77,7 +78,7 @@ class ContractReport:
 
     @property
     def passed(self) -> bool:
-        return self.outcome in ("passed", "repaired", "warned", "skipped")
+        return self.outcome in ("passed", "repaired", "warned", "skipped", "fallback")
 
     @property
     def retries(self) -> int:

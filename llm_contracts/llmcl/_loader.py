@@ -80,7 +80,10 @@ class ContractSet:
 
     def client_kwargs(self) -> dict[str, Any]:
         """Return the keyword arguments that give a ``ContractOpenAI`` these contracts and retries."""
-        return {"contracts": list(self), "contract_retries": self.contract_retries}
+        kwargs: dict[str, Any] = {"contracts": list(self), "contract_retries": self.contract_retries}
+        if self.fallback is not None:
+            kwargs["fallback"] = self.fallback
+        return kwargs
 
     def __repr__(self) -> str:
         return (f"<ContractSet {self.name!r} v{self.version} input={len(self.input)} "

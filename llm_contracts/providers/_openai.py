@@ -48,7 +48,7 @@ _HTTP_RESPONSE: type[Any] = _http.Response
 _SETTINGS = "_contract_settings"
 _OUR_KWARGS = ("contracts", "input_contracts", "output_contracts", "contract_retries",
                "retry_budget_tokens", "stream_policy", "circuit_breaker", "on_report", "native_schema",
-               "conflicts")
+               "conflicts", "fallback")
 # Reporting, tracing and server-defined contracts (llm_contracts.reporting).
 _TELEMETRY_KWARGS = ("reporter", "upload_traces", "project_contracts", "otel")
 
@@ -87,6 +87,7 @@ def _build_settings(
     on_report: Callable[[ContractReport], None] | Iterable[Callable[[ContractReport], None]] | None,
     native_schema: bool = False,
     conflicts: str = "resolve",
+    fallback: str | None = None,
 ) -> CallSettings:
     engine = ContractEngine(breaker=circuit_breaker, conflicts=conflicts)
     for c in contracts or ():
@@ -97,7 +98,7 @@ def _build_settings(
         engine.add_output(c)
     listeners = [on_report] if callable(on_report) else list(on_report or ())
     return CallSettings(engine, contract_retries, retry_budget_tokens, StreamPolicy.parse(stream_policy),
-                        listeners, bool(native_schema))
+                        listeners, bool(native_schema), fallback)
 
 
 def _with_body(options: Any, body: Mapping[str, Any], is_retry: bool) -> Any:
@@ -330,6 +331,10 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
         native_schema: when the caller sets no ``response_format``, send the first
             output schema contract's as a strict ``response_format`` so the provider
             enforces it too; the answer is still verified after the call.
+        fallback: text to answer with when re-asks run out, instead of raising
+            (non-streamed calls that return openai's parsed type). The answer keeps
+            openai's type, ``get_report(reply).outcome == "fallback"``, and every real
+            answer stays in the report; a warning is logged.
         conflicts: ``"resolve"`` (default) runs :func:`~llm_contracts.contracts.composition.resolve`
             as contracts are added: duplicates merge at the stricter severity, the higher
             priority wins a conflict, conflicts of equal priority keep both; every conflict
@@ -398,7 +403,7 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
 
         gen = contracted_call(settings, llm_request, to_response=to_response,
                               reask_body=route.reask_body, stream=stream,
-                              conversation=ACTIVE_CONVERSATION.get())
+                              conversation=ACTIVE_CONVERSATION.get(), substitute=route.substitute)
         try:
             result, report = drive_sync(gen, engine=settings.engine, send=send, parse=parse)
         except ContractViolationError as exc:
@@ -507,7 +512,7 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
 
         gen = contracted_call(settings, llm_request, to_response=to_response,
                               reask_body=route.reask_body, stream=stream,
-                              conversation=ACTIVE_CONVERSATION.get())
+                              conversation=ACTIVE_CONVERSATION.get(), substitute=route.substitute)
         try:
             result, report = await drive_async(gen, engine=settings.engine, send=send, parse=parse)
         except ContractViolationError as exc:

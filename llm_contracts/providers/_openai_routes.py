@@ -67,9 +67,25 @@ class Route:
     def chunk_usage(self, chunk: Any) -> Usage | None:
         return None
 
+    def substitute(self, parsed: Any, text: str) -> Any:
+        """Return a copy of ``parsed`` (openai's own type) whose answer is ``text``; None if unsure."""
+        return None
+
 
 class ChatCompletionsRoute(Route):
     endpoint = "/chat/completions"
+
+    def substitute(self, parsed: Any, text: str) -> Any:
+        choices = getattr(parsed, "choices", None)
+        if not choices or not hasattr(parsed, "model_copy"):
+            return None
+        message = choices[0].message
+        update: dict[str, Any] = {"content": text, "tool_calls": None, "refusal": None}
+        if "parsed" in type(message).model_fields:
+            update["parsed"] = None
+        choice = choices[0].model_copy(update={"message": message.model_copy(update=update),
+                                               "finish_reason": "stop"})
+        return parsed.model_copy(update={"choices": [choice]})
 
     def request(self, body: Mapping[str, Any]) -> LLMRequest:
         messages = []
@@ -148,6 +164,16 @@ class CompletionsRoute(Route):
 
 class ResponsesRoute(Route):
     endpoint = "/responses"
+
+    def substitute(self, parsed: Any, text: str) -> Any:
+        if not hasattr(parsed, "model_copy"):
+            return None
+        from openai.types.responses import ResponseOutputMessage, ResponseOutputText
+
+        message = ResponseOutputMessage(
+            id="msg_fallback", type="message", role="assistant", status="completed",
+            content=[ResponseOutputText(type="output_text", text=text, annotations=[])])
+        return parsed.model_copy(update={"output": [message]})
 
     def request(self, body: Mapping[str, Any]) -> LLMRequest:
         messages = []
