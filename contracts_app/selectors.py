@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import Max, Sum
 
 from contracts_app.models import (
     BUCKET_FIELDS,
@@ -20,6 +21,7 @@ from contracts_app.models import (
     HourRollup,
     MinuteRollup,
     Project,
+    Trace,
 )
 
 
@@ -144,3 +146,162 @@ def database_ok() -> bool:
     except Exception:  # any failure means "not healthy"; the health answer says so
         return False
     return True
+
+
+# Pages: contracts, traces and breakpoints.
+
+
+@dataclass
+class ContractRow:
+    """A contract with its latest version and its health over the last day."""
+
+    contract: Contract
+    version: int | None
+    count: int = 0
+    violations: int = 0
+
+    @property
+    def violation_rate(self) -> float | None:
+        return None if self.count == 0 else self.violations / self.count
+
+    @property
+    def violation_pct(self) -> float | None:
+        rate = self.violation_rate
+        return None if rate is None else 100 * rate
+
+
+def contract_owner(name: str, names: set[str]) -> str | None:
+    """Return which of ``names`` a reported contract belongs to: itself, or an LLMCL clause's contract."""
+    if name in names:
+        return name
+    # An LLMCL contract reports one verdict per clause, named "<contract>.<clause>".
+    head = name.split(".", 1)[0]
+    return head if head in names else None
+
+
+def contracts_with_health(*, project: Project, now: datetime) -> list[ContractRow]:
+    """Return the project's contracts with their latest version and 24 h rollup figures."""
+    contracts = list(
+        Contract.objects.filter(project=project).annotate(latest=Max("versions__version")).order_by("name")
+    )
+    rows = {c.name: ContractRow(contract=c, version=c.latest) for c in contracts}  # type: ignore[attr-defined]
+    sums = (
+        MinuteRollup.objects.filter(project=project, bucket__gte=now - timedelta(hours=24), bucket__lt=now)
+        .values("contract")
+        .annotate(n=Sum("count"), v=Sum("violations"))
+        .order_by()
+    )
+    for item in sums:
+        owner = contract_owner(item["contract"], set(rows))
+        if owner is not None:
+            rows[owner].count += item["n"] or 0
+            rows[owner].violations += item["v"] or 0
+    return list(rows.values())
+
+
+def contract_get(*, project: Project, name: str) -> Contract | None:
+    """Return the project's contract ``name`` with its versions prefetched, newest first."""
+    return Contract.objects.filter(project=project, name=name).prefetch_related("versions").first()
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    """One line of a unified diff: ``kind`` is hunk, equal, delete or insert."""
+
+    kind: str
+    old_no: int | None
+    new_no: int | None
+    text: str
+
+
+def source_diff(old: str, new: str, *, context: int = 3) -> list[DiffLine]:
+    """Return the unified diff of two sources, with the line numbers of both sides."""
+    a, b = old.splitlines(), new.splitlines()
+    lines: list[DiffLine] = []
+    for group in difflib.SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(context):
+        first, last = group[0], group[-1]
+        lines.append(
+            DiffLine(
+                "hunk",
+                None,
+                None,
+                f"@@ -{first[1] + 1},{last[2] - first[1]} +{first[3] + 1},{last[4] - first[3]} @@",
+            )
+        )
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                lines += [DiffLine("equal", i + 1, j1 + k + 1, a[i]) for k, i in enumerate(range(i1, i2))]
+                continue
+            if tag in ("replace", "delete"):
+                lines += [DiffLine("delete", i + 1, None, a[i]) for i in range(i1, i2)]
+            if tag in ("replace", "insert"):
+                lines += [DiffLine("insert", None, j + 1, b[j]) for j in range(j1, j2)]
+    return lines
+
+
+def trace_get(*, project: Project, trace_id: str) -> Trace | None:
+    """Return the project's stored trace ``trace_id`` (with its breakpoint)."""
+    return Trace.objects.select_related("breakpoint").filter(project=project, trace_id=trace_id).first()
+
+
+def breakpoints_list(*, project: Project) -> list[Breakpoint]:
+    """Return every breakpoint of the project, newest first."""
+    return list(Breakpoint.objects.filter(project=project).order_by("-created_at", "-id"))
+
+
+def breakpoint_get(*, project: Project, pk: int) -> Breakpoint | None:
+    """Return the project's breakpoint ``pk``."""
+    return Breakpoint.objects.filter(project=project, pk=pk).first()
+
+
+def breakpoint_traces(*, breakpoint: Breakpoint, limit: int = 100) -> list[Trace]:
+    """Return the traces ``breakpoint`` captured, newest first (steps left out)."""
+    return list(
+        Trace.objects.filter(breakpoint=breakpoint).defer("steps").order_by("-received_at", "-id")[:limit]
+    )
+
+
+def contract_names_seen(*, project: Project, now: datetime, days: int = 7) -> list[str]:
+    """Return the contract names the project defined or reported lately (for form suggestions)."""
+    reported = (
+        HourRollup.objects.filter(project=project, bucket__gte=now - timedelta(days=days))
+        .values_list("contract", flat=True)
+        .distinct()
+        .order_by()
+    )
+    defined = Contract.objects.filter(project=project).values_list("name", flat=True)
+    return sorted({*reported, *defined})
+
+
+STEP_LABELS = {
+    "request": "Request",
+    "input_contract": "Input contract",
+    "model_call": "Model call",
+    "output_contract": "Output contract",
+    "reask": "Re-ask",
+    "outcome": "Outcome",
+}
+
+
+def trace_steps(*, trace: Trace) -> list[dict[str, Any]]:
+    """Return a trace's steps in the order they ran, with their data laid out for reading."""
+    out = []
+    for index, step in enumerate(trace.steps if isinstance(trace.steps, list) else []):
+        if not isinstance(step, dict):
+            continue
+        data = step.get("data") if isinstance(step.get("data"), dict) else {}
+        out.append(
+            {
+                **step,
+                "index": index + 1,
+                "label": STEP_LABELS.get(str(step.get("kind")), str(step.get("kind"))),
+                "data": data,
+                "body_json": json.dumps(data.get("body"), indent=2, ensure_ascii=False, default=str)
+                if data.get("body")
+                else "",
+                "details_json": json.dumps(data.get("details"), indent=2, ensure_ascii=False, default=str)
+                if data.get("details")
+                else "",
+            }
+        )
+    return out

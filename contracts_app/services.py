@@ -6,7 +6,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -146,12 +146,61 @@ def api_key_authenticate(*, raw_key: str, now: datetime | None = None) -> ApiKey
 # Contracts.
 
 
-def _compiled_spec(source: str) -> dict[str, Any]:
-    # Imported here: the compiler is part of the SDK and loads its grammar on import.
-    from llm_contracts.llmcl import compile_source
+def _no_imports(target: str, importer: str | None) -> tuple[str, str]:
+    from llm_contracts.llmcl import LLMCLError
 
+    raise LLMCLError(f"imports are not available in contracts stored on the server (\"{target}\")")
+
+
+def _file_references(node: Any) -> Iterable[tuple[str, Any]]:
+    """Yield (what, position) for every schema file an LLMCL syntax tree refers to."""
+    if getattr(node, "schema_file", None) is not None:
+        yield node.schema_file, node.schema_pos
+    if is_dataclass(node):
+        for f in fields(node):
+            yield from _file_references(getattr(node, f.name))
+    elif isinstance(node, tuple):
+        for item in node:
+            yield from _file_references(item)
+
+
+def llmcl_compile(source: str) -> dict[str, Any]:
+    """Compile LLMCL source stored on the server; raise ``LLMCLError`` with every problem found.
+
+    Imports and schema files are refused: the compiler would read them from the server's
+    disk, so a contract could copy any file on it into its spec or its error messages.
+    """
+    # Imported here: the compiler is part of the SDK and loads its grammar on import.
+    from llm_contracts.llmcl import LLMCLError, LLMCLSemanticError, compile_source, parse
+
+    if len(source) > LLMCL_MAX_SOURCE:
+        raise LLMCLError(f"the source has {len(source)} characters; at most {LLMCL_MAX_SOURCE} are allowed")
+    module = parse(source)
+    refused = [
+        LLMCLSemanticError.at(
+            f"imports are not available in contracts stored on the server (\"{imp.path}\")",
+            file=None, source=source, line=imp.pos.line, column=imp.pos.column,
+            end_column=imp.pos.end_column if imp.pos.end_line == imp.pos.line else None,
+            hint="paste the imported contract into this source",
+        )
+        for imp in module.imports
+    ] + [
+        LLMCLSemanticError.at(
+            f"schema files are not available in contracts stored on the server (\"{name}\")",
+            file=None, source=source, line=pos.line, column=pos.column,
+            end_column=pos.end_column if pos.end_line == pos.line else None,
+            hint="write the schema inline: conforms { ... }",
+        )
+        for name, pos in _file_references(module)
+    ]
+    if refused:
+        raise refused[0].with_others(refused)
+    return compile_source(source, resolver=_no_imports)
+
+
+def _compiled_spec(source: str) -> dict[str, Any]:
     try:
-        spec = compile_source(source)
+        spec = llmcl_compile(source)
     except Exception as exc:  # any failure to compile means the version cannot be saved
         raise ContractCompileError(f"the LLMCL source does not compile: {exc}", field="source") from None
     if hasattr(spec, "to_dict"):
@@ -198,6 +247,244 @@ def breakpoint_create(
     if unknown:
         raise ServiceError(f"unknown breakpoint conditions: {', '.join(sorted(unknown))}", field="conditions")
     return Breakpoint.objects.create(project=project, contract=contract, limit=limit, **conditions)
+
+# Contracts: the editor, "try it", activation and roll back.
+
+LLMCL_MAX_SOURCE = 100_000
+TRY_MAX_TEXT = 100_000
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One compiler error, placed at a line and column of the source (None: the whole source)."""
+
+    message: str
+    line: int | None = None
+    column: int | None = None
+    end_column: int | None = None
+    hint: str | None = None
+
+
+def _diagnostics(exc: Exception) -> list[Diagnostic]:
+    errors = getattr(exc, "errors", None) or [exc]
+    return [
+        Diagnostic(
+            message=getattr(e, "message", None) or str(e),
+            line=getattr(e, "line", None),
+            column=getattr(e, "column", None),
+            end_column=getattr(e, "end_column", None),
+            hint=getattr(e, "hint", None),
+        )
+        for e in errors
+    ]
+
+
+def contract_source_check(*, source: str) -> tuple[dict[str, Any] | None, list[Diagnostic]]:
+    """Compile ``source`` as a save would; return the spec, or None and every diagnostic."""
+    from llm_contracts import LLMContractsError
+
+    try:
+        return llmcl_compile(source), []
+    except LLMContractsError as exc:
+        return None, _diagnostics(exc)
+    except RecursionError:
+        return None, [Diagnostic(message="the source nests too deeply to compile")]
+
+
+@dataclass(frozen=True)
+class TryVerdict:
+    """One check's verdict on the pasted input or output."""
+
+    contract: str
+    check: str
+    stage: str
+    is_valid: bool
+    error: bool
+    message: str
+    severity: str
+    latency_ms: float
+
+
+@dataclass
+class TryResult:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    verdicts: list[TryVerdict] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.diagnostics and all(v.is_valid for v in self.verdicts)
+
+
+def contract_try(*, source: str, input_text: str, output_text: str, model: str = "gpt-4o-mini") -> TryResult:
+    """Run every contract of draft ``source`` on a pasted input and output; return each check's verdict."""
+    from llm_contracts.contracts import LLMRequest, LLMResponse, Message, ValidationContext
+    from llm_contracts.enforcement import ContractEngine
+    from llm_contracts.llmcl import load_spec
+
+    if len(input_text) > TRY_MAX_TEXT or len(output_text) > TRY_MAX_TEXT:
+        too_long = f"the input and the output may have at most {TRY_MAX_TEXT} characters"
+        return TryResult([Diagnostic(message=too_long)])
+    spec, diagnostics = contract_source_check(source=source)
+    if spec is None:
+        return TryResult(diagnostics)
+    request = LLMRequest(
+        model=model,
+        messages=[Message(role="user", content=input_text)],
+        body={"model": model, "messages": [{"role": "user", "content": input_text}]},
+    )
+    response = LLMResponse(text=output_text, model=model)
+    # The engine runs each check as a call would: timed, and a check that raises is an error verdict.
+    engine = ContractEngine()
+    result = TryResult()
+    for declared in spec.get("contracts", []):
+        try:
+            contracts = load_spec(spec, contract=declared["name"])
+        except Exception as exc:  # a spec that compiles but cannot be built is the draft's error
+            result.diagnostics.append(Diagnostic(message=f"contract {declared['name']}: {exc}"))
+            continue
+        stages = (("input", request, contracts.input), ("output", response, contracts.output))
+        for stage, value, checks in stages:
+            for check in checks:
+                context = ValidationContext(request=request)
+                verdict = engine.run_one(check, value, context)
+                result.verdicts.append(
+                    TryVerdict(
+                        contract=contracts.name,
+                        check=check.name,
+                        stage=stage,
+                        is_valid=verdict.is_valid,
+                        error=verdict.error,
+                        message=verdict.message,
+                        severity=verdict.severity.value,
+                        latency_ms=verdict.latency_s * 1000,
+                    )
+                )
+    return result
+
+
+def contract_save(
+    *, project: Project, source: str, name: str | None = None, author: AbstractBaseUser | None = None
+) -> ContractVersion:
+    """Save ``source`` as the next version of contract ``name`` (by default the last one it defines)."""
+    if not name:
+        spec, diagnostics = contract_source_check(source=source)
+        if spec is None:
+            raise ContractCompileError(diagnostics[0].message, field="source")
+        declared = [c.get("name") for c in spec.get("contracts", []) if isinstance(c, Mapping)]
+        if not declared:
+            raise ContractCompileError("the source defines no contract", field="source")
+        name = str(declared[-1])
+    return contract_version_create(project=project, name=name, source=source, author=author)
+
+
+def contract_set_active(*, contract: Contract, active: bool) -> Contract:
+    """Activate or deactivate a contract; SDKs pull only active ones."""
+    if contract.active != active:
+        contract.active = active
+        contract.save(update_fields=["active"])
+    return contract
+
+
+def contract_rollback(
+    *, contract: Contract, version: int, author: AbstractBaseUser | None = None
+) -> ContractVersion:
+    """Save the source of an old version as the newest version; history stays as it was."""
+    old = contract.versions.filter(version=version).first()
+    if old is None:
+        raise NotFound(f"contract {contract.name} has no version {version}", field="version")
+    return contract_version_create(
+        project=contract.project, name=contract.name, source=old.source, author=author
+    )
+
+
+# Breakpoints: the pages' edits.
+
+_BREAKPOINT_TEXT_LIMITS = {"contract": 200, "model": 200, "input_contains": 500, "output_contains": 500}
+
+
+def _breakpoint_fields(
+    *,
+    contract: str,
+    severity: str | None,
+    model: str | None,
+    input_contains: str | None,
+    output_contains: str | None,
+    limit: int | None,
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "contract": (contract or "").strip(),
+        "severity": severity or None,
+        "model": (model or "").strip() or None,
+        # The text matches are kept as typed: a leading space can be what is meant.
+        "input_contains": input_contains or None,
+        "output_contains": output_contains or None,
+        "limit": limit,
+    }
+    if not values["contract"]:
+        raise ServiceError("name the contract the breakpoint watches", field="contract")
+    for name, most in _BREAKPOINT_TEXT_LIMITS.items():
+        if values[name] is not None and len(values[name]) > most:
+            raise ServiceError(f"{name} may have at most {most} characters", field=name)
+    if values["severity"] is not None and values["severity"] not in ValidationEvent.Severity.values:
+        raise ServiceError(
+            f"severity must be one of {', '.join(ValidationEvent.Severity.values)}", field="severity"
+        )
+    if limit is not None and limit < 1:
+        raise ServiceError("the limit must be at least 1 (leave it empty for no limit)", field="limit")
+    return values
+
+
+def breakpoint_save(
+    *,
+    project: Project,
+    breakpoint: Breakpoint | None = None,
+    contract: str,
+    severity: str | None = None,
+    model: str | None = None,
+    input_contains: str | None = None,
+    output_contains: str | None = None,
+    limit: int | None = None,
+) -> Breakpoint:
+    """Create a breakpoint, or change the conditions and limit of ``breakpoint``."""
+    values = _breakpoint_fields(
+        contract=contract,
+        severity=severity,
+        model=model,
+        input_contains=input_contains,
+        output_contains=output_contains,
+        limit=limit,
+    )
+    if breakpoint is None:
+        return breakpoint_create(project=project, **values)
+    if breakpoint.project_id != project.pk:
+        raise NotFound("no breakpoint with this id in the project", field="breakpoint")
+    for name, value in values.items():
+        setattr(breakpoint, name, value)
+    if breakpoint.limit is not None and breakpoint.hit_count >= breakpoint.limit:
+        # A limit at or below the captures so far spends the breakpoint at once.
+        breakpoint.active = False
+    breakpoint.updated_at = timezone.now()
+    breakpoint.save()
+    return breakpoint
+
+
+def breakpoint_set_active(*, breakpoint: Breakpoint, active: bool) -> Breakpoint:
+    """Enable or disable a breakpoint; a spent one is enabled only after its limit is raised."""
+    if active and breakpoint.remaining == 0:
+        raise ServiceError(
+            f"the breakpoint has used its {breakpoint.limit} captures: raise its limit to enable it again",
+            field="limit",
+        )
+    if breakpoint.active != active:
+        breakpoint.active = active
+        breakpoint.updated_at = timezone.now()
+        breakpoint.save(update_fields=["active", "updated_at"])
+    return breakpoint
+
+
+def breakpoint_delete(*, breakpoint: Breakpoint) -> None:
+    """Delete a breakpoint; the traces it captured stay, unlinked."""
+    breakpoint.delete()
 
 
 # Ingest.
@@ -479,6 +766,11 @@ def trace_store(*, project: Project, trace: TraceIn) -> tuple[Trace, bool]:
             )
             if breakpoint_ is None:
                 raise NotFound("no breakpoint with this id in the project", field="breakpoint_id")
+            if not breakpoint_.active or breakpoint_.remaining == 0:
+                # SDKs poll breakpoints, so hits of one already disabled or spent keep
+                # arriving for a while: the trace is kept, but not as a capture.
+                breakpoint_ = None
+        if breakpoint_ is not None:
             breakpoint_.hit_count += 1
             if breakpoint_.limit is not None and breakpoint_.hit_count >= breakpoint_.limit:
                 # A limited breakpoint retires itself once spent.
