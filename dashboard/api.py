@@ -16,6 +16,7 @@ from contracts_app.models import ImmutableError
 from contracts_app.schemas import HealthOut
 from contracts_app.services import ServiceError
 from dashboard.lib.limits import Saturated
+from experiments.api import router as experiments_router
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ api = NinjaAPI(
     description="The API the llm-contracts SDK reports to and pulls from (docs/protocol.md).",
 )
 api.add_router("/", contracts_router)
+api.add_router("/", experiments_router)
 
 
 def _errors(request: HttpRequest, status: int, errors: list[dict[str, str]], **headers: str) -> HttpResponse:

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "ninja",
     "contracts_app",
+    "experiments",
 ]
 
 MIDDLEWARE = [
@@ -129,6 +130,10 @@ ROLLUP_OVERLAP_S = env_float("ROLLUP_OVERLAP_S", 120.0, minimum=0.0)
 RETENTION_INTERVAL_S = env_float("RETENTION_INTERVAL_S", 3600.0, minimum=1.0)
 ALERT_INTERVAL_S = env_float("ALERT_INTERVAL_S", 60.0, minimum=1.0)
 ALERT_WEBHOOK_TIMEOUT_S = env_float("ALERT_WEBHOOK_TIMEOUT_S", 5.0, minimum=0.1)
+# Experiments: the rollout job's period, and how long an arm of a running experiment
+# may see no call before the job pauses it.
+EXPERIMENT_INTERVAL_S = env_float("EXPERIMENT_INTERVAL_S", 180.0, minimum=1.0)
+EXPERIMENT_NO_TRAFFIC_MINUTES = env_int("EXPERIMENT_NO_TRAFFIC_MINUTES", 30, minimum=1)
 
 # Celery: every CELERY_* setting below is read by dashboard/celery.py.
 CELERY_BROKER_URL = env_url(
@@ -162,6 +167,10 @@ CELERY_BEAT_SCHEDULE = {
     "evaluate-alerts": {
         "task": "contracts_app.alerts_evaluate",
         "schedule": timedelta(seconds=ALERT_INTERVAL_S),
+    },
+    "evaluate-experiments": {
+        "task": "experiments.rollout_evaluate_all",
+        "schedule": timedelta(seconds=EXPERIMENT_INTERVAL_S),
     },
 }
 

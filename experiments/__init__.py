@@ -1,0 +1,1 @@
+"""A/B experiments and gradual rollouts of contract versions."""

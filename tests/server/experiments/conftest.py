@@ -1,0 +1,118 @@
+"""Experiments on project A of the server cast, and traffic written straight into the rollups."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from contracts_app.models import LLM_BUCKET_FIELDS, Contract, ContractVersion, MinuteRollup, Project
+from experiments import services
+from experiments.models import CONTROL, TREATMENT, Experiment
+
+from ..conftest import Cast
+
+
+def add_version(project: Project, name: str, version: int) -> ContractVersion:
+    # The LLMCL compiler is tested in contracts_app; a stored spec is enough here.
+    contract, _ = Contract.objects.get_or_create(project=project, name=name)
+    return ContractVersion.objects.create(
+        contract=contract,
+        version=version,
+        source=f"contract {name} {{}}",
+        spec={"spec_version": "1", "name": name, "version": version},
+    )
+
+
+@pytest.fixture
+def versions(cast: Cast) -> dict[str, ContractVersion]:
+    """Two versions of the project's "pii" contract and one of "json_format"."""
+    return {
+        "pii@1": add_version(cast.project_a, "pii", 1),
+        "pii@2": add_version(cast.project_a, "pii", 2),
+        "json@1": add_version(cast.project_a, "json_format", 1),
+    }
+
+
+MakeExperiment = Callable[..., Experiment]
+
+
+@pytest.fixture
+def make_experiment(cast: Cast, versions: dict[str, ContractVersion]) -> MakeExperiment:
+    """Create a draft on project A: pii@1 against pii@2, 50/50, with the given fields."""
+
+    def make(key: str = "stricter-pii", **fields: Any) -> Experiment:
+        fields.setdefault(CONTROL, [versions["pii@1"].pk])
+        fields.setdefault(TREATMENT, [versions["pii@2"].pk])
+        return services.experiment_create(
+            project=cast.project_a, key=key, actor=services.Actor.of_user(cast.owner), **fields
+        )
+
+    return make
+
+
+def add_traffic(
+    experiment: Experiment,
+    bucket: datetime,
+    arm: str,
+    calls: int,
+    violations: int = 0,
+    *,
+    tokens_per_call: int = 100,
+    llm_bucket: int = 7,
+    fixes: tuple[int, int] = (0, 0),
+    contract: str = "pii",
+) -> None:
+    """Write one minute of an arm's traffic into the rollups, as the aggregation would."""
+    MinuteRollup.objects.create(
+        project_id=experiment.project_id,
+        bucket=bucket,
+        contract=contract,
+        contract_version=1,
+        experiment=experiment.key,
+        variant=arm,
+        count=calls,
+        violations=violations,
+        fixes_attempted=fixes[0],
+        fixes_succeeded=fixes[1],
+        prompt_tokens=calls * tokens_per_call,
+        latency_sum_ms=calls * 1.0,
+        lat_b02=calls,
+        **{LLM_BUCKET_FIELDS[llm_bucket]: calls},
+    )
+
+
+def simulate_minute(
+    experiment: Experiment,
+    bucket: datetime,
+    rng: random.Random,
+    *,
+    users: int,
+    rates: dict[str, float],
+    **kwargs: Any,
+) -> None:
+    """Write one minute of traffic: ``users`` calls, split by the experiment's coverage and weights."""
+    experiment.refresh_from_db()
+    for arm, weight in zip((CONTROL, TREATMENT), experiment.weights, strict=True):
+        calls = round(users * experiment.coverage * weight)
+        if calls:
+            violations = sum(rng.random() < rates[arm] for _ in range(calls))
+            add_traffic(experiment, bucket, arm, calls, violations, **kwargs)
+
+
+class Webhook:
+    """The project's webhook receiver: it lives outside the project, so a mock transport stands in."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.posts: list[dict[str, Any]] = []
+        self.status = status
+        self.client = httpx.Client(transport=httpx.MockTransport(self.handle))
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.posts.append(json.loads(request.content))
+        return httpx.Response(self.status)
