@@ -1,0 +1,99 @@
+"""Forms of the dashboard pages: they parse query strings and posts, and name what was wrong."""
+
+from __future__ import annotations
+
+from django import forms
+
+from contracts_app.models import AlertRule, Membership, Project, ValidationEvent
+from dashboard.selectors import RANGES, ViolationFilters
+
+
+class ViolationFilterForm(forms.Form):
+    contract = forms.CharField(required=False, max_length=200)
+    version = forms.IntegerField(required=False, min_value=0)
+    severity = forms.ChoiceField(required=False, choices=[("", "any"), *ValidationEvent.Severity.choices])
+    model = forms.CharField(required=False, max_length=200)
+    session = forms.CharField(required=False, max_length=200)
+    experiment = forms.CharField(required=False, max_length=200)
+    variant = forms.CharField(required=False, max_length=200)
+    q = forms.CharField(required=False, max_length=200, label="Search messages")
+    range = forms.ChoiceField(
+        required=False, choices=[("", "all time"), *((k, k) for k in RANGES), ("custom", "custom")]
+    )
+    start = forms.DateTimeField(required=False)
+    end = forms.DateTimeField(required=False)
+    cursor = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("range") == "custom" and not data.get("start"):
+            self.add_error("start", "A custom range needs a start.")
+        return data
+
+    def filters(self, *, now: object) -> ViolationFilters:
+        """Return the filters of a valid form."""
+        data = self.cleaned_data
+        since = until = None
+        if data.get("range") in RANGES:
+            until = now
+            since = now - RANGES[data["range"]]  # type: ignore[operator]
+        elif data.get("range") == "custom":
+            since, until = data.get("start"), data.get("end")
+        return ViolationFilters(
+            contract=data.get("contract") or "",
+            contract_version=data.get("version"),
+            severity=data.get("severity") or "",
+            model=data.get("model") or "",
+            session_id=data.get("session") or "",
+            experiment=data.get("experiment") or "",
+            variant=data.get("variant") or "",
+            q=(data.get("q") or "").strip(),
+            since=since,  # type: ignore[arg-type]
+            until=until,  # type: ignore[arg-type]
+        )
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(max_length=100)
+
+
+class MemberAddForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.VIEWER)
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Membership.Role.choices)
+
+
+class ProjectSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = ["retention_days", "alert_webhook_url"]
+        labels = {"retention_days": "Retention (days)", "alert_webhook_url": "Alert webhook URL"}
+
+    alert_webhook_url = forms.URLField(required=False, assume_scheme="https", label="Alert webhook URL")
+
+    def clean_retention_days(self) -> int:
+        days: int = self.cleaned_data["retention_days"]
+        if not 1 <= days <= 3650:
+            raise forms.ValidationError("Retention must be between 1 and 3650 days.")
+        return days
+
+
+class AlertRuleForm(forms.ModelForm):
+    class Meta:
+        model = AlertRule
+        fields = ["contract", "metric", "threshold", "window_minutes", "min_count"]
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        threshold = data.get("threshold")
+        metric = data.get("metric")
+        if threshold is not None and threshold < 0:  # type: ignore[operator]
+            self.add_error("threshold", "The threshold cannot be negative.")
+        elif metric == AlertRule.Metric.VIOLATION_RATE and threshold is not None and threshold > 1:  # type: ignore[operator]
+            self.add_error("threshold", "A violation rate threshold is a fraction between 0 and 1.")
+        if data.get("window_minutes") == 0:
+            self.add_error("window_minutes", "The window must be at least one minute.")
+        return data

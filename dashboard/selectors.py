@@ -1,0 +1,365 @@
+"""Reads behind the dashboard pages: overview figures from the rollups, violations, the SDK fleet."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core import signing
+from django.db import connection
+from django.db.models import BooleanField, Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
+
+from contracts_app.models import (
+    BUCKET_FIELDS,
+    LLM_BUCKET_FIELDS,
+    AlertRule,
+    ApiKey,
+    HourBreakdown,
+    HourRollup,
+    Membership,
+    MinuteBreakdown,
+    MinuteRollup,
+    Project,
+    SdkInstance,
+    ValidationEvent,
+    Watermark,
+)
+from contracts_app.selectors import percentile
+
+# Ranges the overview offers; anything longer than a day reads the hour rollups.
+RANGES: dict[str, timedelta] = {
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+MAX_CUSTOM_RANGE = timedelta(days=90)
+MINUTE_ROLLUPS_UP_TO = timedelta(hours=24)
+
+
+class BadQuery(ValueError):
+    """A query parameter the pages cannot use; the message names it."""
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    key: str
+    start: datetime
+    end: datetime
+
+    @property
+    def hourly(self) -> bool:
+        return self.end - self.start > MINUTE_ROLLUPS_UP_TO
+
+    @property
+    def step(self) -> timedelta:
+        return timedelta(hours=1) if self.hourly else timedelta(minutes=1)
+
+    def buckets(self) -> list[datetime]:
+        """Return every bucket start of the range, oldest first."""
+        unit = "hour" if self.hourly else "minute"
+        first = _floor(self.start, unit)
+        out = []
+        at = first
+        while at < self.end:
+            out.append(at)
+            at += self.step
+        return out
+
+
+def _floor(at: datetime, unit: str) -> datetime:
+    at = at.replace(second=0, microsecond=0)
+    return at.replace(minute=0) if unit == "hour" else at
+
+
+def time_range_parse(params: Mapping[str, str], *, now: datetime, default: str = "24h") -> TimeRange:
+    """Return the time range a request asks for: ``range`` of 1h/24h/7d/30d, or custom ``start``/``end``."""
+    key = params.get("range") or default
+    if key in RANGES:
+        return TimeRange(key, now - RANGES[key], now)
+    if key != "custom":
+        raise BadQuery(f"range must be one of {', '.join([*RANGES, 'custom'])}, got {key!r}")
+    start = _datetime_param(params, "start", now)
+    end = _datetime_param(params, "end", now) if params.get("end") else now
+    if end <= start:
+        raise BadQuery("end must be later than start")
+    if end - start > MAX_CUSTOM_RANGE:
+        raise BadQuery(f"a custom range may span at most {MAX_CUSTOM_RANGE.days} days")
+    return TimeRange("custom", start, end)
+
+
+def _datetime_param(params: Mapping[str, str], name: str, now: datetime) -> datetime:
+    raw = params.get(name, "")
+    if not raw:
+        raise BadQuery(f"{name} is required for a custom range")
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise BadQuery(f"{name} must be a date and time like 2025-03-04T12:30, got {raw!r}") from None
+    # The browser's datetime-local input carries no zone: read it as the server's (UTC).
+    return value if value.tzinfo else value.replace(tzinfo=now.tzinfo)
+
+
+# Overview.
+
+
+@dataclass
+class Overview:
+    """What the overview shows for one project and time range, all read from rollups."""
+
+    time_range: TimeRange
+    # bucket -> contract -> (count, violations)
+    cells: dict[datetime, dict[str, tuple[int, int]]] = field(default_factory=dict)
+    count: int = 0
+    violations: int = 0
+    fixes_attempted: int = 0
+    fixes_succeeded: int = 0
+    histogram: list[int] = field(default_factory=list)
+    llm_histogram: list[int] = field(default_factory=list)
+    by_contract: list[tuple[str, int, int]] = field(default_factory=list)
+    by_model: list[tuple[str, int, int]] = field(default_factory=list)
+    by_severity: list[tuple[str, int, int]] = field(default_factory=list)
+
+    @property
+    def violation_rate(self) -> float | None:
+        return None if self.count == 0 else self.violations / self.count
+
+    @property
+    def fix_rate(self) -> float | None:
+        return None if self.fixes_attempted == 0 else self.fixes_succeeded / self.fixes_attempted
+
+    @property
+    def per_minute(self) -> float:
+        minutes = (self.time_range.end - self.time_range.start).total_seconds() / 60
+        return self.count / minutes if minutes else 0.0
+
+    def latency(self) -> dict[str, dict[str, float | None]]:
+        """Return p50/p95/p99 (ms) of validation and of the LLM call."""
+        return {
+            label: {f"p{int(q * 100)}": percentile(hist, q) for q in (0.5, 0.95, 0.99)}
+            for label, hist in (("validation", self.histogram), ("llm", self.llm_histogram))
+        }
+
+    def contracts(self) -> list[str]:
+        """Return the contracts seen in the range, most violations first."""
+        return [name for name, _, _ in self.by_contract]
+
+
+def overview_for(*, project: Project, time_range: TimeRange, top: int = 10) -> Overview:
+    """Read the overview of ``project`` over ``time_range`` from the rollups, in three queries."""
+    rollup = HourRollup if time_range.hourly else MinuteRollup
+    breakdown = HourBreakdown if time_range.hourly else MinuteBreakdown
+    unit = "hour" if time_range.hourly else "minute"
+    window = {"project": project, "bucket__gte": _floor(time_range.start, unit), "bucket__lt": time_range.end}
+    overview = Overview(time_range=time_range)
+    per_contract: dict[str, list[int]] = {}
+    # Query 1: the series, per bucket and contract.
+    rows = (
+        rollup.objects.filter(**window)
+        .values_list("bucket", "contract")
+        .annotate(n=Sum("count"), v=Sum("violations"))
+        .order_by()
+    )
+    for bucket, contract, n, v in rows:
+        overview.cells.setdefault(bucket, {})[contract] = (n, v)
+        totals = per_contract.setdefault(contract, [0, 0])
+        totals[0] += n
+        totals[1] += v
+    overview.by_contract = sorted(
+        ((name, n, v) for name, (n, v) in per_contract.items()), key=lambda r: (-r[2], -r[1], r[0])
+    )[:top]
+    # Query 2: the sums and latency histograms over the whole range.
+    names = ("count", "violations", "fixes_attempted", "fixes_succeeded", *BUCKET_FIELDS, *LLM_BUCKET_FIELDS)
+    sums = rollup.objects.filter(**window).aggregate(**{name: Sum(name) for name in names})
+    overview.count = sums["count"] or 0
+    overview.violations = sums["violations"] or 0
+    overview.fixes_attempted = sums["fixes_attempted"] or 0
+    overview.fixes_succeeded = sums["fixes_succeeded"] or 0
+    overview.histogram = [sums[name] or 0 for name in BUCKET_FIELDS]
+    overview.llm_histogram = [sums[name] or 0 for name in LLM_BUCKET_FIELDS]
+    # Query 3: the model/severity breakdown.
+    by_model: dict[str, list[int]] = {}
+    by_severity: dict[str, list[int]] = {}
+    for model, severity, n, v in (
+        breakdown.objects.filter(**window)
+        .values_list("model", "severity")
+        .annotate(n=Sum("count"), v=Sum("violations"))
+        .order_by()
+    ):
+        for key, table in ((model, by_model), (severity, by_severity)):
+            cell = table.setdefault(key, [0, 0])
+            cell[0] += n
+            cell[1] += v
+    overview.by_model = _top(by_model, top)
+    overview.by_severity = _top(by_severity, top)
+    return overview
+
+
+def _top(table: dict[str, list[int]], top: int) -> list[tuple[str, int, int]]:
+    return sorted(((k, n, v) for k, (n, v) in table.items()), key=lambda r: (-r[2], -r[1], r[0]))[:top]
+
+
+# Violations explorer.
+
+PAGE_SIZE = 50
+_CURSOR_SALT = "dashboard.violations.cursor"
+# Filters the explorer accepts, each an exact match on one event column.
+EXACT_FILTERS = ("contract", "severity", "model", "session_id", "experiment", "variant")
+
+
+@dataclass
+class ViolationFilters:
+    contract: str = ""
+    contract_version: int | None = None
+    severity: str = ""
+    model: str = ""
+    session_id: str = ""
+    experiment: str = ""
+    variant: str = ""
+    q: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass
+class ViolationPage:
+    events: list[ValidationEvent]
+    next_cursor: str | None
+
+
+def cursor_encode(event: ValidationEvent) -> str:
+    """Return the opaque, signed cursor that continues after ``event``."""
+    return signing.dumps([event.timestamp.isoformat(), event.pk], salt=_CURSOR_SALT, compress=True)
+
+
+def cursor_decode(raw: str) -> tuple[datetime, int]:
+    """Return (timestamp, id) of a cursor; raise BadQuery if it was altered or is not one."""
+    try:
+        stamp, pk = signing.loads(raw, salt=_CURSOR_SALT)
+        return datetime.fromisoformat(stamp), int(pk)
+    except (signing.BadSignature, ValueError, TypeError):
+        raise BadQuery("cursor is not valid: start again from the first page") from None
+
+
+def violations_queryset(*, project: Project, filters: ViolationFilters) -> QuerySet[ValidationEvent]:
+    """Return the project's violations matching ``filters``, newest first."""
+    qs = ValidationEvent.objects.filter(project=project, is_valid=False)
+    for name in EXACT_FILTERS:
+        value = getattr(filters, name)
+        if value:
+            qs = qs.filter(**{name: value})
+    if filters.contract_version is not None:
+        qs = qs.filter(contract_version=filters.contract_version)
+    if filters.since is not None:
+        qs = qs.filter(timestamp__gte=filters.since)
+    if filters.until is not None:
+        qs = qs.filter(timestamp__lt=filters.until)
+    if filters.q:
+        qs = qs.filter(_message_matches(filters.q))
+    # The excerpts can be large and only the event page shows them.
+    return qs.defer("input_excerpt", "output_excerpt").order_by("-timestamp", "-id")
+
+
+def _message_matches(text: str) -> Q | RawSQL:
+    if connection.vendor == "postgresql":
+        # The same expression as the GIN index event_message_fts, so the index is used.
+        return RawSQL(
+            "to_tsvector('english', message) @@ websearch_to_tsquery('english', %s)",
+            [text],
+            output_field=BooleanField(),
+        )
+    return Q(message__icontains=text)
+
+
+def violations_page(
+    *, project: Project, filters: ViolationFilters, cursor: str | None = None, size: int = PAGE_SIZE
+) -> ViolationPage:
+    """Return one page of violations after ``cursor`` (keyset: never an OFFSET scan)."""
+    qs = violations_queryset(project=project, filters=filters)
+    if cursor:
+        stamp, pk = cursor_decode(cursor)
+        # The first condition bounds the index range; the second breaks ties on id.
+        qs = qs.filter(timestamp__lte=stamp).filter(Q(timestamp__lt=stamp) | Q(id__lt=pk))
+    events = list(qs[: size + 1])
+    more = len(events) > size
+    events = events[:size]
+    return ViolationPage(events=events, next_cursor=cursor_encode(events[-1]) if more else None)
+
+
+def event_for(*, project: Project, pk: int) -> ValidationEvent | None:
+    """Return one event of the project, or None."""
+    return ValidationEvent.objects.filter(project=project, pk=pk).first()
+
+
+# Health.
+
+
+@dataclass
+class Fleet:
+    instances: list[SdkInstance]
+    versions: list[tuple[str, int]]
+    dropped: int
+    breaker_skips: int
+    watermark: datetime | None
+    now: datetime
+
+    @property
+    def rollup_lag(self) -> timedelta | None:
+        return None if self.watermark is None else max(timedelta(0), self.now - self.watermark)
+
+
+def fleet_for(*, project: Project, now: datetime, limit: int = 200) -> Fleet:
+    """Return the project's SDK instances, newest report first, with totals and the rollup lag."""
+    instances = list(SdkInstance.objects.filter(project=project).order_by("-last_seen")[:limit])
+    versions: dict[str, int] = {}
+    dropped = skips = 0
+    for instance in instances:
+        versions[instance.version or "unknown"] = versions.get(instance.version or "unknown", 0) + 1
+        counters: dict[str, Any] = instance.counters or {}
+        dropped += int(counters.get("dropped", 0) or 0)
+        skips += int(counters.get("breaker_skips", 0) or 0)
+    watermark = Watermark.objects.filter(name="rollups").values_list("value", flat=True).first()
+    return Fleet(
+        instances=instances,
+        versions=sorted(versions.items(), key=lambda kv: (-kv[1], kv[0])),
+        dropped=dropped,
+        breaker_skips=skips,
+        watermark=watermark,
+        now=now,
+    )
+
+
+# Settings.
+
+
+@dataclass
+class ProjectSettings:
+    api_keys: list[ApiKey]
+    members: list[Membership]
+    alert_rules: list[AlertRule]
+
+
+def settings_for(*, project: Project) -> ProjectSettings:
+    """Return the project's API keys, members and alert rules."""
+    return ProjectSettings(
+        api_keys=list(
+            ApiKey.objects.filter(project=project).select_related("created_by").order_by("-created_at")
+        ),
+        members=list(
+            Membership.objects.filter(project=project).select_related("user").order_by("user__username")
+        ),
+        alert_rules=list(AlertRule.objects.filter(project=project).order_by("contract", "metric")),
+    )
+
+
+def first_project_slug(*, user: Any) -> str | None:
+    """Return the slug of the user's first project by name, or None."""
+    return (
+        Project.objects.filter(memberships__user=user)
+        .order_by("name", "id")
+        .values_list("slug", flat=True)
+        .first()
+    )

@@ -1,0 +1,86 @@
+"""Writes of the settings page: members, retention, webhook and alert rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from contracts_app import services
+from contracts_app.models import AlertRule, ApiKey, Membership, Project
+from contracts_app.services import NotFound, ServiceError
+
+
+def _other_owners(project: Project, membership: Membership) -> bool:
+    return (
+        Membership.objects.filter(project=project, role=Membership.Role.OWNER)
+        .exclude(pk=membership.pk)
+        .exists()
+    )
+
+
+def member_add(*, project: Project, username: str, role: str) -> Membership:
+    """Add an existing user to the project with ``role``."""
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise NotFound(f"no user is called {username!r}", field="username")
+    if Membership.objects.filter(project=project, user=user).exists():
+        raise ServiceError(f"{username} is already a member; change their role instead", field="username")
+    return services.membership_set(project=project, user=user, role=role)
+
+
+def member_role_change(*, project: Project, membership_id: int, role: str) -> Membership:
+    """Change a member's role; the last owner cannot stop being one."""
+    with transaction.atomic():
+        # Lock the owners so two owners demoting each other at once cannot leave none.
+        list(Membership.objects.select_for_update().filter(project=project, role=Membership.Role.OWNER))
+        membership = Membership.objects.filter(project=project, pk=membership_id).first()
+        if membership is None:
+            raise NotFound("no such member", field="member")
+        demoted = membership.role == Membership.Role.OWNER and role != Membership.Role.OWNER
+        if demoted and not _other_owners(project, membership):
+            raise ServiceError("the project must keep at least one owner", field="role")
+        return services.membership_set(project=project, user=membership.user, role=role)
+
+
+def member_remove(*, project: Project, membership_id: int) -> None:
+    """Remove a member; the last owner cannot be removed."""
+    with transaction.atomic():
+        list(Membership.objects.select_for_update().filter(project=project, role=Membership.Role.OWNER))
+        membership = Membership.objects.filter(project=project, pk=membership_id).first()
+        if membership is None:
+            raise NotFound("no such member", field="member")
+        if membership.role == Membership.Role.OWNER and not _other_owners(project, membership):
+            raise ServiceError("the project must keep at least one owner", field="member")
+        membership.delete()
+
+
+def api_key_revoke(*, project: Project, key_id: int) -> ApiKey:
+    """Revoke one of the project's API keys."""
+    key = ApiKey.objects.filter(project=project, pk=key_id).first()
+    if key is None:
+        raise NotFound("no such API key", field="key")
+    return services.api_key_revoke(api_key=key)
+
+
+def project_settings_update(*, project: Project, retention_days: int, alert_webhook_url: str) -> Project:
+    """Set the project's retention and alert webhook."""
+    Project.objects.filter(pk=project.pk).update(
+        retention_days=retention_days, alert_webhook_url=alert_webhook_url
+    )
+    project.retention_days = retention_days
+    project.alert_webhook_url = alert_webhook_url
+    return project
+
+
+def alert_rule_create(*, project: Project, **fields: Any) -> AlertRule:
+    """Create an alert rule on the project."""
+    return AlertRule.objects.create(project=project, **fields)
+
+
+def alert_rule_delete(*, project: Project, rule_id: int) -> None:
+    """Delete one of the project's alert rules."""
+    deleted, _ = AlertRule.objects.filter(project=project, pk=rule_id).delete()
+    if not deleted:
+        raise NotFound("no such alert rule", field="rule")

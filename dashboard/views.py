@@ -1,0 +1,314 @@
+"""The dashboard's pages: overview, violations explorer, event, health and settings."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import plotly
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET, require_POST
+
+from contracts_app import services as contract_services
+from contracts_app.services import ServiceError
+from dashboard import charts, selectors, services
+from dashboard.forms import (
+    AlertRuleForm,
+    ApiKeyForm,
+    MemberAddForm,
+    MemberRoleForm,
+    ProjectSettingsForm,
+    ViolationFilterForm,
+)
+from dashboard.lib.access import project_for, project_owned
+
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def _is_fragment(request: HttpRequest, target: str) -> bool:
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and htmx.target == target  # type: ignore[union-attr]
+
+
+@require_GET
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Send the user to their first project, or say they have none."""
+    slug = selectors.first_project_slug(user=request.user)
+    if slug is None:
+        return render(request, "dashboard/no_projects.html")
+    return redirect("dashboard:overview", slug=slug)
+
+
+@require_GET
+@cache_control(public=True, max_age=7 * 24 * 3600)
+def plotly_js(request: HttpRequest) -> FileResponse:
+    """Serve the plotly.js bundle that the plotly package ships (no CDN)."""
+    return FileResponse(PLOTLY_JS.open("rb"), content_type="text/javascript")
+
+
+@require_GET
+@login_required
+def overview(request: HttpRequest, slug: str) -> HttpResponse:
+    """Show a project's violation rate, volume, latency and top failures over a time range."""
+    project = project_for(request, slug)
+    try:
+        time_range = selectors.time_range_parse(request.GET, now=timezone.now())
+    except selectors.BadQuery as exc:
+        return render(
+            request, "dashboard/bad_query.html", {"project": project, "error": str(exc)}, status=400
+        )
+    data = selectors.overview_for(project=project, time_range=time_range)
+    if request.GET.get("format") == "csv":
+        return _csv_response(request.GET.get("chart", "violation_rate"), data, project.slug)
+    context = {
+        "project": project,
+        "nav": "overview",
+        "o": data,
+        "ranges": list(selectors.RANGES),
+        "charts": {
+            "violation_rate": charts.violation_rate_figure(data),
+            "validations": charts.validations_figure(data),
+            "latency": charts.latency_figure(data),
+        },
+        "numbers": charts.overview_numbers(data),
+        "tops": [
+            ("Failing contracts", charts.top_table(data.by_contract)),
+            ("Models", charts.top_table(data.by_model)),
+            ("Severities", charts.top_table(data.by_severity)),
+        ],
+        "query": request.GET.urlencode(),
+    }
+    template = (
+        "dashboard/_overview_live.html"
+        if _is_fragment(request, "overview-live")
+        else "dashboard/overview.html"
+    )
+    return render(request, template, context)
+
+
+def _csv_response(chart: str, data: selectors.Overview, slug: str) -> HttpResponse:
+    table = charts.CSV_TABLES.get(chart)
+    if table is None:
+        raise Http404(f"chart must be one of {', '.join(charts.CSV_TABLES)}")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{slug}-{chart}.csv"'
+    writer = csv.writer(response)
+    for row in table(data):
+        writer.writerow([charts.csv_safe(v) for v in row])
+    return response
+
+
+@require_GET
+@login_required
+def violations(request: HttpRequest, slug: str) -> HttpResponse:
+    """List a project's violations, filtered and searched, a page at a time."""
+    project = project_for(request, slug)
+    form = ViolationFilterForm(request.GET)
+    page = None
+    status = 200
+    if form.is_valid():
+        try:
+            page = selectors.violations_page(
+                project=project, filters=form.filters(now=timezone.now()), cursor=form.cleaned_data["cursor"]
+            )
+        except selectors.BadQuery as exc:
+            form.add_error("cursor", str(exc))
+    if page is None:
+        status = 400
+    context = {
+        "project": project,
+        "nav": "violations",
+        "form": form,
+        "page": page,
+        "query": _without_cursor(request),
+    }
+    fragment = _is_fragment(request, "violations-table")
+    template = "dashboard/_violations_table.html" if fragment else "dashboard/violations.html"
+    return render(request, template, context, status=status)
+
+
+def _without_cursor(request: HttpRequest) -> str:
+    params = request.GET.copy()
+    params.pop("cursor", None)
+    return params.urlencode()
+
+
+@require_GET
+@login_required
+def event_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Show one validation event with its redacted excerpts."""
+    project = project_for(request, slug)
+    event = selectors.event_for(project=project, pk=pk)
+    if event is None:
+        raise Http404("No such event")
+    return render(request, "dashboard/event.html", {"project": project, "nav": "violations", "event": event})
+
+
+@require_GET
+@login_required
+def health(request: HttpRequest, slug: str) -> HttpResponse:
+    """Show the project's SDK fleet and how far behind the rollups are."""
+    project = project_for(request, slug)
+    fleet = selectors.fleet_for(project=project, now=timezone.now())
+    template = (
+        "dashboard/_health_fleet.html" if _is_fragment(request, "health-fleet") else "dashboard/health.html"
+    )
+    return render(request, template, {"project": project, "nav": "health", "fleet": fleet})
+
+
+# Settings: one page, one small view per form. Writes redirect back to the page.
+
+
+def _settings_context(project: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "project": project,
+        "nav": "settings",
+        "settings": selectors.settings_for(project=project),
+        "key_form": ApiKeyForm(),
+        "member_form": MemberAddForm(),
+        "project_form": ProjectSettingsForm(instance=project),
+        "alert_form": AlertRuleForm(),
+        "roles": contract_services.Membership.Role.choices,
+        **extra,
+    }
+
+
+@require_GET
+@login_required
+def settings_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """Show API keys, members, retention and alert settings."""
+    project = project_for(request, slug)
+    template = "dashboard/_api_keys.html" if _is_fragment(request, "api-keys") else "dashboard/settings.html"
+    return render(request, template, _settings_context(project))
+
+
+@require_POST
+@login_required
+def api_key_create(request: HttpRequest, slug: str) -> HttpResponse:
+    """Create an API key and show it this once."""
+    project = project_for(request, slug, write=True)
+    form = ApiKeyForm(request.POST)
+    if not form.is_valid():
+        return _form_error(request, project, form)
+    _, raw = contract_services.api_key_create(
+        project=project, name=form.cleaned_data["name"], created_by=request.user
+    )
+    template = "dashboard/_api_keys.html" if _is_fragment(request, "api-keys") else "dashboard/settings.html"
+    return render(request, template, _settings_context(project, new_key=raw), status=201)
+
+
+@require_POST
+@login_required
+def api_key_revoke(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
+    """Revoke an API key."""
+    project = project_for(request, slug, write=True)
+    return _run(request, project, "API key revoked.", services.api_key_revoke, project=project, key_id=key_id)
+
+
+@require_POST
+@login_required
+def member_add(request: HttpRequest, slug: str) -> HttpResponse:
+    """Add an existing user to the project (owners only)."""
+    project = project_owned(request, slug)
+    form = MemberAddForm(request.POST)
+    if not form.is_valid():
+        return _form_error(request, project, form)
+    return _run(request, project, "Member added.", services.member_add, project=project, **form.cleaned_data)
+
+
+@require_POST
+@login_required
+def member_update(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
+    """Change a member's role, or remove them with ``remove`` (owners only)."""
+    project = project_owned(request, slug)
+    if "remove" in request.POST:
+        return _run(
+            request,
+            project,
+            "Member removed.",
+            services.member_remove,
+            project=project,
+            membership_id=membership_id,
+        )
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        return _form_error(request, project, form)
+    return _run(
+        request,
+        project,
+        "Role changed.",
+        services.member_role_change,
+        project=project,
+        membership_id=membership_id,
+        role=form.cleaned_data["role"],
+    )
+
+
+@require_POST
+@login_required
+def project_settings_save(request: HttpRequest, slug: str) -> HttpResponse:
+    """Set retention and the alert webhook."""
+    project = project_for(request, slug, write=True)
+    form = ProjectSettingsForm(request.POST, instance=project)
+    if not form.is_valid():
+        return _form_error(request, project, form)
+    return _run(
+        request,
+        project,
+        "Settings saved.",
+        services.project_settings_update,
+        project=project,
+        **form.cleaned_data,
+    )
+
+
+@require_POST
+@login_required
+def alert_rule_create(request: HttpRequest, slug: str) -> HttpResponse:
+    """Add an alert threshold."""
+    project = project_for(request, slug, write=True)
+    form = AlertRuleForm(request.POST)
+    if not form.is_valid():
+        return _form_error(request, project, form)
+    return _run(
+        request,
+        project,
+        "Alert rule added.",
+        services.alert_rule_create,
+        project=project,
+        **form.cleaned_data,
+    )
+
+
+@require_POST
+@login_required
+def alert_rule_delete(request: HttpRequest, slug: str, rule_id: int) -> HttpResponse:
+    """Delete an alert threshold."""
+    project = project_for(request, slug, write=True)
+    return _run(
+        request, project, "Alert rule deleted.", services.alert_rule_delete, project=project, rule_id=rule_id
+    )
+
+
+def _run(request: HttpRequest, project: Any, done: str, service: Any, **kwargs: Any) -> HttpResponse:
+    try:
+        service(**kwargs)
+    except ServiceError as exc:
+        messages.error(request, f"{exc.field}: {exc.reason}")
+        return render(request, "dashboard/settings.html", _settings_context(project), status=exc.status)
+    messages.success(request, done)
+    return redirect("dashboard:settings", slug=project.slug)
+
+
+def _form_error(request: HttpRequest, project: Any, form: Any) -> HttpResponse:
+    for name, errors in form.errors.items():
+        for error in errors:
+            messages.error(request, f"{name}: {error}" if name != "__all__" else error)
+    return render(request, "dashboard/settings.html", _settings_context(project), status=400)
