@@ -150,14 +150,18 @@ class TestRollback:
         audit = experiment.audit_entries.get(action="rollback")
         assert audit.actor_label == "rollout job" and audit.after["status"] == "rolled_back"
 
-    def test_a_dead_webhook_does_not_undo_the_rollback(self, cast: Cast, make_experiment: MakeExperiment) -> None:
+    def test_a_dead_webhook_does_not_undo_the_rollback(
+        self, cast: Cast, make_experiment: MakeExperiment
+    ) -> None:
         cast.project_a.alert_webhook_url = "https://hooks.example.org/experiments"
         cast.project_a.save()
         webhook = Webhook(status=500)
         experiment = started(make_experiment, cast, coverage=0.5)
         add_traffic(experiment, START, CONTROL, 3000, 150)
         add_traffic(experiment, START, TREATMENT, 3000, 600)
-        decisions = services.rollout_evaluate_all(now=START + timedelta(minutes=5), http_client=webhook.client)
+        decisions = services.rollout_evaluate_all(
+            now=START + timedelta(minutes=5), http_client=webhook.client
+        )
         experiment.refresh_from_db()
         assert [d.action for d in decisions] == ["rollback"] and len(webhook.posts) == 1
         assert experiment.status == Experiment.Status.ROLLED_BACK
@@ -215,8 +219,10 @@ class TestPause:
         assert experiment.status == Experiment.Status.RUNNING
         assert experiment.last_evaluation["srm_p_value"] > 0.001
 
-    def test_an_experiment_without_traffic_is_paused(self, cast: Cast, make_experiment: MakeExperiment) -> None:
-        experiment = started(make_experiment, cast, ramp=SAMPLE_RAMP)
+    def test_an_experiment_without_traffic_is_paused(
+        self, cast: Cast, make_experiment: MakeExperiment
+    ) -> None:
+        started(make_experiment, cast, ramp=SAMPLE_RAMP)
         assert services.rollout_evaluate_all(now=START + timedelta(minutes=29)) == []
         decisions = services.rollout_evaluate_all(now=START + timedelta(minutes=30))
         assert [d.action for d in decisions] == ["pause"]
@@ -243,7 +249,9 @@ class TestIdempotence:
         first = services.rollout_evaluate_all(now=now)
         second = services.rollout_evaluate_all(now=now)
         assert [d.action for d in first] == ["advance"] and second == []
-        assert experiment.decisions.count() == 1 and experiment.audit_entries.filter(action="ramp").count() == 1
+        assert (
+            experiment.decisions.count() == 1 and experiment.audit_entries.filter(action="ramp").count() == 1
+        )
 
 
 @pytest.mark.django_db(transaction=True)
