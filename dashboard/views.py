@@ -209,7 +209,7 @@ def api_key_create(request: HttpRequest, slug: str) -> HttpResponse:
 def api_key_revoke(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
     """Revoke an API key."""
     project = project_for(request, slug, write=True)
-    return _run(request, project, "API key revoked.", services.api_key_revoke, project=project, key_id=key_id)
+    return _run(request, project, "API key revoked.", services.api_key_revoke, key_id=key_id)
 
 
 @require_POST
@@ -220,7 +220,7 @@ def member_add(request: HttpRequest, slug: str) -> HttpResponse:
     form = MemberAddForm(request.POST)
     if not form.is_valid():
         return _form_error(request, project, form)
-    return _run(request, project, "Member added.", services.member_add, project=project, **form.cleaned_data)
+    return _run(request, project, "Member added.", services.member_add, **form.cleaned_data)
 
 
 @require_POST
@@ -234,7 +234,6 @@ def member_update(request: HttpRequest, slug: str, membership_id: int) -> HttpRe
             project,
             "Member removed.",
             services.member_remove,
-            project=project,
             membership_id=membership_id,
         )
     form = MemberRoleForm(request.POST)
@@ -245,7 +244,6 @@ def member_update(request: HttpRequest, slug: str, membership_id: int) -> HttpRe
         project,
         "Role changed.",
         services.member_role_change,
-        project=project,
         membership_id=membership_id,
         role=form.cleaned_data["role"],
     )
@@ -264,7 +262,6 @@ def project_settings_save(request: HttpRequest, slug: str) -> HttpResponse:
         project,
         "Settings saved.",
         services.project_settings_update,
-        project=project,
         **form.cleaned_data,
     )
 
@@ -282,7 +279,6 @@ def alert_rule_create(request: HttpRequest, slug: str) -> HttpResponse:
         project,
         "Alert rule added.",
         services.alert_rule_create,
-        project=project,
         **form.cleaned_data,
     )
 
@@ -292,14 +288,12 @@ def alert_rule_create(request: HttpRequest, slug: str) -> HttpResponse:
 def alert_rule_delete(request: HttpRequest, slug: str, rule_id: int) -> HttpResponse:
     """Delete an alert threshold."""
     project = project_for(request, slug, write=True)
-    return _run(
-        request, project, "Alert rule deleted.", services.alert_rule_delete, project=project, rule_id=rule_id
-    )
+    return _run(request, project, "Alert rule deleted.", services.alert_rule_delete, rule_id=rule_id)
 
 
-def _run(request: HttpRequest, project: Any, done: str, service: Any, **kwargs: Any) -> HttpResponse:
+def _run(request: HttpRequest, project: Any, done: str, service: Any, /, **kwargs: Any) -> HttpResponse:
     try:
-        service(**kwargs)
+        service(project=project, **kwargs)
     except ServiceError as exc:
         messages.error(request, f"{exc.field}: {exc.reason}")
         return render(request, "dashboard/settings.html", _settings_context(project), status=exc.status)
