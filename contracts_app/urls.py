@@ -1,0 +1,23 @@
+"""The contracts, trace and breakpoint pages, under /p/<project slug>/."""
+
+from django.urls import path
+
+from contracts_app import views
+
+app_name = "contracts_app"
+
+urlpatterns = [
+    path("contracts/", views.contract_list, name="contract_list"),
+    path("contracts/new/", views.contract_edit, name="contract_new"),
+    path("contracts/validate/", views.contract_validate, name="contract_validate"),
+    path("contracts/try/", views.contract_try, name="contract_try"),
+    path("contracts/<str:name>/", views.contract_detail, name="contract_detail"),
+    path("contracts/<str:name>/edit/", views.contract_edit, name="contract_edit"),
+    path("contracts/<str:name>/active/", views.contract_active, name="contract_active"),
+    path("contracts/<str:name>/rollback/", views.contract_rollback, name="contract_rollback"),
+    path("traces/<str:trace_id>/", views.trace_detail, name="trace_detail"),
+    path("breakpoints/", views.breakpoint_list, name="breakpoint_list"),
+    path("breakpoints/<int:pk>/", views.breakpoint_detail, name="breakpoint_detail"),
+    path("breakpoints/<int:pk>/active/", views.breakpoint_active, name="breakpoint_active"),
+    path("breakpoints/<int:pk>/delete/", views.breakpoint_delete, name="breakpoint_delete"),
+]
