@@ -289,7 +289,8 @@ def trace_steps(*, trace: Trace) -> list[dict[str, Any]]:
     for index, step in enumerate(trace.steps if isinstance(trace.steps, list) else []):
         if not isinstance(step, dict):
             continue
-        data = step.get("data") if isinstance(step.get("data"), dict) else {}
+        raw = step.get("data")
+        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
         out.append(
             {
                 **step,
