@@ -31,4 +31,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("", include((dashboard_patterns, "dashboard"))),
+    path("p/<slug:slug>/", include("contracts_app.urls")),
 ]
