@@ -46,6 +46,7 @@ from .contracts import (
 from .conversation import ConversationState, ConversationStateManager, Turn
 from .decorators import contract, invariant, post, pre
 from .enforcement import CircuitBreaker, ContractReport, StreamPolicy, get_report
+from .experiments import experiment_context
 from .providers import (
     AsyncContractOpenAI,
     AsyncImprovedOpenAIProvider,
@@ -105,6 +106,7 @@ __all__ = [
     "__version__",
     "contract",
     "count_tokens",
+    "experiment_context",
     "get_report",
     "invariant",
     "post",

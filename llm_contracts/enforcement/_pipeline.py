@@ -39,6 +39,9 @@ class CallSettings:
     # Text the developer declared to answer with when re-asks run out (LLMCL's
     # "on violation fallback"). Never silent: the report says outcome "fallback".
     fallback: str | None = None
+    # The experiment variants of this call (llm_contracts.experiments.Exposure): set on
+    # the per-call settings only, copied into the call's report.
+    exposures: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.contract_retries, int) or self.contract_retries < 0:
@@ -86,7 +89,11 @@ def contracted_call(
     """
     engine = settings.engine
     report = ContractReport(provider=request.provider, endpoint=request.endpoint, model=request.model,
-                            streamed=stream, request=request)
+                            streamed=stream, request=request, exposures=settings.exposures)
+    if conversation is not None:
+        report.session_id = getattr(conversation, "session_id", None)
+        turns = getattr(conversation, "assistant_turns", None)
+        report.turn = turns + 1 if isinstance(turns, int) else None  # the turn this call answers
     context = ValidationContext(request=request)
     if conversation is not None:
         context.conversation = conversation.view_for(request, None)

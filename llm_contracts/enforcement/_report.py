@@ -60,6 +60,21 @@ class ContractReport:
     # so the debugger trace and the reporter can be built later, off the call path.
     request: LLMRequest | None = field(default=None, repr=False)
     started_ns: int = field(default_factory=time.time_ns)
+    # The experiment variants the call ran under (llm_contracts.experiments.Exposure) and
+    # the conversation turn it answered, when there was one.
+    exposures: tuple[Any, ...] = ()
+    session_id: str | None = None
+    turn: int | None = None
+
+    @property
+    def experiment(self) -> str | None:
+        """Return the key of the (first) experiment the call was exposed to."""
+        return self.exposures[0].experiment if self.exposures else None
+
+    @property
+    def variant(self) -> str | None:
+        """Return the variant of the (first) experiment the call was exposed to."""
+        return self.exposures[0].variant if self.exposures else None
 
     @property
     def output_results(self) -> list[ValidationResult]:
@@ -107,6 +122,9 @@ class ContractReport:
                       "completion_tokens": self.total_usage.completion_tokens},
             "llm_latency_ms": round(self.llm_latency_s * 1000, 3),
             "validation_latency_ms": round(self.validation_latency_s * 1000, 3),
+            "experiments": [{"experiment": e.experiment, "variant": e.variant} for e in self.exposures],
+            "session_id": self.session_id,
+            "turn": self.turn,
         }
 
 

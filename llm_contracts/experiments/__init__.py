@@ -20,15 +20,23 @@ from ._bucketing import (
     in_range,
     sticky_key,
 )
+from ._context import current_user_id, experiment_context
+from ._rules import ActiveExperiment, ExperimentRules, Exposure, Variant
 
 __all__ = [
+    "ActiveExperiment",
     "Assignment",
+    "ExperimentRules",
+    "Exposure",
     "LRUStickyStore",
     "StickyStore",
+    "Variant",
     "assign",
     "bucket_ranges",
     "choose_variation",
+    "current_user_id",
     "equal_weights",
+    "experiment_context",
     "fnv1a32",
     "growthbook_hash",
     "hash_v1",

@@ -34,6 +34,7 @@ __all__ = [
     "hash_v2",
     "in_range",
     "sticky_key",
+    "stored_variation",
 ]
 
 _FNV_OFFSET = 0x811C9DC5
@@ -176,6 +177,18 @@ class LRUStickyStore:
         return len(self._data)
 
 
+def stored_variation(sticky: Mapping[str, Any] | None, num_variations: int,
+                     bucket_version: int) -> int | None:
+    """Return the variation a sticky document holds, when it still exists under ``bucket_version``."""
+    if not isinstance(sticky, Mapping):
+        return None
+    variation = sticky.get("variation")
+    if (isinstance(variation, int) and not isinstance(variation, bool) and 0 <= variation < num_variations
+            and sticky.get("bucket_version", 0) == bucket_version):
+        return variation
+    return None
+
+
 def sticky_key(experiment_key: str, user_id: str) -> str:
     """Return the key under which a user's sticky assignment to an experiment is stored."""
     return f"{experiment_key}||{user_id}"
@@ -218,10 +231,8 @@ def assign(
     where = f"experiment {experiment_key!r}"
     clean = _check_allocation(where, coverage, weights)
     n = hash_v2(seed or experiment_key, user_id)
-    if sticky is not None:
-        variation = sticky.get("variation")
-        if (isinstance(variation, int) and not isinstance(variation, bool) and 0 <= variation < len(clean)
-                and sticky.get("bucket_version", 0) == bucket_version):
-            return Assignment(variation, True, n, bucket_version, sticky_used=True)
+    kept = stored_variation(sticky, len(clean), bucket_version)
+    if kept is not None:
+        return Assignment(kept, True, n, bucket_version, sticky_used=True)
     variation = choose_variation(n, bucket_ranges(len(clean), coverage, clean))
     return Assignment(variation, variation >= 0, n, bucket_version)

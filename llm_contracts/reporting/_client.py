@@ -1,7 +1,7 @@
 """What a contracted client does with each finished call: report it, trace it, span it.
 
 ``ClientTelemetry`` is the report listener ``ContractOpenAI`` installs when it has a
-reporter, OpenTelemetry or project contracts to serve. On the call path it only stores
+reporter, OpenTelemetry, project contracts or experiments to serve. On the call path it only stores
 references (the report, a timestamp) and appends them to the reporter's queue; the
 events, the redaction and the trace are built by the reporter's worker.
 """
@@ -17,6 +17,7 @@ from .._exceptions import ContractConfigError
 from ..contracts._base import Contract
 from ..debugging._trace import Trace, first_match
 from ..enforcement._engine import ContractEngine
+from ..experiments._context import current_user_id
 from ._events import report_events
 from ._guard import log
 from ._reporter import CallItem, Reporter, default_reporter
@@ -43,6 +44,14 @@ class ClientTelemetry:
             contract raised), ``"violations"`` (also every violated call), ``"all"`` or
             ``"never"``.
         project_contracts: also enforce the project's server-defined contracts.
+        user_id: the user the client's calls are made for, which places them in the
+            project's running experiments (``llm_contracts.experiment_context(user_id=...)``
+            overrides it per call). Experiments are pulled with the project's contracts,
+            or whenever a ``user_id`` is given. A user in an experiment gets the client's
+            and the project's contracts with the variant's contracts added, each
+            replacing a contract of the same name; the variant travels in the call's
+            report and events. With no experiments known (the control plane never
+            answered), every call is control.
         otel: True to emit OpenTelemetry spans on the global tracer provider, a
             ``TracerProvider`` to use that one, False never, None (default) when the app
             configured a global tracer provider.
@@ -50,7 +59,7 @@ class ClientTelemetry:
 
     def __init__(self, settings: CallSettings, *, reporter: Reporter | None = None,
                  upload_traces: str = "breakpoints", project_contracts: bool = False,
-                 otel: Any = None) -> None:
+                 otel: Any = None, user_id: str | None = None) -> None:
         if reporter is not None and not isinstance(reporter, Reporter):
             raise ContractConfigError(
                 f"reporter= must be a llm_contracts.reporting.Reporter; got {reporter!r}")
@@ -59,17 +68,25 @@ class ClientTelemetry:
                                       f"got {upload_traces!r}")
         if otel not in (True, False, None) and not callable(getattr(otel, "get_tracer", None)):
             raise ContractConfigError(f"otel must be True, False, None or a TracerProvider; got {otel!r}")
+        if user_id is not None and (not isinstance(user_id, str) or not user_id):
+            raise ContractConfigError(f"user_id must be a non-empty str or None; got {user_id!r}")
         from ..observability._otel import SpanRecorder
 
         self.reporter = reporter if reporter is not None else default_reporter()
         self.upload_traces = upload_traces
         self.project_contracts = bool(project_contracts)
+        self.user_id = user_id
+        self.experiments = self.project_contracts or user_id is not None
         self.spans = SpanRecorder(otel)
         self._settings = settings
         self._cache: tuple[Any, ...] | None = None
+        # (settings, engine lists, experiments) -> {variations: settings of a call in them}
+        self._variant_cache: tuple[Any, Any, Any, Any, dict[tuple[tuple[str, int], ...], CallSettings]] | None
+        self._variant_cache = None
         if self.reporter.enabled:
             self.reporter.sync.want(contracts=self.project_contracts,
-                                    breakpoints=upload_traces in ("breakpoints", "violations"))
+                                    breakpoints=upload_traces in ("breakpoints", "violations"),
+                                    experiments=self.experiments)
         elif self.project_contracts:
             log.warning("project_contracts=True needs a reporter with a URL and an API key "
                         "(LLM_CONTRACTS_URL, LLM_CONTRACTS_API_KEY); only local contracts apply")
@@ -86,6 +103,46 @@ class ClientTelemetry:
     # -- project contracts ----------------------------------------------------------------------
 
     def settings_for(self, base: CallSettings) -> CallSettings:
+        """Return the settings of one call: ``base``, the project's contracts, the caller's variants."""
+        settings = self._with_project(base)
+        if not self.experiments or not self.reporter.enabled:
+            return settings
+        return self._with_variants(settings)
+
+    def _with_variants(self, settings: CallSettings) -> CallSettings:
+        """Return ``settings`` with the contracts of the caller's experiment variants, built once per set."""
+        sync = self.reporter.sync
+        active = sync.rules.active
+        if not active:
+            return settings
+        user = current_user_id() or self.user_id
+        if user is None:
+            return settings
+        exposures = sync.rules.exposures(user, sync.sticky_store)
+        if not exposures:
+            return settings
+        engine = settings.engine
+        cache = self._variant_cache
+        inputs, outputs = engine.input_contracts, engine.output_contracts
+        if (cache is None or cache[0] is not settings or cache[1] is not inputs
+                or cache[2] is not outputs or cache[3] is not active):
+            cache = self._variant_cache = (settings, inputs, outputs, active, {})
+        key = tuple((e.experiment, e.variation) for e in exposures)
+        found = cache[4].get(key)
+        if found is None:
+            def kept(c: Contract) -> bool:
+                return not any(e.replaces(c.name) for e in exposures)
+
+            extra = [c for e in exposures for c in e.contracts]
+            merged = ContractEngine(breaker=engine.breaker, metrics=engine.metrics)
+            merged.input_contracts = _sort([*filter(kept, engine.input_contracts),
+                                            *(c for c in extra if c.category.value == "input")])
+            merged.output_contracts = _sort([*filter(kept, engine.output_contracts),
+                                             *(c for c in extra if c.category.value != "input")])
+            found = cache[4][key] = dataclasses.replace(settings, engine=merged, exposures=exposures)
+        return found
+
+    def _with_project(self, base: CallSettings) -> CallSettings:
         """Return ``base`` with the project's current contracts added, built once per contract set."""
         if not self.project_contracts or not self.reporter.enabled:
             return base
@@ -115,6 +172,8 @@ class ClientTelemetry:
         reporter = self.reporter
         with reporter.guard:
             versions = self._versions()  # a reference: the sync replaces the dict, never edits it
+            if report.exposures:
+                versions = {**versions, **{k: v for e in report.exposures for k, v in e.versions.items()}}
             if self.spans.mode is not False:
                 self.spans.record(report, versions)
             if reporter.enabled:
@@ -131,6 +190,12 @@ class ClientTelemetry:
         if self.project_contracts and self.reporter.enabled:
             contracts += self.reporter.sync.contracts
         return {c.name: c.category.value for c in contracts}
+
+    def _categories_of(self, report: ContractReport) -> dict[str, str]:
+        categories = self._categories()
+        for exposure in report.exposures:
+            categories.update((c.name, c.category.value) for c in exposure.contracts)
+        return categories
 
     def _wants_trace(self, report: ContractReport) -> tuple[bool, int | None]:
         mode = self.upload_traces
@@ -154,8 +219,9 @@ class ClientTelemetry:
         call_id = uuid.uuid4().hex
         upload, breakpoint_id = self._wants_trace(report)
         trace_id = uuid.uuid4().hex if upload else None
-        events = report_events(report, call_id=call_id, ended_at=item.ended_at, categories=self._categories(),
-                               versions=item.versions, trace_id=trace_id, metadata=item.extra)
+        events = report_events(report, call_id=call_id, ended_at=item.ended_at,
+                               categories=self._categories_of(report), versions=item.versions,
+                               trace_id=trace_id, metadata=item.extra)
         trace = None
         if upload:
             trace = Trace.from_report(report, trace_id=trace_id, call_id=call_id,
@@ -165,10 +231,10 @@ class ClientTelemetry:
 
 def attach_telemetry(settings: CallSettings, *, reporter: Reporter | None = None,
                      upload_traces: str = "breakpoints", project_contracts: bool = False,
-                     otel: Any = None) -> ClientTelemetry | None:
+                     otel: Any = None, user_id: str | None = None) -> ClientTelemetry | None:
     """Install the telemetry listener on ``settings`` when it has anything to do; return it."""
     telemetry = ClientTelemetry(settings, reporter=reporter, upload_traces=upload_traces,
-                                project_contracts=project_contracts, otel=otel)
+                                project_contracts=project_contracts, otel=otel, user_id=user_id)
     if not telemetry.active:
         return None
     settings.listeners.append(telemetry)

@@ -68,16 +68,19 @@ def report_events(
         "prompt_tokens": usage.prompt_tokens if usage is not None else None,
         "completion_tokens": usage.completion_tokens if usage is not None else None,
         "retries": report.retries,
-        "session_id": meta.get("session_id"),
-        "turn": meta.get("turn"),
-        "experiment": meta.get("experiment"),
-        "variant": meta.get("variant"),
+        "session_id": meta.get("session_id", getattr(report, "session_id", None)),
+        "turn": meta.get("turn", getattr(report, "turn", None)),
         "trace_id": trace_id,
         "sdk_version": __version__,
     }
+    exposures = getattr(report, "exposures", ())
     events = []
     for r in report.results:
         name = r.contract_name[:200]
+        # A variant's own contract reports its experiment; any other contract the call's
+        # first one (a call is in several experiments only when they overlap).
+        exposure = next((e for e in exposures if e.owns(r.contract_name)), None) or (
+            exposures[0] if exposures else None)
         default = Category.INPUT.value if name in input_names else Category.OUTPUT.value
         attempted = name in fixed_inputs or name in first_failures
         events.append({
@@ -93,6 +96,8 @@ def report_events(
             "latency_ms": _ms(r.latency_s),
             "auto_fix_attempted": attempted,
             "auto_fix_succeeded": attempted and (r.is_valid or name in fixed_inputs),
+            "experiment": meta.get("experiment", exposure.experiment if exposure is not None else None),
+            "variant": meta.get("variant", exposure.variant if exposure is not None else None),
             **common,
         })
     return events

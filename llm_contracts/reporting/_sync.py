@@ -1,9 +1,10 @@
-"""Pull the project's contract specs and breakpoints from the control plane, with ETag polling.
+"""Pull the project's contract specs, breakpoints and experiments from the control plane, with ETags.
 
-A light daemon thread polls ``GET /api/v1/contracts`` and ``GET /api/v1/breakpoints``
-every ``poll_interval`` seconds with ``If-None-Match``. New specs are compiled off the
-call path and published by one assignment, so a call sees either the old set or the new
-one, never a mix; when the server is unreachable the last known set stays in force.
+A light daemon thread polls ``GET /api/v1/contracts``, ``GET /api/v1/breakpoints`` and
+``GET /api/v1/experiments`` every ``poll_interval`` seconds with ``If-None-Match``. New
+specs are compiled off the call path and published by one assignment, so a call sees
+either the old set or the new one, never a mix; when the server is unreachable the last
+known set (and the last known experiments) stay in force.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..contracts._base import Contract
 from ..debugging._trace import Breakpoint
+from ..experiments._bucketing import LRUStickyStore, StickyStore
+from ..experiments._rules import ActiveExperiment, ExperimentRules
 from ._guard import log
 
 if TYPE_CHECKING:
@@ -25,6 +28,7 @@ __all__ = ["ProjectSync", "load_project_spec"]
 
 CONTRACTS_PATH = "/api/v1/contracts"
 BREAKPOINTS_PATH = "/api/v1/breakpoints"
+EXPERIMENTS_PATH = "/api/v1/experiments"
 
 # (spec, contract name) -> a Contract, an iterable of them, or an LLMCL ContractSet
 SpecLoader = Callable[[Any, str], Any]
@@ -65,6 +69,11 @@ class ProjectSync:
         self.generation = 0
         self._want_contracts = False
         self._want_breakpoints = False
+        self._want_experiments = False
+        # The running experiments, their variants' contracts built with ``loader``; the
+        # sticky assignments of experiments that ask for them live in this process.
+        self.rules = ExperimentRules(self._build_variant)
+        self.sticky_store: StickyStore = LRUStickyStore()
         self._etags: dict[str, str] = {}
         self._compiled: dict[tuple[str, int, str], list[Contract]] = {}
         self._bad: set[tuple[str, int]] = set()
@@ -76,13 +85,15 @@ class ProjectSync:
         self._stop = threading.Event()
         self.loaded = threading.Event()  # set after the first answer to each wanted pull
 
-    def want(self, *, contracts: bool = False, breakpoints: bool = False) -> None:
-        """Start pulling contracts and/or breakpoints (a no-op when the reporter is disabled)."""
+    def want(self, *, contracts: bool = False, breakpoints: bool = False, experiments: bool = False) -> None:
+        """Start pulling contracts, breakpoints and/or experiments (a no-op when the reporter is disabled)."""
         if not self._reporter.enabled:
             return
         self._want_contracts |= contracts
         self._want_breakpoints |= breakpoints
-        if (self._want_contracts or self._want_breakpoints) and self._thread is None:
+        self._want_experiments |= experiments
+        wanted = self._want_contracts or self._want_breakpoints or self._want_experiments
+        if wanted and self._thread is None:
             with self._lock:
                 if self._thread is None and not self._stop.is_set():
                     thread = threading.Thread(target=self._run, name="llm-contracts-sync", daemon=True)
@@ -135,7 +146,19 @@ class ProjectSync:
                     except (ValueError, TypeError, AttributeError) as exc:
                         log.warning("llm_contracts ignores a breakpoint from the server: %s", exc)
                 self.breakpoints = tuple(parsed)
+        if self._want_experiments:
+            data = self._get(EXPERIMENTS_PATH)
+            if isinstance(data, dict) and isinstance(data.get("experiments"), list):
+                self.rules.update(data["experiments"])
         self.loaded.set()
+
+    @property
+    def experiments(self) -> tuple[ActiveExperiment, ...]:
+        """Return the running experiments last pulled (kept while the server is unreachable)."""
+        return self.rules.active
+
+    def _build_variant(self, spec: Any, name: str) -> list[Contract]:
+        return _as_contracts(self.loader(spec, name), f"contract {name}")
 
     def _publish_contracts(self, items: list[Any]) -> None:
         contracts: list[Contract] = []

@@ -193,3 +193,13 @@ def test_a_bad_user_id_or_key_is_refused_by_name():
         assign("", "u", coverage=1, weights=[1.0])
     with pytest.raises(ContractConfigError, match="maxsize must be a positive int"):
         LRUStickyStore(0)
+
+
+@pytest.mark.parametrize("package", ["llm_contracts.experiments", "llm_contracts.experiments.stats"])
+def test_the_experiments_packages_export_what_they_list(package):
+    import importlib
+
+    module = importlib.import_module(package)
+    assert list(module.__all__) == sorted(module.__all__)
+    for name in module.__all__:
+        assert hasattr(module, name), name
