@@ -31,5 +31,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("", include((dashboard_patterns, "dashboard"))),
+    path("p/<slug:slug>/experiments/", include("experiments.urls")),
     path("p/<slug:slug>/", include("contracts_app.urls")),
 ]

@@ -147,6 +147,10 @@ class AuditEntry(models.Model):
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["experiment", "-at"], name="auditentry_experiment_time")]
 
+    def changes(self) -> list[tuple[str, Any, Any]]:
+        """Return (field, from, to) for each field the entry changed."""
+        return [(name, self.before.get(name), value) for name, value in self.after.items()]
+
 
 class Decision(models.Model):
     class Action(models.TextChoices):

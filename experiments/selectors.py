@@ -421,3 +421,32 @@ def current_step(*, experiment: Experiment, steps: Sequence[RampStep] | None = N
     if experiment.current_step is None or experiment.current_step >= len(steps):
         return None
     return steps[experiment.current_step]
+
+
+@dataclass
+class Results:
+    experiment: Experiment
+    analysis: Analysis
+    series: dict[str, list[tuple[datetime, float, int]]]
+    arms: dict[str, list[Any]]
+    steps: list[RampStep]
+    current: RampStep | None
+    next: RampStep | None
+    decisions: list[Decision]
+    audit: list[AuditEntry]
+
+
+def experiment_results(*, experiment: Experiment, now: datetime) -> Results:
+    """Return everything the results page shows: the comparison, the ramp, the logs."""
+    steps = ramp_steps(experiment=experiment)
+    return Results(
+        experiment=experiment,
+        analysis=experiment_analysis(experiment=experiment, until=now),
+        series=arm_series(experiment=experiment, until=now),
+        arms=arm_versions(experiment=experiment),
+        steps=steps,
+        current=current_step(experiment=experiment, steps=steps),
+        next=next_step(experiment=experiment, steps=steps),
+        decisions=decisions(experiment=experiment, limit=20),
+        audit=audit_entries(experiment=experiment, limit=20),
+    )

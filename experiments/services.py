@@ -273,7 +273,8 @@ def _write_arms_and_ramp(experiment: Experiment, later: Mapping[str, Any]) -> No
 
 def experiment_create(*, project: Project, key: str, actor: Actor, **fields: Any) -> Experiment:
     """Create a draft experiment with its two arms (contract version ids) and ramp schedule."""
-    if not isinstance(key, str) or not _KEY.match(key):
+    # "new" is the address of the create page.
+    if not isinstance(key, str) or not _KEY.match(key) or key == "new":
         raise ServiceError(
             "key must be 1 to 100 letters, digits, '_', '.' or '-', starting with a letter or digit",
             field="key",
