@@ -142,11 +142,20 @@ class TestOverview:
         assert b'id="chart-violation-rate-data" type="application/json"' in response.content
 
     def test_ranges_beyond_a_day_read_the_hour_rollups(self, owner: Client, cast: Cast, fill: Fill) -> None:
-        fill([violation(minutes_ago=60 * 30), {"minutes_ago": 10}])
+        # Minutes at the edges of the day, whole hours in between, and a day before.
+        fill(
+            [
+                violation(minutes_ago=60 * 30),
+                {"minutes_ago": 10},
+                violation(minutes_ago=150),
+                {"minutes_ago": 1430},
+            ]
+        )
         day = owner.get(f"/p/{cast.project_a.slug}/?range=24h").context["o"]
         week = owner.get(f"/p/{cast.project_a.slug}/?range=7d").context["o"]
-        assert (day.count, day.violations, day.time_range.hourly) == (1, 0, False)
-        assert (week.count, week.violations, week.time_range.hourly) == (2, 1, True)
+        assert (day.count, day.violations, day.time_range.hourly) == (3, 1, False)
+        assert sum(day.histogram) == sum(day.llm_histogram) == 3
+        assert (week.count, week.violations, week.time_range.hourly) == (4, 2, True)
 
     def test_a_custom_range_is_read_from_start_and_end(self, owner: Client, cast: Cast, fill: Fill) -> None:
         fill([violation(minutes_ago=120)])
@@ -207,8 +216,9 @@ class TestOverview:
         self, owner: Client, cast: Cast, fill: Fill, django_assert_num_queries: DjangoAssertNumQueries
     ) -> None:
         fill([violation(contract=f"c{i}", model=f"m{i}", minutes_ago=i) for i in range(30)])
-        # session, user, project, series, sums, model/severity breakdown.
-        with django_assert_num_queries(6):
+        # session, user, project, series, sums of whole hours and of the minutes at the
+        # edges, model/severity breakdown.
+        with django_assert_num_queries(7):
             assert owner.get(f"/p/{cast.project_a.slug}/?range=24h").status_code == 200
         with django_assert_num_queries(6):
             assert owner.get(f"/p/{cast.project_a.slug}/?range=30d").status_code == 200
