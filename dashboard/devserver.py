@@ -103,7 +103,7 @@ def main() -> int:
                 start_new_session=True,
             )
         )
-        print(f"\nrunning: open {env['SITE_URL']}/admin/ (Ctrl-C stops everything)\n", flush=True)
+        print(f"\nrunning: open {env['SITE_URL']}/p/demo/ as admin/admin (Ctrl-C stops all)\n", flush=True)
         while not interrupted:
             dead = [p for p in processes if p.poll() is not None]
             if dead:
