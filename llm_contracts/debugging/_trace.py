@@ -197,9 +197,15 @@ class Breakpoint:
             return False
         if self.model is not None and self.model != report.model:
             return False
-        results = report.results
+        # Every verdict of the call counts, earlier attempts included: a call that a
+        # re-ask repaired still violated the contract on its way.
+        results = [*report.input_results, *report.stream_results,
+                   *(r for attempt in report.attempts for r in attempt.results)]
         if self.contract is not None:
-            results = [r for r in results if r.contract_name == self.contract]
+            # An LLMCL contract reports one verdict per clause ("Reply.ensure[1]").
+            prefix = self.contract + "."
+            results = [r for r in results
+                       if r.contract_name == self.contract or r.contract_name.startswith(prefix)]
             if not results:
                 return False
         if self.severity is not None and not any(
@@ -209,10 +215,9 @@ class Breakpoint:
             request = getattr(report, "request", None)
             if request is None or not _contains(request.prompt_text, self.input_contains):
                 return False
-        if self.output_contains is not None:
-            text = report.attempts[-1].text if report.attempts else ""
-            if not _contains(text, self.output_contains):
-                return False
+        if self.output_contains is not None and not any(
+                _contains(attempt.text, self.output_contains) for attempt in report.attempts):
+            return False
         return True
 
 
