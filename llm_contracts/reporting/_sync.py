@@ -124,7 +124,13 @@ class ProjectSync:
         if status != 200:
             log.debug("llm_contracts pull of %s answered HTTP %d: keeping the last known state", path, status)
             return None
-        data = json.loads(body)
+        try:
+            data = json.loads(body)
+        except ValueError:
+            # One garbled answer must not cost the rest of this round's pulls.
+            log.warning("llm_contracts pull of %s answered with invalid JSON: keeping the last known state",
+                        path)
+            return None
         etag = {k.lower(): v for k, v in answer_headers.items()}.get("etag")
         if etag:
             self._etags[path] = etag

@@ -43,6 +43,7 @@ class ControlPlane:
         self.gets: list[tuple[str, str | None, int]] = []  # (path, If-None-Match, status)
         self.contracts: dict[str, Any] = {"contracts": []}
         self.breakpoints: dict[str, Any] = {"breakpoints": []}
+        self.garbled: set[str] = set()  # GET paths answered with a body that is not JSON
         self.hanging = 0
         self._release = threading.Event()
         self._lock = threading.Lock()
@@ -111,6 +112,12 @@ class ControlPlane:
         payload = {"/api/v1/contracts": self.contracts, "/api/v1/breakpoints": self.breakpoints}.get(h.path)
         if payload is None:
             return self._answer(h, 404, {"detail": "not found"})
+        if h.path in self.garbled:
+            h.send_response(200)
+            h.send_header("Content-Length", "9")
+            h.end_headers()
+            h.wfile.write(b"<html>oop")
+            return None
         etag = '"%x"' % (hash(json.dumps(payload, sort_keys=True)) & 0xFFFFFFFF)
         sent = h.headers.get("If-None-Match")
         status = 304 if sent == etag else 200

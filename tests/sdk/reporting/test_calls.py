@@ -286,3 +286,15 @@ def test_project_contracts_compiled_from_llmcl_are_enforced(plane, make_reporter
 
     assert {e["contract_version"] for e in plane.events} == {4}
     assert [e["is_valid"] for e in plane.events] == [True, False]
+
+
+def test_a_garbled_contracts_answer_does_not_cost_the_breakpoints_pull(plane, make_reporter, fake):
+    plane.garbled.add("/api/v1/contracts")
+    plane.breakpoints = {"breakpoints": [{
+        "id": 7, "contract": None, "severity": None, "model": None,
+        "input_contains": None, "output_contains": "refund", "remaining": 1}]}
+    reporter = make_reporter(plane.url, poll_interval=0.05)
+    client_on(fake, reporter, project_contracts=True)
+
+    assert reporter.sync.wait_loaded(5)
+    assert [b.id for b in reporter.sync.breakpoints] == [7]
