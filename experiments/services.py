@@ -174,7 +174,7 @@ def _versions(project: Project, refs: Iterable[Any], field: str) -> list[Contrac
 def _steps(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list | tuple):
         raise ServiceError("ramp must be a list of steps", field="ramp")
-    steps = []
+    steps: list[dict[str, Any]] = []
     for i, raw in enumerate(value):
         where = f"ramp.{i}"
         if not isinstance(raw, Mapping):
@@ -471,7 +471,7 @@ def _evaluate(experiment: Experiment, now: datetime) -> Decision | None:
     experiment.save(update_fields=["last_evaluation", "last_evaluated_at"])
     before = _snapshot(experiment)
 
-    def act(action: str, reason: str, change: Any, audit_action: str) -> Decision | None:
+    def act(action: Any, reason: str, change: Any, audit_action: str) -> Decision | None:
         change()
         experiment.updated_at = now
         experiment.save()

@@ -288,3 +288,25 @@ def test_two_concurrent_job_runs_make_one_decision(cast: Cast, make_experiment: 
     assert sorted(len(r) for r in results) == [0] * (workers - 1) + [1]
     assert Decision.objects.filter(experiment=experiment).count() == 1
     assert experiment.audit_entries.filter(action="rollback").count() == 1
+
+
+def test_the_beat_schedule_runs_the_rollout_task_which_calls_the_job(
+    cast: Cast, make_experiment: MakeExperiment
+) -> None:
+    from django.conf import settings
+
+    from dashboard.celery import app
+    from experiments import tasks
+
+    app.loader.import_default_modules()
+    entry = next(
+        e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "experiments.rollout_evaluate_all"
+    )
+    assert entry["schedule"] == timedelta(seconds=settings.EXPERIMENT_INTERVAL_S)
+    assert "experiments.rollout_evaluate_all" in app.tasks
+    experiment = started(make_experiment, cast, coverage=0.5)
+    add_traffic(experiment, START, CONTROL, 3000, 150)
+    add_traffic(experiment, START, TREATMENT, 3000, 600)
+    assert tasks.rollout_evaluate_all() == 1
+    experiment.refresh_from_db()
+    assert experiment.status == Experiment.Status.ROLLED_BACK
