@@ -1,0 +1,153 @@
+"""Browser tests: Playwright's sync API drives Debian's Chromium against pytest-django's live server.
+
+One browser serves every test of this folder; each test gets a fresh context (cookies,
+storage) and page. Screenshots of the pages land in ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from llm_contracts import ContractOpenAI, FunctionContract
+from llm_contracts.reporting import Reporter
+from llm_contracts.testing import FakeLLM
+from tests.server import conftest as server_conftest
+from tests.server.conftest import Cast
+
+# The server tests' cast, reused as is: alice owns Alpha, bob views it, charlie owns Bravo
+# (with live_server in the test, pytest-django gives its ``db`` real transactions).
+cast = server_conftest.cast
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "password"  # the cast's
+
+# A failing step fails within seconds instead of hanging the suite.
+TIMEOUT_MS = 10_000
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    """Launch Chromium once for every browser test (skipped where it is not installed)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"browser tests need Chromium at {CHROMIUM} (CI installs it: apt-get install chromium)")
+    # Playwright's sync API runs its event loop in this thread and, between calls, leaves
+    # it marked as running (playwright/_impl/_greenlets.py: wait_for_future). Django sees
+    # a running loop and refuses every ORM call from this thread (SynchronousOnlyOperation):
+    # the test's own setup, pytest-django's flush, the services the tests call. Nothing here
+    # is async: the loop only carries Playwright's messages, and the ORM runs synchronously
+    # between them. So the check is lifted for exactly as long as Playwright lives, and
+    # restored with it; driving the browser from another thread instead would mean
+    # marshalling every page call across threads. The package scope ends the browser (and
+    # the loop) before other folders' tests run, so pytest-asyncio never sees this loop.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        playwright = sync_playwright().start()
+        try:
+            # launch() gives the browser a fresh, throw-away user-data directory.
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                yield chromium
+            finally:
+                chromium.close()
+        finally:
+            playwright.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    # The cast's three users cost a second and a half with the default hasher.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _new_page(browser: Browser, base_url: str) -> Iterator[Page]:
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        context.close()
+    # A script that threw (htmx, Plotly, the chart glue) breaks the page even when the
+    # assertions happened to pass.
+    assert errors == [], f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture
+def anonymous_page(browser: Browser, live_server: Any) -> Iterator[Page]:
+    """Return a page of a fresh browser context, not logged in."""
+    yield from _new_page(browser, live_server.url)
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: Any, cast: Cast) -> Iterator[Page]:
+    """Return a page logged in as alice, the owner of project Alpha (slug "alpha")."""
+    # The login form has its own test; the others start with alice's session cookie.
+    client = Client()
+    client.force_login(cast.owner)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    for page in _new_page(browser, live_server.url):
+        page.context.add_cookies(
+            [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
+        )
+        yield page
+
+
+Shot = Callable[[Page, str], Path]
+
+
+@pytest.fixture
+def shot(request: pytest.FixtureRequest) -> Shot:
+    """Return a function that saves a full-page screenshot as test-artifacts/<test>-<step>.png."""
+    test = re.sub(r"[^\w.-]+", "_", request.node.name)
+
+    def save(page: Page, step: str) -> Path:
+        path = ARTIFACTS / f"{test}-{step}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return save
+
+
+@contextmanager
+def reporting_client(
+    url: str, key: str, fake: FakeLLM, *contracts: FunctionContract, **kwargs: Any
+) -> Iterator[tuple[ContractOpenAI, Reporter]]:
+    """Yield a contracted client on ``fake`` whose real reporter sends to the server at ``url``."""
+    # Pulls happen when the test asks (reporter.sync.poll_once()), not on a timer.
+    reporter = Reporter(url, key, flush_interval=0.05, poll_interval=3600)
+    client = ContractOpenAI(
+        api_key="test",
+        http_client=fake.http_client(),
+        max_retries=0,
+        contract_retries=0,
+        reporter=reporter,
+        output_contracts=list(contracts),
+        **kwargs,
+    )
+    try:
+        yield client, reporter
+    finally:
+        reporter.close(timeout=5)

@@ -1,0 +1,205 @@
+"""In the browser: logging in, the overview's charts, a violation and its trace, escaping."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from contracts_app import services
+from llm_contracts import ContractViolationError, FunctionContract
+from llm_contracts.testing import FakeLLM
+from tests.server.conftest import Cast, make_event
+
+from .conftest import Shot, reporting_client
+
+pytestmark = pytest.mark.e2e
+
+
+def no_refunds(text: str) -> bool | str:
+    return f"promised a refund: {text}" if "refund" in text.lower() else True
+
+
+def no_markup(text: str) -> bool | str:
+    # The message quotes the output, so the payload reaches every place a message is shown.
+    return f"markup in the answer: {text}" if "<" in text else True
+
+
+def report_violation(
+    live_server_url: str, cast: Cast, prompt: str, answer: str, check: Callable[[str], bool | str]
+) -> None:
+    """Make one call whose answer fails ``check`` and deliver its events and trace to the server."""
+    fake = FakeLLM()
+    fake.reply(answer)
+    contract = FunctionContract(check, name=check.__name__)
+    with reporting_client(live_server_url, cast.key_a, fake, contract, upload_traces="violations") as (
+        client,
+        reporter,
+    ):
+        with pytest.raises(ContractViolationError):
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}]
+            )
+        assert reporter.flush(timeout=10)
+        assert reporter.stats()["traces_sent"] == 1
+
+
+class TestLogin:
+    def test_it_logs_a_user_in_with_the_form_and_opens_their_project(
+        self, anonymous_page: Page, cast: Cast, shot: Shot
+    ) -> None:
+        page = anonymous_page
+        page.goto("/")
+        expect(page).to_have_url(re.compile(r"/login/\?next=/$"))
+        shot(page, "login")
+
+        page.get_by_label("Username").fill("alice")
+        page.get_by_label("Password").fill("not her password")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.locator(".login .error")).to_contain_text("enter a correct username and password")
+
+        page.get_by_label("Username").fill("alice")
+        page.get_by_label("Password").fill("password")
+        page.get_by_role("button", name="Log in").click()
+        expect(page).to_have_url(re.compile(r"/p/alpha/$"))
+        expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+        expect(page.locator(".topbar .who")).to_have_text("alice")
+        shot(page, "logged-in")
+
+
+class TestOverview:
+    def test_it_draws_the_charts_from_the_rollups(self, page: Page, cast: Cast, shot: Shot) -> None:
+        now = timezone.now()
+        events = []
+        for minute in range(1, 7):
+            at = (now - timedelta(minutes=minute)).isoformat()
+            # json_format fails 1, 2, 0, 1, 2, 0 times of 4: six violations in 48 validations.
+            failing = minute % 3
+            for i in range(4):
+                events.append(make_event(timestamp=at, contract="no_pii", llm_latency_ms=180.0 + i))
+                events.append(
+                    make_event(
+                        timestamp=at,
+                        contract="json_format",
+                        is_valid=i >= failing,
+                        outcome="passed" if i >= failing else "violated",
+                        message="" if i >= failing else "not JSON",
+                    )
+                )
+        assert services.event_ingest_batch(project=cast.project_a, events=events).accepted == 48
+        services.rollups_aggregate()
+
+        page.goto("/p/alpha/?range=1h")
+        numbers = page.locator("dl.numbers")
+        expect(numbers.locator(".number", has_text="Validations").first.locator("dd")).to_have_text("48")
+        expect(numbers.locator(".number", has_text="Violation rate").locator("dd")).to_have_text("12.50%")
+
+        # The violation rate: one line for all contracts and one per contract, through the
+        # six minutes with data. Plotly drops the inner points of a straight run (no_pii
+        # never fails), so only the lines that go up and down show every minute's corner.
+        rate = page.locator("#chart-violation-rate")
+        expect(rate.locator(".main-svg").first).to_be_visible()
+        expect(rate.locator(".scatterlayer .trace")).to_have_count(3)
+        expect(rate.locator(".legendtext")).to_have_text(["all contracts", "json_format", "no_pii"])
+        lines = rate.locator(".scatterlayer .trace path.js-line")
+        paths = lines.evaluate_all("paths => paths.map(p => p.getAttribute('d'))")
+        assert [d.count("L") for d in paths] == [5, 5, 1], paths
+
+        # Validations per minute: a bar for each minute with events; latency: both series.
+        bars = page.locator("#chart-validations .barlayer .point path")
+        drawn = bars.evaluate_all("paths => paths.filter(p => p.getBBox().height > 0).length")
+        assert drawn == 6
+        expect(page.locator("#chart-latency .barlayer .trace")).to_have_count(2)
+        expect(page.locator("table.top", has_text="Failing contracts")).to_contain_text("json_format")
+        shot(page, "overview")
+
+
+class TestViolationAndTrace:
+    def test_it_opens_a_violation_from_the_explorer_and_then_its_trace(
+        self, page: Page, cast: Cast, live_server: Any, shot: Shot
+    ) -> None:
+        report_violation(
+            live_server.url,
+            cast,
+            "Can I get my money back?",
+            "Sure, we refund everything within 30 days.",
+            no_refunds,
+        )
+
+        page.goto("/p/alpha/violations/")
+        row = page.locator("table.events tbody tr", has_text="no_refunds")
+        expect(row).to_have_count(1)
+        expect(row.locator("td.message")).to_contain_text("promised a refund: Sure, we refund everything")
+        shot(page, "explorer")
+
+        row.locator("a").first.click()
+        expect(page).to_have_url(re.compile(r"/p/alpha/events/\d+/$"))
+        expect(page.get_by_role("heading", level=1)).to_contain_text("no_refunds")
+        expect(page.locator("dl.fields")).to_contain_text("violated")
+        expect(page.locator("pre.excerpt").nth(1)).to_have_text("Sure, we refund everything within 30 days.")
+        shot(page, "event")
+
+        page.get_by_role("link", name="Open the trace").click()
+        expect(page).to_have_url(re.compile(r"/p/alpha/traces/\w+/$"))
+        steps = page.locator("ol.lc-steps > li")
+        expect(steps.first).to_have_class(re.compile(r"\brequest\b"))
+        expect(steps.first).to_contain_text("Can I get my money back?")
+        expect(page.locator("li.model_call pre.lc-output")).to_have_text(
+            "Sure, we refund everything within 30 days."
+        )
+        failed = page.locator("li.output_contract", has_text="no_refunds")
+        expect(failed.locator(".lc-badge")).to_have_text("failed")
+        expect(steps.last).to_have_class(re.compile(r"\boutcome\b"))
+        expect(steps.last).to_contain_text("violated")
+        # The timeline: a bar per step.
+        bars = page.locator(".lc-chart .barlayer .point")
+        expect(bars).to_have_count(steps.count())
+        shot(page, "trace")
+
+
+SCRIPT = "<script>window.__xss=1</script>"
+IMG = '<img src=x onerror="window.__xss=1">'
+
+
+class TestEscaping:
+    def test_model_text_with_markup_is_shown_as_text_and_runs_nothing(
+        self, page: Page, cast: Cast, live_server: Any, shot: Shot
+    ) -> None:
+        answer = f"Here you go: {SCRIPT}{IMG}"
+        report_violation(live_server.url, cast, f"Say {SCRIPT}", answer, no_markup)
+
+        def assert_inert(where: str) -> None:
+            # The page is loaded (goto and click wait for "load"), so a broken image's
+            # onerror would have run by now.
+            assert page.evaluate("typeof window.__xss") == "undefined", f"a payload ran in {where}"
+            assert page.locator('img[src="x"]').count() == 0, f"the payload's <img> is an element in {where}"
+
+        page.goto("/p/alpha/violations/")
+        message = page.locator("table.events td.message")
+        expect(message).to_contain_text(f"markup in the answer: Here you go: {SCRIPT}{IMG}")
+        assert_inert("the explorer")
+        shot(page, "explorer")
+
+        message.locator("xpath=..").locator("a").first.click()
+        expect(page.locator("dd.message")).to_contain_text(SCRIPT + IMG)
+        expect(page.locator("pre.excerpt").first).to_have_text(f"Say {SCRIPT}")
+        expect(page.locator("pre.excerpt").nth(1)).to_have_text(answer)
+        assert_inert("the event page")
+        shot(page, "event")
+
+        page.get_by_role("link", name="Open the trace").click()
+        expect(page.locator("li.model_call pre.lc-output")).to_have_text(answer)
+        expect(page.locator("li.output_contract p.lc-message")).to_contain_text(SCRIPT + IMG)
+        expect(page.locator("li.request pre.lc-code")).to_contain_text(SCRIPT)
+        # The timeline's hover box renders a subset of HTML: the message must come out as text.
+        bar = page.locator(".lc-chart .barlayer .point").nth(2).bounding_box()
+        assert bar is not None
+        page.mouse.move(bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] / 2)
+        expect(page.locator(".lc-chart .hoverlayer .hovertext")).to_contain_text(SCRIPT)
+        assert_inert("the trace view")
+        shot(page, "trace")
