@@ -180,6 +180,18 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# OpenTelemetry (dashboard/otel.py). With no endpoint nothing is exported and nothing is
+# instrumented. The endpoint is the collector's base URL, as in the OTel specification: the
+# HTTP exporter posts to <endpoint>/v1/traces. A sampler ratio below 1 keeps that share of
+# traces, following the caller's decision when a request arrives with one.
+OTEL_EXPORTER_OTLP_ENDPOINT = env_url("OTEL_EXPORTER_OTLP_ENDPOINT", "", schemes={"http", "https"})
+OTEL_SERVICE_NAME = env_str("OTEL_SERVICE_NAME", "") or "llm-contracts-control-plane"
+OTEL_TRACES_SAMPLER_ARG = env_float("OTEL_TRACES_SAMPLER_ARG", 1.0, minimum=0.0)
+if OTEL_TRACES_SAMPLER_ARG > 1.0:
+    raise ImproperlyConfigured(
+        f"OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1, got {OTEL_TRACES_SAMPLER_ARG}"
+    )
+
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
     raise ImproperlyConfigured(
