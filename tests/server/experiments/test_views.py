@@ -305,3 +305,15 @@ class TestResults:
         assert [d.action for d in decisions] == ["advance"]
         body = as_user(cast.owner).get(url(cast, "stricter-pii/")).content.decode()
         assert "step 0 held (hold until approved); no guardrail regressed" in body
+
+
+def test_a_draft_without_traffic_shows_its_page_and_the_list(
+    cast: Cast, make_experiment: MakeExperiment
+) -> None:
+    make_experiment(ramp=[{"coverage": 0.05, "hold": "sample", "hold_value": 500}])
+    owner = as_user(cast.owner)
+    body = owner.get(url(cast, "stricter-pii/")).content.decode()
+    assert '<dd id="srm">not enough calls</dd>' in body and ">Start</button>" in body
+    assert "5% · hold until 500 calls per arm" in body
+    listing = owner.get(url(cast)).content.decode()
+    assert 'href="/p/alpha/experiments/stricter-pii/"' in listing and "Draft" in listing
