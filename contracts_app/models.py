@@ -203,6 +203,12 @@ class ValidationEvent(ImmutableModel):
                 condition=models.Q(is_valid=False),
                 name="event_violation_page",
             ),
+            # Drilling into one conversation: the explorer's session filter and the trace links.
+            models.Index(
+                fields=["project", "session_id", "-timestamp"],
+                condition=models.Q(session_id__isnull=False),
+                name="event_session",
+            ),
         ]
 
 
