@@ -39,7 +39,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-PASSWORD = "password"  # the cast's
 
 # A failing step fails within seconds instead of hanging the suite.
 TIMEOUT_MS = 10_000
@@ -50,7 +49,7 @@ expect.set_options(timeout=TIMEOUT_MS)
 def browser() -> Iterator[Browser]:
     """Launch Chromium once for every browser test (skipped where it is not installed)."""
     if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Chromium at {CHROMIUM} (CI installs it: apt-get install chromium)")
+        pytest.skip(f"browser tests need Chromium at {CHROMIUM} (.ci/run installs it with apt-get)")
     # Playwright's sync API runs its event loop in this thread and, between calls, leaves
     # it marked as running (playwright/_impl/_greenlets.py: wait_for_future). Django sees
     # a running loop and refuses every ORM call from this thread (SynchronousOnlyOperation):
