@@ -54,6 +54,16 @@ class TestEditor:
         expect(line.locator(".lc-diag .where")).to_have_text("4:24")
         expect(line.locator(".lc-diag .message")).to_have_text("unexpected ')'; expected '('")
         expect(line.locator(".lc-hint")).to_contain_text("'outptu' is not a value")
+        # (to_have_text would collapse the caret's leading spaces.)
+        assert line.locator(".caret").text_content() == " " * 23 + "^"
+        # Drawn between line 4 and line 5, as one reads it.
+        boxes = [
+            line.locator("> code").bounding_box(),
+            line.locator(".lc-diag").bounding_box(),
+            diagnostics.locator('li[data-line="5"]').bounding_box(),
+        ]
+        tops = [box["y"] for box in boxes if box is not None]
+        assert len(tops) == 3 and tops == sorted(tops), boxes
         expect(diagnostics.locator(".lc-status.bad")).to_have_text("1 error.")
         shot(page, "error")
 
