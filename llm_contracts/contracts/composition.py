@@ -55,6 +55,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import re
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -365,6 +366,15 @@ def _json_probes(c: JSONFormatContract | PydanticContract) -> list[str]:
     return probes
 
 
+def _anchored(c: RegexContract) -> bool:
+    """Return True when the pattern must match at the very start (or the whole) of the answer."""
+    if c.fullmatch:
+        return True
+    pattern = c.regex.pattern
+    starts = pattern.startswith("\\A") or (pattern.startswith("^") and not c.regex.flags & re.MULTILINE)
+    return starts
+
+
 def _matches(c: RegexContract, text: str) -> bool:
     return bool(c.regex.fullmatch(text.strip()) if c.fullmatch else c.regex.search(text))
 
@@ -381,6 +391,10 @@ def _format_clash(a: Contract, b: Contract) -> str | None:
         return None
     probes = _json_probes(json_c)
     hits = [p for p in probes if _matches(regex_c, p)]
+    if regex_c.must_match and not hits and not _anchored(regex_c):
+        # An unanchored pattern can be met inside a JSON document (in a string value or
+        # by the fields the schema names): probing generic documents proves nothing.
+        return None
     if regex_c.must_match and not hits:
         return (f"{json_c.name} requires a JSON answer but {regex_c.name} requires a match of "
                 f"/{regex_c.regex.pattern}/, which no JSON answer such as {probes[0]} or "

@@ -65,6 +65,13 @@ class TestFormatConflicts:
         assert "no JSON answer" in conflict.reason
         assert resolution.contracts == [json_c, letters]
 
+    def test_a_pattern_a_json_field_can_meet_is_no_conflict(self):
+        schema = {"type": "object", "properties": {"priority": {"enum": ["low", "high"]}}}
+        json_c = JSONFormatContract(schema, name="json")
+        field_pattern = RegexContract(r'"priority":\s*"(?:low|high)"', name="priority_field")
+
+        assert resolve([json_c, field_pattern]).conflicts == []
+
     def test_the_higher_priority_format_overrides_the_other(self):
         json_c = JSONFormatContract(name="json")
         letters = RegexContract(r"^[A-Za-z]", name="prose", priority=5)
