@@ -38,7 +38,7 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 
 lint: $(STAMP)
-	$(PY) -m ruff check llm_contracts tests bench
+	$(PY) -m ruff check llm_contracts tests bench dashboard contracts_app experiments --extend-exclude "*/migrations/*"
 
 typecheck: $(STAMP)
 	$(PY) -m mypy

@@ -215,10 +215,8 @@ class Breakpoint:
             request = getattr(report, "request", None)
             if request is None or not _contains(request.prompt_text, self.input_contains):
                 return False
-        if self.output_contains is not None and not any(
-                _contains(attempt.text, self.output_contains) for attempt in report.attempts):
-            return False
-        return True
+        return self.output_contains is None or any(
+            _contains(attempt.text, self.output_contains) for attempt in report.attempts)
 
 
 def first_match(breakpoints: Iterable[Breakpoint], report: ContractReport) -> Breakpoint | None:

@@ -653,5 +653,6 @@ class TestNativeSchema:
         from llm_contracts.testing import FakeLLM
 
         fake = FakeLLM(default='{"name": "Ada"}')
-        self._client(fake).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
+        self._client(fake).chat.completions.create(model="gpt-4o",
+                                                   messages=[{"role": "user", "content": "x"}])
         assert "response_format" not in fake.requests[-1]
