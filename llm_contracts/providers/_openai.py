@@ -20,7 +20,7 @@ from openai import AsyncStream, Stream
 
 from .._exceptions import ContractConfigError, ContractViolationError
 from ..contracts._base import Contract, ValidationContext
-from ..contracts._types import LLMResponse
+from ..contracts._types import LLMRequest, LLMResponse
 from ..contracts.composition import Conflict
 from ..conversation import ACTIVE_CONVERSATION, ConversationScope, ConversationStateManager, open_conversation
 from ..debugging._trace import Trace
@@ -129,6 +129,37 @@ def _native_format(settings: CallSettings, endpoint: str, body: Mapping[str, Any
         flat = {"type": "json_schema", **fmt["json_schema"]} if fmt["type"] == "json_schema" else fmt
         return {**body, "text": {**(body.get("text") or {}), "format": flat}}
     return body
+
+
+def _prepare(settings: CallSettings, route: Route, options: Any) -> tuple[Any, LLMRequest]:
+    """Return the options to send (with a native schema when asked) and their request view."""
+    body = options.json_data
+    if settings.native_schema:
+        body = _native_format(settings, route.endpoint, body)
+        if body is not options.json_data:
+            options = _with_body(options, body, False)
+    return options, route.request(body)
+
+
+def _walk(settings: CallSettings, route: Route, request: LLMRequest, stream: bool) -> Any:
+    """Return the pipeline generator of one call on ``route``."""
+    return contracted_call(settings, request, to_response=route.response, reask_body=route.reask_body,
+                           stream=stream, conversation=ACTIVE_CONVERSATION.get(),
+                           substitute=route.substitute)
+
+
+def _wrap_parse(result: Any, stream_type: type[Any], wrap: Callable[[Any], Any]) -> None:
+    """Make this one raw response's sync ``parse()`` hand back a contracted stream."""
+    original = result.parse
+
+    @functools.wraps(original)
+    def parse(*a: Any, **kw: Any) -> Any:
+        parsed = original(*a, **kw)
+        if isinstance(parsed, stream_type) and get_report(parsed) is None:
+            wrap(parsed)
+        return parsed
+
+    result.parse = parse  # this one response object only, never the class
 
 
 def _vacuous_report(route: Route, body: Mapping[str, Any], stream: bool) -> ContractReport:
@@ -378,11 +409,7 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
             result = parent(cast_to, options, *args, **kwargs)
             self._remember(result, _vacuous_report(route, body, stream), ())
             return result
-        if settings.native_schema:
-            body = _native_format(settings, route.endpoint, body)
-            if body is not options.json_data:
-                options = _with_body(options, body, False)
-        llm_request = route.request(body)
+        options, llm_request = _prepare(settings, route, options)
         parsed_objects: list[Any] = []
 
         def send(new_body: dict[str, Any], is_retry: bool) -> Any:
@@ -398,12 +425,7 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
                 parsed_objects.append(result)
             return _coerce(result, cast_to)
 
-        def to_response(parsed: Any, latency: float) -> LLMResponse:
-            return route.response(parsed, latency)
-
-        gen = contracted_call(settings, llm_request, to_response=to_response,
-                              reask_body=route.reask_body, stream=stream,
-                              conversation=ACTIVE_CONVERSATION.get(), substitute=route.substitute)
+        gen = _walk(settings, route, llm_request, stream)
         try:
             result, report = drive_sync(gen, engine=settings.engine, send=send, parse=parse)
         except ContractViolationError as exc:
@@ -435,16 +457,7 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
             result.close = close_stream  # type: ignore[method-assign]  # this stream only
             attach_report(result, report)
         elif isinstance(result, (LegacyAPIResponse, APIResponse)):
-            original = result.parse
-
-            @functools.wraps(original)
-            def parse(*a: Any, **kw: Any) -> Any:
-                parsed = original(*a, **kw)
-                if isinstance(parsed, Stream) and get_report(parsed) is None:
-                    self._wrap_stream(parsed, route, report, request)
-                return parsed
-
-            result.parse = parse  # type: ignore[method-assign]  # this one response object only
+            _wrap_parse(result, Stream, lambda parsed: self._wrap_stream(parsed, route, report, request))
         else:
             self._unvalidated(report)
         return result
@@ -484,11 +497,7 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
             result = await parent(cast_to, options, *args, **kwargs)
             self._remember(result, _vacuous_report(route, body, stream), ())
             return result
-        if settings.native_schema:
-            body = _native_format(settings, route.endpoint, body)
-            if body is not options.json_data:
-                options = _with_body(options, body, False)
-        llm_request = route.request(body)
+        options, llm_request = _prepare(settings, route, options)
         parsed_objects: list[Any] = []
 
         async def send(new_body: dict[str, Any], is_retry: bool) -> Any:
@@ -507,12 +516,7 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
                 parsed_objects.append(result)
             return _coerce(result, cast_to)
 
-        def to_response(parsed: Any, latency: float) -> LLMResponse:
-            return route.response(parsed, latency)
-
-        gen = contracted_call(settings, llm_request, to_response=to_response,
-                              reask_body=route.reask_body, stream=stream,
-                              conversation=ACTIVE_CONVERSATION.get(), substitute=route.substitute)
+        gen = _walk(settings, route, llm_request, stream)
         try:
             result, report = await drive_async(gen, engine=settings.engine, send=send, parse=parse)
         except ContractViolationError as exc:
@@ -553,16 +557,7 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
 
             result.parse = aparse  # type: ignore[method-assign]  # this one response object only
         elif isinstance(result, LegacyAPIResponse):
-            original = result.parse
-
-            @functools.wraps(original)
-            def parse(*a: Any, **kw: Any) -> Any:
-                parsed = original(*a, **kw)
-                if isinstance(parsed, AsyncStream) and get_report(parsed) is None:
-                    self._wrap_stream(parsed, route, report, request)
-                return parsed
-
-            result.parse = parse  # type: ignore[method-assign]
+            _wrap_parse(result, AsyncStream, lambda parsed: self._wrap_stream(parsed, route, report, request))
         else:
             self._unvalidated(report)
         return result
