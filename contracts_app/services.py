@@ -808,13 +808,8 @@ class AggregationResult:
     watermark: datetime | None = None
 
 
-_ROLLUP_COLUMNS = (
-    "project_id",
-    "bucket",
-    "contract",
-    "contract_version",
-    "experiment",
-    "variant",
+# What a rollup row adds up; hour rows are sums of these over their minutes.
+_SUMMED = (
     "count",
     "violations",
     "errors",
@@ -827,6 +822,7 @@ _ROLLUP_COLUMNS = (
     *BUCKET_FIELDS,
     *LLM_BUCKET_FIELDS,
 )
+_ROLLUP_COLUMNS = ("project_id", "bucket", "contract", "contract_version", "experiment", "variant", *_SUMMED)
 
 
 def _stable(expr: str) -> str:
@@ -922,19 +918,6 @@ def _minute_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> 
     return _insert_select(MinuteRollup, select, grouped, [project_id])
 
 
-_SUMMED = (
-    "count",
-    "violations",
-    "errors",
-    "fixes_attempted",
-    "fixes_succeeded",
-    "prompt_tokens",
-    "completion_tokens",
-    "latency_sum_ms",
-    "llm_latency_sum_ms",
-    *BUCKET_FIELDS,
-    *LLM_BUCKET_FIELDS,
-)
 
 
 def _hour_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> int:
