@@ -160,9 +160,19 @@ def contracted_call(
         response = responses[0]
         report.total_usage.add(response.usage)
         unfit = misfits(parsed) if misfits is not None else ()
-        if not validate and not any(unfit):
-            report.attempts.append(Attempt(attempt, response.text, [], response.usage, latency, feedback,
+        if not validate:
+            misfit = [_misfit(m) for m in unfit if m is not None]
+            report.attempts.append(Attempt(attempt, response.text, misfit, response.usage, latency, feedback,
                                            response.model))
+            if misfit:
+                # Contracts are skipped, but an answer openai could not parse has no
+                # parsed form to hand back: it fails as it would with validation on.
+                report.outcome = "violated"
+                report.stop_reason = "the answer does not fit the response_format (validation skipped)"
+                engine.metrics.record_call(outcome="violated")
+                settings.emit(report)
+                raise ContractViolationError(f"response rejected: {misfit[0].message}", results=misfit,
+                                             stage="output", report=report, response=parsed)
             if conversation is not None:
                 conversation.record_exchange(request, response)
             engine.metrics.record_call(outcome="skipped")
@@ -173,16 +183,14 @@ def contracted_call(
         if conversation is not None:
             context.conversation = conversation.view_for(request, response)
         t1 = time.perf_counter()
-        # With the breaker open only the response_format check runs: it is openai's parsing,
-        # not a contract that could be what is failing.
-        results = (yield (OUTPUT, response, context)) if validate else []
+        results = yield (OUTPUT, response, context)
         per_choice: list[list[ValidationResult]] = []
         if len(responses) > 1:
             per_choice.append(results)
             for other in responses[1:]:
                 if conversation is not None:
                     context.conversation = conversation.view_for(request, other)
-                per_choice.append((yield (OUTPUT, other, context)) if validate else [])
+                per_choice.append((yield (OUTPUT, other, context)))
         for i, message in enumerate(unfit):
             if message is not None and i < len(responses):
                 (per_choice[i] if per_choice else results).append(_misfit(message))

@@ -150,3 +150,18 @@ class TestAsyncParse:
 
         assert caught.value.results[0].contract_name == "response_format"
         assert client.last_report is caught.value.report
+
+
+def test_with_the_breaker_open_a_misfit_still_raises_a_contract_violation(make_client, fake):
+    from llm_contracts import CircuitBreaker
+
+    breaker = CircuitBreaker(failure_threshold=1, reset_timeout=3600)
+    breaker.record(errored=True)
+    client = make_client(output_contracts=[], contract_retries=1, circuit_breaker=breaker)
+    fake.reply(MISFIT)
+
+    with pytest.raises(ContractViolationError) as caught:
+        chat_parse(client)
+
+    assert caught.value.results[0].contract_name == "response_format"
+    assert not breaker.allow()  # a skipped call does not close the breaker
