@@ -37,9 +37,20 @@ def is_blocking(result: ValidationResult) -> bool:
     return not result.is_valid and result.enforcement is Enforcement.STRICT
 
 
+def _async_only(contract: Contract) -> bool:
+    """Return True for a contract that implements ``avalidate()`` and not ``validate()``."""
+    kind = type(contract)
+    return kind.validate is Contract.validate and kind.avalidate is not Contract.avalidate
+
+
+def _complete(contract: Contract, value: Any, context: ValidationContext) -> ValidationResult:
+    """Run an async-only contract to completion from sync code."""
+    return asyncio.run(contract.avalidate(value, context))
+
+
 def _runs_own_loop(contract: Any) -> bool:
-    """Return True when ``contract.validate`` runs a coroutine to completion itself (asyncio.run)."""
-    if getattr(contract, "_is_async", False):
+    """Return True when judging ``contract`` from sync code runs a coroutine to completion."""
+    if getattr(contract, "_is_async", False) or _async_only(contract):
         return True
     members = getattr(contract, "contracts", None)
     return isinstance(members, list) and any(_runs_own_loop(m) for m in members)
@@ -200,7 +211,10 @@ class ContractEngine:
     def run_one(self, contract: Contract, value: Any, context: ValidationContext) -> ValidationResult:
         started = time.perf_counter()
         try:
-            result = _sync_call(contract, contract.validate, value, context)
+            if _async_only(contract):
+                result = _sync_call(contract, _complete, contract, value, context)
+            else:
+                result = _sync_call(contract, contract.validate, value, context)
             if not isinstance(result, ValidationResult):
                 raise TypeError(f"validate() returned {type(result).__name__}, not ValidationResult")
         except Exception as exc:  # a contract's bug must never reach the host app

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from llm_contracts import ContractViolationError, FunctionContract, get_report
-from llm_contracts.contracts import ToolCallContract
+from llm_contracts.contracts import Contract, ToolCallContract
 from llm_contracts.testing import FakeReply
 
 MODEL = "gpt-4o-mini"
@@ -105,3 +105,34 @@ class TestToolCallReask:
 
         quoted = json.loads(fake.last_messages()[-1]["content"].rsplit("\n", 1)[-1])
         assert quoted["tool_calls"][0]["name"] == "get_weather"
+
+
+class AsyncOnly(Contract):
+    """A contract that implements only the async verdict."""
+
+    async def avalidate(self, value, context=None):
+        await asyncio.sleep(0)
+        return self.fail("forbidden") if "forbidden" in value.text else self.ok()
+
+
+class TestAsyncOnlyContractOnTheSyncClient:
+    def test_it_runs_with_no_event_loop(self, make_client, fake):
+        client = make_client(output_contracts=[AsyncOnly()])
+        fake.reply(BAD)
+
+        with pytest.raises(ContractViolationError) as caught:
+            client.chat.completions.create(model=MODEL, messages=MESSAGES)
+
+        assert not caught.value.results[0].error
+
+    def test_it_runs_under_a_running_event_loop(self, make_client, fake):
+        client = make_client(output_contracts=[AsyncOnly()])
+        fake.reply(BAD)
+
+        async def app_code():
+            return client.chat.completions.create(model=MODEL, messages=MESSAGES)
+
+        with pytest.raises(ContractViolationError) as caught:
+            asyncio.run(app_code())
+
+        assert not caught.value.results[0].error
