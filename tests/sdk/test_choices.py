@@ -29,6 +29,11 @@ class ChoicesServer:
         self.requests.append(body)
         texts = self.answers.popleft()
         assert len(texts) == body.get("n", 1)
+        if request.url.path.endswith("/v1/completions"):  # the legacy text completions
+            return http_module().Response(200, json={
+                "id": "cmpl-1", "object": "text_completion", "created": 0, "model": MODEL,
+                "choices": [{"index": i, "text": text, "finish_reason": "stop", "logprobs": None}
+                            for i, text in enumerate(texts)]})
         return http_module().Response(200, json={
             "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": 0, "model": MODEL,
             "choices": [{"index": i, "finish_reason": "stop", "logprobs": None,
@@ -131,3 +136,13 @@ def test_a_fallback_answers_in_every_choice():
 
     assert get_report(reply).outcome == "fallback"
     assert [(c.index, c.message.content) for c in reply.choices] == [(0, "{}"), (1, "{}")]
+
+
+def test_the_legacy_completions_judge_every_choice_too():
+    server = ChoicesServer(['{"a": 1}', "NOT JSON"])
+    client = server.client(output_contracts=[JSONFormatContract()])
+
+    with pytest.raises(ContractViolationError) as caught:
+        client.completions.create(model=MODEL, prompt="Answer in JSON.", n=2)
+
+    assert caught.value.report.attempts[0].choices_passed == [True, False]

@@ -165,3 +165,26 @@ def test_with_the_breaker_open_a_misfit_still_raises_a_contract_violation(make_c
 
     assert caught.value.results[0].contract_name == "response_format"
     assert not breaker.allow()  # a skipped call does not close the breaker
+
+
+class Weather(pydantic.BaseModel):
+    city: str
+
+
+def test_a_strict_tool_call_that_does_not_fit_its_model_is_re_asked(make_client, fake):
+    import openai
+
+    from llm_contracts.testing import FakeReply
+
+    client = make_client(output_contracts=[], contract_retries=1)
+    fake.reply(FakeReply(tool_calls=[("Weather", {"city": 3})]),
+               FakeReply(tool_calls=[("Weather", {"city": "Paris"})]))
+
+    reply = client.chat.completions.parse(model=MODEL, messages=MESSAGES,
+                                          tools=[openai.pydantic_function_tool(Weather)])
+
+    assert reply.choices[0].message.tool_calls[0].function.parsed_arguments == Weather(city="Paris")
+    assert get_report(reply).outcome == "repaired"
+    feedback = fake.last_messages()[-1]["content"]
+    assert "city: Input should be a valid string" in feedback
+    assert '"name": "Weather"' in feedback
