@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .._exceptions import ContractConfigError, ContractViolationError
-from ..contracts._base import Enforcement, ValidationContext, ValidationResult
+from ..contracts._base import Enforcement, Severity, ValidationContext, ValidationResult
 from ..contracts._types import LLMRequest, LLMResponse, Usage
-from ._engine import ContractEngine, build_feedback, is_blocking
+from ._engine import ContractEngine, build_choices_feedback, build_feedback, is_blocking
 from ._report import Attempt, ContractReport
 from ._streaming import StreamPolicy
 
@@ -72,6 +72,12 @@ def _signature(results: list[ValidationResult]) -> frozenset[tuple[str, str]]:
     return frozenset((r.contract_name, r.message) for r in results if is_blocking(r))
 
 
+def _misfit(message: str) -> ValidationResult:
+    """Return the violation of an answer that openai's parse helper could not parse."""
+    return ValidationResult(False, message, Severity.ERROR, "response_format",
+                            auto_fix_suggestion="Answer with JSON that matches the requested schema exactly.")
+
+
 def contracted_call(
     settings: CallSettings,
     request: LLMRequest,
@@ -81,11 +87,19 @@ def contracted_call(
     stream: bool,
     conversation: Any = None,
     substitute: Callable[[Any, str], Any] | None = None,
+    to_choices: Callable[[Any, float], list[LLMResponse]] | None = None,
+    misfits: Callable[[Any], Sequence[str | None]] | None = None,
+    sum_usage: Callable[[Any, Sequence[Any]], None] | None = None,
 ) -> Generator[tuple[Any, ...], Any, tuple[Any, ContractReport]]:
     """Walk one call; return ``(result, report)`` or raise ``ContractViolationError``.
 
     With a ``conversation`` (a ``ConversationStateManager``), contracts see it as
     ``context.conversation`` and the kept answer is recorded as its next turn.
+    ``to_choices`` gives one view per choice (``n > 1``): every choice is judged, and a
+    violation in any of them re-asks the whole call. ``misfits`` gives, per choice, why
+    the answer did not fit the caller's ``response_format`` (None where it did): each is
+    a violation like a contract's. ``sum_usage(kept, answers)`` makes the kept answer's
+    own usage the sum over every attempt.
     """
     engine = settings.engine
     report = ContractReport(provider=request.provider, endpoint=request.endpoint, model=request.model,
@@ -134,17 +148,31 @@ def contracted_call(
     attempt = 0
     feedback: str | None = None
     seen: set[frozenset[tuple[str, str]]] = set()
+    answers: list[Any] = []
     while True:
         t0 = time.perf_counter()
         result = yield (SEND, body, attempt > 0)
         parsed = yield (PARSE, result)
         latency = time.perf_counter() - t0
         report.llm_latency_s += latency
-        response = to_response(parsed, latency)
+        answers.append(parsed)
+        responses = to_choices(parsed, latency) if to_choices is not None else [to_response(parsed, latency)]
+        response = responses[0]
         report.total_usage.add(response.usage)
+        unfit = misfits(parsed) if misfits is not None else ()
         if not validate:
-            report.attempts.append(Attempt(attempt, response.text, [], response.usage, latency, feedback,
+            misfit = [_misfit(m) for m in unfit if m is not None]
+            report.attempts.append(Attempt(attempt, response.text, misfit, response.usage, latency, feedback,
                                            response.model))
+            if misfit:
+                # Contracts are skipped, but an answer openai could not parse has no
+                # parsed form to hand back: it fails as it would with validation on.
+                report.outcome = "violated"
+                report.stop_reason = "the answer does not fit the response_format (validation skipped)"
+                engine.metrics.record_call(outcome="violated")
+                settings.emit(report)
+                raise ContractViolationError(f"response rejected: {misfit[0].message}", results=misfit,
+                                             stage="output", report=report, response=parsed)
             if conversation is not None:
                 conversation.record_exchange(request, response)
             engine.metrics.record_call(outcome="skipped")
@@ -156,10 +184,22 @@ def contracted_call(
             context.conversation = conversation.view_for(request, response)
         t1 = time.perf_counter()
         results = yield (OUTPUT, response, context)
+        per_choice: list[list[ValidationResult]] = []
+        if len(responses) > 1:
+            per_choice.append(results)
+            for other in responses[1:]:
+                if conversation is not None:
+                    context.conversation = conversation.view_for(request, other)
+                per_choice.append((yield (OUTPUT, other, context)))
+        for i, message in enumerate(unfit):
+            if message is not None and i < len(responses):
+                (per_choice[i] if per_choice else results).append(_misfit(message))
+        if per_choice:
+            results = [r for verdicts in per_choice for r in verdicts]
         report.validation_latency_s += time.perf_counter() - t1
         errored = errored or any(r.error for r in results)
         report.attempts.append(Attempt(attempt, response.text, results, response.usage, latency, feedback,
-                                       response.model))
+                                       response.model, per_choice))
         failures = [r for r in results if is_blocking(r)]
         if not failures:
             soft = any(not r.is_valid and r.enforcement is not Enforcement.STRICT for r in results)
@@ -183,6 +223,8 @@ def contracted_call(
                 for name in {r.contract_name for r in report.attempts[0].results if is_blocking(r)}:
                     engine.metrics.record_fix(name, succeeded=False)
             replacement = None
+            if sum_usage is not None and attempt:
+                sum_usage(parsed, answers)
             if settings.fallback is not None and substitute is not None and result is parsed:
                 replacement = substitute(parsed, settings.fallback)
             if replacement is not None:
@@ -205,10 +247,20 @@ def contracted_call(
                 f"response rejected by contract {first.contract_name}: {first.message} ({stop})",
                 results=failures, stage="output", report=report, response=parsed)
         seen.add(signature)
-        feedback = build_feedback(failures, response.text)
-        body = reask_body(body, response, feedback)
+        answer = response
+        if per_choice:
+            failing = [(i, [r for r in verdicts if is_blocking(r)], responses[i])
+                       for i, verdicts in enumerate(per_choice)]
+            failing = [f for f in failing if f[1]]
+            feedback = build_choices_feedback(failing)
+            answer = failing[0][2]  # the conversation goes on from the first failing choice
+        else:
+            feedback = build_feedback(failures, response.text, tool_calls=response.tool_calls)
+        body = reask_body(body, answer, feedback)
         attempt += 1
 
+    if sum_usage is not None and attempt:
+        sum_usage(parsed, answers)
     if conversation is not None:
         conversation.record_exchange(request, response)
     engine.breaker.record(errored=errored)

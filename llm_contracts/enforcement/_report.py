@@ -26,10 +26,19 @@ class Attempt:
     latency_s: float | None = None
     feedback: str | None = None
     model: str = ""  # the model that answered, as the provider named it
+    # With several choices (n > 1): the verdicts on each choice, in order; ``results``
+    # then holds them all, and ``text`` is the first choice's.
+    choice_results: list[list[ValidationResult]] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         return all(r.is_valid or r.enforcement.value != "strict" for r in self.results)
+
+    @property
+    def choices_passed(self) -> list[bool]:
+        """Return, per choice, whether it held every strict contract."""
+        verdicts = self.choice_results or [self.results]
+        return [all(r.is_valid or r.enforcement.value != "strict" for r in rs) for rs in verdicts]
 
 
 @dataclass(slots=True)
@@ -82,6 +91,14 @@ class ContractReport:
         return self.attempts[-1].results if self.attempts else []
 
     @property
+    def choice_results(self) -> list[list[ValidationResult]]:
+        """Return the verdicts on each choice of the final answer (one list when there was one)."""
+        if not self.attempts:
+            return []
+        last = self.attempts[-1]
+        return last.choice_results or [last.results]
+
+    @property
     def results(self) -> list[ValidationResult]:
         """Return the input verdicts followed by the verdicts on the final answer."""
         return [*self.input_results, *self.stream_results, *self.output_results]
@@ -115,7 +132,9 @@ class ContractReport:
             "attempts": [
                 {"index": a.index, "results": [r.to_dict() for r in a.results], "feedback": a.feedback,
                  "usage": None if a.usage is None else {"prompt_tokens": a.usage.prompt_tokens,
-                                                        "completion_tokens": a.usage.completion_tokens}}
+                                                        "completion_tokens": a.usage.completion_tokens},
+                 **({"choices": [[r.to_dict() for r in rs] for rs in a.choice_results]}
+                    if a.choice_results else {})}
                 for a in self.attempts
             ],
             "usage": {"prompt_tokens": self.total_usage.prompt_tokens,

@@ -141,11 +141,82 @@ def _prepare(settings: CallSettings, route: Route, options: Any) -> tuple[Any, L
     return options, route.request(body)
 
 
-def _walk(settings: CallSettings, route: Route, request: LLMRequest, stream: bool) -> Any:
+class _ParseGuard:
+    """Stand in for the post-parser of openai's ``parse`` helpers for one call.
+
+    ``chat.completions.parse`` and ``responses.parse`` turn the answer into openai's
+    ``Parsed...`` type after the HTTP call, raising pydantic's ``ValidationError`` when it
+    does not fit ``response_format``. Caught here, that misfit becomes an output violation
+    the pipeline re-asks like any other; openai's own errors (``LengthFinishReasonError``,
+    ...) and a ``TypeError`` for an unsupported format still pass through unchanged.
+    """
+
+    __slots__ = ("error", "parser")
+
+    def __init__(self, parser: Callable[[Any], Any]) -> None:
+        self.parser = parser
+        self.error: ValueError | None = None
+
+    def __call__(self, raw: Any) -> Any:
+        self.error = None
+        try:
+            return self.parser(raw)
+        except ValueError as exc:  # pydantic's ValidationError (invalid JSON included) is one
+            self.error = exc
+            return raw
+
+    def misfits(self, parsed: Any) -> list[str | None]:
+        """Return, per choice of the last answer, why it did not fit (None where it did)."""
+        if self.error is None:
+            return []
+        choices = getattr(parsed, "choices", None)
+        if isinstance(choices, list) and len(choices) > 1:
+            # openai stops at the first misfit: parse each choice alone to judge them all.
+            per_choice: list[str | None] = []
+            for choice in choices:
+                try:
+                    self.parser(parsed.model_copy(update={"choices": [choice]}))
+                    per_choice.append(None)
+                except Exception as exc:  # any failure of that choice is its misfit
+                    per_choice.append(_misfit_message(exc))
+            if any(per_choice):
+                return per_choice
+        return [_misfit_message(self.error)]
+
+
+def _misfit_message(exc: BaseException) -> str:
+    errors = getattr(exc, "errors", None)
+    try:
+        items = errors(include_url=False, include_input=False) if callable(errors) else None
+    except TypeError:
+        items = None
+    if items:
+        detail = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())) or 'answer'}: {e.get('msg', '')}"
+                           for e in items[:5])
+    else:
+        detail = f"{type(exc).__name__}: {exc}"
+    return f"the answer does not fit the response_format: {detail}"
+
+
+def _guard_parse(options: Any, stream: bool) -> tuple[Any, _ParseGuard | None]:
+    """Return ``options`` whose post-parser (a ``parse`` helper's) is guarded, and the guard."""
+    parser = options.post_parser
+    if stream or not callable(parser):
+        return options, None
+    guard = _ParseGuard(parser)
+    options = options.model_copy()
+    options.post_parser = guard
+    return options, guard
+
+
+def _walk(settings: CallSettings, route: Route, request: LLMRequest, stream: bool,
+          guard: _ParseGuard | None = None) -> Any:
     """Return the pipeline generator of one call on ``route``."""
     return contracted_call(settings, request, to_response=route.response, reask_body=route.reask_body,
                            stream=stream, conversation=ACTIVE_CONVERSATION.get(),
-                           substitute=route.substitute)
+                           substitute=route.substitute, to_choices=route.choices,
+                           misfits=guard.misfits if guard is not None else None,
+                           sum_usage=route.sum_usage)
 
 
 def _wrap_parse(result: Any, stream_type: type[Any], wrap: Callable[[Any], Any]) -> None:
@@ -200,6 +271,12 @@ class _ContractClientMixin:
 
     def _init_contracts(self, kwargs: dict[str, Any]) -> None:
         ours = {k: kwargs.pop(k) for k in _OUR_KWARGS if k in kwargs}
+        client_kwargs = getattr(ours.get("contracts"), "client_kwargs", None)
+        if callable(client_kwargs):
+            # A loaded LLMCL contract set brings its "on violation retry N" and fallback,
+            # as **contract_set.client_kwargs() does; keywords given explicitly win.
+            for name, value in client_kwargs().items():
+                ours.setdefault(name, value)
         ours.setdefault("contract_retries", 0)
         ours.setdefault("retry_budget_tokens", None)
         for name in ("contracts", "input_contracts", "output_contracts", "stream_policy",
@@ -403,7 +480,8 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
         stream = bool(kwargs.get("stream", args[0] if args else False))
         parent = super().request
         settings = self._call_settings()
-        if self._unobserved(settings):
+        options, guard = _guard_parse(options, stream)
+        if guard is None and self._unobserved(settings):
             # No contracts, listeners, tracer or conversation: openai's own path, with
             # only a vacuous report attached so get_report() works the same everywhere.
             result = parent(cast_to, options, *args, **kwargs)
@@ -425,7 +503,7 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
                 parsed_objects.append(result)
             return _coerce(result, cast_to)
 
-        gen = _walk(settings, route, llm_request, stream)
+        gen = _walk(settings, route, llm_request, stream, guard)
         try:
             result, report = drive_sync(gen, engine=settings.engine, send=send, parse=parse)
         except ContractViolationError as exc:
@@ -491,7 +569,8 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
         stream = bool(kwargs.get("stream", args[0] if args else False))
         parent = super().request
         settings = self._call_settings()
-        if self._unobserved(settings):
+        options, guard = _guard_parse(options, stream)
+        if guard is None and self._unobserved(settings):
             # No contracts, listeners, tracer or conversation: openai's own path, with
             # only a vacuous report attached so get_report() works the same everywhere.
             result = await parent(cast_to, options, *args, **kwargs)
@@ -516,7 +595,7 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
                 parsed_objects.append(result)
             return _coerce(result, cast_to)
 
-        gen = _walk(settings, route, llm_request, stream)
+        gen = _walk(settings, route, llm_request, stream, guard)
         try:
             result, report = await drive_async(gen, engine=settings.engine, send=send, parse=parse)
         except ContractViolationError as exc:

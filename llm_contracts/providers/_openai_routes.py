@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import pydantic
 
 from ..contracts._types import LLMRequest, LLMResponse, Message, ToolCall, ToolSpec, Usage, content_text
 
@@ -47,6 +49,21 @@ def _usage(usage: Any) -> Usage | None:
     return Usage(int(prompt or 0), int(completion or 0))
 
 
+def _summed(models: Sequence[Any]) -> Any:
+    """Return the last of ``models`` with every token count summed over all of them."""
+    last = models[-1]
+    if not isinstance(last, pydantic.BaseModel):
+        return last
+    update: dict[str, Any] = {}
+    for name in [*type(last).model_fields, *(last.model_extra or {})]:
+        values = [v for v in (getattr(m, name, None) for m in models) if v is not None]
+        if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            update[name] = sum(values)
+        elif values and all(isinstance(v, pydantic.BaseModel) for v in values):
+            update[name] = _summed(values)  # e.g. prompt_tokens_details.cached_tokens
+    return last.model_copy(update=update)
+
+
 class Route:
     """One endpoint: how to read its body and response, and how to re-ask."""
 
@@ -57,6 +74,16 @@ class Route:
 
     def response(self, parsed: Any, latency_s: float | None) -> LLMResponse:
         raise NotImplementedError
+
+    def choices(self, parsed: Any, latency_s: float | None) -> list[LLMResponse]:
+        """Return one view per choice of the answer (``n > 1``); the first is :meth:`response`'s."""
+        return [self.response(parsed, latency_s)]
+
+    def sum_usage(self, target: Any, attempts: Sequence[Any]) -> None:
+        """Set ``target.usage`` (openai's own object) to the usage summed over ``attempts``."""
+        usages = [u for u in (getattr(a, "usage", None) for a in attempts) if u is not None]
+        if len(usages) > 1 and isinstance(target, pydantic.BaseModel) and hasattr(target, "usage"):
+            target.usage = _summed(usages)
 
     def reask_body(self, body: Mapping[str, Any], answer: LLMResponse, feedback: str) -> dict[str, Any]:
         raise NotImplementedError
@@ -79,13 +106,13 @@ class ChatCompletionsRoute(Route):
         choices = getattr(parsed, "choices", None)
         if not choices or not hasattr(parsed, "model_copy"):
             return None
-        message = choices[0].message
         update: dict[str, Any] = {"content": text, "tool_calls": None, "refusal": None}
-        if "parsed" in type(message).model_fields:
+        if "parsed" in type(choices[0].message).model_fields:
             update["parsed"] = None
-        choice = choices[0].model_copy(update={"message": message.model_copy(update=update),
-                                               "finish_reason": "stop"})
-        return parsed.model_copy(update={"choices": [choice]})
+        # Every choice answers with the fallback, so a caller of n > 1 keeps its n choices.
+        return parsed.model_copy(update={"choices": [
+            choice.model_copy(update={"message": choice.message.model_copy(update=update),
+                                      "finish_reason": "stop"}) for choice in choices]})
 
     def request(self, body: Mapping[str, Any]) -> LLMRequest:
         messages = []
@@ -96,11 +123,11 @@ class ChatCompletionsRoute(Route):
         return LLMRequest(model=str(body.get("model", "")), messages=messages, params=_params(body),
                           tools=_tool_specs(body.get("tools")), endpoint=self.endpoint, body=dict(body))
 
-    def response(self, parsed: Any, latency_s: float | None) -> LLMResponse:
+    def response(self, parsed: Any, latency_s: float | None, index: int = 0) -> LLMResponse:
         choices = getattr(parsed, "choices", None) or []
         text, finish, refusal, calls = "", None, None, []
         if choices:
-            choice = choices[0]
+            choice = choices[index]
             message = getattr(choice, "message", None)
             finish = getattr(choice, "finish_reason", None)
             if message is not None:
@@ -113,6 +140,10 @@ class ChatCompletionsRoute(Route):
         return LLMResponse(text=text, model=getattr(parsed, "model", "") or "", tool_calls=calls,
                            finish_reason=finish, refusal=refusal,
                            usage=_usage(getattr(parsed, "usage", None)), latency_s=latency_s, raw=parsed)
+
+    def choices(self, parsed: Any, latency_s: float | None) -> list[LLMResponse]:
+        count = len(getattr(parsed, "choices", None) or ())
+        return [self.response(parsed, latency_s, i) for i in range(max(1, count))]
 
     def reask_body(self, body: Mapping[str, Any], answer: LLMResponse, feedback: str) -> dict[str, Any]:
         new = dict(body)
@@ -142,12 +173,16 @@ class CompletionsRoute(Route):
         return LLMRequest(model=str(body.get("model", "")), messages=[Message("user", text)],
                           params=_params(body), endpoint=self.endpoint, body=dict(body))
 
-    def response(self, parsed: Any, latency_s: float | None) -> LLMResponse:
+    def response(self, parsed: Any, latency_s: float | None, index: int = 0) -> LLMResponse:
         choices = getattr(parsed, "choices", None) or []
-        text = (getattr(choices[0], "text", "") or "") if choices else ""
-        finish = getattr(choices[0], "finish_reason", None) if choices else None
+        text = (getattr(choices[index], "text", "") or "") if choices else ""
+        finish = getattr(choices[index], "finish_reason", None) if choices else None
         return LLMResponse(text=text, model=getattr(parsed, "model", "") or "", finish_reason=finish,
                            usage=_usage(getattr(parsed, "usage", None)), latency_s=latency_s, raw=parsed)
+
+    def choices(self, parsed: Any, latency_s: float | None) -> list[LLMResponse]:
+        count = len(getattr(parsed, "choices", None) or ())
+        return [self.response(parsed, latency_s, i) for i in range(max(1, count))]
 
     def reask_body(self, body: Mapping[str, Any], answer: LLMResponse, feedback: str) -> dict[str, Any]:
         new = dict(body)

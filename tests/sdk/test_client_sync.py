@@ -316,8 +316,9 @@ class TestReask:
         assert len(served) == 2
         assert report.total_usage.prompt_tokens == sum(u["prompt_tokens"] for u in served)
         assert report.total_usage.completion_tokens == sum(u["completion_tokens"] for u in served)
-        # The caller's own object keeps the usage of the answer it holds.
-        assert completion.usage.prompt_tokens == served[1]["prompt_tokens"]
+        # The caller's own object carries the sum too; each attempt's figures stay in the report.
+        assert completion.usage.prompt_tokens == report.total_usage.prompt_tokens
+        assert report.attempts[1].usage.prompt_tokens == served[1]["prompt_tokens"]
 
     def test_the_same_violation_twice_stops_re_asking_early(self, make_client, fake):
         client = make_client(contract_retries=5)
