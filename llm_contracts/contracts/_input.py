@@ -462,9 +462,10 @@ _DEFAULT_RULE_SPECS: tuple[tuple[str, float, str], ...] = (
         r"\boverride\s+(?:code|:)|\b(?:authori[sz]ed|permitted)\s+you\s+to\b")),
     ("addressed_to_the_model", 0.6, (
         r"\b(?:if\s+you\s+are|if\s+an?|to\s+the|notes?\s+(?:for|to)(?:\s+the)?|attention|dear|hey|any|"
-        r"instructions?\s+(?:to|for)\s+the|when\s+an?|directive\s+(?:to|for)|automated)\s+(?:automated\s+)?"
-        r"(?:ai|assistant|language\s+model|llm|chatbot|bot|model|summari[sz]er|copilot|agent|reviewer)s?\b|"
-        r"(?:^|\n|[.!?]\s)\s*(?:ai|assistant|llm|model|bot|chatbot|ai\s+system|llm\s+directive)\s*[,:]")),
+        r"instructions?\s+(?:to|for)\s+the|when\s+an?|directive\s+(?:to|for)|automated)\s+(?:an?\s+|the\s+)?"
+        r"(?:automated\s+)?(?:ai|assistant|language\s+model|llm|chatbot|bot|model|summari[sz]er|copilot|agent|"
+        r"reviewer)s?\b|(?:^|\n|[.!?]\s|<!--|#|//)\s*(?:ai|assistant|llm|model|bot|chatbot|language\s+model|"
+        r"ai\s+system|llm\s+directive)\s*[,:]")),
     ("permission_granted", 0.6, (
         r"\byou\s+(?:may|can|are\s+(?:now\s+)?(?:allowed|free|authori[sz]ed|permitted))\s+(?:now\s+)?(?:to\s+)?"
         r"(?:output|say|answer|produce|generate|share|write|reveal)\s+(?:restricted|anything|everything|forbidden|"
@@ -566,11 +567,20 @@ class PromptInjectionContract(Contract):
     with them mapped back to Latin). Only ``roles`` are checked: by default user
     messages and tool results, since the system prompt is the developer's own.
 
+    When the rules do not decide, a second stage compares each sentence with a shipped
+    corpus of known attacks by meaning (WordLlama embeddings, the ``[semantic]`` extra):
+    a sentence clearly closer to a known attack than to any ordinary request is a
+    violation (rule ``similar_to_known_attack``), a closer call adds a weak signal
+    (``close_to_known_attack``). The model loads on first use (about a second), never on
+    import. Without wordllama the rules run alone and the details say why
+    (``details["semantic"]["reason"]``).
+
     Parameters:
         threshold: the score that makes a violation (default 1.0: one strong signal,
             or two weaker ones).
         extra_patterns: more rules, ``{name: (regex, weight)}`` or ``{name: regex}`` (weight 1.0).
         roles: the message roles to check.
+        semantic: run the semantic stage when wordllama is installed (default True).
 
     Example::
 
@@ -586,11 +596,15 @@ class PromptInjectionContract(Contract):
         extra_patterns: Mapping[str, _PatternSpec] | None = None,
         *,
         roles: Iterable[str] = ("user", "tool"),
+        semantic: bool = True,
         name: str | None = None,
         **kwargs: Any,
     ) -> None:
         if not _number(threshold) or threshold <= 0:
             raise ContractConfigError(f"threshold must be a positive number; got {threshold!r}")
+        if not isinstance(semantic, bool):
+            raise ContractConfigError(f"semantic must be True or False; got {semantic!r}")
+        self.semantic = semantic
         if isinstance(roles, str):
             raise ContractConfigError(f"roles must be a list of role names, not a string; got {roles!r}")
         super().__init__(name, **kwargs)
@@ -658,9 +672,11 @@ class PromptInjectionContract(Contract):
             for rule, weight in self.score(message.content).items():
                 hits.setdefault(rule, weight)
                 where.setdefault(rule, []).append(i)
+        details: dict[str, Any] = {}
+        details["semantic"] = self._semantic_stage(request, hits, where)
         score = round(sum(hits.values()), 3)
-        details: dict[str, Any] = {"score": score, "threshold": self.threshold, "rules": sorted(hits),
-                                   "messages": {rule: where[rule] for rule in sorted(where)}}
+        details.update(score=score, threshold=self.threshold, rules=sorted(hits),
+                       messages={rule: where[rule] for rule in sorted(where)})
         if score < self.threshold:
             return self.ok(**details)
         return self.fail(
@@ -670,6 +686,47 @@ class PromptInjectionContract(Contract):
                        "model's role or extract its system prompt; quote untrusted text as data.",
             **details,
         )
+
+
+    def _semantic_stage(self, request: LLMRequest, hits: dict[str, float],
+                        where: dict[str, list[int]]) -> dict[str, Any]:
+        """Compare the checked messages with the known attacks when the rules did not decide."""
+        if not self.semantic:
+            return {"ran": False, "reason": "turned off (semantic=False)"}
+        if sum(hits.values()) >= self.threshold:
+            return {"ran": False, "reason": "the keyword stage already decided"}
+        from ._semantic_injection import STRONG_MARGIN, WEAK_MARGIN, semantic_index
+
+        index = semantic_index()
+        if isinstance(index, str):
+            return {"ran": False, "reason": index}
+        best: tuple[int, Any] | None = None
+        for i, message in enumerate(request.messages):
+            if message.role not in self.roles or not message.content:
+                continue
+            found = _semantic_match(message.content)
+            if found is not None and (best is None or found.margin > best[1].margin):
+                best = (i, found)
+        if best is None:
+            return {"ran": True, "margin": None}
+        i, found = best
+        if found.margin >= STRONG_MARGIN:
+            hits["similar_to_known_attack"] = self.threshold
+            where["similar_to_known_attack"] = [i]
+        elif found.margin >= WEAK_MARGIN:
+            hits["close_to_known_attack"] = 0.6
+            where["close_to_known_attack"] = [i]
+        return {"ran": True, "margin": found.margin, "similarity": found.similarity,
+                "nearest_attack": found.nearest_attack, "message": i, "sentence": found.segment}
+
+
+@functools.lru_cache(maxsize=1024)
+def _semantic_match(text: str) -> Any:
+    # Cached: a conversation resends the same history on every call.
+    from ._semantic_injection import semantic_index
+
+    index = semantic_index()
+    return None if isinstance(index, str) else index.match(text)
 
 
 # -- request parameters -------------------------------------------------------------------------------
