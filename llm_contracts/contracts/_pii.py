@@ -16,6 +16,7 @@ quantifiers, and the checks that need more than a regex are done in Python.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
 import ipaddress
@@ -153,17 +154,21 @@ def _is_card(digits: str) -> bool:
 def _cards(text: str) -> Iterable[tuple[int, int]]:
     for run in _rx().card.finditer(text):
         groups = [(g.start(), g.end()) for g in _rx().card_groups.finditer(run.group())]
+        lengths = [e - s for s, e in groups]
         base = run.start()
         i = 0
         # Walk the run's digit groups: a card is one group of 13-19 digits, or consecutive
         # groups in a card layout; numbers before or after it ("Order 12 ...") are skipped.
         while i < len(groups):
             found = 0
+            if lengths[i] != 4 and not 13 <= lengths[i] <= 19:
+                i += 1  # every layout starts with a group of four or is one long group
+                continue
             for size in (5, 4, 3, 1):
                 window = groups[i:i + size]
                 if len(window) < size:
                     continue
-                layout = tuple(e - s for s, e in window)
+                layout = tuple(lengths[i:i + size])
                 if size == 1 and not 13 <= layout[0] <= 19:
                     continue
                 if size > 1 and layout not in _CARD_LAYOUTS:
@@ -227,7 +232,14 @@ def _ip_addresses(text: str) -> Iterable[tuple[int, int]]:
                 yield m.span()
 
 
+_SECRET_MARKS = ("AKIA", "ASIA", "ABIA", "ACCA", "sk-", "gh", "github_pat_", "xox", "k_live_", "k_test_",
+                 "AIza", "eyJ", "-----BEGIN")
+
+
 def _secrets(text: str) -> Iterable[tuple[int, int]]:
+    # The alternation is slow to try at every position; most texts hold none of the prefixes.
+    if not any(mark in text for mark in _SECRET_MARKS):
+        return
     for m in _rx().secret.finditer(text):
         raw = m.group()
         # "sk-learn-is-a-fine-library" has the shape of a key but is words: keys are random,
@@ -307,13 +319,18 @@ def _find(text: str, kinds: tuple[str, ...]) -> tuple[PIIFinding, ...]:
     # Cached: a conversation resends the same history on every call.
     if not _rx().maybe_pii.search(text):
         return ()
-    taken: list[tuple[int, int]] = []
+    # The spans taken so far, disjoint and sorted: a bisection finds the neighbours a new
+    # span could overlap, so a text with thousands of findings stays linear.
+    starts: list[int] = []
+    ends: list[int] = []
     found: list[PIIFinding] = []
     for kind in kinds:
         for start, end in _DETECTORS[kind](text):
-            if any(start < e and s < end for s, e in taken):
+            pos = bisect.bisect_right(starts, start)
+            if (pos and ends[pos - 1] > start) or (pos < len(starts) and starts[pos] < end):
                 continue
-            taken.append((start, end))
+            starts.insert(pos, start)
+            ends.insert(pos, end)
             found.append(PIIFinding(kind, start, end))
     found.sort(key=lambda f: f.start)
     return tuple(found)
