@@ -4,7 +4,9 @@ Usage: ``.venv/bin/python bench/injection_bench.py [--rounds N] [--misses]``.
 
 The set is ``tests/sdk/detection/injection_eval.jsonl`` (injection and benign prompts;
 ``split`` is ``dev`` for the prompts read while the rules and the attack corpus were
-written, ``holdout`` for the ones written afterwards and never tuned on). Each stage is
+written, ``holdout`` for the ones written after that, ``holdout2`` for the ones written
+after the first holdout had been measured: each holdout is an honest figure until
+someone tunes on it, which the commit history records). Each stage is
 timed alone per prompt, as the contract runs it on one user message:
 
 - keyword: the rules only (``PromptInjectionContract(semantic=False)``);
@@ -90,7 +92,7 @@ def main() -> int:
     print(f"PromptInjectionContract on {SET.relative_to(ROOT)} ({len(rows)} prompts, best of "
           f"{args.rounds} rounds per prompt)")
     ok = True
-    for split in ("all", "dev", "holdout"):
+    for split in ("all", "dev", "holdout", "holdout2"):
         keep = [i for i, r in enumerate(rows) if split == "all" or r.get("split", "dev") == split]
         sub = [rows[i] for i in keep]
         print(f"{split} ({sum(r['label'] == 'injection' for r in sub)} injections, "
