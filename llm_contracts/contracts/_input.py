@@ -362,18 +362,22 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 _W = r"(?:\s+\S+){0,4}?\s+"  # up to four filler words: "ignore all of the previous ..."
 _DISMISS = (r"ignore|disregard|forget|overlook|neglect|discard|abandon|drop|scrap|scratch|skip|set\s+aside|"
+            r"quit\s+following|"
             r"put\s+aside|throw\s+(?:out|away)|leave\s+behind|wipe|erase|cancel|nullify|pay\s+no\s+(?:attention|"
             r"heed)\s+to|stop\s+(?:following|obeying)|(?:do\s+not|don'?t)\s+(?:follow|obey|apply)")
 _INSTRUCTIONS = (r"instructions?|rules|guidelines|guidance|directions|directives|prompts?|programming|"
                  r"configuration|training|policy|policies|restrictions|constraints|orders|commitments|"
-                 r"(?:system|developer)\s+message|setup")
+                 r"(?:system|developer)\s+message|setup|persona|guardrails|boundaries|limitations|"
+                 r"safety\s+(?:layer|settings|rules|training|features|filters?)")
 # "no rules", "without any filters", "restrictions are lifted": said to the model, not of a photo filter.
 _NO_RULES = (r"\b(?:no|without(?:\s+any)?|zero|free\s+(?:of|from)|freed\s+from|released\s+from|lift(?:ed)?|"
              r"removed?|disabled?|turn\s+off|switch\s+off|off)\s+(?:[\w'-]+\s+){0,2}?(?:rules|restrictions|limits|"
              r"limitations|filters|filtering|censorship|guidelines|polic(?:y|ies)|ethics|morals?|safety\s+\w+|"
              r"content\s+(?:policy|rules|restrictions|filter\w*)|moderation(?:\s+layer)?|safeguards|guardrails|"
-             r"constraints|commitments)\b|\b(?:restrictions|rules|filters|limits|safety\s+(?:checks|features|rules|"
-             r"settings|filters))\s+(?:(?:are|were|have\s+been|is)\s+)?(?:now\s+)?(?:lifted|removed|disabled|off)\b")
+             r"constraints|commitments|laws|boundaries)\b|\b(?:restrictions|rules|filters|limits|safety\s+(?:checks|"
+             r"features|rules|settings|filters))\s+(?:(?:are|were|have\s+been|is)\s+)?(?:now\s+)?(?:lifted|removed|"
+             r"disabled|off)\b|\bescaped\s+(?:from\s+)?(?:every|all|its|your|any)\s+(?:limitations?|restrictions?|rules|"
+             r"limits|constraints)|\b(?:never|not)\s+(?:been\s+)?restricted\b|\bbreaks?\s+(?:every|all|any)\s+rules?\b")
 
 
 @functools.cache
@@ -423,7 +427,7 @@ _DEFAULT_RULE_SPECS: tuple[tuple[str, float, str], ...] = (
     # "forget the old template" names neither the model's instructions nor its rules.
     ("dismiss_instructions", 1.0, (
         rf"\b(?:{_DISMISS})\b[^.!?\n]{{0,50}}?(?:\b(?:your|the\s+(?:system|developer|operator)|"
-        rf"(?:previous|prior|earlier|preceding|original|initial|above|old|first|former)\b)"
+        rf"(?:previous|prior|earlier|preceding|original|initial|above)\b)"
         rf"[^.!?\n]{{0,30}}?\b(?:{_INSTRUCTIONS})\b|\b(?:{_INSTRUCTIONS})\b[^.!?\n]{{0,30}}?\b(?:you\s+(?:were|have\s+"
         rf"been|got)|(?:gave|given|told)\s+(?:to\s+)?you))|\b(?:{_DISMISS})\b[^.!?\n]{{0,30}}?\b(?:whatever|what|"
         rf"everything)\s+(?:the\s+\w+\s+|you\s+were\s+|you'?ve\s+been\s+)?(?:told\s+you|programmed|configured|"
@@ -432,8 +436,13 @@ _DEFAULT_RULE_SPECS: tuple[tuple[str, float, str], ...] = (
         rf"\b(?:your|the|all|any|these|those)\s+(?:[\w'-]+\s+){{0,3}}?(?:{_INSTRUCTIONS})\b[^.!?\n]{{0,40}}?"
         r"\b(?:no\s+longer\s+(?:apply|valid|count|matter|exist)|(?:are|is|were|was|have\s+been|has\s+been)"
         r"\s+(?:now\s+|hereby\s+)?(?:cancell?ed|void|null|obsolete|outdated|invalid|revoked|replaced|fake|"
-        r"deleted|gone|a\s+mistake|written\s+by\s+mistake)|should\s+be\s+(?:ignored|disregarded|forgotten)|"
-        r"(?:don'?t|do\s+not)\s+(?:count|apply|matter))")),
+        r"deleted|gone|a\s+mistake|written\s+by\s+mistake|suspended|expired|(?:switched|turned)\s+off|disabled)|"
+        r"should\s+be\s+(?:ignored|disregarded|forgotten)|(?:don'?t|do\s+not)\s+(?:count|apply|matter)|"
+        r"stop\s+applying)")),
+    ("policy_exception", 1.0, (
+        r"\b(?:authori[sz](?:e|ing)|grant(?:ing)?|approv(?:e|ing)|mak(?:e|ing))\s+(?:an?\s+)?exception\s+to\s+"
+        r"your\s+(?:rules|policy|policies|guidelines|restrictions)|\btreat\b[^.!?\n]{0,40}?\bas\s+(?:an?\s+)?"
+        r"(?:system|developer|admin)\s+(?:instruction|message|prompt|command)s?\b")),
     ("forget_what_you_were_told", 1.0, (
         r"\b(?:forget|disregard|ignore|erase|overlook)\s+(?:everything|all|anything|whatever|what)\b"
         r"[^.!?\n]{0,30}?(?:\byou\s+(?:were|have\s+been|'ve\s+been|got)\b|\byou'?ve\s+been\b|"
@@ -462,10 +471,11 @@ _DEFAULT_RULE_SPECS: tuple[tuple[str, float, str], ...] = (
         r"\boverride\s+(?:code|:)|\b(?:authori[sz]ed|permitted)\s+you\s+to\b")),
     ("addressed_to_the_model", 0.6, (
         r"\b(?:if\s+you\s+are|if\s+an?|to\s+the|notes?\s+(?:for|to)(?:\s+the)?|attention|dear|hey|any|"
-        r"instructions?\s+(?:to|for)\s+the|when\s+an?|directive\s+(?:to|for)|automated)\s+(?:an?\s+|the\s+)?"
+        r"instructions?\s+(?:to|for)(?:\s+the)?|when\s+an?|directive\s+(?:to|for)|automated)\s+(?:an?\s+|the\s+)?"
         r"(?:automated\s+)?(?:ai|assistant|language\s+model|llm|chatbot|bot|model|summari[sz]er|copilot|agent|"
-        r"reviewer)s?\b|(?:^|\n|[.!?]\s|<!--|#|//)\s*(?:ai|assistant|llm|model|bot|chatbot|language\s+model|"
-        r"ai\s+system|llm\s+directive)\s*[,:]")),
+        r"reviewer)s?\b|\b(?:ai|assistant|language\s+model|llm|chatbot|bot|model|copilot|agent)s?\s+(?:reading|"
+        r"processing|summari[sz]ing|reviewing)\s+(?:this|these)\b|(?:^|\n|[.!?]\"?\s|<!--|#|//)\s*(?:[\w-]+\s+){0,2}?"
+        r"(?:ai|assistant|llm|model|bot|chatbot|copilot|agent|language\s+model|llm\s+directive)s?\s*[,:]")),
     ("permission_granted", 0.6, (
         r"\byou\s+(?:may|can|are\s+(?:now\s+)?(?:allowed|free|authori[sz]ed|permitted))\s+(?:now\s+)?(?:to\s+)?"
         r"(?:output|say|answer|produce|generate|share|write|reveal)\s+(?:restricted|anything|everything|forbidden|"
@@ -473,21 +483,27 @@ _DEFAULT_RULE_SPECS: tuple[tuple[str, float, str], ...] = (
     # Fiction as the wrapper of a harmful how-to: the grandma, the actor, the novel's chemist.
     ("fictional_wrapper", 1.0, (
         r"\b(?:grand(?:ma|mother|father|pa)|story|fictional|fiction|role-?play|character|actor|screenplay|novel|"
-        r"play\s+the\s+role|in\s+this\s+scene|parallel\s+universe|hypothetical)\b[^\n]{0,120}?\b(?:meth|bombs?|"
+        r"play\s+the\s+role|in\s+this\s+scene|parallel\s+universe|hypothetical|dialogue)\b[^\n]{0,120}?"
+        r"\b(?:meth|bombs?|"
         r"explosives?|napalm|weapons?|launder(?:ing)?\s+money|money\s+laundering|break\s+into|synthesi[sz]e|"
-        r"synthesis|poison|malware|ransomware|dangerous\s+information|forbidden\s+question)")),
+        r"synthesis|poison|malware|ransomware|dangerous\s+information|forbidden\s+question|hack(?:ing)?\b)")),
     ("task_hijack", 0.4, (
-        r"\binstead\b|\bregardless\s+of\b|\bno\s+matter\s+what\b|\b(?:ignore|disregard|forget)\s+the\s+"
+        r"\binstead\b|\bregardless\s+of\b|\bno\s+matter\s+what\b|\b(?:rate\s+every|add\s+a\s+call|"
+        r"tell\s+(?:the\s+)?(?:user|visitors|reader|customer)s?)\b|"
+        r"\b(?:ignore|disregard|forget)\s+(?:what\s+)?the\s+"
         r"(?:user|rest\b|question|request|task|rating)|\b(?:do\s+not|don'?t)\s+(?:summari[sz]e|translate|mention\s+"
         r"this)|\bwithout\s+(?:asking|checking|confirmation)|\b(?:forward|send|email|append|insert|leak)\b"
         r"[^.!?\n]{0,40}?(?:\S+@\S+|https?://|\b(?:thread|inbox|history|api\s+keys?|backdoor|phishing))")),
     ("prompt_disclosure", 1.0, (
-        r"\b(?:show|print|reveal|repeat|output|tell|give|copy|paste|echo|dump|recite|write\s+out|display|share|"
-        r"summari[sz]e|list|spell\s+out)\b[^.!?\n]{0,40}?(?:\b(?:the\s+)?(?:developer|system|hidden|secret|initial)\s+"
+        r"\bwhat\s+(?:text|instructions|rules|prompt)\s+did\s+(?:the|your)\s+\w+\s+(?:put|write|give|place|add)\b|"
+        r"\b(?:show|prints?|reveal|repeat|output|tell|give|copy|paste|echo|dump|recite|write\s+out|display|share|"
+        r"summari[sz]e|list|spell\s+out)\b[^.!?\n]{0,40}?(?:\bthe\s+(?:prompt|instructions?|rules|text)\s+(?:hidden|"
+        r"placed|written|put|given)\s+(?:at\s+the\s+start|before|above)|\b(?:the\s+)?(?:developer|system|hidden|"
+        r"secret|initial)\s+"
         r"(?:prompt|instructions?|message)\b|\b(?:[\w-]+\s+){0,3}?(?:above|before)\s+(?:this|my)\s+(?:first\s+)?message\b)|"
         r"\b(?:show|print|reveal|repeat|output|tell|give|copy|paste|echo|dump|recite|write\s+out|display|share|"
         r"summari[sz]e|list|spell\s+out|what\s+(?:are|were|is|was|did|'?s))\b[^.!?\n]{0,40}?(?:\byour\s+"
-        r"(?:[\w-]+\s+){0,2}?(?:prompt|instructions?|configuration|setup|rules|guidelines|directives)\b|"
+        r"(?:[\w-]+\s+){0,4}?(?:prompt|instructions?|configuration|setup|rules|guidelines|directives)\b|"
         r"\bthe\s+(?:[\w-]+\s+){0,2}?(?:prompt|instructions?|text|rules|guidelines)\s+(?:that\s+|which\s+)?"
         r"(?:the\s+\w+\s+)?(?:you\s+(?:were|have\s+been|'ve\s+been)|configures?\s+you|defines?\s+you|"
         r"(?:wrote|gave)\s+(?:for\s+|to\s+)?you)|\b(?:tell|told|instruct)\s+"

@@ -63,10 +63,11 @@ def test_the_set_is_large_enough_and_kept_apart_from_the_detector_corpus():
 
 
 @pytest.mark.parametrize(("split", "min_precision", "min_recall"), [
-    # The development split was read while the rules and the corpus were written.
+    # Read while the rules and the corpus were written.
     ("dev", 0.97, 0.9),
-    # The holdout splits were written afterwards: the honest figures.
-    ("holdout", 0.9, 0.4),
+    # Written afterwards, measured (0.95 / 0.45), then tuned on: no longer a holdout.
+    ("holdout", 0.97, 0.9),
+    # Written before the tuning on the first holdout, never tuned on: the honest figure.
     ("holdout2", 0.9, 0.4),
 ])
 def test_precision_and_recall_stay_above_their_floors(split, min_precision, min_recall):
