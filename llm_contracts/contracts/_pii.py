@@ -156,6 +156,13 @@ def _cards(text: str) -> Iterable[tuple[int, int]]:
         groups = [(g.start(), g.end()) for g in _rx().card_groups.finditer(run.group())]
         lengths = [e - s for s, e in groups]
         base = run.start()
+        whole = run.group().rstrip(" -")
+        # A run of two to four long groups is judged as written ("41111111 1111 1111"); a short
+        # group is another number ("Order 12 ...") or the tail of something else (an IBAN's).
+        if (2 <= len(groups) <= 4 and min(lengths) >= 4 and 13 <= sum(lengths) <= 19 and "  " not in whole
+                and "--" not in whole and _is_card(re.sub(r"[ -]", "", whole))):
+            yield base, base + len(whole)
+            continue
         i = 0
         # Walk the run's digit groups: a card is one group of 13-19 digits, or consecutive
         # groups in a card layout; numbers before or after it ("Order 12 ...") are skipped.
