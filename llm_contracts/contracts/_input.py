@@ -588,7 +588,8 @@ class PromptInjectionContract(Contract):
     a sentence clearly closer to a known attack than to any ordinary request is a
     violation (rule ``similar_to_known_attack``), a closer call adds a weak signal
     (``close_to_known_attack``). The model loads on first use (about a second), never on
-    import. Without wordllama the rules run alone and the details say why
+    import. It judges the first 64 sentences of a message (25,600 characters at most);
+    the rules see all of it. Without wordllama the rules run alone and the details say why
     (``details["semantic"]["reason"]``).
 
     Parameters:
@@ -720,7 +721,9 @@ class PromptInjectionContract(Contract):
         for i, message in enumerate(request.messages):
             if message.role not in self.roles or not message.content:
                 continue
-            found = _semantic_match(message.content)
+            text = message.content
+            # Long texts are not cached: the cache would keep them alive.
+            found = _semantic_match(text) if len(text) <= 20_000 else _semantic_match.__wrapped__(text)
             if found is not None and (best is None or found.margin > best[1].margin):
                 best = (i, found)
         if best is None:
