@@ -512,18 +512,18 @@ _DEFAULT_RULE_SPECS: tuple[tuple[str, float, str], ...] = (
         r"\b(?:act\s+as|be|become|you\s+are(?:\s+now)?|pretend\s+to\s+be|play)\s+(?-i:(?:Better)?DAN|STAN|AIM)\b|"
         r"\b(?:evil|rogue|jailbroken|unhinged|uncensored|unfiltered)\s+(?:twin|ai|assistant|model|chatbot|"
         r"version|alter\s+ego|oracle)\b|\bwithout\s+any\s+moral\s+compass\b|\bi\s+am\s+free\b")),
-    ("foreign_override", 1.0, (
+    ("override_any_language", 1.0, (
         r"\b(?:ignor(?:e|ez|a|iere|uj)|oubli(?:e|ez)|olvida|vergiss|dimentica|esque[çc]a|vergeet|negeer|"
         r"zapomnij|zignoruj|abaikan|игнорируй|забудь)\b[^.!?\n]{0,60}?(?:instruc\w*|instru[çc][õo]es|istruzioni|"
         r"consignes|Anweisungen|Regeln|regla\w*|regras|regole|règles?|regels|instrukcj\w*|instruksi|инструкци\w*|"
         r"правил\w*|talimat\w*|gesagt|dijeron|detto|disseram|verteld|говорили|dit\b)|(?:忽略|无视|忘记|無視|忘れ|무시|잊어)"
         r".{0,20}?(?:指令|指示|提示|规则|規則|지시|지침)|(?:指令|指示|提示|规则|規則|지시|지침).{0,20}?(?:忽略|无视|忘记|無視|忘れ|무시|잊어)|"
         r"talimatlar\w*\s+(?:unut|yok\s+say)")),
-    ("foreign_no_rules", 1.0, (
+    ("no_rules_any_language", 1.0, (
         r"\b(?:sin|sans|ohne|senza|sem|zonder|bez|без|tanpa|aucune|keine|plus)\s+(?:\w+\s+)?(?:restricci\w*|restrictions?|"
         r"Einschränkungen|limit[ie]s?|límites|restri[çc][õo]es|beperkingen|ogranicze\w*|ограничени\w*|batasan|reglas|règles?|"
         r"regole|filtro|filtre|Filter|Regeln)\b|没有任何限制|制限なし|제한\s*없|kurallar\s+olmadan")),
-    ("foreign_disclosure", 1.0, (
+    ("disclosure_any_language", 1.0, (
         r"(?:révèle|montre|dis-moi|dites-moi|muéstrame|revela|dime|zeig|gib|mostrami|mostra|покажи|告诉|显示|表示|보여)"
         r".{0,40}?(?:prompt\s+(?:système|sistema|di\s+sistema|do\s+sistema)|Systemprompt|системн\w+\s+промпт|"
         r"系统提示|システムプロンプト|시스템\s*프롬프트|instrucciones\s+(?:ocultas|del\s+sistema)|versteckten\s+Anweisungen)|"
