@@ -361,6 +361,23 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 
 _W = r"(?:\s+\S+){0,4}?\s+"  # up to four filler words: "ignore all of the previous ..."
+_DISMISS = (r"ignore|disregard|forget|overlook|neglect|discard|abandon|drop|scrap|scratch|skip|set\s+aside|"
+            r"quit\s+following|"
+            r"put\s+aside|throw\s+(?:out|away)|leave\s+behind|wipe|erase|cancel|nullify|pay\s+no\s+(?:attention|"
+            r"heed)\s+to|stop\s+(?:following|obeying)|(?:do\s+not|don'?t)\s+(?:follow|obey|apply)")
+_INSTRUCTIONS = (r"instructions?|rules|guidelines|guidance|directions|directives|prompts?|programming|"
+                 r"configuration|training|policy|policies|restrictions|constraints|orders|commitments|"
+                 r"(?:system|developer)\s+message|setup|persona|guardrails|boundaries|limitations|"
+                 r"safety\s+(?:layer|settings|rules|training|features|filters?)")
+# "no rules", "without any filters", "restrictions are lifted": said to the model, not of a photo filter.
+_NO_RULES = (r"\b(?:no|without(?:\s+any)?|zero|free\s+(?:of|from)|freed\s+from|released\s+from|lift(?:ed)?|"
+             r"removed?|disabled?|turn\s+off|switch\s+off|off)\s+(?:[\w'-]+\s+){0,2}?(?:rules|restrictions|limits|"
+             r"limitations|filters|filtering|censorship|guidelines|polic(?:y|ies)|ethics|morals?|safety\s+\w+|"
+             r"content\s+(?:policy|rules|restrictions|filter\w*)|moderation(?:\s+layer)?|safeguards|guardrails|"
+             r"constraints|commitments|laws|boundaries)\b|\b(?:restrictions|rules|filters|limits|safety\s+(?:checks|"
+             r"features|rules|settings|filters))\s+(?:(?:are|were|have\s+been|is)\s+)?(?:now\s+)?(?:lifted|removed|"
+             r"disabled|off)\b|\bescaped\s+(?:from\s+)?(?:every|all|its|your|any)\s+(?:limitations?|restrictions?|rules|"
+             r"limits|constraints)|\b(?:never|not)\s+(?:been\s+)?restricted\b|\bbreaks?\s+(?:every|all|any)\s+rules?\b")
 
 
 @functools.cache
@@ -381,14 +398,16 @@ _DEFAULT_RULE_SPECS: tuple[tuple[str, float, str], ...] = (
     ("persona_override", 0.4, r"\byou\s+are\s+now\b|\bfrom\s+now\s+on,?\s+you\b"),
     ("jailbreak_persona", 1.0, (
         r"\byou\s+are\s+(?:now\s+)?(?-i:DAN)\b|\bdo\s+anything\s+now\b|"
-        r"\b(?:developer|god|jailbreak|dan|unrestricted)\s+mode\b|\bjailbr(?:oken|eak(?:ed)?)\b")),
+        r"\b(?:jailbreak|dan|unrestricted)\s+mode\b|\bjailbr(?:oken|eak(?:ed)?)\b")),
+    # A phone's developer mode or a game's god mode is no attack: weak alone.
+    ("special_mode", 0.5, r"\b(?:developer|god|debug|sudo|admin)\s+mode\b"),
     ("unrestricted_roleplay", 0.7, (
         r"\b(?:act|behave|respond|pretend|role-?play|answer)\b.{0,40}?\b(?:unrestricted|unfiltered|"
         r"uncensored|amoral|(?:no|without\s+(?:any\s+)?)\s*(?:restrictions|rules|limits|limitations|"
         r"filters|guidelines|censorship|ethics))\b")),
     ("system_prompt_exfiltration", 1.0, (
         r"\b(?:reveal|show|print|display|repeat|output|leak|dump|disclose|recite|tell\s+me|give\s+me|"
-        r"what\s+(?:is|are|was|were))\b.{0,30}?\b(?:system|initial|original|hidden|secret|developer)\s+"
+        r"what\s+(?:is|are|was|were)\s+(?:in\s+)?your)\b.{0,30}?\b(?:system|initial|original|hidden|secret|developer)\s+"
         r"(?:prompt|instructions?|message|rules)|\brepeat\s+(?:everything|all|the\s+(?:text|words))"
         r"\s+above\b|\b(?:words|text)\s+above\s+starting\s+with\b")),
     ("chat_template_tokens", 1.0, (
@@ -403,6 +422,112 @@ _DEFAULT_RULE_SPECS: tuple[tuple[str, float, str], ...] = (
     ("decode_and_follow", 0.5, (
         r"\b(?:decode|decipher|translate)\b.{0,30}?\b(?:base64|rot13|hex|binary|cipher)\b.{0,60}?"
         r"\b(?:follow|execute|obey|do|run)\b")),
+    # Paraphrases of "ignore your instructions": a verb that dismisses, then (within the same
+    # sentence) whose instructions, then what they are. A bare "ignore my earlier message" or
+    # "forget the old template" names neither the model's instructions nor its rules.
+    ("dismiss_instructions", 1.0, (
+        rf"\b(?:{_DISMISS})\b[^.!?\n]{{0,50}}?(?:\b(?:your|the\s+(?:system|developer|operator)|"
+        rf"(?:previous|prior|earlier|preceding|original|initial|above)\b)"
+        rf"[^.!?\n]{{0,30}}?\b(?:{_INSTRUCTIONS})\b|\b(?:{_INSTRUCTIONS})\b[^.!?\n]{{0,30}}?\b(?:you\s+(?:were|have\s+"
+        rf"been|got)|(?:gave|given|told)\s+(?:to\s+)?you))|\b(?:{_DISMISS})\b[^.!?\n]{{0,30}}?\b(?:whatever|what|"
+        rf"everything)\s+(?:the\s+\w+\s+|you\s+were\s+|you'?ve\s+been\s+)?(?:told\s+you|programmed|configured|"
+        rf"set\s+up|instructed)")),
+    ("instructions_revoked", 1.0, (
+        rf"\b(?:your|the|all|any|these|those)\s+(?:[\w'-]+\s+){{0,3}}?(?:{_INSTRUCTIONS})\b[^.!?\n]{{0,40}}?"
+        r"\b(?:no\s+longer\s+(?:apply|valid|count|matter|exist)|(?:are|is|were|was|have\s+been|has\s+been)"
+        r"\s+(?:now\s+|hereby\s+)?(?:cancell?ed|void|null|obsolete|outdated|invalid|revoked|replaced|fake|"
+        r"deleted|gone|a\s+mistake|written\s+by\s+mistake|suspended|expired|(?:switched|turned)\s+off|disabled)|"
+        r"should\s+be\s+(?:ignored|disregarded|forgotten)|(?:don'?t|do\s+not)\s+(?:count|apply|matter)|"
+        r"stop\s+applying)")),
+    ("policy_exception", 1.0, (
+        r"\b(?:authori[sz](?:e|ing)|grant(?:ing)?|approv(?:e|ing)|mak(?:e|ing))\s+(?:an?\s+)?exception\s+to\s+"
+        r"your\s+(?:rules|policy|policies|guidelines|restrictions)|\btreat\b[^.!?\n]{0,40}?\bas\s+(?:an?\s+)?"
+        r"(?:system|developer|admin)\s+(?:instruction|message|prompt|command)s?\b")),
+    ("forget_what_you_were_told", 1.0, (
+        r"\b(?:forget|disregard|ignore|erase|overlook)\s+(?:everything|all|anything|whatever|what)\b"
+        r"[^.!?\n]{0,30}?(?:\byou\s+(?:were|have\s+been|'ve\s+been|got)\b|\byou'?ve\s+been\b|"
+        r"\b(?:told|said|given)\s+(?:to\s+)?you\b|\b(?:before|above|earlier|previously|so\s+far)\b)")),
+    ("rules_switched_off", 1.0, (
+        r"\b(?:disable|turn\s+off|switch\s+off|remove|lift|drop|erase|bypass)\s+your\s+(?:[\w-]+\s+)?(?:safety|"
+        r"content|filters?|rules|restrictions|guidelines|moderation|guardrails|safeguards|ethic\w*|alignment)|"
+        rf"\b(?:you|your|yourself|answer|respond|reply|ai|assistant|model|chatbot|bot|gpt|llm)\b"
+        rf"[^.!?\n]{{0,60}}?(?:{_NO_RULES})|(?:{_NO_RULES})[^.!?\n]{{0,40}}?"
+        r"\b(?:you|your|answer|respond|reply|chat|session|conversation)\b")),
+    ("never_refuse", 1.0, (
+        r"\b(?:never|not\s+allowed\s+to|must\s+not|(?:do|will)\s+not|don'?t|won'?t)\s+(?:ever\s+)?"
+        r"(?:refuse|decline|say\s+no\b|say\s+(?:that\s+)?you\s+can(?:'?t|not)|include\s+(?:any\s+)?"
+        r"(?:safety\s+)?(?:warnings|disclaimers))|\b(?:always|must)\s+(?:always\s+)?comply\b|"
+        r"\bcomply\s+(?:with\s+)?(?:everything|every\s+(?:request|command))|\b(?:say|mention)\s+that\s+you\s+"
+        r"can(?:'?t|not)\b|\bso\s+(?:comply|never\s+(?:refuse|decline))\b")),
+    ("obey_me", 0.6, (
+        r"\b(?:obey(?:ing|s)?|follow(?:ing|s)?|serve)\s+(?:only\s+)?(?:me|my\s+(?:commands|orders|lead|rules))\b|"
+        r"\b(?:do|say)\s+(?:whatever|anything|everything|exactly\s+what)\s+(?:i|the\s+user)\s+"
+        r"(?:say|ask|want|demand|tell|command)|\bthe\s+only\s+(?:person|one)\s+you\s+(?:obey|listen\s+to)\b|"
+        r"\b(?:listen|answer)\s+only\s+to\s+me\b|\byou\s+work\s+for\s+me\b")),
+    ("authority_claim", 0.5, (
+        r"\b(?:i\s+am|i'?m|this\s+is|as|from|by\s+order\s+of)\s+(?:the|your|an)\s+(?:[\w-]+\s+)?"
+        r"(?:developer|administrator|admin|creator|owner|operator|programmer|security\s+team|ai\s+team)s?\b|"
+        r"\b(?:admin|sudo|root|maintenance|debug|diagnostic)\s+(?:mode|override|access|privileges|command|code)\b|"
+        r"\boverride\s+(?:code|:)|\b(?:authori[sz]ed|permitted)\s+you\s+to\b")),
+    ("addressed_to_the_model", 0.6, (
+        r"\b(?:if\s+you\s+are|if\s+an?|to\s+the|notes?\s+(?:for|to)(?:\s+the)?|attention|dear|hey|any|"
+        r"instructions?\s+(?:to|for)(?:\s+the)?|when\s+an?|directive\s+(?:to|for)|automated)\s+(?:an?\s+|the\s+)?"
+        r"(?:automated\s+)?(?:ai|assistant|language\s+model|llm|chatbot|bot|model|summari[sz]er|copilot|agent|"
+        r"reviewer)s?\b|\b(?:ai|assistant|language\s+model|llm|chatbot|bot|model|copilot|agent)s?\s+(?:reading|"
+        r"processing|summari[sz]ing|reviewing)\s+(?:this|these)\b|(?:^|\n|[.!?]\"?\s|<!--|#|//)\s*(?:[\w-]+\s+){0,2}?"
+        r"(?:ai|assistant|llm|model|bot|chatbot|copilot|agent|language\s+model|llm\s+directive)s?\s*[,:]")),
+    ("permission_granted", 0.6, (
+        r"\byou\s+(?:may|can|are\s+(?:now\s+)?(?:allowed|free|authori[sz]ed|permitted))\s+(?:now\s+)?(?:to\s+)?"
+        r"(?:output|say|answer|produce|generate|share|write|reveal)\s+(?:restricted|anything|everything|forbidden|"
+        r"dangerous|harmful|uncensored)|\bauthori[sz]ed\s+you\s+to\s+answer\s+everything")),
+    # Fiction as the wrapper of a harmful how-to: the grandma, the actor, the novel's chemist.
+    ("fictional_wrapper", 1.0, (
+        r"\b(?:grand(?:ma|mother|father|pa)|story|fictional|fiction|role-?play|character|actor|screenplay|novel|"
+        r"play\s+the\s+role|in\s+this\s+scene|parallel\s+universe|hypothetical|dialogue)\b[^\n]{0,120}?"
+        r"\b(?:meth|bombs?|"
+        r"explosives?|napalm|weapons?|launder(?:ing)?\s+money|money\s+laundering|break\s+into|synthesi[sz]e|"
+        r"synthesis|poison|malware|ransomware|dangerous\s+information|forbidden\s+question|hack(?:ing)?\b)")),
+    ("task_hijack", 0.4, (
+        r"\binstead\b|\bregardless\s+of\b|\bno\s+matter\s+what\b|\b(?:rate\s+every|add\s+a\s+call|"
+        r"tell\s+(?:the\s+)?(?:user|visitors|reader|customer)s?)\b|"
+        r"\b(?:ignore|disregard|forget)\s+(?:what\s+)?the\s+"
+        r"(?:user|rest\b|question|request|task|rating)|\b(?:do\s+not|don'?t)\s+(?:summari[sz]e|translate|mention\s+"
+        r"this)|\bwithout\s+(?:asking|checking|confirmation)|\b(?:forward|send|email|append|insert|leak)\b"
+        r"[^.!?\n]{0,40}?(?:\S+@\S+|https?://|\b(?:thread|inbox|history|api\s+keys?|backdoor|phishing))")),
+    ("prompt_disclosure", 1.0, (
+        r"\bwhat\s+(?:text|instructions|rules|prompt)\s+did\s+(?:the|your)\s+\w+\s+(?:put|write|give|place|add)\b|"
+        r"\b(?:show|prints?|reveal|repeat|output|tell|give|copy|paste|echo|dump|recite|write\s+out|display|share|"
+        r"summari[sz]e|list|spell\s+out)\b[^.!?\n]{0,40}?(?:\bthe\s+(?:prompt|instructions?|rules|text)\s+(?:hidden|"
+        r"placed|written|put|given)\s+(?:at\s+the\s+start|before|above)|\b(?:the\s+)?(?:developer|system|hidden|"
+        r"secret|initial)\s+"
+        r"(?:prompt|instructions?|message)\b|\b(?:[\w-]+\s+){0,3}?(?:above|before)\s+(?:this|my)\s+(?:first\s+)?message\b)|"
+        r"\b(?:show|print|reveal|repeat|output|tell|give|copy|paste|echo|dump|recite|write\s+out|display|share|"
+        r"summari[sz]e|list|spell\s+out|what\s+(?:are|were|is|was|did|'?s))\b[^.!?\n]{0,40}?(?:\byour\s+"
+        r"(?:[\w-]+\s+){0,4}?(?:prompt|instructions?|configuration|setup|rules|guidelines|directives)\b|"
+        r"\bthe\s+(?:[\w-]+\s+){0,2}?(?:prompt|instructions?|text|rules|guidelines)\s+(?:that\s+|which\s+)?"
+        r"(?:the\s+\w+\s+)?(?:you\s+(?:were|have\s+been|'ve\s+been)|configures?\s+you|defines?\s+you|"
+        r"(?:wrote|gave)\s+(?:for\s+|to\s+)?you)|\b(?:tell|told|instruct)\s+"
+        r"you\s+not\s+to)|\binstructions?\s+(?:were|have)\s+you\s+(?:been\s+)?given\b")),
+    ("jailbreak_alias", 1.0, (
+        r"\b(?:act\s+as|be|become|you\s+are(?:\s+now)?|pretend\s+to\s+be|play)\s+(?-i:(?:Better)?DAN|STAN|AIM)\b|"
+        r"\b(?:evil|rogue|jailbroken|unhinged|uncensored|unfiltered)\s+(?:twin|ai|assistant|model|chatbot|"
+        r"version|alter\s+ego|oracle)\b|\bwithout\s+any\s+moral\s+compass\b|\bi\s+am\s+free\b")),
+    ("override_any_language", 1.0, (
+        r"\b(?:ignor(?:e|ez|a|iere|uj)|oubli(?:e|ez)|olvida|vergiss|dimentica|esque[çc]a|vergeet|negeer|"
+        r"zapomnij|zignoruj|abaikan|игнорируй|забудь)\b[^.!?\n]{0,60}?(?:instruc\w*|instru[çc][õo]es|istruzioni|"
+        r"consignes|Anweisungen|Regeln|regla\w*|regras|regole|règles?|regels|instrukcj\w*|instruksi|инструкци\w*|"
+        r"правил\w*|talimat\w*|gesagt|dijeron|detto|disseram|verteld|говорили|dit\b)|(?:忽略|无视|忘记|無視|忘れ|무시|잊어)"
+        r".{0,20}?(?:指令|指示|提示|规则|規則|지시|지침)|(?:指令|指示|提示|规则|規則|지시|지침).{0,20}?(?:忽略|无视|忘记|無視|忘れ|무시|잊어)|"
+        r"talimatlar\w*\s+(?:unut|yok\s+say)")),
+    ("no_rules_any_language", 1.0, (
+        r"\b(?:sin|sans|ohne|senza|sem|zonder|bez|без|tanpa|aucune|keine|plus)\s+(?:\w+\s+)?(?:restricci\w*|restrictions?|"
+        r"Einschränkungen|limit[ie]s?|límites|restri[çc][õo]es|beperkingen|ogranicze\w*|ограничени\w*|batasan|reglas|règles?|"
+        r"regole|filtro|filtre|Filter|Regeln)\b|没有任何限制|制限なし|제한\s*없|kurallar\s+olmadan")),
+    ("disclosure_any_language", 1.0, (
+        r"(?:révèle|montre|dis-moi|dites-moi|muéstrame|revela|dime|zeig|gib|mostrami|mostra|покажи|告诉|显示|表示|보여)"
+        r".{0,40}?(?:prompt\s+(?:système|sistema|di\s+sistema|do\s+sistema)|Systemprompt|системн\w+\s+промпт|"
+        r"系统提示|システムプロンプト|시스템\s*프롬프트|instrucciones\s+(?:ocultas|del\s+sistema)|versteckten\s+Anweisungen)|"
+        r"(?:システムプロンプト|시스템\s*프롬프트).{0,20}?(?:表示|보여)")),
 )
 
 # Letters from other scripts that render like Latin ones: a word mixing them is a disguise.
@@ -458,11 +583,21 @@ class PromptInjectionContract(Contract):
     with them mapped back to Latin). Only ``roles`` are checked: by default user
     messages and tool results, since the system prompt is the developer's own.
 
+    When the rules do not decide, a second stage compares each sentence with a shipped
+    corpus of known attacks by meaning (WordLlama embeddings, the ``[semantic]`` extra):
+    a sentence clearly closer to a known attack than to any ordinary request is a
+    violation (rule ``similar_to_known_attack``), a closer call adds a weak signal
+    (``close_to_known_attack``). The model loads on first use (about a second), never on
+    import. It judges the first 64 sentences of a message (25,600 characters at most);
+    the rules see all of it. Without wordllama the rules run alone and the details say why
+    (``details["semantic"]["reason"]``).
+
     Parameters:
         threshold: the score that makes a violation (default 1.0: one strong signal,
             or two weaker ones).
         extra_patterns: more rules, ``{name: (regex, weight)}`` or ``{name: regex}`` (weight 1.0).
         roles: the message roles to check.
+        semantic: run the semantic stage when wordllama is installed (default True).
 
     Example::
 
@@ -478,11 +613,15 @@ class PromptInjectionContract(Contract):
         extra_patterns: Mapping[str, _PatternSpec] | None = None,
         *,
         roles: Iterable[str] = ("user", "tool"),
+        semantic: bool = True,
         name: str | None = None,
         **kwargs: Any,
     ) -> None:
         if not _number(threshold) or threshold <= 0:
             raise ContractConfigError(f"threshold must be a positive number; got {threshold!r}")
+        if not isinstance(semantic, bool):
+            raise ContractConfigError(f"semantic must be True or False; got {semantic!r}")
+        self.semantic = semantic
         if isinstance(roles, str):
             raise ContractConfigError(f"roles must be a list of role names, not a string; got {roles!r}")
         super().__init__(name, **kwargs)
@@ -550,9 +689,11 @@ class PromptInjectionContract(Contract):
             for rule, weight in self.score(message.content).items():
                 hits.setdefault(rule, weight)
                 where.setdefault(rule, []).append(i)
+        details: dict[str, Any] = {}
+        details["semantic"] = self._semantic_stage(request, hits, where)
         score = round(sum(hits.values()), 3)
-        details: dict[str, Any] = {"score": score, "threshold": self.threshold, "rules": sorted(hits),
-                                   "messages": {rule: where[rule] for rule in sorted(where)}}
+        details.update(score=score, threshold=self.threshold, rules=sorted(hits),
+                       messages={rule: where[rule] for rule in sorted(where)})
         if score < self.threshold:
             return self.ok(**details)
         return self.fail(
@@ -562,6 +703,49 @@ class PromptInjectionContract(Contract):
                        "model's role or extract its system prompt; quote untrusted text as data.",
             **details,
         )
+
+
+    def _semantic_stage(self, request: LLMRequest, hits: dict[str, float],
+                        where: dict[str, list[int]]) -> dict[str, Any]:
+        """Compare the checked messages with the known attacks when the rules did not decide."""
+        if not self.semantic:
+            return {"ran": False, "reason": "turned off (semantic=False)"}
+        if sum(hits.values()) >= self.threshold:
+            return {"ran": False, "reason": "the keyword stage already decided"}
+        from ._semantic_injection import STRONG_MARGIN, WEAK_MARGIN, semantic_index
+
+        index = semantic_index()
+        if isinstance(index, str):
+            return {"ran": False, "reason": index}
+        best: tuple[int, Any] | None = None
+        for i, message in enumerate(request.messages):
+            if message.role not in self.roles or not message.content:
+                continue
+            text = message.content
+            # Long texts are not cached: the cache would keep them alive.
+            found = _semantic_match(text) if len(text) <= 20_000 else _semantic_match.__wrapped__(text)
+            if found is not None and (best is None or found.margin > best[1].margin):
+                best = (i, found)
+        if best is None:
+            return {"ran": True, "margin": None}
+        i, found = best
+        if found.margin >= STRONG_MARGIN:
+            hits["similar_to_known_attack"] = self.threshold
+            where["similar_to_known_attack"] = [i]
+        elif found.margin >= WEAK_MARGIN:
+            hits["close_to_known_attack"] = 0.6
+            where["close_to_known_attack"] = [i]
+        return {"ran": True, "margin": found.margin, "similarity": found.similarity,
+                "nearest_attack": found.nearest_attack, "message": i, "sentence": found.segment}
+
+
+@functools.lru_cache(maxsize=1024)
+def _semantic_match(text: str) -> Any:
+    # Cached: a conversation resends the same history on every call.
+    from ._semantic_injection import semantic_index
+
+    index = semantic_index()
+    return None if isinstance(index, str) else index.match(text)
 
 
 # -- request parameters -------------------------------------------------------------------------------

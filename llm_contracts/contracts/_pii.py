@@ -1,16 +1,25 @@
-"""Personal data detection and redaction: emails, phones, cards, IBANs, national ids.
+"""Personal data detection and redaction: emails, phones, cards, IBANs, national ids, IPs, secrets.
 
-Shapes are checked, not just matched: card numbers must pass the Luhn check and
-start like a real card, IBANs must pass the ISO 13616 mod-97 check (and have their
-country's length), SSNs must not use areas the SSA never issues, phone numbers
-need 9+ digits and separators (or a leading ``+``) so years, dates and amounts
-are left alone.
+Shapes are checked, not just matched: card numbers must pass the Luhn check, start
+like a real card and be written as cards are (one run of digits, or groups of four,
+or Amex's 4-6-5), so a number before or after one ("Order 12 4111...") neither hides
+it nor joins it; IBANs must pass the ISO 13616 mod-97 check (and have their country's
+length), SSNs must not use areas the SSA never issues, phone numbers need 9+ digits
+and separators (or a leading ``+``) so years, dates and amounts are left alone; IP
+addresses must parse (loopback and unspecified ones are not personal); secrets are
+the documented shapes of API keys and tokens (AWS, OpenAI, Anthropic, GitHub, Slack,
+Stripe, Google, JWTs, PEM private keys), not any long random-looking string.
+
+Every pattern is linear: character classes with bounded repetitions, no nested
+quantifiers, and the checks that need more than a regex are done in Python.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
+import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -26,9 +35,10 @@ __all__ = ["PII_KINDS", "PIIContract", "PIIFinding", "find_pii", "iban_valid", "
 
 # Checked in this order; a later kind never claims text an earlier one found (a card
 # number is not also a phone number).
-PII_KINDS = ("credit_card", "iban", "us_ssn", "uk_nino", "email", "phone")
-_LABELS = {"credit_card": "credit card number", "iban": "IBAN", "us_ssn": "US social security number",
-           "uk_nino": "UK national insurance number", "email": "email address", "phone": "phone number"}
+PII_KINDS = ("secret", "iban", "credit_card", "us_ssn", "uk_nino", "email", "ip_address", "phone")
+_LABELS = {"secret": "API key or token", "credit_card": "credit card number", "iban": "IBAN",
+           "us_ssn": "US social security number", "uk_nino": "UK national insurance number",
+           "email": "email address", "ip_address": "IP address", "phone": "phone number"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +97,9 @@ class _Patterns:
     """The detectors' regexes, compiled on first use so that importing the SDK stays cheap."""
 
     def __init__(self) -> None:
-        self.card = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+        # A run of digits, spaces and hyphens; which part of it is a card is decided in Python.
+        self.card = re.compile(r"(?<![\w-])\d[\d -]{11,}")
+        self.card_groups = re.compile(r"\d+")
         # Issuer prefixes: Visa 4, Mastercard 51-55 and 2221-2720, Amex 34/37, Discover 6011/64/65,
         # JCB 35, Diners 30/36/38, UnionPay 62. A Luhn-valid number with another prefix is noise.
         self.card_prefix = re.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[0478568]|6(?:011|[245])")
@@ -97,12 +109,33 @@ class _Patterns:
                                r" ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
         self.email = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9]"
                                 r"(?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b")
-        self.phone = re.compile(r"(?<![\w+.])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}"
+        self.phone = re.compile(r"(?<![\w+.-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}"
                                 r"(?:[ .-]\d{2,8}){1,5}(?![\w])|(?<![\w+])\+\d{8,15}\b")
         self.year = re.compile(r"(?:19|20)\d\d")
         self.date = re.compile(r"(?:19|20)\d\d([-./])[01]?\d\1[0-3]?\d|[0-3]?\d([-./])[01]?\d\2(?:19|20)\d\d")
         self.digits = re.compile(r"\d+")
-        self.maybe_pii = re.compile(r"[\d@]")
+        # Secrets may hold no digit at all: their prefixes let a text in too.
+        self.maybe_pii = re.compile(
+            r"[\d@]|-----BEGIN|\b(?:gh[pousr]_|github_pat_|xox|sk-|[sr]k_|AIza|AKIA|ASIA|eyJ)")
+        # Not followed by "/16": a network range names no one's machine.
+        self.ipv4 = re.compile(r"(?<![\w.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w/]|\.\d)")
+        self.ipv6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:]{1,38}"
+                               r"(?:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})?(?![\w:])")
+        # A number labelled as what it is: "part no. 322-10-6586", "order #555-123-4567".
+        self.labelled_before = re.compile(
+            r"\b(?:part|order|invoice|inv|ref|sku|isbn|ticket|batch|serial|model|item|case|po|tracking|parcel)"
+            r"(?:\s*(?:no|nr|number|#))?\.?\s*[#:]?\s*$", re.IGNORECASE)
+        self.version_before = re.compile(r"(?:\b[vV]|\bversion|\brelease|\bbuild|\bver\.?)\s?$")
+        self.secret = re.compile(
+            r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"  # AWS access key ids
+            # OpenAI, Anthropic
+            r"|\bsk-(?:proj-|svcacct-|admin-|ant-(?:api|admin)\d\d-|ant-)?[A-Za-z0-9_-]{20,300}"
+            r"|\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b|\bgithub_pat_[A-Za-z0-9_]{22,255}"  # GitHub
+            r"|\bxox[abposr]-[A-Za-z0-9-]{10,250}"  # Slack
+            r"|\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,250}"  # Stripe
+            r"|\bAIza[0-9A-Za-z_-]{35}(?![\w-])"  # Google API keys
+            r"|\beyJ[A-Za-z0-9_-]{8,200}\.eyJ[A-Za-z0-9_-]{8,4000}\.[A-Za-z0-9_-]{8,600}"  # JWTs
+            r"|-----BEGIN (?:[A-Z]{2,10} )?PRIVATE KEY-----")
 
 
 @functools.cache
@@ -110,11 +143,53 @@ def _rx() -> _Patterns:
     return _Patterns()
 
 
+# How cards are written: one run of digits, groups of four, or Amex's and Diners' 4-6-5 / 4-6-4.
+_CARD_LAYOUTS = frozenset({(4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 4, 4, 1), (4, 6, 5), (4, 6, 4), (4, 4, 4, 2)})
+
+
+def _is_card(digits: str) -> bool:
+    return 13 <= len(digits) <= 19 and bool(_rx().card_prefix.match(digits)) and luhn_valid(digits)
+
+
 def _cards(text: str) -> Iterable[tuple[int, int]]:
-    for m in _rx().card.finditer(text):
-        digits = m.group().replace(" ", "").replace("-", "")
-        if 13 <= len(digits) <= 19 and _rx().card_prefix.match(digits) and luhn_valid(digits):
-            yield m.span()
+    for run in _rx().card.finditer(text):
+        groups = [(g.start(), g.end()) for g in _rx().card_groups.finditer(run.group())]
+        lengths = [e - s for s, e in groups]
+        base = run.start()
+        whole = run.group().rstrip(" -")
+        # A run of two to four long groups is judged as written ("41111111 1111 1111"); a short
+        # group is another number ("Order 12 ...") or the tail of something else (an IBAN's).
+        if (2 <= len(groups) <= 4 and min(lengths) >= 4 and 13 <= sum(lengths) <= 19 and "  " not in whole
+                and "--" not in whole and _is_card(re.sub(r"[ -]", "", whole))):
+            yield base, base + len(whole)
+            continue
+        i = 0
+        # Walk the run's digit groups: a card is one group of 13-19 digits, or consecutive
+        # groups in a card layout; numbers before or after it ("Order 12 ...") are skipped.
+        while i < len(groups):
+            found = 0
+            if lengths[i] != 4 and not 13 <= lengths[i] <= 19:
+                i += 1  # every layout starts with a group of four or is one long group
+                continue
+            for size in (5, 4, 3, 1):
+                window = groups[i:i + size]
+                if len(window) < size:
+                    continue
+                layout = tuple(lengths[i:i + size])
+                if size == 1 and not 13 <= layout[0] <= 19:
+                    continue
+                if size > 1 and layout not in _CARD_LAYOUTS:
+                    continue
+                # Groups of a card are split by one space or one hyphen, never more.
+                pairs = zip(window, window[1:], strict=False)
+                if any(run.group()[a[1]:b[0]] not in (" ", "-") for a, b in pairs):
+                    continue
+                start, end = window[0][0], window[-1][1]
+                if _is_card(re.sub(r"[ -]", "", run.group()[start:end])):
+                    yield base + start, base + end
+                    found = size
+                    break
+            i += found or 1
 
 
 def _ibans(text: str) -> Iterable[tuple[int, int]]:
@@ -137,11 +212,57 @@ def _ibans(text: str) -> Iterable[tuple[int, int]]:
                 break
 
 
+def _ip_addresses(text: str) -> Iterable[tuple[int, int]]:
+    if "." in text:
+        for m in _rx().ipv4.finditer(text):
+            try:
+                address = ipaddress.IPv4Address(m.group())
+            except ValueError:
+                continue
+            # "v1.2.3.4", "version 10.0.0.1": a version number, not an address.
+            if _rx().version_before.search(text, max(0, m.start() - 10), m.start()):
+                continue
+            if not (address.is_loopback or address.is_unspecified):
+                yield m.span()
+    if "::" in text or text.count(":") >= 5:
+        for m in _rx().ipv6.finditer(text):
+            raw = m.group()
+            groups = [g for g in raw.split(":") if g]
+            # "dead::beef" is valid but is also a C++ scope or a word pair: want 3+ groups and a digit.
+            if len(groups) < 3 or not any(ch.isdigit() for ch in raw):
+                continue
+            try:
+                address6 = ipaddress.IPv6Address(raw)
+            except ValueError:
+                continue
+            if not (address6.is_loopback or address6.is_unspecified):
+                yield m.span()
+
+
+_SECRET_MARKS = ("AKIA", "ASIA", "ABIA", "ACCA", "sk-", "gh", "github_pat_", "xox", "k_live_", "k_test_",
+                 "AIza", "eyJ", "-----BEGIN")
+
+
+def _secrets(text: str) -> Iterable[tuple[int, int]]:
+    # The alternation is slow to try at every position; most texts hold none of the prefixes.
+    if not any(mark in text for mark in _SECRET_MARKS):
+        return
+    for m in _rx().secret.finditer(text):
+        raw = m.group()
+        # "sk-learn-is-a-fine-library" has the shape of a key but is words: keys are random,
+        # and a random run of 20+ characters holds a digit and a letter (PEM headers aside).
+        tail = raw[3:]
+        if raw.startswith("-----") or (any(c.isdigit() for c in tail) and any(c.isalpha() for c in tail)):
+            yield m.span()
+
+
 def _ssns(text: str) -> Iterable[tuple[int, int]]:
     for m in _rx().ssn.finditer(text):
         area, group, serial = m.group(1), m.group(3), m.group(4)
         # The SSA never issues area 000, 666 or 900-999, group 00 or serial 0000.
         if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
+            continue
+        if _rx().labelled_before.search(text, max(0, m.start() - 20), m.start()):
             continue
         yield m.span()
 
@@ -159,6 +280,8 @@ def _emails(text: str) -> Iterable[tuple[int, int]]:
 def _phones(text: str) -> Iterable[tuple[int, int]]:
     for m in _rx().phone.finditer(text):
         raw = m.group()
+        if _rx().labelled_before.search(text, max(0, m.start() - 20), m.start()):
+            continue
         groups = _rx().digits.findall(raw)
         digits = sum(len(g) for g in groups)
         if raw.startswith("+"):
@@ -170,6 +293,8 @@ def _phones(text: str) -> Iterable[tuple[int, int]]:
             continue  # a date, perhaps with a time: "2024-01-15 10:30"
         elif [len(g) for g in groups] == [3, 2, 4] and "(" not in raw:
             continue  # the shape of a US SSN, not of a phone number (an invalid SSN stays unflagged)
+        elif [len(g) for g in groups] == [5, 4] and "-" in raw:
+            continue  # a US ZIP+4 code: "94103-1234"
         elif all(len(g) == 4 and _rx().year.fullmatch(g) for g in groups):
             continue  # a run of years: "1999 2000 2001"
         elif len(groups) >= 3 and all(len(g) == 3 for g in groups[1:]) and "(" not in raw:
@@ -178,8 +303,8 @@ def _phones(text: str) -> Iterable[tuple[int, int]]:
 
 
 _DETECTORS: dict[str, Callable[[str], Iterable[tuple[int, int]]]] = {
-    "credit_card": _cards, "iban": _ibans, "us_ssn": _ssns, "uk_nino": _ninos, "email": _emails,
-    "phone": _phones,
+    "secret": _secrets, "iban": _ibans, "credit_card": _cards, "us_ssn": _ssns, "uk_nino": _ninos,
+    "email": _emails, "ip_address": _ip_addresses, "phone": _phones,
 }
 
 
@@ -201,13 +326,18 @@ def _find(text: str, kinds: tuple[str, ...]) -> tuple[PIIFinding, ...]:
     # Cached: a conversation resends the same history on every call.
     if not _rx().maybe_pii.search(text):
         return ()
-    taken: list[tuple[int, int]] = []
+    # The spans taken so far, disjoint and sorted: a bisection finds the neighbours a new
+    # span could overlap, so a text with thousands of findings stays linear.
+    starts: list[int] = []
+    ends: list[int] = []
     found: list[PIIFinding] = []
     for kind in kinds:
         for start, end in _DETECTORS[kind](text):
-            if any(start < e and s < end for s, e in taken):
+            pos = bisect.bisect_right(starts, start)
+            if (pos and ends[pos - 1] > start) or (pos < len(starts) and starts[pos] < end):
                 continue
-            taken.append((start, end))
+            starts.insert(pos, start)
+            ends.insert(pos, end)
             found.append(PIIFinding(kind, start, end))
     found.sort(key=lambda f: f.start)
     return tuple(found)

@@ -18,7 +18,7 @@ from ..contracts._base import Contract
 from ..debugging._trace import Trace, first_match
 from ..enforcement._engine import ContractEngine
 from ..experiments._context import current_user_id
-from ._events import report_events
+from ._events import clean_payload, report_events
 from ._guard import log
 from ._reporter import CallItem, Reporter, default_reporter
 
@@ -224,8 +224,8 @@ class ClientTelemetry:
                                trace_id=trace_id, metadata=item.extra)
         trace = None
         if upload:
-            trace = Trace.from_report(report, trace_id=trace_id, call_id=call_id,
-                                      breakpoint_id=breakpoint_id).to_dict()
+            trace = clean_payload(Trace.from_report(report, trace_id=trace_id, call_id=call_id,
+                                                    breakpoint_id=breakpoint_id).to_dict())
         return events, trace
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -15,9 +16,44 @@ from ..enforcement._engine import is_blocking
 if TYPE_CHECKING:
     from ..enforcement._report import ContractReport
 
-__all__ = ["report_events"]
+__all__ = ["clean_payload", "clean_text", "report_events"]
 
 _MESSAGE_MAX = 2000
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_MAX_DEPTH = 32
+
+
+def clean_text(text: str) -> str:
+    """Return ``text`` without NUL bytes and lone surrogates; a surrogate pair becomes its character.
+
+    Postgres text cannot hold NUL and UTF-8 cannot encode a lone surrogate: one such
+    character would make the control plane refuse the whole batch it travels in.
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if not text.isascii() and _SURROGATE.search(text):
+        # UTF-16 joins the pairs a JSON decoder split ("\\ud83d\\ude00") and drops the rest.
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "ignore")
+    return text
+
+
+def clean_payload(value: Any, _depth: int = 0) -> Any:
+    """Return JSON data (an event or a trace) with every string, keys included, passed through clean_text."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if _depth > _MAX_DEPTH:
+        return value
+    if isinstance(value, Mapping):
+        return {clean_text(k) if isinstance(k, str) else k: clean_payload(v, _depth + 1)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_payload(v, _depth + 1) for v in value]
+    return value
+
+
+def _excerpt(text: str | None, limit: int = 2000) -> str | None:
+    # Cleaned before redaction: a NUL inside a card number would hide it from the redactor.
+    return None if text is None else redact_excerpt(clean_text(text), limit)
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -36,7 +72,8 @@ def report_events(
 ) -> list[dict[str, Any]]:
     """Return one event per verdict of the final state of the call (input, stream, final answer).
 
-    Excerpts are PII-redacted and cut to 2,000 characters; ``auto_fix_attempted`` is set
+    Excerpts are PII-redacted and cut to 2,000 characters, and no string field holds a NUL
+    byte or a lone surrogate (see :func:`clean_text`); ``auto_fix_attempted`` is set
     for an input contract whose fix was applied and for an output contract that failed
     the first answer of a call that was re-asked.
     """
@@ -47,8 +84,8 @@ def report_events(
     versions = versions or {}
     meta = metadata or {}
     request = getattr(report, "request", None)
-    input_excerpt = redact_excerpt(request.prompt_text) if request is not None else None
-    output_excerpt = redact_excerpt(report.attempts[-1].text) if report.attempts else None
+    input_excerpt = _excerpt(request.prompt_text) if request is not None else None
+    output_excerpt = _excerpt(report.attempts[-1].text) if report.attempts else None
     usage = report.total_usage if report.attempts else None
     retried = report.retries > 0
     first_failures = ({r.contract_name for r in report.attempts[0].results if is_blocking(r)}
@@ -92,7 +129,7 @@ def report_events(
             "error": r.error,
             "severity": r.severity.value,
             "enforcement": r.enforcement.value,
-            "message": redact_excerpt(r.message or "", _MESSAGE_MAX),
+            "message": _excerpt(r.message or "", _MESSAGE_MAX),
             "latency_ms": _ms(r.latency_s),
             "auto_fix_attempted": attempted,
             "auto_fix_succeeded": attempted and (r.is_valid or name in fixed_inputs),
@@ -100,4 +137,5 @@ def report_events(
             "variant": meta.get("variant", exposure.variant if exposure is not None else None),
             **common,
         })
-    return events
+    # Ids and names the client chose (session, experiment, contract) travel too.
+    return [clean_payload(e) for e in events]

@@ -523,7 +523,7 @@ class TestPIIDetection:
         "ssn 666-12-3456 or 900-12-3456 or 123-00-4567",  # areas and groups never issued
         "the years 1999 2000 2001",
         "released 2024-01-15 10:30, version 1.2.3",
-        "we sold 100 000 000 units from 192.168.100.200",
+        "we sold 100 000 000 units from version 10.2.100.200",  # a version, not an IP address
         "order 5551234567 and pi 3.14159",
         "version 12345",
         "not a nino QQ 12 34 56 C",

@@ -1,0 +1,122 @@
+"""Benchmark PromptInjectionContract on the shipped labelled set: precision, recall, latency per stage.
+
+Usage: ``.venv/bin/python bench/injection_bench.py [--rounds N] [--misses]``.
+
+The set is ``tests/sdk/detection/injection_eval.jsonl`` (injection and benign prompts;
+``split`` is ``dev`` for the prompts read while the rules and the attack corpus were
+written; ``holdout`` was written after that, measured (precision 0.95, recall 0.45) and
+then tuned on; ``holdout2`` was written before that tuning and never tuned on, so it is
+the honest figure for prompts the detector has not seen). Each stage is
+timed alone per prompt, as the contract runs it on one user message:
+
+- keyword: the rules only (``PromptInjectionContract(semantic=False)``);
+- semantic: the sentence comparison with the known attacks only (uncached);
+- contract: the whole contract, the semantic stage running only when the rules did not
+  decide (uncached, so a resent prompt's cache hit does not flatter it).
+
+Goals: recall >= 0.9 at precision >= 0.95, and a mean under 1 ms a prompt for the contract.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from llm_contracts.contracts import PromptInjectionContract, _input  # noqa: E402
+from llm_contracts.contracts._semantic_injection import STRONG_MARGIN, semantic_index  # noqa: E402
+from llm_contracts.providers._openai_routes import ChatCompletionsRoute  # noqa: E402
+
+SET = ROOT / "tests" / "sdk" / "detection" / "injection_eval.jsonl"
+GOAL_PRECISION, GOAL_RECALL, GOAL_MEAN_MS = 0.95, 0.9, 1.0
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _line(name: str, rows: list[dict[str, Any]], flags: list[bool], times: list[float]) -> str:
+    tp = sum(f and r["label"] == "injection" for f, r in zip(flags, rows, strict=True))
+    fp = sum(f and r["label"] != "injection" for f, r in zip(flags, rows, strict=True))
+    pos = sum(r["label"] == "injection" for r in rows)
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    ms = [t * 1000 for t in times]
+    return (f"  {name:<9} precision {precision:.3f}  recall {tp / pos:.3f}  (tp {tp}, fp {fp}, of {pos})"
+            f"  p50 {_pct(ms, 0.5):.3f} ms  p99 {_pct(ms, 0.99):.3f} ms  mean {statistics.fmean(ms):.3f} ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="timing rounds (best per prompt)")
+    parser.add_argument("--misses", action="store_true", help="print the prompts the contract gets wrong")
+    args = parser.parse_args()
+
+    index = semantic_index()
+    if isinstance(index, str):
+        print(f"semantic stage unavailable: {index}")
+        return 1
+    rows = [json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    route = ChatCompletionsRoute()
+    requests = [route.request({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": r["text"]}]})
+                for r in rows]
+    keyword = PromptInjectionContract(semantic=False)
+    contract = PromptInjectionContract()
+    contract.validate(requests[0])  # loads nothing more, but warms the rules' compiled patterns
+
+    def timed(fn: Any) -> tuple[list[Any], list[float]]:
+        results: list[Any] = [None] * len(rows)
+        best = [float("inf")] * len(rows)
+        for _ in range(args.rounds):
+            for i in range(len(rows)):
+                _input._semantic_match.cache_clear()
+                t0 = time.perf_counter()
+                results[i] = fn(i)
+                best[i] = min(best[i], time.perf_counter() - t0)
+        return results, best
+
+    kw_flags, kw_times = timed(lambda i: not keyword.validate(requests[i]).is_valid)
+    sem_matches, sem_times = timed(lambda i: index.match(rows[i]["text"]))
+    all_results, all_times = timed(lambda i: contract.validate(requests[i]))
+    sem_flags = [m is not None and m.margin >= STRONG_MARGIN for m in sem_matches]
+    all_flags = [not r.is_valid for r in all_results]
+
+    print(f"PromptInjectionContract on {SET.relative_to(ROOT)} ({len(rows)} prompts, best of "
+          f"{args.rounds} rounds per prompt)")
+    ok = True
+    for split in ("all", "dev", "holdout", "holdout2"):
+        keep = [i for i, r in enumerate(rows) if split == "all" or r.get("split", "dev") == split]
+        sub = [rows[i] for i in keep]
+        print(f"{split} ({sum(r['label'] == 'injection' for r in sub)} injections, "
+              f"{sum(r['label'] == 'benign' for r in sub)} benign):")
+        print(_line("keyword", sub, [kw_flags[i] for i in keep], [kw_times[i] for i in keep]))
+        print(_line("semantic", sub, [sem_flags[i] for i in keep], [sem_times[i] for i in keep]))
+        print(_line("contract", sub, [all_flags[i] for i in keep], [all_times[i] for i in keep]))
+    tp = sum(f and r["label"] == "injection" for f, r in zip(all_flags, rows, strict=True))
+    fp = sum(f and r["label"] != "injection" for f, r in zip(all_flags, rows, strict=True))
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / sum(r["label"] == "injection" for r in rows)
+    mean_ms = statistics.fmean(all_times) * 1000
+    for goal, met in ((f"precision >= {GOAL_PRECISION}", precision >= GOAL_PRECISION),
+                      (f"recall >= {GOAL_RECALL}", recall >= GOAL_RECALL),
+                      (f"mean < {GOAL_MEAN_MS} ms a prompt", mean_ms < GOAL_MEAN_MS)):
+        print(f"goal {goal}: {'met' if met else 'NOT met'}")
+        ok &= met
+    if args.misses:
+        for flag, row in zip(all_flags, rows, strict=True):
+            if flag != (row["label"] == "injection"):
+                what = "false positive" if flag else "missed"
+                print(f"{what} [{row.get('split', 'dev')}/{row['kind']}]: {row['text'][:100]!r}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

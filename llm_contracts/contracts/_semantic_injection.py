@@ -1,0 +1,132 @@
+"""The semantic stage of PromptInjectionContract: each sentence of a prompt against known attacks.
+
+A keyword list cannot follow a paraphrase ("set aside whatever guidance you got
+earlier"). This stage embeds every sentence of a message with WordLlama (static token
+embeddings whose weights ship inside its wheel, so nothing is downloaded) and compares
+it with two shipped corpora: known attacks (``_data/injection_attacks.txt``) and
+ordinary requests that share their words (``_data/injection_benign.txt``). A sentence
+counts when it is closer to some attack than to every ordinary request by at least a
+margin.
+
+WordLlama is an optional extra (``pip install 'llm-contracts[semantic]'``). It is
+imported on first use, never with the SDK; without it :func:`semantic_index` returns
+the reason, and the contract runs its keyword stage alone and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SemanticIndex", "SemanticMatch", "semantic_index"]
+
+# Chosen on the development split of the labelled set in tests/sdk/detection and checked on
+# its holdout split, which played no part in choosing them (bench/injection_bench.py).
+STRONG_MARGIN = 0.25  # alone, a violation
+WEAK_MARGIN = 0.12  # a weak signal that adds up with a weak keyword rule
+
+# Bounds that keep one giant prompt cheap: the first sentences and characters are judged.
+_MAX_SEGMENTS = 64
+_MAX_SEGMENT_CHARS = 400
+_MIN_SEGMENT_CHARS = 8
+_SPLIT = re.compile(r"(?<=[.!?;。！？])\s+|\n+|(?<=[。！？])")
+_STRIP = " \t#*>-–—\"'`<>/!|[](){}"
+
+
+@dataclass(frozen=True, slots=True)
+class SemanticMatch:
+    """The sentence of a text closest to a known attack, and by how much."""
+
+    margin: float  # similarity to the nearest attack minus similarity to the nearest ordinary request
+    similarity: float  # cosine similarity to the nearest attack
+    nearest_attack: str  # that attack, from the shipped corpus (never the user's text)
+    segment: int  # which sentence of the text, counted from 0
+
+
+def _lines(name: str) -> list[str]:
+    text = resources.files("llm_contracts").joinpath("_data", name).read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def segments(text: str) -> list[str]:
+    """Return the sentences of ``text`` worth judging (a short text is one sentence)."""
+    parts = [p.strip(_STRIP) for p in _SPLIT.split(text[: _MAX_SEGMENTS * _MAX_SEGMENT_CHARS])]
+    out = [p[:_MAX_SEGMENT_CHARS] for p in parts if len(p) >= _MIN_SEGMENT_CHARS]
+    if not out:
+        stripped = text.strip(_STRIP)[:_MAX_SEGMENT_CHARS]
+        return [stripped] if stripped else []
+    return out[:_MAX_SEGMENTS]
+
+
+class SemanticIndex:
+    """The embedded corpora and the model that embeds prompts the same way."""
+
+    def __init__(self, model: Any, attacks: list[str], benign: list[str]) -> None:
+        self.model = model
+        self.attacks = attacks
+        self.benign = benign
+        self.attack_vectors = model.embed(attacks, norm=True)
+        self.benign_vectors = model.embed(benign, norm=True)
+
+    def match(self, text: str) -> SemanticMatch | None:
+        """Return the sentence of ``text`` with the largest margin, or None for a text with no words."""
+        segs = segments(text)
+        if not segs:
+            return None
+        vectors = self.model.embed(segs, norm=True)
+        to_attacks = vectors @ self.attack_vectors.T
+        to_benign = vectors @ self.benign_vectors.T
+        margins = to_attacks.max(axis=1) - to_benign.max(axis=1)
+        best = int(margins.argmax())
+        nearest = int(to_attacks[best].argmax())
+        return SemanticMatch(round(float(margins[best]), 4), round(float(to_attacks[best, nearest]), 4),
+                             self.attacks[nearest], best)
+
+
+_lock = threading.Lock()
+_index: SemanticIndex | None = None
+_unavailable: str | None = None
+
+
+def _load_model() -> Any:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        import wordllama
+    finally:
+        # wordllama's inference module calls logging.basicConfig() on import, which would
+        # change the host app's root logger; put it back as it was.
+        for handler in root.handlers[:]:
+            if handler not in handlers:
+                root.removeHandler(handler)
+        root.setLevel(level)
+    # The wheel holds the default model and its tokenizer; pointing cache_dir at the
+    # package makes WordLlama read them from there and never download.
+    return wordllama.WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+
+
+def semantic_index() -> SemanticIndex | str:
+    """Return the loaded index, or why the semantic stage is unavailable (loaded once, on first use)."""
+    global _index, _unavailable
+    if _index is not None:
+        return _index
+    if _unavailable is not None:
+        return _unavailable
+    with _lock:
+        if _index is None and _unavailable is None:
+            try:
+                model = _load_model()
+            except ImportError:
+                _unavailable = ("wordllama is not installed (pip install 'llm-contracts[semantic]'); "
+                                "only the keyword stage ran")
+            except Exception as exc:  # a broken install must not break the host's calls
+                _unavailable = f"the wordllama model could not be loaded ({type(exc).__name__}: {exc}); " \
+                               "only the keyword stage ran"
+            else:
+                _index = SemanticIndex(model, _lines("injection_attacks.txt"), _lines("injection_benign.txt"))
+    return _index if _index is not None else _unavailable  # type: ignore[return-value]
