@@ -333,6 +333,7 @@ class _ContractClientMixin:
             engine=engine, policy=settings.stream_policy, report=report,
             context=context, delta_text=route.delta_text,
             chunk_usage=route.chunk_usage, on_done=done, validate=report.outcome != "skipped",
+            tool_deltas=route.tool_deltas, finish_reason=route.finish_reason,
         )
 
     def _unvalidated(self, report: ContractReport) -> None:

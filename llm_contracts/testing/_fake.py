@@ -176,7 +176,15 @@ class FakeLLM:
 
         parts = [event({"role": "assistant", "content": ""})]
         parts += [event({"content": piece}) for piece in _words(reply.text, reply.chunk_size)]
-        parts.append(event({}, reply.finish_reason))
+        # Tool calls stream one after another: the name first, then the arguments in pieces.
+        for i, (name, args) in enumerate(reply.tool_calls):
+            text = args if isinstance(args, str) else json.dumps(args)
+            parts.append(event({"tool_calls": [{"index": i, "id": f"call_{n}_{i}", "type": "function",
+                                                "function": {"name": name, "arguments": ""}}]}))
+            step = max(1, reply.chunk_size)
+            parts += [event({"tool_calls": [{"index": i, "function": {"arguments": text[k:k + step]}}]})
+                      for k in range(0, len(text), step)]
+        parts.append(event({}, "tool_calls" if reply.tool_calls else reply.finish_reason))
         if (body.get("stream_options") or {}).get("include_usage"):
             parts.append("data: " + json.dumps({
                 "id": f"chatcmpl-{n}", "object": "chat.completion.chunk", "created": 0, "model": model,
