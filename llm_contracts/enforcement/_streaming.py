@@ -148,15 +148,16 @@ class _Patterns(_Rule):
             return self.stuck
         end = len(text)
         hold = end
+        dead = self.dead
         for i, pattern in enumerate(self.patterns):
             try:
-                found = pattern.search(text, self.dead[i], partial=True, timeout=_PARTIAL_TIMEOUT_S)
+                found = pattern.search(text, dead[i], end, partial=True, timeout=_PARTIAL_TIMEOUT_S)
             except TimeoutError:
                 self.reason = f"{self.name}: a pattern took too long to search, the rest was held"
-                self.stuck = min(self.dead)
+                self.stuck = min(dead)
                 return self.stuck
-            start = end if found is None else min(found.start(), end)
-            self.dead[i] = start
+            start = end if found is None else found.start()
+            dead[i] = start
             if start < hold:
                 hold = start
         return hold
@@ -456,7 +457,7 @@ class StreamValidator:
         calls = self.calls
         while held:
             chunk, end, carried = held[0]
-            if end > point or any(calls[k].state != "passed" for k in carried):
+            if end > point or (carried and any(calls[k].state != "passed" for k in carried)):
                 break
             out.append(chunk)
             held.popleft()
