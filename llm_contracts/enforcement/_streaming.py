@@ -489,13 +489,22 @@ class StreamValidator:
             return []
         for call in list(self.calls.values()):
             self._judge_call(call)
+        calls = [ToolCall(c.name, c.arguments, c.call_id) for c in self.calls.values()]
+        return self.conclude(LLMResponse(text=self.text, usage=self.usage, model=self.report.model,
+                                         tool_calls=calls, finish_reason=self.finish_reason))
+
+    def conclude(self, response: LLMResponse) -> list[Any]:
+        """Validate ``response``, the complete answer; return the chunks still held, or raise."""
+        if self.finished:
+            return []
         self.finished = True
         latency = time.perf_counter() - self.started
         self.report.llm_latency_s = latency
+        response.latency_s = latency
+        if response.usage is None:
+            response.usage = self.usage
+        self.usage = response.usage
         self.report.total_usage.add(self.usage)
-        calls = [ToolCall(c.name, c.arguments, c.call_id) for c in self.calls.values()]
-        response = LLMResponse(text=self.text, usage=self.usage, latency_s=latency,
-                               model=self.report.model, tool_calls=calls, finish_reason=self.finish_reason)
         if self.validate:
             t0 = time.perf_counter()
             results = self.engine.run_output(response, self.context)
@@ -504,7 +513,7 @@ class StreamValidator:
             results = []
         from ._report import Attempt
 
-        self.report.attempts.append(Attempt(0, self.text, results, self.usage, latency))
+        self.report.attempts.append(Attempt(0, response.text, results, self.usage, latency))
         failures = [r for r in results if is_blocking(r)]
         if failures:
             self.finished = False
