@@ -86,13 +86,16 @@ class BodyJudge:
         if not self.sse:
             self.body.append(piece)
             return [] if self.holding else self._release_to(self.received)
+        # Only the new bytes (and the last three, for a blank line split between pieces)
+        # can end an event: rescanning the rest would make a large event quadratic.
+        scan = max(0, len(self.pending) - 3)
         self.pending += piece
         release_to = None
-        scan = 0
         while True:
             found = _EVENT_END.search(self.pending, scan)
             if found is None:
                 break
+            scan = 0
             block = bytes(self.pending[:found.start()])
             end = self.pending_start + found.end()
             del self.pending[:found.end()]

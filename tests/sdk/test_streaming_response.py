@@ -193,11 +193,12 @@ class TestTheBodyIsJudgedAsItIsRead:
         assert text.startswith(seen) and len(seen) <= text.index("hunter2")
         assert caught.value.stage == "stream"
 
-    def test_an_sse_body_parsed_into_a_stream_is_judged_once(self):
-        body = chat_sse(["All ", "fine ", "here."])
+    @pytest.mark.parametrize(("size", "newline"), [(13, b"\n"), (1, b"\n"), (1, b"\r\n"), (5, b"\r")])
+    def test_an_sse_body_parsed_into_a_stream_is_judged_once(self, size, newline):
+        body = chat_sse(["All ", "fine ", "here."]).replace(b"\n", newline)
         seen: list[str] = []
         contract = FunctionContract(lambda text: seen.append(text) or True, name="records", streaming=True)
-        client = sync_client(Pieces(body, size=13), True, output_contracts=[contract],
+        client = sync_client(Pieces(body, size=size), True, output_contracts=[contract],
                              h={"content-type": "text/event-stream"})
 
         with client.chat.completions.with_streaming_response.create(model=MODEL, messages=MESSAGES,
