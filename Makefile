@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
 
-.PHONY: run demo test test-openai2 bench lint typecheck clean
+.PHONY: run demo test test-openai2 test-openai-suite bench lint typecheck clean
 
 $(STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ test-openai2:
 	.venv-openai2/bin/python -m pip install -q --upgrade pip
 	.venv-openai2/bin/python -m pip install -q -e '.[dev,server]' 'openai>=2.30,<3' 'instructor>=1.17'
 	.venv-openai2/bin/python -m pytest tests/sdk
+
+# openai's own test suite (its sdist, cached in .cache/) against openai's clients and the
+# drop-in ones; lists every test that passes on the first and fails on the second.
+test-openai-suite: $(STAMP)
+	@test -x .venv-openai-suite/bin/python || $(PYTHON) -m venv .venv-openai-suite
+	.venv-openai-suite/bin/python -m pip install -q -e . "openai==$$($(PY) -c 'import openai; print(openai.__version__)')" \
+		pytest pytest-asyncio inline-snapshot griffe respx trio dirty-equals numpy rich websockets
+	.venv-openai-suite/bin/python tests/compat/run_openai_suite.py
 
 bench: $(STAMP)
 	$(PY) bench/run.py

@@ -47,6 +47,7 @@ RETRY_INSTRUCTOR = "re-ask: instructor"
 STREAM_RAW = "stream: raw"
 STREAM_WRAP_NONE = "stream: wrapper, none"
 STREAM_WRAP = "stream: wrapper + regex"
+STREAM_HOLD = "stream: wrapper + regex, hold_back"
 TOK_INCREMENTAL = "tokens a: +1 message"
 TOK_FRESH = "tokens b: fresh 4k"
 TOK_TIKTOKEN = "tokens b: tiktoken encode"
@@ -192,6 +193,10 @@ def _stream_scenarios() -> list[Scenario]:
         (STREAM_WRAP_NONE, ContractOpenAI(**client_options(Transport().stream)), STREAM_RAW),
         (STREAM_WRAP, ContractOpenAI(**client_options(Transport().stream), output_contracts=[
             RegexContract(FORBIDDEN_PATTERN, must_match=False)]), STREAM_RAW),
+        # A holding policy: each chunk waits until the pattern can no longer match into it.
+        (STREAM_HOLD, ContractOpenAI(**client_options(Transport().stream), stream_policy="hold_back:8",
+                                     output_contracts=[RegexContract(FORBIDDEN_PATTERN, must_match=False)]),
+         STREAM_RAW),
     ]
     for name, client, baseline in clients:
         out.append(_stream_scenario(name, client, baseline, expected))
@@ -216,7 +221,8 @@ def _stream_scenario(name: str, client: Any, baseline: str | None, expected: str
             _expect(client.last_report is not None and client.last_report.outcome == "passed",
                     f"{name}: outcome passed")
             streaming = client._contract_settings.engine.streaming_contracts
-            _expect(bool(streaming) == (name == STREAM_WRAP), f"{name}: streaming contracts {streaming}")
+            _expect(bool(streaming) == (name in (STREAM_WRAP, STREAM_HOLD)),
+                    f"{name}: streaming contracts {streaming}")
 
     return Scenario(name, call, baseline=baseline, check=check)
 

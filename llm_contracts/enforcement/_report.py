@@ -65,6 +65,8 @@ class ContractReport:
     llm_latency_s: float = 0.0
     validation_latency_s: float = 0.0
     streamed: bool = False
+    # Why a holding stream policy kept the whole answer (or its start) back, when it did.
+    hold_reason: str | None = None
     # The request as sent (after input fixes) and the wall-clock start, kept by reference
     # so the debugger trace and the reporter can be built later, off the call path.
     request: LLMRequest | None = field(default=None, repr=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -30,6 +31,7 @@ from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, 
 from ..enforcement._report import ContractReport, attach_report, get_report
 from ..enforcement._streaming import StreamPolicy, StreamValidator
 from ..reporting._client import ClientTelemetry, attach_telemetry
+from ._openai_body import BodyJudge, event_parser, install_async, install_sync
 from ._openai_routes import Route, route_for
 
 try:  # the raw-response wrappers moved between openai releases; both names exist in 1.x-3.x
@@ -46,6 +48,7 @@ _http: Any = getattr(_openai_base, "httpx2", None) or getattr(_openai_base, "htt
 _HTTP_RESPONSE: type[Any] = _http.Response
 
 _SETTINGS = "_contract_settings"
+_RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 _OUR_KWARGS = ("contracts", "input_contracts", "output_contracts", "contract_retries",
                "retry_budget_tokens", "stream_policy", "circuit_breaker", "on_report", "native_schema",
                "conflicts", "fallback")
@@ -233,6 +236,20 @@ def _wrap_parse(result: Any, stream_type: type[Any], wrap: Callable[[Any], Any])
     result.parse = parse  # this one response object only, never the class
 
 
+def _streams_body(options: Any) -> bool:
+    """Return True for a ``with_streaming_response`` call: openai hands it back unread."""
+    headers = options.headers
+    return isinstance(headers, Mapping) and headers.get(_RAW_RESPONSE_HEADER) == "stream"
+
+
+def _json_body(body: bytes, cast_to: Any) -> Any:
+    """Return a complete JSON body as openai's type (for routes to read), or None."""
+    try:
+        return _coerce(json.loads(body), cast_to)
+    except ValueError:
+        return None
+
+
 def _vacuous_report(route: Route, body: Mapping[str, Any], stream: bool) -> ContractReport:
     """Return the report of a call that had nothing to check: it passed, vacuously."""
     return ContractReport(endpoint=route.endpoint, model=str(body.get("model", "")), streamed=stream,
@@ -410,7 +427,47 @@ class _ContractClientMixin:
             engine=engine, policy=settings.stream_policy, report=report,
             context=context, delta_text=route.delta_text,
             chunk_usage=route.chunk_usage, on_done=done, validate=report.outcome != "skipped",
+            tool_deltas=route.tool_deltas, finish_reason=route.finish_reason,
         )
+
+    def _judge_body(self, result: Any, route: Route, report: ContractReport, request: Any, *,
+                    sse: bool) -> None:
+        """Judge a ``with_streaming_response`` body as the caller reads it (see ``_openai_body``)."""
+        report.streamed = sse
+        validator = self._validator(route, report, request)
+        http_response = result.http_response
+        stream_cls = getattr(result, "_stream_cls", None)
+        chunk_type = None
+        if sse and stream_cls is not None:
+            from openai._streaming import extract_stream_chunk_type
+
+            chunk_type = extract_stream_chunk_type(stream_cls)
+        cast_to = result._cast_to
+        judge = BodyJudge(validator, route=route, sse=sse,
+                          parse_event=event_parser(self, chunk_type, http_response),
+                          parse_body=lambda body: _json_body(body, cast_to))
+        if isinstance(result, AsyncAPIResponse):
+            install_async(http_response, judge)
+            original_async = result.parse
+
+            @functools.wraps(original_async)
+            async def aparse(*a: Any, **kw: Any) -> Any:
+                parsed = await original_async(*a, **kw)
+                attach_report(parsed, report)
+                return parsed
+
+            result.parse = aparse  # type: ignore[method-assign]  # this one response object only
+        else:
+            install_sync(http_response, judge)
+            original = result.parse
+
+            @functools.wraps(original)
+            def parse(*a: Any, **kw: Any) -> Any:
+                parsed = original(*a, **kw)
+                attach_report(parsed, report)
+                return parsed
+
+            result.parse = parse  # this one response object only, never the class
 
     def _unvalidated(self, report: ContractReport) -> None:
         """Report a stream handed back as raw HTTP (``cast_to=httpx.Response``): nothing checked it."""
@@ -478,6 +535,7 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
         if route is None or not isinstance(body, Mapping):
             return super().request(cast_to, options, *args, **kwargs)
         stream = bool(kwargs.get("stream", args[0] if args else False))
+        body_streamed = _streams_body(options)
         parent = super().request
         settings = self._call_settings()
         options, guard = _guard_parse(options, stream)
@@ -503,13 +561,16 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
                 parsed_objects.append(result)
             return _coerce(result, cast_to)
 
-        gen = _walk(settings, route, llm_request, stream, guard)
+        # A with_streaming_response body is judged as it is read, like a stream.
+        gen = _walk(settings, route, llm_request, stream or body_streamed, guard)
         try:
             result, report = drive_sync(gen, engine=settings.engine, send=send, parse=parse)
         except ContractViolationError as exc:
             self.last_report = exc.report
             raise
-        if stream:
+        if body_streamed and isinstance(result, APIResponse):
+            self._judge_body(result, route, report, llm_request, sse=stream)
+        elif stream:
             result = self._wrap_stream(result, route, report, llm_request)
         self._remember(result, report, parsed_objects)
         return result
@@ -567,6 +628,7 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
         if route is None or not isinstance(body, Mapping):
             return await super().request(cast_to, options, *args, **kwargs)
         stream = bool(kwargs.get("stream", args[0] if args else False))
+        body_streamed = _streams_body(options)
         parent = super().request
         settings = self._call_settings()
         options, guard = _guard_parse(options, stream)
@@ -595,13 +657,15 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
                 parsed_objects.append(result)
             return _coerce(result, cast_to)
 
-        gen = _walk(settings, route, llm_request, stream, guard)
+        gen = _walk(settings, route, llm_request, stream or body_streamed, guard)
         try:
             result, report = await drive_async(gen, engine=settings.engine, send=send, parse=parse)
         except ContractViolationError as exc:
             self.last_report = exc.report
             raise
-        if stream:
+        if body_streamed and isinstance(result, AsyncAPIResponse):
+            self._judge_body(result, route, report, llm_request, sse=stream)
+        elif stream:
             result = self._wrap_stream(result, route, report, llm_request)
         self._remember(result, report, parsed_objects)
         return result

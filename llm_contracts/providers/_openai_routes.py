@@ -8,6 +8,7 @@ from typing import Any
 import pydantic
 
 from ..contracts._types import LLMRequest, LLMResponse, Message, ToolCall, ToolSpec, Usage, content_text
+from ..enforcement._streaming import ToolDelta
 
 __all__ = ["ROUTES", "Route", "route_for"]
 
@@ -94,6 +95,14 @@ class Route:
     def chunk_usage(self, chunk: Any) -> Usage | None:
         return None
 
+    def tool_deltas(self, chunk: Any) -> list[ToolDelta]:
+        """Return the pieces of tool calls a streamed chunk carries."""
+        return []
+
+    def finish_reason(self, chunk: Any) -> str | None:
+        """Return why a streamed answer ended, when this chunk says so."""
+        return None
+
     def substitute(self, parsed: Any, text: str) -> Any:
         """Return a copy of ``parsed`` (openai's own type) whose answer is ``text``; None if unsure."""
         return None
@@ -160,6 +169,24 @@ class ChatCompletionsRoute(Route):
 
     def chunk_usage(self, chunk: Any) -> Usage | None:
         return _usage(getattr(chunk, "usage", None))
+
+    def tool_deltas(self, chunk: Any) -> list[ToolDelta]:
+        out: list[ToolDelta] = []
+        for choice in getattr(chunk, "choices", None) or ():
+            index = getattr(choice, "index", 0)
+            delta = getattr(choice, "delta", None)
+            for tc in getattr(delta, "tool_calls", None) or ():
+                fn = getattr(tc, "function", None)
+                out.append(ToolDelta((index, tc.index), index, getattr(fn, "name", None) or "",
+                                     getattr(fn, "arguments", None) or "", getattr(tc, "id", None)))
+            if getattr(choice, "finish_reason", None) is not None:
+                # The choice is over: its last call is complete.
+                out.append(ToolDelta(None, index, done=True))
+        return out
+
+    def finish_reason(self, chunk: Any) -> str | None:
+        choices = getattr(chunk, "choices", None)
+        return getattr(choices[0], "finish_reason", None) if choices else None
 
 
 class CompletionsRoute(Route):
@@ -269,6 +296,29 @@ class ResponsesRoute(Route):
     def chunk_usage(self, chunk: Any) -> Usage | None:
         if getattr(chunk, "type", None) == "response.completed":
             return _usage(getattr(getattr(chunk, "response", None), "usage", None))
+        return None
+
+    def tool_deltas(self, chunk: Any) -> list[ToolDelta]:
+        kind = getattr(chunk, "type", None)
+        if kind in ("response.output_item.added", "response.output_item.done"):
+            item = getattr(chunk, "item", None)
+            if getattr(item, "type", None) != "function_call":
+                return []
+            done = kind == "response.output_item.done"
+            return [ToolDelta(chunk.output_index, None, getattr(item, "name", "") or "",
+                              getattr(item, "arguments", "") or "", getattr(item, "call_id", None),
+                              done=done, whole=True)]
+        if kind == "response.function_call_arguments.delta":
+            return [ToolDelta(chunk.output_index, None, arguments=getattr(chunk, "delta", "") or "")]
+        if kind == "response.function_call_arguments.done":
+            # Complete arguments; the call itself ends with its output_item.done event.
+            return [ToolDelta(chunk.output_index, None, arguments=getattr(chunk, "arguments", "") or "",
+                              whole=True)]
+        return []
+
+    def finish_reason(self, chunk: Any) -> str | None:
+        if getattr(chunk, "type", None) in ("response.completed", "response.incomplete", "response.failed"):
+            return getattr(getattr(chunk, "response", None), "status", None)
         return None
 
 

@@ -42,6 +42,8 @@ class FakeReply:
     finish_reason: str = "stop"
     chunk_size: int = 4
     refusal: str | None = None
+    # The exact pieces a streamed answer arrives in (they must join to ``text``).
+    chunks: list[str] | None = None
 
 
 Reply = str | FakeReply | Callable[[dict[str, Any]], "str | FakeReply"]
@@ -57,6 +59,14 @@ def _words(text: str, size: int) -> list[str]:
             piece = piece[size * 3:]
         out.append(piece)
     return out or [""]
+
+
+def _pieces(reply: FakeReply) -> list[str]:
+    if reply.chunks is None:
+        return _words(reply.text, reply.chunk_size)
+    if "".join(reply.chunks) != reply.text:
+        raise ValueError("FakeReply.chunks must join to FakeReply.text")
+    return list(reply.chunks)
 
 
 class FakeLLM:
@@ -175,8 +185,16 @@ class FakeLLM:
             return f"data: {json.dumps(chunk)}\n\n"
 
         parts = [event({"role": "assistant", "content": ""})]
-        parts += [event({"content": piece}) for piece in _words(reply.text, reply.chunk_size)]
-        parts.append(event({}, reply.finish_reason))
+        parts += [event({"content": piece}) for piece in _pieces(reply)]
+        # Tool calls stream one after another: the name first, then the arguments in pieces.
+        for i, (name, args) in enumerate(reply.tool_calls):
+            text = args if isinstance(args, str) else json.dumps(args)
+            parts.append(event({"tool_calls": [{"index": i, "id": f"call_{n}_{i}", "type": "function",
+                                                "function": {"name": name, "arguments": ""}}]}))
+            step = max(1, reply.chunk_size)
+            parts += [event({"tool_calls": [{"index": i, "function": {"arguments": text[k:k + step]}}]})
+                      for k in range(0, len(text), step)]
+        parts.append(event({}, "tool_calls" if reply.tool_calls else reply.finish_reason))
         if (body.get("stream_options") or {}).get("include_usage"):
             parts.append("data: " + json.dumps({
                 "id": f"chatcmpl-{n}", "object": "chat.completion.chunk", "created": 0, "model": model,
@@ -192,7 +210,7 @@ class FakeLLM:
             chunk.pop("usage")
             return f"data: {json.dumps(chunk)}\n\n"
 
-        parts = [event(piece, None) for piece in _words(reply.text, reply.chunk_size)]
+        parts = [event(piece, None) for piece in _pieces(reply)]
         parts.append(event("", reply.finish_reason))
         parts.append("data: [DONE]\n\n")
         return "".join(parts).encode()
@@ -233,7 +251,7 @@ class FakeLLM:
                 part = {"type": "output_text", "text": "", "annotations": []}
                 parts.append(event("response.content_part.added", {
                     "item_id": item["id"], "output_index": index, "content_index": 0, "part": part}))
-                for piece in _words(reply.text, reply.chunk_size):
+                for piece in _pieces(reply):
                     parts.append(event("response.output_text.delta", {
                         "item_id": item["id"], "output_index": index, "content_index": 0,
                         "delta": piece, "logprobs": []}))
