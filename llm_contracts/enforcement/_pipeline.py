@@ -17,6 +17,7 @@ from typing import Any
 from .._exceptions import ContractConfigError, ContractViolationError
 from ..contracts._base import Enforcement, ValidationContext, ValidationResult
 from ..contracts._types import LLMRequest, LLMResponse, Usage
+from ._breaker import mark_skipped
 from ._engine import ContractEngine, build_feedback, is_blocking
 from ._report import Attempt, ContractReport
 from ._streaming import StreamPolicy
@@ -97,22 +98,15 @@ def contracted_call(
     context = ValidationContext(request=request)
     if conversation is not None:
         context.conversation = conversation.view_for(request, None)
-    validate = engine.breaker.allow()
-    errored = False
-    if not validate:
-        report.outcome = "skipped"
-        report.stop_reason = "circuit breaker open: validation skipped"
-    elif engine.input_contracts:
+    if engine.input_contracts:
         t0 = time.perf_counter()
         results, fixed = yield (INPUT, request, context, report.input_fixes)
         report.validation_latency_s += time.perf_counter() - t0
         report.input_results = results
-        errored = any(r.error for r in results)
         # A violation the contract repaired by auto-fix no longer blocks: the fixed
         # request is what gets sent, and the report lists the fix.
         failures = [r for r in results if is_blocking(r) and not r.details.get("auto_fixed")]
         if failures:
-            engine.breaker.record(errored=errored)
             report.outcome = "violated"
             report.stop_reason = "input violation"
             engine.metrics.record_call(outcome="violated")
@@ -127,8 +121,6 @@ def contracted_call(
     if stream:
         # Output validation of a stream happens chunk by chunk in the stream wrapper.
         result = yield (SEND, body, False)
-        if validate:
-            engine.breaker.record(errored=errored)
         return result, report
 
     attempt = 0
@@ -142,14 +134,6 @@ def contracted_call(
         report.llm_latency_s += latency
         response = to_response(parsed, latency)
         report.total_usage.add(response.usage)
-        if not validate:
-            report.attempts.append(Attempt(attempt, response.text, [], response.usage, latency, feedback,
-                                           response.model))
-            if conversation is not None:
-                conversation.record_exchange(request, response)
-            engine.metrics.record_call(outcome="skipped")
-            settings.emit(report)
-            return result, report
         context.attempt = attempt
         context.elapsed_s = latency
         if conversation is not None:
@@ -157,7 +141,6 @@ def contracted_call(
         t1 = time.perf_counter()
         results = yield (OUTPUT, response, context)
         report.validation_latency_s += time.perf_counter() - t1
-        errored = errored or any(r.error for r in results)
         report.attempts.append(Attempt(attempt, response.text, results, response.usage, latency, feedback,
                                        response.model))
         failures = [r for r in results if is_blocking(r)]
@@ -191,13 +174,11 @@ def contracted_call(
                 report.outcome = "fallback"
                 report.stop_reason = f"{stop}; answered with the declared fallback"
                 log.warning("llm_contracts answered with the declared fallback: %s", stop)
-                engine.breaker.record(errored=errored)
                 engine.metrics.record_call(outcome="fallback")
                 settings.emit(report)
                 return replacement, report
             report.outcome = "violated"
             report.stop_reason = stop
-            engine.breaker.record(errored=errored)
             engine.metrics.record_call(outcome="violated")
             settings.emit(report)
             first = failures[0]
@@ -211,7 +192,7 @@ def contracted_call(
 
     if conversation is not None:
         conversation.record_exchange(request, response)
-    engine.breaker.record(errored=errored)
+    mark_skipped(report)
     engine.metrics.record_call(outcome=report.outcome)
     settings.emit(report)
     return result, report
