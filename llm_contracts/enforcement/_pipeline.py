@@ -43,6 +43,9 @@ class CallSettings:
     # The experiment variants of this call (llm_contracts.experiments.Exposure): set on
     # the per-call settings only, copied into the call's report.
     exposures: tuple[Any, ...] = ()
+    # Whether the project's server-defined contracts were in force ("applied") or had not
+    # arrived yet ("unavailable"); None without project contracts. Copied into the report.
+    project_contracts: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.contract_retries, int) or self.contract_retries < 0:
@@ -90,7 +93,8 @@ def contracted_call(
     """
     engine = settings.engine
     report = ContractReport(provider=request.provider, endpoint=request.endpoint, model=request.model,
-                            streamed=stream, request=request, exposures=settings.exposures)
+                            streamed=stream, request=request, exposures=settings.exposures,
+                            project_contracts=settings.project_contracts)
     if conversation is not None:
         report.session_id = getattr(conversation, "session_id", None)
         turns = getattr(conversation, "assistant_turns", None)

@@ -50,7 +50,8 @@ _OUR_KWARGS = ("contracts", "input_contracts", "output_contracts", "contract_ret
                "retry_budget_tokens", "stream_policy", "circuit_breaker", "on_report", "native_schema",
                "conflicts", "fallback")
 # Reporting, tracing and server-defined contracts (llm_contracts.reporting).
-_TELEMETRY_KWARGS = ("reporter", "upload_traces", "project_contracts", "otel", "user_id")
+_TELEMETRY_KWARGS = ("reporter", "upload_traces", "project_contracts", "otel", "user_id",
+                     "project_contracts_timeout")
 
 
 def _client_options(client: Any) -> dict[str, Any]:
