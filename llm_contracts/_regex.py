@@ -23,6 +23,7 @@ Model and user text is never compiled as a pattern unless a contract says so exp
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -235,6 +236,10 @@ def _compile(pattern: str, flags: int, fallback: bool, timeout: float) -> Patter
         return Pattern(pattern, flags, "regex", regex.compile(pattern, flags), timeout)
     except KeyError as exc:  # a leading (?L): locale patterns exist for bytes only
         raise ContractConfigError(f"flags: {exc} is not supported") from None
+    # Report inline flags too, as a compiled re.Pattern does (composition reads them);
+    # RE2-only syntax such as \z keeps the given flags.
+    with contextlib.suppress(re.error):
+        flags = re.compile(pattern, flags).flags & ~re.UNICODE
     return Pattern(pattern, flags, "re2", compiled, timeout)
 
 
