@@ -114,12 +114,6 @@ class Pattern:
             return self._compiled.fullmatch(text)  # type: ignore[no-any-return]
         return self._bounded(self._compiled.fullmatch, text)  # type: ignore[no-any-return]
 
-    def finditer(self, text: str) -> Iterator[Match]:
-        """Yield every non-overlapping match in ``text``."""
-        if self.engine == "re2":
-            return iter(self._compiled.finditer(text))
-        return iter(self._bounded(lambda t, **kw: list(self._compiled.finditer(t, **kw)), text))
-
 
 def _clip(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -234,8 +228,6 @@ def _compile(pattern: str, flags: int, fallback: bool, timeout: float) -> Patter
         import regex
 
         return Pattern(pattern, flags, "regex", regex.compile(pattern, flags), timeout)
-    except KeyError as exc:  # a leading (?L): locale patterns exist for bytes only
-        raise ContractConfigError(f"flags: {exc} is not supported") from None
     # Report inline flags too, as a compiled re.Pattern does (composition reads them);
     # RE2-only syntax such as \z keeps the given flags.
     with contextlib.suppress(re.error):
