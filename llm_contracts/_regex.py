@@ -102,17 +102,55 @@ class Pattern:
                 f"the pattern /{_clip(self.pattern)}/ is too expensive: one match on {len(text)} characters "
                 f"took longer than {self.timeout * 1000:g} ms") from None
 
+    def _re2(self, method: Callable[..., Any], text: str, pos: int = 0) -> Match | None:
+        # RE2 runs on UTF-8 bytes. Its wrapper converts str offsets char by char in Python
+        # (about 12 ns a character, on every call: quadratic over a stream checked chunk by
+        # chunk), so the bytes are handed over here and only the match is converted back.
+        if text.isascii():
+            found = method(text.encode("ascii"), pos)
+            return None if found is None else _Found(text, *found.span())
+        encoded = text.encode("utf-8", "surrogatepass")
+        found = method(encoded, len(text[:pos].encode("utf-8", "surrogatepass")))
+        if found is None:
+            return None
+        start, end = found.span()
+        first = len(encoded[:start].decode("utf-8", "surrogatepass"))
+        return _Found(text, first, first + len(encoded[start:end].decode("utf-8", "surrogatepass")))
+
     def search(self, text: str, pos: int = 0) -> Match | None:
         """Return the first match in ``text`` from ``pos``, or None."""
         if self.engine == "re2":
-            return self._compiled.search(text, pos)  # type: ignore[no-any-return]
+            return self._re2(self._compiled.search, text, pos)
         return self._bounded(self._compiled.search, text, pos)  # type: ignore[no-any-return]
 
     def fullmatch(self, text: str) -> Match | None:
         """Return the match of the whole of ``text``, or None."""
         if self.engine == "re2":
-            return self._compiled.fullmatch(text)  # type: ignore[no-any-return]
+            return self._re2(self._compiled.fullmatch, text)
         return self._bounded(self._compiled.fullmatch, text)  # type: ignore[no-any-return]
+
+
+class _Found:
+    """A match of RE2, in str offsets (the whole match only: no contract reads groups)."""
+
+    __slots__ = ("_end", "_start", "_text")
+
+    def __init__(self, text: str, start: int, end: int) -> None:
+        self._text, self._start, self._end = text, start, end
+
+    def group(self, *args: Any) -> Any:
+        if args not in ((), (0,)):
+            raise IndexError("only the whole match (group 0) is kept")
+        return self._text[self._start:self._end]
+
+    def span(self, group: int = 0) -> tuple[int, int]:
+        return self._start, self._end
+
+    def start(self, group: int = 0) -> int:
+        return self._start
+
+    def end(self, group: int = 0) -> int:
+        return self._end
 
 
 def _clip(text: str, limit: int = 80) -> str:

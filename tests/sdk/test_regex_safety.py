@@ -45,6 +45,14 @@ class TestRegexContract:
         assert not RegexContract(r"^\d+$", fullmatch=True).validate(LLMResponse("٣٤")).is_valid
         assert RegexContract(r"^\d+$", fullmatch=True).validate(LLMResponse("34")).is_valid
 
+    def test_a_match_in_text_beyond_ascii_is_placed_in_characters(self):
+        contract = RegexContract(r"s\w+t", must_match=False)
+
+        result = contract.validate(LLMResponse("héllo wörld, a sécret secret"))  # \w is ASCII: not sécret
+
+        assert result.details["span"] == [22, 28]
+        assert "'secret'" in result.message
+
     def test_python_syntax_and_flags_still_work(self):
         assert RegexContract(r"(?x) ^ ticket - \d+ # the id\n", flags="IGNORECASE").validate(
             LLMResponse("TICKET-12")).is_valid
