@@ -91,6 +91,11 @@ class CircuitBreaker:
 
     def allow(self, contract: str = _ANY) -> bool:
         """Return True when ``contract`` should run now; count a skip otherwise."""
+        # The common case without the lock (a streamed answer asks once per chunk): a
+        # closed circuit read a moment late only delays a trip by one run.
+        circuit = self._circuits.get(contract)
+        if circuit is not None and circuit.state is BreakerState.CLOSED:
+            return True
         with self._lock:
             circuit = self._circuit(contract)
             if circuit.state is BreakerState.CLOSED:
@@ -104,6 +109,10 @@ class CircuitBreaker:
 
     def record(self, contract: str = _ANY, *, errored: bool) -> None:
         """Record the outcome of one run of ``contract``."""
+        if not errored:
+            circuit = self._circuits.get(contract)
+            if circuit is not None and circuit.state is BreakerState.CLOSED and not circuit.failures:
+                return  # nothing to change: skip the lock
         with self._lock:
             circuit = self._circuit(contract)
             if errored:
