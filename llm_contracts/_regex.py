@@ -38,6 +38,7 @@ __all__ = [
     "PatternError",
     "PatternTimeout",
     "compile_pattern",
+    "schema_patterns",
     "schema_validator_class",
 ]
 
@@ -336,6 +337,30 @@ def _additional_properties(validator: Any, aP: Any, instance: Any,
         else:
             verb = "was" if len(extras) == 1 else "were"
             yield ValidationError(f"Additional properties are not allowed ({listed} {verb} unexpected)")
+
+
+# Keywords whose values are instances, not schemas: a "pattern" key inside is data.
+_SCHEMA_DATA = frozenset({"const", "enum", "default", "examples"})
+
+
+def schema_patterns(schema: Any, path: str = "$") -> Iterator[tuple[str, str]]:
+    """Yield ``(JSONPath, pattern)`` for every ``pattern`` and ``patternProperties`` key in ``schema``."""
+    if isinstance(schema, Mapping):
+        for key, value in schema.items():
+            where = f"{path}.{key}"
+            if key in _SCHEMA_DATA:
+                continue
+            if key == "pattern" and isinstance(value, str):
+                yield where, value
+            elif key == "patternProperties" and isinstance(value, Mapping):
+                for pattern, sub in value.items():
+                    yield f"{where}[{pattern!r}]", str(pattern)
+                    yield from schema_patterns(sub, f"{where}[{pattern!r}]")
+            else:
+                yield from schema_patterns(value, where)
+    elif isinstance(schema, list):
+        for i, item in enumerate(schema):
+            yield from schema_patterns(item, f"{path}[{i}]")
 
 
 @functools.cache

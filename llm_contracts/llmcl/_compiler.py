@@ -426,19 +426,25 @@ class _Compiler:
                        hint="the flags are i (ignore case), m (multi-line), s (dot matches newline), "
                             "x (verbose)")
             return
+        self.check_pattern(unit, pattern, regex_flags(flags), pos)
+
+    def check_pattern(self, unit: _Unit, pattern: str, flags: int, pos: A.Pos, where: str = "") -> bool:
+        """Report a pattern the linear-time engine cannot run; return True when it can."""
         from .._regex import PatternError, compile_pattern
 
         # Contracts are data (stored on the server, pulled by every SDK): a pattern must
         # run on the linear-time engine, so one it cannot run is refused here.
         try:
-            compile_pattern(pattern, regex_flags(flags))
+            compile_pattern(pattern, flags)
         except PatternError as exc:
             words = {"invalid": "invalid regular expression",
                      "unsupported": "unsupported regular expression",
                      "too expensive": "regular expression too expensive"}[exc.reason]
-            self.error(unit, f"{words}: {exc.detail}", pos,
+            self.error(unit, f"{words}{where}: {exc.detail}", pos,
                        hint="RE2 syntax: no backreferences (\\1) and no lookaround ((?=...), (?<!...))"
                        if exc.reason == "unsupported" else None)
+            return False
+        return True
 
     def check_schema(self, unit: _Unit, e: A.Conforms) -> None:
         from ..contracts._json import compile_schema
@@ -454,6 +460,12 @@ class _Compiler:
                 compile_schema(schema)
             except LLMContractsError as exc:
                 self.error(unit, f"bad JSON Schema: {exc}", e.schema_pos)
+                return
+            from .._regex import schema_patterns
+
+            # A schema's patterns are contract data too: RE2 only, as for /.../ literals.
+            if not all([self.check_pattern(unit, pattern, 0, e.schema_pos, f" in the JSON Schema at {path}")
+                        for path, pattern in schema_patterns(schema)]):
                 return
             self.valid_schemas.add(key)
         self.schemas[id(e)] = schema

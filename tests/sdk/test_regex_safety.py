@@ -88,6 +88,18 @@ class TestJSONSchemaPatterns:
         assert "does not match '^(a+)+$'" in result.message
         assert "does not match any of the regexes" in result.message
 
+    def test_a_schema_pattern_re2_cannot_run_is_bounded_in_python_refused_in_llmcl(self, make_client, fake):
+        schema = {"type": "string", "pattern": "^(a|aa)+\\1$"}
+        fake.reply('"' + "a" * 5000 + '!"')
+        client = make_client(output_contracts=[JSONFormatContract(schema)])
+
+        (result,) = get_report(ask(client)).output_results
+
+        assert result.error and "too expensive" in result.message
+        refused = r"unsupported regular expression in the JSON Schema at \$\.pattern"
+        with pytest.raises(LLMCLError, match=refused):
+            load_source("contract A {\n  ensure json(output) conforms " + json.dumps(schema) + "\n}\n")
+
     def test_a_schema_pattern_has_the_ecma_ascii_digits(self):
         contract = JSONFormatContract({"type": "string", "pattern": r"^\d+$"})
 

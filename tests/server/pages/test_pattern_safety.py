@@ -39,8 +39,7 @@ class TestTryIt:
             not checks["Reply.ensure[2]"].is_valid and "forbidden text" in checks["Reply.ensure[2]"].message
         )
 
-    def test_a_schema_pattern_that_runs_away_is_an_error_verdict_saying_so(self, owner: Client) -> None:
-        # A backreference: RE2 cannot run it, so the bounded engine does, and gives up.
+    def test_a_schema_pattern_re2_cannot_run_is_a_diagnostic_not_a_run(self, owner: Client) -> None:
         source = (
             'contract Reply {\n  ensure json(output) conforms {"type": "string", '
             '"pattern": "^(a|aa)+\\\\1$"}\n}\n'
@@ -53,8 +52,10 @@ class TestTryIt:
         )
 
         assert response.status_code == 200
-        (verdict,) = verdicts(response).values()
-        assert verdict.error and "too expensive" in verdict.message
+        assert response.context["result"].verdicts == []
+        (diagnostic,) = response.context["result"].diagnostics
+        assert "unsupported regular expression in the JSON Schema at $.pattern" in diagnostic.message
+        assert (diagnostic.line, diagnostic.column) == (2, 32)
 
     def test_the_call_text_as_a_pattern_is_a_diagnostic_not_a_run(self, owner: Client) -> None:
         source = "contract Reply {\n  ensure not matches(output, input)\n}\n"
