@@ -48,8 +48,10 @@ from .decorators import contract, invariant, post, pre
 from .enforcement import CircuitBreaker, ContractReport, StreamPolicy, get_report
 from .experiments import experiment_context
 from .providers import (
+    AsyncContractAzureOpenAI,
     AsyncContractOpenAI,
     AsyncImprovedOpenAIProvider,
+    ContractAzureOpenAI,
     ContractOpenAI,
     ImprovedOpenAIProvider,
 )
@@ -59,12 +61,14 @@ __all__ = [
     "AllOf",
     "AlwaysContract",
     "AnyOf",
+    "AsyncContractAzureOpenAI",
     "AsyncContractOpenAI",
     "AsyncImprovedOpenAIProvider",
     "Category",
     "CircuitBreaker",
     "ContentPolicyContract",
     "Contract",
+    "ContractAzureOpenAI",
     "ContractConfigError",
     "ContractConflictError",
     "ContractOpenAI",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ContractConfigError
+from .._regex import schema_validator_class
 from ._base import Contract, ValidationContext, ValidationResult
 from ._output import answer_text
 from ._types import LLMResponse
@@ -189,6 +190,8 @@ def compile_schema(schema: Any, *, what: str = "schema", check_formats: bool = F
     except SchemaError as exc:
         raise ContractConfigError(f"{what} is not a valid JSON Schema: "
                                   f"{json_path(exc.absolute_path)}: {_clip(exc.message)}") from None
+    # "pattern", "patternProperties" and the "regex" format run on the linear-time engine.
+    cls = schema_validator_class(cls)
     format_checker = cls.FORMAT_CHECKER if check_formats else None
     return cls(schema, format_checker=format_checker)
 

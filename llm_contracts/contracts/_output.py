@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from .._exceptions import ContractConfigError
+from .._regex import Pattern, compile_pattern
 from ._base import Contract, ValidationContext, ValidationResult, stream_window, text_of
 from ._types import LLMResponse
 
@@ -51,7 +52,10 @@ class RegexContract(Contract):
     """Require (or forbid) a regular expression in the answer.
 
     Parameters:
-        pattern: the expression, a string or a compiled ``re.Pattern``.
+        pattern: the expression (Python syntax), a string or a compiled ``re.Pattern``. It runs
+            on RE2 (linear time, ASCII ``\\d``/``\\w``); one that needs a backreference or a
+            lookaround runs on a backtracking engine with a 50 ms limit per match, and a
+            match over the limit is an error of the contract, not a verdict.
         must_match: True: the answer must match; False: it must not contain a match.
         flags: ``re`` flags for a string pattern, or their names ("IGNORECASE|MULTILINE").
         fullmatch: match the whole answer (surrounding whitespace ignored), not a part.
@@ -79,15 +83,11 @@ class RegexContract(Contract):
         super().__init__(kwargs.pop("name", None), **kwargs)
         if not isinstance(pattern, (str, re.Pattern)):
             raise ContractConfigError(f"pattern must be a str or a compiled re.Pattern; got {pattern!r}")
-        if isinstance(flags, str):
-            flags = _flags(flags)
-        try:
-            self.regex = re.compile(pattern, flags)
-        except re.error as exc:
-            raise ContractConfigError(f"pattern {_pattern_text(pattern)!r} is not a valid regular "
-                                      f"expression: {exc}") from None
-        except (TypeError, ValueError) as exc:  # flags with a compiled pattern, or bad flags
-            raise ContractConfigError(f"flags: {exc}") from None
+        if isinstance(pattern, re.Pattern) and flags:
+            raise ContractConfigError("flags: cannot be given with a compiled pattern (it has its own)")
+        # RE2 runs it in linear time; a pattern RE2 cannot express (a backreference, a
+        # lookaround) runs on the backtracking engine under a hard time limit per match.
+        self.regex = compile_pattern(pattern, flags, fallback=True)
         self.must_match = bool(must_match)
         self.fullmatch = bool(fullmatch)
         self.message = message
@@ -119,21 +119,6 @@ class RegexContract(Contract):
         # Only the new text and an overlap are scanned (a match may straddle chunk
         # borders); searching from a position keeps lookbehinds and anchors exact.
         return self._judge(text, partial=True, pos=stream_window(text, context))
-
-
-def _flags(names: str) -> int:
-    # Specs from the control plane carry flags by name.
-    value = 0
-    for name in filter(None, (n.strip().upper() for n in re.split(r"[|,]", names))):
-        flag = getattr(re.RegexFlag, name, None)
-        if not isinstance(flag, re.RegexFlag):
-            raise ContractConfigError(f"flags: unknown regular expression flag {name!r}")
-        value |= flag
-    return value
-
-
-def _pattern_text(pattern: str | re.Pattern[str]) -> str:
-    return pattern.pattern if isinstance(pattern, re.Pattern) else pattern
 
 
 class LengthContract(Contract):
@@ -252,20 +237,28 @@ class RefusalContract(Contract):
             raise ContractConfigError("extra_patterns must be a list of patterns, not one string")
         self.window = window
         self.use_provider_field = use_provider_field
+        self._regex = re.compile(f"{_SENTENCE_START}(?:{'|'.join(f'(?:{p})' for p in _REFUSAL_PATTERNS)})")
+        # The built-in phrases above are ours; the extra ones are contract data, so they
+        # run on the linear-time engine (a sentence start there has no lookbehind: the
+        # match may begin at the punctuation before the phrase).
+        self._extra: list[Pattern] = []
         for pattern in extra_patterns:
             try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ContractConfigError(f"extra_patterns: {pattern!r} is not a valid regular "
-                                          f"expression: {exc}") from None
-        alternatives = "|".join(f"(?:{p})" for p in (*_REFUSAL_PATTERNS, *extra_patterns))
-        self._regex = re.compile(f"{_SENTENCE_START}(?:{alternatives})")
+                compile_pattern(pattern, fallback=True)
+            except ContractConfigError as exc:
+                raise ContractConfigError(f"extra_patterns: {exc}") from None
+            self._extra.append(compile_pattern(f"(?:^|[.!?:\\n])[\\s\"'*_]*(?:{pattern})", fallback=True))
         self.supports_streaming = True
 
     def _judge(self, text: str, *, partial: bool = False) -> ValidationResult:
         # A phrase that starts inside the window may end past it.
         head = text[: self.window + 80].lstrip(" \t\r\n\"'*_>#")
-        found = self._regex.search(head.lower().replace("\u2019", "'"))
+        lowered = head.lower().replace("\u2019", "'")
+        found: Any = self._regex.search(lowered)
+        for extra in self._extra:
+            hit = extra.search(lowered)
+            if hit is not None and (found is None or hit.start() < found.start()):
+                found = hit
         if found is None or found.start() > self.window:
             return self.ok()
         if partial and len(text) <= self.window + 80 and _open_ended(head, found.end()):

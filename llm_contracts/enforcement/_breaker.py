@@ -1,15 +1,25 @@
-"""A circuit breaker around contract validation."""
+"""A circuit breaker per contract around contract validation."""
 
 from __future__ import annotations
 
 import enum
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ContractConfigError
 
-__all__ = ["BreakerState", "CircuitBreaker"]
+if TYPE_CHECKING:
+    from ._report import ContractReport
+
+__all__ = ["SKIPPED_BY_BREAKER", "BreakerState", "CircuitBreaker", "all_skipped_by_breaker", "mark_skipped"]
+
+# details["skipped"] of the verdict of a contract whose breaker is open.
+SKIPPED_BY_BREAKER = "circuit breaker open"
+# The key of a breaker used directly, without naming a contract.
+_ANY = "*"
 
 
 class BreakerState(enum.StrEnum):
@@ -18,14 +28,30 @@ class BreakerState(enum.StrEnum):
     HALF_OPEN = "half_open"
 
 
-class CircuitBreaker:
-    """Skip validation while contracts keep erroring, so a broken contract cannot break the app.
+@dataclass(slots=True)
+class _Circuit:
+    state: BreakerState = BreakerState.CLOSED
+    failures: int = 0
+    opened_at: float = 0.0
+    probe_since: float | None = None  # when the half-open probe was let through
+    skipped: int = 0
+    trips: int = 0
 
-    Errors are contracts that *raise*, not violations. After ``failure_threshold``
-    consecutive calls with an error the breaker opens: validation is skipped (and the
-    skip counted) and calls go straight to the model. After ``reset_timeout`` seconds
-    one call is let through to probe (half-open); a clean probe closes the breaker, an
-    erroring one opens it again.
+
+class CircuitBreaker:
+    """Skip a contract while it keeps erroring, so a broken contract cannot break the app.
+
+    Errors are contracts that *raise*, not violations. Each contract has its own
+    circuit: after ``failure_threshold`` consecutive runs of a contract that raised,
+    its circuit opens and the contract is skipped (and the skip counted) while every
+    other contract still runs. After ``reset_timeout`` seconds one run is let through
+    to probe (half-open): a clean probe closes the circuit, an erroring or interrupted
+    one opens it again for another ``reset_timeout``.
+
+    The decision is taken when the contract is about to run, not when the call
+    starts: a call that fails at the HTTP level (a 500 from the model) never holds a
+    probe, so validation resumes on the next call that reaches the contract. A probe
+    still out after ``reset_timeout`` (its thread died) no longer blocks the next one.
     """
 
     def __init__(
@@ -43,61 +69,126 @@ class CircuitBreaker:
         self.reset_timeout = reset_timeout
         self._clock = clock
         self._lock = threading.Lock()
-        self._state = BreakerState.CLOSED
-        self._failures = 0
-        self._opened_at = 0.0
-        self._probing = False
-        self.skipped = 0
-        self.trips = 0
+        self._circuits: dict[str, _Circuit] = {}
+
+    def _circuit(self, contract: str) -> _Circuit:
+        circuit = self._circuits.get(contract)
+        if circuit is None:
+            circuit = self._circuits[contract] = _Circuit()
+        elif circuit.state is BreakerState.OPEN and self._clock() - circuit.opened_at >= self.reset_timeout:
+            circuit.state = BreakerState.HALF_OPEN
+            circuit.probe_since = None
+        return circuit
+
+    def _open(self, circuit: _Circuit) -> None:
+        if circuit.state is not BreakerState.OPEN:
+            circuit.trips += 1
+        circuit.state = BreakerState.OPEN
+        circuit.opened_at = self._clock()
+        circuit.probe_since = None
+
+    # -- per contract -------------------------------------------------------------------
+
+    def allow(self, contract: str = _ANY) -> bool:
+        """Return True when ``contract`` should run now; count a skip otherwise."""
+        # The common case without the lock (a streamed answer asks once per chunk): a
+        # closed circuit read a moment late only delays a trip by one run.
+        circuit = self._circuits.get(contract)
+        if circuit is not None and circuit.state is BreakerState.CLOSED:
+            return True
+        with self._lock:
+            circuit = self._circuit(contract)
+            if circuit.state is BreakerState.CLOSED:
+                return True
+            if circuit.state is BreakerState.HALF_OPEN and (
+                    circuit.probe_since is None or self._clock() - circuit.probe_since >= self.reset_timeout):
+                circuit.probe_since = self._clock()
+                return True
+            circuit.skipped += 1
+            return False
+
+    def record(self, contract: str = _ANY, *, errored: bool) -> None:
+        """Record the outcome of one run of ``contract``."""
+        if not errored:
+            circuit = self._circuits.get(contract)
+            if circuit is not None and circuit.state is BreakerState.CLOSED and not circuit.failures:
+                return  # nothing to change: skip the lock
+        with self._lock:
+            circuit = self._circuit(contract)
+            if errored:
+                circuit.failures += 1
+                if circuit.state is BreakerState.HALF_OPEN or circuit.failures >= self.failure_threshold:
+                    self._open(circuit)
+            else:
+                circuit.failures = 0
+                circuit.state = BreakerState.CLOSED
+                circuit.probe_since = None
+
+    def release(self, contract: str = _ANY) -> None:
+        """Record a run of ``contract`` that ended without a verdict (cancelled): a failed probe."""
+        with self._lock:
+            circuit = self._circuit(contract)
+            if circuit.state is BreakerState.HALF_OPEN and circuit.probe_since is not None:
+                self._open(circuit)
+
+    def state_of(self, contract: str) -> BreakerState:
+        """Return the state of ``contract``'s circuit."""
+        with self._lock:
+            return self._circuit(contract).state
+
+    # -- all contracts ------------------------------------------------------------------
 
     @property
     def state(self) -> BreakerState:
+        """Return the worst state over every contract: open if any circuit is open."""
         with self._lock:
-            self._maybe_half_open()
-            return self._state
+            states = {self._circuit(name).state for name in list(self._circuits)}
+        for worst in (BreakerState.OPEN, BreakerState.HALF_OPEN):
+            if worst in states:
+                return worst
+        return BreakerState.CLOSED
 
-    def _maybe_half_open(self) -> None:
-        if self._state is BreakerState.OPEN and self._clock() - self._opened_at >= self.reset_timeout:
-            self._state = BreakerState.HALF_OPEN
-            self._probing = False
-
-    def allow(self) -> bool:
-        """Return True when validation should run for this call; count a skip otherwise."""
+    @property
+    def skipped(self) -> int:
         with self._lock:
-            self._maybe_half_open()
-            if self._state is BreakerState.CLOSED:
-                return True
-            if self._state is BreakerState.HALF_OPEN and not self._probing:
-                self._probing = True
-                return True
-            self.skipped += 1
-            return False
+            return sum(c.skipped for c in self._circuits.values())
 
-    def record(self, *, errored: bool) -> None:
-        """Record the outcome of one validated call."""
+    @property
+    def trips(self) -> int:
         with self._lock:
-            if errored:
-                self._failures += 1
-                if self._state is BreakerState.HALF_OPEN or self._failures >= self.failure_threshold:
-                    if self._state is not BreakerState.OPEN:
-                        self.trips += 1
-                    self._state = BreakerState.OPEN
-                    self._opened_at = self._clock()
-                    self._probing = False
-            else:
-                self._failures = 0
-                self._state = BreakerState.CLOSED
-                self._probing = False
+            return sum(c.trips for c in self._circuits.values())
 
     def reset(self) -> None:
-        """Close the breaker and forget past errors."""
+        """Close every circuit and forget past errors."""
         with self._lock:
-            self._state = BreakerState.CLOSED
-            self._failures = 0
-            self._probing = False
+            self._circuits.clear()
 
-    def snapshot(self) -> dict[str, object]:
-        """Return the breaker's state and counters."""
+    def snapshot(self) -> dict[str, Any]:
+        """Return the overall state and counters, and each contract's."""
         state = self.state
-        return {"state": state.value, "consecutive_errors": self._failures,
-                "skipped": self.skipped, "trips": self.trips}
+        with self._lock:
+            contracts = {name: {"state": c.state.value, "consecutive_errors": c.failures,
+                                "skipped": c.skipped, "trips": c.trips}
+                         for name, c in sorted(self._circuits.items())}
+        return {"state": state.value,
+                "consecutive_errors": max((c["consecutive_errors"] for c in contracts.values()), default=0),
+                "skipped": sum(c["skipped"] for c in contracts.values()),
+                "trips": sum(c["trips"] for c in contracts.values()),
+                "contracts": contracts}
+
+
+def mark_skipped(report: ContractReport) -> None:
+    """Say ``skipped`` when every contract of the call was skipped by its open circuit."""
+    if all_skipped_by_breaker(report.results):
+        report.outcome = "skipped"
+        report.stop_reason = "circuit breaker open: validation skipped"
+
+
+def all_skipped_by_breaker(results: Iterable[Any]) -> bool:
+    """Return True when there were verdicts and the breaker skipped every one of them."""
+    seen = False
+    for result in results:
+        if result.details.get("skipped") != SKIPPED_BY_BREAKER:
+            return False
+        seen = True
+    return seen

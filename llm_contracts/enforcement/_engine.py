@@ -23,7 +23,7 @@ from ..contracts._base import (
 from ..contracts._types import LLMRequest, LLMResponse, ToolCall
 from ..contracts.composition import Conflict, resolve
 from ..observability._metrics import Metrics
-from ._breaker import CircuitBreaker
+from ._breaker import SKIPPED_BY_BREAKER, CircuitBreaker
 
 __all__ = ["CONFLICT_MODES", "ContractEngine", "build_choices_feedback", "build_feedback", "is_blocking"]
 
@@ -208,8 +208,19 @@ class ContractEngine:
             error=True,
         )
 
+    @staticmethod
+    def _skipped(contract: Contract) -> ValidationResult:
+        message = f"contract {contract.name} skipped: {SKIPPED_BY_BREAKER}"
+        return ValidationResult(is_valid=True, message=message, contract_name=contract.name,
+                                details={"skipped": SKIPPED_BY_BREAKER}, enforcement=contract.enforcement)
+
     def run_one(self, contract: Contract, value: Any, context: ValidationContext) -> ValidationResult:
+        # The breaker decides per contract, as it is about to run: one buggy contract
+        # never switches off the others, and a failed HTTP call never holds a probe.
+        if not self.breaker.allow(contract.name):
+            return self._skipped(contract)
         started = time.perf_counter()
+        result: ValidationResult | None = None
         try:
             if _async_only(contract):
                 result = _sync_call(contract, _complete, contract, value, context)
@@ -219,16 +230,27 @@ class ContractEngine:
                 raise TypeError(f"validate() returned {type(result).__name__}, not ValidationResult")
         except Exception as exc:  # a contract's bug must never reach the host app
             result = self._errored(contract, exc)
+        finally:
+            if result is None:  # interrupted (KeyboardInterrupt...): a probe without a verdict
+                self.breaker.release(contract.name)
+        self.breaker.record(contract.name, errored=result.error)
         return self._finish(contract, result, started)
 
     async def arun_one(self, contract: Contract, value: Any, context: ValidationContext) -> ValidationResult:
+        if not self.breaker.allow(contract.name):
+            return self._skipped(contract)
         started = time.perf_counter()
+        result: ValidationResult | None = None
         try:
             result = await contract.avalidate(value, context)
             if not isinstance(result, ValidationResult):
                 raise TypeError(f"avalidate() returned {type(result).__name__}, not ValidationResult")
         except Exception as exc:
             result = self._errored(contract, exc)
+        finally:
+            if result is None:  # cancelled: a probe without a verdict opens the circuit again
+                self.breaker.release(contract.name)
+        self.breaker.record(contract.name, errored=result.error)
         return self._finish(contract, result, started)
 
     def _apply_fixes(
@@ -296,11 +318,15 @@ class ContractEngine:
         """Run streaming contracts on the text streamed so far."""
         out = []
         for contract in contracts:
+            if not self.breaker.allow(contract.name):
+                out.append(self._skipped(contract))
+                continue
             started = time.perf_counter()
             try:
                 result = _sync_call(contract, contract.validate_partial, text, context)
             except Exception as exc:
                 result = self._errored(contract, exc)
+            self.breaker.record(contract.name, errored=result.error)
             result.latency_s = time.perf_counter() - started
             result.enforcement = contract.enforcement
             if not result.is_valid or result.error:

@@ -17,6 +17,7 @@ from typing import Any
 from .._exceptions import ContractConfigError, ContractViolationError
 from ..contracts._base import Enforcement, Severity, ValidationContext, ValidationResult
 from ..contracts._types import LLMRequest, LLMResponse, Usage
+from ._breaker import mark_skipped
 from ._engine import ContractEngine, build_choices_feedback, build_feedback, is_blocking
 from ._report import Attempt, ContractReport
 from ._streaming import StreamPolicy
@@ -42,6 +43,9 @@ class CallSettings:
     # The experiment variants of this call (llm_contracts.experiments.Exposure): set on
     # the per-call settings only, copied into the call's report.
     exposures: tuple[Any, ...] = ()
+    # Whether the project's server-defined contracts were in force ("applied") or had not
+    # arrived yet ("unavailable"); None without project contracts. Copied into the report.
+    project_contracts: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.contract_retries, int) or self.contract_retries < 0:
@@ -103,7 +107,8 @@ def contracted_call(
     """
     engine = settings.engine
     report = ContractReport(provider=request.provider, endpoint=request.endpoint, model=request.model,
-                            streamed=stream, request=request, exposures=settings.exposures)
+                            streamed=stream, request=request, exposures=settings.exposures,
+                            project_contracts=settings.project_contracts)
     if conversation is not None:
         report.session_id = getattr(conversation, "session_id", None)
         turns = getattr(conversation, "assistant_turns", None)
@@ -111,22 +116,15 @@ def contracted_call(
     context = ValidationContext(request=request)
     if conversation is not None:
         context.conversation = conversation.view_for(request, None)
-    validate = engine.breaker.allow()
-    errored = False
-    if not validate:
-        report.outcome = "skipped"
-        report.stop_reason = "circuit breaker open: validation skipped"
-    elif engine.input_contracts:
+    if engine.input_contracts:
         t0 = time.perf_counter()
         results, fixed = yield (INPUT, request, context, report.input_fixes)
         report.validation_latency_s += time.perf_counter() - t0
         report.input_results = results
-        errored = any(r.error for r in results)
         # A violation the contract repaired by auto-fix no longer blocks: the fixed
         # request is what gets sent, and the report lists the fix.
         failures = [r for r in results if is_blocking(r) and not r.details.get("auto_fixed")]
         if failures:
-            engine.breaker.record(errored=errored)
             report.outcome = "violated"
             report.stop_reason = "input violation"
             engine.metrics.record_call(outcome="violated")
@@ -141,8 +139,6 @@ def contracted_call(
     if stream:
         # Output validation of a stream happens chunk by chunk in the stream wrapper.
         result = yield (SEND, body, False)
-        if validate:
-            engine.breaker.record(errored=errored)
         return result, report
 
     attempt = 0
@@ -160,24 +156,6 @@ def contracted_call(
         response = responses[0]
         report.total_usage.add(response.usage)
         unfit = misfits(parsed) if misfits is not None else ()
-        if not validate:
-            misfit = [_misfit(m) for m in unfit if m is not None]
-            report.attempts.append(Attempt(attempt, response.text, misfit, response.usage, latency, feedback,
-                                           response.model))
-            if misfit:
-                # Contracts are skipped, but an answer openai could not parse has no
-                # parsed form to hand back: it fails as it would with validation on.
-                report.outcome = "violated"
-                report.stop_reason = "the answer does not fit the response_format (validation skipped)"
-                engine.metrics.record_call(outcome="violated")
-                settings.emit(report)
-                raise ContractViolationError(f"response rejected: {misfit[0].message}", results=misfit,
-                                             stage="output", report=report, response=parsed)
-            if conversation is not None:
-                conversation.record_exchange(request, response)
-            engine.metrics.record_call(outcome="skipped")
-            settings.emit(report)
-            return result, report
         context.attempt = attempt
         context.elapsed_s = latency
         if conversation is not None:
@@ -197,7 +175,6 @@ def contracted_call(
         if per_choice:
             results = [r for verdicts in per_choice for r in verdicts]
         report.validation_latency_s += time.perf_counter() - t1
-        errored = errored or any(r.error for r in results)
         report.attempts.append(Attempt(attempt, response.text, results, response.usage, latency, feedback,
                                        response.model, per_choice))
         failures = [r for r in results if is_blocking(r)]
@@ -233,13 +210,11 @@ def contracted_call(
                 report.outcome = "fallback"
                 report.stop_reason = f"{stop}; answered with the declared fallback"
                 log.warning("llm_contracts answered with the declared fallback: %s", stop)
-                engine.breaker.record(errored=errored)
                 engine.metrics.record_call(outcome="fallback")
                 settings.emit(report)
                 return replacement, report
             report.outcome = "violated"
             report.stop_reason = stop
-            engine.breaker.record(errored=errored)
             engine.metrics.record_call(outcome="violated")
             settings.emit(report)
             first = failures[0]
@@ -263,7 +238,7 @@ def contracted_call(
         sum_usage(parsed, answers)
     if conversation is not None:
         conversation.record_exchange(request, response)
-    engine.breaker.record(errored=errored)
+    mark_skipped(report)
     engine.metrics.record_call(outcome=report.outcome)
     settings.emit(report)
     return result, report

@@ -76,6 +76,9 @@ class ContractReport:
     exposures: tuple[Any, ...] = ()
     session_id: str | None = None
     turn: int | None = None
+    # With project_contracts=True: "applied" when the project's contracts were enforced,
+    # "unavailable" when they had not arrived from the control plane (down or slow).
+    project_contracts: str | None = None
 
     @property
     def experiment(self) -> str | None:
@@ -146,6 +149,7 @@ class ContractReport:
             "experiments": [{"experiment": e.experiment, "variant": e.variant} for e in self.exposures],
             "session_id": self.session_id,
             "turn": self.turn,
+            "project_contracts": self.project_contracts,
         }
 
 

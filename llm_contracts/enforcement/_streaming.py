@@ -13,6 +13,7 @@ from typing import Any
 from .._exceptions import ContractConfigError, ContractViolationError
 from ..contracts._base import Contract, Enforcement, Severity, ValidationContext, ValidationResult
 from ..contracts._types import LLMResponse, ToolCall, Usage
+from ._breaker import mark_skipped
 from ._engine import ContractEngine, is_blocking
 from ._report import ContractReport
 
@@ -523,6 +524,7 @@ class StreamValidator:
         if self.report.outcome != "skipped":
             soft = any(not r.is_valid and r.enforcement is not Enforcement.STRICT for r in results)
             self.report.outcome = "warned" if soft else "passed"
+            mark_skipped(self.report)
         self.on_done(self.report)
         out = [chunk for chunk, _, _ in self.held]
         self.held.clear()

@@ -371,7 +371,15 @@ class _Compiler:
                 if got == "text" and isinstance(arg, A.Str):
                     self.check_regex(unit, arg.value, "", arg.pos)
                     continue
-                if got in ("regex", "text"):
+                if got == "regex":
+                    continue
+                if got == "text":
+                    # The text of the call (the user's prompt, the model's answer) is never
+                    # compiled as a pattern: it would let anyone who writes it pick one.
+                    self.error(unit, f"{e.fn}() takes its pattern from the contract: {expr_text(arg)} is "
+                                     "the text of the call, which is never compiled as a regular expression",
+                               arg.pos, hint=f"to look for it as plain text write "
+                                             f"contains({expr_text(e.args[0])}, {expr_text(arg)})")
                     continue
             elif got == want:
                 if i >= n:
@@ -418,10 +426,25 @@ class _Compiler:
                        hint="the flags are i (ignore case), m (multi-line), s (dot matches newline), "
                             "x (verbose)")
             return
+        self.check_pattern(unit, pattern, regex_flags(flags), pos)
+
+    def check_pattern(self, unit: _Unit, pattern: str, flags: int, pos: A.Pos, where: str = "") -> bool:
+        """Report a pattern the linear-time engine cannot run; return True when it can."""
+        from .._regex import PatternError, compile_pattern
+
+        # Contracts are data (stored on the server, pulled by every SDK): a pattern must
+        # run on the linear-time engine, so one it cannot run is refused here.
         try:
-            re.compile(pattern, regex_flags(flags))
-        except re.error as exc:
-            self.error(unit, f"invalid regular expression: {exc.msg}", pos)
+            compile_pattern(pattern, flags)
+        except PatternError as exc:
+            words = {"invalid": "invalid regular expression",
+                     "unsupported": "unsupported regular expression",
+                     "too expensive": "regular expression too expensive"}[exc.reason]
+            self.error(unit, f"{words}{where}: {exc.detail}", pos,
+                       hint="RE2 syntax: no backreferences (\\1) and no lookaround ((?=...), (?<!...))"
+                       if exc.reason == "unsupported" else None)
+            return False
+        return True
 
     def check_schema(self, unit: _Unit, e: A.Conforms) -> None:
         from ..contracts._json import compile_schema
@@ -437,6 +460,12 @@ class _Compiler:
                 compile_schema(schema)
             except LLMContractsError as exc:
                 self.error(unit, f"bad JSON Schema: {exc}", e.schema_pos)
+                return
+            from .._regex import schema_patterns
+
+            # A schema's patterns are contract data too: RE2 only, as for /.../ literals.
+            if not all([self.check_pattern(unit, pattern, 0, e.schema_pos, f" in the JSON Schema at {path}")
+                        for path, pattern in schema_patterns(schema)]):
                 return
             self.valid_schemas.add(key)
         self.schemas[id(e)] = schema

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .._regex import Pattern, compile_pattern
 from ..contracts._base import Category, Contract, ValidationContext, ValidationResult, text_of
 from ..contracts._output import answer_text
 from ..contracts._types import LLMRequest, LLMResponse
@@ -317,13 +318,19 @@ class _Compiler:
     def fn_matches(self, args: list[Mapping[str, Any]]) -> Fn:
         text = self.subject(args[0])
         if args[1]["op"] in ("regex", "str"):
-            search = (_regex(args[1]) if args[1]["op"] == "regex" else re.compile(args[1]["value"])).search
+            search = (_regex(args[1]) if args[1]["op"] == "regex"
+                      else compile_pattern(args[1]["value"], fallback=True)).search
             if text is None:
                 return lambda e: search(e) is not None
             return lambda e: search(text(e)) is not None
         source: Fn = text or (lambda e: e)
         other = self.value(args[1])
-        return lambda e: _dynamic_regex(str(other(e))).search(source(e)) is not None
+        if args[1].get("op") == "ref" and args[1].get("name") == "context":
+            # The application put a pattern in the context on purpose: RE2 only, no fallback.
+            return lambda e: compile_pattern(str(other(e))).search(source(e)) is not None
+        # The text of the call (the compiler refuses this; a spec written by hand may not):
+        # matched as plain text, never compiled.
+        return lambda e: str(other(e)) in source(e)
 
     def fn_mentions(self, args: list[Mapping[str, Any]]) -> Fn:
         text = self.subject(args[0])
@@ -385,15 +392,11 @@ class _Compiler:
         return lambda e: bool(plain.find(text(e)))
 
 
-def _regex(node: Mapping[str, Any]) -> re.Pattern[str]:
+def _regex(node: Mapping[str, Any]) -> Pattern:
     from ._compiler import regex_flags
 
-    return re.compile(node["pattern"], regex_flags(node.get("flags", "")))
-
-
-@functools.lru_cache(maxsize=256)
-def _dynamic_regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+    # The compiler refuses what RE2 cannot run; a spec from before that runs bounded.
+    return compile_pattern(node["pattern"], regex_flags(node.get("flags", "")), fallback=True)
 
 
 @functools.lru_cache(maxsize=256)

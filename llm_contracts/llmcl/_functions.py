@@ -27,7 +27,9 @@ FUNCTIONS: dict[str, Signature] = {
     "words": Signature(("text",), "number", "runs of non-space characters"),
     "json": Signature(("text",), "json", "the JSON value in the text (whole, fenced or inside prose); "
                                          "as a condition: the text holds JSON"),
-    "matches": Signature(("text", "pattern"), "bool", "the text contains a match of the regular expression"),
+    "matches": Signature(("text", "pattern"), "bool",
+                         "the text contains a match of the regular expression "
+                         "(RE2; from the contract or context, never the call's text)"),
     "contains": Signature(("text", "text"), "bool", "the text contains the string (case-sensitive)"),
     "mentions": Signature(("text", "text"), "bool", "the text mentions the word or phrase (case-insensitive, "
                                                     "whole words)"),

@@ -202,7 +202,8 @@ def _builtin(node: Mapping[str, Any], category: Category, fix: str | None,
         return RegexContract(args[1]["pattern"], must_match=not negated, flags=flags, **kwargs)
     if not negated:
         return None
-    extra = [a["value"] for a in args[1:]] or None
+    # Kinds and categories are string literals; other calls (matches with a text) have none.
+    extra = [a["value"] for a in args[1:] if a.get("op") == "str"] or None
     if fn == "pii":
         return PIIContract(kinds=extra, redact=fix == "redact" and side == "input", **kwargs)
     if fn == "injection" and side == "input":

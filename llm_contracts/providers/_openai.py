@@ -53,7 +53,8 @@ _OUR_KWARGS = ("contracts", "input_contracts", "output_contracts", "contract_ret
                "retry_budget_tokens", "stream_policy", "circuit_breaker", "on_report", "native_schema",
                "conflicts", "fallback")
 # Reporting, tracing and server-defined contracts (llm_contracts.reporting).
-_TELEMETRY_KWARGS = ("reporter", "upload_traces", "project_contracts", "otel", "user_id")
+_TELEMETRY_KWARGS = ("reporter", "upload_traces", "project_contracts", "otel", "user_id",
+                     "project_contracts_timeout")
 
 
 def _client_options(client: Any) -> dict[str, Any]:
@@ -514,6 +515,14 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
         get_report(reply).outcome   # "passed", "repaired", ...
     """
 
+    def __new__(cls, *args: Any, client: Any = None, **kwargs: Any) -> ImprovedOpenAIProvider:
+        # Wrapping an Azure client keeps Azure's URLs and auth: build the Azure twin.
+        if isinstance(client, openai.AzureOpenAI) and not issubclass(cls, openai.AzureOpenAI):
+            from ._azure import ContractAzureOpenAI
+
+            cls = ContractAzureOpenAI
+        return super().__new__(cls)
+
     def __init__(self, *, client: openai.OpenAI | None = None, **kwargs: Any) -> None:
         self._init_contracts(kwargs)
         if client is not None:
@@ -607,6 +616,13 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
 
     Input contracts of a call run concurrently, and so do its output contracts.
     """
+
+    def __new__(cls, *args: Any, client: Any = None, **kwargs: Any) -> AsyncImprovedOpenAIProvider:
+        if isinstance(client, openai.AsyncAzureOpenAI) and not issubclass(cls, openai.AsyncAzureOpenAI):
+            from ._azure import AsyncContractAzureOpenAI
+
+            cls = AsyncContractAzureOpenAI
+        return super().__new__(cls)
 
     def __init__(self, *, client: openai.AsyncOpenAI | None = None, **kwargs: Any) -> None:
         self._init_contracts(kwargs)

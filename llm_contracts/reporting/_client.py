@@ -44,6 +44,10 @@ class ClientTelemetry:
             contract raised), ``"violations"`` (also every violated call), ``"all"`` or
             ``"never"``.
         project_contracts: also enforce the project's server-defined contracts.
+        project_contracts_timeout: seconds the first call of the process waits for the
+            first pull of the project's contracts (default 1; 0: never wait). When they
+            have not arrived, the call enforces the client's own contracts and its report
+            says ``project_contracts == "unavailable"``.
         user_id: the user the client's calls are made for, which places them in the
             project's running experiments (``llm_contracts.experiment_context(user_id=...)``
             overrides it per call). Experiments are pulled with the project's contracts,
@@ -59,7 +63,11 @@ class ClientTelemetry:
 
     def __init__(self, settings: CallSettings, *, reporter: Reporter | None = None,
                  upload_traces: str = "breakpoints", project_contracts: bool = False,
-                 otel: Any = None, user_id: str | None = None) -> None:
+                 otel: Any = None, user_id: str | None = None,
+                 project_contracts_timeout: float = 1.0) -> None:
+        wait = project_contracts_timeout
+        if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait <= 60:
+            raise ContractConfigError(f"project_contracts_timeout must be seconds from 0 to 60; got {wait!r}")
         if reporter is not None and not isinstance(reporter, Reporter):
             raise ContractConfigError(
                 f"reporter= must be a llm_contracts.reporting.Reporter; got {reporter!r}")
@@ -75,6 +83,8 @@ class ClientTelemetry:
         self.reporter = reporter if reporter is not None else default_reporter()
         self.upload_traces = upload_traces
         self.project_contracts = bool(project_contracts)
+        self.project_contracts_timeout = float(project_contracts_timeout)
+        self._unavailable: tuple[CallSettings, CallSettings] | None = None
         self.user_id = user_id
         self.experiments = self.project_contracts or user_id is not None
         self.spans = SpanRecorder(otel)
@@ -146,14 +156,20 @@ class ClientTelemetry:
         """Return ``base`` with the project's current contracts added, built once per contract set."""
         if not self.project_contracts or not self.reporter.enabled:
             return base
-        project = self.reporter.sync.contracts
+        sync = self.reporter.sync
+        if not sync.wait_first_contracts(self.project_contracts_timeout):
+            # The report of the call says its project contracts were not there.
+            if self._unavailable is None or self._unavailable[0] is not base:
+                self._unavailable = (base, dataclasses.replace(base, project_contracts="unavailable"))
+            return self._unavailable[1]
+        project = sync.contracts
         engine = base.engine
         cached = self._cache
         if (cached is not None and cached[0] is base and cached[1] is engine and cached[2] is project
                 and cached[3] is engine.input_contracts and cached[4] is engine.output_contracts):
             return cached[5]  # type: ignore[no-any-return]
         if not project:
-            settings = base
+            settings = dataclasses.replace(base, project_contracts="applied")
         else:
             merged = ContractEngine(breaker=engine.breaker, metrics=engine.metrics)
             # Build both lists, then hand the call a new settings object: a call in flight
@@ -162,7 +178,7 @@ class ClientTelemetry:
                                             *(c for c in project if c.category.value == "input")])
             merged.output_contracts = _sort([*engine.output_contracts,
                                              *(c for c in project if c.category.value != "input")])
-            settings = dataclasses.replace(base, engine=merged)
+            settings = dataclasses.replace(base, engine=merged, project_contracts="applied")
         self._cache = (base, engine, project, engine.input_contracts, engine.output_contracts, settings)
         return settings
 
@@ -231,10 +247,12 @@ class ClientTelemetry:
 
 def attach_telemetry(settings: CallSettings, *, reporter: Reporter | None = None,
                      upload_traces: str = "breakpoints", project_contracts: bool = False,
-                     otel: Any = None, user_id: str | None = None) -> ClientTelemetry | None:
+                     otel: Any = None, user_id: str | None = None,
+                     project_contracts_timeout: float = 1.0) -> ClientTelemetry | None:
     """Install the telemetry listener on ``settings`` when it has anything to do; return it."""
     telemetry = ClientTelemetry(settings, reporter=reporter, upload_traces=upload_traces,
-                                project_contracts=project_contracts, otel=otel, user_id=user_id)
+                                project_contracts=project_contracts, otel=otel, user_id=user_id,
+                                project_contracts_timeout=project_contracts_timeout)
     if not telemetry.active:
         return None
     settings.listeners.append(telemetry)

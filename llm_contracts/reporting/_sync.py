@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +85,15 @@ class ProjectSync:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.loaded = threading.Event()  # set after the first answer to each wanted pull
+        # Set once the server answered a contracts pull; what the parent pulled before a
+        # fork is in force in the child too (a fresh Event: the old one's lock may be held).
+        pulled = getattr(self, "contracts_pulled", None)
+        self.contracts_pulled = threading.Event()
+        if pulled is not None and pulled.is_set():
+            self.contracts_pulled.set()
+        self._contracts_tried = threading.Event()  # set after each attempt, answered or not
+        self._first_wait_until: float | None = None
+        self._unavailable_logged = False
 
     def want(self, *, contracts: bool = False, breakpoints: bool = False, experiments: bool = False) -> None:
         """Start pulling contracts, breakpoints and/or experiments (a no-op when the reporter is disabled)."""
@@ -142,6 +152,8 @@ class ProjectSync:
             data = self._get(CONTRACTS_PATH)
             if isinstance(data, dict) and isinstance(data.get("contracts"), list):
                 self._publish_contracts(data["contracts"])
+                self.contracts_pulled.set()
+            self._contracts_tried.set()
         if self._want_breakpoints:
             data = self._get(BREAKPOINTS_PATH)
             if isinstance(data, dict) and isinstance(data.get("breakpoints"), list):
@@ -213,3 +225,26 @@ class ProjectSync:
     def wait_loaded(self, timeout: float | None = None) -> bool:
         """Wait for the first pull to finish; return False on timeout."""
         return self.loaded.wait(timeout)
+
+    def wait_first_contracts(self, timeout: float) -> bool:
+        """Wait, once per process and at most ``timeout`` seconds, for the first pull of contracts.
+
+        The first call of a fresh process must not run without the project's contracts
+        just because the poller has not answered yet; a control plane that is down or
+        slow costs that call ``timeout`` at most (a refused connection much less), and
+        later calls nothing. Return True when the project's contracts are known.
+        """
+        if self.contracts_pulled.is_set():
+            return True
+        with self._lock:
+            if self._first_wait_until is None:
+                self._first_wait_until = time.monotonic() + timeout
+            remaining = self._first_wait_until - time.monotonic()
+        # A refused connection ends the first attempt at once: no need to wait it out.
+        if remaining > 0 and self._contracts_tried.wait(remaining) and self.contracts_pulled.is_set():
+            return True
+        if not self._unavailable_logged:
+            self._unavailable_logged = True
+            log.warning("llm_contracts: the project's contracts did not arrive within %.2g s (control plane "
+                        "down or slow); calls enforce the client's own contracts until they do", timeout)
+        return False
