@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -35,6 +36,7 @@ from contracts_app.models import (
     MinuteBreakdown,
     MinuteRollup,
     Project,
+    QuarantinedBucket,
     SdkInstance,
     Trace,
     ValidationEvent,
@@ -541,42 +543,77 @@ _EVENT_COLUMNS: tuple[str, ...] = (
 )
 
 
+# An id as the SDK makes it (uuid4 hex) holds no personal data unless it has a long run
+# of digits; the fast path skips the redactor for the ids of almost every event.
+_PLAIN_ID = re.compile(r"[0-9a-f]{32}")
+_DIGIT_RUN = re.compile(r"\d{7}")
+
+
+def _redact_id(value: str | None) -> str | None:
+    """Return an id with no personal data: a hash of it when the redactor finds some."""
+    if not value or (_PLAIN_ID.fullmatch(value) and not _DIGIT_RUN.search(value)):
+        return value
+    if redact(value) == value:
+        return value
+    # Hashed, not redacted: "[EMAIL]" for every id with an email would merge distinct
+    # events, while a hash keeps each id distinct and stable across retries.
+    return "pii-" + hashlib.sha256(value.encode("utf-8")).hexdigest()[:40]
+
+
+def _redact_name(value: str | None) -> str | None:
+    return value if not value else redact(value)
+
+
 def _row(project_id: int, event: EventIn, received_at: datetime) -> tuple[Any, ...]:
-    # Excerpts were redacted by the SDK; redact again, since an old or foreign client
-    # may not have, and nothing unredacted may reach the disk.
+    # Every text a client chose passes the redactor: excerpts were redacted by the SDK,
+    # but an old or foreign client may not have, and nothing unredacted may reach the disk.
+    # Version 0 and "" mean "none", as NULL does: stored as NULL, so that the rollups'
+    # COALESCE keys can never see two rows for one key.
     return (
         project_id,
-        event.event_id,
-        event.call_id,
+        _redact_id(event.event_id),
+        _redact_id(event.call_id),
         event.timestamp,
         received_at,
-        event.contract,
-        event.contract_version,
+        _redact_name(event.contract),
+        event.contract_version or None,
         event.category,
         event.is_valid,
         event.error,
         event.severity,
         event.enforcement,
-        event.message,
+        redact(event.message) if event.message else event.message,
         event.outcome,
         None if event.input_excerpt is None else redact(event.input_excerpt),
         None if event.output_excerpt is None else redact(event.output_excerpt),
         event.latency_ms,
         event.llm_latency_ms,
-        event.model,
-        event.provider,
-        event.endpoint,
+        _redact_name(event.model),
+        _redact_name(event.provider),
+        _redact_name(event.endpoint),
         event.prompt_tokens,
         event.completion_tokens,
         event.auto_fix_attempted,
         event.auto_fix_succeeded,
         event.retries,
-        event.session_id,
+        _redact_id(event.session_id) or None,
         event.turn,
-        event.experiment,
-        event.variant,
-        event.trace_id,
-        event.sdk_version,
+        _redact_name(event.experiment) or None,
+        _redact_name(event.variant) or None,
+        _redact_id(event.trace_id) or None,
+        _redact_name(event.sdk_version),
+    )
+
+
+def _timestamp_error(timestamp: datetime, received_at: datetime) -> str | None:
+    """Return why an event's timestamp is refused, or None when it is inside the accepted window."""
+    oldest = received_at - timedelta(seconds=settings.EVENT_MAX_AGE_S)
+    newest = received_at + timedelta(seconds=settings.EVENT_MAX_FUTURE_S)
+    if oldest <= timestamp <= newest:
+        return None
+    return (
+        f"must be at most {settings.EVENT_MAX_AGE_S:g} s before and {settings.EVENT_MAX_FUTURE_S:g} s "
+        f"after the server's clock ({received_at.isoformat()})"
     )
 
 
@@ -603,8 +640,8 @@ PG_TYPES: dict[str, str] = {
     "model": "text",
     "provider": "text",
     "endpoint": "text",
-    "prompt_tokens": "int4",
-    "completion_tokens": "int4",
+    "prompt_tokens": "int8",
+    "completion_tokens": "int8",
     "auto_fix_attempted": "bool",
     "auto_fix_succeeded": "bool",
     "retries": "int4",
@@ -684,12 +721,19 @@ def event_ingest_batch(
         except ValidationError as exc:
             statuses.append({"index": index, "status": "rejected", "errors": _field_errors(exc)})
             continue
-        if event.event_id in seen:
+        reason = _timestamp_error(event.timestamp, now)
+        if reason is not None:
+            statuses.append(
+                {"index": index, "status": "rejected", "errors": [{"field": "timestamp", "reason": reason}]}
+            )
+            continue
+        row = _row(project.pk, event, now)
+        if row[1] in seen:
             statuses.append({"event_id": event.event_id, "status": "duplicate"})
             continue
-        seen.add(event.event_id)
-        rows.append(_row(project.pk, event, now))
-        statuses.append({"event_id": event.event_id, "status": "pending"})
+        seen.add(row[1])
+        rows.append(row)
+        statuses.append({"event_id": event.event_id, "stored_id": row[1], "status": "pending"})
 
     with transaction.atomic():
         if not rows:
@@ -703,7 +747,7 @@ def event_ingest_batch(
 
     for status in statuses:
         if status["status"] == "pending":
-            status["status"] = "accepted" if status["event_id"] in inserted else "duplicate"
+            status["status"] = "accepted" if status.pop("stored_id") in inserted else "duplicate"
         if status["status"] == "accepted":
             result.accepted += 1
         elif status["status"] == "duplicate":
@@ -806,6 +850,9 @@ class AggregationResult:
     minute_rows: int = 0
     hour_rows: int = 0
     watermark: datetime | None = None
+    # Projects whose pass failed, and the minutes set aside (retried on every pass).
+    failed_projects: int = 0
+    quarantined: int = 0
 
 
 # What a rollup row adds up; hour rows are sums of these over their minutes.
@@ -879,8 +926,15 @@ def _insert_select(
 def _minute_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> int:
     grouped = (
         ValidationEvent.objects.filter(project_id=project_id, timestamp__gte=start, timestamp__lt=end)
-        .annotate(minute=Trunc("timestamp", "minute", output_field=DateTimeField(), tzinfo=UTC))
-        .values("minute", "contract", "contract_version", "experiment", "variant")
+        .annotate(
+            minute=Trunc("timestamp", "minute", output_field=DateTimeField(), tzinfo=UTC),
+            # Grouped by the key the rollup row stores: version 0 and NULL, or "" and NULL,
+            # stored before ingest normalised them, must not make two rows of one key.
+            key_version=Coalesce("contract_version", Value(0)),
+            key_experiment=Coalesce("experiment", Value("")),
+            key_variant=Coalesce("variant", Value("")),
+        )
+        .values("minute", "contract", "key_version", "key_experiment", "key_variant")
         .annotate(
             n=Count("id"),
             n_violations=Count("id", filter=Q(is_valid=False)),
@@ -900,9 +954,9 @@ def _minute_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> 
         "%s",
         "sub.minute",
         "sub.contract",
-        "COALESCE(sub.contract_version, 0)",
-        "COALESCE(sub.experiment, '')",
-        "COALESCE(sub.variant, '')",
+        "sub.key_version",
+        "sub.key_experiment",
+        "sub.key_variant",
         "sub.n",
         "sub.n_violations",
         "sub.n_errors",
@@ -985,39 +1039,104 @@ def _breakdown_insert(
         )
 
 
+def _rollups_rebuild(project_id: int, start: datetime, end: datetime, result: AggregationResult) -> None:
+    result.minute_rows += _minute_rollups_rebuild(project_id, start, end)
+    result.hour_rows += _hour_rollups_rebuild(project_id, start, end)
+    _breakdowns_rebuild(project_id, start, end)
+
+
+def _quarantine(project_id: int, minute: datetime, exc: BaseException, now: datetime) -> None:
+    reason = f"{type(exc).__name__}: {exc}"[:2000]
+    updated = QuarantinedBucket.objects.filter(project_id=project_id, bucket=minute).update(
+        attempts=F("attempts") + 1, last_failed_at=now, reason=reason
+    )
+    if not updated:
+        QuarantinedBucket.objects.create(
+            project_id=project_id, bucket=minute, reason=reason, first_failed_at=now, last_failed_at=now
+        )
+
+
+def _project_rollups(
+    project_id: int, minutes: list[datetime], result: AggregationResult, now: datetime
+) -> None:
+    """Rebuild one project's touched minutes; set aside each minute that cannot be rebuilt."""
+    minute = timedelta(minutes=1)
+    # The project's row lock makes a second pass wait for this one instead of writing
+    # the same rollup rows at the same time.
+    Project.objects.select_for_update().filter(pk=project_id).first()
+    # Close runs are merged into one query; the minutes in between are recomputed too,
+    # which is harmless and cheaper than many small queries.
+    for start, end in _runs(minutes, gap=timedelta(hours=1)):
+        try:
+            with transaction.atomic():
+                _rollups_rebuild(project_id, start, end, result)
+        except Exception:
+            # Something in the run cannot be aggregated: find the minutes that fail and
+            # set them aside, so the rest of the run is still rolled up.
+            for bucket in sorted(m for m in set(minutes) if start <= m < end):
+                try:
+                    with transaction.atomic():
+                        _rollups_rebuild(project_id, bucket, bucket + minute, result)
+                except Exception as exc:
+                    logger.warning("rollup of project %s minute %s quarantined: %s", project_id, bucket, exc)
+                    _quarantine(project_id, bucket, exc, now)
+                    result.quarantined += 1
+                else:
+                    QuarantinedBucket.objects.filter(project_id=project_id, bucket=bucket).delete()
+        else:
+            done = QuarantinedBucket.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end)
+            done.delete()
+
+
 def rollups_aggregate(*, now: datetime | None = None) -> AggregationResult:
     """Bring the minute and hour rollups up to date with the events received since the last pass.
 
     Every bucket an event touched is recomputed whole from the raw events, so a pass is
-    idempotent: running it again, or over an overlapping window, changes nothing.
+    idempotent: running it again, or over an overlapping window, changes nothing. Each
+    project is committed on its own: a project whose pass fails is logged and counted,
+    its minutes are set aside (``QuarantinedBucket``) and tried again on the next pass,
+    and neither the other projects nor the watermark wait for it.
     """
     now = now or timezone.now()
     result = AggregationResult()
-    with transaction.atomic():
-        watermark, _ = Watermark.objects.get_or_create(name="rollups", defaults={"value": _EPOCH})
-        # One pass at a time: a second worker waits here instead of writing the same rows.
-        watermark = Watermark.objects.select_for_update().get(pk=watermark.pk)
-        since = watermark.value - timedelta(seconds=settings.ROLLUP_OVERLAP_S)
-        touched = (
-            ValidationEvent.objects.filter(received_at__gte=since, received_at__lte=now)
-            .annotate(minute=Trunc("timestamp", "minute", output_field=DateTimeField(), tzinfo=UTC))
-            .values_list("project_id", "minute")
-            .distinct()
-            .order_by()
+    watermark, _ = Watermark.objects.get_or_create(name="rollups", defaults={"value": _EPOCH})
+    since = watermark.value - timedelta(seconds=settings.ROLLUP_OVERLAP_S)
+    touched = (
+        ValidationEvent.objects.filter(
+            received_at__gte=since,
+            received_at__lte=now,
+            # Only timestamps ingest accepts: a row stored before it bounded them (year 1,
+            # 9999-12-31) has no minute any page shows, and may not even be readable.
+            timestamp__gte=F("received_at") - timedelta(seconds=settings.EVENT_MAX_AGE_S),
+            timestamp__lte=F("received_at") + timedelta(seconds=settings.EVENT_MAX_FUTURE_S),
         )
-        by_project: dict[int, list[datetime]] = {}
-        for project_id, minute in touched:
-            by_project.setdefault(project_id, []).append(minute)
-        for project_id, minutes in by_project.items():
-            result.minute_buckets += len(minutes)
-            # Close runs are merged into one query; the minutes in between are
-            # recomputed too, which is harmless and cheaper than many small queries.
-            for start, end in _runs(minutes, gap=timedelta(hours=1)):
-                result.minute_rows += _minute_rollups_rebuild(project_id, start, end)
-                result.hour_rows += _hour_rollups_rebuild(project_id, start, end)
-                _breakdowns_rebuild(project_id, start, end)
-        watermark.value = now
-        watermark.save(update_fields=["value"])
+        .annotate(minute=Trunc("timestamp", "minute", output_field=DateTimeField(), tzinfo=UTC))
+        .values_list("project_id", "minute")
+        .distinct()
+        .order_by()
+    )
+    by_project: dict[int, list[datetime]] = {}
+    for project_id, minute in touched:
+        by_project.setdefault(project_id, []).append(minute)
+    for project_id, minute in QuarantinedBucket.objects.values_list("project_id", "bucket"):
+        by_project.setdefault(project_id, []).append(minute)
+    for project_id, minutes in sorted(by_project.items()):
+        minutes = sorted(set(minutes))
+        result.minute_buckets += len(minutes)
+        try:
+            with transaction.atomic():
+                _project_rollups(project_id, minutes, result, now)
+        except Exception as exc:
+            logger.exception("rollups of project %s failed", project_id)
+            result.failed_projects += 1
+            try:
+                with transaction.atomic():
+                    for bucket in minutes:
+                        _quarantine(project_id, bucket, exc, now)
+                result.quarantined += len(minutes)
+            except Exception:
+                logger.exception("quarantine of project %s's minutes failed", project_id)
+    Watermark.objects.filter(pk=watermark.pk, value__lt=now).update(value=now)
     result.watermark = now
     return result
 
