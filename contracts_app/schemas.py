@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from contracts_app.models import Breakpoint
+from dashboard.lib.text import clean_text, unstorable
 
 MAX_BATCH = 1000
 
@@ -34,26 +35,16 @@ LATENCY_MAX_MS = 7 * 24 * 3600 * 1000.0
 COUNTER_MAX = 2**63 - 1
 
 
-def _clean_id(value: str) -> str:
-    # Postgres text cannot hold NUL, and a lone surrogate cannot be encoded as UTF-8:
-    # either would fail the whole batch's insert. An id is refused, never altered.
-    if "\x00" in value:
-        raise ValueError("must not contain a NUL character (\\u0000)")
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("must not contain a lone surrogate (an unpaired \\ud800-\\udfff)") from None
+def _clean_id(value: Any) -> Any:
+    # An id is refused, never altered: a changed id would be another event.
+    reason = unstorable(value) if isinstance(value, str) else None
+    if reason is not None:
+        raise ValueError(reason)
     return value
 
 
-def clean_text(value: str) -> str:
-    """Return free text without NUL characters, with lone surrogates replaced by U+FFFD."""
-    if "\x00" in value:
-        value = value.replace("\x00", "")
-    if not value.isascii():
-        value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return value
+def _clean_text(value: Any) -> Any:
+    return clean_text(value) if isinstance(value, str) else value
 
 
 def _no_bool(value: Any) -> Any:
@@ -65,9 +56,9 @@ def _no_bool(value: Any) -> Any:
 
 
 # An identifier chosen by the client: refused when it holds what storage cannot keep.
-Id = Annotated[str, AfterValidator(_clean_id)]
+Id = Annotated[str, BeforeValidator(_clean_id)]
 # Free text (messages, excerpts): what storage cannot keep is removed.
-Text = Annotated[str, AfterValidator(clean_text)]
+Text = Annotated[str, BeforeValidator(_clean_text)]
 Int32 = Annotated[int, BeforeValidator(_no_bool), Field(strict=True, ge=0, le=INT32_MAX)]
 Tokens = Annotated[int, BeforeValidator(_no_bool), Field(strict=True, ge=0, le=TOKENS_MAX)]
 Counter = Annotated[int, BeforeValidator(_no_bool), Field(strict=True, ge=0, le=COUNTER_MAX)]
@@ -185,12 +176,19 @@ def clean_data(value: Any) -> Any:
     return value
 
 
+def _clean_step_data(value: dict[str, Any]) -> Any:
+    try:
+        return clean_data(value)
+    except RecursionError:
+        raise ValueError("nests too deeply") from None
+
+
 class TraceStepIn(Schema):
     kind: Literal["request", "input_contract", "model_call", "output_contract", "reask", "outcome"]
     name: Text = Field(default="", max_length=200)
     started_ms: StepMs = 0.0
     duration_ms: StepMs = 0.0
-    data: Annotated[dict[str, Any], AfterValidator(clean_data)] = Field(default_factory=dict)
+    data: Annotated[dict[str, Any], AfterValidator(_clean_step_data)] = Field(default_factory=dict)
 
 
 class TraceIn(Schema):

@@ -791,7 +791,7 @@ def _redact_data(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, Mapping):
-        return {str(k): _redact_data(v) for k, v in value.items()}
+        return {redact(str(k)): _redact_data(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_redact_data(v) for v in value]
     return value
@@ -799,8 +799,12 @@ def _redact_data(value: Any) -> Any:
 
 def trace_store(*, project: Project, trace: TraceIn) -> tuple[Trace, bool]:
     """Store a debugger trace once per ``trace_id``; return it and whether it was new."""
+    reason = _timestamp_error(trace.created_at, timezone.now())
+    if reason is not None:
+        raise ServiceError(reason, field="created_at")
+    trace_id = _redact_id(trace.trace_id) or trace.trace_id
     with transaction.atomic():
-        existing = Trace.objects.filter(project=project, trace_id=trace.trace_id).first()
+        existing = Trace.objects.filter(project=project, trace_id=trace_id).first()
         if existing is not None:
             return existing, False
         breakpoint_ = None
@@ -821,23 +825,26 @@ def trace_store(*, project: Project, trace: TraceIn) -> tuple[Trace, bool]:
                 breakpoint_.active = False
             breakpoint_.updated_at = timezone.now()
             breakpoint_.save(update_fields=["hit_count", "active", "updated_at"])
-        steps = [dict(step.model_dump(), data=_redact_data(step.data)) for step in trace.steps]
+        steps = [
+            dict(step.model_dump(), name=redact(step.name), data=_redact_data(step.data))
+            for step in trace.steps
+        ]
         try:
             with transaction.atomic():
                 stored = Trace.objects.create(
                     project=project,
-                    trace_id=trace.trace_id,
-                    call_id=trace.call_id,
+                    trace_id=trace_id,
+                    call_id=_redact_id(trace.call_id) or "",
                     created_at=trace.created_at,
                     breakpoint=breakpoint_,
                     outcome=trace.outcome,
-                    model=trace.model,
+                    model=_redact_name(trace.model) or "",
                     steps=steps,
                 )
         except IntegrityError:
             # The same trace, uploaded twice at once: the first one wins and counts the hit.
             transaction.set_rollback(True)
-            return Trace.objects.get(project=project, trace_id=trace.trace_id), False
+            return Trace.objects.get(project=project, trace_id=trace_id), False
     return stored, True
 
 

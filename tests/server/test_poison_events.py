@@ -17,14 +17,16 @@ from experiments import services as experiment_services
 from experiments.models import CONTROL, TREATMENT, Experiment
 
 from .conftest import Cast, Poster, make_event
-from .experiments.conftest import MakeExperiment, make_experiment, versions  # noqa: F401 (fixtures)
+from .experiments.conftest import MakeExperiment
+from .experiments.conftest import make_experiment as make_experiment  # noqa: F401 (a fixture)
+from .experiments.conftest import versions as versions  # noqa: F401 (a fixture)
 
 PLUS_14 = timezone(timedelta(hours=14))
 MINUS_14 = timezone(timedelta(hours=-14))
 
 
 @pytest.fixture
-def live_experiment(cast: Cast, make_experiment: MakeExperiment) -> Experiment:
+def live_experiment(cast: Cast, make_experiment: MakeExperiment) -> Experiment:  # noqa: F811
     """A running experiment in project A, started 40 minutes ago, with traffic in both arms every minute."""
     now = dj_timezone.now()
     experiment = experiment_services.experiment_start(
@@ -154,13 +156,15 @@ class TestQuarantine:
         assert quarantined.bucket == bad_minute.replace(second=0)
         assert result.quarantined == 1 and "out of range" in quarantined.reason.lower()
         # The good minute next to it was rolled up all the same.
-        assert MinuteRollup.objects.filter(project=cast.project_b, bucket=good_minute.replace(second=0)).exists()
+        good = MinuteRollup.objects.filter(project=cast.project_b, bucket=good_minute.replace(second=0))
+        assert good.exists()
 
         # Once the cause is gone, the next pass rolls the minute up and releases it.
         ValidationEvent.objects.filter(project=cast.project_b, latency_ms=1e308).update(latency_ms=2.0)
         services.rollups_aggregate()
         assert not QuarantinedBucket.objects.exists()
-        assert MinuteRollup.objects.get(project=cast.project_b, bucket=bad_minute.replace(second=0)).count == 2
+        rolled = MinuteRollup.objects.get(project=cast.project_b, bucket=bad_minute.replace(second=0))
+        assert rolled.count == 2
 
     def test_the_old_key_collisions_make_one_rollup_row(self, cast: Cast) -> None:
         at = dj_timezone.now() - timedelta(minutes=2)
