@@ -13,6 +13,9 @@ from django.utils import timezone
 from contracts_app.models import ApiKey, Trace, ValidationEvent
 
 from .conftest import Cast, Poster, make_event
+from .experiments.conftest import MakeExperiment
+from .experiments.conftest import make_experiment as make_experiment  # noqa: F401 (a fixture)
+from .experiments.conftest import versions as versions  # noqa: F401 (a fixture)
 
 CARD = "4111 1111 1111 1111"
 EMAIL = "jane.doe@example.com"
@@ -275,3 +278,17 @@ class TestProtocolEdges:
         assert {"event_id", "timestamp", "latency_ms", "outcome"} <= set(item["properties"])
         assert "fallback" in item["properties"]["outcome"]["enum"]
         assert batch["maxItems"] == 1000
+
+
+class TestRampForm:
+    @pytest.mark.parametrize("rows", ["abc", "1e3", "", "-1"])
+    def test_a_non_numeric_row_count_is_not_a_500(
+        self, cast: Cast, quiet_client: Client, make_experiment: MakeExperiment, rows: str
+    ) -> None:
+        make_experiment()
+        quiet_client.force_login(cast.owner)
+        response = quiet_client.post(
+            f"/p/{cast.project_a.slug}/experiments/stricter-pii/schedule/",
+            {"rows": rows, "coverage_0": "10", "hold_0": "minutes", "hold_value_0": "5"},
+        )
+        assert response.status_code in (200, 302, 400)
