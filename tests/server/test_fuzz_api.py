@@ -113,7 +113,9 @@ def fuzz_project(db: None) -> tuple[Project, str]:
     return project, raw
 
 
-@settings(max_examples=EVENT_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(
+    max_examples=EVENT_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+)
 @given(events=hostile_events())
 def test_post_events_never_fails_whole_or_5xx_on_any_field(
     client: Client, fuzz_project: tuple[Project, str], events: list[dict[str, Any]]
@@ -122,7 +124,9 @@ def test_post_events_never_fails_whole_or_5xx_on_any_field(
     project, key = fuzz_project
     # allow_nan: NaN and Infinity are what a careless client's JSON encoder sends.
     body = json.dumps({"events": events}, allow_nan=True)
-    response = client.post("/api/v1/events", body, content_type="application/json", headers={"X-API-Key": key})
+    response = client.post(
+        "/api/v1/events", body, content_type="application/json", headers={"X-API-Key": key}
+    )
     assert response.status_code == 207, response.content[:300]
     answer = response.json()
     assert len(answer["results"]) == len(events)

@@ -38,8 +38,12 @@ def test_every_outcome_of_a_real_call_is_stored_with_its_trace(reporting: Any) -
     def client(**kwargs: Any) -> ContractOpenAI:
         kwargs.setdefault("output_contracts", [no_bad()])
         return ContractOpenAI(
-            api_key="sk-test", http_client=fake.http_client(), max_retries=0, reporter=reporter,
-            upload_traces="all", **kwargs,
+            api_key="sk-test",
+            http_client=fake.http_client(),
+            max_retries=0,
+            reporter=reporter,
+            upload_traces="all",
+            **kwargs,
         )
 
     outcomes = []

@@ -93,7 +93,10 @@ def test_breaker_skips_are_counted_and_reported(plane, make_reporter, fake):
         raise RuntimeError("this contract is broken")
 
     client = ContractOpenAI(
-        api_key="sk-test", http_client=fake.http_client(), max_retries=0, reporter=reporter,
+        api_key="sk-test",
+        http_client=fake.http_client(),
+        max_retries=0,
+        reporter=reporter,
         output_contracts=[FunctionContract(broken, name="broken")],
         circuit_breaker=CircuitBreaker(failure_threshold=1, reset_timeout=3600),
     )
