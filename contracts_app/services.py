@@ -544,9 +544,25 @@ _EVENT_COLUMNS: tuple[str, ...] = (
 
 
 # An id as the SDK makes it (uuid4 hex) holds no personal data unless it has a long run
-# of digits; the fast path skips the redactor for the ids of almost every event.
+# of digits (9: the shortest number the redactor finds without separators); the fast path
+# skips the redactor for the ids of almost every event.
 _PLAIN_ID = re.compile(r"[0-9a-f]{32}")
-_DIGIT_RUN = re.compile(r"\d{7}")
+_DIGIT_RUN = re.compile(r"\d{9}")
+
+
+# The text fields of an event that are ids or names: refused when they hold a NUL.
+_EVENT_ID_FIELDS = (
+    "event_id", "call_id", "contract", "model", "provider", "endpoint", "session_id", "experiment",
+    "variant", "trace_id", "sdk_version",
+)
+
+
+def _nul_field(event: EventIn) -> str | None:
+    """Return the first id field of ``event`` holding a NUL character (Postgres text cannot)."""
+    values = [getattr(event, name) or "" for name in _EVENT_ID_FIELDS]
+    if "\x00" not in "".join(values):
+        return None
+    return next(name for name, value in zip(_EVENT_ID_FIELDS, values, strict=True) if "\x00" in value)
 
 
 def _redact_id(value: str | None) -> str | None:
@@ -560,11 +576,20 @@ def _redact_id(value: str | None) -> str | None:
     return "pii-" + hashlib.sha256(value.encode("utf-8")).hexdigest()[:40]
 
 
-def _redact_name(value: str | None) -> str | None:
-    return value if not value else redact(value)
+def _redact_name(value: str | None, memo: dict[str, str] | None = None) -> str | None:
+    if not value:
+        return value
+    if memo is None:
+        return redact(value)
+    found = memo.get(value)
+    if found is None:
+        found = memo[value] = redact(value)
+    return found
 
 
-def _row(project_id: int, event: EventIn, received_at: datetime) -> tuple[Any, ...]:
+def _row(
+    project_id: int, event: EventIn, received_at: datetime, memo: dict[str, str] | None = None
+) -> tuple[Any, ...]:
     # Every text a client chose passes the redactor: excerpts were redacted by the SDK,
     # but an old or foreign client may not have, and nothing unredacted may reach the disk.
     # Version 0 and "" mean "none", as NULL does: stored as NULL, so that the rollups'
@@ -575,22 +600,22 @@ def _row(project_id: int, event: EventIn, received_at: datetime) -> tuple[Any, .
         _redact_id(event.call_id),
         event.timestamp,
         received_at,
-        _redact_name(event.contract),
+        _redact_name(event.contract, memo),
         event.contract_version or None,
         event.category,
         event.is_valid,
         event.error,
         event.severity,
         event.enforcement,
-        redact(event.message) if event.message else event.message,
+        _redact_name(event.message, memo),
         event.outcome,
         None if event.input_excerpt is None else redact(event.input_excerpt),
         None if event.output_excerpt is None else redact(event.output_excerpt),
         event.latency_ms,
         event.llm_latency_ms,
-        _redact_name(event.model),
-        _redact_name(event.provider),
-        _redact_name(event.endpoint),
+        _redact_name(event.model, memo),
+        _redact_name(event.provider, memo),
+        _redact_name(event.endpoint, memo),
         event.prompt_tokens,
         event.completion_tokens,
         event.auto_fix_attempted,
@@ -598,17 +623,26 @@ def _row(project_id: int, event: EventIn, received_at: datetime) -> tuple[Any, .
         event.retries,
         _redact_id(event.session_id) or None,
         event.turn,
-        _redact_name(event.experiment) or None,
-        _redact_name(event.variant) or None,
+        _redact_name(event.experiment, memo) or None,
+        _redact_name(event.variant, memo) or None,
         _redact_id(event.trace_id) or None,
-        _redact_name(event.sdk_version),
+        _redact_name(event.sdk_version, memo),
     )
 
 
-def _timestamp_error(timestamp: datetime, received_at: datetime) -> str | None:
+def _timestamp_window(received_at: datetime) -> tuple[datetime, datetime]:
+    """Return the oldest and newest timestamps ingest accepts at ``received_at``."""
+    return (
+        received_at - timedelta(seconds=settings.EVENT_MAX_AGE_S),
+        received_at + timedelta(seconds=settings.EVENT_MAX_FUTURE_S),
+    )
+
+
+def _timestamp_error(
+    timestamp: datetime, received_at: datetime, window: tuple[datetime, datetime] | None = None
+) -> str | None:
     """Return why an event's timestamp is refused, or None when it is inside the accepted window."""
-    oldest = received_at - timedelta(seconds=settings.EVENT_MAX_AGE_S)
-    newest = received_at + timedelta(seconds=settings.EVENT_MAX_FUTURE_S)
+    oldest, newest = window or _timestamp_window(received_at)
     if oldest <= timestamp <= newest:
         return None
     return (
@@ -706,6 +740,9 @@ def event_ingest_batch(
     statuses: list[dict[str, Any]] = []
     rows: list[tuple[Any, ...]] = []
     seen: set[str] = set()
+    window = _timestamp_window(now)
+    # The names of a batch repeat (model, contract, session): each is redacted once.
+    memo: dict[str, str] = {}
     for index, item in enumerate(events):
         if not isinstance(item, Mapping):
             statuses.append(
@@ -721,13 +758,17 @@ def event_ingest_batch(
         except ValidationError as exc:
             statuses.append({"index": index, "status": "rejected", "errors": _field_errors(exc)})
             continue
-        reason = _timestamp_error(event.timestamp, now)
-        if reason is not None:
-            statuses.append(
-                {"index": index, "status": "rejected", "errors": [{"field": "timestamp", "reason": reason}]}
+        nul = _nul_field(event)
+        reason = _timestamp_error(event.timestamp, now, window)
+        if nul is not None or reason is not None:
+            error = (
+                {"field": nul, "reason": "must not contain a NUL character (\\u0000)"}
+                if nul is not None
+                else {"field": "timestamp", "reason": reason}
             )
+            statuses.append({"index": index, "status": "rejected", "errors": [error]})
             continue
-        row = _row(project.pk, event, now)
+        row = _row(project.pk, event, now, memo)
         if row[1] in seen:
             statuses.append({"event_id": event.event_id, "status": "duplicate"})
             continue
