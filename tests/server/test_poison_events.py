@@ -53,7 +53,11 @@ def store_raw(project: Project, **fields: Any) -> None:
     """Store an event as ingest did before it bounded its fields (rows already on disk)."""
     event = make_event(**fields)
     event["timestamp"] = fields.get("timestamp", dj_timezone.now() - timedelta(minutes=3))
-    ValidationEvent.objects.create(project=project, received_at=dj_timezone.now(), **event)
+    try:
+        ValidationEvent.objects.create(project=project, received_at=dj_timezone.now(), **event)
+    except OverflowError:
+        # Only Postgres can hold such a row (SQLite's driver converts it to UTC first).
+        pytest.skip("this database cannot store the timestamp at all")
 
 
 def counted(project: Project) -> int:
