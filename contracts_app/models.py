@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -130,6 +131,18 @@ class ContractVersion(ImmutableModel):
         ordering = ["contract", "-version"]
 
 
+# The timestamps Python can read back: Postgres stores year 1 at +14:00 as 1 BC and
+# 9999-12-31 at -14:00 as year 10000, and loading either row raises.
+READABLE_SINCE = datetime(1, 1, 2, tzinfo=UTC)
+READABLE_UNTIL = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+class EventQuerySet(models.QuerySet["ValidationEvent"]):
+    def readable(self) -> EventQuerySet:
+        """Leave out rows whose timestamp cannot be loaded (stored before ingest bounded it)."""
+        return self.filter(timestamp__gte=READABLE_SINCE, timestamp__lt=READABLE_UNTIL)
+
+
 class ValidationEvent(ImmutableModel):
     class Category(models.TextChoices):
         INPUT = "input"
@@ -156,6 +169,7 @@ class ValidationEvent(ImmutableModel):
         WARNED = "warned"
         VIOLATED = "violated"
         SKIPPED = "skipped"
+        FALLBACK = "fallback"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="events")
     event_id = models.CharField(max_length=64)
@@ -178,8 +192,10 @@ class ValidationEvent(ImmutableModel):
     model = models.CharField(max_length=200, blank=True, default="")
     provider = models.CharField(max_length=100, blank=True, default="")
     endpoint = models.CharField(max_length=200, blank=True, default="")
-    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
-    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    # bigint: one call's token count can pass 2^31 (int4 would refuse it or, through a
+    # binary COPY, keep only its low bits).
+    prompt_tokens = models.PositiveBigIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveBigIntegerField(null=True, blank=True)
     auto_fix_attempted = models.BooleanField(default=False)
     auto_fix_succeeded = models.BooleanField(default=False)
     retries = models.PositiveIntegerField(default=0)
@@ -189,6 +205,8 @@ class ValidationEvent(ImmutableModel):
     variant = models.CharField(max_length=200, null=True, blank=True)
     trace_id = models.CharField(max_length=64, null=True, blank=True)
     sdk_version = models.CharField(max_length=50, blank=True, default="")
+
+    objects = EventQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "event_id"], name="event_unique_event_id")]
@@ -401,6 +419,26 @@ class AlertRule(models.Model):
     fired_at = models.DateTimeField(null=True, blank=True)
     cleared_at = models.DateTimeField(null=True, blank=True)
     last_value = models.FloatField(null=True, blank=True)
+
+
+class QuarantinedBucket(models.Model):
+    """A minute of one project's events that the aggregation could not roll up.
+
+    It is set aside so that the rest of the project and every other project keep being
+    aggregated; ``rollups_aggregate`` tries it again on each pass until it succeeds.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    bucket = models.DateTimeField()
+    reason = models.TextField()
+    attempts = models.PositiveIntegerField(default=1)
+    first_failed_at = models.DateTimeField(default=timezone.now)
+    last_failed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "bucket"], name="quarantinedbucket_unique")
+        ]
 
 
 class Watermark(models.Model):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -35,6 +36,7 @@ from contracts_app.models import (
     MinuteBreakdown,
     MinuteRollup,
     Project,
+    QuarantinedBucket,
     SdkInstance,
     Trace,
     ValidationEvent,
@@ -541,42 +543,111 @@ _EVENT_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _row(project_id: int, event: EventIn, received_at: datetime) -> tuple[Any, ...]:
-    # Excerpts were redacted by the SDK; redact again, since an old or foreign client
-    # may not have, and nothing unredacted may reach the disk.
+# An id as the SDK makes it (uuid4 hex) holds no personal data unless it has a long run
+# of digits (9: the shortest number the redactor finds without separators); the fast path
+# skips the redactor for the ids of almost every event.
+_PLAIN_ID = re.compile(r"[0-9a-f]{32}")
+_DIGIT_RUN = re.compile(r"\d{9}")
+
+
+# The text fields of an event that are ids or names: refused when they hold a NUL.
+_EVENT_ID_FIELDS = (
+    "event_id", "call_id", "contract", "model", "provider", "endpoint", "session_id", "experiment",
+    "variant", "trace_id", "sdk_version",
+)
+
+
+def _nul_field(event: EventIn) -> str | None:
+    """Return the first id field of ``event`` holding a NUL character (Postgres text cannot)."""
+    values = [getattr(event, name) or "" for name in _EVENT_ID_FIELDS]
+    if "\x00" not in "".join(values):
+        return None
+    return next(name for name, value in zip(_EVENT_ID_FIELDS, values, strict=True) if "\x00" in value)
+
+
+def _redact_id(value: str | None) -> str | None:
+    """Return an id with no personal data: a hash of it when the redactor finds some."""
+    if not value or (_PLAIN_ID.fullmatch(value) and not _DIGIT_RUN.search(value)):
+        return value
+    if redact(value) == value:
+        return value
+    # Hashed, not redacted: "[EMAIL]" for every id with an email would merge distinct
+    # events, while a hash keeps each id distinct and stable across retries.
+    return "pii-" + hashlib.sha256(value.encode("utf-8")).hexdigest()[:40]
+
+
+def _redact_name(value: str | None, memo: dict[str, str] | None = None) -> str | None:
+    if not value:
+        return value
+    if memo is None:
+        return redact(value)
+    found = memo.get(value)
+    if found is None:
+        found = memo[value] = redact(value)
+    return found
+
+
+def _row(
+    project_id: int, event: EventIn, received_at: datetime, memo: dict[str, str] | None = None
+) -> tuple[Any, ...]:
+    # Every text a client chose passes the redactor: excerpts were redacted by the SDK,
+    # but an old or foreign client may not have, and nothing unredacted may reach the disk.
+    # Version 0 and "" mean "none", as NULL does: stored as NULL, so that the rollups'
+    # COALESCE keys can never see two rows for one key.
     return (
         project_id,
-        event.event_id,
-        event.call_id,
+        _redact_id(event.event_id),
+        _redact_id(event.call_id),
         event.timestamp,
         received_at,
-        event.contract,
-        event.contract_version,
+        _redact_name(event.contract, memo),
+        event.contract_version or None,
         event.category,
         event.is_valid,
         event.error,
         event.severity,
         event.enforcement,
-        event.message,
+        _redact_name(event.message, memo),
         event.outcome,
         None if event.input_excerpt is None else redact(event.input_excerpt),
         None if event.output_excerpt is None else redact(event.output_excerpt),
         event.latency_ms,
         event.llm_latency_ms,
-        event.model,
-        event.provider,
-        event.endpoint,
+        _redact_name(event.model, memo),
+        _redact_name(event.provider, memo),
+        _redact_name(event.endpoint, memo),
         event.prompt_tokens,
         event.completion_tokens,
         event.auto_fix_attempted,
         event.auto_fix_succeeded,
         event.retries,
-        event.session_id,
+        _redact_id(event.session_id) or None,
         event.turn,
-        event.experiment,
-        event.variant,
-        event.trace_id,
-        event.sdk_version,
+        _redact_name(event.experiment, memo) or None,
+        _redact_name(event.variant, memo) or None,
+        _redact_id(event.trace_id) or None,
+        _redact_name(event.sdk_version, memo),
+    )
+
+
+def _timestamp_window(received_at: datetime) -> tuple[datetime, datetime]:
+    """Return the oldest and newest timestamps ingest accepts at ``received_at``."""
+    return (
+        received_at - timedelta(seconds=settings.EVENT_MAX_AGE_S),
+        received_at + timedelta(seconds=settings.EVENT_MAX_FUTURE_S),
+    )
+
+
+def _timestamp_error(
+    timestamp: datetime, received_at: datetime, window: tuple[datetime, datetime] | None = None
+) -> str | None:
+    """Return why an event's timestamp is refused, or None when it is inside the accepted window."""
+    oldest, newest = window or _timestamp_window(received_at)
+    if oldest <= timestamp <= newest:
+        return None
+    return (
+        f"must be at most {settings.EVENT_MAX_AGE_S:g} s before and {settings.EVENT_MAX_FUTURE_S:g} s "
+        f"after the server's clock ({received_at.isoformat()})"
     )
 
 
@@ -603,8 +674,8 @@ PG_TYPES: dict[str, str] = {
     "model": "text",
     "provider": "text",
     "endpoint": "text",
-    "prompt_tokens": "int4",
-    "completion_tokens": "int4",
+    "prompt_tokens": "int8",
+    "completion_tokens": "int8",
     "auto_fix_attempted": "bool",
     "auto_fix_succeeded": "bool",
     "retries": "int4",
@@ -669,6 +740,9 @@ def event_ingest_batch(
     statuses: list[dict[str, Any]] = []
     rows: list[tuple[Any, ...]] = []
     seen: set[str] = set()
+    window = _timestamp_window(now)
+    # The names of a batch repeat (model, contract, session): each is redacted once.
+    memo: dict[str, str] = {}
     for index, item in enumerate(events):
         if not isinstance(item, Mapping):
             statuses.append(
@@ -684,12 +758,23 @@ def event_ingest_batch(
         except ValidationError as exc:
             statuses.append({"index": index, "status": "rejected", "errors": _field_errors(exc)})
             continue
-        if event.event_id in seen:
+        nul = _nul_field(event)
+        reason = _timestamp_error(event.timestamp, now, window)
+        if nul is not None or reason is not None:
+            error = (
+                {"field": nul, "reason": "must not contain a NUL character (\\u0000)"}
+                if nul is not None
+                else {"field": "timestamp", "reason": reason}
+            )
+            statuses.append({"index": index, "status": "rejected", "errors": [error]})
+            continue
+        row = _row(project.pk, event, now, memo)
+        if row[1] in seen:
             statuses.append({"event_id": event.event_id, "status": "duplicate"})
             continue
-        seen.add(event.event_id)
-        rows.append(_row(project.pk, event, now))
-        statuses.append({"event_id": event.event_id, "status": "pending"})
+        seen.add(row[1])
+        rows.append(row)
+        statuses.append({"event_id": event.event_id, "stored_id": row[1], "status": "pending"})
 
     with transaction.atomic():
         if not rows:
@@ -703,7 +788,7 @@ def event_ingest_batch(
 
     for status in statuses:
         if status["status"] == "pending":
-            status["status"] = "accepted" if status["event_id"] in inserted else "duplicate"
+            status["status"] = "accepted" if status.pop("stored_id") in inserted else "duplicate"
         if status["status"] == "accepted":
             result.accepted += 1
         elif status["status"] == "duplicate":
@@ -747,7 +832,7 @@ def _redact_data(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, Mapping):
-        return {str(k): _redact_data(v) for k, v in value.items()}
+        return {redact(str(k)): _redact_data(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_redact_data(v) for v in value]
     return value
@@ -755,8 +840,12 @@ def _redact_data(value: Any) -> Any:
 
 def trace_store(*, project: Project, trace: TraceIn) -> tuple[Trace, bool]:
     """Store a debugger trace once per ``trace_id``; return it and whether it was new."""
+    reason = _timestamp_error(trace.created_at, timezone.now())
+    if reason is not None:
+        raise ServiceError(reason, field="created_at")
+    trace_id = _redact_id(trace.trace_id) or trace.trace_id
     with transaction.atomic():
-        existing = Trace.objects.filter(project=project, trace_id=trace.trace_id).first()
+        existing = Trace.objects.filter(project=project, trace_id=trace_id).first()
         if existing is not None:
             return existing, False
         breakpoint_ = None
@@ -777,23 +866,26 @@ def trace_store(*, project: Project, trace: TraceIn) -> tuple[Trace, bool]:
                 breakpoint_.active = False
             breakpoint_.updated_at = timezone.now()
             breakpoint_.save(update_fields=["hit_count", "active", "updated_at"])
-        steps = [dict(step.model_dump(), data=_redact_data(step.data)) for step in trace.steps]
+        steps = [
+            dict(step.model_dump(), name=redact(step.name), data=_redact_data(step.data))
+            for step in trace.steps
+        ]
         try:
             with transaction.atomic():
                 stored = Trace.objects.create(
                     project=project,
-                    trace_id=trace.trace_id,
-                    call_id=trace.call_id,
+                    trace_id=trace_id,
+                    call_id=_redact_id(trace.call_id) or "",
                     created_at=trace.created_at,
                     breakpoint=breakpoint_,
                     outcome=trace.outcome,
-                    model=trace.model,
+                    model=_redact_name(trace.model) or "",
                     steps=steps,
                 )
         except IntegrityError:
             # The same trace, uploaded twice at once: the first one wins and counts the hit.
             transaction.set_rollback(True)
-            return Trace.objects.get(project=project, trace_id=trace.trace_id), False
+            return Trace.objects.get(project=project, trace_id=trace_id), False
     return stored, True
 
 
@@ -806,6 +898,9 @@ class AggregationResult:
     minute_rows: int = 0
     hour_rows: int = 0
     watermark: datetime | None = None
+    # Projects whose pass failed, and the minutes set aside (retried on every pass).
+    failed_projects: int = 0
+    quarantined: int = 0
 
 
 # What a rollup row adds up; hour rows are sums of these over their minutes.
@@ -879,8 +974,15 @@ def _insert_select(
 def _minute_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> int:
     grouped = (
         ValidationEvent.objects.filter(project_id=project_id, timestamp__gte=start, timestamp__lt=end)
-        .annotate(minute=Trunc("timestamp", "minute", output_field=DateTimeField(), tzinfo=UTC))
-        .values("minute", "contract", "contract_version", "experiment", "variant")
+        .annotate(
+            minute=Trunc("timestamp", "minute", output_field=DateTimeField(), tzinfo=UTC),
+            # Grouped by the key the rollup row stores: version 0 and NULL, or "" and NULL,
+            # stored before ingest normalised them, must not make two rows of one key.
+            key_version=Coalesce("contract_version", Value(0)),
+            key_experiment=Coalesce("experiment", Value("")),
+            key_variant=Coalesce("variant", Value("")),
+        )
+        .values("minute", "contract", "key_version", "key_experiment", "key_variant")
         .annotate(
             n=Count("id"),
             n_violations=Count("id", filter=Q(is_valid=False)),
@@ -900,9 +1002,9 @@ def _minute_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> 
         "%s",
         "sub.minute",
         "sub.contract",
-        "COALESCE(sub.contract_version, 0)",
-        "COALESCE(sub.experiment, '')",
-        "COALESCE(sub.variant, '')",
+        "sub.key_version",
+        "sub.key_experiment",
+        "sub.key_variant",
         "sub.n",
         "sub.n_violations",
         "sub.n_errors",
@@ -985,39 +1087,104 @@ def _breakdown_insert(
         )
 
 
+def _rollups_rebuild(project_id: int, start: datetime, end: datetime, result: AggregationResult) -> None:
+    result.minute_rows += _minute_rollups_rebuild(project_id, start, end)
+    result.hour_rows += _hour_rollups_rebuild(project_id, start, end)
+    _breakdowns_rebuild(project_id, start, end)
+
+
+def _quarantine(project_id: int, minute: datetime, exc: BaseException, now: datetime) -> None:
+    reason = f"{type(exc).__name__}: {exc}"[:2000]
+    updated = QuarantinedBucket.objects.filter(project_id=project_id, bucket=minute).update(
+        attempts=F("attempts") + 1, last_failed_at=now, reason=reason
+    )
+    if not updated:
+        QuarantinedBucket.objects.create(
+            project_id=project_id, bucket=minute, reason=reason, first_failed_at=now, last_failed_at=now
+        )
+
+
+def _project_rollups(
+    project_id: int, minutes: list[datetime], result: AggregationResult, now: datetime
+) -> None:
+    """Rebuild one project's touched minutes; set aside each minute that cannot be rebuilt."""
+    minute = timedelta(minutes=1)
+    # The project's row lock makes a second pass wait for this one instead of writing
+    # the same rollup rows at the same time.
+    Project.objects.select_for_update().filter(pk=project_id).first()
+    # Close runs are merged into one query; the minutes in between are recomputed too,
+    # which is harmless and cheaper than many small queries.
+    for start, end in _runs(minutes, gap=timedelta(hours=1)):
+        try:
+            with transaction.atomic():
+                _rollups_rebuild(project_id, start, end, result)
+        except Exception:
+            # Something in the run cannot be aggregated: find the minutes that fail and
+            # set them aside, so the rest of the run is still rolled up.
+            for bucket in sorted(m for m in set(minutes) if start <= m < end):
+                try:
+                    with transaction.atomic():
+                        _rollups_rebuild(project_id, bucket, bucket + minute, result)
+                except Exception as exc:
+                    logger.warning("rollup of project %s minute %s quarantined: %s", project_id, bucket, exc)
+                    _quarantine(project_id, bucket, exc, now)
+                    result.quarantined += 1
+                else:
+                    QuarantinedBucket.objects.filter(project_id=project_id, bucket=bucket).delete()
+        else:
+            done = QuarantinedBucket.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end)
+            done.delete()
+
+
 def rollups_aggregate(*, now: datetime | None = None) -> AggregationResult:
     """Bring the minute and hour rollups up to date with the events received since the last pass.
 
     Every bucket an event touched is recomputed whole from the raw events, so a pass is
-    idempotent: running it again, or over an overlapping window, changes nothing.
+    idempotent: running it again, or over an overlapping window, changes nothing. Each
+    project is committed on its own: a project whose pass fails is logged and counted,
+    its minutes are set aside (``QuarantinedBucket``) and tried again on the next pass,
+    and neither the other projects nor the watermark wait for it.
     """
     now = now or timezone.now()
     result = AggregationResult()
-    with transaction.atomic():
-        watermark, _ = Watermark.objects.get_or_create(name="rollups", defaults={"value": _EPOCH})
-        # One pass at a time: a second worker waits here instead of writing the same rows.
-        watermark = Watermark.objects.select_for_update().get(pk=watermark.pk)
-        since = watermark.value - timedelta(seconds=settings.ROLLUP_OVERLAP_S)
-        touched = (
-            ValidationEvent.objects.filter(received_at__gte=since, received_at__lte=now)
-            .annotate(minute=Trunc("timestamp", "minute", output_field=DateTimeField(), tzinfo=UTC))
-            .values_list("project_id", "minute")
-            .distinct()
-            .order_by()
+    watermark, _ = Watermark.objects.get_or_create(name="rollups", defaults={"value": _EPOCH})
+    since = watermark.value - timedelta(seconds=settings.ROLLUP_OVERLAP_S)
+    touched = (
+        ValidationEvent.objects.filter(
+            received_at__gte=since,
+            received_at__lte=now,
+            # Only timestamps ingest accepts: a row stored before it bounded them (year 1,
+            # 9999-12-31) has no minute any page shows, and may not even be readable.
+            timestamp__gte=F("received_at") - timedelta(seconds=settings.EVENT_MAX_AGE_S),
+            timestamp__lte=F("received_at") + timedelta(seconds=settings.EVENT_MAX_FUTURE_S),
         )
-        by_project: dict[int, list[datetime]] = {}
-        for project_id, minute in touched:
-            by_project.setdefault(project_id, []).append(minute)
-        for project_id, minutes in by_project.items():
-            result.minute_buckets += len(minutes)
-            # Close runs are merged into one query; the minutes in between are
-            # recomputed too, which is harmless and cheaper than many small queries.
-            for start, end in _runs(minutes, gap=timedelta(hours=1)):
-                result.minute_rows += _minute_rollups_rebuild(project_id, start, end)
-                result.hour_rows += _hour_rollups_rebuild(project_id, start, end)
-                _breakdowns_rebuild(project_id, start, end)
-        watermark.value = now
-        watermark.save(update_fields=["value"])
+        .annotate(minute=Trunc("timestamp", "minute", output_field=DateTimeField(), tzinfo=UTC))
+        .values_list("project_id", "minute")
+        .distinct()
+        .order_by()
+    )
+    by_project: dict[int, list[datetime]] = {}
+    for project_id, minute in touched:
+        by_project.setdefault(project_id, []).append(minute)
+    for project_id, minute in QuarantinedBucket.objects.values_list("project_id", "bucket"):
+        by_project.setdefault(project_id, []).append(minute)
+    for project_id, minutes in sorted(by_project.items()):
+        minutes = sorted(set(minutes))
+        result.minute_buckets += len(minutes)
+        try:
+            with transaction.atomic():
+                _project_rollups(project_id, minutes, result, now)
+        except Exception as exc:
+            logger.exception("rollups of project %s failed", project_id)
+            result.failed_projects += 1
+            try:
+                with transaction.atomic():
+                    for bucket in minutes:
+                        _quarantine(project_id, bucket, exc, now)
+                result.quarantined += len(minutes)
+            except Exception:
+                logger.exception("quarantine of project %s's minutes failed", project_id)
+    Watermark.objects.filter(pk=watermark.pk, value__lt=now).update(value=now)
     result.watermark = now
     return result
 

@@ -9,6 +9,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 from contracts_app import selectors
 from contracts_app.api import router as contracts_router
@@ -16,11 +17,41 @@ from contracts_app.models import ImmutableError
 from contracts_app.schemas import HealthOut
 from contracts_app.services import ServiceError
 from dashboard.lib.limits import Saturated
+from dashboard.lib.text import first_unstorable
 from experiments.api import router as experiments_router
 
 logger = logging.getLogger(__name__)
 
+class UnstorableText(Exception):
+    """A request body with a key or string no database column could hold."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+# Validated per item by their own schemas: one bad item must not refuse its batch.
+_PER_ITEM_PATHS = ("/events", "/traces")
+
+
+class JsonParser(Parser):
+    """Parse JSON bodies; refuse one whose text no column could hold, naming the field."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        data = super().parse_body(request)
+        if not request.path.rstrip("/").endswith(_PER_ITEM_PATHS):
+            try:
+                found = first_unstorable(data)
+            except RecursionError:
+                found = ("body", "nests too deeply")
+            if found is not None:
+                raise UnstorableText(*found)
+        return data
+
+
 api = NinjaAPI(
+    parser=JsonParser(),
     title="llm-contracts control plane",
     version="1",
     urls_namespace="api-v1",
@@ -66,6 +97,10 @@ def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> H
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    cause = exc.__cause__
+    if isinstance(cause, UnstorableText):
+        # ninja wraps every parser error into "Cannot parse request body"; say what and where.
+        return _errors(request, 422, [{"field": cause.field, "reason": cause.reason}])
     return _errors(request, exc.status_code, [{"field": "body", "reason": str(exc)}])
 
 

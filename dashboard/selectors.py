@@ -306,7 +306,7 @@ def cursor_decode(raw: str) -> tuple[datetime, int]:
 
 def violations_queryset(*, project: Project, filters: ViolationFilters) -> QuerySet[ValidationEvent]:
     """Return the project's violations matching ``filters``, newest first."""
-    qs = ValidationEvent.objects.filter(project=project, is_valid=False)
+    qs = ValidationEvent.objects.readable().filter(project=project, is_valid=False)
     for name in EXACT_FILTERS:
         value = getattr(filters, name)
         if value:
@@ -351,7 +351,7 @@ def violations_page(
 
 def event_for(*, project: Project, pk: int) -> ValidationEvent | None:
     """Return one event of the project, or None."""
-    return ValidationEvent.objects.filter(project=project, pk=pk).first()
+    return ValidationEvent.objects.readable().filter(project=project, pk=pk).first()
 
 
 # Health.

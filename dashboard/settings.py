@@ -47,6 +47,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "dashboard.lib.middleware.UnstorableTextMiddleware",
     "dashboard.lib.middleware.GzipRequestMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -123,6 +124,10 @@ INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 16 * 1024 * 1024, minim
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BODY_BYTES
 INGEST_MAX_CONCURRENCY = env_int("INGEST_MAX_CONCURRENCY", 8, minimum=1)
 INGEST_RETRY_AFTER_S = env_int("INGEST_RETRY_AFTER_S", 5, minimum=1)
+# An event's timestamp must lie in this window around the time it is received: a date
+# far off (9999-12-31, year 1) would otherwise land in buckets no page or job can use.
+EVENT_MAX_AGE_S = env_float("EVENT_MAX_AGE_S", 7 * 24 * 3600.0, minimum=60.0)
+EVENT_MAX_FUTURE_S = env_float("EVENT_MAX_FUTURE_S", 600.0, minimum=0.0)
 
 # Health data.
 EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 30, minimum=1)

@@ -82,7 +82,11 @@ def ramp_rows(post: Mapping[str, Any] | None, steps: list[RampStep]) -> list[dic
             for s in steps
         ]
         return rows + [{"coverage": "", "hold": "minutes", "hold_value": ""}] * RAMP_ROWS_EXTRA
-    count = int(post.get("rows", 0) or 0)
+    try:
+        count = int(post.get("rows", 0) or 0)
+    except (TypeError, ValueError):
+        # A tampered or broken row count: read the rows that were posted instead.
+        count = sum(1 for name in post if str(name).startswith("coverage_"))
     return [
         {
             "coverage": post.get(f"coverage_{i}", ""),

@@ -6,11 +6,13 @@ import zlib
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+
+from dashboard.lib.text import unstorable
 
 
-def _error(status: int, reason: str) -> JsonResponse:
-    return JsonResponse({"errors": [{"field": "body", "reason": reason}]}, status=status)
+def _error(status: int, reason: str, field: str = "body") -> JsonResponse:
+    return JsonResponse({"errors": [{"field": field, "reason": reason}]}, status=status)
 
 
 class GzipRequestMiddleware:
@@ -22,6 +24,10 @@ class GzipRequestMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         encoding = request.headers.get("Content-Encoding", "").strip().lower()
         if encoding in ("", "identity"):
+            too_big = _declared_length(request) > settings.INGEST_MAX_BODY_BYTES
+            if too_big and request.path.startswith("/api/"):
+                # Django would refuse it too, but with an HTML 400 an SDK cannot read.
+                return _error(413, f"the body is larger than {settings.INGEST_MAX_BODY_BYTES} bytes")
             return self.get_response(request)
         if encoding != "gzip":
             return _error(415, f"Content-Encoding {encoding!r} is not supported; send gzip or nothing")
@@ -46,3 +52,31 @@ class GzipRequestMiddleware:
         request.META["CONTENT_LENGTH"] = str(len(body))
         del request.META["HTTP_CONTENT_ENCODING"]
         return self.get_response(request)
+
+
+def _declared_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+class UnstorableTextMiddleware:
+    """Refuse a path or query parameter that no database column could hold (NUL, lone surrogates)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        where, reason = "path", unstorable(request.path)
+        if reason is None and request.META.get("QUERY_STRING"):
+            for key, values in request.GET.lists():
+                reason = unstorable(key) or next(filter(None, map(unstorable, values)), None)
+                if reason is not None:
+                    where = key if unstorable(key) is None else "query"
+                    break
+        if reason is None:
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            return _error(400, reason, field=where)
+        return HttpResponseBadRequest(f"The {where} {reason}.", content_type="text/plain")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,9 +11,20 @@ from typing import Any
 from ..contracts._base import ValidationResult
 from ..contracts._types import LLMRequest, Usage
 
-__all__ = ["Attempt", "ContractReport", "get_report"]
+__all__ = ["Attempt", "ContractReport", "Outcome", "get_report"]
 
 _ATTR = "_llm_contracts_report"
+
+
+class Outcome(enum.StrEnum):
+    """How a call ended: every value ``ContractReport.outcome`` (and so an event) can take."""
+
+    PASSED = "passed"
+    REPAIRED = "repaired"
+    WARNED = "warned"
+    VIOLATED = "violated"
+    SKIPPED = "skipped"
+    FALLBACK = "fallback"
 
 
 @dataclass(slots=True)

@@ -36,6 +36,10 @@ __all__ = ["Reporter", "default_reporter"]
 
 EVENTS_PATH = "/api/v1/events"
 TRACES_PATH = "/api/v1/traces"
+HEALTH_PATH = "/api/v1/health"
+# Answers that say "this body" rather than "this server": the batch is split to find the
+# item the server refuses (a 500 only once the server answers its health check).
+_SPLIT_STATUSES = frozenset({400, 413, 422, 500})
 MAX_BATCH = 1000  # the protocol's limit per POST /events
 
 
@@ -63,9 +67,10 @@ class _Control:
 class _Transient(Exception):
     """A delivery that may work later: network error, timeout, 5xx, 429."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, status: int | None = None) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        self.status = status
 
 
 def _positive(name: str, value: Any, *, integer: bool = False, maximum: float | None = None) -> Any:
@@ -205,6 +210,7 @@ class Reporter:
         self._closed = False
         self._taken = self._dropped = self._sent = self._failed = self._spooled = 0
         self._recovered = self._retried = self._traces_sent = self._traces_failed = 0
+        self._rejected = self._breaker_skips = 0
         self._in_flight = 0
         self._down = False
         self._not_before = 0.0
@@ -229,6 +235,8 @@ class Reporter:
         if not self.enabled or self._closed:
             return
         with self.guard:
+            if getattr(item.report, "outcome", None) == "skipped":
+                self._breaker_skips += 1  # the circuit breaker was open: nothing was validated
             if self._thread is None:
                 self._start()
             self._put(events, item)
@@ -263,9 +271,11 @@ class Reporter:
     def stats(self) -> dict[str, int]:
         """Return the delivery counters.
 
-        Within one process ``sent + dropped + failed + spooled == enqueued + recovered``
-        once the queue is flushed; ``spooled`` is what waits on disk now and
-        ``recovered`` what a previous run left there.
+        Within one process ``sent + dropped + failed + rejected + spooled == enqueued +
+        recovered`` once the queue is flushed; ``spooled`` is what waits on disk now,
+        ``recovered`` what a previous run left there, ``rejected`` the events the server
+        refused one by one (dropped, so that they never hold up the others) and
+        ``breaker_skips`` the calls made while the circuit breaker was open.
         """
         with self._qlock:
             queued = sum(n for n, _ in self._items)
@@ -277,12 +287,14 @@ class Reporter:
             "sent": self._sent,
             "dropped": dropped,
             "failed": self._failed,
+            "rejected": self._rejected,
             "spooled": self._spooled,
             "recovered": self._recovered,
             "retried": self._retried,
             "traces_sent": self._traces_sent,
             "traces_failed": self._traces_failed,
             "internal_errors": self.guard.errors,
+            "breaker_skips": self._breaker_skips,
         }
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -307,9 +319,11 @@ class Reporter:
             if thread is not None and thread.is_alive():
                 control = _Control(stop=True)
                 self._put_control(control)
-                if not control.done.wait(self.timeout if timeout is None else timeout):
-                    self._stopping.set()  # interrupts a backoff wait; a hanging request ends at its timeout
-                    thread.join(self.timeout)
+                if not control.done.wait(self.timeout if timeout is None else max(0.0, timeout)):
+                    # Out of time: the worker is told to stop (it interrupts a backoff wait,
+                    # and a hanging request ends at its own timeout and goes to the spool),
+                    # but close() does not wait for it.
+                    self._stopping.set()
             self._stopping.set()
             self._abandon_queue()
             if self._own_transport and self._transport is not None:
@@ -456,17 +470,70 @@ class Reporter:
             return
         try:
             answer = self._post_with_retries(EVENTS_PATH, self._events_body(events))
-        except _Transient:
-            self._down = True
-            self._probe_failures = 0
-            self._probe_at = time.monotonic() + self._delay(0)
-            self._park(events)
-            return
-        except _Rejected:
-            self._failed += len(events)
+        except (_Transient, _Rejected) as exc:
+            undelivered = self._split(events, exc)
+            if undelivered is None:
+                self._failed += len(events)
+                return
+            if undelivered:
+                self._down = True
+                self._probe_failures = 0
+                self._probe_at = time.monotonic() + self._delay(0)
+                self._park(undelivered)
             return
         self._down = False
         self._account(events, answer)
+
+    def _splittable(self, exc: Exception) -> bool:
+        """Return whether a refused batch may hold one bad item that the server refuses alone."""
+        status = getattr(exc, "status", None)
+        if status not in _SPLIT_STATUSES:
+            return False
+        if status != 500:
+            return True
+        # A 500 for every batch is a broken server; for some batches only, a poison item.
+        try:
+            code, _, _ = self.transport().send(HEALTH_PATH, None, self.headers(gzip_body=False))
+        except Exception:
+            return False
+        return 200 <= code < 300
+
+    def _split(self, events: list[dict[str, Any]], exc: Exception) -> list[dict[str, Any]] | None:
+        """Deliver a refused batch by halves, dropping (and counting) each item refused alone.
+
+        Return the events left undelivered because the server went away meanwhile (to be
+        spooled), or None when the refusal concerns every item alike (a wrong key, a
+        server that answers 500 to everything).
+        """
+        if isinstance(exc, _Transient) and exc.status is None:
+            return list(events)  # the network, a timeout, a 429 or a 503: the server, not the batch
+        if not self._splittable(exc):
+            return None if isinstance(exc, _Rejected) else list(events)
+        undelivered: list[dict[str, Any]] = []
+        pending = [events]
+        while pending:
+            part = pending.pop()
+            try:
+                if part is events:
+                    raise exc  # refused already: split it at once
+                answer = self._post_once(EVENTS_PATH, self._events_body(part))
+            except (_Transient, _Rejected) as err:
+                status = getattr(err, "status", None)
+                if status not in _SPLIT_STATUSES or self._stopping.is_set():
+                    undelivered.extend(part)
+                    for rest in pending:
+                        undelivered.extend(rest)
+                    return undelivered
+                if len(part) == 1:
+                    self._rejected += 1
+                    log.warning("llm_contracts control plane refused event %s (HTTP %s); dropped",
+                                part[0].get("event_id") if isinstance(part[0], dict) else "?", status)
+                    continue
+                mid = len(part) // 2
+                pending += [part[mid:], part[:mid]]
+                continue
+            self._account(part, answer)
+        return undelivered
 
     def _park(self, events: list[dict[str, Any]]) -> None:
         if self._spool is None:
@@ -484,7 +551,8 @@ class Reporter:
         payload = {
             "sdk": {"name": "llm-contracts-python", "version": __version__, "instance_id": self.instance_id,
                     "counters": {"sent": self._sent, "dropped": self._dropped, "failed": self._failed,
-                                 "spooled": self._spooled, "breaker_skips": 0}},
+                                 "spooled": self._spooled, "rejected": self._rejected,
+                                 "breaker_skips": self._breaker_skips}},
             "events": events,
         }
         raw = json.dumps(payload, separators=(",", ":"), default=str).encode()
@@ -503,7 +571,7 @@ class Reporter:
                                 [r for r in answer.get("results", []) if r.get("status") == "rejected"][:3])
         except (ValueError, TypeError, AttributeError):
             rejected = 0
-        self._failed += rejected
+        self._rejected += rejected
         self._sent += len(events) - rejected
 
     def _delay(self, attempt: int, retry_after: float | None = None) -> float:
@@ -526,17 +594,20 @@ class Reporter:
             raise _Transient(f"{type(exc).__name__}: {exc}") from None
         headers = {k.lower(): v for k, v in headers.items()}
         if 200 <= status < 300:
+            if not _is_answer(path, content):
+                # A proxy, a captive portal or a wrong URL answered: nothing was stored.
+                raise _Transient(f"HTTP {status} with a body that is not the control plane's answer")
             return content
         retry_after = _retry_after(headers) if status in (429, 503) else None
         if retry_after is not None:
             self._not_before = time.monotonic() + retry_after
         if status in (408, 429) or status >= 500:
-            raise _Transient(f"HTTP {status}", retry_after)
+            raise _Transient(f"HTTP {status}", retry_after, status if status in _SPLIT_STATUSES else None)
         if status not in self._logged_statuses:
             self._logged_statuses.add(status)
             log.error("llm_contracts control plane refused %s with HTTP %d (not retried): %s",
                       path, status, content[:300].decode("utf-8", "replace"))
-        raise _Rejected(f"HTTP {status}")
+        raise _Rejected(f"HTTP {status}", status)
 
     def _post_with_retries(self, path: str, body: bytes) -> bytes:
         attempt = 0
@@ -564,15 +635,23 @@ class Reporter:
             ids = {e.get("event_id") for e in events if isinstance(e, dict)}
             try:
                 answer = self._post_once(EVENTS_PATH, self._events_body(events))
-            except _Transient as exc:
-                self._probe_failures += 1
-                delay = self._delay(min(self._probe_failures, 10), exc.retry_after)
-                self._probe_at = time.monotonic() + delay
-                return
-            except _Rejected:
-                removed = self._spool.remove({i for i in ids if isinstance(i, str)})
-                self._failed += removed
+            except (_Transient, _Rejected) as exc:
+                undelivered = self._split(events, exc)
+                if undelivered is None:  # refused whole, for good: never resent
+                    removed = self._spool.remove({i for i in ids if isinstance(i, str)})
+                    self._failed += removed
+                    self._spooled = max(0, self._spooled - removed)
+                    continue
+                # What was delivered or refused alone leaves the spool: its head never wedges.
+                kept = {e.get("event_id") for e in undelivered if isinstance(e, dict)}
+                removed = self._spool.remove({i for i in ids - kept if isinstance(i, str)})
                 self._spooled = max(0, self._spooled - removed)
+                if undelivered:
+                    self._probe_failures += 1
+                    retry_after = exc.retry_after if isinstance(exc, _Transient) else None
+                    delay = self._delay(min(self._probe_failures, 10), retry_after)
+                    self._probe_at = time.monotonic() + delay
+                    return
                 continue
             # Acknowledged: remove before anything else, so it is never sent again.
             removed = self._spool.remove({i for i in ids if isinstance(i, str)})
@@ -594,8 +673,27 @@ class Reporter:
             self._traces_sent += 1
 
 
+def _is_answer(path: str, content: bytes) -> bool:
+    """Return whether a 2xx body is the protocol's answer to a POST of ``path``."""
+    try:
+        answer = json.loads(content)
+    except ValueError:
+        return False
+    if not isinstance(answer, dict):
+        return False
+    if path == EVENTS_PATH:
+        return all(isinstance(answer.get(k), int) for k in ("accepted", "duplicates", "rejected"))
+    if path == TRACES_PATH:
+        return isinstance(answer.get("trace_id"), str)
+    return True
+
+
 class _Rejected(Exception):
     """The server refused the request for good (a 4xx other than 408/429)."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
 
 
 _default: Reporter | None = None

@@ -84,6 +84,13 @@ def cast(db: None) -> Cast:
     return Cast(owner, member, outsider, project_a, project_b, key_a, key_b)
 
 
+@pytest.fixture(autouse=True)
+def _accept_the_fixtures_dates(settings: Any) -> None:
+    # The cast's events are dated around NOW, a fixed day in the past; ingest refuses
+    # timestamps more than EVENT_MAX_AGE_S old. Tests of that window set it back.
+    settings.EVENT_MAX_AGE_S = (datetime.now(UTC) - NOW).total_seconds() + 30 * 24 * 3600
+
+
 Poster = Callable[..., Any]
 
 

@@ -44,6 +44,8 @@ class ControlPlane:
         self.contracts: dict[str, Any] = {"contracts": []}
         self.breakpoints: dict[str, Any] = {"breakpoints": []}
         self.garbled: set[str] = set()  # GET paths answered with a body that is not JSON
+        self.poison: set[str] = set()  # event ids that make any batch holding them a 500
+        self.healthy = False  # whether GET /api/v1/health answers 200 (404 otherwise)
         self.hanging = 0
         self._release = threading.Event()
         self._lock = threading.Lock()
@@ -107,6 +109,8 @@ class ControlPlane:
         handler.wfile.write(data)
 
     def _get(self, h: BaseHTTPRequestHandler) -> None:
+        if h.path == "/api/v1/health" and self.healthy:
+            return self._answer(h, 200, {"status": "ok", "database": "ok"})
         if h.headers.get("X-API-Key") != API_KEY:
             return self._answer(h, 401, {"detail": "bad key"})
         payload = {"/api/v1/contracts": self.contracts, "/api/v1/breakpoints": self.breakpoints}.get(h.path)
@@ -150,10 +154,19 @@ class ControlPlane:
             return self._answer(h, 429, {"detail": "slow down"}, {"Retry-After": self.retry_after})
         if mode == "400":
             return self._answer(h, 400, {"detail": "bad batch"})
+        if mode == "html200":
+            # A proxy or captive portal answering in the control plane's place.
+            h.send_response(200)
+            h.send_header("Content-Length", "13")
+            h.end_headers()
+            h.wfile.write(b"<html>hi</html>"[:13])
+            return None
         # The protocol allows gzip; this reporter always compresses, so insist on it.
         if h.headers.get("Content-Encoding") != "gzip":
             return self._answer(h, 415, {"detail": "expected gzip"})
         data = json.loads(gzip.decompress(raw))
+        if h.path == "/api/v1/events" and any(e.get("event_id") in self.poison for e in data["events"]):
+            return self._answer(h, 500, {"detail": "poisoned"})
         if h.path == "/api/v1/traces":
             with self._lock:
                 self.traces.append(data)

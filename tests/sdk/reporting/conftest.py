@@ -47,5 +47,5 @@ def event(i: int | str, **fields: Any) -> dict[str, Any]:
 
 def accounted(stats: dict[str, int]) -> bool:
     """Return True when every event is sent, dropped, failed or spooled."""
-    return (stats["sent"] + stats["dropped"] + stats["failed"] + stats["spooled"]
+    return (stats["sent"] + stats["dropped"] + stats["failed"] + stats["rejected"] + stats["spooled"]
             == stats["enqueued"] + stats["recovered"]) and stats["queued"] == 0

@@ -106,7 +106,7 @@ def test_a_wrong_key_is_not_retried_and_counts_as_failed(plane, make_reporter):
     assert accounted(stats)
 
 
-def test_a_400_is_not_retried(plane, make_reporter):
+def test_a_400_is_not_retried_but_split_down_to_the_items_refused_alone(plane, make_reporter):
     plane.mode = "400"
     reporter = make_reporter(plane.url, max_retries=3)
 
@@ -114,8 +114,10 @@ def test_a_400_is_not_retried(plane, make_reporter):
         reporter.enqueue(event(i))
     assert reporter.flush(5)
 
-    assert len(plane.posts) == 1
-    assert reporter.stats()["failed"] == 3
+    assert len(plane.posts) == 5  # [0 1 2], then [0] and [1 2], then [1] and [2]
+    stats = reporter.stats()
+    assert stats["rejected"] == 3 and stats["retried"] == 0
+    assert accounted(stats)
 
 
 def test_a_server_that_is_down_costs_the_app_nothing_and_every_event_is_counted(make_reporter, fake):
