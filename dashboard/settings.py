@@ -82,8 +82,18 @@ def _database(url: str) -> dict[str, object]:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": STATE_DIR / "db.sqlite3",
-            # Writers wait for each other instead of failing with "database is locked".
-            "OPTIONS": {"timeout": 20},
+            # The web server, the worker and beat share this file. WAL lets readers go on while
+            # one process writes; transactions that take the write lock when they begin
+            # (IMMEDIATE) wait up to the busy timeout instead of failing with "database is
+            # locked" when a read would have to be upgraded to a write mid-transaction.
+            "OPTIONS": {
+                "timeout": SQLITE_BUSY_TIMEOUT_S,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)};"
+                ),
+            },
         }
     try:
         config: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=DB_CONN_MAX_AGE))
@@ -95,6 +105,7 @@ def _database(url: str) -> dict[str, object]:
 
 
 DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
+SQLITE_BUSY_TIMEOUT_S = env_float("SQLITE_BUSY_TIMEOUT_S", 20.0, minimum=0.0)
 DATABASES = {"default": _database(env_url("DATABASE_URL", "", schemes={"postgres", "postgresql", "sqlite"}))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
