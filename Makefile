@@ -16,9 +16,10 @@ $(STAMP):
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-# The control plane with demo data and live demo traffic (see dashboard/devserver.py).
+# The control plane with demo data and live demo traffic (see dashboard/devserver.py),
+# in development mode: the settings' defaults are the production ones.
 run: $(STAMP)
-	$(PY) -m dashboard.devserver
+	DEBUG=1 $(PY) -m dashboard.devserver
 
 # The SDK alone against a local fake model.
 demo: $(STAMP)

@@ -6,10 +6,12 @@ that needs no server (kombu's filesystem transport). ``docker/.env.example`` lis
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.lib.env import env_bool, env_float, env_int, env_list, env_secret, env_str, env_url
@@ -18,18 +20,52 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # Local state of the embedded mode (SQLite file, broker folders, beat schedule).
 STATE_DIR = Path(env_str("STATE_DIR", str(BASE_DIR / ".run")))
 
-# Like healthchecks, DEBUG defaults to on so that a fresh checkout runs; every deployment
-# (docker/.env.example) sets DEBUG=0, and then a real secret key is required.
-DEBUG = env_bool("DEBUG", True)
+# DEBUG is off unless set, so a deployment that forgets it shows no tracebacks; `make run`
+# (dashboard/devserver.py) sets DEBUG=1 for local development. With DEBUG off a real
+# secret key is required: a missing, short or placeholder key stops start-up.
+DEBUG = env_bool("DEBUG", False)
+_DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 SECRET_KEY = env_secret("SECRET_KEY") or ""
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is off")
-    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+
+
+def _real_secret_key(key: str) -> bool:
+    # The criteria of Django's own deployment check (security.W009), plus our placeholders.
+    placeholder = "change-me" in key or key.startswith("django-insecure-") or key == _DEV_SECRET_KEY
+    return len(key) >= 50 and len(set(key)) >= 5 and not placeholder
+
+
+if not DEBUG and not _real_secret_key(SECRET_KEY):
+    raise ImproperlyConfigured(
+        "SECRET_KEY (or SECRET_KEY_FILE) must be set to a random string of at least 50 characters "
+        "when DEBUG is off (python -c 'import secrets; print(secrets.token_urlsafe(50))' makes one)"
+    )
+SECRET_KEY = SECRET_KEY or _DEV_SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000", schemes={"http", "https"}).rstrip("/")
+
+# HTTPS. A site whose SITE_URL is https gets the redirect, secure cookies and HSTS by
+# default; each can be set on its own. Behind a proxy that terminates TLS, name the header
+# it sets (SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto) so Django knows a request was https;
+# only set it when the proxy overwrites that header, or clients could forge it.
+_HTTPS = SITE_URL.startswith("https://")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _HTTPS)
+# The compose file's health check (and a load balancer's) call plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$"]
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _HTTPS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if _HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+_PROXY_HEADER = env_str("SECURE_PROXY_SSL_HEADER", "")
+if _PROXY_HEADER and not re.fullmatch(r"[A-Za-z0-9-]+", _PROXY_HEADER):
+    raise ImproperlyConfigured(
+        f"SECURE_PROXY_SSL_HEADER must be a header name such as X-Forwarded-Proto, got {_PROXY_HEADER!r}"
+    )
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _PROXY_HEADER.upper().replace("-", "_"), "https") if _PROXY_HEADER else None
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -55,7 +91,40 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "dashboard.lib.middleware.NoStoreForUsersMiddleware",
 ]
+
+# Content-Security-Policy (django-csp): scripts and styles only from our own origin, so an
+# injected <script> or inline handler cannot run. Pages keep every script in static files.
+# The plotly.js bundle adds two <style> elements when it loads: an empty one it fills
+# through the CSSOM (allowed) and the map library's fixed stylesheet; their hashes allow
+# exactly those two (tests/server/test_deploy_security.py recomputes them from the bundle).
+PLOTLY_STYLE_HASHES = [
+    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
+    "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='",
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, *PLOTLY_STYLE_HASHES],
+        # plotly.js draws <b> and <i> of hover and chart texts as style="font-weight:bold" and
+        # style="font-style:italic" attributes; exactly these two may appear as attributes.
+        "style-src-attr": [
+            "'unsafe-hashes'",
+            "'sha256-wkY2X5hecQzbhnFCqvTpwrUJ1f4X8LH5WFjYUzv1wmU='",
+            "'sha256-r8zR3S6YuWY5tpo2Y0PvZHW5fa+SKLNon9zbEWb5UPA='",
+        ],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 ROOT_URLCONF = "dashboard.urls"
 WSGI_APPLICATION = "dashboard.wsgi.application"

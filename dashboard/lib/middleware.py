@@ -1,4 +1,4 @@
-"""Request middleware shared by the API."""
+"""Request middleware: gzip bodies for the API, no caching of pages for logged-in users."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import add_never_cache_headers
 
 
 def _error(status: int, reason: str) -> JsonResponse:
@@ -46,3 +47,19 @@ class GzipRequestMiddleware:
         request.META["CONTENT_LENGTH"] = str(len(body))
         del request.META["HTTP_CONTENT_ENCODING"]
         return self.get_response(request)
+
+
+class NoStoreForUsersMiddleware:
+    """Mark every answer to a logged-in user ``Cache-Control: no-store`` unless the view chose a policy."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        # Project pages show API keys (a new one in full, once), webhook URLs and model
+        # output: no browser or proxy cache may keep them after logout.
+        if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
+            add_never_cache_headers(response)
+        return response
