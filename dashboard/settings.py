@@ -213,7 +213,13 @@ ROLLUP_INTERVAL_S = env_float("ROLLUP_INTERVAL_S", 30.0, minimum=1.0)
 ROLLUP_OVERLAP_S = env_float("ROLLUP_OVERLAP_S", 120.0, minimum=0.0)
 RETENTION_INTERVAL_S = env_float("RETENTION_INTERVAL_S", 3600.0, minimum=1.0)
 ALERT_INTERVAL_S = env_float("ALERT_INTERVAL_S", 60.0, minimum=1.0)
-ALERT_WEBHOOK_TIMEOUT_S = env_float("ALERT_WEBHOOK_TIMEOUT_S", 5.0, minimum=0.1)
+# Webhooks (dashboard/lib/webhooks.py): each message is a Celery task with this timeout per
+# try, retried with exponential backoff. Targets that resolve to internal addresses are
+# refused unless listed here (host names, addresses or networks such as 10.1.0.0/16).
+ALERT_WEBHOOK_TIMEOUT_S = env_float("ALERT_WEBHOOK_TIMEOUT_S", 3.0, minimum=0.1)
+WEBHOOK_MAX_RETRIES = env_int("WEBHOOK_MAX_RETRIES", 5, minimum=0)
+WEBHOOK_RETRY_BACKOFF_S = env_float("WEBHOOK_RETRY_BACKOFF_S", 10.0, minimum=0.0)
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", [])
 # Experiments: the rollout job's period, and how long an arm of a running experiment
 # may see no call before the job pauses it.
 EXPERIMENT_INTERVAL_S = env_float("EXPERIMENT_INTERVAL_S", 180.0, minimum=1.0)
@@ -237,6 +243,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "processed", "control"):
         (_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Tasks outside the apps' tasks modules.
+CELERY_IMPORTS = ["dashboard.lib.webhooks"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

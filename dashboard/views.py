@@ -27,6 +27,7 @@ from dashboard.forms import (
     ViolationFilterForm,
 )
 from dashboard.lib.access import project_for, project_owned
+from dashboard.lib.webhooks import webhook_url_masked
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
@@ -176,6 +177,8 @@ def _settings_context(project: Any, **extra: Any) -> dict[str, Any]:
         "project_form": ProjectSettingsForm(instance=project),
         "alert_form": AlertRuleForm(),
         "roles": contract_services.Membership.Role.choices,
+        # Viewers see where alerts go, not the receiver's secret path.
+        "webhook_masked": webhook_url_masked(project.alert_webhook_url) if project.alert_webhook_url else "",
         **extra,
     }
 
