@@ -101,14 +101,22 @@ def hash_key(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()
 
 
+# What a key may do: send events and traces, pull contracts/breakpoints/experiments, change experiments.
+API_KEY_SCOPES = ("ingest", "read", "write")
+
+
 def api_key_create(
     *,
     project: Project,
     name: str,
     created_by: AbstractBaseUser | None = None,
     expires_at: datetime | None = None,
+    scopes: Sequence[str] = ("ingest", "read"),
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its raw value, which is never stored and shown only now."""
+    unknown = set(scopes) - set(API_KEY_SCOPES)
+    if unknown or not scopes:
+        raise ServiceError(f"scopes must be among {', '.join(API_KEY_SCOPES)}", field="scopes")
     raw = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey.objects.create(
         project=project,
@@ -117,6 +125,7 @@ def api_key_create(
         hashed_key=hash_key(raw),
         created_by=created_by,
         expires_at=expires_at,
+        scopes=",".join(s for s in API_KEY_SCOPES if s in scopes),
     )
     return key, raw
 

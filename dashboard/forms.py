@@ -56,10 +56,20 @@ class ViolationFilterForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100)
+    scopes = forms.MultipleChoiceField(
+        choices=[
+            ("ingest", "ingest: send events and traces"),
+            ("read", "read: pull contracts, breakpoints and experiments"),
+            ("write", "write: change experiments"),
+        ],
+        initial=["ingest", "read"],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="An SDK needs ingest and read; a deployment pipeline changing experiments needs write.",
+    )
 
 
-class MemberAddForm(forms.Form):
-    username = forms.CharField(max_length=150)
+class MemberInviteForm(forms.Form):
+    email = forms.EmailField(max_length=254)
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.VIEWER)
 
 

@@ -76,8 +76,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "ninja",
     "django_htmx",
+    "axes",
     "contracts_app",
     "experiments",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -93,7 +95,24 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "dashboard.lib.middleware.NoStoreForUsersMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one user
+# name from one client address, that pair is locked out for LOGIN_LOCKOUT_MINUTES (HTTP 429);
+# a success resets the count. Other addresses, and other users from the address, go on.
+# The address is the connection's (REMOTE_ADDR): behind a proxy every client shares the
+# proxy's, so the lockout then works per user name.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 
 # Content-Security-Policy (django-csp): scripts and styles only from our own origin, so an
 # injected <script> or inline handler cannot run. Pages keep every script in static files.

@@ -157,7 +157,7 @@ class TestPages:
 
     def test_the_page_showing_a_new_key_is_never_stored(self, client: Client, cast: Cast) -> None:
         client.force_login(cast.owner)
-        response = client.post(f"/p/{cast.project_a.slug}/settings/keys/", {"name": "ci"})
+        response = client.post(f"/p/{cast.project_a.slug}/settings/keys/", {"name": "ci", "scopes": ["read"]})
         assert response.status_code == 201 and response.context["new_key"].encode() in response.content
         assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
 
