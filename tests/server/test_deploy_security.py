@@ -164,3 +164,23 @@ class TestPages:
     def test_the_login_page_has_the_policy_too(self, client: Client, db: None) -> None:
         response = client.get("/login/")
         assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    ("variables", "backend"),
+    [({}, "console.EmailBackend"), ({"EMAIL_HOST": "smtp.example.org"}, "smtp.EmailBackend")],
+)
+def test_mail_goes_to_the_log_until_an_email_server_is_set(
+    tmp_path: Path, variables: dict[str, str], backend: str
+) -> None:
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    done = subprocess.run(
+        [sys.executable, "-c", "import dashboard.settings as s; print(s.EMAIL_BACKEND)"],
+        env={**base, "STATE_DIR": str(tmp_path), "DEBUG": "1", **variables},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"django.core.mail.backends.{backend}"
