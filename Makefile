@@ -16,9 +16,10 @@ $(STAMP):
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-# The control plane with demo data and live demo traffic (see dashboard/devserver.py).
+# The control plane with demo data and live demo traffic (see dashboard/devserver.py),
+# in development mode: the settings' defaults are the production ones.
 run: $(STAMP)
-	$(PY) -m dashboard.devserver
+	DEBUG=1 $(PY) -m dashboard.devserver
 
 # The SDK alone against a local fake model.
 demo: $(STAMP)
@@ -46,7 +47,7 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 
 lint: $(STAMP)
-	$(PY) -m ruff check llm_contracts tests bench dashboard contracts_app experiments --extend-exclude "*/migrations/*"
+	$(PY) -m ruff check llm_contracts tests bench dashboard contracts_app experiments accounts --extend-exclude "*/migrations/*"
 
 typecheck: $(STAMP)
 	$(PY) -m mypy

@@ -22,20 +22,39 @@ from contracts_app.schemas import (
 from dashboard.lib.limits import ingest_slot
 
 
+class MissingScope(services.ServiceError):
+    status = 403
+
+
 class ProjectKey(APIKeyHeader):
-    """Authenticate with the project's API key in ``X-API-Key``; the key's project scopes every call."""
+    """Authenticate with a project API key in ``X-API-Key`` that holds ``scope``; its project scopes the call.
+
+    Scopes: ``ingest`` (send events and traces), ``read`` (pull contracts, breakpoints and
+    experiments), ``write`` (change experiments). A key without the scope gets a 403.
+    """
 
     param_name = "X-API-Key"
 
+    def __init__(self, scope: str) -> None:
+        if scope not in services.API_KEY_SCOPES:
+            raise ValueError(f"unknown API key scope {scope!r}")
+        super().__init__()
+        self.scope = scope
+
     def authenticate(self, request: HttpRequest, key: str | None) -> ApiKey | None:
-        return services.api_key_authenticate(raw_key=key or "")
+        api_key = services.api_key_authenticate(raw_key=key or "")
+        if api_key is not None and self.scope not in {s.strip() for s in api_key.scopes.split(",")}:
+            raise MissingScope(f"this API key lacks the {self.scope!r} scope", field="X-API-Key")
+        return api_key
 
 
-router = Router(auth=ProjectKey(), tags=["sdk"])
+INGEST, READ = ProjectKey("ingest"), ProjectKey("read")
+router = Router(auth=READ, tags=["sdk"])
 
 _ERRORS: dict[int, Any] = {
     400: ErrorOut,
     401: ErrorOut,
+    403: ErrorOut,
     413: ErrorOut,
     415: ErrorOut,
     422: ErrorOut,
@@ -49,7 +68,7 @@ def _key(request: HttpRequest) -> ApiKey:
     return key
 
 
-@router.post("/events", response={207: BatchOut, **_ERRORS}, exclude_none=True)
+@router.post("/events", auth=INGEST, response={207: BatchOut, **_ERRORS}, exclude_none=True)
 def post_events(request: HttpRequest, batch: BatchIn) -> Status[dict[str, Any]]:
     """Store a batch of validation events; answer one status per item."""
     with ingest_slot():
@@ -68,7 +87,7 @@ def post_events(request: HttpRequest, batch: BatchIn) -> Status[dict[str, Any]]:
     )
 
 
-@router.post("/traces", response={200: TraceOut, 201: TraceOut, **_ERRORS})
+@router.post("/traces", auth=INGEST, response={200: TraceOut, 201: TraceOut, **_ERRORS})
 def post_trace(request: HttpRequest, trace: TraceIn) -> Status[dict[str, Any]]:
     """Store the debugger trace of one call (once per trace id)."""
     stored, created = services.trace_store(project=_key(request).project, trace=trace)
@@ -84,7 +103,7 @@ def _conditional(request: HttpRequest, response: HttpResponse, data: dict[str, A
     return Status(200, data)
 
 
-@router.get("/contracts", response={200: ContractsOut, 304: None, **_ERRORS})
+@router.get("/contracts", auth=READ, response={200: ContractsOut, 304: None, **_ERRORS})
 def get_contracts(request: HttpRequest, response: HttpResponse) -> Any:
     """Return the project's active contract specs; 304 when the ETag still matches."""
     return _conditional(
@@ -92,7 +111,7 @@ def get_contracts(request: HttpRequest, response: HttpResponse) -> Any:
     )
 
 
-@router.get("/breakpoints", response={200: BreakpointsOut, 304: None, **_ERRORS})
+@router.get("/breakpoints", auth=READ, response={200: BreakpointsOut, 304: None, **_ERRORS})
 def get_breakpoints(request: HttpRequest, response: HttpResponse) -> Any:
     """Return the project's active breakpoints; 304 when the ETag still matches."""
     breakpoints = selectors.breakpoints_active(project=_key(request).project)

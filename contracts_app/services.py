@@ -103,14 +103,22 @@ def hash_key(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()
 
 
+# What a key may do: send events and traces, pull contracts/breakpoints/experiments, change experiments.
+API_KEY_SCOPES = ("ingest", "read", "write")
+
+
 def api_key_create(
     *,
     project: Project,
     name: str,
     created_by: AbstractBaseUser | None = None,
     expires_at: datetime | None = None,
+    scopes: Sequence[str] = ("ingest", "read"),
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its raw value, which is never stored and shown only now."""
+    unknown = set(scopes) - set(API_KEY_SCOPES)
+    if unknown or not scopes:
+        raise ServiceError(f"scopes must be among {', '.join(API_KEY_SCOPES)}", field="scopes")
     raw = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey.objects.create(
         project=project,
@@ -119,6 +127,7 @@ def api_key_create(
         hashed_key=hash_key(raw),
         created_by=created_by,
         expires_at=expires_at,
+        scopes=",".join(s for s in API_KEY_SCOPES if s in scopes),
     )
     return key, raw
 
@@ -1222,66 +1231,50 @@ class AlertChange:
     rule_id: int
     state: str
     value: float | None
-    delivered: bool
+    queued: bool
 
 
-def _webhook_post(client: Any, url: str, payload: dict[str, Any]) -> bool:
-    try:
-        response = client.post(url, json=payload, timeout=settings.ALERT_WEBHOOK_TIMEOUT_S)
-    except Exception as exc:  # a dead webhook must not stop the other alerts
-        logger.warning("alert webhook %s failed: %s", url, exc)
-        return False
-    if response.status_code >= 300:
-        logger.warning("alert webhook %s answered %s", url, response.status_code)
-        return False
-    return True
-
-
-def alerts_evaluate(*, now: datetime | None = None, http_client: Any = None) -> list[AlertChange]:
-    """Check every alert rule against the recent minute rollups; post firing and cleared alerts once."""
-    import httpx
+def alerts_evaluate(*, now: datetime | None = None) -> list[AlertChange]:
+    """Check every alert rule against the recent minute rollups; queue firing and cleared alerts once."""
+    from dashboard.lib.webhooks import webhook_enqueue
 
     now = now or timezone.now()
     changes: list[AlertChange] = []
-    client = http_client or httpx.Client()
-    try:
-        for rule in AlertRule.objects.select_related("project"):
-            window = selectors.rollup_window(
-                project_id=rule.project_id,
-                contract=rule.contract,
-                since=now - timedelta(minutes=rule.window_minutes),
-            )
-            if window.count < rule.min_count:
-                continue
-            value = window.violation_rate if rule.metric == AlertRule.Metric.VIOLATION_RATE else window.p95_ms
-            breaching = value is not None and value > rule.threshold
-            if breaching == rule.firing:
-                continue
-            state = "firing" if breaching else "cleared"
-            payload = {
-                "project": rule.project.slug,
-                "contract": rule.contract,
-                "metric": rule.metric,
-                "threshold": rule.threshold,
-                "value": value,
-                "state": state,
-                "count": window.count,
-                "window_minutes": rule.window_minutes,
-                "at": now.isoformat(),
-            }
-            url = rule.project.alert_webhook_url
-            delivered = _webhook_post(client, url, payload) if url else False
-            # Without a delivery the state stays, so the next pass tries again.
-            if delivered or not url:
-                rule.firing = breaching
-                rule.last_value = value
-                if breaching:
-                    rule.fired_at = now
-                else:
-                    rule.cleared_at = now
-                rule.save(update_fields=["firing", "last_value", "fired_at", "cleared_at"])
-            changes.append(AlertChange(rule_id=rule.pk, state=state, value=value, delivered=delivered))
-    finally:
-        if http_client is None:
-            client.close()
+    for rule in AlertRule.objects.select_related("project"):
+        window = selectors.rollup_window(
+            project_id=rule.project_id,
+            contract=rule.contract,
+            since=now - timedelta(minutes=rule.window_minutes),
+        )
+        if window.count < rule.min_count:
+            continue
+        value = window.violation_rate if rule.metric == AlertRule.Metric.VIOLATION_RATE else window.p95_ms
+        breaching = value is not None and value > rule.threshold
+        if breaching == rule.firing:
+            continue
+        state = "firing" if breaching else "cleared"
+        payload = {
+            "project": rule.project.slug,
+            "contract": rule.contract,
+            "metric": rule.metric,
+            "threshold": rule.threshold,
+            "value": value,
+            "state": state,
+            "count": window.count,
+            "window_minutes": rule.window_minutes,
+            "at": now.isoformat(),
+        }
+        url = rule.project.alert_webhook_url
+        # Each message is its own task with retries and backoff, so a slow or dead
+        # webhook delays no other rule or project; the state changes now, once.
+        if url:
+            webhook_enqueue(url=url, payload=payload, what=f"alert rule {rule.pk}")
+        rule.firing = breaching
+        rule.last_value = value
+        if breaching:
+            rule.fired_at = now
+        else:
+            rule.cleared_at = now
+        rule.save(update_fields=["firing", "last_value", "fired_at", "cleared_at"])
+        changes.append(AlertChange(rule_id=rule.pk, state=state, value=value, queued=bool(url)))
     return changes

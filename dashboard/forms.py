@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from contracts_app.models import AlertRule, Membership, Project, ValidationEvent
+from dashboard.lib.webhooks import WebhookRefused, webhook_url_check
 from dashboard.selectors import RANGES, ViolationFilters
 
 
@@ -55,10 +56,20 @@ class ViolationFilterForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100)
+    scopes = forms.MultipleChoiceField(
+        choices=[
+            ("ingest", "ingest: send events and traces"),
+            ("read", "read: pull contracts, breakpoints and experiments"),
+            ("write", "write: change experiments"),
+        ],
+        initial=["ingest", "read"],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="An SDK needs ingest and read; a deployment pipeline changing experiments needs write.",
+    )
 
 
-class MemberAddForm(forms.Form):
-    username = forms.CharField(max_length=150)
+class MemberInviteForm(forms.Form):
+    email = forms.EmailField(max_length=254)
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.VIEWER)
 
 
@@ -73,6 +84,15 @@ class ProjectSettingsForm(forms.ModelForm):
         labels = {"retention_days": "Retention (days)", "alert_webhook_url": "Alert webhook URL"}
 
     alert_webhook_url = forms.URLField(required=False, assume_scheme="https", label="Alert webhook URL")
+
+    def clean_alert_webhook_url(self) -> str:
+        url: str = self.cleaned_data["alert_webhook_url"]
+        if url:
+            try:
+                webhook_url_check(url)
+            except WebhookRefused as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return url
 
     def clean_retention_days(self) -> int:
         days: int = self.cleaned_data["retention_days"]

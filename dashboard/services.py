@@ -1,10 +1,9 @@
-"""Writes of the settings page: members, retention, webhook and alert rules."""
+"""Writes of the settings page: members, retention, webhook and alert rules (invitations: accounts)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from contracts_app import services
@@ -18,16 +17,6 @@ def _other_owners(project: Project, membership: Membership) -> bool:
         .exclude(pk=membership.pk)
         .exists()
     )
-
-
-def member_add(*, project: Project, username: str, role: str) -> Membership:
-    """Add an existing user to the project with ``role``."""
-    user = get_user_model().objects.filter(username=username).first()
-    if user is None:
-        raise NotFound(f"no user is called {username!r}", field="username")
-    if Membership.objects.filter(project=project, user=user).exists():
-        raise ServiceError(f"{username} is already a member; change their role instead", field="username")
-    return services.membership_set(project=project, user=user, role=role)
 
 
 def member_role_change(*, project: Project, membership_id: int, role: str) -> Membership:

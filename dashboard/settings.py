@@ -6,10 +6,12 @@ that needs no server (kombu's filesystem transport). ``docker/.env.example`` lis
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.lib.env import env_bool, env_float, env_int, env_list, env_secret, env_str, env_url
@@ -18,18 +20,52 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # Local state of the embedded mode (SQLite file, broker folders, beat schedule).
 STATE_DIR = Path(env_str("STATE_DIR", str(BASE_DIR / ".run")))
 
-# Like healthchecks, DEBUG defaults to on so that a fresh checkout runs; every deployment
-# (docker/.env.example) sets DEBUG=0, and then a real secret key is required.
-DEBUG = env_bool("DEBUG", True)
+# DEBUG is off unless set, so a deployment that forgets it shows no tracebacks; `make run`
+# (dashboard/devserver.py) sets DEBUG=1 for local development. With DEBUG off a real
+# secret key is required: a missing, short or placeholder key stops start-up.
+DEBUG = env_bool("DEBUG", False)
+_DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 SECRET_KEY = env_secret("SECRET_KEY") or ""
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is off")
-    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+
+
+def _real_secret_key(key: str) -> bool:
+    # The criteria of Django's own deployment check (security.W009), plus our placeholders.
+    placeholder = "change-me" in key or key.startswith("django-insecure-") or key == _DEV_SECRET_KEY
+    return len(key) >= 50 and len(set(key)) >= 5 and not placeholder
+
+
+if not DEBUG and not _real_secret_key(SECRET_KEY):
+    raise ImproperlyConfigured(
+        "SECRET_KEY (or SECRET_KEY_FILE) must be set to a random string of at least 50 characters "
+        "when DEBUG is off (python -c 'import secrets; print(secrets.token_urlsafe(50))' makes one)"
+    )
+SECRET_KEY = SECRET_KEY or _DEV_SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000", schemes={"http", "https"}).rstrip("/")
+
+# HTTPS. A site whose SITE_URL is https gets the redirect, secure cookies and HSTS by
+# default; each can be set on its own. Behind a proxy that terminates TLS, name the header
+# it sets (SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto) so Django knows a request was https;
+# only set it when the proxy overwrites that header, or clients could forge it.
+_HTTPS = SITE_URL.startswith("https://")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _HTTPS)
+# The compose file's health check (and a load balancer's) call plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$"]
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _HTTPS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if _HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+_PROXY_HEADER = env_str("SECURE_PROXY_SSL_HEADER", "")
+if _PROXY_HEADER and not re.fullmatch(r"[A-Za-z0-9-]+", _PROXY_HEADER):
+    raise ImproperlyConfigured(
+        f"SECURE_PROXY_SSL_HEADER must be a header name such as X-Forwarded-Proto, got {_PROXY_HEADER!r}"
+    )
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _PROXY_HEADER.upper().replace("-", "_"), "https") if _PROXY_HEADER else None
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -40,8 +76,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "ninja",
     "django_htmx",
+    "axes",
     "contracts_app",
     "experiments",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -56,7 +94,57 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "dashboard.lib.middleware.NoStoreForUsersMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one user
+# name from one client address, that pair is locked out for LOGIN_LOCKOUT_MINUTES (HTTP 429);
+# a success resets the count. Other addresses, and other users from the address, go on.
+# The address is the connection's (REMOTE_ADDR): behind a proxy every client shares the
+# proxy's, so the lockout then works per user name.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
+
+# Content-Security-Policy (django-csp): scripts and styles only from our own origin, so an
+# injected <script> or inline handler cannot run. Pages keep every script in static files.
+# The plotly.js bundle adds two <style> elements when it loads: an empty one it fills
+# through the CSSOM (allowed) and the map library's fixed stylesheet; their hashes allow
+# exactly those two (tests/server/test_deploy_security.py recomputes them from the bundle).
+PLOTLY_STYLE_HASHES = [
+    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
+    "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='",
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, *PLOTLY_STYLE_HASHES],
+        # plotly.js draws <b> and <i> of hover and chart texts as style="font-weight:bold" and
+        # style="font-style:italic" attributes; exactly these two may appear as attributes.
+        "style-src-attr": [
+            "'unsafe-hashes'",
+            "'sha256-wkY2X5hecQzbhnFCqvTpwrUJ1f4X8LH5WFjYUzv1wmU='",
+            "'sha256-r8zR3S6YuWY5tpo2Y0PvZHW5fa+SKLNon9zbEWb5UPA='",
+        ],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 ROOT_URLCONF = "dashboard.urls"
 WSGI_APPLICATION = "dashboard.wsgi.application"
@@ -83,8 +171,18 @@ def _database(url: str) -> dict[str, object]:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": STATE_DIR / "db.sqlite3",
-            # Writers wait for each other instead of failing with "database is locked".
-            "OPTIONS": {"timeout": 20},
+            # The web server, the worker and beat share this file. WAL lets readers go on while
+            # one process writes; transactions that take the write lock when they begin
+            # (IMMEDIATE) wait up to the busy timeout instead of failing with "database is
+            # locked" when a read would have to be upgraded to a write mid-transaction.
+            "OPTIONS": {
+                "timeout": SQLITE_BUSY_TIMEOUT_S,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)};"
+                ),
+            },
         }
     try:
         config: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=DB_CONN_MAX_AGE))
@@ -96,6 +194,7 @@ def _database(url: str) -> dict[str, object]:
 
 
 DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
+SQLITE_BUSY_TIMEOUT_S = env_float("SQLITE_BUSY_TIMEOUT_S", 20.0, minimum=0.0)
 DATABASES = {"default": _database(env_url("DATABASE_URL", "", schemes={"postgres", "postgresql", "sqlite"}))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -118,6 +217,21 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Email (invitations). Without EMAIL_HOST, mails are written to the log (Django's console
+# backend), and the inviter sees the invitation link on the page anyway.
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "") or "llm-contracts@localhost"
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+
 # Ingest. A gzip body may expand to at most this many bytes (a zip bomb guard); a worker
 # process runs at most INGEST_MAX_CONCURRENCY batches at once and answers 429 beyond that.
 INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 16 * 1024 * 1024, minimum=1024)
@@ -138,7 +252,13 @@ ROLLUP_INTERVAL_S = env_float("ROLLUP_INTERVAL_S", 30.0, minimum=1.0)
 ROLLUP_OVERLAP_S = env_float("ROLLUP_OVERLAP_S", 120.0, minimum=0.0)
 RETENTION_INTERVAL_S = env_float("RETENTION_INTERVAL_S", 3600.0, minimum=1.0)
 ALERT_INTERVAL_S = env_float("ALERT_INTERVAL_S", 60.0, minimum=1.0)
-ALERT_WEBHOOK_TIMEOUT_S = env_float("ALERT_WEBHOOK_TIMEOUT_S", 5.0, minimum=0.1)
+# Webhooks (dashboard/lib/webhooks.py): each message is a Celery task with this timeout per
+# try, retried with exponential backoff. Targets that resolve to internal addresses are
+# refused unless listed here (host names, addresses or networks such as 10.1.0.0/16).
+ALERT_WEBHOOK_TIMEOUT_S = env_float("ALERT_WEBHOOK_TIMEOUT_S", 3.0, minimum=0.1)
+WEBHOOK_MAX_RETRIES = env_int("WEBHOOK_MAX_RETRIES", 5, minimum=0)
+WEBHOOK_RETRY_BACKOFF_S = env_float("WEBHOOK_RETRY_BACKOFF_S", 10.0, minimum=0.0)
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", [])
 # Experiments: the rollout job's period, and how long an arm of a running experiment
 # may see no call before the job pauses it.
 EXPERIMENT_INTERVAL_S = env_float("EXPERIMENT_INTERVAL_S", 180.0, minimum=1.0)
@@ -162,6 +282,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "processed", "control"):
         (_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Tasks outside the apps' tasks modules.
+CELERY_IMPORTS = ["dashboard.lib.webhooks"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -15,18 +15,20 @@ from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import services as account_services
 from contracts_app import services as contract_services
 from contracts_app.services import ServiceError
 from dashboard import charts, selectors, services
 from dashboard.forms import (
     AlertRuleForm,
     ApiKeyForm,
-    MemberAddForm,
+    MemberInviteForm,
     MemberRoleForm,
     ProjectSettingsForm,
     ViolationFilterForm,
 )
 from dashboard.lib.access import project_for, project_owned
+from dashboard.lib.webhooks import webhook_url_masked
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
@@ -172,10 +174,13 @@ def _settings_context(project: Any, **extra: Any) -> dict[str, Any]:
         "nav": "settings",
         "settings": selectors.settings_for(project=project),
         "key_form": ApiKeyForm(),
-        "member_form": MemberAddForm(),
+        "member_form": MemberInviteForm(),
+        "invitations": account_services.invitations_open(project=project) if project.is_owner else [],
         "project_form": ProjectSettingsForm(instance=project),
         "alert_form": AlertRuleForm(),
         "roles": contract_services.Membership.Role.choices,
+        # Viewers see where alerts go, not the receiver's secret path.
+        "webhook_masked": webhook_url_masked(project.alert_webhook_url) if project.alert_webhook_url else "",
         **extra,
     }
 
@@ -198,7 +203,10 @@ def api_key_create(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         return _form_error(request, project, form)
     _, raw = contract_services.api_key_create(
-        project=project, name=form.cleaned_data["name"], created_by=request.user
+        project=project,
+        name=form.cleaned_data["name"],
+        created_by=request.user,
+        scopes=form.cleaned_data["scopes"],
     )
     template = "dashboard/_api_keys.html" if _is_fragment(request, "api-keys") else "dashboard/settings.html"
     return render(request, template, _settings_context(project, new_key=raw), status=201)
@@ -214,13 +222,20 @@ def api_key_revoke(request: HttpRequest, slug: str, key_id: int) -> HttpResponse
 
 @require_POST
 @login_required
-def member_add(request: HttpRequest, slug: str) -> HttpResponse:
-    """Add an existing user to the project (owners only)."""
+def member_invite(request: HttpRequest, slug: str) -> HttpResponse:
+    """Invite someone by email and show the invitation link this once (owners only)."""
     project = project_owned(request, slug)
-    form = MemberAddForm(request.POST)
+    form = MemberInviteForm(request.POST)
     if not form.is_valid():
         return _form_error(request, project, form)
-    return _run(request, project, "Member added.", services.member_add, **form.cleaned_data)
+    invitation, link = account_services.invitation_create(
+        project=project,
+        email=form.cleaned_data["email"],
+        role=form.cleaned_data["role"],
+        invited_by=request.user,
+    )
+    context = _settings_context(project, new_invitation=invitation, new_invitation_link=link)
+    return render(request, "dashboard/settings.html", context, status=201)
 
 
 @require_POST

@@ -16,7 +16,8 @@ from experiments import selectors, services
 from experiments.models import ARMS, Experiment
 from experiments.schemas import CoverageIn, ExperimentIn, ExperimentOut, SdkExperimentsOut
 
-router = Router(auth=ProjectKey(), tags=["experiments"])
+# Changes need the write scope; the SDK's pull needs read.
+router = Router(auth=ProjectKey("write"), tags=["experiments"])
 
 _ERRORS: dict[int, Any] = {
     400: ErrorOut,
@@ -61,7 +62,7 @@ def _out(experiment: Experiment) -> dict[str, Any]:
     }
 
 
-@router.get("/experiments", response={200: SdkExperimentsOut, 304: None, **_ERRORS})
+@router.get("/experiments", auth=ProjectKey("read"), response={200: SdkExperimentsOut, 304: None, **_ERRORS})
 def get_experiments(request: HttpRequest, response: HttpResponse) -> Any:
     """Return the running experiments and their allocation; 304 when the ETag still matches."""
     data = {"experiments": selectors.experiments_for_sdk(project=_key(request).project)}

@@ -1,4 +1,4 @@
-"""Request middleware shared by the API."""
+"""Request middleware: gzip bodies for the API, no caching of pages for logged-in users."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.utils.cache import add_never_cache_headers
 
 from dashboard.lib.text import unstorable
 
@@ -80,3 +81,20 @@ class UnstorableTextMiddleware:
         if request.path.startswith("/api/"):
             return _error(400, reason, field=where)
         return HttpResponseBadRequest(f"The {where} {reason}.", content_type="text/plain")
+
+
+class NoStoreForUsersMiddleware:
+    """Mark every answer to a logged-in user ``Cache-Control: no-store`` unless the view chose a policy."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        # Project pages show API keys (a new one in full, once), webhook URLs and model
+        # output: no browser or proxy cache may keep them after logout.
+        if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
+            add_never_cache_headers(response)
+        return response
+

@@ -85,6 +85,13 @@ def _new_page(browser: Browser, base_url: str) -> Iterator[Page]:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Chromium reports what the Content-Security-Policy blocked on the console.
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    page.csp_violations = blocked  # type: ignore[attr-defined]
     try:
         yield page
     finally:
@@ -92,6 +99,8 @@ def _new_page(browser: Browser, base_url: str) -> Iterator[Page]:
     # A script that threw (htmx, Plotly, the chart glue) breaks the page even when the
     # assertions happened to pass.
     assert errors == [], f"uncaught errors in the page: {errors}"
+    # A blocked script, style or handler is a broken feature under the enforced policy.
+    assert blocked == [], f"the Content-Security-Policy blocked: {blocked}"
 
 
 @pytest.fixture

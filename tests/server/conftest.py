@@ -16,6 +16,7 @@ from django.test import Client
 
 from contracts_app import services
 from contracts_app.models import Membership, Project
+from tests.server.webhook_receiver import eager_tasks, receiver  # noqa: F401  (fixtures)
 
 _ids = itertools.count(1)
 NOW = datetime(2025, 3, 4, 12, 30, 15, tzinfo=UTC)

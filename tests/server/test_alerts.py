@@ -1,30 +1,38 @@
-"""Alert evaluation: a threshold crossed posts once to the webhook, and once more when it clears."""
+"""Alert evaluation: a threshold crossed posts once to the webhook, and once more when it clears.
+
+Each post is its own Celery task (run eagerly here) to a real receiver on loopback, which
+the tests allow through WEBHOOK_ALLOWED_HOSTS.
+"""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from typing import Any
 
-import httpx
+import pytest
 from django.utils import timezone
 
 from contracts_app import services
 from contracts_app.models import AlertRule
 
 from .conftest import Cast, make_event
+from .webhook_receiver import Receiver
+
+pytestmark = pytest.mark.usefixtures("eager_tasks")
+
+Capture = Callable[..., Any]
 
 
-class Webhook:
-    """The project's webhook receiver: it lives outside the project, so a mock transport stands in."""
+@pytest.fixture(autouse=True)
+def _loopback_allowed(settings: Any) -> None:
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+    settings.WEBHOOK_RETRY_BACKOFF_S = 0.0
 
-    def __init__(self, status: int = 200) -> None:
-        self.posts: list[dict[str, Any]] = []
-        self.status = status
-        self.client = httpx.Client(transport=httpx.MockTransport(self.handle))
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.posts.append(json.loads(request.content))
-        return httpx.Response(self.status)
+def evaluate(capture: Capture) -> list[services.AlertChange]:
+    """Evaluate the rules and run the deliveries they queued once the transaction commits."""
+    with capture(execute=True):
+        return services.alerts_evaluate()
 
 
 def traffic(cast: Cast, *, valid: int, invalid: int) -> None:
@@ -36,8 +44,8 @@ def traffic(cast: Cast, *, valid: int, invalid: int) -> None:
     services.rollups_aggregate()
 
 
-def rule(cast: Cast, **kwargs: Any) -> AlertRule:
-    cast.project_a.alert_webhook_url = "https://hooks.example.org/alerts"
+def rule(cast: Cast, hook: Receiver, **kwargs: Any) -> AlertRule:
+    cast.project_a.alert_webhook_url = hook.url
     cast.project_a.save()
     kwargs.setdefault("metric", AlertRule.Metric.VIOLATION_RATE)
     kwargs.setdefault("threshold", 0.5)
@@ -45,46 +53,67 @@ def rule(cast: Cast, **kwargs: Any) -> AlertRule:
 
 
 class TestAlerts:
-    def test_a_crossed_threshold_posts_once_until_it_clears(self, cast: Cast) -> None:
-        rule(cast)
-        hook = Webhook()
+    def test_a_crossed_threshold_posts_once_until_it_clears(
+        self, cast: Cast, receiver: Receiver, django_capture_on_commit_callbacks: Capture
+    ) -> None:
+        rule(cast, receiver)
         traffic(cast, valid=1, invalid=4)
-        services.alerts_evaluate(http_client=hook.client)
-        services.alerts_evaluate(http_client=hook.client)
-        assert [(p["state"], p["contract"], p["value"]) for p in hook.posts] == [("firing", "pii", 0.8)]
+        evaluate(django_capture_on_commit_callbacks)
+        evaluate(django_capture_on_commit_callbacks)
+        assert [(p["state"], p["contract"], p["value"]) for p in receiver.posts] == [("firing", "pii", 0.8)]
 
         traffic(cast, valid=20, invalid=0)
-        services.alerts_evaluate(http_client=hook.client)
-        services.alerts_evaluate(http_client=hook.client)
-        assert [p["state"] for p in hook.posts] == ["firing", "cleared"]
+        evaluate(django_capture_on_commit_callbacks)
+        evaluate(django_capture_on_commit_callbacks)
+        assert [p["state"] for p in receiver.posts] == ["firing", "cleared"]
 
-    def test_it_stays_quiet_below_the_threshold_or_the_minimum_count(self, cast: Cast) -> None:
-        rule(cast)
-        hook = Webhook()
+    def test_it_stays_quiet_below_the_threshold_or_the_minimum_count(
+        self, cast: Cast, receiver: Receiver, django_capture_on_commit_callbacks: Capture
+    ) -> None:
+        rule(cast, receiver)
         traffic(cast, valid=0, invalid=3)  # 100% but only 3 events, below min_count
-        services.alerts_evaluate(http_client=hook.client)
+        evaluate(django_capture_on_commit_callbacks)
         traffic(cast, valid=10, invalid=0)
-        services.alerts_evaluate(http_client=hook.client)
-        assert hook.posts == []
+        evaluate(django_capture_on_commit_callbacks)
+        assert receiver.posts == []
 
-    def test_a_p95_threshold_fires_on_slow_validations(self, cast: Cast) -> None:
-        rule(cast, metric=AlertRule.Metric.P95_MS, threshold=100.0)
-        hook = Webhook()
+    def test_a_p95_threshold_fires_on_slow_validations(
+        self, cast: Cast, receiver: Receiver, django_capture_on_commit_callbacks: Capture
+    ) -> None:
+        rule(cast, receiver, metric=AlertRule.Metric.P95_MS, threshold=100.0)
         now = timezone.now().isoformat()
         services.event_ingest_batch(
             project=cast.project_a,
             events=[make_event(timestamp=now, contract="pii", latency_ms=900.0) for _ in range(10)],
         )
         services.rollups_aggregate()
-        services.alerts_evaluate(http_client=hook.client)
-        assert [p["metric"] for p in hook.posts] == ["p95_ms"]
-        assert hook.posts[0]["value"] > 100
+        evaluate(django_capture_on_commit_callbacks)
+        assert [p["metric"] for p in receiver.posts] == ["p95_ms"]
+        assert receiver.posts[0]["value"] > 100
 
-    def test_an_undelivered_alert_is_tried_again(self, cast: Cast) -> None:
-        rule(cast)
-        failing = Webhook(status=500)
+    def test_a_failed_delivery_is_retried_until_it_arrives(
+        self, cast: Cast, receiver: Receiver, django_capture_on_commit_callbacks: Capture
+    ) -> None:
+        rule(cast, receiver)
+        receiver.statuses = [500, 503]
         traffic(cast, valid=0, invalid=5)
-        services.alerts_evaluate(http_client=failing.client)
-        working = Webhook()
-        services.alerts_evaluate(http_client=working.client)
-        assert len(failing.posts) == 1 and [p["state"] for p in working.posts] == ["firing"]
+        evaluate(django_capture_on_commit_callbacks)
+        assert [p["state"] for p in receiver.posts] == ["firing", "firing", "firing"]
+        # Delivered on the third try; the next pass does not post it again.
+        evaluate(django_capture_on_commit_callbacks)
+        assert len(receiver.posts) == 3
+
+    def test_evaluation_only_queues_one_delivery_per_rule(
+        self, cast: Cast, receiver: Receiver, django_capture_on_commit_callbacks: Capture
+    ) -> None:
+        rule(cast, receiver)
+        rule(cast, receiver, threshold=0.1)
+        traffic(cast, valid=0, invalid=5)
+        with django_capture_on_commit_callbacks(execute=False) as queued:
+            changes = services.alerts_evaluate()
+        # Nothing was posted while the rules were evaluated: a slow receiver holds up no rule.
+        assert receiver.posts == [] and [c.queued for c in changes] == [True, True]
+        assert len(queued) == 2
+        for deliver in queued:
+            deliver()
+        assert [p["threshold"] for p in sorted(receiver.posts, key=lambda p: p["threshold"])] == [0.1, 0.5]

@@ -218,8 +218,9 @@ def collector() -> Iterator[tuple[str, list[tuple[str, str, bytes]]]]:
 
 
 def base_environment() -> dict[str, str]:
-    """Return the environment of a process with none of the control plane's settings."""
-    return {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
+    """Return the environment of a process in development mode, with no other setting of the control plane."""
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
+    return {**base, "DEBUG": "1"}
 
 
 def run_python(code: str, tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:

@@ -19,8 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 
 
-def load_settings(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+def load_settings(tmp_path: Path, **variables: str | None) -> subprocess.CompletedProcess[str]:
+    """Import the settings in a fresh process with ``variables`` (development mode unless given)."""
     base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
+    variables = {"DEBUG": "1", **variables}
+    variables = {k: v for k, v in variables.items() if v is not None}
     return subprocess.run(
         [
             sys.executable,
@@ -37,8 +40,10 @@ def load_settings(tmp_path: Path, **variables: str) -> subprocess.CompletedProce
 
 
 class TestSettings:
-    def test_a_bare_machine_gets_sqlite_and_the_filesystem_broker(self, tmp_path: Path) -> None:
-        done = load_settings(tmp_path)
+    def test_development_mode_on_a_bare_machine_gets_sqlite_and_the_filesystem_broker(
+        self, tmp_path: Path
+    ) -> None:
+        done = load_settings(tmp_path, DEBUG="1")
         assert done.returncode == 0, done.stderr
         assert done.stdout.split() == ["True", "django.db.backends.sqlite3", "filesystem://", "46"]
 
@@ -47,6 +52,10 @@ class TestSettings:
         [
             ({"DEBUG": "perhaps"}, "DEBUG"),
             ({"DEBUG": "0"}, "SECRET_KEY"),
+            ({"DEBUG": None}, "SECRET_KEY"),
+            ({"DEBUG": None, "SECRET_KEY": "change-me-to-a-long-random-string-" + "x1y2z" * 5}, "SECRET_KEY"),
+            ({"DEBUG": None, "SECRET_KEY": "short-but-random-Q7x"}, "SECRET_KEY"),
+            ({"SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto: https"}, "SECURE_PROXY_SSL_HEADER"),
             ({"DATABASE_URL": "mysql://db/x"}, "DATABASE_URL"),
             ({"CELERY_BROKER_URL": "http://broker"}, "CELERY_BROKER_URL"),
             ({"INGEST_MAX_CONCURRENCY": "lots"}, "INGEST_MAX_CONCURRENCY"),
@@ -64,7 +73,7 @@ class TestSettings:
 
     def test_the_secret_key_can_come_from_a_file(self, tmp_path: Path) -> None:
         secret = tmp_path / "secret"
-        secret.write_text("s" * 60 + "\n")
+        secret.write_text("s0Qx9" * 12 + "\n")
         done = load_settings(
             tmp_path,
             DEBUG="0",

@@ -1,0 +1,20 @@
+// Small form behaviours, kept in a static file because the Content-Security-Policy runs no
+// inline script or handler:
+// - a form marked data-confirm="question" asks before it is sent;
+// - a range input shows its value in its <output for="<input id>">, plus the output's
+//   data-suffix (the slider's live percentage).
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form && form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) { event.preventDefault(); }
+  });
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (!input || input.type !== "range" || !input.id) { return; }
+    document.querySelectorAll('output[for="' + input.id + '"]').forEach(function (output) {
+      output.value = input.value + (output.getAttribute("data-suffix") || "");
+    });
+  });
+})();
