@@ -19,6 +19,7 @@ from llm_contracts.experiments.stats import (
     chance_to_beat,
     diff_in_rates,
     no_traffic,
+    rate_difference_cs,
     sequential_test,
     srm_check,
 )
@@ -231,6 +232,9 @@ class Analysis:
     seq_low: float | None = None
     seq_high: float | None = None
     seq_significant: bool = False
+    # The observed relative change of the violation rate; seq_low/seq_high bound it.
+    relative: float | None = None
+    e_value: float | None = None
     treatment_worse: bool = False
     treatment_better: bool = False
     chance_to_win: float | None = None
@@ -255,7 +259,9 @@ class Analysis:
                 "violation_rate_diff": self.diff,
                 "diff_ci": [self.ci_low, self.ci_high],
                 "p_value": self.p_value,
-                "sequential_ci": [self.seq_low, self.seq_high],
+                "relative_change": self.relative,
+                "relative_change_ci": [self.seq_low, self.seq_high],
+                "e_value": self.e_value,
                 "sequential_significant": self.seq_significant,
                 "chance_to_win": self.chance_to_win,
                 "srm_p_value": self.srm_p,
@@ -311,9 +317,9 @@ def _latency_guardrail(experiment: Experiment, c: ArmFigures, t: ArmFigures, eno
         c_slow, t_slow = c.share_above(threshold), t.share_above(threshold)
         c_n, t_n = sum(c.histogram), sum(t.histogram)
         if math.isfinite(threshold) and c_n and t_n:
-            slow = sequential_test(c_n, c_slow, t_n, t_slow, alpha=experiment.alpha)
-            detail = {"threshold_ms": threshold, "slow_share_ci": [slow.low, slow.high]}
-            if status == "regressed" and slow.direction == "increase":
+            slow_low, slow_high = rate_difference_cs(c_n, c_slow, t_n, t_slow, alpha=experiment.alpha)
+            detail = {"threshold_ms": threshold, "slow_share_ci": [slow_low, slow_high]}
+            if status == "regressed" and slow_low > 0:
                 status = "worse"
     return Guardrail("p95_latency", "p95 latency (ms)", c.p95_ms, t.p95_ms, change, tolerance, status, detail)
 
@@ -325,12 +331,12 @@ def _fix_guardrail(experiment: Experiment, c: ArmFigures, t: ArmFigures, enough:
     status, detail = "insufficient", {}
     if enough and change is not None:
         status = "regressed" if change > tolerance else "ok"
-        seq = sequential_test(
+        low, high = rate_difference_cs(
             c.fixes_attempted, c.fix_failures, t.fixes_attempted, t.fix_failures, alpha=experiment.alpha
         )
-        detail = {"diff_ci": [seq.low, seq.high]}
-        # Worse beyond doubt: the whole interval of the difference lies past the tolerance.
-        if seq.low > tolerance:
+        detail = {"diff_ci": [low, high]}
+        # Worse beyond doubt: the whole always-valid interval of the difference lies past the tolerance.
+        if low > tolerance:
             status = "worse"
     return Guardrail("fix_failure_rate", "auto-fix failure rate", cr, tr, change, tolerance, status, detail)
 
@@ -363,8 +369,10 @@ def experiment_analysis(*, experiment: Experiment, until: datetime | None = None
             fixed.high,
             fixed.p_value,
         )
-        seq = sequential_test(*counts, alpha=experiment.alpha)
+        weight = experiment.weights[1] if experiment.weights else 0.5
+        seq = sequential_test(*counts, alpha=experiment.alpha, weight=weight)
         analysis.seq_low, analysis.seq_high, analysis.seq_significant = seq.low, seq.high, seq.significant
+        analysis.relative, analysis.e_value = seq.relative, seq.e_value
         # A violation rate is better lower: the treatment is worse when the whole
         # confidence sequence of (treatment - control) lies above zero.
         analysis.treatment_worse = seq.direction == "increase"

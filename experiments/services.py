@@ -488,7 +488,8 @@ def _evaluate(experiment: Experiment, now: datetime) -> Decision | None:
     if analysis.treatment_worse:
         reason = (
             f"treatment violation rate is significantly higher: difference "
-            f"{analysis.diff:+.4f}, sequential interval [{analysis.seq_low:+.4f}, {analysis.seq_high:+.4f}]"
+            f"{analysis.diff:+.4f}, always-valid interval of the relative change "
+            f"[{analysis.seq_low:+.1%}, {analysis.seq_high:+.1%}]"
         )
         return act(Decision.Action.ROLLBACK, reason, rollback, "rollback")
     if analysis.worse:

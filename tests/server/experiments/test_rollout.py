@@ -74,7 +74,7 @@ class TestRamp:
         hold = advance.numbers["hold"]
         assert hold["met"] is True and min(hold["step_calls"].values()) >= 400
         assert advance.numbers["srm_mismatch"] is False
-        low, high = advance.numbers["sequential_ci"]
+        low, high = advance.numbers["relative_change_ci"]
         assert low < 0 < high
         # Each change of coverage is in the audit log, by the job.
         ramps = experiment.audit_entries.filter(action="ramp").order_by("at")
@@ -118,7 +118,7 @@ class TestRamp:
         for minute in range(60):
             bucket = START + timedelta(minutes=minute)
             add_traffic(experiment, bucket, CONTROL, 10, 0, fixes=(2, 2))
-            add_traffic(experiment, bucket, TREATMENT, 10, 0, fixes=(2, 2 if minute % 2 else 1))
+            add_traffic(experiment, bucket, TREATMENT, 10, 0, fixes=(2, 2 if minute % 4 else 1))
         first = services.rollout_evaluate_all(now=START + timedelta(minutes=60))
         again = services.rollout_evaluate_all(now=START + timedelta(minutes=61))
         experiment.refresh_from_db()
@@ -126,7 +126,7 @@ class TestRamp:
         assert "auto-fix failure rate" in first[0].reason
         assert experiment.coverage == 0.1 and experiment.status == Experiment.Status.RUNNING
         guardrail = first[0].numbers["guardrails"]["fix_failure_rate"]
-        assert guardrail["status"] == "regressed" and guardrail["change"] == pytest.approx(0.25)
+        assert guardrail["status"] == "regressed" and guardrail["change"] == pytest.approx(0.125)
 
 
 class TestRollback:
@@ -142,7 +142,7 @@ class TestRollback:
         assert experiment.status == Experiment.Status.ROLLED_BACK and experiment.coverage == 0.0
         assert decisions[-1].action == "rollback"
         numbers = decisions[-1].numbers
-        assert numbers["sequential_ci"][0] > 0
+        assert numbers["relative_change_ci"][0] > 0
         assert numbers["treatment"]["violation_rate"] > numbers["control"]["violation_rate"]
         assert "significantly higher" in decisions[-1].reason
         assert [p["event"] for p in webhook.posts] == ["experiment.rolled_back"]
