@@ -171,3 +171,26 @@ class Decision(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["experiment", "-at"], name="decision_experiment_time")]
+
+
+class Exposure(models.Model):
+    """One call in one experiment's arm: the unit the arms are compared on, written at ingest."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    # The experiment's key and the arm, as the call's events carry them.
+    experiment = models.CharField(max_length=200)
+    variant = models.CharField(max_length=200)
+    call_id = models.CharField(max_length=64)
+    # When the control plane received the call's first event (its clock, as the rollout job's).
+    at = models.DateTimeField()
+    violated = models.BooleanField(default=False)
+    fix_attempted = models.BooleanField(default=False)
+    fix_failed = models.BooleanField(default=False)
+    llm_latency_ms = models.FloatField(null=True, blank=True)
+    tokens = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "experiment", "call_id"], name="exposure_unique_call")
+        ]
+        indexes = [models.Index(fields=["project", "experiment", "at"], name="exposure_experiment_time")]

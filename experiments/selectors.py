@@ -1,4 +1,4 @@
-"""Reads of experiments: what the SDK pulls, per-arm figures from the rollups, the analysis."""
+"""Reads of experiments: what the SDK pulls, per-arm figures from the exposures, the analysis."""
 
 from __future__ import annotations
 
@@ -9,12 +9,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, FloatField, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncHour, TruncMinute
 
-from contracts_app.models import LATENCY_BUCKETS_MS, LLM_BUCKET_FIELDS, HourRollup, MinuteRollup, Project
+from contracts_app.models import LATENCY_BUCKETS_MS, Project
 from contracts_app.selectors import percentile
-from experiments.models import ARMS, CONTROL, TREATMENT, AuditEntry, Decision, Experiment, RampStep, Variation
+from experiments.models import (
+    ARMS,
+    CONTROL,
+    TREATMENT,
+    AuditEntry,
+    Decision,
+    Experiment,
+    Exposure,
+    RampStep,
+    Variation,
+)
 from llm_contracts.experiments.stats import (
     chance_to_beat,
     diff_in_rates,
@@ -92,40 +102,31 @@ def ramp_steps(*, experiment: Experiment) -> list[RampStep]:
     return sorted(experiment.ramp_steps.all(), key=lambda s: s.position)
 
 
-# Figures per arm.
-
-_SUMS = ("count", "violations", "fixes_attempted", "fixes_succeeded", "prompt_tokens", "completion_tokens")
+# Figures per arm: counted over the exposures, one row per call.
 
 
 @dataclass
 class ArmFigures:
-    """What one arm's rollups add up to.
-
-    A call reports one verdict per contract, so an arm's calls are its largest
-    per-contract count; each event repeats its call's tokens and LLM latency, so
-    averages over events are averages over calls.
-    """
+    """One arm's calls and what happened in them; every figure counts calls, never contract verdicts."""
 
     calls: int = 0
-    events: int = 0
-    violations: int = 0
+    violating_calls: int = 0
+    # Calls with an attempted auto-fix, and those among them whose fix failed.
     fixes_attempted: int = 0
-    fixes_succeeded: int = 0
+    fix_failures: int = 0
     tokens: int = 0
-    histogram: list[int] = field(default_factory=lambda: [0] * len(LLM_BUCKET_FIELDS))
-
-    @property
-    def violating_calls(self) -> int:
-        """Return the calls with a violation (at most one per call)."""
-        return min(self.violations, self.calls)
+    token_calls: int = 0
+    latency_sum_ms: float = 0.0
+    histogram: list[int] = field(default_factory=lambda: [0] * len(LATENCY_BUCKETS_MS))
 
     @property
     def violation_rate(self) -> float | None:
         return None if self.calls == 0 else self.violating_calls / self.calls
 
     @property
-    def fix_failures(self) -> int:
-        return self.fixes_attempted - self.fixes_succeeded
+    def fix_rate(self) -> float | None:
+        """Return the share of calls that needed an auto-fix."""
+        return None if self.calls == 0 else self.fixes_attempted / self.calls
 
     @property
     def fix_failure_rate(self) -> float | None:
@@ -133,74 +134,98 @@ class ArmFigures:
 
     @property
     def cost_per_call(self) -> float | None:
-        """Return the mean tokens (prompt + completion) of a call."""
-        return None if self.events == 0 else self.tokens / self.events
+        """Return the mean tokens (prompt + completion) of a call that reported them."""
+        return None if self.token_calls == 0 else self.tokens / self.token_calls
+
+    @property
+    def latency_per_call_ms(self) -> float | None:
+        """Return the mean LLM latency of a call."""
+        timed = sum(self.histogram)
+        return None if timed == 0 else self.latency_sum_ms / timed
 
     @property
     def p95_ms(self) -> float | None:
         return percentile(self.histogram, 0.95)
 
     def share_above(self, threshold_ms: float) -> int:
-        """Return how many events fall in the histogram buckets at or above ``threshold_ms``."""
+        """Return how many calls fall in the histogram buckets at or above ``threshold_ms``."""
         lowers = (0.0, *LATENCY_BUCKETS_MS[:-1])
         return sum(n for n, lower in zip(self.histogram, lowers, strict=True) if lower >= threshold_ms)
+
+
+def _latency_buckets() -> dict[str, Count]:
+    out: dict[str, Count] = {}
+    lower = -math.inf
+    for i, upper in enumerate(LATENCY_BUCKETS_MS):
+        cond = Q(llm_latency_ms__isnull=False)
+        if lower != -math.inf:
+            cond &= Q(llm_latency_ms__gte=lower)
+        if upper != math.inf:
+            cond &= Q(llm_latency_ms__lt=upper)
+        out[f"h{i}"] = Count("id", filter=cond)
+        lower = upper
+    return out
+
+
+def _exposures(experiment: Experiment, since: datetime | None, until: datetime | None) -> QuerySet[Exposure]:
+    qs = Exposure.objects.filter(
+        project_id=experiment.project_id, experiment=experiment.key, variant__in=ARMS
+    )
+    if since is not None:
+        qs = qs.filter(at__gte=since)
+    if until is not None:
+        qs = qs.filter(at__lt=until)
+    return qs
 
 
 def arm_figures(
     *, experiment: Experiment, since: datetime | None = None, until: datetime | None = None
 ) -> dict[str, ArmFigures]:
-    """Sum the experiment's minute rollups per arm over ``[since, until)``."""
-    qs = MinuteRollup.objects.filter(
-        project_id=experiment.project_id, experiment=experiment.key, variant__in=ARMS
-    )
-    if since is not None:
-        qs = qs.filter(bucket__gte=since)
-    if until is not None:
-        qs = qs.filter(bucket__lt=until)
+    """Count each arm's calls over ``[since, until)`` from the exposures: exact, one row per call."""
     rows = (
-        qs.values("variant", "contract")
-        .annotate(**{f"s_{n}": Coalesce(Sum(n), 0) for n in (*_SUMS, *LLM_BUCKET_FIELDS)})
+        _exposures(experiment, since, until)
+        .values("variant")
+        .annotate(
+            n=Count("id"),
+            violating=Count("id", filter=Q(violated=True)),
+            fixes=Count("id", filter=Q(fix_attempted=True)),
+            failed=Count("id", filter=Q(fix_failed=True)),
+            token_sum=Coalesce(Sum("tokens"), 0),
+            token_calls=Count("tokens"),
+            latency_sum=Coalesce(Sum("llm_latency_ms"), 0.0, output_field=FloatField()),
+            **_latency_buckets(),
+        )
         .order_by()
     )
     out = {arm: ArmFigures() for arm in ARMS}
     for row in rows:
-        arm = out[row["variant"]]
-        arm.calls = max(arm.calls, row["s_count"])
-        arm.events += row["s_count"]
-        arm.violations += row["s_violations"]
-        arm.fixes_attempted += row["s_fixes_attempted"]
-        arm.fixes_succeeded += row["s_fixes_succeeded"]
-        arm.tokens += row["s_prompt_tokens"] + row["s_completion_tokens"]
-        arm.histogram = [a + row[f"s_{n}"] for a, n in zip(arm.histogram, LLM_BUCKET_FIELDS, strict=True)]
+        out[row["variant"]] = ArmFigures(
+            calls=row["n"],
+            violating_calls=row["violating"],
+            fixes_attempted=row["fixes"],
+            fix_failures=row["failed"],
+            tokens=row["token_sum"],
+            token_calls=row["token_calls"],
+            latency_sum_ms=row["latency_sum"],
+            histogram=[row[f"h{i}"] for i in range(len(LATENCY_BUCKETS_MS))],
+        )
     return out
 
 
 def arm_series(*, experiment: Experiment, until: datetime) -> dict[str, list[tuple[datetime, float, int]]]:
-    """Return each arm's violation rate over time: (bucket, rate, calls), hourly past six hours."""
+    """Return each arm's violation rate over time: (bucket, rate, calls) per minute, hourly past six hours."""
     since = experiment.started_at or experiment.created_at
-    model: type[MinuteRollup] | type[HourRollup] = (
-        HourRollup if until - since > timedelta(hours=6) else MinuteRollup
-    )
+    trunc = TruncHour if until - since > timedelta(hours=6) else TruncMinute
     rows = (
-        model.objects.filter(
-            project_id=experiment.project_id,
-            experiment=experiment.key,
-            variant__in=ARMS,
-            bucket__gte=since - timedelta(hours=1),
-        )
-        .values("bucket", "variant", "contract")
-        .annotate(n=Sum("count"), v=Sum("violations"))
+        _exposures(experiment, since, until)
+        .annotate(bucket=trunc("at"))
+        .values("bucket", "variant")
+        .annotate(n=Count("id"), v=Count("id", filter=Q(violated=True)))
         .order_by("bucket")
     )
-    cells: dict[tuple[str, datetime], list[int]] = {}
-    for row in rows:
-        cell = cells.setdefault((row["variant"], row["bucket"]), [0, 0])
-        cell[0] = max(cell[0], row["n"])
-        cell[1] += row["v"]
     out: dict[str, list[tuple[datetime, float, int]]] = {arm: [] for arm in ARMS}
-    for (arm, bucket), (calls, violations) in sorted(cells.items(), key=lambda kv: kv[0][1]):
-        if calls:
-            out[arm].append((bucket, min(violations, calls) / calls, calls))
+    for row in rows:
+        out[row["variant"]].append((row["bucket"], row["v"] / row["n"], row["n"]))
     return out
 
 
@@ -290,8 +315,10 @@ def _arm_numbers(arm: ArmFigures) -> dict[str, Any]:
         "violating_calls": arm.violating_calls,
         "violation_rate": arm.violation_rate,
         "fixes_attempted": arm.fixes_attempted,
+        "fix_failures": arm.fix_failures,
         "fix_failure_rate": arm.fix_failure_rate,
         "cost_per_call": arm.cost_per_call,
+        "latency_per_call_ms": arm.latency_per_call_ms,
         "p95_ms": arm.p95_ms,
     }
 

@@ -18,7 +18,17 @@ from django.utils import timezone
 from contracts_app.models import ApiKey, ContractVersion, Project
 from contracts_app.services import NotFound, ServiceError
 from experiments import selectors
-from experiments.models import ARMS, CONTROL, TREATMENT, AuditEntry, Decision, Experiment, RampStep, Variation
+from experiments.models import (
+    ARMS,
+    CONTROL,
+    TREATMENT,
+    AuditEntry,
+    Decision,
+    Experiment,
+    Exposure,
+    RampStep,
+    Variation,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -429,6 +439,65 @@ def experiment_for_project(*, project: Project, key: str) -> Experiment:
     if experiment is None:
         raise NotFound(f"no experiment {key!r} in this project", field="key")
     return experiment
+
+
+# Exposures: one row per call in an experiment, written at ingest.
+
+_EXPOSURE_UPSERT = """
+INSERT INTO {t} (project_id, experiment, variant, call_id, at, violated, fix_attempted, fix_failed,
+                 llm_latency_ms, tokens)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (project_id, experiment, call_id) DO UPDATE SET
+    at = CASE WHEN EXCLUDED.at < {t}.at THEN EXCLUDED.at ELSE {t}.at END,
+    violated = {t}.violated OR EXCLUDED.violated,
+    fix_attempted = {t}.fix_attempted OR EXCLUDED.fix_attempted,
+    fix_failed = {t}.fix_failed OR EXCLUDED.fix_failed,
+    llm_latency_ms = CASE WHEN {t}.llm_latency_ms IS NULL OR EXCLUDED.llm_latency_ms > {t}.llm_latency_ms
+                          THEN EXCLUDED.llm_latency_ms ELSE {t}.llm_latency_ms END,
+    tokens = CASE WHEN {t}.tokens IS NULL OR EXCLUDED.tokens > {t}.tokens
+                  THEN EXCLUDED.tokens ELSE {t}.tokens END
+"""
+
+
+def exposures_record(*, project: Project, events: Iterable[Mapping[str, Any]], now: datetime) -> int:
+    """Record the calls of newly stored events that ran in an experiment; return how many rows were written.
+
+    A call reports one event per contract; each repeats the call's experiment, variant,
+    tokens and LLM latency. The call is the unit: it violated when any of its events
+    did, its fix failed when any attempted fix failed. A call's events may come in
+    several batches, so a row is merged with the one already stored (an upsert); the
+    merge is idempotent, so a resent event changes nothing.
+    """
+    calls: dict[tuple[str, str], dict[str, Any]] = {}
+    for event in events:
+        experiment, variant, call_id = event.get("experiment"), event.get("variant"), event.get("call_id")
+        if not experiment or not variant or not call_id:
+            continue
+        row = calls.setdefault(
+            (experiment, call_id),
+            {"variant": variant, "violated": False, "fix_attempted": False, "fix_failed": False,
+             "latency": None, "tokens": None},
+        )
+        row["violated"] |= event.get("is_valid") is False
+        attempted = bool(event.get("auto_fix_attempted"))
+        row["fix_attempted"] |= attempted
+        row["fix_failed"] |= attempted and not event.get("auto_fix_succeeded")
+        latency = event.get("llm_latency_ms")
+        if latency is not None and (row["latency"] is None or latency > row["latency"]):
+            row["latency"] = latency
+        if event.get("prompt_tokens") is not None or event.get("completion_tokens") is not None:
+            tokens = (event.get("prompt_tokens") or 0) + (event.get("completion_tokens") or 0)
+            row["tokens"] = max(tokens, row["tokens"] or 0)
+    if not calls:
+        return 0
+    params = [
+        (project.pk, experiment, row["variant"], call_id, now, row["violated"], row["fix_attempted"],
+         row["fix_failed"], row["latency"], row["tokens"])
+        for (experiment, call_id), row in calls.items()
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(_EXPOSURE_UPSERT.format(t=Exposure._meta.db_table), params)
+    return len(params)
 
 
 # The rollout job.
