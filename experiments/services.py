@@ -332,6 +332,32 @@ def _transition(
     return experiment
 
 
+def _refuse_overlap(experiment: Experiment, names: set[str]) -> None:
+    """Refuse to run two experiments on the same contract: a user would get both variants."""
+    # The project's row lock makes two concurrent starts take turns here.
+    Project.objects.select_for_update().filter(pk=experiment.project_id).first()
+    others = (
+        Experiment.objects.filter(
+            project_id=experiment.project_id, status__in=(Status.RUNNING, Status.PAUSED)
+        )
+        .exclude(pk=experiment.pk)
+        .order_by("key")
+    )
+    for other in others:
+        shared = names & {
+            v.contract.name
+            for versions in selectors.arm_versions(experiment=other).values()
+            for v in versions
+        }
+        if shared:
+            raise Conflict(
+                f"experiment {other.key!r} is {other.status} on the same contract "
+                f"({', '.join(sorted(shared))}); experiments on one contract are mutually exclusive: "
+                f"complete or roll back {other.key!r} first",
+                field="status",
+            )
+
+
 def experiment_start(*, experiment: Experiment, actor: Actor, now: datetime | None = None) -> Experiment:
     """Start a draft (on the first ramp step, if there is a schedule) or resume a paused experiment."""
     now = now or timezone.now()
@@ -340,6 +366,7 @@ def experiment_start(*, experiment: Experiment, actor: Actor, now: datetime | No
         arms = selectors.arm_versions(experiment=e)
         if [v.pk for v in arms[CONTROL]] == [v.pk for v in arms[TREATMENT]]:
             raise ServiceError("the treatment must differ from the control", field=TREATMENT)
+        _refuse_overlap(e, {v.contract.name for versions in arms.values() for v in versions})
         steps = selectors.ramp_steps(experiment=e)
         if e.status == Status.DRAFT and steps:
             e.current_step, e.coverage = 0, steps[0].coverage
@@ -475,8 +502,14 @@ def exposures_record(*, project: Project, events: Iterable[Mapping[str, Any]], n
             continue
         row = calls.setdefault(
             (experiment, call_id),
-            {"variant": variant, "violated": False, "fix_attempted": False, "fix_failed": False,
-             "latency": None, "tokens": None},
+            {
+                "variant": variant,
+                "violated": False,
+                "fix_attempted": False,
+                "fix_failed": False,
+                "latency": None,
+                "tokens": None,
+            },
         )
         row["violated"] |= event.get("is_valid") is False
         attempted = bool(event.get("auto_fix_attempted"))
@@ -491,8 +524,18 @@ def exposures_record(*, project: Project, events: Iterable[Mapping[str, Any]], n
     if not calls:
         return 0
     params = [
-        (project.pk, experiment, row["variant"], call_id, now, row["violated"], row["fix_attempted"],
-         row["fix_failed"], row["latency"], row["tokens"])
+        (
+            project.pk,
+            experiment,
+            row["variant"],
+            call_id,
+            now,
+            row["violated"],
+            row["fix_attempted"],
+            row["fix_failed"],
+            row["latency"],
+            row["tokens"],
+        )
         for (experiment, call_id), row in calls.items()
     ]
     with connection.cursor() as cursor:
