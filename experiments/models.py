@@ -109,6 +109,8 @@ class RampStep(models.Model):
     hold = models.CharField(max_length=10, choices=Hold.choices, default=Hold.MINUTES)
     # Minutes or calls per arm; unused for manual approval.
     hold_value = models.PositiveIntegerField(default=0)
+    # Calls each arm needs at this step before the ramp may move on, whatever the hold.
+    min_calls = models.PositiveIntegerField(default=100)
     approved_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -120,17 +122,28 @@ class RampStep(models.Model):
         ]
         ordering = ["experiment", "position"]
 
+    @property
+    def needed_calls(self) -> int:
+        """Return the calls each arm needs at this step before the ramp moves on."""
+        return max(self.min_calls, self.hold_value if self.hold == self.Hold.SAMPLE else 0)
+
     def describe(self) -> str:
-        """Return the hold condition in words."""
+        """Return the step's conditions in words."""
+        calls = f"at least {self.needed_calls} calls per arm"
         if self.hold == self.Hold.MINUTES:
-            return f"hold {self.hold_value} min"
+            return f"hold {self.hold_value} min and {calls}"
         if self.hold == self.Hold.SAMPLE:
-            return f"hold until {self.hold_value} calls per arm"
-        return "hold until approved"
+            return f"hold until {calls}"
+        return f"starts only when a person approves; then {calls}"
 
     def as_dict(self) -> dict[str, Any]:
         """Return the step as the audit log records it."""
-        return {"coverage": self.coverage, "hold": self.hold, "hold_value": self.hold_value}
+        return {
+            "coverage": self.coverage,
+            "hold": self.hold,
+            "hold_value": self.hold_value,
+            "min_calls": self.min_calls,
+        }
 
 
 class AuditEntry(models.Model):

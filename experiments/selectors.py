@@ -133,6 +133,11 @@ class ArmFigures:
         return None if self.fixes_attempted == 0 else self.fix_failures / self.fixes_attempted
 
     @property
+    def failed_fix_share(self) -> float | None:
+        """Return the share of calls whose auto-fix failed."""
+        return None if self.calls == 0 else self.fix_failures / self.calls
+
+    @property
     def cost_per_call(self) -> float | None:
         """Return the mean tokens (prompt + completion) of a call that reported them."""
         return None if self.token_calls == 0 else self.tokens / self.token_calls
@@ -242,7 +247,8 @@ class Guardrail:
     change: float | None
     tolerance: float
     # ok, regressed (beyond the tolerance: the ramp holds), worse (significantly beyond
-    # it: roll back), or insufficient (too few calls to judge).
+    # it: roll back), insufficient (too few calls to judge: the ramp holds), or no data
+    # (enough calls, but neither arm reports this figure: nothing to compare).
     status: str
     detail: dict[str, Any] = field(default_factory=dict)
 
@@ -335,7 +341,9 @@ def _latency_guardrail(experiment: Experiment, c: ArmFigures, t: ArmFigures, eno
     tolerance = experiment.max_p95_latency_regression
     change = _relative(c.p95_ms, t.p95_ms)
     status, detail = "insufficient", {}
-    if enough and c.p95_ms is not None and t.p95_ms is not None:
+    if enough and c.p95_ms is None and t.p95_ms is None:
+        status = "no data"
+    elif enough and c.p95_ms is not None and t.p95_ms is not None:
         status = "regressed" if change is not None and change > tolerance else "ok"
         # Significance from the histograms: the share of calls slower than control's p95
         # plus the tolerance (at a bucket edge); a heavier treatment tail beyond it,
@@ -352,30 +360,35 @@ def _latency_guardrail(experiment: Experiment, c: ArmFigures, t: ArmFigures, eno
 
 
 def _fix_guardrail(experiment: Experiment, c: ArmFigures, t: ArmFigures, enough: bool) -> Guardrail:
+    # Per call, like every figure of an experiment: the share of calls whose auto-fix
+    # failed, so an arm that needs no fixes is not "insufficient" for ever.
     tolerance = experiment.max_fix_failure_regression
-    cr, tr = c.fix_failure_rate, t.fix_failure_rate
+    cr, tr = c.failed_fix_share, t.failed_fix_share
     change = None if cr is None or tr is None else tr - cr
     status, detail = "insufficient", {}
     if enough and change is not None:
         status = "regressed" if change > tolerance else "ok"
         low, high = rate_difference_cs(
-            c.fixes_attempted, c.fix_failures, t.fixes_attempted, t.fix_failures, alpha=experiment.alpha
+            c.calls, c.fix_failures, t.calls, t.fix_failures, alpha=experiment.alpha
         )
         detail = {"diff_ci": [low, high]}
         # Worse beyond doubt: the whole always-valid interval of the difference lies past the tolerance.
         if low > tolerance:
             status = "worse"
-    return Guardrail("fix_failure_rate", "auto-fix failure rate", cr, tr, change, tolerance, status, detail)
+    label = "calls with a failed auto-fix"
+    return Guardrail("fix_failure_rate", label, cr, tr, change, tolerance, status, detail)
 
 
 def _cost_guardrail(experiment: Experiment, c: ArmFigures, t: ArmFigures, enough: bool) -> Guardrail:
     tolerance = experiment.max_cost_regression
     change = _relative(c.cost_per_call, t.cost_per_call)
     status = "insufficient"
-    if enough and change is not None:
-        # The rollups keep token sums, not their spread; a call's tokens barely vary for
-        # a given prompt, so the mean over guardrail_min_calls calls per arm is taken as
-        # settled, and a change past the tolerance is a regression to roll back.
+    if enough and c.cost_per_call is None and t.cost_per_call is None:
+        status = "no data"
+    elif enough and change is not None:
+        # A call's tokens barely vary for a given prompt, so the mean over
+        # guardrail_min_calls calls per arm is taken as settled, and a change past the
+        # tolerance is a regression to roll back.
         status = "worse" if change > tolerance else "ok"
     return Guardrail(
         "cost_per_call", "cost per call (tokens)", c.cost_per_call, t.cost_per_call, change, tolerance, status

@@ -202,7 +202,14 @@ def _steps(value: Any) -> list[dict[str, Any]]:
             raise ServiceError(f"{where}.hold_value must be at least 1", field=f"{where}.hold_value")
         if steps and coverage <= steps[-1]["coverage"]:
             raise ServiceError(f"{where}.coverage must be above the step before", field=f"{where}.coverage")
-        steps.append({"coverage": coverage, "hold": hold, "hold_value": int(hold_value)})
+        min_calls = raw.get("min_calls", 100)
+        if isinstance(min_calls, bool) or not str(min_calls).isdigit() or int(min_calls) < 1:
+            raise ServiceError(
+                f"{where}.min_calls must be a whole number of at least 1", field=f"{where}.min_calls"
+            )
+        steps.append(
+            {"coverage": coverage, "hold": hold, "hold_value": int(hold_value), "min_calls": int(min_calls)}
+        )
     return steps
 
 
@@ -370,6 +377,10 @@ def experiment_start(*, experiment: Experiment, actor: Actor, now: datetime | No
         steps = selectors.ramp_steps(experiment=e)
         if e.status == Status.DRAFT and steps:
             e.current_step, e.coverage = 0, steps[0].coverage
+            if steps[0].hold == RampStep.Hold.APPROVAL and steps[0].approved_at is None:
+                # Starting is the person's approval of the first step.
+                steps[0].approved_at, steps[0].approved_by = now, actor.user
+                steps[0].save(update_fields=["approved_at", "approved_by"])
         if e.coverage <= 0:
             raise ServiceError("coverage must be above 0 to start, or add a ramp schedule", field="coverage")
         e.status = Status.RUNNING
@@ -444,18 +455,22 @@ def experiment_ramp(*, experiment: Experiment, actor: Actor, now: datetime | Non
 def experiment_approve_step(
     *, experiment: Experiment, actor: Actor, now: datetime | None = None
 ) -> Experiment:
-    """Approve the current step, whose hold is manual approval; the job then advances it."""
+    """Approve the next ramp step, which waits for a person; the job moves on once this step is done."""
     now = now or timezone.now()
     with transaction.atomic():
         experiment = _locked(experiment)
-        step = selectors.current_step(experiment=experiment)
+        step = selectors.next_step(experiment=experiment)
         if experiment.status != Status.RUNNING or step is None or step.hold != RampStep.Hold.APPROVAL:
-            raise Conflict("the current step does not wait for an approval", field="ramp")
+            raise Conflict("the next step does not wait for an approval", field="ramp")
         if step.approved_at is None:
             step.approved_at, step.approved_by = now, actor.user
             step.save(update_fields=["approved_at", "approved_by"])
             _audit(
-                experiment, actor, "approve_step", {"approved_step": None}, {"approved_step": step.position}
+                experiment,
+                actor,
+                "approve_step",
+                {"approved_step": None},
+                {"approved_step": f"step {step.position + 1} ({step.coverage:.0%})"},
             )
     return experiment
 
@@ -546,25 +561,128 @@ def exposures_record(*, project: Project, events: Iterable[Mapping[str, Any]], n
 # The rollout job.
 
 
-def _hold_met(experiment: Experiment, step: RampStep, now: datetime) -> tuple[bool, dict[str, Any]]:
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def _gate(
+    experiment: Experiment,
+    analysis: selectors.Analysis,
+    step: RampStep,
+    following: RampStep | None,
+    now: datetime,
+) -> tuple[str | None, str, dict[str, Any]]:
+    """Return why the ramp must hold at ``step`` (None: it may move on), a sentence, and the numbers."""
     since = experiment.step_started_at or now
-    if step.hold == RampStep.Hold.MINUTES:
-        minutes = (now - since).total_seconds() / 60
-        return minutes >= step.hold_value, {"minutes_held": round(minutes, 2)}
-    if step.hold == RampStep.Hold.SAMPLE:
-        calls = selectors.calls_since(experiment=experiment, since=since, until=now)
-        return min(calls.values()) >= step.hold_value, {"step_calls": calls}
-    return step.approved_at is not None, {"approved": step.approved_at is not None}
+    calls = selectors.calls_since(experiment=experiment, since=since, until=now)
+    minutes = (now - since).total_seconds() / 60
+    numbers: dict[str, Any] = {
+        "step": step.position,
+        "condition": step.describe(),
+        "minutes_held": round(minutes, 2),
+        "step_calls": calls,
+        "needed_calls": step.needed_calls,
+    }
+    here = f"Holding at {experiment.coverage:.0%} (step {step.position + 1})"
+    if step.hold == RampStep.Hold.MINUTES and minutes < step.hold_value:
+        return (
+            "time",
+            f"{here}: the step holds {step.hold_value} minutes; {minutes:.0f} have passed.",
+            numbers,
+        )
+    if step.hold == RampStep.Hold.APPROVAL and step.approved_at is None:
+        return "approval", f"{here}: waiting for a person to approve this step.", numbers
+    if min(calls.values()) < step.needed_calls:
+        return (
+            "calls",
+            f"{here}: each arm needs {step.needed_calls} calls at this step; control has {calls[CONTROL]}, "
+            f"treatment {calls[TREATMENT]}.",
+            numbers,
+        )
+    insufficient = [g.label for g in analysis.guardrails if g.status == "insufficient"]
+    if insufficient:
+        c, t = analysis.arms[CONTROL].calls, analysis.arms[TREATMENT].calls
+        return (
+            "insufficient",
+            f"{here}: guardrails cannot be judged yet ({', '.join(insufficient)}): they need "
+            f"{experiment.guardrail_min_calls} calls per arm; control has {c}, treatment {t}.",
+            numbers,
+        )
+    if analysis.regressed:
+        parts = [f"{g.label} {_change(g)} (tolerated {_tolerance(g)})" for g in analysis.regressed]
+        return "regressed", f"{here}: guardrail regressed past its tolerance: {'; '.join(parts)}.", numbers
+    if following is not None and following.hold == RampStep.Hold.APPROVAL and following.approved_at is None:
+        return (
+            "approval",
+            f"{here}: this step is done; going to {following.coverage:.0%} waits for a person's approval.",
+            numbers,
+        )
+    return None, "", numbers
+
+
+def _change(g: selectors.Guardrail) -> str:
+    if g.change is None:
+        return "unchanged"
+    if g.name == "fix_failure_rate":
+        return f"{g.change * 100:+.1f} points"
+    return "+∞%" if math.isinf(g.change) else f"{g.change:+.0%}"
+
+
+def _tolerance(g: selectors.Guardrail) -> str:
+    return f"+{g.tolerance * 100:.1f} points" if g.name == "fix_failure_rate" else f"+{g.tolerance:.0%}"
+
+
+def _signed(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "–"
+    return "+∞%" if math.isinf(value) else f"{value:+.0%}"
+
+
+def _figure(g: selectors.Guardrail, value: float | None) -> str:
+    if value is None:
+        return "–"
+    if g.name == "fix_failure_rate":
+        return f"{value:.1%}"
+    return f"{value:.0f} ms" if g.name == "p95_latency" else f"{value:.0f} tokens"
+
+
+def _comparison(analysis: selectors.Analysis) -> str:
+    """Return the primary metric's comparison in words."""
+    c, t = analysis.arms[CONTROL], analysis.arms[TREATMENT]
+    verdict = (
+        "significantly worse"
+        if analysis.treatment_worse
+        else "significantly better"
+        if analysis.treatment_better
+        else "no significant difference yet"
+    )
+    return (
+        f"violation rate control {_pct(c.violation_rate)} of {c.calls} calls, treatment "
+        f"{_pct(t.violation_rate)} of {t.calls} calls ({verdict})"
+    )
 
 
 def _decide(
-    experiment: Experiment, action: str, reason: str, numbers: dict[str, Any], now: datetime
+    experiment: Experiment,
+    action: str,
+    reason: str,
+    numbers: dict[str, Any],
+    now: datetime,
+    *,
+    why: str | None = None,
 ) -> Decision | None:
     if action == Decision.Action.HOLD:
-        # A hold is logged when it starts, not again every few minutes while it lasts.
+        # A hold is logged when it starts (or its cause changes), not again every few
+        # minutes while it lasts: its numbers would differ but the decision does not.
         last = experiment.decisions.first()
-        if last and last.action == action and last.reason == reason and last.step == experiment.current_step:
+        if (
+            last
+            and last.action == action
+            and last.step == experiment.current_step
+            and last.numbers.get("why") == why
+        ):
             return None
+        numbers = numbers | {"why": why}
     return Decision.objects.create(
         experiment=experiment,
         at=now,
@@ -599,16 +717,26 @@ def _evaluate(experiment: Experiment, now: datetime) -> Decision | None:
     # Rolling back protects users; it comes before the checks that only pause.
     if analysis.treatment_worse:
         reason = (
-            f"treatment violation rate is significantly higher: difference "
-            f"{analysis.diff:+.4f}, always-valid interval of the relative change "
-            f"[{analysis.seq_low:+.1%}, {analysis.seq_high:+.1%}]"
+            f"Rolled back: the treatment's violation rate is significantly higher; {_comparison(analysis)}; "
+            f"relative change {_signed(analysis.relative)}, always-valid interval "
+            f"{_signed(analysis.seq_low)} to {_signed(analysis.seq_high)}."
         )
         return act(Decision.Action.ROLLBACK, reason, rollback, "rollback")
     if analysis.worse:
-        names = ", ".join(g.label for g in analysis.worse)
-        return act(Decision.Action.ROLLBACK, f"guardrail significantly worse: {names}", rollback, "rollback")
+        parts = [
+            f"{g.label} control {_figure(g, g.control)}, treatment {_figure(g, g.treatment)} "
+            f"({_change(g)}, tolerated {_tolerance(g)})"
+            for g in analysis.worse
+        ]
+        reason = f"Rolled back: guardrail significantly worse: {'; '.join(parts)}."
+        return act(Decision.Action.ROLLBACK, reason, rollback, "rollback")
     if analysis.srm_mismatch:
-        reason = f"sample ratio mismatch: p = {analysis.srm_p:.2e} < {selectors.SRM_P_VALUE}"
+        c, t = analysis.arms[CONTROL].calls, analysis.arms[TREATMENT].calls
+        reason = (
+            f"Paused: sample ratio mismatch: control {c} and treatment {t} calls do not fit the planned "
+            f"split {experiment.weights[0]:.0%} / {experiment.weights[1]:.0%} (p = {analysis.srm_p:.1e}, "
+            f"below {selectors.SRM_P_VALUE})."
+        )
         return act(Decision.Action.PAUSE, reason, pause, "pause")
     window = selectors.no_traffic_window()
     if experiment.step_started_at is not None and now - experiment.step_started_at >= window:
@@ -616,23 +744,24 @@ def _evaluate(experiment: Experiment, now: datetime) -> Decision | None:
             experiment=experiment, since=now - window, until=now
         )
         if idle:
-            reason = f"no traffic in {' and '.join(idle)} for {int(window.total_seconds() // 60)} minutes"
+            reason = (
+                f"Paused: no traffic in {' and '.join(idle)} for {int(window.total_seconds() // 60)} minutes."
+            )
             return act(Decision.Action.PAUSE, reason, pause, "pause")
 
     steps = selectors.ramp_steps(experiment=experiment)
     step = selectors.current_step(experiment=experiment, steps=steps)
     if step is None or experiment.ramp_finished_at is not None:
         return None
-    met, hold_numbers = _hold_met(experiment, step, now)
-    numbers["hold"] = {"step": step.position, "condition": step.describe(), "met": met, **hold_numbers}
-    if not met:
-        return None
-    if analysis.regressed:
-        names = ", ".join(g.label for g in analysis.regressed)
-        return _decide(
-            experiment, Decision.Action.HOLD, f"guardrail regressed past tolerance: {names}", numbers, now
-        )
     following = selectors.next_step(experiment=experiment, steps=steps)
+    why, sentence, numbers["hold"] = _gate(experiment, analysis, step, following, now)
+    if why is not None:
+        return _decide(experiment, Decision.Action.HOLD, sentence, numbers, now, why=why)
+    calls = numbers["hold"]["step_calls"]
+    done = (
+        f"step {step.position + 1} is done ({step.describe()}: control {calls[CONTROL]}, "
+        f"treatment {calls[TREATMENT]} calls at this step); {_comparison(analysis)}; no guardrail regressed"
+    )
     if following is None:
 
         def finish() -> None:
@@ -640,11 +769,11 @@ def _evaluate(experiment: Experiment, now: datetime) -> Decision | None:
 
         return act(
             Decision.Action.RAMP_FINISHED,
-            f"ramp finished at coverage {experiment.coverage:.0%} with no regression",
+            f"Ramp finished at {experiment.coverage:.0%}: {done}.",
             finish,
             "ramp_finished",
         )
-    reason = f"step {step.position} held ({step.describe()}); no guardrail regressed"
+    reason = f"Advanced from {experiment.coverage:.0%} to {following.coverage:.0%}: {done}."
     return act(Decision.Action.ADVANCE, reason, lambda: _advance(experiment, following, now), "ramp")
 
 
