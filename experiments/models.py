@@ -58,6 +58,8 @@ class Experiment(models.Model):
     ramp_finished_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # The arm whose contract versions were made the active ones when the experiment finished.
+    shipped = models.CharField(max_length=20, blank=True, default="", choices=[(a, a) for a in ARMS])
     # The numbers of the rollout job's latest pass, shown on the results page.
     last_evaluation = models.JSONField(default=dict, blank=True)
     last_evaluated_at = models.DateTimeField(null=True, blank=True)

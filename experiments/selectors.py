@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db.models import Count, FloatField, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncHour, TruncMinute
 
-from contracts_app.models import LATENCY_BUCKETS_MS, Project
+from contracts_app.models import LATENCY_BUCKETS_MS, Contract, Project
 from contracts_app.selectors import percentile
 from experiments.models import (
     ARMS,
@@ -472,6 +472,41 @@ def current_step(*, experiment: Experiment, steps: Sequence[RampStep] | None = N
 
 
 @dataclass
+class Served:
+    """What the project's SDKs enforce now for one contract of the experiment."""
+
+    name: str
+    version: int | None
+    active: bool
+    # The arm whose version has the same source, or "" when neither has.
+    arm: str
+
+
+def in_production(*, experiment: Experiment, arms: dict[str, list[Any]] | None = None) -> list[Served]:
+    """Return, per contract of the experiment, the version everybody outside the experiment gets."""
+    arms = arms if arms is not None else arm_versions(experiment=experiment)
+    names = sorted({v.contract.name for versions in arms.values() for v in versions})
+    out = []
+    for contract in Contract.objects.filter(project_id=experiment.project_id, name__in=names).order_by(
+        "name"
+    ):
+        served = contract.versions.order_by("-version").first()
+        arm = ""
+        if served is not None:
+            arm = next(
+                (
+                    a
+                    for a in ARMS
+                    for v in arms[a]
+                    if v.contract_id == contract.pk and v.source == served.source
+                ),
+                "",
+            )
+        out.append(Served(contract.name, served.version if served else None, contract.active, arm))
+    return out
+
+
+@dataclass
 class Results:
     experiment: Experiment
     analysis: Analysis
@@ -482,19 +517,22 @@ class Results:
     next: RampStep | None
     decisions: list[Decision]
     audit: list[AuditEntry]
+    production: list[Served]
 
 
 def experiment_results(*, experiment: Experiment, now: datetime) -> Results:
     """Return everything the results page shows: the comparison, the ramp, the logs."""
     steps = ramp_steps(experiment=experiment)
+    arms = arm_versions(experiment=experiment)
     return Results(
         experiment=experiment,
         analysis=experiment_analysis(experiment=experiment, until=now),
         series=arm_series(experiment=experiment, until=now),
-        arms=arm_versions(experiment=experiment),
+        arms=arms,
         steps=steps,
         current=current_step(experiment=experiment, steps=steps),
         next=next_step(experiment=experiment, steps=steps),
         decisions=decisions(experiment=experiment, limit=20),
         audit=audit_entries(experiment=experiment, limit=20),
+        production=in_production(experiment=experiment, arms=arms),
     )

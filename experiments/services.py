@@ -15,6 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
+from contracts_app import services as contract_services
 from contracts_app.models import ApiKey, ContractVersion, Project
 from contracts_app.services import NotFound, ServiceError
 from experiments import selectors
@@ -410,13 +411,46 @@ def experiment_rollback(*, experiment: Experiment, actor: Actor, now: datetime |
     return _transition(experiment, actor, "rollback", (Status.RUNNING, Status.PAUSED), rollback)
 
 
-def experiment_complete(*, experiment: Experiment, actor: Actor, now: datetime | None = None) -> Experiment:
-    """End a finished experiment: the treatment's versions are then promoted by hand."""
+def _activate(version: ContractVersion, actor: Actor) -> ContractVersion:
+    """Make ``version`` the one the project's SDKs enforce, as the contracts pages do."""
+    contract = version.contract
+    served = contract.versions.order_by("-version").first()
+    # The contracts pages activate an old version by saving its source as the newest one
+    # (an attributed version in the contract's history) and switch the contract on.
+    if served is None or served.source != version.source:
+        served = contract_services.contract_rollback(
+            contract=contract, version=version.version, author=actor.user
+        )
+    contract_services.contract_set_active(contract=contract, active=True)
+    return served
 
-    def complete(e: Experiment) -> None:
-        e.status, e.ended_at = Status.COMPLETED, now or timezone.now()
 
-    return _transition(experiment, actor, "complete", (Status.RUNNING, Status.PAUSED), complete)
+def experiment_ship(
+    *, experiment: Experiment, actor: Actor, arm: str, now: datetime | None = None
+) -> Experiment:
+    """Finish the experiment by shipping one arm: its contract versions become the active ones for all."""
+    if arm not in ARMS:
+        raise ServiceError(f"arm must be {CONTROL!r} or {TREATMENT!r}, got {arm!r}", field="arm")
+    now = now or timezone.now()
+    with transaction.atomic():
+        experiment = _locked(experiment)
+        if experiment.status not in (Status.RUNNING, Status.PAUSED):
+            raise Conflict(
+                f"cannot finish an experiment that is {experiment.get_status_display()}", field="status"
+            )
+        before = _snapshot(experiment)
+        shipped = [_activate(v, actor) for v in selectors.arm_versions(experiment=experiment)[arm]]
+        experiment.status, experiment.ended_at, experiment.shipped = Status.COMPLETED, now, arm
+        # Nobody is split any more: everybody gets the shipped versions from the project's contracts.
+        experiment.coverage = 0.0
+        experiment.updated_at = now
+        experiment.save()
+        after = _snapshot(experiment) | {
+            "shipped": arm,
+            "in_production": [f"{v.contract.name}@{v.version}" for v in shipped],
+        }
+        _audit(experiment, actor, "ship", before, after)
+    return experiment
 
 
 def experiment_set_coverage(*, experiment: Experiment, actor: Actor, coverage: Any) -> Experiment:

@@ -24,7 +24,7 @@ ACTIONS: dict[str, Any] = {
     "rollback": services.experiment_rollback,
     "ramp": services.experiment_ramp,
     "approve": services.experiment_approve_step,
-    "complete": services.experiment_complete,
+    "ship": services.experiment_ship,
 }
 
 
@@ -183,13 +183,15 @@ def experiment_coverage(request: HttpRequest, slug: str, key: str) -> HttpRespon
 @login_required
 @require_POST
 def experiment_action(request: HttpRequest, slug: str, key: str, action: str) -> HttpResponse:
-    """Start, pause, roll back, ramp, approve or complete an experiment, then show its page."""
+    """Start, pause, roll back, ramp, approve or ship an experiment, then show its page."""
     project = project_for(request, slug, write=True)
     experiment = _experiment(project, key)
     if action not in ACTIONS:
         raise Http404("No such action")
+    # Shipping names the arm whose contract versions become the active ones.
+    kwargs = {"arm": request.POST.get("arm", "")} if action == "ship" else {}
     try:
-        ACTIONS[action](experiment=experiment, actor=services.Actor.of_user(request.user))
+        ACTIONS[action](experiment=experiment, actor=services.Actor.of_user(request.user), **kwargs)
     except ServiceError as exc:
         messages.error(request, exc.reason)
     return redirect("experiments:detail", slug=project.slug, key=experiment.key)
