@@ -166,6 +166,80 @@ class AuditEntry(models.Model):
         """Return (field, from, to) for each field the entry changed."""
         return [(name, self.before.get(name), value) for name, value in self.after.items()]
 
+    @property
+    def what(self) -> str:
+        """Return the action in words."""
+        return _ACTIONS.get(self.action, self.action.replace("_", " "))
+
+    def sentences(self) -> list[str]:
+        """Return each change as a sentence a person reads: "Coverage: 10% → 50%."."""
+        out = []
+        for name, old, new in self.changes():
+            label = _LABELS.get(name, name.replace("_", " ").capitalize())
+            if name == "reason":
+                out.append(f"{new}")
+            elif name in ("description", "seed") or self.action == "create":
+                out.append(f"{label}: {_words(name, new)}.")
+            else:
+                out.append(f"{label}: {_words(name, old)} → {_words(name, new)}.")
+        return out
+
+
+_ACTIONS = {
+    "create": "created the experiment",
+    "update": "changed the settings",
+    "start": "started it",
+    "pause": "paused it",
+    "rollback": "rolled it back",
+    "set_coverage": "moved the traffic slider",
+    "ramp": "moved to the next ramp step",
+    "approve_step": "approved a ramp step",
+    "ramp_finished": "finished the ramp",
+    "ship": "shipped an arm",
+}
+_LABELS = {
+    "coverage": "Coverage",
+    "weights": "Split (control / treatment)",
+    "current_step": "Ramp step",
+    "max_p95_latency_regression": "Tolerated p95 latency increase",
+    "max_fix_failure_regression": "Tolerated failed auto-fix increase",
+    "max_cost_regression": "Tolerated cost increase",
+    "guardrail_min_calls": "Calls per arm before guardrails are judged",
+    "approved_step": "Approved",
+    "in_production": "In production now",
+    "shipped": "Shipped",
+    "alpha": "Significance level",
+}
+
+
+def _words(name: str, value: Any) -> str:
+    """Return a stored value in words: percent for shares, steps as their conditions."""
+    if value is None or value == [] or value == "":
+        return "none"
+    if name in ("coverage", "alpha", "max_p95_latency_regression", "max_cost_regression"):
+        return f"{float(value):.0%}" if name != "alpha" else f"{float(value):g}"
+    if name == "max_fix_failure_regression":
+        return f"{float(value) * 100:g} points"
+    if name == "weights":
+        return " / ".join(f"{float(w):.0%}" for w in value)
+    if name == "current_step":
+        return f"step {int(value) + 1}"
+    if name == "ramp":
+        steps = []
+        for step in value:
+            hold = {
+                "minutes": f"hold {step.get('hold_value')} min",
+                "sample": f"hold until {step.get('hold_value')} calls per arm",
+                "approval": "waits for approval",
+            }.get(step.get("hold"), str(step.get("hold")))
+            steps.append(f"{float(step.get('coverage', 0)):.0%} {hold}")
+        return "; ".join(steps)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v).replace("@", " v") for v in value)
+    return str(value).replace("_", " ")
+
 
 class Decision(models.Model):
     class Action(models.TextChoices):

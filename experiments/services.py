@@ -456,6 +456,11 @@ def experiment_ship(
 def experiment_set_coverage(*, experiment: Experiment, actor: Actor, coverage: Any) -> Experiment:
     """Set the share of users in the experiment (the slider); growing it only adds users."""
     value = _fraction(coverage, "coverage")
+    current = Experiment.objects.filter(pk=experiment.pk).values_list("coverage", "status").first()
+    if current is not None and current[0] == value and current[1] != Status.ROLLED_BACK:
+        # A slider released where it was writes nothing (and logs nothing).
+        experiment.refresh_from_db()
+        return experiment
 
     def set_coverage(e: Experiment) -> None:
         e.coverage = value

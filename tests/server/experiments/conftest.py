@@ -25,7 +25,7 @@ def add_version(project: Project, name: str, version: int) -> ContractVersion:
     return ContractVersion.objects.create(
         contract=contract,
         version=version,
-        source=f"contract {name} {{}}",
+        source=f"contract {name} {{}}\n// version {version}\n",
         spec={"spec_version": "1", "name": name, "version": version},
     )
 
