@@ -1,21 +1,20 @@
-"""Simulate A/B experiments on a violation rate and check the sequential test at every step.
+"""Simulate A/B experiments on a violation rate, looking after every call, and check the sequential test.
 
 Usage: ``.venv/bin/python bench/experiments_sim.py [--experiments 1000] [--seed 7] [--strict]``.
 
-1,000 experiments with no effect (5% violations in both arms) and 1,000 with a 2-point
-increase (5% -> 7% in the treatment) grow by ``--step`` calls at a time, split 50/50 at
-random, up to ``--max-n`` calls. After every step each experiment is checked, as the
-rollout job checks a running experiment every few minutes:
+Each experiment assigns calls one at a time to control or treatment (50/50 at random)
+and draws each call's violation; after every call it asks the sequential test
+(``llm_contracts.experiments.stats.sequential_log_e``, the e-value the rollout job
+uses) whether the arms differ. Scenarios:
 
-- the sequential test (``llm_contracts.experiments.stats.sequential_bounds``, the
-  confidence sequence the job uses) stops the experiment when its interval excludes 0;
-- a naive two-proportion z-test, repeated at every step as if each look were the only
-  one, shows how much peeking inflates false positives.
+- no effect at base rates of 1%, 10% and 50%: every rejection at any look is a false
+  positive; the goal is at most 5% (alpha), at every horizon;
+- a real increase, 5% -> 7% and 10% -> 20%: the share of experiments that find it and
+  the calls it takes (total, both arms).
 
-Goals: the sequential test's false-positive rate over all the looks is at most the
-nominal 5%; the median number of calls to detect the 2-point increase is printed, with
-the fixed-horizon sample size for 80% power for comparison. Everything is vectorised
-with numpy; a run takes a few seconds.
+For comparison, a naive two-proportion z-test repeated after every call shows the
+inflation that peeking causes. Everything is vectorised with numpy in chunks; a run takes
+well under a minute on one core.
 """
 
 from __future__ import annotations
@@ -32,111 +31,89 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
-from scipy.stats import norm  # noqa: E402
+from scipy.stats import binomtest, norm  # noqa: E402
 
-from llm_contracts.experiments.stats import rho_for, sequential_bounds  # noqa: E402
+from llm_contracts.experiments.stats import sequential_log_e  # noqa: E402
 
 ALPHA = 0.05
-BASE_RATE = 0.05
-EFFECT = 0.02
+# (name, control rate, treatment rate, calls per arm at the horizon)
+NULLS = [("no effect", 0.01, 0.01, 2_000), ("no effect", 0.10, 0.10, 2_000), ("no effect", 0.50, 0.50, 2_000)]
+EFFECTS = [("increase", 0.05, 0.07, 10_000), ("increase", 0.10, 0.20, 2_000)]
 
 
-def simulate(rng: np.random.Generator, n_exp: int, steps: int, step: int, p_c: float,
-             p_t: float) -> tuple[Any, Any, Any, Any]:
-    """Return cumulative (control trials, control events, treatment trials, treatment events) per look."""
-    t_new = rng.binomial(step, 0.5, size=(n_exp, steps))
-    c_new = step - t_new
-    c_events = rng.binomial(c_new, p_c)
-    t_events = rng.binomial(t_new, p_t)
-    return (np.cumsum(c_new, axis=1), np.cumsum(c_events, axis=1),
-            np.cumsum(t_new, axis=1), np.cumsum(t_events, axis=1))
+def run(rng: np.random.Generator, n_exp: int, p_c: float, p_t: float, per_arm: int,
+        chunk_cells: int = 4_000_000) -> tuple[Any, Any]:
+    """Return per experiment the first call (from 1) where each test rejects: sequential, naive (0: never)."""
+    calls = 2 * per_arm
+    seq_first = np.zeros(n_exp, dtype=np.int64)
+    naive_first = np.zeros(n_exp, dtype=np.int64)
+    size = max(1, chunk_cells // calls)
+    bound = math.log(1 / ALPHA)
+    z = norm.ppf(1 - ALPHA / 2)
+    for start in range(0, n_exp, size):
+        rows = min(size, n_exp - start)
+        treated = rng.random((rows, calls)) < 0.5
+        violated = rng.random((rows, calls)) < np.where(treated, p_t, p_c)
+        et = np.cumsum(violated & treated, axis=1)
+        ec = np.cumsum(violated & ~treated, axis=1)
+        log_e = sequential_log_e(ec, et, weight=0.5)
+        hit = log_e >= bound
+        seq_first[start:start + rows] = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, 0)
+        nt = np.cumsum(treated, axis=1)
+        nc = np.arange(1, calls + 1) - nt
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pooled = (ec + et) / (nc + nt)
+            se = np.sqrt(pooled * (1 - pooled) * (1 / nc + 1 / nt))
+            stat = np.abs(et / nt - ec / nc) / se
+        naive = np.nan_to_num(stat, nan=0.0, posinf=0.0) > z
+        naive_first[start:start + rows] = np.where(naive.any(axis=1), naive.argmax(axis=1) + 1, 0)
+    return seq_first, naive_first
 
 
-def naive_rejects(nc: Any, ec: Any, nt: Any, et: Any) -> Any:
-    """Return, per look, whether a fixed-horizon pooled z-test at ALPHA rejects."""
-    pooled = (ec + et) / (nc + nt)
-    se = np.sqrt(pooled * (1 - pooled) * (1 / nc + 1 / nt))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, (et / nt - ec / nc) / se, 0.0)
-    return 2 * norm.sf(np.abs(z)) < ALPHA
+def share(first: Any, by: int) -> float:
+    """Return the share of experiments rejected by call ``by``."""
+    return float(((first > 0) & (first <= by)).mean())
 
 
-def first_look(mask: Any) -> Any:
-    """Return the index of the first True look per experiment, -1 when there is none."""
-    hit = mask.any(axis=1)
-    return np.where(hit, mask.argmax(axis=1), -1)
-
-
-def fixed_horizon_n(p_c: float, p_t: float, power: float = 0.8) -> int:
-    """Return the total calls a single fixed-horizon z-test needs for ``power`` at ALPHA (50/50)."""
-    z_a, z_b = norm.ppf(1 - ALPHA / 2), norm.ppf(power)
-    per_arm = (z_a + z_b) ** 2 * (p_c * (1 - p_c) + p_t * (1 - p_t)) / (p_t - p_c) ** 2
-    return 2 * math.ceil(per_arm)
-
-
-def proportion_ci(k: int, n: int) -> tuple[float, float]:
-    from scipy.stats import binomtest
-
+def wilson(k: int, n: int) -> tuple[float, float]:
     ci = binomtest(k, n).proportion_ci(method="wilson")
-    return ci.low, ci.high
+    return float(ci.low), float(ci.high)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--experiments", type=int, default=1000, help="experiments per scenario")
-    parser.add_argument("--step", type=int, default=100, help="calls added between two looks")
-    parser.add_argument("--max-n", type=int, default=60_000, help="calls at which an experiment ends")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--strict", action="store_true", help="exit 1 when the false-positive goal fails")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
     args = parser.parse_args(argv)
-    steps = args.max_n // args.step
     rng = np.random.default_rng(args.seed)
-    started = time.perf_counter()
-    looks = np.arange(1, steps + 1) * args.step
-
-    print(f"{args.experiments} null + {args.experiments} effect experiments, {steps} looks each "
-          f"(every {args.step} calls up to {args.max_n:,}), 50/50 split, alpha {ALPHA}, "
-          f"rho {rho_for(10_000, ALPHA):.4f} (tightest at 10,000 calls), seed {args.seed}")
-
-    # -- no effect: every rejection is a false positive --------------------------------------
-    nc, ec, nt, et = simulate(rng, args.experiments, steps, args.step, BASE_RATE, BASE_RATE)
-    _, low, high = sequential_bounds(nc, ec, nt, et, ALPHA)
-    seq_fp = first_look((low > 0) | (high < 0)) >= 0
-    naive = naive_rejects(nc, ec, nt, et)
-    naive_fp = first_look(naive) >= 0
-    end_fp = naive[:, -1]
-
-    # -- a 2-point increase: how soon is it found ---------------------------------------------
-    nc, ec, nt, et = simulate(rng, args.experiments, steps, args.step, BASE_RATE, BASE_RATE + EFFECT)
-    _, low, high = sequential_bounds(nc, ec, nt, et, ALPHA)
-    found = first_look(low > 0)
-    wrong_way = first_look(high < 0)
-    detected = found >= 0
-    samples = looks[found[detected]]
-    elapsed = time.perf_counter() - started
-
     n = args.experiments
-    fpr = seq_fp.mean()
-    lo, hi = proportion_ci(int(seq_fp.sum()), n)
+    started = time.perf_counter()
+    print(f"{n} experiments per scenario, 50/50 split, a look after every call, alpha {ALPHA}, "
+          f"seed {args.seed}")
     print()
-    print("false positives under no effect (any look rejects)")
-    print(f"  sequential test (confidence sequence)   {fpr:6.1%}   (95% CI {lo:.1%} to {hi:.1%})   "
-          f"goal <= {ALPHA:.0%}")
-    print(f"  naive z-test repeated at every look      {naive_fp.mean():6.1%}   <- the inflation of peeking")
-    print(f"  naive z-test once, at {args.max_n:,} calls        {end_fp.mean():6.1%}   (one look: nominal)")
+    print(f"{'scenario':<10} {'rates':>13} {'calls/arm':>9} {'rejected by 1,000/arm':>22} "
+          f"{'by the horizon':>15} {'95% CI':>15} {'median calls':>13} {'naive peeking':>14}")
+    ok = True
+    for name, p_c, p_t, per_arm in NULLS + EFFECTS:
+        seq, naive = run(rng, n, p_c, p_t, per_arm)
+        at_1000, at_end = share(seq, 2_000), share(seq, 2 * per_arm)
+        lo, hi = wilson(int((seq > 0).sum()), n)
+        found = seq[seq > 0]
+        median = f"{int(np.median(found)):,}" if found.size else "-"
+        print(f"{name:<10} {p_c:>5.0%} -> {p_t:<4.0%} {per_arm:>9,} {at_1000:>22.1%} {at_end:>15.1%} "
+              f"{lo:>6.1%} - {hi:<6.1%} {median:>13} {share(naive, 2 * per_arm):>14.1%}")
+        if p_c == p_t:
+            ok &= at_end <= ALPHA
+        else:
+            ok &= at_end >= 0.8
     print()
-    print(f"detecting a {EFFECT * 100:.0f}-point increase ({BASE_RATE:.0%} -> {BASE_RATE + EFFECT:.0%})")
-    print(f"  detected by {args.max_n:,} calls               {detected.mean():6.1%}")
-    if detected.any():
-        print(f"  median calls to detect                   {int(np.median(samples)):,}   "
-              f"(quartiles {int(np.percentile(samples, 25)):,} to {int(np.percentile(samples, 75)):,})")
-    print(f"  fixed-horizon test, 80% power, one look  {fixed_horizon_n(BASE_RATE, BASE_RATE + EFFECT):,}"
-          f" calls")
-    print(f"  called a decrease (wrong direction)      {(wrong_way >= 0).mean():6.1%}")
-    print()
-    print(f"simulated in {elapsed:.1f} s")
-    ok = fpr <= ALPHA
-    print(f"goal: sequential false-positive rate <= {ALPHA:.0%}: {'met' if ok else 'MISSED'}")
+    print("rejected: share of experiments the sequential test stopped (no effect: false positives;")
+    print("increase: power); median calls: total calls (both arms) when it stopped; naive peeking:")
+    print("a fixed-horizon z-test at 5% asked after every call, for comparison.")
+    print(f"simulated in {time.perf_counter() - started:.1f} s")
+    print(f"goals (false positives <= {ALPHA:.0%} under no effect, power >= 80% by the horizon): "
+          f"{'met' if ok else 'MISSED'}")
     return 0 if ok or not args.strict else 1
 
 

@@ -794,6 +794,11 @@ def event_ingest_batch(
             inserted = _insert_portable(project.pk, rows)
         if sdk is not None and sdk.instance_id:
             sdk_instance_touch(project=project, sdk=sdk, events=len(inserted), now=now)
+        from experiments.services import exposures_record  # a top-level import would be circular
+
+        exposures_record(
+            project=project, events=[dict(zip(_EVENT_COLUMNS, r, strict=True)) for r in rows], now=now
+        )
 
     for status in statuses:
         if status["status"] == "pending":

@@ -14,7 +14,7 @@ import signal
 import threading
 from typing import Any
 
-from llm_contracts import ContractOpenAI, ContractViolationError
+from llm_contracts import ContractOpenAI, ContractViolationError, experiment_context
 from llm_contracts.contracts import JSONFormatContract, LengthContract, PIIContract, PromptInjectionContract
 from llm_contracts.reporting import Reporter
 from llm_contracts.testing import FakeLLM
@@ -41,6 +41,9 @@ ANSWERS = [
 ]
 
 
+DEMO_USERS = 500
+
+
 def _fake() -> FakeLLM:
     rng = random.Random()
     # Mostly good answers, sometimes broken ones the re-ask repairs.
@@ -57,6 +60,8 @@ def build_client(reporter: Reporter) -> tuple[ContractOpenAI, str]:
         ],
         contract_retries=1,
         reporter=reporter,
+        # Calls join the project's running experiments as the user of each call (below).
+        user_id="demo",
     )
     if os.environ.get("OPENAI_API_KEY"):
         return ContractOpenAI(**contracts), "gpt-4o-mini"
@@ -74,8 +79,12 @@ def run(url: str, key: str, *, interval: float, stop: threading.Event) -> None:
     try:
         while not stop.is_set():
             prompt = rng.choice(PROMPTS)
+            # A few hundred users, so the experiment's split by user has both arms busy.
             # What a contract stopped is reported like the rest.
-            with contextlib.suppress(ContractViolationError):
+            with (
+                experiment_context(user_id=f"user-{rng.randrange(DEMO_USERS)}"),
+                contextlib.suppress(ContractViolationError),
+            ):
                 client.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}])
             calls += 1
             if calls % 50 == 0:

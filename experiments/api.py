@@ -14,7 +14,7 @@ from contracts_app.selectors import etag_of
 from contracts_app.services import ServiceError
 from experiments import selectors, services
 from experiments.models import ARMS, Experiment
-from experiments.schemas import CoverageIn, ExperimentIn, ExperimentOut, SdkExperimentsOut
+from experiments.schemas import CoverageIn, ExperimentIn, ExperimentOut, SdkExperimentsOut, ShipIn
 
 # Changes need the write scope; the SDK's pull needs read.
 router = Router(auth=ProjectKey("write"), tags=["experiments"])
@@ -117,3 +117,9 @@ def rollback_experiment(request: HttpRequest, experiment_key: str) -> Status[dic
 def set_coverage(request: HttpRequest, experiment_key: str, body: CoverageIn) -> Status[dict[str, Any]]:
     """Set the share of users in the experiment."""
     return _change(request, experiment_key, services.experiment_set_coverage, coverage=body.coverage)
+
+
+@router.post("/experiments/{experiment_key}/ship", response={200: ExperimentOut, **_ERRORS})
+def ship_experiment(request: HttpRequest, experiment_key: str, body: ShipIn) -> Status[dict[str, Any]]:
+    """Finish an experiment: the chosen arm's contract versions become the active ones."""
+    return _change(request, experiment_key, services.experiment_ship, arm=body.arm)

@@ -58,6 +58,8 @@ class Experiment(models.Model):
     ramp_finished_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # The arm whose contract versions were made the active ones when the experiment finished.
+    shipped = models.CharField(max_length=20, blank=True, default="", choices=[(a, a) for a in ARMS])
     # The numbers of the rollout job's latest pass, shown on the results page.
     last_evaluation = models.JSONField(default=dict, blank=True)
     last_evaluated_at = models.DateTimeField(null=True, blank=True)
@@ -109,6 +111,8 @@ class RampStep(models.Model):
     hold = models.CharField(max_length=10, choices=Hold.choices, default=Hold.MINUTES)
     # Minutes or calls per arm; unused for manual approval.
     hold_value = models.PositiveIntegerField(default=0)
+    # Calls each arm needs at this step before the ramp may move on, whatever the hold.
+    min_calls = models.PositiveIntegerField(default=100)
     approved_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -120,17 +124,28 @@ class RampStep(models.Model):
         ]
         ordering = ["experiment", "position"]
 
+    @property
+    def needed_calls(self) -> int:
+        """Return the calls each arm needs at this step before the ramp moves on."""
+        return max(self.min_calls, self.hold_value if self.hold == self.Hold.SAMPLE else 0)
+
     def describe(self) -> str:
-        """Return the hold condition in words."""
+        """Return the step's conditions in words."""
+        calls = f"at least {self.needed_calls} calls per arm"
         if self.hold == self.Hold.MINUTES:
-            return f"hold {self.hold_value} min"
+            return f"hold {self.hold_value} min and {calls}"
         if self.hold == self.Hold.SAMPLE:
-            return f"hold until {self.hold_value} calls per arm"
-        return "hold until approved"
+            return f"hold until {calls}"
+        return f"starts only when a person approves; then {calls}"
 
     def as_dict(self) -> dict[str, Any]:
         """Return the step as the audit log records it."""
-        return {"coverage": self.coverage, "hold": self.hold, "hold_value": self.hold_value}
+        return {
+            "coverage": self.coverage,
+            "hold": self.hold,
+            "hold_value": self.hold_value,
+            "min_calls": self.min_calls,
+        }
 
 
 class AuditEntry(models.Model):
@@ -150,6 +165,80 @@ class AuditEntry(models.Model):
     def changes(self) -> list[tuple[str, Any, Any]]:
         """Return (field, from, to) for each field the entry changed."""
         return [(name, self.before.get(name), value) for name, value in self.after.items()]
+
+    @property
+    def what(self) -> str:
+        """Return the action in words."""
+        return _ACTIONS.get(self.action, self.action.replace("_", " "))
+
+    def sentences(self) -> list[str]:
+        """Return each change as a sentence a person reads: "Coverage: 10% → 50%."."""
+        out = []
+        for name, old, new in self.changes():
+            label = _LABELS.get(name, name.replace("_", " ").capitalize())
+            if name == "reason":
+                out.append(f"{new}")
+            elif name in ("description", "seed") or self.action == "create":
+                out.append(f"{label}: {_words(name, new)}.")
+            else:
+                out.append(f"{label}: {_words(name, old)} → {_words(name, new)}.")
+        return out
+
+
+_ACTIONS = {
+    "create": "created the experiment",
+    "update": "changed the settings",
+    "start": "started it",
+    "pause": "paused it",
+    "rollback": "rolled it back",
+    "set_coverage": "moved the traffic slider",
+    "ramp": "moved to the next ramp step",
+    "approve_step": "approved a ramp step",
+    "ramp_finished": "finished the ramp",
+    "ship": "shipped an arm",
+}
+_LABELS = {
+    "coverage": "Coverage",
+    "weights": "Split (control / treatment)",
+    "current_step": "Ramp step",
+    "max_p95_latency_regression": "Tolerated p95 latency increase",
+    "max_fix_failure_regression": "Tolerated failed auto-fix increase",
+    "max_cost_regression": "Tolerated cost increase",
+    "guardrail_min_calls": "Calls per arm before guardrails are judged",
+    "approved_step": "Approved",
+    "in_production": "In production now",
+    "shipped": "Shipped",
+    "alpha": "Significance level",
+}
+
+
+def _words(name: str, value: Any) -> str:
+    """Return a stored value in words: percent for shares, steps as their conditions."""
+    if value is None or value == [] or value == "":
+        return "none"
+    if name in ("coverage", "alpha", "max_p95_latency_regression", "max_cost_regression"):
+        return f"{float(value):.0%}" if name != "alpha" else f"{float(value):g}"
+    if name == "max_fix_failure_regression":
+        return f"{float(value) * 100:g} points"
+    if name == "weights":
+        return " / ".join(f"{float(w):.0%}" for w in value)
+    if name == "current_step":
+        return f"step {int(value) + 1}"
+    if name == "ramp":
+        steps = []
+        for step in value:
+            hold = {
+                "minutes": f"hold {step.get('hold_value')} min",
+                "sample": f"hold until {step.get('hold_value')} calls per arm",
+                "approval": "waits for approval",
+            }.get(step.get("hold"), str(step.get("hold")))
+            steps.append(f"{float(step.get('coverage', 0)):.0%} {hold}")
+        return "; ".join(steps)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v).replace("@", " v") for v in value)
+    return str(value).replace("_", " ")
 
 
 class Decision(models.Model):
@@ -171,3 +260,26 @@ class Decision(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["experiment", "-at"], name="decision_experiment_time")]
+
+
+class Exposure(models.Model):
+    """One call in one experiment's arm: the unit the arms are compared on, written at ingest."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    # The experiment's key and the arm, as the call's events carry them.
+    experiment = models.CharField(max_length=200)
+    variant = models.CharField(max_length=200)
+    call_id = models.CharField(max_length=64)
+    # When the control plane received the call's first event (its clock, as the rollout job's).
+    at = models.DateTimeField()
+    violated = models.BooleanField(default=False)
+    fix_attempted = models.BooleanField(default=False)
+    fix_failed = models.BooleanField(default=False)
+    llm_latency_ms = models.FloatField(null=True, blank=True)
+    tokens = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "experiment", "call_id"], name="exposure_unique_call")
+        ]
+        indexes = [models.Index(fields=["project", "experiment", "at"], name="exposure_experiment_time")]

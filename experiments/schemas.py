@@ -78,3 +78,9 @@ class ExperimentOut(Schema):
     current_step: int | None
     control: list[ContractRef]
     treatment: list[ContractRef]
+
+
+class ShipIn(Schema):
+    """Which arm's contract versions become the active ones when the experiment finishes."""
+
+    arm: Literal["control", "treatment"]

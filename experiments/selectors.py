@@ -1,4 +1,4 @@
-"""Reads of experiments: what the SDK pulls, per-arm figures from the rollups, the analysis."""
+"""Reads of experiments: what the SDK pulls, per-arm figures from the exposures, the analysis."""
 
 from __future__ import annotations
 
@@ -9,16 +9,27 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, FloatField, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncHour, TruncMinute
 
-from contracts_app.models import LATENCY_BUCKETS_MS, LLM_BUCKET_FIELDS, HourRollup, MinuteRollup, Project
+from contracts_app.models import LATENCY_BUCKETS_MS, Contract, Project
 from contracts_app.selectors import percentile
-from experiments.models import ARMS, CONTROL, TREATMENT, AuditEntry, Decision, Experiment, RampStep, Variation
+from experiments.models import (
+    ARMS,
+    CONTROL,
+    TREATMENT,
+    AuditEntry,
+    Decision,
+    Experiment,
+    Exposure,
+    RampStep,
+    Variation,
+)
 from llm_contracts.experiments.stats import (
     chance_to_beat,
     diff_in_rates,
     no_traffic,
+    rate_difference_cs,
     sequential_test,
     srm_check,
 )
@@ -91,115 +102,135 @@ def ramp_steps(*, experiment: Experiment) -> list[RampStep]:
     return sorted(experiment.ramp_steps.all(), key=lambda s: s.position)
 
 
-# Figures per arm.
-
-_SUMS = ("count", "violations", "fixes_attempted", "fixes_succeeded", "prompt_tokens", "completion_tokens")
+# Figures per arm: counted over the exposures, one row per call.
 
 
 @dataclass
 class ArmFigures:
-    """What one arm's rollups add up to.
-
-    A call reports one verdict per contract, so an arm's calls are its largest
-    per-contract count; each event repeats its call's tokens and LLM latency, so
-    averages over events are averages over calls.
-    """
+    """One arm's calls and what happened in them; every figure counts calls, never contract verdicts."""
 
     calls: int = 0
-    events: int = 0
-    violations: int = 0
+    violating_calls: int = 0
+    # Calls with an attempted auto-fix, and those among them whose fix failed.
     fixes_attempted: int = 0
-    fixes_succeeded: int = 0
+    fix_failures: int = 0
     tokens: int = 0
-    histogram: list[int] = field(default_factory=lambda: [0] * len(LLM_BUCKET_FIELDS))
-
-    @property
-    def violating_calls(self) -> int:
-        """Return the calls with a violation (at most one per call)."""
-        return min(self.violations, self.calls)
+    token_calls: int = 0
+    latency_sum_ms: float = 0.0
+    histogram: list[int] = field(default_factory=lambda: [0] * len(LATENCY_BUCKETS_MS))
 
     @property
     def violation_rate(self) -> float | None:
         return None if self.calls == 0 else self.violating_calls / self.calls
 
     @property
-    def fix_failures(self) -> int:
-        return self.fixes_attempted - self.fixes_succeeded
+    def fix_rate(self) -> float | None:
+        """Return the share of calls that needed an auto-fix."""
+        return None if self.calls == 0 else self.fixes_attempted / self.calls
 
     @property
     def fix_failure_rate(self) -> float | None:
         return None if self.fixes_attempted == 0 else self.fix_failures / self.fixes_attempted
 
     @property
+    def failed_fix_share(self) -> float | None:
+        """Return the share of calls whose auto-fix failed."""
+        return None if self.calls == 0 else self.fix_failures / self.calls
+
+    @property
     def cost_per_call(self) -> float | None:
-        """Return the mean tokens (prompt + completion) of a call."""
-        return None if self.events == 0 else self.tokens / self.events
+        """Return the mean tokens (prompt + completion) of a call that reported them."""
+        return None if self.token_calls == 0 else self.tokens / self.token_calls
+
+    @property
+    def latency_per_call_ms(self) -> float | None:
+        """Return the mean LLM latency of a call."""
+        timed = sum(self.histogram)
+        return None if timed == 0 else self.latency_sum_ms / timed
 
     @property
     def p95_ms(self) -> float | None:
         return percentile(self.histogram, 0.95)
 
     def share_above(self, threshold_ms: float) -> int:
-        """Return how many events fall in the histogram buckets at or above ``threshold_ms``."""
+        """Return how many calls fall in the histogram buckets at or above ``threshold_ms``."""
         lowers = (0.0, *LATENCY_BUCKETS_MS[:-1])
         return sum(n for n, lower in zip(self.histogram, lowers, strict=True) if lower >= threshold_ms)
+
+
+def _latency_buckets() -> dict[str, Count]:
+    out: dict[str, Count] = {}
+    lower = -math.inf
+    for i, upper in enumerate(LATENCY_BUCKETS_MS):
+        cond = Q(llm_latency_ms__isnull=False)
+        if lower != -math.inf:
+            cond &= Q(llm_latency_ms__gte=lower)
+        if upper != math.inf:
+            cond &= Q(llm_latency_ms__lt=upper)
+        out[f"h{i}"] = Count("id", filter=cond)
+        lower = upper
+    return out
+
+
+def _exposures(experiment: Experiment, since: datetime | None, until: datetime | None) -> QuerySet[Exposure]:
+    qs = Exposure.objects.filter(
+        project_id=experiment.project_id, experiment=experiment.key, variant__in=ARMS
+    )
+    if since is not None:
+        qs = qs.filter(at__gte=since)
+    if until is not None:
+        qs = qs.filter(at__lt=until)
+    return qs
 
 
 def arm_figures(
     *, experiment: Experiment, since: datetime | None = None, until: datetime | None = None
 ) -> dict[str, ArmFigures]:
-    """Sum the experiment's minute rollups per arm over ``[since, until)``."""
-    qs = MinuteRollup.objects.filter(
-        project_id=experiment.project_id, experiment=experiment.key, variant__in=ARMS
-    )
-    if since is not None:
-        qs = qs.filter(bucket__gte=since)
-    if until is not None:
-        qs = qs.filter(bucket__lt=until)
+    """Count each arm's calls over ``[since, until)`` from the exposures: exact, one row per call."""
     rows = (
-        qs.values("variant", "contract")
-        .annotate(**{f"s_{n}": Coalesce(Sum(n), 0) for n in (*_SUMS, *LLM_BUCKET_FIELDS)})
+        _exposures(experiment, since, until)
+        .values("variant")
+        .annotate(
+            n=Count("id"),
+            violating=Count("id", filter=Q(violated=True)),
+            fixes=Count("id", filter=Q(fix_attempted=True)),
+            failed=Count("id", filter=Q(fix_failed=True)),
+            token_sum=Coalesce(Sum("tokens"), 0),
+            token_calls=Count("tokens"),
+            latency_sum=Coalesce(Sum("llm_latency_ms"), 0.0, output_field=FloatField()),
+            **_latency_buckets(),
+        )
         .order_by()
     )
     out = {arm: ArmFigures() for arm in ARMS}
     for row in rows:
-        arm = out[row["variant"]]
-        arm.calls = max(arm.calls, row["s_count"])
-        arm.events += row["s_count"]
-        arm.violations += row["s_violations"]
-        arm.fixes_attempted += row["s_fixes_attempted"]
-        arm.fixes_succeeded += row["s_fixes_succeeded"]
-        arm.tokens += row["s_prompt_tokens"] + row["s_completion_tokens"]
-        arm.histogram = [a + row[f"s_{n}"] for a, n in zip(arm.histogram, LLM_BUCKET_FIELDS, strict=True)]
+        out[row["variant"]] = ArmFigures(
+            calls=row["n"],
+            violating_calls=row["violating"],
+            fixes_attempted=row["fixes"],
+            fix_failures=row["failed"],
+            tokens=row["token_sum"],
+            token_calls=row["token_calls"],
+            latency_sum_ms=row["latency_sum"],
+            histogram=[row[f"h{i}"] for i in range(len(LATENCY_BUCKETS_MS))],
+        )
     return out
 
 
 def arm_series(*, experiment: Experiment, until: datetime) -> dict[str, list[tuple[datetime, float, int]]]:
-    """Return each arm's violation rate over time: (bucket, rate, calls), hourly past six hours."""
+    """Return each arm's violation rate over time: (bucket, rate, calls) per minute, hourly past six hours."""
     since = experiment.started_at or experiment.created_at
-    model: type[MinuteRollup] | type[HourRollup] = (
-        HourRollup if until - since > timedelta(hours=6) else MinuteRollup
-    )
+    trunc = TruncHour if until - since > timedelta(hours=6) else TruncMinute
     rows = (
-        model.objects.filter(
-            project_id=experiment.project_id,
-            experiment=experiment.key,
-            variant__in=ARMS,
-            bucket__gte=since - timedelta(hours=1),
-        )
-        .values("bucket", "variant", "contract")
-        .annotate(n=Sum("count"), v=Sum("violations"))
+        _exposures(experiment, since, until)
+        .annotate(bucket=trunc("at"))
+        .values("bucket", "variant")
+        .annotate(n=Count("id"), v=Count("id", filter=Q(violated=True)))
         .order_by("bucket")
     )
-    cells: dict[tuple[str, datetime], list[int]] = {}
-    for row in rows:
-        cell = cells.setdefault((row["variant"], row["bucket"]), [0, 0])
-        cell[0] = max(cell[0], row["n"])
-        cell[1] += row["v"]
     out: dict[str, list[tuple[datetime, float, int]]] = {arm: [] for arm in ARMS}
-    for (arm, bucket), (calls, violations) in sorted(cells.items(), key=lambda kv: kv[0][1]):
-        if calls:
-            out[arm].append((bucket, min(violations, calls) / calls, calls))
+    for row in rows:
+        out[row["variant"]].append((row["bucket"], row["v"] / row["n"], row["n"]))
     return out
 
 
@@ -216,7 +247,8 @@ class Guardrail:
     change: float | None
     tolerance: float
     # ok, regressed (beyond the tolerance: the ramp holds), worse (significantly beyond
-    # it: roll back), or insufficient (too few calls to judge).
+    # it: roll back), insufficient (too few calls to judge: the ramp holds), or no data
+    # (enough calls, but neither arm reports this figure: nothing to compare).
     status: str
     detail: dict[str, Any] = field(default_factory=dict)
 
@@ -231,6 +263,9 @@ class Analysis:
     seq_low: float | None = None
     seq_high: float | None = None
     seq_significant: bool = False
+    # The observed relative change of the violation rate; seq_low/seq_high bound it.
+    relative: float | None = None
+    e_value: float | None = None
     treatment_worse: bool = False
     treatment_better: bool = False
     chance_to_win: float | None = None
@@ -255,7 +290,9 @@ class Analysis:
                 "violation_rate_diff": self.diff,
                 "diff_ci": [self.ci_low, self.ci_high],
                 "p_value": self.p_value,
-                "sequential_ci": [self.seq_low, self.seq_high],
+                "relative_change": self.relative,
+                "relative_change_ci": [self.seq_low, self.seq_high],
+                "e_value": self.e_value,
                 "sequential_significant": self.seq_significant,
                 "chance_to_win": self.chance_to_win,
                 "srm_p_value": self.srm_p,
@@ -284,8 +321,10 @@ def _arm_numbers(arm: ArmFigures) -> dict[str, Any]:
         "violating_calls": arm.violating_calls,
         "violation_rate": arm.violation_rate,
         "fixes_attempted": arm.fixes_attempted,
+        "fix_failures": arm.fix_failures,
         "fix_failure_rate": arm.fix_failure_rate,
         "cost_per_call": arm.cost_per_call,
+        "latency_per_call_ms": arm.latency_per_call_ms,
         "p95_ms": arm.p95_ms,
     }
 
@@ -302,7 +341,9 @@ def _latency_guardrail(experiment: Experiment, c: ArmFigures, t: ArmFigures, eno
     tolerance = experiment.max_p95_latency_regression
     change = _relative(c.p95_ms, t.p95_ms)
     status, detail = "insufficient", {}
-    if enough and c.p95_ms is not None and t.p95_ms is not None:
+    if enough and c.p95_ms is None and t.p95_ms is None:
+        status = "no data"
+    elif enough and c.p95_ms is not None and t.p95_ms is not None:
         status = "regressed" if change is not None and change > tolerance else "ok"
         # Significance from the histograms: the share of calls slower than control's p95
         # plus the tolerance (at a bucket edge); a heavier treatment tail beyond it,
@@ -311,38 +352,43 @@ def _latency_guardrail(experiment: Experiment, c: ArmFigures, t: ArmFigures, eno
         c_slow, t_slow = c.share_above(threshold), t.share_above(threshold)
         c_n, t_n = sum(c.histogram), sum(t.histogram)
         if math.isfinite(threshold) and c_n and t_n:
-            slow = sequential_test(c_n, c_slow, t_n, t_slow, alpha=experiment.alpha)
-            detail = {"threshold_ms": threshold, "slow_share_ci": [slow.low, slow.high]}
-            if status == "regressed" and slow.direction == "increase":
+            slow_low, slow_high = rate_difference_cs(c_n, c_slow, t_n, t_slow, alpha=experiment.alpha)
+            detail = {"threshold_ms": threshold, "slow_share_ci": [slow_low, slow_high]}
+            if status == "regressed" and slow_low > 0:
                 status = "worse"
     return Guardrail("p95_latency", "p95 latency (ms)", c.p95_ms, t.p95_ms, change, tolerance, status, detail)
 
 
 def _fix_guardrail(experiment: Experiment, c: ArmFigures, t: ArmFigures, enough: bool) -> Guardrail:
+    # Per call, like every figure of an experiment: the share of calls whose auto-fix
+    # failed, so an arm that needs no fixes is not "insufficient" for ever.
     tolerance = experiment.max_fix_failure_regression
-    cr, tr = c.fix_failure_rate, t.fix_failure_rate
+    cr, tr = c.failed_fix_share, t.failed_fix_share
     change = None if cr is None or tr is None else tr - cr
     status, detail = "insufficient", {}
     if enough and change is not None:
         status = "regressed" if change > tolerance else "ok"
-        seq = sequential_test(
-            c.fixes_attempted, c.fix_failures, t.fixes_attempted, t.fix_failures, alpha=experiment.alpha
+        low, high = rate_difference_cs(
+            c.calls, c.fix_failures, t.calls, t.fix_failures, alpha=experiment.alpha
         )
-        detail = {"diff_ci": [seq.low, seq.high]}
-        # Worse beyond doubt: the whole interval of the difference lies past the tolerance.
-        if seq.low > tolerance:
+        detail = {"diff_ci": [low, high]}
+        # Worse beyond doubt: the whole always-valid interval of the difference lies past the tolerance.
+        if low > tolerance:
             status = "worse"
-    return Guardrail("fix_failure_rate", "auto-fix failure rate", cr, tr, change, tolerance, status, detail)
+    label = "calls with a failed auto-fix"
+    return Guardrail("fix_failure_rate", label, cr, tr, change, tolerance, status, detail)
 
 
 def _cost_guardrail(experiment: Experiment, c: ArmFigures, t: ArmFigures, enough: bool) -> Guardrail:
     tolerance = experiment.max_cost_regression
     change = _relative(c.cost_per_call, t.cost_per_call)
     status = "insufficient"
-    if enough and change is not None:
-        # The rollups keep token sums, not their spread; a call's tokens barely vary for
-        # a given prompt, so the mean over guardrail_min_calls calls per arm is taken as
-        # settled, and a change past the tolerance is a regression to roll back.
+    if enough and c.cost_per_call is None and t.cost_per_call is None:
+        status = "no data"
+    elif enough and change is not None:
+        # A call's tokens barely vary for a given prompt, so the mean over
+        # guardrail_min_calls calls per arm is taken as settled, and a change past the
+        # tolerance is a regression to roll back.
         status = "worse" if change > tolerance else "ok"
     return Guardrail(
         "cost_per_call", "cost per call (tokens)", c.cost_per_call, t.cost_per_call, change, tolerance, status
@@ -363,8 +409,10 @@ def experiment_analysis(*, experiment: Experiment, until: datetime | None = None
             fixed.high,
             fixed.p_value,
         )
-        seq = sequential_test(*counts, alpha=experiment.alpha)
+        weight = experiment.weights[1] if experiment.weights else 0.5
+        seq = sequential_test(*counts, alpha=experiment.alpha, weight=weight)
         analysis.seq_low, analysis.seq_high, analysis.seq_significant = seq.low, seq.high, seq.significant
+        analysis.relative, analysis.e_value = seq.relative, seq.e_value
         # A violation rate is better lower: the treatment is worse when the whole
         # confidence sequence of (treatment - control) lies above zero.
         analysis.treatment_worse = seq.direction == "increase"
@@ -424,6 +472,41 @@ def current_step(*, experiment: Experiment, steps: Sequence[RampStep] | None = N
 
 
 @dataclass
+class Served:
+    """What the project's SDKs enforce now for one contract of the experiment."""
+
+    name: str
+    version: int | None
+    active: bool
+    # The arm whose version has the same source, or "" when neither has.
+    arm: str
+
+
+def in_production(*, experiment: Experiment, arms: dict[str, list[Any]] | None = None) -> list[Served]:
+    """Return, per contract of the experiment, the version everybody outside the experiment gets."""
+    arms = arms if arms is not None else arm_versions(experiment=experiment)
+    names = sorted({v.contract.name for versions in arms.values() for v in versions})
+    out = []
+    for contract in Contract.objects.filter(project_id=experiment.project_id, name__in=names).order_by(
+        "name"
+    ):
+        served = contract.versions.order_by("-version").first()
+        arm = ""
+        if served is not None:
+            arm = next(
+                (
+                    a
+                    for a in ARMS
+                    for v in arms[a]
+                    if v.contract_id == contract.pk and v.source == served.source
+                ),
+                "",
+            )
+        out.append(Served(contract.name, served.version if served else None, contract.active, arm))
+    return out
+
+
+@dataclass
 class Results:
     experiment: Experiment
     analysis: Analysis
@@ -434,19 +517,22 @@ class Results:
     next: RampStep | None
     decisions: list[Decision]
     audit: list[AuditEntry]
+    production: list[Served]
 
 
 def experiment_results(*, experiment: Experiment, now: datetime) -> Results:
     """Return everything the results page shows: the comparison, the ramp, the logs."""
     steps = ramp_steps(experiment=experiment)
+    arms = arm_versions(experiment=experiment)
     return Results(
         experiment=experiment,
         analysis=experiment_analysis(experiment=experiment, until=now),
         series=arm_series(experiment=experiment, until=now),
-        arms=arm_versions(experiment=experiment),
+        arms=arms,
         steps=steps,
         current=current_step(experiment=experiment, steps=steps),
         next=next_step(experiment=experiment, steps=steps),
         decisions=decisions(experiment=experiment, limit=20),
         audit=audit_entries(experiment=experiment, limit=20),
+        production=in_production(experiment=experiment, arms=arms),
     )

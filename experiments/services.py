@@ -15,10 +15,21 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
+from contracts_app import services as contract_services
 from contracts_app.models import ApiKey, ContractVersion, Project
 from contracts_app.services import NotFound, ServiceError
 from experiments import selectors
-from experiments.models import ARMS, CONTROL, TREATMENT, AuditEntry, Decision, Experiment, RampStep, Variation
+from experiments.models import (
+    ARMS,
+    CONTROL,
+    TREATMENT,
+    AuditEntry,
+    Decision,
+    Experiment,
+    Exposure,
+    RampStep,
+    Variation,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +203,14 @@ def _steps(value: Any) -> list[dict[str, Any]]:
             raise ServiceError(f"{where}.hold_value must be at least 1", field=f"{where}.hold_value")
         if steps and coverage <= steps[-1]["coverage"]:
             raise ServiceError(f"{where}.coverage must be above the step before", field=f"{where}.coverage")
-        steps.append({"coverage": coverage, "hold": hold, "hold_value": int(hold_value)})
+        min_calls = raw.get("min_calls", 100)
+        if isinstance(min_calls, bool) or not str(min_calls).isdigit() or int(min_calls) < 1:
+            raise ServiceError(
+                f"{where}.min_calls must be a whole number of at least 1", field=f"{where}.min_calls"
+            )
+        steps.append(
+            {"coverage": coverage, "hold": hold, "hold_value": int(hold_value), "min_calls": int(min_calls)}
+        )
     return steps
 
 
@@ -322,6 +340,32 @@ def _transition(
     return experiment
 
 
+def _refuse_overlap(experiment: Experiment, names: set[str]) -> None:
+    """Refuse to run two experiments on the same contract: a user would get both variants."""
+    # The project's row lock makes two concurrent starts take turns here.
+    Project.objects.select_for_update().filter(pk=experiment.project_id).first()
+    others = (
+        Experiment.objects.filter(
+            project_id=experiment.project_id, status__in=(Status.RUNNING, Status.PAUSED)
+        )
+        .exclude(pk=experiment.pk)
+        .order_by("key")
+    )
+    for other in others:
+        shared = names & {
+            v.contract.name
+            for versions in selectors.arm_versions(experiment=other).values()
+            for v in versions
+        }
+        if shared:
+            raise Conflict(
+                f"experiment {other.key!r} is {other.status} on the same contract "
+                f"({', '.join(sorted(shared))}); experiments on one contract are mutually exclusive: "
+                f"complete or roll back {other.key!r} first",
+                field="status",
+            )
+
+
 def experiment_start(*, experiment: Experiment, actor: Actor, now: datetime | None = None) -> Experiment:
     """Start a draft (on the first ramp step, if there is a schedule) or resume a paused experiment."""
     now = now or timezone.now()
@@ -330,9 +374,14 @@ def experiment_start(*, experiment: Experiment, actor: Actor, now: datetime | No
         arms = selectors.arm_versions(experiment=e)
         if [v.pk for v in arms[CONTROL]] == [v.pk for v in arms[TREATMENT]]:
             raise ServiceError("the treatment must differ from the control", field=TREATMENT)
+        _refuse_overlap(e, {v.contract.name for versions in arms.values() for v in versions})
         steps = selectors.ramp_steps(experiment=e)
         if e.status == Status.DRAFT and steps:
             e.current_step, e.coverage = 0, steps[0].coverage
+            if steps[0].hold == RampStep.Hold.APPROVAL and steps[0].approved_at is None:
+                # Starting is the person's approval of the first step.
+                steps[0].approved_at, steps[0].approved_by = now, actor.user
+                steps[0].save(update_fields=["approved_at", "approved_by"])
         if e.coverage <= 0:
             raise ServiceError("coverage must be above 0 to start, or add a ramp schedule", field="coverage")
         e.status = Status.RUNNING
@@ -362,18 +411,56 @@ def experiment_rollback(*, experiment: Experiment, actor: Actor, now: datetime |
     return _transition(experiment, actor, "rollback", (Status.RUNNING, Status.PAUSED), rollback)
 
 
-def experiment_complete(*, experiment: Experiment, actor: Actor, now: datetime | None = None) -> Experiment:
-    """End a finished experiment: the treatment's versions are then promoted by hand."""
+def _activate(version: ContractVersion, actor: Actor) -> ContractVersion:
+    """Make ``version`` the one the project's SDKs enforce, as the contracts pages do."""
+    contract = version.contract
+    served = contract.versions.order_by("-version").first()
+    # The contracts pages activate an old version by saving its source as the newest one
+    # (an attributed version in the contract's history) and switch the contract on.
+    if served is None or served.source != version.source:
+        served = contract_services.contract_rollback(
+            contract=contract, version=version.version, author=actor.user
+        )
+    contract_services.contract_set_active(contract=contract, active=True)
+    return served
 
-    def complete(e: Experiment) -> None:
-        e.status, e.ended_at = Status.COMPLETED, now or timezone.now()
 
-    return _transition(experiment, actor, "complete", (Status.RUNNING, Status.PAUSED), complete)
+def experiment_ship(
+    *, experiment: Experiment, actor: Actor, arm: str, now: datetime | None = None
+) -> Experiment:
+    """Finish the experiment by shipping one arm: its contract versions become the active ones for all."""
+    if arm not in ARMS:
+        raise ServiceError(f"arm must be {CONTROL!r} or {TREATMENT!r}, got {arm!r}", field="arm")
+    now = now or timezone.now()
+    with transaction.atomic():
+        experiment = _locked(experiment)
+        if experiment.status not in (Status.RUNNING, Status.PAUSED):
+            raise Conflict(
+                f"cannot finish an experiment that is {experiment.get_status_display()}", field="status"
+            )
+        before = _snapshot(experiment)
+        shipped = [_activate(v, actor) for v in selectors.arm_versions(experiment=experiment)[arm]]
+        experiment.status, experiment.ended_at, experiment.shipped = Status.COMPLETED, now, arm
+        # Nobody is split any more: everybody gets the shipped versions from the project's contracts.
+        experiment.coverage = 0.0
+        experiment.updated_at = now
+        experiment.save()
+        after = _snapshot(experiment) | {
+            "shipped": arm,
+            "in_production": [f"{v.contract.name}@{v.version}" for v in shipped],
+        }
+        _audit(experiment, actor, "ship", before, after)
+    return experiment
 
 
 def experiment_set_coverage(*, experiment: Experiment, actor: Actor, coverage: Any) -> Experiment:
     """Set the share of users in the experiment (the slider); growing it only adds users."""
     value = _fraction(coverage, "coverage")
+    current = Experiment.objects.filter(pk=experiment.pk).values_list("coverage", "status").first()
+    if current is not None and current[0] == value and current[1] != Status.ROLLED_BACK:
+        # A slider released where it was writes nothing (and logs nothing).
+        experiment.refresh_from_db()
+        return experiment
 
     def set_coverage(e: Experiment) -> None:
         e.coverage = value
@@ -407,18 +494,22 @@ def experiment_ramp(*, experiment: Experiment, actor: Actor, now: datetime | Non
 def experiment_approve_step(
     *, experiment: Experiment, actor: Actor, now: datetime | None = None
 ) -> Experiment:
-    """Approve the current step, whose hold is manual approval; the job then advances it."""
+    """Approve the next ramp step, which waits for a person; the job moves on once this step is done."""
     now = now or timezone.now()
     with transaction.atomic():
         experiment = _locked(experiment)
-        step = selectors.current_step(experiment=experiment)
+        step = selectors.next_step(experiment=experiment)
         if experiment.status != Status.RUNNING or step is None or step.hold != RampStep.Hold.APPROVAL:
-            raise Conflict("the current step does not wait for an approval", field="ramp")
+            raise Conflict("the next step does not wait for an approval", field="ramp")
         if step.approved_at is None:
             step.approved_at, step.approved_by = now, actor.user
             step.save(update_fields=["approved_at", "approved_by"])
             _audit(
-                experiment, actor, "approve_step", {"approved_step": None}, {"approved_step": step.position}
+                experiment,
+                actor,
+                "approve_step",
+                {"approved_step": None},
+                {"approved_step": f"step {step.position + 1} ({step.coverage:.0%})"},
             )
     return experiment
 
@@ -431,28 +522,206 @@ def experiment_for_project(*, project: Project, key: str) -> Experiment:
     return experiment
 
 
+# Exposures: one row per call in an experiment, written at ingest.
+
+_EXPOSURE_UPSERT = """
+INSERT INTO {t} (project_id, experiment, variant, call_id, at, violated, fix_attempted, fix_failed,
+                 llm_latency_ms, tokens)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (project_id, experiment, call_id) DO UPDATE SET
+    at = CASE WHEN EXCLUDED.at < {t}.at THEN EXCLUDED.at ELSE {t}.at END,
+    violated = {t}.violated OR EXCLUDED.violated,
+    fix_attempted = {t}.fix_attempted OR EXCLUDED.fix_attempted,
+    fix_failed = {t}.fix_failed OR EXCLUDED.fix_failed,
+    llm_latency_ms = CASE WHEN {t}.llm_latency_ms IS NULL OR EXCLUDED.llm_latency_ms > {t}.llm_latency_ms
+                          THEN EXCLUDED.llm_latency_ms ELSE {t}.llm_latency_ms END,
+    tokens = CASE WHEN {t}.tokens IS NULL OR EXCLUDED.tokens > {t}.tokens
+                  THEN EXCLUDED.tokens ELSE {t}.tokens END
+"""
+
+
+def exposures_record(*, project: Project, events: Iterable[Mapping[str, Any]], now: datetime) -> int:
+    """Record the calls of newly stored events that ran in an experiment; return how many rows were written.
+
+    A call reports one event per contract; each repeats the call's experiment, variant,
+    tokens and LLM latency. The call is the unit: it violated when any of its events
+    did, its fix failed when any attempted fix failed. A call's events may come in
+    several batches, so a row is merged with the one already stored (an upsert); the
+    merge is idempotent, so a resent event changes nothing.
+    """
+    calls: dict[tuple[str, str], dict[str, Any]] = {}
+    for event in events:
+        experiment, variant, call_id = event.get("experiment"), event.get("variant"), event.get("call_id")
+        if not experiment or not variant or not call_id:
+            continue
+        row = calls.setdefault(
+            (experiment, call_id),
+            {
+                "variant": variant,
+                "violated": False,
+                "fix_attempted": False,
+                "fix_failed": False,
+                "latency": None,
+                "tokens": None,
+            },
+        )
+        row["violated"] |= event.get("is_valid") is False
+        attempted = bool(event.get("auto_fix_attempted"))
+        row["fix_attempted"] |= attempted
+        row["fix_failed"] |= attempted and not event.get("auto_fix_succeeded")
+        latency = event.get("llm_latency_ms")
+        if latency is not None and (row["latency"] is None or latency > row["latency"]):
+            row["latency"] = latency
+        if event.get("prompt_tokens") is not None or event.get("completion_tokens") is not None:
+            tokens = (event.get("prompt_tokens") or 0) + (event.get("completion_tokens") or 0)
+            row["tokens"] = max(tokens, row["tokens"] or 0)
+    if not calls:
+        return 0
+    params = [
+        (
+            project.pk,
+            experiment,
+            row["variant"],
+            call_id,
+            now,
+            row["violated"],
+            row["fix_attempted"],
+            row["fix_failed"],
+            row["latency"],
+            row["tokens"],
+        )
+        for (experiment, call_id), row in calls.items()
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(_EXPOSURE_UPSERT.format(t=Exposure._meta.db_table), params)
+    return len(params)
+
+
 # The rollout job.
 
 
-def _hold_met(experiment: Experiment, step: RampStep, now: datetime) -> tuple[bool, dict[str, Any]]:
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def _gate(
+    experiment: Experiment,
+    analysis: selectors.Analysis,
+    step: RampStep,
+    following: RampStep | None,
+    now: datetime,
+) -> tuple[str | None, str, dict[str, Any]]:
+    """Return why the ramp must hold at ``step`` (None: it may move on), a sentence, and the numbers."""
     since = experiment.step_started_at or now
-    if step.hold == RampStep.Hold.MINUTES:
-        minutes = (now - since).total_seconds() / 60
-        return minutes >= step.hold_value, {"minutes_held": round(minutes, 2)}
-    if step.hold == RampStep.Hold.SAMPLE:
-        calls = selectors.calls_since(experiment=experiment, since=since, until=now)
-        return min(calls.values()) >= step.hold_value, {"step_calls": calls}
-    return step.approved_at is not None, {"approved": step.approved_at is not None}
+    calls = selectors.calls_since(experiment=experiment, since=since, until=now)
+    minutes = (now - since).total_seconds() / 60
+    numbers: dict[str, Any] = {
+        "step": step.position,
+        "condition": step.describe(),
+        "minutes_held": round(minutes, 2),
+        "step_calls": calls,
+        "needed_calls": step.needed_calls,
+    }
+    here = f"Holding at {experiment.coverage:.0%} (step {step.position + 1})"
+    if step.hold == RampStep.Hold.MINUTES and minutes < step.hold_value:
+        return (
+            "time",
+            f"{here}: the step holds {step.hold_value} minutes; {minutes:.0f} have passed.",
+            numbers,
+        )
+    if step.hold == RampStep.Hold.APPROVAL and step.approved_at is None:
+        return "approval", f"{here}: waiting for a person to approve this step.", numbers
+    if min(calls.values()) < step.needed_calls:
+        return (
+            "calls",
+            f"{here}: each arm needs {step.needed_calls} calls at this step; control has {calls[CONTROL]}, "
+            f"treatment {calls[TREATMENT]}.",
+            numbers,
+        )
+    insufficient = [g.label for g in analysis.guardrails if g.status == "insufficient"]
+    if insufficient:
+        c, t = analysis.arms[CONTROL].calls, analysis.arms[TREATMENT].calls
+        return (
+            "insufficient",
+            f"{here}: guardrails cannot be judged yet ({', '.join(insufficient)}): they need "
+            f"{experiment.guardrail_min_calls} calls per arm; control has {c}, treatment {t}.",
+            numbers,
+        )
+    if analysis.regressed:
+        parts = [f"{g.label} {_change(g)} (tolerated {_tolerance(g)})" for g in analysis.regressed]
+        return "regressed", f"{here}: guardrail regressed past its tolerance: {'; '.join(parts)}.", numbers
+    if following is not None and following.hold == RampStep.Hold.APPROVAL and following.approved_at is None:
+        return (
+            "approval",
+            f"{here}: this step is done; going to {following.coverage:.0%} waits for a person's approval.",
+            numbers,
+        )
+    return None, "", numbers
+
+
+def _change(g: selectors.Guardrail) -> str:
+    if g.change is None:
+        return "unchanged"
+    if g.name == "fix_failure_rate":
+        return f"{g.change * 100:+.1f} points"
+    return "+∞%" if math.isinf(g.change) else f"{g.change:+.0%}"
+
+
+def _tolerance(g: selectors.Guardrail) -> str:
+    return f"+{g.tolerance * 100:.1f} points" if g.name == "fix_failure_rate" else f"+{g.tolerance:.0%}"
+
+
+def _signed(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "–"
+    return "+∞%" if math.isinf(value) else f"{value:+.0%}"
+
+
+def _figure(g: selectors.Guardrail, value: float | None) -> str:
+    if value is None:
+        return "–"
+    if g.name == "fix_failure_rate":
+        return f"{value:.1%}"
+    return f"{value:.0f} ms" if g.name == "p95_latency" else f"{value:.0f} tokens"
+
+
+def _comparison(analysis: selectors.Analysis) -> str:
+    """Return the primary metric's comparison in words."""
+    c, t = analysis.arms[CONTROL], analysis.arms[TREATMENT]
+    verdict = (
+        "significantly worse"
+        if analysis.treatment_worse
+        else "significantly better"
+        if analysis.treatment_better
+        else "no significant difference yet"
+    )
+    return (
+        f"violation rate control {_pct(c.violation_rate)} of {c.calls} calls, treatment "
+        f"{_pct(t.violation_rate)} of {t.calls} calls ({verdict})"
+    )
 
 
 def _decide(
-    experiment: Experiment, action: str, reason: str, numbers: dict[str, Any], now: datetime
+    experiment: Experiment,
+    action: str,
+    reason: str,
+    numbers: dict[str, Any],
+    now: datetime,
+    *,
+    why: str | None = None,
 ) -> Decision | None:
     if action == Decision.Action.HOLD:
-        # A hold is logged when it starts, not again every few minutes while it lasts.
+        # A hold is logged when it starts (or its cause changes), not again every few
+        # minutes while it lasts: its numbers would differ but the decision does not.
         last = experiment.decisions.first()
-        if last and last.action == action and last.reason == reason and last.step == experiment.current_step:
+        if (
+            last
+            and last.action == action
+            and last.step == experiment.current_step
+            and last.numbers.get("why") == why
+        ):
             return None
+        numbers = numbers | {"why": why}
     return Decision.objects.create(
         experiment=experiment,
         at=now,
@@ -487,15 +756,26 @@ def _evaluate(experiment: Experiment, now: datetime) -> Decision | None:
     # Rolling back protects users; it comes before the checks that only pause.
     if analysis.treatment_worse:
         reason = (
-            f"treatment violation rate is significantly higher: difference "
-            f"{analysis.diff:+.4f}, sequential interval [{analysis.seq_low:+.4f}, {analysis.seq_high:+.4f}]"
+            f"Rolled back: the treatment's violation rate is significantly higher; {_comparison(analysis)}; "
+            f"relative change {_signed(analysis.relative)}, always-valid interval "
+            f"{_signed(analysis.seq_low)} to {_signed(analysis.seq_high)}."
         )
         return act(Decision.Action.ROLLBACK, reason, rollback, "rollback")
     if analysis.worse:
-        names = ", ".join(g.label for g in analysis.worse)
-        return act(Decision.Action.ROLLBACK, f"guardrail significantly worse: {names}", rollback, "rollback")
+        parts = [
+            f"{g.label} control {_figure(g, g.control)}, treatment {_figure(g, g.treatment)} "
+            f"({_change(g)}, tolerated {_tolerance(g)})"
+            for g in analysis.worse
+        ]
+        reason = f"Rolled back: guardrail significantly worse: {'; '.join(parts)}."
+        return act(Decision.Action.ROLLBACK, reason, rollback, "rollback")
     if analysis.srm_mismatch:
-        reason = f"sample ratio mismatch: p = {analysis.srm_p:.2e} < {selectors.SRM_P_VALUE}"
+        c, t = analysis.arms[CONTROL].calls, analysis.arms[TREATMENT].calls
+        reason = (
+            f"Paused: sample ratio mismatch: control {c} and treatment {t} calls do not fit the planned "
+            f"split {experiment.weights[0]:.0%} / {experiment.weights[1]:.0%} (p = {analysis.srm_p:.1e}, "
+            f"below {selectors.SRM_P_VALUE})."
+        )
         return act(Decision.Action.PAUSE, reason, pause, "pause")
     window = selectors.no_traffic_window()
     if experiment.step_started_at is not None and now - experiment.step_started_at >= window:
@@ -503,23 +783,24 @@ def _evaluate(experiment: Experiment, now: datetime) -> Decision | None:
             experiment=experiment, since=now - window, until=now
         )
         if idle:
-            reason = f"no traffic in {' and '.join(idle)} for {int(window.total_seconds() // 60)} minutes"
+            reason = (
+                f"Paused: no traffic in {' and '.join(idle)} for {int(window.total_seconds() // 60)} minutes."
+            )
             return act(Decision.Action.PAUSE, reason, pause, "pause")
 
     steps = selectors.ramp_steps(experiment=experiment)
     step = selectors.current_step(experiment=experiment, steps=steps)
     if step is None or experiment.ramp_finished_at is not None:
         return None
-    met, hold_numbers = _hold_met(experiment, step, now)
-    numbers["hold"] = {"step": step.position, "condition": step.describe(), "met": met, **hold_numbers}
-    if not met:
-        return None
-    if analysis.regressed:
-        names = ", ".join(g.label for g in analysis.regressed)
-        return _decide(
-            experiment, Decision.Action.HOLD, f"guardrail regressed past tolerance: {names}", numbers, now
-        )
     following = selectors.next_step(experiment=experiment, steps=steps)
+    why, sentence, numbers["hold"] = _gate(experiment, analysis, step, following, now)
+    if why is not None:
+        return _decide(experiment, Decision.Action.HOLD, sentence, numbers, now, why=why)
+    calls = numbers["hold"]["step_calls"]
+    done = (
+        f"step {step.position + 1} is done ({step.describe()}: control {calls[CONTROL]}, "
+        f"treatment {calls[TREATMENT]} calls at this step); {_comparison(analysis)}; no guardrail regressed"
+    )
     if following is None:
 
         def finish() -> None:
@@ -527,11 +808,11 @@ def _evaluate(experiment: Experiment, now: datetime) -> Decision | None:
 
         return act(
             Decision.Action.RAMP_FINISHED,
-            f"ramp finished at coverage {experiment.coverage:.0%} with no regression",
+            f"Ramp finished at {experiment.coverage:.0%}: {done}.",
             finish,
             "ramp_finished",
         )
-    reason = f"step {step.position} held ({step.describe()}); no guardrail regressed"
+    reason = f"Advanced from {experiment.coverage:.0%} to {following.coverage:.0%}: {done}."
     return act(Decision.Action.ADVANCE, reason, lambda: _advance(experiment, following, now), "ramp")
 
 

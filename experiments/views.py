@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.contrib import messages
@@ -24,7 +25,7 @@ ACTIONS: dict[str, Any] = {
     "rollback": services.experiment_rollback,
     "ramp": services.experiment_ramp,
     "approve": services.experiment_approve_step,
-    "complete": services.experiment_complete,
+    "ship": services.experiment_ship,
 }
 
 
@@ -33,6 +34,44 @@ def _experiment(project: Project, key: str) -> Experiment:
     if experiment is None:
         raise Http404("No such experiment")
     return experiment
+
+
+def _signed(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "–"
+    return "+∞%" if math.isinf(value) else f"{value:+.0%}"
+
+
+def _change_in_percent(analysis: selectors.Analysis) -> dict[str, str]:
+    """Return the relative change of the violation rate and its always-valid interval, in percent."""
+    return {
+        "relative": _signed(analysis.relative),
+        "low": _signed(analysis.seq_low),
+        "high": _signed(analysis.seq_high),
+    }
+
+
+def _guardrail_row(g: selectors.Guardrail) -> dict[str, str]:
+    """Return a guardrail's figures in the units a person reads: ms, tokens, percent."""
+
+    def figure(value: float | None) -> str:
+        if value is None:
+            return "–"
+        if g.name == "fix_failure_rate":
+            return f"{value:.1%}"
+        return f"{value:.0f} ms" if g.name == "p95_latency" else f"{value:.0f}"
+
+    points = g.name == "fix_failure_rate"
+    change = "–" if g.change is None else f"{g.change * 100:+.1f} points" if points else _signed(g.change)
+    tolerance = f"+{g.tolerance * 100:g} points" if points else f"+{g.tolerance:.0%}"
+    return {
+        "label": g.label,
+        "control": figure(g.control),
+        "treatment": figure(g.treatment),
+        "change": change,
+        "tolerance": tolerance,
+        "status": g.status,
+    }
 
 
 def _form_error(form: Any, exc: ServiceError) -> None:
@@ -145,6 +184,9 @@ def experiment_detail(request: HttpRequest, slug: str, key: str) -> HttpResponse
         "experiment": experiment,
         "r": results,
         "charts": figures,
+        "pct": _change_in_percent(results.analysis),
+        "guardrails": [_guardrail_row(g) for g in results.analysis.guardrails],
+        "evidence_needed": 1 / experiment.alpha,
     }
     # The live block refreshes itself; it alone is rendered for that request.
     if request.htmx and request.htmx.target == "results":  # type: ignore[attr-defined]
@@ -183,13 +225,15 @@ def experiment_coverage(request: HttpRequest, slug: str, key: str) -> HttpRespon
 @login_required
 @require_POST
 def experiment_action(request: HttpRequest, slug: str, key: str, action: str) -> HttpResponse:
-    """Start, pause, roll back, ramp, approve or complete an experiment, then show its page."""
+    """Start, pause, roll back, ramp, approve or ship an experiment, then show its page."""
     project = project_for(request, slug, write=True)
     experiment = _experiment(project, key)
     if action not in ACTIONS:
         raise Http404("No such action")
+    # Shipping names the arm whose contract versions become the active ones.
+    kwargs = {"arm": request.POST.get("arm", "")} if action == "ship" else {}
     try:
-        ACTIONS[action](experiment=experiment, actor=services.Actor.of_user(request.user))
+        ACTIONS[action](experiment=experiment, actor=services.Actor.of_user(request.user), **kwargs)
     except ServiceError as exc:
         messages.error(request, exc.reason)
     return redirect("experiments:detail", slug=project.slug, key=experiment.key)

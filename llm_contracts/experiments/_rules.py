@@ -224,11 +224,21 @@ class ExperimentRules:
         return contracts, names, versions
 
     def exposures(self, user_id: str, store: StickyStore | None = None) -> tuple[Exposure, ...]:
-        """Return where ``user_id`` lands in each running experiment it is part of."""
+        """Return where ``user_id`` lands in each running experiment it is part of.
+
+        Experiments on the same contract are mutually exclusive: once a user is in one,
+        a later experiment (in key order, as the server lists them) that sets any of the
+        same contracts is skipped for that user, so nobody gets two variants of one contract.
+        """
         out = []
+        taken: set[str] = set()
         for experiment in self.active:
             variation = experiment.variation_for(user_id, store)
             if 0 <= variation < len(experiment.variants):
+                names = {n for v in experiment.variants for n in v.exposure.names}
+                if names & taken:
+                    continue
+                taken |= names
                 out.append(experiment.variants[variation].exposure)
         return tuple(out)
 

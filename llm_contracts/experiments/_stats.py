@@ -6,10 +6,12 @@ this module stays cheap.
 
 - :func:`diff_in_rates`: the difference of two proportions with a Newcombe (or Wald)
   interval and a two-proportion z-test.
-- :func:`sequential_test`: an asymptotic confidence sequence for the difference
-  (Waudby-Smith et al., "Time-uniform central limit theory and asymptotic confidence
-  sequences", 2023): valid at every sample size at once, so it may be checked as often
-  as one likes without inflating false positives.
+- :func:`sequential_test`: an always-valid test of equal rates, exact at every sample size
+  (a mixture likelihood-ratio martingale on which arm each event falls in, with Ville's
+  inequality), and the confidence sequence of the relative change it implies, so it may
+  be checked after every call without inflating false positives.
+- :func:`rate_difference_cs`: an always-valid interval for the difference of two rates
+  (one beta-mixture confidence sequence per arm).
 - :func:`chance_to_beat`: the Bayesian probability, under Beta(1, 1) priors, that the
   treatment's rate is better than the control's (exact, not sampled).
 - :func:`srm_check`: the chi-square sample-ratio-mismatch test.
@@ -32,15 +34,13 @@ __all__ = [
     "chance_to_beat",
     "diff_in_rates",
     "no_traffic",
-    "rho_for",
-    "sequential_bounds",
+    "rate_difference_cs",
+    "sequential_log_e",
     "sequential_test",
     "srm_check",
 ]
 
 DEFAULT_SRM_THRESHOLD = 0.001
-# The total sample (both arms) at which the default confidence sequence is tightest.
-DEFAULT_TARGET_N = 10_000
 
 
 def _count(name: str, value: Any) -> int:
@@ -128,10 +128,13 @@ def diff_in_rates(c_trials: int, c_events: int, t_trials: int, t_events: int, al
 
 @dataclass(frozen=True, slots=True)
 class SequentialResult:
-    """A confidence sequence's interval for the difference (treatment - control) at this sample.
+    """The always-valid test of the treatment's event rate against the control's at this sample.
 
-    ``significant`` is True when the interval excludes zero; ``direction`` is then
-    ``"increase"`` (the treatment's rate is higher) or ``"decrease"``, else None.
+    ``low`` and ``high`` bound the relative change of the rate (treatment / control - 1,
+    so +0.4 is 40% more events); ``diff`` is the observed difference of the rates and
+    ``relative`` the observed relative change. ``significant`` is True when the interval
+    excludes 0 (the e-value reached 1 / alpha); ``direction`` is then ``"increase"`` or
+    ``"decrease"``, else None.
     """
 
     low: float
@@ -139,68 +142,147 @@ class SequentialResult:
     significant: bool
     direction: str | None
     diff: float = math.nan
+    relative: float = math.nan
+    e_value: float = 1.0
 
 
-def rho_for(target_n: int, alpha: float = 0.05) -> float:
-    """Return the mixture parameter that makes the confidence sequence tightest at ``target_n`` samples."""
-    alpha = _alpha(alpha)
-    if isinstance(target_n, bool) or not isinstance(target_n, int) or target_n < 1:
-        raise ValueError(f"target_n must be a positive int; got {target_n!r}")
-    a = -2 * math.log(alpha)
-    return math.sqrt((a + math.log(a + 1)) / target_n)
+# The prior on the treatment's share of the events has the weight of this many events:
+# small enough to find a doubling within a few hundred calls, large enough not to waste
+# alpha on the first few events (bench/experiments_sim.py compares 2 to 50).
+DEFAULT_CONCENTRATION = 10.0
+
+
+def _share(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ValueError(f"{name} must be a number between 0 and 1 (exclusive); got {value!r}")
+    return float(value)
+
+
+def _positive(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a positive number; got {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive number; got {value!r}")
+    return float(value)
+
+
+def sequential_log_e(c_events: Any, t_events: Any, *, weight: float = 0.5,
+                     concentration: float = DEFAULT_CONCENTRATION, share: Any = None) -> Any:
+    """Return the log e-value against "the arms' event rates are equal" for numbers or numpy arrays.
+
+    Every call lands in the treatment with probability ``weight`` whatever its outcome, so
+    when both arms have the same event rate each event (violation) is the treatment's
+    with probability ``weight``, independently of the others and of the rate itself,
+    even a rate that drifts over time. The e-value is the likelihood ratio of a
+    Beta(concentration * weight, concentration * (1 - weight)) mixture over that share
+    against ``share`` (default: ``weight``, the null); it is a nonnegative martingale
+    under the null, so by Ville's inequality it ever reaches 1 / alpha with probability
+    at most alpha: looking after every call costs nothing, at any sample size.
+    """
+    import numpy as np
+    from scipy.special import betaln
+
+    theta = weight if share is None else share
+    a, b = concentration * weight, concentration * (1 - weight)
+    k = np.asarray(t_events, dtype=float)
+    m = k + np.asarray(c_events, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # 0 * log(0) is 0 here: a share of 0 or 1 explains no event of the other arm.
+        log_null = np.where(k > 0, k * np.log(theta), 0.0)
+        log_null = log_null + np.where(m - k > 0, (m - k) * np.log1p(-theta), 0.0)
+    return betaln(a + k, b + m - k) - betaln(a, b) - log_null
+
+
+def _share_interval(c_events: int, t_events: int, alpha: float, weight: float,
+                    concentration: float) -> tuple[float, float]:
+    """Return the treatment's shares of the events that the e-value has not rejected at level alpha."""
+    from scipy.optimize import brentq
+
+    bound = math.log(1 / alpha)
+
+    def excess(theta: float) -> float:
+        return float(sequential_log_e(c_events, t_events, weight=weight, concentration=concentration,
+                                      share=theta)) - bound
+
+    m = c_events + t_events
+    best = t_events / m if m else weight
+    # The mixture never beats the best single share, so ``best`` is always inside.
+    eps = 1e-12
+    best = min(max(best, eps), 1 - eps)
+    low = 0.0 if excess(eps) < 0 else brentq(excess, eps, best, xtol=1e-10)
+    high = 1.0 if excess(1 - eps) < 0 else brentq(excess, best, 1 - eps, xtol=1e-10)
+    return low, high
+
+
+def _relative_of_share(theta: float, weight: float) -> float:
+    # share = w p_t / (w p_t + (1 - w) p_c), so p_t / p_c = share (1 - w) / ((1 - share) w).
+    if theta >= 1:
+        return math.inf
+    return theta * (1 - weight) / ((1 - theta) * weight) - 1
 
 
 def sequential_test(c_trials: int, c_events: int, t_trials: int, t_events: int, alpha: float = 0.05,
-                    *, rho: float | None = None) -> SequentialResult:
-    """Return the asymptotic confidence sequence for the difference of rates at the current counts.
+                    *, weight: float = 0.5, concentration: float = DEFAULT_CONCENTRATION) -> SequentialResult:
+    """Return the always-valid (anytime) test of the arms' event rates at the current counts.
 
-    The interval is ``diff ± sigma * sqrt((n rho² + 1) / (n² rho²) * log((n rho² + 1) / alpha²))``
-    with ``n`` the total sample and ``sigma²`` the per-unit variance of the difference
-    estimator; it covers the true difference at every ``n`` simultaneously with
-    probability about 1 - alpha, so it may be checked after every batch. ``rho`` tunes
-    where the sequence is tightest (default: :func:`rho_for` ``(10_000, alpha)``).
+    ``weight`` is the treatment's planned share of the calls. Significance is the
+    e-value of :func:`sequential_log_e` reaching 1 / alpha; the interval of the relative
+    change is every ratio of rates that e-value's family has not rejected, a confidence
+    sequence: it holds at every sample size at once with probability at least
+    1 - alpha, so it may be checked after every call. The test needs the planned split
+    to hold: check :func:`srm_check` beside it.
     """
     nc, ec, nt, et = _arms(c_trials, c_events, t_trials, t_events)
     alpha = _alpha(alpha)
-    rho = _rho(rho, alpha)
-    if nc == 0 or nt == 0:
-        return SequentialResult(-1.0, 1.0, False, None)
-    diff, low, high = sequential_bounds(nc, ec, nt, et, alpha, rho=rho)
-    significant = low > 0 or high < 0
-    direction = ("increase" if low > 0 else "decrease") if significant else None
-    return SequentialResult(float(low), float(high), bool(significant), direction, float(diff))
+    weight = _share(weight, "weight")
+    concentration = _positive(concentration, "concentration")
+    diff = (et / nt - ec / nc) if nc and nt else math.nan
+    relative = math.nan
+    if nc and nt and (ec or et):
+        relative = (et / nt) / (ec / nc) - 1 if ec else math.inf
+    log_e = float(sequential_log_e(ec, et, weight=weight, concentration=concentration))
+    low_share, high_share = _share_interval(ec, et, alpha, weight, concentration)
+    low, high = _relative_of_share(low_share, weight), _relative_of_share(high_share, weight)
+    significant = log_e >= math.log(1 / alpha)
+    direction = None
+    if significant:
+        direction = "increase" if et * (1 - weight) > ec * weight else "decrease"
+    return SequentialResult(low, high, significant, direction, diff, relative, math.exp(min(log_e, 700.0)))
 
 
-def _rho(rho: Any, alpha: float) -> float:
-    if rho is None:
-        return rho_for(DEFAULT_TARGET_N, alpha)
-    if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not rho > 0 or not math.isfinite(rho):
-        raise ValueError(f"rho must be a positive number; got {rho!r}")
-    return float(rho)
+def _arm_interval(trials: int, events: int, alpha: float) -> tuple[float, float]:
+    """Return a confidence sequence for one arm's event rate (a Beta(1/2, 1/2) mixture)."""
+    from scipy.optimize import brentq
+    from scipy.special import betaln
+
+    if trials == 0:
+        return 0.0, 1.0
+    bound = math.log(1 / alpha)
+    mix = float(betaln(0.5 + events, 0.5 + trials - events) - betaln(0.5, 0.5))
+
+    def excess(p: float) -> float:
+        return mix - (events * math.log(p) + (trials - events) * math.log1p(-p)) - bound
+
+    eps = 1e-12
+    best = min(max(events / trials, eps), 1 - eps)
+    low = 0.0 if events == 0 or excess(eps) < 0 else brentq(excess, eps, best, xtol=1e-12)
+    high = 1.0 if events == trials or excess(1 - eps) < 0 else brentq(excess, best, 1 - eps, xtol=1e-12)
+    return low, high
 
 
-def sequential_bounds(c_trials: Any, c_events: Any, t_trials: Any, t_events: Any, alpha: float = 0.05,
-                      *, rho: float | None = None) -> tuple[Any, Any, Any]:
-    """Return ``(diff, low, high)`` of :func:`sequential_test` for numbers or numpy arrays of counts.
+def rate_difference_cs(c_trials: int, c_events: int, t_trials: int, t_events: int,
+                       alpha: float = 0.05) -> tuple[float, float]:
+    """Return an always-valid interval for the difference of the rates (treatment - control).
 
-    Counts are not checked (an arm without trials gives nan): this is the vectorised
-    core for simulations and bulk evaluation.
+    Each arm gets a confidence sequence at alpha / 2 (Robbins' beta mixture), so both
+    hold at every sample size at once with probability at least 1 - alpha, and so does
+    the difference of their ends. It needs no planned split, at the price of width.
     """
-    import numpy as np
-
+    nc, ec, nt, et = _arms(c_trials, c_events, t_trials, t_events)
     alpha = _alpha(alpha)
-    rho = _rho(rho, alpha)
-    nc, ec = np.asarray(c_trials, dtype=float), np.asarray(c_events, dtype=float)
-    nt, et = np.asarray(t_trials, dtype=float), np.asarray(t_events, dtype=float)
-    n = nc + nt
-    with np.errstate(divide="ignore", invalid="ignore"):  # an arm without trials gives nan, not a warning
-        pc, pt = ec / nc, et / nt
-        diff = pt - pc
-        # Per-unit variance of the difference of means: n times its variance at this sample.
-        sigma2 = n * (pc * (1 - pc) / nc + pt * (1 - pt) / nt)
-        r2 = rho * rho
-        half = np.sqrt(sigma2 * (n * r2 + 1) / (n * n * r2) * np.log((n * r2 + 1) / (alpha * alpha)))
-        return diff, np.maximum(diff - half, -1.0), np.minimum(diff + half, 1.0)
+    lc, uc = _arm_interval(nc, ec, alpha / 2)
+    lt, ut = _arm_interval(nt, et, alpha / 2)
+    return lt - uc, ut - lc
 
 
 def _prob_greater(a1: float, b1: float, a2: float, b2: float) -> float:

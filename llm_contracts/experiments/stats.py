@@ -8,8 +8,8 @@ from ._stats import (
     chance_to_beat,
     diff_in_rates,
     no_traffic,
-    rho_for,
-    sequential_bounds,
+    rate_difference_cs,
+    sequential_log_e,
     sequential_test,
     srm_check,
 )
@@ -22,8 +22,8 @@ __all__ = [
     "chance_to_beat",
     "diff_in_rates",
     "no_traffic",
-    "rho_for",
-    "sequential_bounds",
+    "rate_difference_cs",
+    "sequential_log_e",
     "sequential_test",
     "srm_check",
 ]

@@ -1,4 +1,4 @@
-"""In the browser: the experiment's traffic slider and its results page."""
+"""In the browser: an experiment from two contract versions, from creation to shipping the winner."""
 
 from __future__ import annotations
 
@@ -23,106 +23,105 @@ SOURCE = """contract Reply {{
 """
 
 
-def running_experiment(cast: Cast) -> Experiment:
-    """Start "shorter-replies" on Alpha at 20 % coverage, with five minutes of traffic in the rollups."""
+def two_versions(cast: Cast) -> None:
+    """Save Reply v1 (lenient) and v2 (strict); production runs the lenient one again as v3."""
     v1 = contract_services.contract_save(project=cast.project_a, source=SOURCE.format(limit=2000))
-    v2 = contract_services.contract_save(project=cast.project_a, source=SOURCE.format(limit=500))
-    actor = services.Actor.of_user(cast.owner)
-    experiment = services.experiment_create(
-        project=cast.project_a,
-        key="shorter-replies",
-        actor=actor,
-        control=[v1.pk],
-        treatment=[v2.pk],
-        coverage=0.2,
-    )
-    now = timezone.now()
-    # Started ten minutes ago, so the traffic below falls inside the experiment.
-    experiment = services.experiment_start(
-        experiment=experiment, actor=actor, now=now - timedelta(minutes=10)
-    )
+    contract_services.contract_save(project=cast.project_a, source=SOURCE.format(limit=500))
+    contract_services.contract_rollback(contract=v1.contract, version=1)
+
+
+def traffic(cast: Cast, experiment: Experiment, *, calls: int) -> None:
+    """Ingest ``calls`` calls per arm: control violates 10% of the time, the treatment 5%."""
     events = []
-    for minute in range(1, 6):
-        at = (now - timedelta(minutes=minute)).isoformat()
-        for arm, version, failing in (("control", 1, 1), ("treatment", 2, minute % 3 + 1)):
-            for i in range(10):
-                events.append(
-                    make_event(
-                        timestamp=at,
-                        contract="Reply",
-                        contract_version=version,
-                        experiment=experiment.key,
-                        variant=arm,
-                        is_valid=i >= failing,
-                        outcome="passed" if i >= failing else "violated",
-                    )
+    for arm, every in (("control", 10), ("treatment", 20)):
+        for i in range(calls):
+            events.append(
+                make_event(
+                    timestamp=timezone.now().isoformat(),
+                    contract="Reply",
+                    experiment=experiment.key,
+                    variant=arm,
+                    is_valid=i % every != 0,
                 )
-    assert contract_services.event_ingest_batch(project=cast.project_a, events=events).accepted == 100
-    contract_services.rollups_aggregate()
-    return experiment
+            )
+    assert contract_services.event_ingest_batch(project=cast.project_a, events=events).accepted == 2 * calls
 
 
-class TestExperimentPage:
-    def test_the_slider_changes_the_coverage_after_confirmation_and_the_results_show_the_arms(
+class TestExperimentFlow:
+    def test_create_start_slide_approve_ship_and_see_the_winner_active(
         self, page: Page, cast: Cast, shot: Shot
     ) -> None:
-        experiment = running_experiment(cast)
-        page.goto("/p/alpha/experiments/shorter-replies/")
-        coverage = page.locator("#coverage-value")
-        slider = page.locator("#coverage-slider")
-        expect(coverage).to_have_text("20%")
-
-        posts: list[str] = []
-        page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+        two_versions(cast)
         prompts: list[str] = []
 
-        def answer(accept: bool) -> None:
-            def handle(dialog: Dialog) -> None:
-                prompts.append(dialog.message)
-                dialog.accept() if accept else dialog.dismiss()
+        def accept(dialog: Dialog) -> None:
+            prompts.append(dialog.message)
+            dialog.accept()
 
-            page.once("dialog", handle)
+        page.on("dialog", accept)
 
-        # Dismissing the confirmation sends nothing.
-        answer(accept=False)
-        slider.fill("35")
-        expect(page.locator("#traffic output")).to_have_text("35%")
-        assert len(prompts) == 1 and "Change the share of users in shorter-replies?" in prompts[0]
-        page.wait_for_timeout(300)  # htmx sends at once after a confirmation: none is coming
-        assert posts == []
-        expect(coverage).to_have_text("20%")
-        experiment.refresh_from_db()
-        assert experiment.coverage == 0.2
+        # Create: the two arms are two versions of one contract.
+        page.goto("/p/alpha/experiments/new/")
+        page.fill("#id_key", "shorter-replies")
+        page.select_option("#id_control", label="Reply v1")
+        page.select_option("#id_treatment", label="Reply v2")
+        page.get_by_role("button", name="Create and set the ramp").click()
 
-        # Confirmed: the server sets it, and the block comes back with the audit entry.
-        answer(accept=True)
-        slider.fill("50")
-        expect(coverage).to_have_text("50%")
-        expect(page.locator("#traffic-audit li").first).to_contain_text(
-            "alice · set_coverage · coverage: 0.2 → 0.5"
-        )
-        assert len(prompts) == 2
+        # The ramp: 10% for a minute, then 100% only with a person's approval.
+        expect(page.get_by_role("heading", name="Ramp schedule of shorter-replies")).to_be_visible()
+        page.get_by_label("Coverage of step 1").fill("10")
+        page.get_by_label("Hold value of step 1").fill("1")
+        page.get_by_label("Coverage of step 2").fill("100")
+        page.get_by_label("Hold condition of step 2").select_option("approval")
+        page.get_by_role("button", name="Save the schedule").click()
+
+        page.get_by_role("button", name="Start").click()
+        coverage = page.locator("#coverage-value")
+        expect(coverage).to_have_text("10%")
+        expect(page.locator("#results .empty-chart").first).to_contain_text("Waiting for calls")
+
+        # The slider: arrow keys only move it; Enter writes once, after a confirmation.
+        posts: list[str] = []
+        page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+        slider = page.locator("#coverage-slider")
+        slider.focus()
+        for _ in range(5):
+            slider.press("ArrowRight")
+        expect(page.locator("#traffic output")).to_have_text("15%")
+        page.wait_for_timeout(300)
+        assert posts == [] and prompts == []
+        slider.press("Enter")
+        expect(coverage).to_have_text("15%")
         assert [url.rsplit("/p/", 1)[1] for url in posts] == ["alpha/experiments/shorter-replies/coverage/"]
-        experiment.refresh_from_db()
-        assert experiment.coverage == 0.5
+        assert "Change the share of users in shorter-replies?" in prompts[0]
+        expect(page.locator("#traffic-audit li").first).to_contain_text(
+            "alice moved the traffic slider · Coverage: 10% → 15%."
+        )
         shot(page, "slider")
 
-        # The results page, afresh: the audit log and both arms' charts.
+        # Calls arrive; the job holds at the step until a person approves going to 100%.
+        experiment = Experiment.objects.get(key="shorter-replies")
+        traffic(cast, experiment, calls=300)
+        later = timezone.now() + timedelta(minutes=2)
+        assert [d.action for d in services.rollout_evaluate_all(now=later)] == ["hold"]
         page.reload()
-        expect(coverage).to_have_text("50%")
-        expect(page.locator("#audit tbody tr").first).to_contain_text("set_coverage")
-        expect(page.locator("#audit tbody tr").first).to_contain_text("coverage: 0.2 → 0.5")
-        expect(page.locator(".number", has_text="Control violation rate").locator("dd").last).to_have_text(
-            "50 calls"
-        )
-        rates = page.locator("#chart-arm-rates")
-        expect(rates.locator(".main-svg").first).to_be_visible()
-        expect(rates.locator(".legendtext")).to_have_text(["control", "treatment"])
-        # lines+markers: a marker per arm and minute.
-        expect(rates.locator(".scatterlayer .trace").first.locator(".point")).to_have_count(5)
-        expect(rates.locator(".scatterlayer .trace").last.locator(".point")).to_have_count(5)
-        traffic = page.locator("#chart-arm-traffic")
-        expect(traffic.locator(".barlayer .trace")).to_have_count(2)
-        expect(traffic.locator(".barlayer .point")).to_have_count(10)
-        expect(page.locator("#srm")).to_have_text("ok")
-        shot(page, "results")
+        expect(page.locator("#decisions tbody tr").first).to_contain_text("waits for a person's approval")
+        expect(page.locator("#control-rate")).to_have_text("10%")
+        expect(page.locator("#treatment-rate")).to_have_text("5%")
+        page.get_by_role("button", name="Approve going to 100%").click()
+        assert [d.action for d in services.rollout_evaluate_all(now=later)] == ["advance"]
+        page.reload()
+        expect(coverage).to_have_text("100%")
+        expect(page.locator("#decisions tbody tr").first).to_contain_text("Advanced from 15% to 100%")
+        expect(page.locator("#audit tbody tr", has_text="Approved a ramp step")).to_have_count(1)
+        shot(page, "ramped")
+
+        # Ship the winner: the page says what runs now, and the contracts page shows it active.
+        page.get_by_role("button", name="Ship the treatment").click()
+        expect(page.locator("#production")).to_contain_text("The treatment was shipped")
+        expect(page.locator("#production li")).to_have_text("Reply v4: the treatment's version")
+        shot(page, "shipped")
+        page.goto("/p/alpha/contracts/Reply/")
+        expect(page.locator("h1 .lc-badge")).to_have_text("active")
+        expect(page.locator("tr", has_text="v4").locator(".lc-badge")).to_have_text("current")
+        expect(page.locator("pre.lc-code")).to_contain_text("len(output) <= 500")

@@ -22,6 +22,45 @@ def demo_key_file() -> Path:
     return Path(settings.STATE_DIR) / "demo_api_key"
 
 
+# A managed contract in two versions, and a rollout of the second one to the demo traffic.
+REPLY_V1 = "contract reply_length {\n  ensure len(output) <= 300\n}\n"
+REPLY_V2 = "contract reply_length {\n  ensure len(output) <= 200\n}\n"
+DEMO_EXPERIMENT = "shorter-replies"
+DEMO_RAMP = [
+    {"coverage": 0.1, "hold": "minutes", "hold_value": 1, "min_calls": 20},
+    {"coverage": 0.5, "hold": "minutes", "hold_value": 3, "min_calls": 50},
+    {"coverage": 1.0, "hold": "approval"},
+]
+
+
+def _demo_experiment(project: Project, user: User) -> None:
+    """Seed two versions of a managed contract and a running experiment with a ramp (once)."""
+    from experiments import services as experiment_services
+    from experiments.models import Experiment
+
+    if Experiment.objects.filter(project=project, key=DEMO_EXPERIMENT).exists():
+        return
+    contract = project.contracts.filter(name="reply_length").first()
+    versions = list(contract.versions.order_by("version")[:2]) if contract else []
+    if len(versions) < 2:
+        versions = [
+            services.contract_save(project=project, source=source, author=user)
+            for source in (REPLY_V1, REPLY_V2)
+        ]
+    actor = experiment_services.Actor.of_user(user)
+    experiment = experiment_services.experiment_create(
+        project=project,
+        key=DEMO_EXPERIMENT,
+        actor=actor,
+        description="Demo: a stricter reply length, ramped 10% -> 50% -> 100% (the last step waits for you).",
+        control=[versions[0].pk],
+        treatment=[versions[1].pk],
+        guardrail_min_calls=30,
+        ramp=DEMO_RAMP,
+    )
+    experiment_services.experiment_start(experiment=experiment, actor=actor)
+
+
 class Command(BaseCommand):
     help = "Create the demo admin user, a demo project and its API key; print the URL, login and key."
 
@@ -40,6 +79,7 @@ class Command(BaseCommand):
                 window_minutes=5,
                 min_count=20,
             )
+        _demo_experiment(project, user)
         # The raw key is stored hashed, so it cannot be shown again from the database; the
         # demo keeps it in the local state folder and reuses it while it still works.
         path = demo_key_file()

@@ -175,6 +175,15 @@ def test_the_client_keeps_its_own_contracts_and_a_variant_replaces_one_of_the_sa
     assert without_user.last_report.exposures == ()
 
 
+def test_a_user_in_two_experiments_on_the_same_contract_gets_only_the_first_ones_variant(plane, ready, fake):
+    second = experiment(key="zzz-later", control="cherry", treatment="date")
+    plane.experiments = {"experiments": [experiment(), second]}
+    client = ready(user_id=TREATMENT_USER)
+    assert verdict(client, fake, "a banana a day") == "mentions banana"
+    assert verdict(client, fake, "a cherry and a date") == "passed"
+    assert [e.experiment for e in client.last_report.exposures] == [EXPERIMENT]
+
+
 def test_a_user_outside_the_coverage_gets_no_experiment(plane, ready, fake):
     plane.experiments = {"experiments": [experiment(coverage=0.2)]}
     outside = user_in(-1, coverage=0.2)

@@ -14,8 +14,8 @@ from llm_contracts.experiments.stats import (
     chance_to_beat,
     diff_in_rates,
     no_traffic,
-    rho_for,
-    sequential_bounds,
+    rate_difference_cs,
+    sequential_log_e,
     sequential_test,
     srm_check,
 )
@@ -87,61 +87,98 @@ def test_numpy_integers_are_counts():
 # -- the sequential test ------------------------------------------------------------------------
 
 
-def test_the_confidence_sequence_is_wider_than_the_fixed_horizon_interval_at_any_one_look():
-    for n in (200, 2_000, 20_000, 200_000):
-        cs = sequential_test(n, n // 20, n, n // 20 + n // 100)
-        ci = diff_in_rates(n, n // 20, n, n // 20 + n // 100, method="wald")
-        assert cs.low < ci.low and cs.high > ci.high
-        assert cs.diff == pytest.approx(ci.diff)
+def test_one_call_per_arm_is_never_significant():
+    got = sequential_test(1, 0, 1, 1)
+    assert not got.significant and got.direction is None
+    assert got.low < 0 < got.high
+    for counts in [(1, 1, 1, 0), (2, 0, 2, 2), (5, 0, 5, 3), (10, 10, 10, 0)]:
+        assert not sequential_test(*counts).significant, counts
+
+
+def _null_crossing(events: int, weight: float, alpha: float = 0.05) -> float:
+    """Return the exact chance the e-value ever reaches 1/alpha within ``events`` events under no effect."""
+    alive = np.array([1.0])  # P(k treatment events among m, never crossed), k = 0..m
+    crossed = 0.0
+    bound = np.log(1 / alpha)
+    for m in range(1, events + 1):
+        nxt = np.zeros(m + 1)
+        nxt[:-1] += alive * (1 - weight)
+        nxt[1:] += alive * weight
+        k = np.arange(m + 1)
+        hit = sequential_log_e(m - k, k, weight=weight) >= bound
+        crossed += nxt[hit].sum()
+        nxt[hit] = 0.0
+        alive = nxt
+    return crossed
+
+
+@pytest.mark.parametrize("weight", [0.5, 0.2])
+def test_looking_after_every_event_keeps_the_false_positive_rate_under_alpha_exactly(weight: float):
+    # Exact, not simulated: the chance of ever rejecting over 1,500 events (about 15,000
+    # calls at a 10% violation rate), whatever the base rate, since only events move it.
+    assert _null_crossing(1_500, weight) <= 0.05
+
+
+def test_peeking_after_every_call_keeps_false_positives_under_alpha_at_any_base_rate():
+    rng = np.random.default_rng(2024)
+    for rate in (0.1, 0.5):
+        treated = rng.random((200, 2_000)) < 0.5
+        violated = rng.random((200, 2_000)) < rate
+        et, ec = np.cumsum(violated & treated, axis=1), np.cumsum(violated & ~treated, axis=1)
+        false_positive = (sequential_log_e(ec, et) >= np.log(20)).any(axis=1).mean()
+        # The same data, tested naively at every look, rejects far more often: the test has teeth.
+        nt = np.cumsum(treated, axis=1)
+        nc = np.arange(1, 2_001) - nt
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pooled = (ec + et) / (nc + nt)
+            z = np.abs(et / nt - ec / nc) / np.sqrt(pooled * (1 - pooled) * (1 / nc + 1 / nt))
+        naive = (np.nan_to_num(z, nan=0.0, posinf=0.0) > norm.ppf(0.975)).any(axis=1).mean()
+        assert false_positive <= 0.05, rate
+        assert naive > 0.25
 
 
 def test_a_clear_increase_is_significant_with_its_direction():
     got = sequential_test(20_000, 1000, 20_000, 1400)
     assert got.significant and got.direction == "increase" and got.low > 0
+    assert got.relative == pytest.approx(0.4) and got.diff == pytest.approx(0.02)
+    assert got.low < 0.4 < got.high
     down = sequential_test(20_000, 1400, 20_000, 1000)
     assert down.significant and down.direction == "decrease" and down.high < 0
     flat = sequential_test(20_000, 1000, 20_000, 1010)
-    assert not flat.significant and flat.direction is None
+    assert not flat.significant and flat.direction is None and flat.low < 0 < flat.high
 
 
-def test_peeking_at_every_step_keeps_false_positives_under_alpha():
-    rng = np.random.default_rng(2024)
-    experiments, steps, step = 400, 300, 100
-    t_new = rng.binomial(step, 0.5, size=(experiments, steps))
-    c_new = step - t_new
-    nc, nt = np.cumsum(c_new, axis=1), np.cumsum(t_new, axis=1)
-    ec, et = np.cumsum(rng.binomial(c_new, 0.05), axis=1), np.cumsum(rng.binomial(t_new, 0.05), axis=1)
-    _, low, high = sequential_bounds(nc, ec, nt, et, 0.05)
-    false_positive = ((low > 0) | (high < 0)).any(axis=1).mean()
-    # The same data, tested naively at every look, rejects far more often: the test has teeth.
-    pooled = (ec + et) / (nc + nt)
-    se = np.sqrt(pooled * (1 - pooled) * (1 / nc + 1 / nt))
-    z = np.divide(et / nt - ec / nc, se, out=np.zeros_like(se), where=se > 0)
-    naive = (2 * norm.sf(np.abs(z)) < 0.05).any(axis=1).mean()
-    assert false_positive <= 0.05
-    assert naive > 0.25
+def test_a_doubling_is_found_within_a_few_hundred_calls():
+    # 10% -> 20% at its expected counts: found by 300 calls per arm.
+    assert sequential_test(300, 30, 300, 60).significant
 
 
-def test_the_scalar_test_agrees_with_the_vectorised_bounds():
-    diff, low, high = sequential_bounds(np.array([3000]), np.array([150]), np.array([3100]), np.array([190]))
-    got = sequential_test(3000, 150, 3100, 190)
-    assert [got.diff, got.low, got.high] == pytest.approx([diff[0], low[0], high[0]])
+def test_the_planned_split_is_part_of_the_test():
+    # A 20% treatment share with a fifth of the events is no difference at all.
+    assert not sequential_test(8_000, 800, 2_000, 200, weight=0.2).significant
+    assert sequential_test(8_000, 800, 2_000, 200, weight=0.5).significant
 
 
-def test_rho_for_makes_the_sequence_tightest_at_its_target_sample():
-    def width(rho: float) -> float:
-        got = sequential_test(2500, 125, 2500, 125, rho=rho)
-        return got.high - got.low
-
-    best = rho_for(5000)
-    assert width(best) < width(best * 1.5) and width(best) < width(best / 1.5)
+def test_the_interval_excludes_zero_exactly_when_the_test_is_significant():
+    for counts in [(500, 25, 500, 45), (500, 25, 500, 26), (3000, 150, 3100, 190), (400, 40, 400, 62)]:
+        got = sequential_test(*counts)
+        assert got.significant == (got.low > 0 or got.high < 0), counts
+        assert np.log(got.e_value) == pytest.approx(float(sequential_log_e(counts[1], counts[3])))
 
 
-def test_a_bad_rho_is_refused_by_name():
-    with pytest.raises(ValueError, match="rho must be a positive number"):
-        sequential_test(10, 1, 10, 1, rho=0)
-    with pytest.raises(ValueError, match="target_n must be a positive int"):
-        rho_for(0)
+def test_the_difference_interval_holds_each_arm_and_is_wider_than_the_fixed_horizon_one():
+    for n in (200, 2_000, 20_000):
+        low, high = rate_difference_cs(n, n // 20, n, n // 20 + n // 100)
+        ci = diff_in_rates(n, n // 20, n, n // 20 + n // 100)
+        assert low < ci.low and high > ci.high
+    assert rate_difference_cs(0, 0, 0, 0) == (-1.0, 1.0)
+
+
+def test_bad_test_settings_are_refused_by_name():
+    with pytest.raises(ValueError, match="weight must be a number between 0 and 1"):
+        sequential_test(10, 1, 10, 1, weight=1)
+    with pytest.raises(ValueError, match="concentration must be a positive number"):
+        sequential_test(10, 1, 10, 1, concentration=0)
 
 
 # -- chance to beat control ---------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""Experiments on project A of the server cast, and traffic written straight into the rollups."""
+"""Experiments on project A of the server cast, and traffic written straight into the exposures."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from collections.abc import Callable
@@ -11,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from contracts_app.models import LLM_BUCKET_FIELDS, Contract, ContractVersion, MinuteRollup, Project
+from contracts_app.models import LATENCY_BUCKETS_MS, Contract, ContractVersion, Project
 from experiments import services
-from experiments.models import CONTROL, TREATMENT, Experiment
+from experiments.models import CONTROL, TREATMENT, Experiment, Exposure
 
 from ..conftest import Cast
 
@@ -24,7 +25,7 @@ def add_version(project: Project, name: str, version: int) -> ContractVersion:
     return ContractVersion.objects.create(
         contract=contract,
         version=version,
-        source=f"contract {name} {{}}",
+        source=f"contract {name} {{}}\n// version {version}\n",
         spec={"spec_version": "1", "name": name, "version": version},
     )
 
@@ -56,6 +57,9 @@ def make_experiment(cast: Cast, versions: dict[str, ContractVersion]) -> MakeExp
     return make
 
 
+_call_ids = itertools.count(1)
+
+
 def add_traffic(
     experiment: Experiment,
     bucket: datetime,
@@ -66,24 +70,29 @@ def add_traffic(
     tokens_per_call: int = 100,
     llm_bucket: int = 7,
     fixes: tuple[int, int] = (0, 0),
-    contract: str = "pii",
 ) -> None:
-    """Write one minute of an arm's traffic into the rollups, as the aggregation would."""
-    MinuteRollup.objects.create(
-        project_id=experiment.project_id,
-        bucket=bucket,
-        contract=contract,
-        contract_version=1,
-        experiment=experiment.key,
-        variant=arm,
-        count=calls,
-        violations=violations,
-        fixes_attempted=fixes[0],
-        fixes_succeeded=fixes[1],
-        prompt_tokens=calls * tokens_per_call,
-        latency_sum_ms=calls * 1.0,
-        lat_b02=calls,
-        **{LLM_BUCKET_FIELDS[llm_bucket]: calls},
+    """Record ``calls`` calls of an arm at ``bucket``, as ingest would: one exposure per call.
+
+    The first ``violations`` calls violated; the first ``fixes[0]`` attempted an auto-fix,
+    ``fixes[1]`` of them successfully; LLM latencies fall in ``LATENCY_BUCKETS_MS`` bucket ``llm_bucket``.
+    """
+    lower = 0.0 if llm_bucket == 0 else LATENCY_BUCKETS_MS[llm_bucket - 1]
+    latency = (lower + LATENCY_BUCKETS_MS[llm_bucket]) / 2
+    attempted, succeeded = fixes
+    Exposure.objects.bulk_create(
+        Exposure(
+            project_id=experiment.project_id,
+            experiment=experiment.key,
+            variant=arm,
+            call_id=f"call-{next(_call_ids)}",
+            at=bucket,
+            violated=i < violations,
+            fix_attempted=i < attempted,
+            fix_failed=succeeded <= i < attempted,
+            llm_latency_ms=latency,
+            tokens=tokens_per_call,
+        )
+        for i in range(calls)
     )
 
 

@@ -95,6 +95,33 @@ class TestRules:
         assert entries[0].after["treatment"] == ["pii@2"] and entries[0].actor == cast.owner
 
 
+class TestMutualExclusion:
+    def test_a_second_experiment_on_the_same_contract_cannot_start_while_the_first_runs(
+        self, cast: Cast, make_experiment: MakeExperiment, versions: dict[str, ContractVersion]
+    ) -> None:
+        first = services.experiment_start(experiment=make_experiment(coverage=0.5), actor=owner(cast))
+        second = make_experiment("pii-again", coverage=0.5, control=[versions["pii@2"].pk], treatment=[])
+        with pytest.raises(services.Conflict) as exc:
+            services.experiment_start(experiment=second, actor=owner(cast))
+        assert exc.value.field == "status"
+        assert "'stricter-pii' is running on the same contract (pii)" in exc.value.reason
+        second.refresh_from_db()
+        assert second.status == Experiment.Status.DRAFT
+        # A paused experiment still holds its contract; a finished one frees it.
+        services.experiment_pause(experiment=first, actor=owner(cast))
+        with pytest.raises(services.Conflict):
+            services.experiment_start(experiment=second, actor=owner(cast))
+        services.experiment_rollback(experiment=first, actor=owner(cast))
+        services.experiment_start(experiment=second, actor=owner(cast))
+
+    def test_experiments_on_different_contracts_run_side_by_side(
+        self, cast: Cast, make_experiment: MakeExperiment, versions: dict[str, ContractVersion]
+    ) -> None:
+        services.experiment_start(experiment=make_experiment(coverage=0.5), actor=owner(cast))
+        other = make_experiment("json", coverage=0.5, control=[], treatment=[versions["json@1"].pk])
+        assert services.experiment_start(experiment=other, actor=owner(cast)).status == "running"
+
+
 class TestCharts:
     series = {
         "control": [(datetime(2025, 3, 4, 12, 0, tzinfo=UTC), 0.05, 100)],

@@ -34,7 +34,9 @@ def url(cast: Cast, path: str = "") -> str:
 @pytest.fixture
 def running(cast: Cast, make_experiment: MakeExperiment) -> Experiment:
     experiment = make_experiment(
-        coverage=0.1, description="<script>alert(1)</script>", ramp=[{"coverage": 0.1, "hold": "approval"}]
+        coverage=0.1,
+        description="<script>alert(1)</script>",
+        ramp=[{"coverage": 0.1, "hold": "minutes", "hold_value": 5}, {"coverage": 0.5, "hold": "approval"}],
     )
     now = timezone.now()
     experiment = services.experiment_start(
@@ -76,7 +78,7 @@ class TestSlider:
         body = response.content.decode()
         assert body.lstrip().startswith('<section id="traffic">') and "<html" not in body
         assert '<strong id="coverage-value">35%</strong>' in body
-        assert "alice · set_coverage · coverage: 0.1 → 0.35" in body
+        assert "alice moved the traffic slider · Coverage: 10% → 35%." in body
         running.refresh_from_db()
         assert running.coverage == 0.35
         entry = running.audit_entries.get(action="set_coverage")
@@ -88,6 +90,16 @@ class TestSlider:
         body = as_user(cast.owner).get(url(cast, "stricter-pii/")).content.decode()
         assert 'type="range"' in body and "hx-confirm=" in body
         assert f'hx-post="{url(cast, "stricter-pii/coverage/")}"' in body
+        # One write when the slider is released (or Enter or Set), not one per arrow key.
+        assert 'onpointerup="this.form.requestSubmit()"' in body
+        assert "hx-trigger=" not in body.split('id="traffic"')[1].split("</form>")[0]
+
+    def test_releasing_the_slider_where_it_was_writes_nothing(self, cast: Cast, running: Experiment) -> None:
+        response = as_user(cast.owner).post(
+            url(cast, "stricter-pii/coverage/"), {"coverage": "10"}, headers=HTMX
+        )
+        assert response.status_code == 200
+        assert not running.audit_entries.filter(action="set_coverage").exists()
 
     def test_a_viewer_cannot_move_the_slider(self, cast: Cast, running: Experiment) -> None:
         viewer = as_user(cast.member)
@@ -246,12 +258,24 @@ class TestButtons:
         ]
 
     def test_a_refused_action_is_shown_as_a_message(self, cast: Cast, running: Experiment) -> None:
-        # The only step is the current one: there is nothing to ramp to.
-        response = as_user(cast.owner).post(url(cast, "stricter-pii/ramp/"), follow=True)
+        response = as_user(cast.owner).post(url(cast, "stricter-pii/ship/"), {"arm": "both"}, follow=True)
         assert response.redirect_chain == [(url(cast, "stricter-pii/"), 302)]
-        assert "there is no further ramp step" in response.content.decode()
+        assert (
+            "arm must be &#x27;control&#x27; or &#x27;treatment&#x27;, got &#x27;both&#x27;"
+            in response.content.decode()
+        )
         running.refresh_from_db()
-        assert running.coverage == 0.1
+        assert running.status == Experiment.Status.RUNNING
+
+    def test_shipping_says_what_is_now_in_production(self, cast: Cast, running: Experiment) -> None:
+        body = as_user(cast.owner).get(url(cast, "stricter-pii/")).content.decode()
+        assert ">Ship the treatment</button>" in body and ">Keep control</button>" in body
+        assert "pii v2: the treatment's version" in body  # the newest version is served today
+        response = as_user(cast.owner).post(url(cast, "stricter-pii/ship/"), {"arm": "control"}, follow=True)
+        body = response.content.decode()
+        running.refresh_from_db()
+        assert running.status == Experiment.Status.COMPLETED and running.shipped == CONTROL
+        assert "The control was shipped" in body and "pii v3: the control's version" in body
 
     def test_a_viewer_cannot_press_them(self, cast: Cast, running: Experiment) -> None:
         for action in ("pause", "rollback", "approve"):
@@ -261,7 +285,7 @@ class TestButtons:
 
     def test_an_approval_is_recorded(self, cast: Cast, running: Experiment) -> None:
         assert as_user(cast.owner).post(url(cast, "stricter-pii/approve/")).status_code == 302
-        assert running.ramp_steps.get().approved_by == cast.owner
+        assert running.ramp_steps.get(position=1).approved_by == cast.owner
 
 
 class TestResults:
@@ -277,9 +301,26 @@ class TestResults:
         assert figure["data"][0]["y"] == [0.05] and figure["data"][1]["y"] == [0.04]
         assert 'id="chart-arm-traffic"' in body
         assert '<dd id="srm">ok</dd>' in body
-        assert '<dd id="chance-to-win">' in body and "fixed-horizon interval" in body
-        assert "p95 latency (ms)" in body and "cost per call (tokens)" in body
-        assert "hold until approved" in body and "Current step: 10%" in body
+        # One unit (percent) and one verdict.
+        assert '<dd id="control-rate">5%</dd>' in body and '<dd id="treatment-rate">4%</dd>' in body
+        assert '<dd id="difference">-20%</dd>' in body and "always-valid interval -" in body
+        assert "<strong>No significant difference yet</strong>" in body
+        assert (
+            "fixed-horizon" not in body
+            and "chance-to-win" not in body
+            and "0.05" not in body.split("<h2>Results")[1].split("</dl>")[0]
+        )
+        assert "p95 latency (ms)" in body and "cost per call (tokens)" in body and "195 ms" in body
+        assert "starts only when a person approves" in body and "Current step: 10%" in body
+        # The next step waits for a person: its button is there before the ramp moves.
+        assert (
+            "Approve going to 50%</button>"
+            in as_user(cast.owner).get(url(cast, "stricter-pii/")).content.decode()
+        )
+        # The audit log reads as sentences, never as Python reprs.
+        audit = body.split('<section id="audit">')[1]
+        assert "Created the experiment" in audit and "Ramp: 10% hold 5 min; 50% waits for approval." in audit
+        assert "{'" not in audit and "[" not in audit
         # Model and user text is escaped, never run.
         assert "<script>alert(1)</script>" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
 
@@ -291,20 +332,16 @@ class TestResults:
         assert body.lstrip().startswith('<section id="results"') and "<html" not in body
 
     def test_the_decision_log_shows_the_jobs_decisions(self, cast: Cast, running: Experiment) -> None:
+        assert [d.action for d in services.rollout_evaluate_all()] == ["hold"]
         services.experiment_approve_step(experiment=running, actor=services.Actor.of_user(cast.owner))
-        services.experiment_update(
-            experiment=running,
-            actor=services.Actor.of_user(cast.owner),
-            ramp=[
-                {"coverage": 0.1, "hold": "approval"},
-                {"coverage": 0.5, "hold": "minutes", "hold_value": 5},
-            ],
-        )
-        running.ramp_steps.filter(position=0).update(approved_at=timezone.now())
         decisions = services.rollout_evaluate_all()
         assert [d.action for d in decisions] == ["advance"]
         body = as_user(cast.owner).get(url(cast, "stricter-pii/")).content.decode()
-        assert "step 0 held (hold until approved); no guardrail regressed" in body
+        assert (
+            "Holding at 10% (step 1): this step is done; going to 50% waits for a person&#x27;s approval."
+            in body
+        )
+        assert "Advanced from 10% to 50%: step 1 is done" in body
 
 
 def test_a_draft_without_traffic_shows_its_page_and_the_list(
@@ -314,6 +351,8 @@ def test_a_draft_without_traffic_shows_its_page_and_the_list(
     owner = as_user(cast.owner)
     body = owner.get(url(cast, "stricter-pii/")).content.decode()
     assert '<dd id="srm">not enough calls</dd>' in body and ">Start</button>" in body
-    assert "5% · hold until 500 calls per arm" in body
+    assert "5% · hold until at least 500 calls per arm" in body
+    # Empty charts say so instead of drawing empty axes.
+    assert "Waiting for calls" in body and 'id="chart-arm-rates"' not in body
     listing = owner.get(url(cast)).content.decode()
     assert 'href="/p/alpha/experiments/stricter-pii/"' in listing and "Draft" in listing
