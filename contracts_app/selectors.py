@@ -11,13 +11,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Max, Sum
+from django.db.models import Max, Q, Sum
 
 from contracts_app.models import (
     BUCKET_FIELDS,
     LATENCY_BUCKETS_MS,
     Breakpoint,
     Contract,
+    ContractAuditEntry,
+    ContractVersion,
     HourRollup,
     MinuteRollup,
     Project,
@@ -32,19 +34,112 @@ def etag_of(data: Any) -> str:
 
 
 def contracts_active_specs(*, project: Project) -> list[dict[str, Any]]:
-    """Return the latest version of each active contract of the project, as the SDK pulls them."""
-    out = []
-    for contract in Contract.objects.filter(project=project, active=True).order_by("name"):
-        latest = contract.versions.order_by("-version").first()
-        if latest is not None:
-            out.append(
-                {
-                    "name": contract.name,
-                    "version": latest.version,
-                    "spec": latest.spec,
-                    "source": latest.source,
-                }
-            )
+    """Return the activated version of each active contract of the project, as the SDK pulls them."""
+    running = (
+        Contract.objects.filter(project=project, active=True, active_version__isnull=False)
+        .select_related("active_version")
+        .order_by("name")
+    )
+    return [
+        {
+            "name": contract.name,
+            "version": contract.active_version.version,
+            "spec": contract.active_version.spec,
+            "source": contract.active_version.source,
+        }
+        for contract in running
+        if contract.active_version is not None
+    ]
+
+
+def contract_calls_per_hour(*, project_id: int, name: str, now: datetime, hours: int = 24) -> float:
+    """Return how many calls an hour contract ``name`` checked over the last ``hours``, from rollups."""
+    # An LLMCL contract reports one verdict per clause ("Reply.ensure[1]") and a call runs
+    # every clause, so the busiest clause counts the calls.
+    per_name = (
+        HourRollup.objects.filter(
+            project_id=project_id, bucket__gte=now - timedelta(hours=hours), bucket__lt=now
+        )
+        .filter(Q(contract=name) | Q(contract__startswith=name + "."))
+        .values("contract")
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
+    busiest = max((row["n"] or 0 for row in per_name), default=0)
+    return busiest / hours
+
+
+@dataclass
+class ActivationPreview:
+    """What activating a version changes: the diff against what runs now, and the traffic it meets."""
+
+    contract: Contract
+    version: ContractVersion
+    running: ContractVersion | None
+    diff: list[DiffLine]
+    calls_per_hour: float
+
+    @property
+    def action(self) -> str:
+        if self.running is not None and self.version.version < self.running.version:
+            return "rollback"
+        return "activate"
+
+
+def contract_activation_preview(
+    *, contract: Contract, version: ContractVersion, now: datetime
+) -> ActivationPreview:
+    """Return the diff from the running version to ``version`` and the calls an hour it affects."""
+    running = contract.active_version if contract.active else None
+    return ActivationPreview(
+        contract=contract,
+        version=version,
+        running=running,
+        diff=source_diff(running.source if running is not None else "", version.source),
+        calls_per_hour=contract_calls_per_hour(project_id=contract.project_id, name=contract.name, now=now),
+    )
+
+
+def contract_audit(*, contract: Contract, limit: int = 50) -> list[ContractAuditEntry]:
+    """Return the contract's deploy-side changes, newest first."""
+    return list(contract.audit_entries.select_related("actor")[:limit])
+
+
+@dataclass(frozen=True)
+class Clause:
+    """An LLMCL clause as written: its contract, version, source line and text."""
+
+    contract: str
+    version: int
+    line: int | None
+    text: str
+
+
+def clauses_of(*, project: Project, keys: Sequence[tuple[str, int | None]]) -> dict[tuple[str, int], Clause]:
+    """Return the source text and line of each reported (check name, version) that is an LLMCL clause."""
+    wanted: dict[str, set[int]] = {}
+    for name, version in keys:
+        if version and "." in name:
+            wanted.setdefault(name.split(".", 1)[0], set()).add(version)
+    if not wanted:
+        return {}
+    q = Q()
+    for contract, versions in wanted.items():
+        q |= Q(contract__name=contract, version__in=versions)
+    out: dict[tuple[str, int], Clause] = {}
+    # One query for every version on the page; the specs hold each clause's text and place.
+    for cv in ContractVersion.objects.filter(contract__project=project).filter(q).select_related("contract"):
+        for declared in cv.spec.get("contracts", []) if isinstance(cv.spec, dict) else []:
+            for clause in declared.get("clauses", []) if isinstance(declared, dict) else []:
+                if not isinstance(clause, dict) or not clause.get("name"):
+                    continue
+                position = clause.get("position") or {}
+                out[(str(clause["name"]), cv.version)] = Clause(
+                    contract=cv.contract.name,
+                    version=cv.version,
+                    line=position.get("line") if isinstance(position, dict) else None,
+                    text=str(clause.get("text") or ""),
+                )
     return out
 
 
@@ -182,7 +277,10 @@ def contract_owner(name: str, names: set[str]) -> str | None:
 def contracts_with_health(*, project: Project, now: datetime) -> list[ContractRow]:
     """Return the project's contracts with their latest version and 24 h rollup figures."""
     contracts = list(
-        Contract.objects.filter(project=project).annotate(latest=Max("versions__version")).order_by("name")
+        Contract.objects.filter(project=project)
+        .select_related("active_version")
+        .annotate(latest=Max("versions__version"))
+        .order_by("name")
     )
     rows = {c.name: ContractRow(contract=c, version=c.latest) for c in contracts}  # type: ignore[attr-defined]
     sums = (
@@ -201,7 +299,12 @@ def contracts_with_health(*, project: Project, now: datetime) -> list[ContractRo
 
 def contract_get(*, project: Project, name: str) -> Contract | None:
     """Return the project's contract ``name`` with its versions prefetched, newest first."""
-    return Contract.objects.filter(project=project, name=name).prefetch_related("versions").first()
+    return (
+        Contract.objects.filter(project=project, name=name)
+        .select_related("active_version")
+        .prefetch_related("versions__author")
+        .first()
+    )
 
 
 @dataclass(frozen=True)

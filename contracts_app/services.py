@@ -28,6 +28,7 @@ from contracts_app.models import (
     ApiKey,
     Breakpoint,
     Contract,
+    ContractAuditEntry,
     ContractVersion,
     HourBreakdown,
     HourRollup,
@@ -212,23 +213,35 @@ def _compiled_spec(source: str) -> dict[str, Any]:
     return dict(spec)
 
 
+def _declared(spec: Mapping[str, Any]) -> list[str]:
+    return [str(c.get("name")) for c in spec.get("contracts", []) if isinstance(c, Mapping)]
+
+
 def contract_version_create(
     *, project: Project, name: str, source: str, author: AbstractBaseUser | None = None, description: str = ""
 ) -> ContractVersion:
-    """Compile ``source`` and save it as the next version of the project's contract ``name``."""
+    """Compile ``source`` and save it as the next version (a draft) of the project's contract ``name``."""
     if not name or len(name) > 200:
         raise ServiceError("name must have 1 to 200 characters", field="name")
     spec = _compiled_spec(source)
-    defined = [c.get("name") for c in spec.get("contracts", []) if isinstance(c, Mapping)]
+    defined = _declared(spec)
     if name not in defined:
         raise ContractCompileError(
-            f"the source defines no contract named {name!r} (it defines: "
-            f"{', '.join(map(str, defined)) or 'none'})",
+            f"the source defines no contract named {name!r} (it defines: {', '.join(defined) or 'none'})",
+            field="source",
+        )
+    if len(defined) > 1:
+        # A stored contract is deployed, diffed and rolled back on its own; a second
+        # contract in its source would ride along unseen (and was once silently dropped).
+        raise ContractCompileError(
+            f"the source defines {len(defined)} contracts ({', '.join(defined)}); a stored contract "
+            f"holds exactly one: save each in its own contract",
             field="source",
         )
     with transaction.atomic():
+        # A new contract is a draft: nothing runs until a version is activated.
         contract, _ = Contract.objects.get_or_create(
-            project=project, name=name, defaults={"description": description}
+            project=project, name=name, defaults={"description": description, "active": False}
         )
         # Lock the contract so two concurrent saves cannot both take the same number.
         contract = Contract.objects.select_for_update().get(pk=contract.pk)
@@ -362,39 +375,138 @@ def contract_try(*, source: str, input_text: str, output_text: str, model: str =
     return result
 
 
+class ContractNameTaken(ServiceError):
+    """A new contract whose name the project already uses; ``existing`` names it."""
+
+    status = 409
+
+    def __init__(self, reason: str, *, existing: str) -> None:
+        super().__init__(reason, field="name")
+        self.existing = existing
+
+
 def contract_save(
     *, project: Project, source: str, name: str | None = None, author: AbstractBaseUser | None = None
 ) -> ContractVersion:
-    """Save ``source`` as the next version of contract ``name`` (by default the last one it defines)."""
+    """Save ``source`` as a draft: the next version of ``name``, or (no ``name``) a new contract."""
     if not name:
         spec, diagnostics = contract_source_check(source=source)
         if spec is None:
             raise ContractCompileError(diagnostics[0].message, field="source")
-        declared = [c.get("name") for c in spec.get("contracts", []) if isinstance(c, Mapping)]
+        declared = _declared(spec)
         if not declared:
             raise ContractCompileError("the source defines no contract", field="source")
-        name = str(declared[-1])
+        name = declared[0]
+        if len(declared) == 1 and Contract.objects.filter(project=project, name=name).exists():
+            # "New contract" never writes into an existing one (it may be running).
+            raise ContractNameTaken(
+                f"a contract named {name} exists already: edit it to save a new version, "
+                f"or rename the contract in the source",
+                existing=name,
+            )
     return contract_version_create(project=project, name=name, source=source, author=author)
 
 
-def contract_set_active(*, contract: Contract, active: bool) -> Contract:
-    """Activate or deactivate a contract; SDKs pull only active ones."""
-    if contract.active != active:
-        contract.active = active
-        contract.save(update_fields=["active"])
-    return contract
+class _Unchecked:
+    """The running version was not looked at before the change."""
 
 
-def contract_rollback(
-    *, contract: Contract, version: int, author: AbstractBaseUser | None = None
-) -> ContractVersion:
-    """Save the source of an old version as the newest version; history stays as it was."""
-    old = contract.versions.filter(version=version).first()
-    if old is None:
-        raise NotFound(f"contract {contract.name} has no version {version}", field="version")
-    return contract_version_create(
-        project=contract.project, name=contract.name, source=old.source, author=author
+UNCHECKED = _Unchecked()
+
+
+def _actor_label(actor: AbstractBaseUser | None, actor_label: str) -> str:
+    if actor_label:
+        return actor_label[:150]
+    return actor.get_username() if actor is not None else "system"
+
+
+def _check_running(contract: Contract, expected_running: int | None | _Unchecked) -> None:
+    if isinstance(expected_running, _Unchecked) or expected_running == contract.running_version:
+        return
+    now = f"v{contract.running_version}" if contract.running_version else "nothing"
+    raise ServiceError(
+        f"{contract.name} changed while you were looking: {now} runs now; review the change again",
+        field="version",
     )
+
+
+def contract_version_activate(
+    *,
+    contract_version: ContractVersion,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
+    reason: str = "",
+    expected_running: int | None | _Unchecked = UNCHECKED,
+) -> ContractAuditEntry:
+    """Deploy ``contract_version``: SDKs enforce it from their next pull; return the audit entry.
+
+    ``expected_running`` is the version the person confirming saw running (None: nothing);
+    when another one runs by now the change is refused, so nobody confirms a stale diff.
+    """
+    from contracts_app import selectors as contract_selectors
+
+    with transaction.atomic():
+        contract = (
+            Contract.objects.select_for_update(of=("self",))
+            .select_related("active_version")
+            .get(pk=contract_version.contract_id)
+        )
+        _check_running(contract, expected_running)
+        running = contract.running_version
+        if running == contract_version.version:
+            raise ServiceError(f"{contract.name} v{running} runs already", field="version")
+        contract.active_version = contract_version
+        contract.active = True
+        contract.save(update_fields=["active_version", "active"])
+        return ContractAuditEntry.objects.create(
+            contract=contract,
+            actor=actor,
+            actor_label=_actor_label(actor, actor_label),
+            action="rollback" if running is not None and contract_version.version < running else "activate",
+            from_version=running,
+            to_version=contract_version.version,
+            calls_per_hour=contract_selectors.contract_calls_per_hour(
+                project_id=contract.project_id, name=contract.name, now=timezone.now()
+            ),
+            reason=reason[:500],
+        )
+
+
+def contract_deactivate(
+    *,
+    contract: Contract,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
+    reason: str = "",
+    expected_running: int | None | _Unchecked = UNCHECKED,
+) -> ContractAuditEntry:
+    """Stop a contract: SDKs drop it at their next pull; return the audit entry."""
+    from contracts_app import selectors as contract_selectors
+
+    with transaction.atomic():
+        contract = (
+            Contract.objects.select_for_update(of=("self",))
+            .select_related("active_version")
+            .get(pk=contract.pk)
+        )
+        _check_running(contract, expected_running)
+        running = contract.running_version
+        if running is None:
+            raise ServiceError(f"{contract.name} does not run", field="active")
+        contract.active = False
+        contract.save(update_fields=["active"])
+        return ContractAuditEntry.objects.create(
+            contract=contract,
+            actor=actor,
+            actor_label=_actor_label(actor, actor_label),
+            action="deactivate",
+            from_version=running,
+            to_version=None,
+            calls_per_hour=contract_selectors.contract_calls_per_hour(
+                project_id=contract.project_id, name=contract.name, now=timezone.now()
+            ),
+            reason=reason[:500],
+        )
 
 
 # Breakpoints: the pages' edits.
