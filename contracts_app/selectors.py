@@ -24,6 +24,7 @@ from contracts_app.models import (
     MinuteRollup,
     Project,
     Trace,
+    ValidationEvent,
 )
 
 
@@ -345,6 +346,18 @@ def source_diff(old: str, new: str, *, context: int = 3) -> list[DiffLine]:
 def trace_get(*, project: Project, trace_id: str) -> Trace | None:
     """Return the project's stored trace ``trace_id`` (with its breakpoint)."""
     return Trace.objects.select_related("breakpoint").filter(project=project, trace_id=trace_id).first()
+
+
+def trace_call_event(*, project: Project, trace: Trace) -> ValidationEvent | None:
+    """Return one event of the trace's call (its conversation and experiment arm), or None."""
+    if not trace.call_id:
+        return None
+    return (
+        ValidationEvent.objects.filter(project=project, call_id=trace.call_id)
+        .only("id", "call_id", "session_id", "turn", "experiment", "variant")
+        .order_by("id")
+        .first()
+    )
 
 
 def breakpoints_list(*, project: Project) -> list[Breakpoint]:

@@ -19,7 +19,7 @@ urlpatterns = [
         name="contract_activate",
     ),
     path("contracts/<str:name>/deactivate/", views.contract_deactivate, name="contract_deactivate"),
-    path("traces/<str:trace_id>/", views.trace_detail, name="trace_detail"),
+    path("traces/<path:trace_id>/", views.trace_detail, name="trace_detail"),
     path("breakpoints/", views.breakpoint_list, name="breakpoint_list"),
     path("breakpoints/<int:pk>/", views.breakpoint_detail, name="breakpoint_detail"),
     path("breakpoints/<int:pk>/active/", views.breakpoint_active, name="breakpoint_active"),

@@ -288,6 +288,7 @@ def trace_detail(request: HttpRequest, slug: str, trace_id: str) -> HttpResponse
         "project": project,
         "trace": trace,
         "steps": steps,
+        "event": selectors.trace_call_event(project=project, trace=trace),
         "nav": "violations",
         "timeline": charts.trace_timeline(steps),
     }

@@ -16,6 +16,7 @@ class ViolationFilterForm(forms.Form):
     session = forms.CharField(required=False, max_length=200)
     experiment = forms.CharField(required=False, max_length=200)
     variant = forms.CharField(required=False, max_length=200)
+    call = forms.CharField(required=False, max_length=64)
     q = forms.CharField(required=False, max_length=200, label="Search messages")
     range = forms.ChoiceField(
         required=False, choices=[("", "all time"), *((k, k) for k in RANGES), ("custom", "custom")]
@@ -47,6 +48,7 @@ class ViolationFilterForm(forms.Form):
             session_id=data.get("session") or "",
             experiment=data.get("experiment") or "",
             variant=data.get("variant") or "",
+            call_id=data.get("call") or "",
             q=(data.get("q") or "").strip(),
             since=since,  # type: ignore[arg-type]
             until=until,  # type: ignore[arg-type]
