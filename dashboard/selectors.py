@@ -457,7 +457,7 @@ def _after_not(qs: QuerySet[Any], stamp: datetime, pk: int) -> QuerySet[Any]:
 
 
 def verdicts_label(*, project: Project, verdicts: list[ValidationEvent]) -> None:
-    """Attach to each verdict its LLMCL clause (``clause``) and the defined contract it belongs to (``owner``)."""
+    """Attach to each verdict its LLMCL clause (``clause``) and its defined contract (``owner``)."""
     if not verdicts:
         return
     clauses = clauses_of(project=project, keys=[(v.contract, v.contract_version) for v in verdicts])

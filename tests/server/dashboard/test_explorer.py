@@ -1,4 +1,4 @@
-"""The violations explorer grouped by call, the call page, and the links between calls, traces and sessions."""
+"""The violations explorer grouped by call, the call page, and the links between calls, traces, sessions."""
 
 from __future__ import annotations
 
