@@ -370,11 +370,64 @@ def breakpoint_get(*, project: Project, pk: int) -> Breakpoint | None:
     return Breakpoint.objects.filter(project=project, pk=pk).first()
 
 
-def breakpoint_traces(*, breakpoint: Breakpoint, limit: int = 100) -> list[Trace]:
-    """Return the traces ``breakpoint`` captured, newest first (steps left out)."""
-    return list(
-        Trace.objects.filter(breakpoint=breakpoint).defer("steps").order_by("-received_at", "-id")[:limit]
+@dataclass
+class CapturePage:
+    traces: list[Trace]
+    page: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def breakpoint_traces(*, breakpoint: Breakpoint, page: int = 1, size: int = 25) -> CapturePage:
+    """Return one page of the traces ``breakpoint`` captured, newest first (steps left out)."""
+    # OFFSET is fine here: a breakpoint captures at most its limit (10,000 at most).
+    page = max(1, page)
+    start = (page - 1) * size
+    traces = list(
+        Trace.objects.filter(breakpoint=breakpoint)
+        .defer("steps")
+        .order_by("-received_at", "-id")[start : start + size + 1]
     )
+    return CapturePage(traces=traces[:size], page=page, has_next=len(traces) > size)
+
+
+@dataclass
+class ComparedStep:
+    """Step ``index`` of two traces; ``same`` when kind, name, verdict and text agree."""
+
+    index: int
+    left: dict[str, Any] | None
+    right: dict[str, Any] | None
+
+    @property
+    def same(self) -> bool:
+        return _step_key(self.left) == _step_key(self.right)
+
+
+def _step_key(step: dict[str, Any] | None) -> tuple[Any, ...] | None:
+    if step is None:
+        return None
+    data = step["data"]
+    return (
+        step.get("kind"),
+        step.get("name"),
+        data.get("is_valid"),
+        data.get("message"),
+        data.get("output"),
+        data.get("outcome"),
+    )
+
+
+def trace_comparison(*, left: Trace, right: Trace) -> list[ComparedStep]:
+    """Pair the steps of two traces by position, for a side-by-side view."""
+    a, b = trace_steps(trace=left), trace_steps(trace=right)
+    return [
+        ComparedStep(i + 1, a[i] if i < len(a) else None, b[i] if i < len(b) else None)
+        for i in range(max(len(a), len(b)))
+    ]
 
 
 def contract_names_seen(*, project: Project, now: datetime, days: int = 7) -> list[str]:

@@ -255,7 +255,7 @@ def breakpoint_create(
     *, project: Project, contract: str, limit: int | None = None, **conditions: Any
 ) -> Breakpoint:
     """Create an active breakpoint on ``contract`` with the given conditions."""
-    allowed = {"severity", "model", "input_contains", "output_contains"}
+    allowed = {"severity", "model", "input_contains", "output_contains", "rate_per_minute"}
     unknown = set(conditions) - allowed
     if unknown:
         raise ServiceError(f"unknown breakpoint conditions: {', '.join(sorted(unknown))}", field="conditions")
@@ -512,6 +512,12 @@ def contract_deactivate(
 # Breakpoints: the pages' edits.
 
 _BREAKPOINT_TEXT_LIMITS = {"contract": 200, "model": 200, "input_contains": 500, "output_contains": 500}
+# A breakpoint made on the page captures this many traces, this many a minute at most,
+# unless told otherwise: one with neither once captured 1,486 traces in five minutes.
+BREAKPOINT_DEFAULT_LIMIT = 100
+BREAKPOINT_DEFAULT_RATE = 10
+BREAKPOINT_MAX_LIMIT = 10_000
+BREAKPOINT_MAX_RATE = 600
 
 
 def _breakpoint_fields(
@@ -522,6 +528,7 @@ def _breakpoint_fields(
     input_contains: str | None,
     output_contains: str | None,
     limit: int | None,
+    rate_per_minute: int | None,
 ) -> dict[str, Any]:
     values: dict[str, Any] = {
         "contract": (contract or "").strip(),
@@ -530,7 +537,8 @@ def _breakpoint_fields(
         # The text matches are kept as typed: a leading space can be what is meant.
         "input_contains": input_contains or None,
         "output_contains": output_contains or None,
-        "limit": limit,
+        "limit": BREAKPOINT_DEFAULT_LIMIT if limit is None else limit,
+        "rate_per_minute": BREAKPOINT_DEFAULT_RATE if rate_per_minute is None else rate_per_minute,
     }
     if not values["contract"]:
         raise ServiceError("name the contract the breakpoint watches", field="contract")
@@ -541,8 +549,17 @@ def _breakpoint_fields(
         raise ServiceError(
             f"severity must be one of {', '.join(ValidationEvent.Severity.values)}", field="severity"
         )
-    if limit is not None and limit < 1:
-        raise ServiceError("the limit must be at least 1 (leave it empty for no limit)", field="limit")
+    if not 1 <= values["limit"] <= BREAKPOINT_MAX_LIMIT:
+        raise ServiceError(
+            f"the limit must be between 1 and {BREAKPOINT_MAX_LIMIT} (empty: {BREAKPOINT_DEFAULT_LIMIT})",
+            field="limit",
+        )
+    if not 1 <= values["rate_per_minute"] <= BREAKPOINT_MAX_RATE:
+        raise ServiceError(
+            f"the rate must be between 1 and {BREAKPOINT_MAX_RATE} captures a minute "
+            f"(empty: {BREAKPOINT_DEFAULT_RATE})",
+            field="rate_per_minute",
+        )
     return values
 
 
@@ -556,8 +573,9 @@ def breakpoint_save(
     input_contains: str | None = None,
     output_contains: str | None = None,
     limit: int | None = None,
+    rate_per_minute: int | None = None,
 ) -> Breakpoint:
-    """Create a breakpoint, or change the conditions and limit of ``breakpoint``."""
+    """Create a breakpoint, or change its conditions, limit and rate (empty: the defaults)."""
     values = _breakpoint_fields(
         contract=contract,
         severity=severity,
@@ -565,6 +583,7 @@ def breakpoint_save(
         input_contains=input_contains,
         output_contains=output_contains,
         limit=limit,
+        rate_per_minute=rate_per_minute,
     )
     if breakpoint is None:
         return breakpoint_create(project=project, **values)
@@ -881,6 +900,15 @@ def trace_store(*, project: Project, trace: TraceIn) -> tuple[Trace, bool]:
             if not breakpoint_.active or breakpoint_.remaining == 0:
                 # SDKs poll breakpoints, so hits of one already disabled or spent keep
                 # arriving for a while: the trace is kept, but not as a capture.
+                breakpoint_ = None
+            elif breakpoint_.rate_per_minute is not None and (
+                Trace.objects.filter(
+                    breakpoint=breakpoint_, received_at__gte=timezone.now() - timedelta(minutes=1)
+                ).count()
+                >= breakpoint_.rate_per_minute
+            ):
+                # Many SDK processes share one breakpoint and each holds to the rate on its
+                # own: the server holds the sum to it (the trace stays, not as a capture).
                 breakpoint_ = None
         if breakpoint_ is not None:
             breakpoint_.hit_count += 1

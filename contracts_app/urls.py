@@ -19,6 +19,7 @@ urlpatterns = [
         name="contract_activate",
     ),
     path("contracts/<str:name>/deactivate/", views.contract_deactivate, name="contract_deactivate"),
+    path("traces/compare/", views.trace_compare, name="trace_compare"),
     path("traces/<path:trace_id>/", views.trace_detail, name="trace_detail"),
     path("breakpoints/", views.breakpoint_list, name="breakpoint_list"),
     path("breakpoints/<int:pk>/", views.breakpoint_detail, name="breakpoint_detail"),

@@ -295,6 +295,28 @@ def trace_detail(request: HttpRequest, slug: str, trace_id: str) -> HttpResponse
     return render(request, "contracts_app/trace_detail.html", context)
 
 
+@login_required
+@require_GET
+def trace_compare(request: HttpRequest, slug: str) -> HttpResponse:
+    """Show two traces side by side, step by step, marking the steps that differ."""
+    project = project_for(request, slug)
+    ids = [i for i in request.GET.getlist("t") if i][:3]
+    if len(ids) != 2:
+        context = {"project": project, "nav": "breakpoints", "error": "pick exactly two traces to compare"}
+        return render(request, "contracts_app/trace_compare.html", context, status=400)
+    pair = [selectors.trace_get(project=project, trace_id=trace_id) for trace_id in ids]
+    if pair[0] is None or pair[1] is None:
+        raise Http404("No such trace")
+    context = {
+        "project": project,
+        "nav": "breakpoints",
+        "left": pair[0],
+        "right": pair[1],
+        "rows": selectors.trace_comparison(left=pair[0], right=pair[1]),
+    }
+    return render(request, "contracts_app/trace_compare.html", context)
+
+
 # Breakpoints.
 
 
@@ -308,7 +330,18 @@ class BreakpointForm(forms.Form):
     model = forms.CharField(max_length=200, required=False)
     input_contains = forms.CharField(max_length=500, required=False, strip=False)
     output_contains = forms.CharField(max_length=500, required=False, strip=False)
-    limit = forms.IntegerField(min_value=1, required=False, help_text="captures before it disarms itself")
+    limit = forms.IntegerField(
+        min_value=1,
+        max_value=services.BREAKPOINT_MAX_LIMIT,
+        required=False,
+        help_text=f"captures before it disarms itself (empty: {services.BREAKPOINT_DEFAULT_LIMIT})",
+    )
+    rate_per_minute = forms.IntegerField(
+        min_value=1,
+        max_value=services.BREAKPOINT_MAX_RATE,
+        required=False,
+        help_text=f"captures a minute at most (empty: {services.BREAKPOINT_DEFAULT_RATE})",
+    )
 
 
 def _breakpoint(project: Project, pk: int) -> Breakpoint:
@@ -369,11 +402,13 @@ def breakpoint_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         if saved is not None:
             messages.success(request, f"Breakpoint {saved.pk} is saved.")
             return redirect("contracts_app:breakpoint_detail", slug=project.slug, pk=saved.pk)
-    traces = selectors.breakpoint_traces(breakpoint=breakpoint)
+    captures = selectors.breakpoint_traces(breakpoint=breakpoint, page=_int(request.GET.get("page")) or 1)
     template = (
         "contracts_app/_breakpoint_traces.html" if request.htmx else "contracts_app/breakpoint_detail.html"
     )
-    context = _breakpoint_page(request, project, form=form, breakpoint=breakpoint, traces=traces)
+    context = _breakpoint_page(
+        request, project, form=form, breakpoint=breakpoint, traces=captures.traces, captures=captures
+    )
     return render(request, template, context, status=422 if form.errors else 200)
 
 

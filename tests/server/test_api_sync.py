@@ -82,8 +82,10 @@ class TestBreakpoints:
                     "input_contains": None,
                     "output_contains": "refund",
                     "remaining": 5,
+                    "rate_per_minute": 10,
                 }
-            ]
+            ],
+            "trace_sample_rate": 1.0,
         }
         assert (
             get(client, "breakpoints", cast.key_a, **{"If-None-Match": response["ETag"]}).status_code == 304
@@ -95,7 +97,7 @@ class TestBreakpoints:
         assert response.status_code == 201
         bp.refresh_from_db()
         assert (bp.hit_count, bp.active) == (1, False)
-        assert get(client, "breakpoints", cast.key_a).json() == {"breakpoints": []}
+        assert get(client, "breakpoints", cast.key_a).json() == {"breakpoints": [], "trace_sample_rate": 1.0}
 
     def test_a_trace_cannot_name_another_projects_breakpoint(self, cast: Cast, client: Client) -> None:
         bp = services.breakpoint_create(project=cast.project_b, contract="Other")
