@@ -184,3 +184,20 @@ class TestTraceLinks:
         assert 'href="/p/alpha/violations/?model=gpt-4o"' in html
         assert 'href="/p/alpha/experiments/e/"' in html
         assert owner.get("/p/alpha/calls/c/1/").status_code == 200
+
+
+class TestTraceSampleSetting:
+    def test_the_trace_sample_rate_is_set_in_percent_and_pulled_by_the_sdks(
+        self, owner: Client, cast: Cast
+    ) -> None:
+        url = "/p/alpha/settings/project/"
+        base = {"retention_days": "30", "alert_webhook_url": ""}
+        assert owner.post(url, {**base, "trace_sample_percent": "150"}).status_code == 400
+        assert owner.post(url, {**base, "trace_sample_percent": "25"}).status_code == 302
+        pulled = Client().get("/api/v1/breakpoints", headers={"X-API-Key": cast.key_a}).json()
+        assert pulled["trace_sample_rate"] == 0.25
+        # Left empty, the rate stays as it was.
+        assert owner.post(url, base).status_code == 302
+        cast.project_a.refresh_from_db()
+        assert cast.project_a.trace_sample_rate == 0.25
+        assert 'name="trace_sample_percent" value="25.0"' in owner.get("/p/alpha/settings/").content.decode()
