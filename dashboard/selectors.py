@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from django.core import signing
@@ -288,7 +289,10 @@ class ViolationFilters:
 
 @dataclass
 class CallRow:
-    """One call with at least one matching violation, and every verdict it got."""
+    """One call with at least one matching violation, and every verdict it got.
+
+    The figures are computed once, on first read, after the verdicts are filled in.
+    """
 
     call_id: str
     verdicts: list[ValidationEvent] = field(default_factory=list)
@@ -296,39 +300,39 @@ class CallRow:
     def _first(self, name: str) -> Any:
         return next((getattr(v, name) for v in self.verdicts if getattr(v, name)), None)
 
-    @property
+    @cached_property
     def timestamp(self) -> datetime | None:
         return max((v.timestamp for v in self.verdicts), default=None)
 
-    @property
+    @cached_property
     def violations(self) -> list[ValidationEvent]:
         return [v for v in self.verdicts if not v.is_valid]
 
-    @property
+    @cached_property
     def passed(self) -> int:
         return sum(1 for v in self.verdicts if v.is_valid)
 
-    @property
+    @cached_property
     def model(self) -> str:
         return self._first("model") or ""
 
-    @property
+    @cached_property
     def session_id(self) -> str | None:
         return self._first("session_id")
 
-    @property
+    @cached_property
     def turn(self) -> int | None:
         return self._first("turn")
 
-    @property
+    @cached_property
     def experiment(self) -> str | None:
         return self._first("experiment")
 
-    @property
+    @cached_property
     def variant(self) -> str | None:
         return self._first("variant")
 
-    @property
+    @cached_property
     def trace_id(self) -> str | None:
         return self._first("trace_id")
 
