@@ -43,6 +43,7 @@ from contracts_app.models import (
 )
 from contracts_app.schemas import EventIn, SdkIn, TraceIn
 from llm_contracts.contracts import redact
+from llm_contracts.debugging._trace import bound_trace
 
 logger = logging.getLogger(__name__)
 
@@ -918,6 +919,9 @@ def trace_store(*, project: Project, trace: TraceIn) -> tuple[Trace, bool]:
             breakpoint_.updated_at = timezone.now()
             breakpoint_.save(update_fields=["hit_count", "active", "updated_at"])
         steps = [dict(step.model_dump(), data=_redact_data(step.data)) for step in trace.steps]
+        # The SDK bounds what it uploads; an old or foreign client may not, and one trace
+        # must not take megabytes of the table.
+        steps = bound_trace({"steps": steps})["steps"]
         try:
             with transaction.atomic():
                 stored = Trace.objects.create(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -295,3 +296,14 @@ class TestSdkRoundTrip:
         assert [t.trace_id for t in page.context["traces"]] == [trace.trace_id]
         html = owner.get(f"/p/alpha/traces/{trace.trace_id}/").content.decode()
         assert "We never refund anything, forbidden!" in html and "no_forbidden" in html
+
+
+def test_the_server_bounds_a_trace_an_old_sdk_uploads_unbounded(cast: Cast) -> None:
+    from llm_contracts.debugging._trace import TRACE_MAX_BYTES
+
+    body = trace_body("big", "y" * 9000, False)
+    body["steps"] = body["steps"] * 60  # 180 steps of up to 9,000 characters
+    stored, _ = services.trace_store(project=cast.project_a, trace=TraceIn.model_validate(body))
+    stored.refresh_from_db()
+    assert len(json.dumps(stored.steps, separators=(",", ":")).encode()) <= TRACE_MAX_BYTES
+    assert len(stored.steps) == 180 and stored.steps[1]["kind"] == "model_call"
