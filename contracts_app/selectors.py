@@ -360,6 +360,23 @@ def trace_call_event(*, project: Project, trace: Trace) -> ValidationEvent | Non
     )
 
 
+def trace_steps_label(*, project: Project, trace: Trace, steps: list[dict[str, Any]]) -> None:
+    """Attach to each verdict step its LLMCL clause (``clause``: source text and line), when it is one."""
+    if not trace.call_id:
+        return
+    # The call's events say which version of each contract judged it.
+    versions = dict(
+        ValidationEvent.objects.filter(project=project, call_id=trace.call_id)
+        .values_list("contract", "contract_version")
+        .order_by()
+        .distinct()
+    )
+    clauses = clauses_of(project=project, keys=list(versions.items()))
+    for step in steps:
+        name = str(step.get("name") or "")
+        step["clause"] = clauses.get((name, versions.get(name) or 0))
+
+
 def breakpoints_list(*, project: Project) -> list[Breakpoint]:
     """Return every breakpoint of the project, newest first."""
     return list(Breakpoint.objects.filter(project=project).order_by("-created_at", "-id"))

@@ -284,6 +284,7 @@ def trace_detail(request: HttpRequest, slug: str, trace_id: str) -> HttpResponse
     if trace is None:
         raise Http404("No such trace")
     steps = selectors.trace_steps(trace=trace)
+    selectors.trace_steps_label(project=project, trace=trace, steps=steps)
     context = {
         "project": project,
         "trace": trace,

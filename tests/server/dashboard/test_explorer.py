@@ -201,3 +201,31 @@ class TestTraceSampleSetting:
         cast.project_a.refresh_from_db()
         assert cast.project_a.trace_sample_rate == 0.25
         assert 'name="trace_sample_percent" value="25.0"' in owner.get("/p/alpha/settings/").content.decode()
+
+
+class TestTraceClauses:
+    def test_the_trace_page_shows_a_clause_by_its_source_text_and_line(
+        self, owner: Client, cast: Cast, fill: Fill
+    ) -> None:
+        from contracts_app.models import Trace
+
+        services.contract_version_create(project=cast.project_a, name="Reply", source=REPLY)
+        fill([violation(call_id="c-5", contract="Reply.ensure[2]", contract_version=1, trace_id="tr-5")])
+        steps = [
+            {"kind": "output_contract", "name": "Reply.ensure[2]", "data": {"is_valid": False}},
+            {"kind": "output_contract", "name": "no_refunds", "data": {"is_valid": True}},
+        ]
+        Trace.objects.create(
+            project=cast.project_a,
+            trace_id="tr-5",
+            call_id="c-5",
+            created_at=cast.project_a.created_at,
+            steps=steps,
+        )
+        html = owner.get("/p/alpha/traces/tr-5/").content.decode()
+        assert (
+            '<a class="contract" href="/p/alpha/contracts/Reply/"><strong>Reply v1, line 3</strong></a>'
+            in html
+        )
+        assert '<code class="clause" title="Reply.ensure[2]">ensure not pii(output)</code>' in html
+        assert 'href="/p/alpha/violations/?contract=no_refunds"><strong>no_refunds</strong>' in html
