@@ -200,7 +200,7 @@ class TestBreakpoints:
 
         page.get_by_role("link", name=str(breakpoint_id), exact=True).click()
         expect(page).to_have_url(re.compile(rf"/p/alpha/breakpoints/{breakpoint_id}/$"))
-        expect(page.locator("main")).to_contain_text("1 hit of at most 1.")
+        expect(page.locator("main")).to_contain_text("1 hit of at most 1, 10 a minute at most.")
         # The limit is reached: the breakpoint disarmed itself.
         expect(page.get_by_role("heading", level=1).locator(".lc-badge")).to_have_text("spent")
         captured = page.locator("#captured tbody tr")
@@ -209,7 +209,7 @@ class TestBreakpoints:
         expect(captured).to_contain_text("gpt-4o-mini")
         shot(page, "captured")
 
-        captured.get_by_role("link").click()
+        captured.locator("a[href*='/traces/']").click()
         expect(page).to_have_url(re.compile(r"/p/alpha/traces/\w+/$"))
         expect(page.locator("dl.lc-facts")).to_contain_text(f"breakpoint {breakpoint_id}")
         expect(page.locator("li.request")).to_contain_text("My money back?")

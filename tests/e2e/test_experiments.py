@@ -26,7 +26,10 @@ SOURCE = """contract Reply {{
 def running_experiment(cast: Cast) -> Experiment:
     """Start "shorter-replies" on Alpha at 20 % coverage, with five minutes of traffic in the rollups."""
     v1 = contract_services.contract_save(project=cast.project_a, source=SOURCE.format(limit=2000))
-    v2 = contract_services.contract_save(project=cast.project_a, source=SOURCE.format(limit=500))
+    # Version 2 of the same contract ("New contract" refuses a name in use).
+    v2 = contract_services.contract_save(
+        project=cast.project_a, name="Reply", source=SOURCE.format(limit=500)
+    )
     actor = services.Actor.of_user(cast.owner)
     experiment = services.experiment_create(
         project=cast.project_a,
