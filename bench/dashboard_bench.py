@@ -7,7 +7,8 @@ one ``INSERT ... SELECT FROM generate_series`` and rolled up by the real aggrega
 run once per simulated day in time order, as the periodic task writes them in production
 (one bulk pass over 30 days would scatter a day's rollup rows over the whole table).
 Then a logged-in test client requests each page repeatedly; the goal is a median under
-200 ms for the overview and for the explorer's first page.
+200 ms for the overview, the explorer (one row per call, with every verdict of the call),
+the call page and the trace page.
 
 It runs in its own database (``test_llmc_dashboard_bench``), created and dropped here; the
 database named by DATABASE_URL is only used to connect.
@@ -16,6 +17,7 @@ database named by DATABASE_URL is only used to connect.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -57,7 +59,7 @@ def generate(project_id: int, n: int) -> None:
     """Insert ``n`` events spread over the last 30 days, in one statement."""
     from django.db import connection
 
-    from contracts_app.models import ValidationEvent
+    from contracts_app.models import Trace, ValidationEvent
 
     sql = f"""
         INSERT INTO {ValidationEvent._meta.db_table} (
@@ -84,9 +86,76 @@ def generate(project_id: int, n: int) -> None:
         FROM generate_series(1, %s) AS g,
             LATERAL (SELECT now() - (random() + g * 0) * interval '30 days' AS at) AS t
     """
+    # The trace of every call with a trace id (one event in 50), with the steps of a call
+    # that was re-asked once.
+    steps = json.dumps(
+        [
+            {
+                "kind": "request",
+                "name": "request",
+                "started_ms": 0,
+                "duration_ms": 0.1,
+                "data": {
+                    "provider": "openai",
+                    "endpoint": "chat.completions",
+                    "model": "gpt-4o-mini",
+                    "body": {"messages": [{"role": "user", "content": "File a ticket " * 40}]},
+                },
+            },
+            {
+                "kind": "model_call",
+                "name": "gpt-4o-mini",
+                "started_ms": 0.1,
+                "duration_ms": 420.0,
+                "data": {
+                    "attempt": 0,
+                    "model": "gpt-4o-mini",
+                    "latency_ms": 420.0,
+                    "output": "x" * 800,
+                    "usage": {"prompt_tokens": 120, "completion_tokens": 200},
+                },
+            },
+            {
+                "kind": "output_contract",
+                "name": "ticket_schema",
+                "started_ms": 420.1,
+                "duration_ms": 0.3,
+                "data": {"is_valid": False, "severity": "error", "message": "not valid JSON"},
+            },
+            {
+                "kind": "reask",
+                "name": "reask",
+                "started_ms": 420.4,
+                "duration_ms": 0.0,
+                "data": {"attempt": 1, "feedback": "Answer with the JSON object only."},
+            },
+            {
+                "kind": "model_call",
+                "name": "gpt-4o-mini",
+                "started_ms": 420.4,
+                "duration_ms": 380.0,
+                "data": {"attempt": 1, "model": "gpt-4o-mini", "latency_ms": 380.0, "output": "{}"},
+            },
+            {
+                "kind": "outcome",
+                "name": "repaired",
+                "started_ms": 800.4,
+                "duration_ms": 0,
+                "data": {"outcome": "repaired", "retries": 1},
+            },
+        ]
+    )
+    traces = f"""
+        INSERT INTO {Trace._meta.db_table} (project_id, trace_id, call_id, created_at, received_at, outcome,
+            model, steps)
+        SELECT project_id, trace_id, call_id, timestamp, received_at, 'repaired', model, %s::jsonb
+        FROM {ValidationEvent._meta.db_table} WHERE project_id = %s AND trace_id IS NOT NULL
+    """
     with connection.cursor() as cursor:
         cursor.execute(sql, [project_id, n])
+        cursor.execute(traces, [steps, project_id])
         cursor.execute(f"ANALYZE {ValidationEvent._meta.db_table}")
+        cursor.execute(f"ANALYZE {Trace._meta.db_table}")
 
 
 def median_ms(client: object, url: str, repeat: int) -> float:
@@ -127,7 +196,7 @@ def main() -> int:
     from django.utils import timezone
 
     from contracts_app import services
-    from contracts_app.models import HourRollup, MinuteRollup, ValidationEvent
+    from contracts_app.models import HourRollup, MinuteRollup, Trace, ValidationEvent
 
     setup_test_environment()
     settings.DATABASES["default"]["TEST"]["NAME"] = "test_llmc_dashboard_bench"
@@ -167,6 +236,10 @@ def main() -> int:
         }
         page = client.get(base + "violations/").context["page"]
         gated["explorer, second page (keyset)"] = base + f"violations/?cursor={page.next_cursor}"
+        # The pages a violation links to: its call and its trace.
+        gated["call page"] = base + f"calls/{page.calls[0].call_id}/"
+        trace_id = Trace.objects.values_list("trace_id", flat=True).order_by("-created_at").first()
+        gated["trace page"] = base + f"traces/{trace_id}/"
         results = {
             name: median_ms(client, url, args.repeat) for name, url in {**gated, **informative}.items()
         }

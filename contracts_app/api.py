@@ -113,9 +113,11 @@ def get_contracts(request: HttpRequest, response: HttpResponse) -> Any:
 
 @router.get("/breakpoints", auth=READ, response={200: BreakpointsOut, 304: None, **_ERRORS})
 def get_breakpoints(request: HttpRequest, response: HttpResponse) -> Any:
-    """Return the project's active breakpoints; 304 when the ETag still matches."""
-    breakpoints = selectors.breakpoints_active(project=_key(request).project)
+    """Return the project's active breakpoints and trace sample rate; 304 when the ETag still matches."""
+    project = _key(request).project
+    breakpoints = selectors.breakpoints_active(project=project)
     data = {
+        "trace_sample_rate": project.trace_sample_rate,
         "breakpoints": [
             {
                 "id": bp.pk,
@@ -125,8 +127,9 @@ def get_breakpoints(request: HttpRequest, response: HttpResponse) -> Any:
                 "input_contains": bp.input_contains,
                 "output_contains": bp.output_contains,
                 "remaining": bp.remaining,
+                "rate_per_minute": bp.rate_per_minute,
             }
             for bp in breakpoints
-        ]
+        ],
     }
     return _conditional(request, response, data)

@@ -53,6 +53,9 @@ class Project(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     retention_days = models.PositiveIntegerField(default=30)
     alert_webhook_url = models.URLField(blank=True, default="")
+    # The share (0-1) of violated calls whose trace the SDKs upload; they pull it with
+    # the breakpoints.
+    trace_sample_rate = models.FloatField(default=1.0)
 
     def __str__(self) -> str:
         return self.name
@@ -108,7 +111,11 @@ class Contract(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="contracts")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
-    active = models.BooleanField(default=True)
+    # A saved version is a draft: SDKs pull ``active_version`` and only while ``active``.
+    active = models.BooleanField(default=False)
+    active_version = models.ForeignKey(
+        "ContractVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -116,6 +123,11 @@ class Contract(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def running_version(self) -> int | None:
+        """Return the version number SDKs enforce now (None: nothing runs)."""
+        return self.active_version.version if self.active and self.active_version else None
 
 
 class ContractVersion(ImmutableModel):
@@ -141,6 +153,25 @@ class EventQuerySet(models.QuerySet["ValidationEvent"]):
     def readable(self) -> EventQuerySet:
         """Leave out rows whose timestamp cannot be loaded (stored before ingest bounded it)."""
         return self.filter(timestamp__gte=READABLE_SINCE, timestamp__lt=READABLE_UNTIL)
+
+
+class ContractAuditEntry(models.Model):
+    """One deploy-side change of a contract: an activation, a roll back, a deactivation."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="audit_entries")
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # Who acted, in words: a user name, or the job that did it (an experiment shipping a winner).
+    actor_label = models.CharField(max_length=150)
+    action = models.CharField(max_length=30)
+    from_version = models.PositiveIntegerField(null=True, blank=True)
+    to_version = models.PositiveIntegerField(null=True, blank=True)
+    calls_per_hour = models.FloatField(null=True, blank=True)
+    reason = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["contract", "-at"], name="contractaudit_contract_time")]
 
 
 class ValidationEvent(ImmutableModel):
@@ -221,6 +252,8 @@ class ValidationEvent(ImmutableModel):
                 condition=models.Q(is_valid=False),
                 name="event_violation_page",
             ),
+            # The explorer groups violations by call: every verdict of the calls on a page.
+            models.Index(fields=["project", "call_id"], name="event_call"),
             # Drilling into one conversation: the explorer's session filter and the trace links.
             models.Index(
                 fields=["project", "session_id", "-timestamp"],
@@ -245,7 +278,11 @@ class Trace(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "trace_id"], name="trace_unique_trace_id")]
-        indexes = [models.Index(fields=["project", "created_at"], name="trace_project_time")]
+        indexes = [
+            models.Index(fields=["project", "created_at"], name="trace_project_time"),
+            # A breakpoint's captures, a page at a time, and its captures of the last minute.
+            models.Index(fields=["breakpoint", "-received_at", "-id"], name="trace_breakpoint_time"),
+        ]
 
 
 class Breakpoint(models.Model):
@@ -260,6 +297,8 @@ class Breakpoint(models.Model):
     active = models.BooleanField(default=True)
     hit_count = models.PositiveIntegerField(default=0)
     limit = models.PositiveIntegerField(null=True, blank=True)
+    # Captures kept per minute at most; the SDKs pull it and hold back above it too.
+    rate_per_minute = models.PositiveIntegerField(null=True, blank=True, default=10)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

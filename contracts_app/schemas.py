@@ -210,11 +210,21 @@ class BreakpointOut(ModelSchema):
 
     class Meta:
         model = Breakpoint
-        fields = ["id", "contract", "severity", "model", "input_contains", "output_contains"]
+        fields = [
+            "id",
+            "contract",
+            "severity",
+            "model",
+            "input_contains",
+            "output_contains",
+            "rate_per_minute",
+        ]
 
 
 class BreakpointsOut(Schema):
     breakpoints: list[BreakpointOut]
+    # The share (0-1) of violated calls whose trace the SDKs upload.
+    trace_sample_rate: float = 1.0
 
 
 class HealthOut(Schema):

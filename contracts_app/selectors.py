@@ -11,17 +11,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Max, Sum
+from django.db.models import Max, Q, Sum
 
 from contracts_app.models import (
     BUCKET_FIELDS,
     LATENCY_BUCKETS_MS,
     Breakpoint,
     Contract,
+    ContractAuditEntry,
+    ContractVersion,
     HourRollup,
     MinuteRollup,
     Project,
     Trace,
+    ValidationEvent,
 )
 
 
@@ -32,19 +35,112 @@ def etag_of(data: Any) -> str:
 
 
 def contracts_active_specs(*, project: Project) -> list[dict[str, Any]]:
-    """Return the latest version of each active contract of the project, as the SDK pulls them."""
-    out = []
-    for contract in Contract.objects.filter(project=project, active=True).order_by("name"):
-        latest = contract.versions.order_by("-version").first()
-        if latest is not None:
-            out.append(
-                {
-                    "name": contract.name,
-                    "version": latest.version,
-                    "spec": latest.spec,
-                    "source": latest.source,
-                }
-            )
+    """Return the activated version of each active contract of the project, as the SDK pulls them."""
+    running = (
+        Contract.objects.filter(project=project, active=True, active_version__isnull=False)
+        .select_related("active_version")
+        .order_by("name")
+    )
+    return [
+        {
+            "name": contract.name,
+            "version": contract.active_version.version,
+            "spec": contract.active_version.spec,
+            "source": contract.active_version.source,
+        }
+        for contract in running
+        if contract.active_version is not None
+    ]
+
+
+def contract_calls_per_hour(*, project_id: int, name: str, now: datetime, hours: int = 24) -> float:
+    """Return how many calls an hour contract ``name`` checked over the last ``hours``, from rollups."""
+    # An LLMCL contract reports one verdict per clause ("Reply.ensure[1]") and a call runs
+    # every clause, so the busiest clause counts the calls.
+    per_name = (
+        HourRollup.objects.filter(
+            project_id=project_id, bucket__gte=now - timedelta(hours=hours), bucket__lt=now
+        )
+        .filter(Q(contract=name) | Q(contract__startswith=name + "."))
+        .values("contract")
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
+    busiest = max((row["n"] or 0 for row in per_name), default=0)
+    return busiest / hours
+
+
+@dataclass
+class ActivationPreview:
+    """What activating a version changes: the diff against what runs now, and the traffic it meets."""
+
+    contract: Contract
+    version: ContractVersion
+    running: ContractVersion | None
+    diff: list[DiffLine]
+    calls_per_hour: float
+
+    @property
+    def action(self) -> str:
+        if self.running is not None and self.version.version < self.running.version:
+            return "rollback"
+        return "activate"
+
+
+def contract_activation_preview(
+    *, contract: Contract, version: ContractVersion, now: datetime
+) -> ActivationPreview:
+    """Return the diff from the running version to ``version`` and the calls an hour it affects."""
+    running = contract.active_version if contract.active else None
+    return ActivationPreview(
+        contract=contract,
+        version=version,
+        running=running,
+        diff=source_diff(running.source if running is not None else "", version.source),
+        calls_per_hour=contract_calls_per_hour(project_id=contract.project_id, name=contract.name, now=now),
+    )
+
+
+def contract_audit(*, contract: Contract, limit: int = 50) -> list[ContractAuditEntry]:
+    """Return the contract's deploy-side changes, newest first."""
+    return list(contract.audit_entries.select_related("actor")[:limit])
+
+
+@dataclass(frozen=True)
+class Clause:
+    """An LLMCL clause as written: its contract, version, source line and text."""
+
+    contract: str
+    version: int
+    line: int | None
+    text: str
+
+
+def clauses_of(*, project: Project, keys: Sequence[tuple[str, int | None]]) -> dict[tuple[str, int], Clause]:
+    """Return the source text and line of each reported (check name, version) that is an LLMCL clause."""
+    wanted: dict[str, set[int]] = {}
+    for name, version in keys:
+        if version and "." in name:
+            wanted.setdefault(name.split(".", 1)[0], set()).add(version)
+    if not wanted:
+        return {}
+    q = Q()
+    for contract, versions in wanted.items():
+        q |= Q(contract__name=contract, version__in=versions)
+    out: dict[tuple[str, int], Clause] = {}
+    # One query for every version on the page; the specs hold each clause's text and place.
+    for cv in ContractVersion.objects.filter(contract__project=project).filter(q).select_related("contract"):
+        for declared in cv.spec.get("contracts", []) if isinstance(cv.spec, dict) else []:
+            for clause in declared.get("clauses", []) if isinstance(declared, dict) else []:
+                if not isinstance(clause, dict) or not clause.get("name"):
+                    continue
+                position = clause.get("position") or {}
+                out[(str(clause["name"]), cv.version)] = Clause(
+                    contract=cv.contract.name,
+                    version=cv.version,
+                    line=position.get("line") if isinstance(position, dict) else None,
+                    text=str(clause.get("text") or ""),
+                )
     return out
 
 
@@ -182,7 +278,10 @@ def contract_owner(name: str, names: set[str]) -> str | None:
 def contracts_with_health(*, project: Project, now: datetime) -> list[ContractRow]:
     """Return the project's contracts with their latest version and 24 h rollup figures."""
     contracts = list(
-        Contract.objects.filter(project=project).annotate(latest=Max("versions__version")).order_by("name")
+        Contract.objects.filter(project=project)
+        .select_related("active_version")
+        .annotate(latest=Max("versions__version"))
+        .order_by("name")
     )
     rows = {c.name: ContractRow(contract=c, version=c.latest) for c in contracts}  # type: ignore[attr-defined]
     sums = (
@@ -201,7 +300,12 @@ def contracts_with_health(*, project: Project, now: datetime) -> list[ContractRo
 
 def contract_get(*, project: Project, name: str) -> Contract | None:
     """Return the project's contract ``name`` with its versions prefetched, newest first."""
-    return Contract.objects.filter(project=project, name=name).prefetch_related("versions").first()
+    return (
+        Contract.objects.filter(project=project, name=name)
+        .select_related("active_version")
+        .prefetch_related("versions__author")
+        .first()
+    )
 
 
 @dataclass(frozen=True)
@@ -244,6 +348,35 @@ def trace_get(*, project: Project, trace_id: str) -> Trace | None:
     return Trace.objects.select_related("breakpoint").filter(project=project, trace_id=trace_id).first()
 
 
+def trace_call_event(*, project: Project, trace: Trace) -> ValidationEvent | None:
+    """Return one event of the trace's call (its conversation and experiment arm), or None."""
+    if not trace.call_id:
+        return None
+    return (
+        ValidationEvent.objects.filter(project=project, call_id=trace.call_id)
+        .only("id", "call_id", "session_id", "turn", "experiment", "variant")
+        .order_by("id")
+        .first()
+    )
+
+
+def trace_steps_label(*, project: Project, trace: Trace, steps: list[dict[str, Any]]) -> None:
+    """Attach to each verdict step its LLMCL clause (``clause``: source text and line), when it is one."""
+    if not trace.call_id:
+        return
+    # The call's events say which version of each contract judged it.
+    versions = dict(
+        ValidationEvent.objects.filter(project=project, call_id=trace.call_id)
+        .values_list("contract", "contract_version")
+        .order_by()
+        .distinct()
+    )
+    clauses = clauses_of(project=project, keys=list(versions.items()))
+    for step in steps:
+        name = str(step.get("name") or "")
+        step["clause"] = clauses.get((name, versions.get(name) or 0))
+
+
 def breakpoints_list(*, project: Project) -> list[Breakpoint]:
     """Return every breakpoint of the project, newest first."""
     return list(Breakpoint.objects.filter(project=project).order_by("-created_at", "-id"))
@@ -254,11 +387,64 @@ def breakpoint_get(*, project: Project, pk: int) -> Breakpoint | None:
     return Breakpoint.objects.filter(project=project, pk=pk).first()
 
 
-def breakpoint_traces(*, breakpoint: Breakpoint, limit: int = 100) -> list[Trace]:
-    """Return the traces ``breakpoint`` captured, newest first (steps left out)."""
-    return list(
-        Trace.objects.filter(breakpoint=breakpoint).defer("steps").order_by("-received_at", "-id")[:limit]
+@dataclass
+class CapturePage:
+    traces: list[Trace]
+    page: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def breakpoint_traces(*, breakpoint: Breakpoint, page: int = 1, size: int = 25) -> CapturePage:
+    """Return one page of the traces ``breakpoint`` captured, newest first (steps left out)."""
+    # OFFSET is fine here: a breakpoint captures at most its limit (10,000 at most).
+    page = max(1, page)
+    start = (page - 1) * size
+    traces = list(
+        Trace.objects.filter(breakpoint=breakpoint)
+        .defer("steps")
+        .order_by("-received_at", "-id")[start : start + size + 1]
     )
+    return CapturePage(traces=traces[:size], page=page, has_next=len(traces) > size)
+
+
+@dataclass
+class ComparedStep:
+    """Step ``index`` of two traces; ``same`` when kind, name, verdict and text agree."""
+
+    index: int
+    left: dict[str, Any] | None
+    right: dict[str, Any] | None
+
+    @property
+    def same(self) -> bool:
+        return _step_key(self.left) == _step_key(self.right)
+
+
+def _step_key(step: dict[str, Any] | None) -> tuple[Any, ...] | None:
+    if step is None:
+        return None
+    data = step["data"]
+    return (
+        step.get("kind"),
+        step.get("name"),
+        data.get("is_valid"),
+        data.get("message"),
+        data.get("output"),
+        data.get("outcome"),
+    )
+
+
+def trace_comparison(*, left: Trace, right: Trace) -> list[ComparedStep]:
+    """Pair the steps of two traces by position, for a side-by-side view."""
+    a, b = trace_steps(trace=left), trace_steps(trace=right)
+    return [
+        ComparedStep(i + 1, a[i] if i < len(a) else None, b[i] if i < len(b) else None)
+        for i in range(max(len(a), len(b)))
+    ]
 
 
 def contract_names_seen(*, project: Project, now: datetime, days: int = 7) -> list[str]:

@@ -29,6 +29,7 @@ from contracts_app.models import (
     ApiKey,
     Breakpoint,
     Contract,
+    ContractAuditEntry,
     ContractVersion,
     HourBreakdown,
     HourRollup,
@@ -44,6 +45,7 @@ from contracts_app.models import (
 )
 from contracts_app.schemas import EventIn, SdkIn, TraceIn
 from llm_contracts.contracts import redact
+from llm_contracts.debugging._trace import bound_trace
 
 logger = logging.getLogger(__name__)
 
@@ -223,23 +225,35 @@ def _compiled_spec(source: str) -> dict[str, Any]:
     return dict(spec)
 
 
+def _declared(spec: Mapping[str, Any]) -> list[str]:
+    return [str(c.get("name")) for c in spec.get("contracts", []) if isinstance(c, Mapping)]
+
+
 def contract_version_create(
     *, project: Project, name: str, source: str, author: AbstractBaseUser | None = None, description: str = ""
 ) -> ContractVersion:
-    """Compile ``source`` and save it as the next version of the project's contract ``name``."""
+    """Compile ``source`` and save it as the next version (a draft) of the project's contract ``name``."""
     if not name or len(name) > 200:
         raise ServiceError("name must have 1 to 200 characters", field="name")
     spec = _compiled_spec(source)
-    defined = [c.get("name") for c in spec.get("contracts", []) if isinstance(c, Mapping)]
+    defined = _declared(spec)
     if name not in defined:
         raise ContractCompileError(
-            f"the source defines no contract named {name!r} (it defines: "
-            f"{', '.join(map(str, defined)) or 'none'})",
+            f"the source defines no contract named {name!r} (it defines: {', '.join(defined) or 'none'})",
+            field="source",
+        )
+    if len(defined) > 1:
+        # A stored contract is deployed, diffed and rolled back on its own; a second
+        # contract in its source would ride along unseen (and was once silently dropped).
+        raise ContractCompileError(
+            f"the source defines {len(defined)} contracts ({', '.join(defined)}); a stored contract "
+            f"holds exactly one: save each in its own contract",
             field="source",
         )
     with transaction.atomic():
+        # A new contract is a draft: nothing runs until a version is activated.
         contract, _ = Contract.objects.get_or_create(
-            project=project, name=name, defaults={"description": description}
+            project=project, name=name, defaults={"description": description, "active": False}
         )
         # Lock the contract so two concurrent saves cannot both take the same number.
         contract = Contract.objects.select_for_update().get(pk=contract.pk)
@@ -253,7 +267,7 @@ def breakpoint_create(
     *, project: Project, contract: str, limit: int | None = None, **conditions: Any
 ) -> Breakpoint:
     """Create an active breakpoint on ``contract`` with the given conditions."""
-    allowed = {"severity", "model", "input_contains", "output_contains"}
+    allowed = {"severity", "model", "input_contains", "output_contains", "rate_per_minute"}
     unknown = set(conditions) - allowed
     if unknown:
         raise ServiceError(f"unknown breakpoint conditions: {', '.join(sorted(unknown))}", field="conditions")
@@ -373,44 +387,149 @@ def contract_try(*, source: str, input_text: str, output_text: str, model: str =
     return result
 
 
+class ContractNameTaken(ServiceError):
+    """A new contract whose name the project already uses; ``existing`` names it."""
+
+    status = 409
+
+    def __init__(self, reason: str, *, existing: str) -> None:
+        super().__init__(reason, field="name")
+        self.existing = existing
+
+
 def contract_save(
     *, project: Project, source: str, name: str | None = None, author: AbstractBaseUser | None = None
 ) -> ContractVersion:
-    """Save ``source`` as the next version of contract ``name`` (by default the last one it defines)."""
+    """Save ``source`` as a draft: the next version of ``name``, or (no ``name``) a new contract."""
     if not name:
         spec, diagnostics = contract_source_check(source=source)
         if spec is None:
             raise ContractCompileError(diagnostics[0].message, field="source")
-        declared = [c.get("name") for c in spec.get("contracts", []) if isinstance(c, Mapping)]
+        declared = _declared(spec)
         if not declared:
             raise ContractCompileError("the source defines no contract", field="source")
-        name = str(declared[-1])
+        name = declared[0]
+        if len(declared) == 1 and Contract.objects.filter(project=project, name=name).exists():
+            # "New contract" never writes into an existing one (it may be running).
+            raise ContractNameTaken(
+                f"a contract named {name} exists already: edit it to save a new version, "
+                f"or rename the contract in the source",
+                existing=name,
+            )
     return contract_version_create(project=project, name=name, source=source, author=author)
 
 
-def contract_set_active(*, contract: Contract, active: bool) -> Contract:
-    """Activate or deactivate a contract; SDKs pull only active ones."""
-    if contract.active != active:
-        contract.active = active
-        contract.save(update_fields=["active"])
-    return contract
+class _Unchecked:
+    """The running version was not looked at before the change."""
 
 
-def contract_rollback(
-    *, contract: Contract, version: int, author: AbstractBaseUser | None = None
-) -> ContractVersion:
-    """Save the source of an old version as the newest version; history stays as it was."""
-    old = contract.versions.filter(version=version).first()
-    if old is None:
-        raise NotFound(f"contract {contract.name} has no version {version}", field="version")
-    return contract_version_create(
-        project=contract.project, name=contract.name, source=old.source, author=author
+UNCHECKED = _Unchecked()
+
+
+def _actor_label(actor: AbstractBaseUser | None, actor_label: str) -> str:
+    if actor_label:
+        return actor_label[:150]
+    return actor.get_username() if actor is not None else "system"
+
+
+def _check_running(contract: Contract, expected_running: int | None | _Unchecked) -> None:
+    if isinstance(expected_running, _Unchecked) or expected_running == contract.running_version:
+        return
+    now = f"v{contract.running_version}" if contract.running_version else "nothing"
+    raise ServiceError(
+        f"{contract.name} changed while you were looking: {now} runs now; review the change again",
+        field="version",
     )
+
+
+def contract_version_activate(
+    *,
+    contract_version: ContractVersion,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
+    reason: str = "",
+    expected_running: int | None | _Unchecked = UNCHECKED,
+) -> ContractAuditEntry:
+    """Deploy ``contract_version``: SDKs enforce it from their next pull; return the audit entry.
+
+    ``expected_running`` is the version the person confirming saw running (None: nothing);
+    when another one runs by now the change is refused, so nobody confirms a stale diff.
+    """
+    from contracts_app import selectors as contract_selectors
+
+    with transaction.atomic():
+        contract = (
+            Contract.objects.select_for_update(of=("self",))
+            .select_related("active_version")
+            .get(pk=contract_version.contract_id)
+        )
+        _check_running(contract, expected_running)
+        running = contract.running_version
+        if running == contract_version.version:
+            raise ServiceError(f"{contract.name} v{running} runs already", field="version")
+        contract.active_version = contract_version
+        contract.active = True
+        contract.save(update_fields=["active_version", "active"])
+        return ContractAuditEntry.objects.create(
+            contract=contract,
+            actor=actor,
+            actor_label=_actor_label(actor, actor_label),
+            action="rollback" if running is not None and contract_version.version < running else "activate",
+            from_version=running,
+            to_version=contract_version.version,
+            calls_per_hour=contract_selectors.contract_calls_per_hour(
+                project_id=contract.project_id, name=contract.name, now=timezone.now()
+            ),
+            reason=reason[:500],
+        )
+
+
+def contract_deactivate(
+    *,
+    contract: Contract,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
+    reason: str = "",
+    expected_running: int | None | _Unchecked = UNCHECKED,
+) -> ContractAuditEntry:
+    """Stop a contract: SDKs drop it at their next pull; return the audit entry."""
+    from contracts_app import selectors as contract_selectors
+
+    with transaction.atomic():
+        contract = (
+            Contract.objects.select_for_update(of=("self",))
+            .select_related("active_version")
+            .get(pk=contract.pk)
+        )
+        _check_running(contract, expected_running)
+        running = contract.running_version
+        if running is None:
+            raise ServiceError(f"{contract.name} does not run", field="active")
+        contract.active = False
+        contract.save(update_fields=["active"])
+        return ContractAuditEntry.objects.create(
+            contract=contract,
+            actor=actor,
+            actor_label=_actor_label(actor, actor_label),
+            action="deactivate",
+            from_version=running,
+            to_version=None,
+            calls_per_hour=contract_selectors.contract_calls_per_hour(
+                project_id=contract.project_id, name=contract.name, now=timezone.now()
+            ),
+            reason=reason[:500],
+        )
 
 
 # Breakpoints: the pages' edits.
 
 _BREAKPOINT_TEXT_LIMITS = {"contract": 200, "model": 200, "input_contains": 500, "output_contains": 500}
+# A breakpoint made on the page captures this many traces, this many a minute at most,
+# unless told otherwise: one with neither once captured 1,486 traces in five minutes.
+BREAKPOINT_DEFAULT_LIMIT = 100
+BREAKPOINT_DEFAULT_RATE = 10
+BREAKPOINT_MAX_LIMIT = 10_000
+BREAKPOINT_MAX_RATE = 600
 
 
 def _breakpoint_fields(
@@ -421,6 +540,7 @@ def _breakpoint_fields(
     input_contains: str | None,
     output_contains: str | None,
     limit: int | None,
+    rate_per_minute: int | None,
 ) -> dict[str, Any]:
     values: dict[str, Any] = {
         "contract": (contract or "").strip(),
@@ -429,7 +549,8 @@ def _breakpoint_fields(
         # The text matches are kept as typed: a leading space can be what is meant.
         "input_contains": input_contains or None,
         "output_contains": output_contains or None,
-        "limit": limit,
+        "limit": BREAKPOINT_DEFAULT_LIMIT if limit is None else limit,
+        "rate_per_minute": BREAKPOINT_DEFAULT_RATE if rate_per_minute is None else rate_per_minute,
     }
     if not values["contract"]:
         raise ServiceError("name the contract the breakpoint watches", field="contract")
@@ -440,8 +561,17 @@ def _breakpoint_fields(
         raise ServiceError(
             f"severity must be one of {', '.join(ValidationEvent.Severity.values)}", field="severity"
         )
-    if limit is not None and limit < 1:
-        raise ServiceError("the limit must be at least 1 (leave it empty for no limit)", field="limit")
+    if not 1 <= values["limit"] <= BREAKPOINT_MAX_LIMIT:
+        raise ServiceError(
+            f"the limit must be between 1 and {BREAKPOINT_MAX_LIMIT} (empty: {BREAKPOINT_DEFAULT_LIMIT})",
+            field="limit",
+        )
+    if not 1 <= values["rate_per_minute"] <= BREAKPOINT_MAX_RATE:
+        raise ServiceError(
+            f"the rate must be between 1 and {BREAKPOINT_MAX_RATE} captures a minute "
+            f"(empty: {BREAKPOINT_DEFAULT_RATE})",
+            field="rate_per_minute",
+        )
     return values
 
 
@@ -455,8 +585,9 @@ def breakpoint_save(
     input_contains: str | None = None,
     output_contains: str | None = None,
     limit: int | None = None,
+    rate_per_minute: int | None = None,
 ) -> Breakpoint:
-    """Create a breakpoint, or change the conditions and limit of ``breakpoint``."""
+    """Create a breakpoint, or change its conditions, limit and rate (empty: the defaults)."""
     values = _breakpoint_fields(
         contract=contract,
         severity=severity,
@@ -464,6 +595,7 @@ def breakpoint_save(
         input_contains=input_contains,
         output_contains=output_contains,
         limit=limit,
+        rate_per_minute=rate_per_minute,
     )
     if breakpoint is None:
         return breakpoint_create(project=project, **values)
@@ -873,6 +1005,15 @@ def trace_store(*, project: Project, trace: TraceIn) -> tuple[Trace, bool]:
                 # SDKs poll breakpoints, so hits of one already disabled or spent keep
                 # arriving for a while: the trace is kept, but not as a capture.
                 breakpoint_ = None
+            elif breakpoint_.rate_per_minute is not None and (
+                Trace.objects.filter(
+                    breakpoint=breakpoint_, received_at__gte=timezone.now() - timedelta(minutes=1)
+                ).count()
+                >= breakpoint_.rate_per_minute
+            ):
+                # Many SDK processes share one breakpoint and each holds to the rate on its
+                # own: the server holds the sum to it (the trace stays, not as a capture).
+                breakpoint_ = None
         if breakpoint_ is not None:
             breakpoint_.hit_count += 1
             if breakpoint_.limit is not None and breakpoint_.hit_count >= breakpoint_.limit:
@@ -884,6 +1025,9 @@ def trace_store(*, project: Project, trace: TraceIn) -> tuple[Trace, bool]:
             dict(step.model_dump(), name=redact(step.name), data=_redact_data(step.data))
             for step in trace.steps
         ]
+        # The SDK bounds what it uploads; an old or foreign client may not, and one trace
+        # must not take megabytes of the table.
+        steps = bound_trace({"steps": steps})["steps"]
         try:
             with transaction.atomic():
                 stored = Trace.objects.create(

@@ -101,10 +101,12 @@ def contract_detail(request: HttpRequest, slug: str, name: str) -> HttpResponse:
     context = {
         "project": project,
         "contract": contract,
+        "running": contract.running_version,
         "versions": versions,
         "old": old,
         "new": new,
         "diff": diff,
+        "audit": [] if request.htmx else selectors.contract_audit(contract=contract),
         "nav": "contracts",
     }
     template = "contracts_app/_diff.html" if request.htmx else "contracts_app/contract_detail.html"
@@ -129,13 +131,32 @@ def contract_edit(request: HttpRequest, slug: str, name: str | None = None) -> H
     if request.method == "POST":
         try:
             version = services.contract_save(project=project, name=name, source=source, author=request.user)
+        except services.ContractNameTaken as exc:
+            context = _editor_context(
+                source,
+                [],
+                project=project,
+                contract=contract,
+                failed=True,
+                taken=exc.existing,
+                refusal=exc.reason,
+            )
+            return render(request, "contracts_app/contract_edit.html", context, status=exc.status)
         except services.ServiceError as exc:
-            diagnostics = services.contract_source_check(source=source)[1] or [
-                services.Diagnostic(exc.reason)
-            ]
-            context = _editor_context(source, diagnostics, project=project, contract=contract, failed=True)
+            diagnostics = services.contract_source_check(source=source)[1]
+            context = _editor_context(
+                source,
+                diagnostics or [services.Diagnostic(exc.reason)],
+                project=project,
+                contract=contract,
+                failed=True,
+            )
             return render(request, "contracts_app/contract_edit.html", context, status=422)
-        messages.success(request, f"Saved {version.contract.name} version {version.version}.")
+        messages.success(
+            request,
+            f"Saved {version.contract.name} version {version.version} as a draft: "
+            f"nothing changes for the SDKs until it is activated.",
+        )
         return redirect("contracts_app:contract_detail", slug=project.slug, name=version.contract.name)
     context = _editor_context(source, [], project=project, contract=contract)
     return render(request, "contracts_app/contract_edit.html", context)
@@ -175,37 +196,80 @@ def contract_try(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, template, context)
 
 
-@login_required
-@require_POST
-def contract_active(request: HttpRequest, slug: str, name: str) -> HttpResponse:
-    """Activate or deactivate a contract."""
-    project = project_for(request, slug, write=True)
-    contract = services.contract_set_active(
-        contract=_contract(project, name), active=request.POST.get("active") == "1"
-    )
-    messages.success(request, f"{contract.name} is {'active' if contract.active else 'inactive'} now.")
-    return redirect("contracts_app:contract_detail", slug=project.slug, name=contract.name)
+def _version(contract: Contract, number: int) -> Any:
+    version = next((v for v in contract.versions.all() if v.version == number), None)
+    if version is None:
+        raise Http404("No such version")
+    return version
+
+
+def _expected_running(request: HttpRequest) -> Any:
+    # The confirmation page sends the version it showed running ("" for none); a client
+    # that never looked (a script) sends nothing and is not checked.
+    if "expected_running" not in request.POST:
+        return services.UNCHECKED
+    return _int(request.POST["expected_running"])
 
 
 @login_required
-@require_POST
-def contract_rollback(request: HttpRequest, slug: str, name: str) -> HttpResponse:
-    """Save an old version's source as the contract's newest version."""
+@require_http_methods(["GET", "POST"])
+def contract_activate(request: HttpRequest, slug: str, name: str, version: int) -> HttpResponse:
+    """Show what activating a version changes (GET); activate it once confirmed (POST)."""
     project = project_for(request, slug, write=True)
     contract = _contract(project, name)
-    try:
-        version = services.contract_rollback(
-            contract=contract, version=_int(request.POST.get("version")) or 0, author=request.user
-        )
-    except services.ServiceError as exc:
-        messages.error(request, exc.reason)
-    else:
-        messages.success(
-            request,
-            f"Rolled back: version {version.version} has the source of version "
-            f"{request.POST.get('version')}.",
-        )
-    return redirect("contracts_app:contract_detail", slug=project.slug, name=contract.name)
+    chosen = _version(contract, version)
+    error = None
+    if request.method == "POST":
+        try:
+            entry = services.contract_version_activate(
+                contract_version=chosen,
+                actor=request.user,
+                reason=request.POST.get("reason", ""),
+                expected_running=_expected_running(request),
+            )
+        except services.ServiceError as exc:
+            error = exc.reason
+        else:
+            verb = "Rolled back to" if entry.action == "rollback" else "Activated"
+            messages.success(
+                request, f"{verb} {contract.name} v{chosen.version}: SDKs pick it up at their next pull."
+            )
+            return redirect("contracts_app:contract_detail", slug=project.slug, name=contract.name)
+    preview = selectors.contract_activation_preview(contract=contract, version=chosen, now=timezone.now())
+    context = {"project": project, "contract": contract, "p": preview, "error": error, "nav": "contracts"}
+    return render(request, "contracts_app/contract_activate.html", context, status=409 if error else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def contract_deactivate(request: HttpRequest, slug: str, name: str) -> HttpResponse:
+    """Show what deactivating a contract stops (GET); deactivate it once confirmed (POST)."""
+    project = project_for(request, slug, write=True)
+    contract = _contract(project, name)
+    error = None
+    if request.method == "POST":
+        try:
+            services.contract_deactivate(
+                contract=contract,
+                actor=request.user,
+                reason=request.POST.get("reason", ""),
+                expected_running=_expected_running(request),
+            )
+        except services.ServiceError as exc:
+            error = exc.reason
+        else:
+            messages.success(request, f"Deactivated {contract.name}: SDKs drop it at their next pull.")
+            return redirect("contracts_app:contract_detail", slug=project.slug, name=contract.name)
+    calls = selectors.contract_calls_per_hour(project_id=project.pk, name=contract.name, now=timezone.now())
+    context = {
+        "project": project,
+        "contract": contract,
+        "running": contract.running_version,
+        "calls_per_hour": calls,
+        "error": error,
+        "nav": "contracts",
+    }
+    return render(request, "contracts_app/contract_deactivate.html", context, status=409 if error else 200)
 
 
 # Traces.
@@ -220,14 +284,38 @@ def trace_detail(request: HttpRequest, slug: str, trace_id: str) -> HttpResponse
     if trace is None:
         raise Http404("No such trace")
     steps = selectors.trace_steps(trace=trace)
+    selectors.trace_steps_label(project=project, trace=trace, steps=steps)
     context = {
         "project": project,
         "trace": trace,
         "steps": steps,
+        "event": selectors.trace_call_event(project=project, trace=trace),
         "nav": "violations",
         "timeline": charts.trace_timeline(steps),
     }
     return render(request, "contracts_app/trace_detail.html", context)
+
+
+@login_required
+@require_GET
+def trace_compare(request: HttpRequest, slug: str) -> HttpResponse:
+    """Show two traces side by side, step by step, marking the steps that differ."""
+    project = project_for(request, slug)
+    ids = [i for i in request.GET.getlist("t") if i][:3]
+    if len(ids) != 2:
+        context = {"project": project, "nav": "breakpoints", "error": "pick exactly two traces to compare"}
+        return render(request, "contracts_app/trace_compare.html", context, status=400)
+    pair = [selectors.trace_get(project=project, trace_id=trace_id) for trace_id in ids]
+    if pair[0] is None or pair[1] is None:
+        raise Http404("No such trace")
+    context = {
+        "project": project,
+        "nav": "breakpoints",
+        "left": pair[0],
+        "right": pair[1],
+        "rows": selectors.trace_comparison(left=pair[0], right=pair[1]),
+    }
+    return render(request, "contracts_app/trace_compare.html", context)
 
 
 # Breakpoints.
@@ -243,7 +331,18 @@ class BreakpointForm(forms.Form):
     model = forms.CharField(max_length=200, required=False)
     input_contains = forms.CharField(max_length=500, required=False, strip=False)
     output_contains = forms.CharField(max_length=500, required=False, strip=False)
-    limit = forms.IntegerField(min_value=1, required=False, help_text="captures before it disarms itself")
+    limit = forms.IntegerField(
+        min_value=1,
+        max_value=services.BREAKPOINT_MAX_LIMIT,
+        required=False,
+        help_text=f"captures before it disarms itself (empty: {services.BREAKPOINT_DEFAULT_LIMIT})",
+    )
+    rate_per_minute = forms.IntegerField(
+        min_value=1,
+        max_value=services.BREAKPOINT_MAX_RATE,
+        required=False,
+        help_text=f"captures a minute at most (empty: {services.BREAKPOINT_DEFAULT_RATE})",
+    )
 
 
 def _breakpoint(project: Project, pk: int) -> Breakpoint:
@@ -304,11 +403,13 @@ def breakpoint_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         if saved is not None:
             messages.success(request, f"Breakpoint {saved.pk} is saved.")
             return redirect("contracts_app:breakpoint_detail", slug=project.slug, pk=saved.pk)
-    traces = selectors.breakpoint_traces(breakpoint=breakpoint)
+    captures = selectors.breakpoint_traces(breakpoint=breakpoint, page=_int(request.GET.get("page")) or 1)
     template = (
         "contracts_app/_breakpoint_traces.html" if request.htmx else "contracts_app/breakpoint_detail.html"
     )
-    context = _breakpoint_page(request, project, form=form, breakpoint=breakpoint, traces=traces)
+    context = _breakpoint_page(
+        request, project, form=form, breakpoint=breakpoint, traces=captures.traces, captures=captures
+    )
     return render(request, template, context, status=422 if form.errors else 200)
 
 

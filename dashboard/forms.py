@@ -17,6 +17,7 @@ class ViolationFilterForm(forms.Form):
     session = forms.CharField(required=False, max_length=200)
     experiment = forms.CharField(required=False, max_length=200)
     variant = forms.CharField(required=False, max_length=200)
+    call = forms.CharField(required=False, max_length=64)
     q = forms.CharField(required=False, max_length=200, label="Search messages")
     range = forms.ChoiceField(
         required=False, choices=[("", "all time"), *((k, k) for k in RANGES), ("custom", "custom")]
@@ -48,6 +49,7 @@ class ViolationFilterForm(forms.Form):
             session_id=data.get("session") or "",
             experiment=data.get("experiment") or "",
             variant=data.get("variant") or "",
+            call_id=data.get("call") or "",
             q=(data.get("q") or "").strip(),
             since=since,  # type: ignore[arg-type]
             until=until,  # type: ignore[arg-type]
@@ -84,6 +86,24 @@ class ProjectSettingsForm(forms.ModelForm):
         labels = {"retention_days": "Retention (days)", "alert_webhook_url": "Alert webhook URL"}
 
     alert_webhook_url = forms.URLField(required=False, assume_scheme="https", label="Alert webhook URL")
+    # Shown and typed in percent; stored as a fraction. Empty keeps the current value.
+    trace_sample_percent = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=100,
+        label="Upload the traces of this % of violated calls",
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["trace_sample_percent"].initial = round(self.instance.trace_sample_rate * 100, 4)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        percent = data.pop("trace_sample_percent", None)
+        if percent is not None:
+            data["trace_sample_rate"] = float(percent) / 100  # type: ignore[arg-type]
+        return data
 
     def clean_alert_webhook_url(self) -> str:
         url: str = self.cleaned_data["alert_webhook_url"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from django.core import signing
@@ -18,6 +19,7 @@ from contracts_app.models import (
     LLM_BUCKET_FIELDS,
     AlertRule,
     ApiKey,
+    Contract,
     HourBreakdown,
     HourRollup,
     Membership,
@@ -28,7 +30,7 @@ from contracts_app.models import (
     ValidationEvent,
     Watermark,
 )
-from contracts_app.selectors import percentile
+from contracts_app.selectors import clauses_of, contract_owner, percentile
 
 # Ranges the overview offers; anything longer than a day reads the hour rollups.
 RANGES: dict[str, timedelta] = {
@@ -267,7 +269,7 @@ def _top(table: dict[str, list[int]], top: int) -> list[tuple[str, int, int]]:
 PAGE_SIZE = 50
 _CURSOR_SALT = "dashboard.violations.cursor"
 # Filters the explorer accepts, each an exact match on one event column.
-EXACT_FILTERS = ("contract", "severity", "model", "session_id", "experiment", "variant")
+EXACT_FILTERS = ("contract", "severity", "model", "session_id", "experiment", "variant", "call_id")
 
 
 @dataclass
@@ -279,15 +281,73 @@ class ViolationFilters:
     session_id: str = ""
     experiment: str = ""
     variant: str = ""
+    call_id: str = ""
     q: str = ""
     since: datetime | None = None
     until: datetime | None = None
 
 
 @dataclass
+class CallRow:
+    """One call with at least one matching violation, and every verdict it got.
+
+    The figures are computed once, on first read, after the verdicts are filled in.
+    """
+
+    call_id: str
+    verdicts: list[ValidationEvent] = field(default_factory=list)
+
+    def _first(self, name: str) -> Any:
+        return next((getattr(v, name) for v in self.verdicts if getattr(v, name)), None)
+
+    @cached_property
+    def timestamp(self) -> datetime | None:
+        return max((v.timestamp for v in self.verdicts), default=None)
+
+    @cached_property
+    def violations(self) -> list[ValidationEvent]:
+        return [v for v in self.verdicts if not v.is_valid]
+
+    @cached_property
+    def passed(self) -> int:
+        return sum(1 for v in self.verdicts if v.is_valid)
+
+    @cached_property
+    def model(self) -> str:
+        return self._first("model") or ""
+
+    @cached_property
+    def session_id(self) -> str | None:
+        return self._first("session_id")
+
+    @cached_property
+    def turn(self) -> int | None:
+        return self._first("turn")
+
+    @cached_property
+    def experiment(self) -> str | None:
+        return self._first("experiment")
+
+    @cached_property
+    def variant(self) -> str | None:
+        return self._first("variant")
+
+    @cached_property
+    def trace_id(self) -> str | None:
+        return self._first("trace_id")
+
+
+@dataclass
 class ViolationPage:
-    events: list[ValidationEvent]
+    """One page of the explorer: calls, newest violation first."""
+
+    calls: list[CallRow]
     next_cursor: str | None
+
+    @property
+    def events(self) -> list[ValidationEvent]:
+        """Return the violations of the page's calls, call by call."""
+        return [v for call in self.calls for v in call.violations]
 
 
 def cursor_encode(event: ValidationEvent) -> str:
@@ -334,19 +394,91 @@ def _message_matches(text: str) -> Q | RawSQL:
     return Q(message__icontains=text)
 
 
+# Rows read per scan of the violation index; most pages need one.
+_SCAN = PAGE_SIZE * 4
+_MAX_SCANS = 20
+
+
+def _after(qs: QuerySet[Any], stamp: datetime, pk: int) -> QuerySet[Any]:
+    # The first condition bounds the index range; the second breaks ties on id.
+    return qs.filter(timestamp__lte=stamp).filter(Q(timestamp__lt=stamp) | Q(id__lt=pk))
+
+
 def violations_page(
     *, project: Project, filters: ViolationFilters, cursor: str | None = None, size: int = PAGE_SIZE
 ) -> ViolationPage:
-    """Return one page of violations after ``cursor`` (keyset: never an OFFSET scan)."""
-    qs = violations_queryset(project=project, filters=filters)
-    if cursor:
-        stamp, pk = cursor_decode(cursor)
-        # The first condition bounds the index range; the second breaks ties on id.
-        qs = qs.filter(timestamp__lte=stamp).filter(Q(timestamp__lt=stamp) | Q(id__lt=pk))
-    events = list(qs[: size + 1])
-    more = len(events) > size
-    events = events[:size]
-    return ViolationPage(events=events, next_cursor=cursor_encode(events[-1]) if more else None)
+    """Return one page of calls with violations after ``cursor``, each with all its verdicts.
+
+    A call sits where its newest matching violation is, so it is on one page only. The
+    violations are read in index order (keyset: never an OFFSET scan), a few hundred at a
+    time, until the page has ``size`` calls.
+    """
+    matching = violations_queryset(project=project, filters=filters)
+    scan = matching.values_list("call_id", "timestamp", "id")
+    position = cursor_decode(cursor) if cursor else None
+    calls: list[str] = []
+    known: set[str] = set()
+    more = False
+    end = position
+    for _ in range(_MAX_SCANS):
+        rows = list((_after(scan, *end) if end else scan)[:_SCAN])
+        fresh = {call_id for call_id, _, _ in rows} - known
+        if position is not None and fresh:
+            # Calls with a matching violation before the cursor were on an earlier page.
+            known |= set(
+                _after_not(matching, *position).filter(call_id__in=fresh).values_list("call_id", flat=True)
+            )
+        for call_id, stamp, pk in rows:
+            if call_id not in known:
+                if len(calls) == size:
+                    more = True
+                    break
+                known.add(call_id)
+                calls.append(call_id)
+            end = (stamp, pk)
+        if more or len(rows) < _SCAN:
+            break
+    else:
+        more = True
+    by_call = {call_id: CallRow(call_id) for call_id in calls}
+    if calls:
+        verdicts = (
+            ValidationEvent.objects.filter(project=project, call_id__in=calls)
+            .defer("input_excerpt", "output_excerpt")
+            .order_by("timestamp", "id")
+        )
+        for verdict in verdicts:
+            by_call[verdict.call_id].verdicts.append(verdict)
+    next_cursor = None
+    if more and end is not None:
+        next_cursor = signing.dumps([end[0].isoformat(), end[1]], salt=_CURSOR_SALT, compress=True)
+    return ViolationPage(calls=list(by_call.values()), next_cursor=next_cursor)
+
+
+def _after_not(qs: QuerySet[Any], stamp: datetime, pk: int) -> QuerySet[Any]:
+    """Return the rows of ``qs`` at or before the position (stamp, pk) in the newest-first order."""
+    return qs.filter(timestamp__gte=stamp).filter(Q(timestamp__gt=stamp) | Q(id__gte=pk))
+
+
+def verdicts_label(*, project: Project, verdicts: list[ValidationEvent]) -> None:
+    """Attach to each verdict its LLMCL clause (``clause``) and its defined contract (``owner``)."""
+    if not verdicts:
+        return
+    clauses = clauses_of(project=project, keys=[(v.contract, v.contract_version) for v in verdicts])
+    defined = set(Contract.objects.filter(project=project).values_list("name", flat=True))
+    for verdict in verdicts:
+        verdict.clause = clauses.get((verdict.contract, verdict.contract_version or 0))  # type: ignore[attr-defined]
+        verdict.owner = contract_owner(verdict.contract, defined)  # type: ignore[attr-defined]
+
+
+def call_verdicts(*, project: Project, call_id: str) -> CallRow | None:
+    """Return every verdict of one call of the project, or None."""
+    verdicts = list(
+        ValidationEvent.objects.filter(project=project, call_id=call_id)
+        .defer("input_excerpt", "output_excerpt")
+        .order_by("timestamp", "id")
+    )
+    return CallRow(call_id, verdicts) if verdicts else None
 
 
 def event_for(*, project: Project, pk: int) -> ValidationEvent | None:

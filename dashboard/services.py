@@ -53,13 +53,23 @@ def api_key_revoke(*, project: Project, key_id: int) -> ApiKey:
     return services.api_key_revoke(api_key=key)
 
 
-def project_settings_update(*, project: Project, retention_days: int, alert_webhook_url: str) -> Project:
-    """Set the project's retention and alert webhook."""
+def project_settings_update(
+    *,
+    project: Project,
+    retention_days: int,
+    alert_webhook_url: str,
+    trace_sample_rate: float | None = None,
+) -> Project:
+    """Set the project's retention, alert webhook and trace sample rate (a fraction; None keeps it)."""
+    rate = project.trace_sample_rate if trace_sample_rate is None else trace_sample_rate
+    if not 0.0 <= rate <= 1.0:
+        raise ServiceError("the trace sample rate must be between 0 and 100 %", field="trace_sample_rate")
     Project.objects.filter(pk=project.pk).update(
-        retention_days=retention_days, alert_webhook_url=alert_webhook_url
+        retention_days=retention_days, alert_webhook_url=alert_webhook_url, trace_sample_rate=rate
     )
     project.retention_days = retention_days
     project.alert_webhook_url = alert_webhook_url
+    project.trace_sample_rate = rate
     return project
 
 

@@ -12,6 +12,7 @@ dashboard_patterns = [
     path("p/<slug:slug>/", views.overview, name="overview"),
     path("p/<slug:slug>/violations/", views.violations, name="violations"),
     path("p/<slug:slug>/events/<int:pk>/", views.event_detail, name="event"),
+    path("p/<slug:slug>/calls/<path:call_id>/", views.call_detail, name="call"),
     path("p/<slug:slug>/health/", views.health, name="health"),
     path("p/<slug:slug>/settings/", views.settings_page, name="settings"),
     path("p/<slug:slug>/settings/keys/", views.api_key_create, name="api_key_create"),

@@ -80,10 +80,11 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
             "latency": charts.latency_figure(data),
         },
         "numbers": charts.overview_numbers(data),
+        # Each row links to the explorer filtered by it (the third item names the filter).
         "tops": [
-            ("Failing contracts", charts.top_table(data.by_contract)),
-            ("Models", charts.top_table(data.by_model)),
-            ("Severities", charts.top_table(data.by_severity)),
+            ("Failing contracts", charts.top_table(data.by_contract), "contract"),
+            ("Models", charts.top_table(data.by_model), "model"),
+            ("Severities", charts.top_table(data.by_severity), "severity"),
         ],
         "query": request.GET.urlencode(),
     }
@@ -122,6 +123,8 @@ def violations(request: HttpRequest, slug: str) -> HttpResponse:
             )
         except selectors.BadQuery as exc:
             form.add_error("cursor", str(exc))
+        else:
+            selectors.verdicts_label(project=project, verdicts=[v for c in page.calls for v in c.verdicts])
     if page is None:
         status = 400
     context = {
@@ -150,7 +153,20 @@ def event_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     event = selectors.event_for(project=project, pk=pk)
     if event is None:
         raise Http404("No such event")
+    selectors.verdicts_label(project=project, verdicts=[event])
     return render(request, "dashboard/event.html", {"project": project, "nav": "violations", "event": event})
+
+
+@require_GET
+@login_required
+def call_detail(request: HttpRequest, slug: str, call_id: str) -> HttpResponse:
+    """Show one call: every verdict it got, its trace, conversation and experiment arm."""
+    project = project_for(request, slug)
+    call = selectors.call_verdicts(project=project, call_id=call_id)
+    if call is None:
+        raise Http404("No such call")
+    selectors.verdicts_label(project=project, verdicts=call.verdicts)
+    return render(request, "dashboard/call.html", {"project": project, "nav": "violations", "call": call})
 
 
 @require_GET

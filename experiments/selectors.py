@@ -487,10 +487,10 @@ def in_production(*, experiment: Experiment, arms: dict[str, list[Any]] | None =
     arms = arms if arms is not None else arm_versions(experiment=experiment)
     names = sorted({v.contract.name for versions in arms.values() for v in versions})
     out = []
-    for contract in Contract.objects.filter(project_id=experiment.project_id, name__in=names).order_by(
-        "name"
-    ):
-        served = contract.versions.order_by("-version").first()
+    contracts = Contract.objects.filter(project_id=experiment.project_id, name__in=names)
+    for contract in contracts.select_related("active_version").order_by("name"):
+        # What SDKs outside the experiment enforce: the activated version (drafts never run).
+        served = contract.active_version
         arm = ""
         if served is not None:
             arm = next(

@@ -411,18 +411,17 @@ def experiment_rollback(*, experiment: Experiment, actor: Actor, now: datetime |
     return _transition(experiment, actor, "rollback", (Status.RUNNING, Status.PAUSED), rollback)
 
 
-def _activate(version: ContractVersion, actor: Actor) -> ContractVersion:
-    """Make ``version`` the one the project's SDKs enforce, as the contracts pages do."""
-    contract = version.contract
-    served = contract.versions.order_by("-version").first()
-    # The contracts pages activate an old version by saving its source as the newest one
-    # (an attributed version in the contract's history) and switch the contract on.
-    if served is None or served.source != version.source:
-        served = contract_services.contract_rollback(
-            contract=contract, version=version.version, author=actor.user
+def _activate(version: ContractVersion, actor: Actor, *, experiment_key: str) -> ContractVersion:
+    """Make ``version`` the one the project's SDKs enforce, through the contracts' audited deploy."""
+    contract = type(version.contract).objects.get(pk=version.contract_id)
+    if contract.running_version != version.version:
+        contract_services.contract_version_activate(
+            contract_version=version,
+            actor=actor.user,
+            actor_label=f"{actor.label} (experiment {experiment_key})",
+            reason=f"shipped by experiment {experiment_key}",
         )
-    contract_services.contract_set_active(contract=contract, active=True)
-    return served
+    return version
 
 
 def experiment_ship(
@@ -439,7 +438,10 @@ def experiment_ship(
                 f"cannot finish an experiment that is {experiment.get_status_display()}", field="status"
             )
         before = _snapshot(experiment)
-        shipped = [_activate(v, actor) for v in selectors.arm_versions(experiment=experiment)[arm]]
+        shipped = [
+            _activate(v, actor, experiment_key=experiment.key)
+            for v in selectors.arm_versions(experiment=experiment)[arm]
+        ]
         experiment.status, experiment.ended_at, experiment.shipped = Status.COMPLETED, now, arm
         # Nobody is split any more: everybody gets the shipped versions from the project's contracts.
         experiment.coverage = 0.0

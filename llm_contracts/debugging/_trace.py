@@ -8,6 +8,8 @@ reads the trace or a breakpoint keeps it.
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,9 +22,12 @@ from ..contracts._pii import _redact_body, redact
 if TYPE_CHECKING:
     from ..enforcement._report import ContractReport
 
-__all__ = ["Breakpoint", "Trace", "TraceStep", "redact_excerpt", "scrub"]
+__all__ = ["Breakpoint", "TRACE_MAX_BYTES", "Trace", "TraceStep", "bound_trace", "redact_excerpt", "scrub"]
 
 _MAX_TEXT = 10_000
+# The most JSON an uploaded trace may take; longer texts are cut first, then step data.
+TRACE_MAX_BYTES = 256 * 1024
+_SHORTER = (2000, 500, 100)
 _REDACT_WINDOW = 2  # redact twice the kept length, then cut: a cut cannot split a match that stays
 
 
@@ -149,6 +154,42 @@ class Trace:
         return [s for s in self.steps if s.kind == kind]
 
 
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), default=str).encode("utf-8"))
+
+
+def _cut(value: Any, limit: int) -> Any:
+    # The strings were redacted before: cutting one cannot bring back what was removed.
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + "…"
+    if isinstance(value, dict):
+        return {k: _cut(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cut(v, limit) for v in value]
+    return value
+
+
+def bound_trace(trace: dict[str, Any], max_bytes: int = TRACE_MAX_BYTES) -> dict[str, Any]:
+    """Return ``trace`` (as ``Trace.to_dict`` gives it) within ``max_bytes`` of JSON.
+
+    Texts are cut shorter and shorter; if that is not enough, the steps keep their kind,
+    name and timing but lose their data, and the last steps are dropped.
+    """
+    if _json_size(trace) <= max_bytes:
+        return trace
+    steps = trace.get("steps", [])
+    for limit in _SHORTER:
+        cut = {**trace, "steps": [{**step, "data": _cut(step.get("data"), limit)} for step in steps]}
+        if _json_size(cut) <= max_bytes:
+            return cut
+    note = {"truncated": f"the trace exceeded {max_bytes} bytes: step data left out"}
+    bare = [{**step, "data": note} for step in steps]
+    cut = {**trace, "steps": bare}
+    while bare and _json_size(cut) > max_bytes:
+        bare.pop()
+    return cut
+
+
 def _contains(haystack: str, needle: str | None) -> bool:
     return needle is None or needle.lower() in haystack.lower()
 
@@ -161,7 +202,7 @@ class Breakpoint:
     verdict (of ``contract``, when set) failed with at least this severity; ``model`` is
     the requested model; ``input_contains`` / ``output_contains`` occur in the prompt /
     the final answer (case-insensitive). ``remaining`` counts the uploads still allowed
-    (None: no limit).
+    (None: no limit); ``rate_per_minute`` caps the uploads of this process in any minute.
     """
 
     id: int
@@ -171,6 +212,20 @@ class Breakpoint:
     input_contains: str | None = None
     output_contains: str | None = None
     remaining: int | None = None
+    rate_per_minute: int | None = None
+    _window: list[float] = field(default_factory=list, repr=False, compare=False)
+
+    def take(self, now: float | None = None) -> bool:
+        """Count one upload now; return False (counting nothing) when the rate is spent."""
+        now = time.monotonic() if now is None else now
+        if self.rate_per_minute is not None:
+            self._window[:] = [t for t in self._window if now - t < 60.0]
+            if len(self._window) >= self.rate_per_minute:
+                return False
+            self._window.append(now)
+        if self.remaining is not None:
+            self.remaining -= 1
+        return True
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Breakpoint:
@@ -188,8 +243,11 @@ class Breakpoint:
         remaining = data.get("remaining")
         if remaining is not None and not isinstance(remaining, int):
             raise ValueError(f"breakpoint {data['id']}: remaining must be an int or null")
+        rate = data.get("rate_per_minute")
+        if rate is not None and (not isinstance(rate, int) or rate < 1):
+            raise ValueError(f"breakpoint {data['id']}: rate_per_minute must be a positive int or null")
         return cls(data["id"], data.get("contract"), sev, data.get("model"), data.get("input_contains"),
-                   data.get("output_contains"), remaining)
+                   data.get("output_contains"), remaining, rate)
 
     def matches(self, report: ContractReport) -> bool:
         """Return True when the call of ``report`` meets every condition of this breakpoint."""

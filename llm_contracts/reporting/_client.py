@@ -9,13 +9,14 @@ events, the redaction and the trace are built by the reporter's worker.
 from __future__ import annotations
 
 import dataclasses
+import random
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ContractConfigError
 from ..contracts._base import Contract
-from ..debugging._trace import Trace, first_match
+from ..debugging._trace import Trace, bound_trace, first_match
 from ..enforcement._engine import ContractEngine
 from ..experiments._context import current_user_id
 from ._events import clean_payload, report_events
@@ -40,9 +41,10 @@ class ClientTelemetry:
 
     Parameters:
         reporter: where events go; the environment-configured default when None.
-        upload_traces: ``"breakpoints"`` (default: when a pulled breakpoint matches or a
-            contract raised), ``"violations"`` (also every violated call), ``"all"`` or
-            ``"never"``.
+        upload_traces: ``"violations"`` (default: every call with a violation, sampled by
+            the project's trace sample rate, and every call a pulled breakpoint matches or
+            a contract raised in), ``"breakpoints"`` (only those two), ``"all"`` or
+            ``"never"``. Each trace is PII-redacted and bounded to ``TRACE_MAX_BYTES``.
         project_contracts: also enforce the project's server-defined contracts.
         project_contracts_timeout: seconds the first call of the process waits for the
             first pull of the project's contracts (default 1; 0: never wait). When they
@@ -62,7 +64,7 @@ class ClientTelemetry:
     """
 
     def __init__(self, settings: CallSettings, *, reporter: Reporter | None = None,
-                 upload_traces: str = "breakpoints", project_contracts: bool = False,
+                 upload_traces: str = "violations", project_contracts: bool = False,
                  otel: Any = None, user_id: str | None = None,
                  project_contracts_timeout: float = 1.0) -> None:
         wait = project_contracts_timeout
@@ -217,17 +219,20 @@ class ClientTelemetry:
         mode = self.upload_traces
         if mode == "never":
             return False, None
-        hit = first_match(self.reporter.sync.breakpoints, report) if self.reporter._sync is not None else None
-        if hit is not None:
-            if hit.remaining is not None:
-                hit.remaining -= 1
+        sync = self.reporter._sync
+        hit = first_match(sync.breakpoints, report) if sync is not None else None
+        if hit is not None and hit.take():
             return True, hit.id
         if mode == "all":
             return True, None
         errored = any(r.error for r in report.results)
-        if mode == "violations":
-            return errored or report.outcome == "violated" or bool(report.violations), None
-        return errored, None
+        if errored:
+            return True, None
+        if mode == "violations" and (report.outcome == "violated" or bool(report.violations)):
+            # The project's sample rate (pulled with the breakpoints; all until known).
+            rate = sync.trace_sample_rate if sync is not None else 1.0
+            return rate >= 1.0 or random.random() < rate, None
+        return False, None
 
     def _materialise(self, item: CallItem) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """Build the events (and the trace, when kept) of a queued call; runs in the worker."""
@@ -240,13 +245,13 @@ class ClientTelemetry:
                                trace_id=trace_id, metadata=item.extra)
         trace = None
         if upload:
-            trace = clean_payload(Trace.from_report(report, trace_id=trace_id, call_id=call_id,
-                                                    breakpoint_id=breakpoint_id).to_dict())
+            built = Trace.from_report(report, trace_id=trace_id, call_id=call_id, breakpoint_id=breakpoint_id)
+            trace = bound_trace(clean_payload(built.to_dict()))
         return events, trace
 
 
 def attach_telemetry(settings: CallSettings, *, reporter: Reporter | None = None,
-                     upload_traces: str = "breakpoints", project_contracts: bool = False,
+                     upload_traces: str = "violations", project_contracts: bool = False,
                      otel: Any = None, user_id: str | None = None,
                      project_contracts_timeout: float = 1.0) -> ClientTelemetry | None:
     """Install the telemetry listener on ``settings`` when it has anything to do; return it."""

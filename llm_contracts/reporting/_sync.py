@@ -67,6 +67,8 @@ class ProjectSync:
         self.contracts: tuple[Contract, ...] = ()
         self.versions: dict[str, int] = {}
         self.breakpoints: tuple[Breakpoint, ...] = ()
+        # The share (0-1) of violated calls whose trace is uploaded, as the project sets it.
+        self.trace_sample_rate = 1.0
         self.generation = 0
         self._want_contracts = False
         self._want_breakpoints = False
@@ -164,6 +166,11 @@ class ProjectSync:
                     except (ValueError, TypeError, AttributeError) as exc:
                         log.warning("llm_contracts ignores a breakpoint from the server: %s", exc)
                 self.breakpoints = tuple(parsed)
+                rate = data.get("trace_sample_rate", 1.0)
+                if isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0.0 <= rate <= 1.0:
+                    self.trace_sample_rate = float(rate)
+                else:
+                    log.warning("llm_contracts ignores a trace_sample_rate from the server: %r", rate)
         if self._want_experiments:
             data = self._get(EXPERIMENTS_PATH)
             if isinstance(data, dict) and isinstance(data.get("experiments"), list):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -84,14 +85,74 @@ class TestEditor:
 
         page.get_by_role("button", name="Save as a new version").click()
         expect(page).to_have_url(re.compile(r"/p/alpha/contracts/Reply/$"))
-        expect(page.locator(".messages")).to_have_text("Saved Reply version 2.")
-        versions = page.locator(".lc-table tbody tr")
+        expect(page.locator(".messages")).to_contain_text("Saved Reply version 2 as a draft")
+        versions = page.locator("#versions tbody tr")
         expect(versions).to_have_count(2)
-        expect(versions.first).to_contain_text("v2 current")
+        expect(versions.first).to_contain_text("v2 draft")
         expect(versions.first).to_contain_text("alice")
         expect(page.locator("#diff")).to_contain_text("ensure not pii(output)")
         expect(page.locator("pre.lc-code")).to_have_text(FIXED.rstrip("\n"))
         shot(page, "version-2")
+
+
+def pulled(live_server: Any, key: str) -> list[tuple[str, int]]:
+    """Return (name, version) of each contract an SDK pulls now."""
+    answer = httpx.get(f"{live_server.url}/api/v1/contracts", headers={"X-API-Key": key})
+    return [(c["name"], c["version"]) for c in answer.json()["contracts"]]
+
+
+class TestDeploys:
+    def test_a_saved_version_is_a_draft_until_its_activation_is_confirmed(
+        self, page: Page, cast: Cast, live_server: Any, shot: Shot
+    ) -> None:
+        first = services.contract_save(project=cast.project_a, source=VERSION_1, author=cast.owner)
+        services.contract_version_activate(contract_version=first, actor=cast.owner)
+        page.goto("/p/alpha/contracts/Reply/edit/")
+        page.locator("textarea#source").fill(FIXED)
+        page.get_by_role("button", name="Save as a new version").click()
+        expect(page).to_have_url(re.compile(r"/p/alpha/contracts/Reply/$"))
+        expect(page.locator("#running")).to_have_text("v1 runs")
+        expect(page.locator("#versions tbody tr").first).to_contain_text("v2 draft")
+        assert pulled(live_server, cast.key_a) == [("Reply", 1)]
+        shot(page, "draft")
+
+        page.get_by_role("link", name="Activate v2…").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Activate Reply v2?")
+        expect(page.locator("#impact")).to_contain_text("v1")
+        expect(page.locator("#calls-per-hour")).to_have_text("0.0")
+        expect(page.locator("#diff tr.insert", has_text="ensure not pii(output)")).to_have_count(1)
+        expect(page.locator("#diff tr.delete", has_text="ensure len(output) <= 2000")).to_have_count(1)
+        # Looking is not deploying.
+        assert pulled(live_server, cast.key_a) == [("Reply", 1)]
+        shot(page, "confirm")
+        page.get_by_label("Why").fill("shorter answers")
+        page.get_by_role("button", name="Activate v2").click()
+
+        expect(page).to_have_url(re.compile(r"/p/alpha/contracts/Reply/$"))
+        expect(page.locator(".messages")).to_contain_text("Activated Reply v2")
+        expect(page.locator("#running")).to_have_text("v2 runs")
+        expect(page.locator("#audit tbody tr").first).to_contain_text("activated v2 (was v1)")
+        expect(page.locator("#audit tbody tr").first).to_contain_text("shorter answers")
+        assert pulled(live_server, cast.key_a) == [("Reply", 2)]
+        shot(page, "activated")
+
+    def test_new_contract_with_a_name_in_use_is_refused_with_a_link_to_it(
+        self, page: Page, cast: Cast, live_server: Any, shot: Shot
+    ) -> None:
+        first = services.contract_save(project=cast.project_a, source=VERSION_1, author=cast.owner)
+        services.contract_version_activate(contract_version=first, actor=cast.owner)
+        page.goto("/p/alpha/contracts/new/")
+        page.locator("textarea#source").fill(FIXED)
+        page.get_by_role("button", name="Save as a new version").click()
+        refusal = page.locator("#refusal")
+        expect(refusal).to_contain_text("a contract named Reply exists already")
+        # What was typed stays.
+        expect(page.locator("textarea#source")).to_have_value(FIXED)
+        shot(page, "name-taken")
+        refusal.get_by_role("link", name="Open Reply").click()
+        expect(page).to_have_url(re.compile(r"/p/alpha/contracts/Reply/$"))
+        expect(page.locator("#versions tbody tr")).to_have_count(1)
+        assert pulled(live_server, cast.key_a) == [("Reply", 1)]
 
 
 def no_refunds(text: str) -> bool | str:
@@ -139,7 +200,7 @@ class TestBreakpoints:
 
         page.get_by_role("link", name=str(breakpoint_id), exact=True).click()
         expect(page).to_have_url(re.compile(rf"/p/alpha/breakpoints/{breakpoint_id}/$"))
-        expect(page.locator("main")).to_contain_text("1 hit of at most 1.")
+        expect(page.locator("main")).to_contain_text("1 hit of at most 1, 10 a minute at most.")
         # The limit is reached: the breakpoint disarmed itself.
         expect(page.get_by_role("heading", level=1).locator(".lc-badge")).to_have_text("spent")
         captured = page.locator("#captured tbody tr")
@@ -148,7 +209,7 @@ class TestBreakpoints:
         expect(captured).to_contain_text("gpt-4o-mini")
         shot(page, "captured")
 
-        captured.get_by_role("link").click()
+        captured.locator("a[href*='/traces/']").click()
         expect(page).to_have_url(re.compile(r"/p/alpha/traces/\w+/$"))
         expect(page.locator("dl.lc-facts")).to_contain_text(f"breakpoint {breakpoint_id}")
         expect(page.locator("li.request")).to_contain_text("My money back?")

@@ -125,29 +125,41 @@ class TestOverview:
 
 
 class TestViolationAndTrace:
-    def test_it_opens_a_violation_from_the_explorer_and_then_its_trace(
+    def test_from_a_violation_to_its_call_its_trace_and_its_conversation(
         self, page: Page, cast: Cast, live_server: Any, shot: Shot
     ) -> None:
-        report_violation(
-            live_server.url,
-            cast,
-            "Can I get my money back?",
-            "Sure, we refund everything within 30 days.",
-            no_refunds,
-        )
+        fake = FakeLLM()
+        contract = FunctionContract(no_refunds, name="no_refunds")
+        # The default upload: no breakpoint, no option; the call has a violation.
+        with reporting_client(live_server.url, cast.key_a, fake, contract) as (client, reporter):
+            with client.conversation("support-42"):
+                client.chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": "Hello"}]
+                )
+                fake.reply("Sure, we refund everything within 30 days.")
+                with pytest.raises(ContractViolationError):
+                    client.chat.completions.create(
+                        model="gpt-4o-mini",
+                        messages=[{"role": "user", "content": "Can I get my money back?"}],
+                    )
+            assert reporter.flush(timeout=10)
+            assert reporter.stats()["traces_sent"] == 1
 
         page.goto("/p/alpha/violations/")
-        row = page.locator("table.events tbody tr", has_text="no_refunds")
-        expect(row).to_have_count(1)
-        expect(row.locator("td.message")).to_contain_text("promised a refund: Sure, we refund everything")
+        rows = page.locator("table.calls tbody tr")
+        expect(rows).to_have_count(1)
+        row = rows.first
+        expect(row.locator(".message")).to_contain_text("promised a refund: Sure, we refund everything")
+        expect(row.locator("a.session")).to_have_text("support-42")
         shot(page, "explorer")
 
-        row.locator("a").first.click()
-        expect(page).to_have_url(re.compile(r"/p/alpha/events/\d+/$"))
-        expect(page.get_by_role("heading", level=1)).to_contain_text("no_refunds")
-        expect(page.locator("dl.fields")).to_contain_text("violated")
-        expect(page.locator("pre.excerpt").nth(1)).to_have_text("Sure, we refund everything within 30 days.")
-        shot(page, "event")
+        row.locator("a.call").click()
+        expect(page).to_have_url(re.compile(r"/p/alpha/calls/\w+/$"))
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Call")
+        verdict = page.locator("#verdicts tbody tr", has_text="no_refunds")
+        expect(verdict).to_contain_text("violated")
+        expect(page.locator("#call-facts")).to_contain_text("support-42")
+        shot(page, "call")
 
         page.get_by_role("link", name="Open the trace").click()
         expect(page).to_have_url(re.compile(r"/p/alpha/traces/\w+/$"))
@@ -159,12 +171,17 @@ class TestViolationAndTrace:
         )
         failed = page.locator("li.output_contract", has_text="no_refunds")
         expect(failed.locator(".lc-badge")).to_have_text("failed")
-        expect(steps.last).to_have_class(re.compile(r"\boutcome\b"))
         expect(steps.last).to_contain_text("violated")
-        # The timeline: a bar per step.
         bars = page.locator(".lc-chart .barlayer .point")
         expect(bars).to_have_count(steps.count())
         shot(page, "trace")
+
+        # The conversation: the explorer filtered by its session.
+        page.locator("dl.lc-facts a.session").click()
+        expect(page).to_have_url(re.compile(r"/p/alpha/violations/\?session=support-42$"))
+        expect(page.locator("table.calls tbody tr")).to_have_count(1)
+        expect(page.locator("input[name=session]")).to_have_value("support-42")
+        shot(page, "conversation")
 
 
 SCRIPT = "<script>window.__xss=1</script>"
@@ -185,12 +202,12 @@ class TestEscaping:
             assert page.locator('img[src="x"]').count() == 0, f"the payload's <img> is an element in {where}"
 
         page.goto("/p/alpha/violations/")
-        message = page.locator("table.events td.message")
+        message = page.locator("table.events .message")
         expect(message).to_contain_text(f"markup in the answer: Here you go: {SCRIPT}{IMG}")
         assert_inert("the explorer")
         shot(page, "explorer")
 
-        message.locator("xpath=..").locator("a").first.click()
+        page.locator("table.events a.event").first.click()
         expect(page.locator("dd.message")).to_contain_text(SCRIPT + IMG)
         expect(page.locator("pre.excerpt").first).to_have_text(f"Say {SCRIPT}")
         expect(page.locator("pre.excerpt").nth(1)).to_have_text(answer)

@@ -24,10 +24,10 @@ SOURCE = """contract Reply {{
 
 
 def two_versions(cast: Cast) -> None:
-    """Save Reply v1 (lenient) and v2 (strict); production runs the lenient one again as v3."""
+    """Save Reply v1 (lenient, running in production) and v2 (strict, a draft)."""
     v1 = contract_services.contract_save(project=cast.project_a, source=SOURCE.format(limit=2000))
-    contract_services.contract_save(project=cast.project_a, source=SOURCE.format(limit=500))
-    contract_services.contract_rollback(contract=v1.contract, version=1)
+    contract_services.contract_version_activate(contract_version=v1, actor=cast.owner)
+    contract_services.contract_save(project=cast.project_a, name="Reply", source=SOURCE.format(limit=500))
 
 
 def traffic(cast: Cast, experiment: Experiment, *, calls: int) -> None:

@@ -29,26 +29,31 @@ def get(client: Client, path: str, key: str, **headers: str) -> Any:
 
 
 class TestContracts:
-    def test_it_serves_the_latest_version_of_each_active_contract(self, cast: Cast, client: Client) -> None:
-        add_version(cast.project_a, "SupportReply", 1)
-        add_version(cast.project_a, "SupportReply", 2)
-        add_version(cast.project_a, "Ticket", 1)
-        Contract.objects.create(project=cast.project_a, name="Retired", active=False)
+    def test_it_serves_only_the_activated_version_of_each_active_contract(
+        self, cast: Cast, client: Client
+    ) -> None:
+        services.contract_version_activate(contract_version=add_version(cast.project_a, "SupportReply", 1))
+        add_version(cast.project_a, "SupportReply", 2)  # a draft
+        add_version(cast.project_a, "Draft", 1)  # never activated
+        retired = add_version(cast.project_a, "Retired", 1)
+        services.contract_version_activate(contract_version=retired)
+        services.contract_deactivate(contract=retired.contract)
+        services.contract_version_activate(contract_version=add_version(cast.project_a, "Ticket", 1))
         body = get(client, "contracts", cast.key_a).json()
-        assert [(c["name"], c["version"]) for c in body["contracts"]] == [("SupportReply", 2), ("Ticket", 1)]
-        assert body["contracts"][0]["spec"]["version"] == 2
+        assert [(c["name"], c["version"]) for c in body["contracts"]] == [("SupportReply", 1), ("Ticket", 1)]
+        assert body["contracts"][0]["spec"]["version"] == 1
 
     def test_a_key_from_another_project_cannot_read_them(self, cast: Cast, client: Client) -> None:
-        add_version(cast.project_a, "SupportReply", 1)
+        services.contract_version_activate(contract_version=add_version(cast.project_a, "SupportReply", 1))
         assert get(client, "contracts", cast.key_b).json() == {"contracts": []}
 
     def test_it_answers_304_while_the_etag_matches(self, cast: Cast, client: Client) -> None:
-        add_version(cast.project_a, "SupportReply", 1)
+        services.contract_version_activate(contract_version=add_version(cast.project_a, "SupportReply", 1))
         first = get(client, "contracts", cast.key_a)
         etag = first["ETag"]
         again = get(client, "contracts", cast.key_a, **{"If-None-Match": etag})
         assert again.status_code == 304 and again["ETag"] == etag and again.content == b""
-        add_version(cast.project_a, "SupportReply", 2)
+        services.contract_version_activate(contract_version=add_version(cast.project_a, "SupportReply", 2))
         changed = get(client, "contracts", cast.key_a, **{"If-None-Match": etag})
         assert changed.status_code == 200 and changed["ETag"] != etag
 
@@ -77,8 +82,10 @@ class TestBreakpoints:
                     "input_contains": None,
                     "output_contains": "refund",
                     "remaining": 5,
+                    "rate_per_minute": 10,
                 }
-            ]
+            ],
+            "trace_sample_rate": 1.0,
         }
         assert (
             get(client, "breakpoints", cast.key_a, **{"If-None-Match": response["ETag"]}).status_code == 304
@@ -90,7 +97,7 @@ class TestBreakpoints:
         assert response.status_code == 201
         bp.refresh_from_db()
         assert (bp.hit_count, bp.active) == (1, False)
-        assert get(client, "breakpoints", cast.key_a).json() == {"breakpoints": []}
+        assert get(client, "breakpoints", cast.key_a).json() == {"breakpoints": [], "trace_sample_rate": 1.0}
 
     def test_a_trace_cannot_name_another_projects_breakpoint(self, cast: Cast, client: Client) -> None:
         bp = services.breakpoint_create(project=cast.project_b, contract="Other")

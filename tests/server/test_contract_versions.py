@@ -43,8 +43,9 @@ class TestContractVersions:
         with pytest.raises(services.ContractCompileError, match="no contract named 'Other'"):
             services.contract_version_create(project=cast.project_a, name="Other", source=SOURCE)
 
-    def test_the_sdk_pulls_the_compiled_spec(self, cast: Cast, client: Client) -> None:
-        services.contract_version_create(project=cast.project_a, name="SupportReply", source=SOURCE)
+    def test_the_sdk_pulls_the_compiled_spec_once_activated(self, cast: Cast, client: Client) -> None:
+        version = services.contract_version_create(project=cast.project_a, name="SupportReply", source=SOURCE)
+        services.contract_version_activate(contract_version=version)
         body = client.get("/api/v1/contracts", headers={"X-API-Key": cast.key_a}).json()
         (contract,) = body["contracts"]
         assert (contract["name"], contract["version"], contract["source"]) == ("SupportReply", 1, SOURCE)

@@ -43,9 +43,12 @@ def _demo_experiment(project: Project, user: User) -> None:
     contract = project.contracts.filter(name="reply_length").first()
     versions = list(contract.versions.order_by("version")[:2]) if contract else []
     if len(versions) < 2:
+        # v1 runs in production; v2 stays a draft that only the experiment's treatment gets.
+        first = services.contract_save(project=project, source=REPLY_V1, author=user)
+        services.contract_version_activate(contract_version=first, actor=user, reason="demo")
         versions = [
-            services.contract_save(project=project, source=source, author=user)
-            for source in (REPLY_V1, REPLY_V2)
+            first,
+            services.contract_save(project=project, name="reply_length", source=REPLY_V2, author=user),
         ]
     actor = experiment_services.Actor.of_user(user)
     experiment = experiment_services.experiment_create(

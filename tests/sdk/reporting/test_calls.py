@@ -176,10 +176,11 @@ def test_a_matching_breakpoint_uploads_the_trace_and_links_the_events(plane, mak
 
 
 @pytest.mark.parametrize(("mode", "uploads"),
-                         [("never", 0), ("breakpoints", 0), ("violations", 1), ("all", 2)])
+                         [("never", 0), ("breakpoints", 0), ("violations", 1), ("all", 2), (None, 1)])
 def test_upload_traces_decides_which_calls_are_kept(plane, make_reporter, fake, mode, uploads):
     reporter = make_reporter(plane.url)
-    client = client_on(fake, reporter, upload_traces=mode)
+    # By default (None here) the trace of every call with a violation is uploaded.
+    client = client_on(fake, reporter, **({} if mode is None else {"upload_traces": mode}))
 
     ask(client)
     fake.reply("forbidden")

@@ -318,8 +318,9 @@ class TestViolations:
         self, owner: Client, cast: Cast, fill: Fill, django_assert_num_queries: DjangoAssertNumQueries
     ) -> None:
         fill([violation(minutes_ago=i) for i in range(80)])
-        # session, user, project, one page of events.
-        with django_assert_num_queries(4):
+        # session, user, project, one scan of violations, the verdicts of the page's calls,
+        # the names of the defined contracts.
+        with django_assert_num_queries(6):
             response = owner.get(f"/p/{cast.project_a.slug}/violations/", {"severity": "error", "q": "JSON"})
         assert len(response.context["page"].events) == 50
 

@@ -18,10 +18,10 @@ STRICT = "contract Reply {\n  ensure len(output) <= 500\n}\n"
 
 @pytest.fixture
 def running(cast: Cast) -> Experiment:
-    """Production serves the lenient Reply (v3, a re-activation of v1); the treatment is the strict v2."""
+    """Production serves the lenient Reply v1; the treatment is the strict v2, a draft."""
     v1 = contract_services.contract_save(project=cast.project_a, source=LENIENT, author=cast.owner)
-    v2 = contract_services.contract_save(project=cast.project_a, source=STRICT, author=cast.owner)
-    contract_services.contract_rollback(contract=v1.contract, version=1, author=cast.owner)
+    contract_services.contract_version_activate(contract_version=v1, actor=cast.owner)
+    v2 = contract_services.contract_save(project=cast.project_a, name="Reply", source=STRICT, author=cast.owner)
     experiment = services.experiment_create(
         project=cast.project_a,
         key="strict-reply",
@@ -48,26 +48,32 @@ class TestShip:
         assert experiment.status == Experiment.Status.COMPLETED and experiment.shipped == TREATMENT
         # Everybody now gets the treatment's contract, from the project's contracts.
         assert served(cast) == {"Reply": STRICT}
-        newest = ContractVersion.objects.filter(contract__name="Reply").order_by("-version").first()
-        assert newest is not None and newest.version == 4 and newest.author == cast.owner
+        # The deploy is the contracts' own audited activation, attributed to the experiment.
+        contract = ContractVersion.objects.get(contract__name="Reply", version=2).contract
+        assert contract.running_version == 2
+        deploy = contract.audit_entries.get(to_version=2)
+        assert deploy.action == "activate" and deploy.actor == cast.owner and "strict-reply" in deploy.actor_label
         assert selectors.experiments_for_sdk(project=cast.project_a) == []
         [production] = selectors.in_production(experiment=experiment)
         assert (production.name, production.version, production.active, production.arm) == (
             "Reply",
-            4,
+            2,
             True,
             TREATMENT,
         )
         audit = experiment.audit_entries.get(action="ship")
-        assert audit.after["shipped"] == TREATMENT and audit.after["in_production"] == ["Reply@4"]
+        assert audit.after["shipped"] == TREATMENT and audit.after["in_production"] == ["Reply@2"]
 
     def test_shipping_control_keeps_or_restores_the_control_versions(
         self, cast: Cast, running: Experiment
     ) -> None:
         services.experiment_ship(experiment=running, actor=services.Actor.of_user(cast.owner), arm=CONTROL)
         assert served(cast) == {"Reply": LENIENT}
-        # Production already ran control's source: no new version was needed.
-        assert ContractVersion.objects.filter(contract__name="Reply").count() == 3
+        # Production already ran control's version: nothing was deployed.
+        assert ContractVersion.objects.filter(contract__name="Reply").count() == 2
+        assert not ContractVersion.objects.get(contract__name="Reply", version=1).contract.audit_entries.filter(
+            to_version=2
+        ).exists()
         [production] = selectors.in_production(experiment=running)
         assert production.arm == CONTROL
 
@@ -75,7 +81,7 @@ class TestShip:
         self, cast: Cast, running: Experiment
     ) -> None:
         contract = ContractVersion.objects.filter(contract__name="Reply").first().contract  # type: ignore[union-attr]
-        contract_services.contract_set_active(contract=contract, active=False)
+        contract_services.contract_deactivate(contract=contract, actor=cast.owner)
         services.experiment_ship(experiment=running, actor=services.Actor.of_user(cast.owner), arm=TREATMENT)
         assert served(cast) == {"Reply": STRICT}
 

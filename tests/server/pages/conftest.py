@@ -44,10 +44,12 @@ def outsider(cast: Cast) -> Client:
 
 @pytest.fixture
 def reply(cast: Cast) -> list[ContractVersion]:
-    """Contract Reply of project A, in two versions."""
-    return [
+    """Contract Reply of project A, in two versions; v2 runs."""
+    versions = [
         services.contract_version_create(
             project=cast.project_a, name="Reply", source=source, author=cast.owner
         )
         for source in (REPLY_V1, REPLY_V2)
     ]
+    services.contract_version_activate(contract_version=versions[1], actor=cast.owner)
+    return versions

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -50,6 +51,80 @@ def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
     return condition()
 
 
+def trace_body(trace_id: str, output: str, valid: bool) -> dict[str, Any]:
+    return {
+        "trace_id": trace_id,
+        "created_at": datetime(2025, 3, 4, tzinfo=UTC).isoformat(),
+        "outcome": "passed" if valid else "violated",
+        "model": "gpt-4o-mini",
+        "steps": [
+            {"kind": "request", "name": "request", "data": {"model": "gpt-4o-mini"}},
+            {"kind": "model_call", "name": "gpt-4o-mini", "data": {"attempt": 0, "output": output}},
+            {
+                "kind": "output_contract",
+                "name": "no_refunds",
+                "data": {"is_valid": valid, "message": "" if valid else "promised a refund"},
+            },
+        ],
+    }
+
+
+class TestCaptureLimits:
+    def test_a_breakpoint_made_without_limit_or_rate_gets_the_defaults(
+        self, cast: Cast, owner: Client
+    ) -> None:
+        response = owner.post("/p/alpha/breakpoints/", {**CONDITION, "limit": ""})
+        assert response.status_code == 302
+        bp = Breakpoint.objects.get()
+        assert (bp.limit, bp.rate_per_minute) == (100, 10)
+        pulled = Client().get("/api/v1/breakpoints", headers={"X-API-Key": cast.key_a}).json()
+        assert (
+            pulled["breakpoints"][0]["rate_per_minute"] == 10 and pulled["breakpoints"][0]["remaining"] == 100
+        )
+
+    def test_a_limit_or_rate_out_of_bounds_is_refused_by_name(self, owner: Client) -> None:
+        response = owner.post(
+            "/p/alpha/breakpoints/", {**CONDITION, "limit": "100000", "rate_per_minute": "0"}
+        )
+        assert response.status_code == 422
+        assert {"limit", "rate_per_minute"} <= set(response.context["form"].errors)
+        assert not Breakpoint.objects.exists()
+
+    def test_the_server_keeps_at_most_the_rate_a_minute_as_captures(self, cast: Cast) -> None:
+        bp = services.breakpoint_save(project=cast.project_a, contract="a", rate_per_minute=2)
+        stored = [capture(cast, bp, f"t{i}")[0] for i in range(3)]
+        assert [t.breakpoint_id for t in stored] == [bp.pk, bp.pk, None]
+        bp.refresh_from_db()
+        assert bp.hit_count == 2 and Trace.objects.count() == 3
+
+    def test_captures_are_paged(self, cast: Cast, viewer: Client) -> None:
+        bp = services.breakpoint_save(project=cast.project_a, contract="a", rate_per_minute=600)
+        for i in range(30):
+            capture(cast, bp, f"t{i:02d}")
+        first = viewer.get(f"/p/alpha/breakpoints/{bp.pk}/")
+        assert len(first.context["traces"]) == 25 and first.context["traces"][0].trace_id == "t29"
+        assert 'href="?page=2" rel="next"' in first.content.decode()
+        second = viewer.get(f"/p/alpha/breakpoints/{bp.pk}/", {"page": "2"})
+        assert [t.trace_id for t in second.context["traces"]] == [f"t{i:02d}" for i in range(4, -1, -1)]
+        html = second.content.decode()
+        assert 'href="?page=1" rel="prev"' in html and 'rel="next"' not in html
+
+    def test_two_captures_are_compared_side_by_side_step_by_step(self, cast: Cast, viewer: Client) -> None:
+        for trace_id, output, valid in (("good", "Happy to help.", True), ("bad", "We refund all.", False)):
+            services.trace_store(
+                project=cast.project_a, trace=TraceIn.model_validate(trace_body(trace_id, output, valid))
+            )
+        response = viewer.get("/p/alpha/traces/compare/", {"t": ["good", "bad"]})
+        assert response.status_code == 200
+        rows = response.context["rows"]
+        assert [r.same for r in rows] == [True, False, False]
+        html = response.content.decode()
+        assert "Happy to help." in html and "We refund all." in html and "promised a refund" in html
+        assert html.count("differs</span>") == 2
+        assert viewer.get("/p/alpha/traces/compare/", {"t": ["good"]}).status_code == 400
+        assert viewer.get("/p/alpha/traces/compare/", {"t": ["good", "nope"]}).status_code == 404
+
+
 class TestBreakpointPages:
     def test_an_editor_creates_a_breakpoint_with_conditions_and_a_limit(
         self, cast: Cast, owner: Client
@@ -83,7 +158,8 @@ class TestBreakpointPages:
         response = owner.post(f"/p/alpha/breakpoints/{bp.pk}/", {**CONDITION, "contract": "b", "limit": ""})
         assert response.status_code == 302
         bp.refresh_from_db()
-        assert (bp.contract, bp.model, bp.output_contains, bp.limit) == ("b", None, "refund", None)
+        # An empty limit is the default one, never "no limit".
+        assert (bp.contract, bp.model, bp.output_contains, bp.limit) == ("b", None, "refund", 100)
 
     def test_disable_enable_and_delete(self, cast: Cast, owner: Client) -> None:
         bp = services.breakpoint_save(project=cast.project_a, contract="a")
@@ -109,7 +185,7 @@ class TestBreakpointPages:
         html = response.content.decode()
         assert "/p/alpha/traces/third/" in html and "3</strong> hits" in html
         fragment = viewer.get(f"/p/alpha/breakpoints/{bp.pk}/", headers=HTMX).content.decode()
-        assert fragment.lstrip().startswith("<table") and "second" in fragment
+        assert fragment.lstrip().startswith('<form method="get"') and "second" in fragment
 
     def test_a_breakpoint_disarms_itself_at_its_limit(
         self, cast: Cast, owner: Client, client: Client
@@ -123,7 +199,7 @@ class TestBreakpointPages:
         bp.refresh_from_db()
         assert (bp.hit_count, bp.active, bp.remaining) == (2, False, 0)
         pulled = client.get("/api/v1/breakpoints", headers={"X-API-Key": cast.key_a}).json()
-        assert pulled == {"breakpoints": []}
+        assert pulled == {"breakpoints": [], "trace_sample_rate": 1.0}
         # A hit that was already on its way is kept as a trace, but not counted as a capture.
         late, created = capture(cast, bp, "t3")
         bp.refresh_from_db()
@@ -220,3 +296,14 @@ class TestSdkRoundTrip:
         assert [t.trace_id for t in page.context["traces"]] == [trace.trace_id]
         html = owner.get(f"/p/alpha/traces/{trace.trace_id}/").content.decode()
         assert "We never refund anything, forbidden!" in html and "no_forbidden" in html
+
+
+def test_the_server_bounds_a_trace_an_old_sdk_uploads_unbounded(cast: Cast) -> None:
+    from llm_contracts.debugging._trace import TRACE_MAX_BYTES
+
+    body = trace_body("big", "y" * 9000, False)
+    body["steps"] = body["steps"] * 60  # 180 steps of up to 9,000 characters
+    stored, _ = services.trace_store(project=cast.project_a, trace=TraceIn.model_validate(body))
+    stored.refresh_from_db()
+    assert len(json.dumps(stored.steps, separators=(",", ":")).encode()) <= TRACE_MAX_BYTES
+    assert len(stored.steps) == 180 and stored.steps[1]["kind"] == "model_call"

@@ -10,12 +10,18 @@ from django.test import Client
 from django.utils import timezone
 
 from contracts_app import services
-from contracts_app.models import Contract, ContractVersion, MinuteRollup
+from contracts_app.models import Contract, ContractVersion, HourRollup, MinuteRollup
 
 from ..conftest import Cast
 from .conftest import REPLY_V1, REPLY_V2, logged_in
 
 HTMX = {"HX-Request": "true"}
+
+
+def pulled(client: Client, cast: Cast) -> list[tuple[str, int]]:
+    """Return (name, version) of each contract an SDK of project A pulls now."""
+    answer = client.get("/api/v1/contracts", headers={"X-API-Key": cast.key_a})
+    return [(c["name"], c["version"]) for c in answer.json()["contracts"]]
 
 
 def lines_with_errors(html: str) -> dict[int, list[str]]:
@@ -35,7 +41,6 @@ class TestContractList:
         services.contract_version_create(
             project=cast.project_a, name="Quiet", source="contract Quiet {\n  ensure len(output) < 5\n}\n"
         )
-        Contract.objects.filter(name="Quiet").update(active=False)
         now = timezone.now().replace(second=0, microsecond=0)
         # Clause verdicts of an LLMCL contract count for the contract; older rollups do not.
         MinuteRollup.objects.create(
@@ -65,7 +70,8 @@ class TestContractList:
         assert (rows["Reply"].version, rows["Reply"].count, rows["Reply"].violations) == (2, 40, 4)
         assert rows["Quiet"].violation_rate is None
         html = response.content.decode()
-        assert "10.0&nbsp;%" in html and "inactive" in html and "v2" in html
+        assert "10.0&nbsp;%" in html and "v2 runs" in html
+        assert re.search(r"Quiet.*?lc-badge off\">draft<", html, re.S)
         assert "New contract" not in html  # a viewer gets no edit buttons
 
     def test_an_outsider_gets_404_and_an_anonymous_visitor_is_sent_to_log_in(
@@ -116,12 +122,13 @@ class TestContractDetail:
     ) -> None:
         html = viewer.get("/p/alpha/contracts/Reply/").content.decode()
         assert "Roll back" not in html and "Deactivate" not in html and "Edit</a>" not in html
-        assert viewer.post("/p/alpha/contracts/Reply/active/", {"active": "0"}).status_code == 403
-        assert viewer.post("/p/alpha/contracts/Reply/rollback/", {"version": "1"}).status_code == 403
+        assert viewer.post("/p/alpha/contracts/Reply/deactivate/").status_code == 403
+        assert viewer.get("/p/alpha/contracts/Reply/versions/1/activate/").status_code == 403
+        assert viewer.post("/p/alpha/contracts/Reply/versions/1/activate/").status_code == 403
         assert viewer.post("/p/alpha/contracts/Reply/edit/", {"source": REPLY_V1}).status_code == 403
         assert viewer.post("/p/alpha/contracts/validate/", {"source": REPLY_V1}).status_code == 403
         assert viewer.post("/p/alpha/contracts/try/", {"source": REPLY_V1}).status_code == 403
-        assert Contract.objects.get(name="Reply").active
+        assert Contract.objects.get(name="Reply").running_version == 2
         assert ContractVersion.objects.count() == 2
 
     def test_an_unknown_contract_is_404(self, owner: Client) -> None:
@@ -247,28 +254,45 @@ class TestSaveActivateRollback:
         assert "defines no contract named" in response.content.decode()
         assert ContractVersion.objects.count() == 2
 
-    def test_rolling_back_saves_the_old_source_as_a_new_version(
-        self, cast: Cast, owner: Client, reply: list[ContractVersion]
-    ) -> None:
-        response = owner.post("/p/alpha/contracts/Reply/rollback/", {"version": "1"})
-        assert response.status_code == 302
-        versions = list(Contract.objects.get(name="Reply").versions.values_list("version", "source"))
-        assert versions == [(3, REPLY_V1), (2, REPLY_V2), (1, REPLY_V1)]
-        assert owner.post("/p/alpha/contracts/Reply/rollback/", {"version": "9"}).status_code == 302
-        assert ContractVersion.objects.count() == 3
-
-    def test_deactivating_and_activating_changes_what_the_sdk_pulls(
+    def test_rolling_back_asks_first_then_runs_the_old_version_and_logs_it(
         self, cast: Cast, owner: Client, client: Client, reply: list[ContractVersion]
     ) -> None:
-        def pulled() -> list[str]:
-            answer = client.get("/api/v1/contracts", headers={"X-API-Key": cast.key_a})
-            return [c["name"] for c in answer.json()["contracts"]]
+        preview = owner.get("/p/alpha/contracts/Reply/versions/1/activate/")
+        assert preview.status_code == 200 and "Roll back Reply v1?" in preview.content.decode()
+        assert Contract.objects.get(name="Reply").running_version == 2  # a look changes nothing
+        response = owner.post("/p/alpha/contracts/Reply/versions/1/activate/", {"expected_running": "2"})
+        assert response.status_code == 302
+        assert pulled(client, cast) == [("Reply", 1)]
+        # History stays as it was: no version is written by a roll back.
+        assert ContractVersion.objects.count() == 2
+        entry = Contract.objects.get(name="Reply").audit_entries.first()
+        assert (entry.action, entry.from_version, entry.to_version, entry.actor) == (
+            "rollback",
+            2,
+            1,
+            cast.owner,
+        )
+        assert owner.get("/p/alpha/contracts/Reply/versions/9/activate/").status_code == 404
 
-        assert pulled() == ["Reply"]
-        owner.post("/p/alpha/contracts/Reply/active/", {"active": "0"})
-        assert pulled() == []
-        owner.post("/p/alpha/contracts/Reply/active/", {"active": "1"})
-        assert pulled() == ["Reply"]
+    def test_deactivating_asks_first_and_stops_what_the_sdk_pulls(
+        self, cast: Cast, owner: Client, client: Client, reply: list[ContractVersion]
+    ) -> None:
+        assert pulled(client, cast) == [("Reply", 2)]
+        page = owner.get("/p/alpha/contracts/Reply/deactivate/")
+        assert page.status_code == 200 and "Deactivate Reply?" in page.content.decode()
+        assert pulled(client, cast) == [("Reply", 2)]
+        assert (
+            owner.post("/p/alpha/contracts/Reply/deactivate/", {"expected_running": "2"}).status_code == 302
+        )
+        assert pulled(client, cast) == []
+        entry = Contract.objects.get(name="Reply").audit_entries.first()
+        assert (entry.action, entry.from_version, entry.to_version) == ("deactivate", 2, None)
+        # Activated again through the same confirmation, as a version.
+        assert (
+            owner.post("/p/alpha/contracts/Reply/versions/2/activate/", {"expected_running": ""}).status_code
+            == 302
+        )
+        assert pulled(client, cast) == [("Reply", 2)]
 
     def test_an_editor_may_change_but_a_viewer_of_the_same_project_may_not(self, cast: Cast) -> None:
         services.membership_set(project=cast.project_a, user=cast.outsider, role="editor")
@@ -280,16 +304,131 @@ class TestSaveActivateRollback:
     def test_a_post_without_the_csrf_token_is_refused(self, cast: Cast, reply: list[ContractVersion]) -> None:
         client = Client(enforce_csrf_checks=True)
         client.force_login(cast.owner)
-        assert client.post("/p/alpha/contracts/Reply/rollback/", {"version": "1"}).status_code == 403
-        assert ContractVersion.objects.count() == 2
-        page = client.get("/p/alpha/contracts/Reply/")
+        assert client.post("/p/alpha/contracts/Reply/versions/1/activate/").status_code == 403
+        assert Contract.objects.get(name="Reply").running_version == 2
+        page = client.get("/p/alpha/contracts/Reply/versions/1/activate/")
         token = page.cookies["csrftoken"].value
         response = client.post(
-            "/p/alpha/contracts/Reply/rollback/", {"version": "1", "csrfmiddlewaretoken": token}
+            "/p/alpha/contracts/Reply/versions/1/activate/", {"csrfmiddlewaretoken": token}
         )
-        assert response.status_code == 302 and ContractVersion.objects.count() == 3
+        assert response.status_code == 302 and Contract.objects.get(name="Reply").running_version == 1
 
 
 @pytest.mark.parametrize("path", ["/p/alpha/contracts/validate/", "/p/alpha/contracts/try/"])
 def test_the_editor_endpoints_refuse_get(owner: Client, path: str) -> None:
     assert owner.get(path).status_code == 405
+
+
+class TestDraftsAndDeploys:
+    def test_a_new_contract_is_a_draft_that_no_sdk_pulls(
+        self, cast: Cast, owner: Client, client: Client
+    ) -> None:
+        response = owner.post("/p/alpha/contracts/new/", {"source": REPLY_V1})
+        assert response.status_code == 302
+        assert pulled(client, cast) == []
+        assert "draft" in owner.get("/p/alpha/contracts/Reply/").content.decode()
+
+    def test_saving_an_edit_of_a_running_contract_leaves_the_running_version(
+        self, cast: Cast, owner: Client, client: Client, reply: list[ContractVersion]
+    ) -> None:
+        assert (
+            owner.post(
+                "/p/alpha/contracts/Reply/edit/", {"source": REPLY_V1.replace("200", "50")}
+            ).status_code
+            == 302
+        )
+        assert Contract.objects.get(name="Reply").versions.first().version == 3  # type: ignore[union-attr]
+        assert pulled(client, cast) == [("Reply", 2)]
+
+    def test_the_activation_page_shows_the_diff_against_what_runs_and_the_calls_an_hour(
+        self, cast: Cast, owner: Client, reply: list[ContractVersion]
+    ) -> None:
+        services.contract_version_create(
+            project=cast.project_a, name="Reply", source=REPLY_V2.replace("100", "80")
+        )
+        hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+        # Each call reports one verdict per clause: the busiest clause counts the calls.
+        for contract, count in (("Reply.ensure[1]", 240), ("Reply.ensure[2]", 240), ("Other", 999)):
+            HourRollup.objects.create(
+                project=cast.project_a, bucket=hour - timedelta(hours=2), contract=contract, count=count
+            )
+        HourRollup.objects.create(
+            project=cast.project_a, bucket=hour - timedelta(hours=30), contract="Reply.ensure[1]", count=9999
+        )
+        response = owner.get("/p/alpha/contracts/Reply/versions/3/activate/")
+        assert response.status_code == 200
+        preview = response.context["p"]
+        assert preview.running.version == 2 and preview.calls_per_hour == 10.0
+        diff = [(d.kind, d.text) for d in preview.diff]
+        assert ("delete", "  ensure len(output) <= 100") in diff and (
+            "insert",
+            "  ensure len(output) <= 80",
+        ) in diff
+        html = response.content.decode()
+        assert 'id="calls-per-hour">10.0<' in html and "Activate v3</button>" in html
+        assert 'name="expected_running" value="2"' in html
+
+    def test_a_confirmation_of_a_stale_preview_is_refused(
+        self, cast: Cast, owner: Client, client: Client, reply: list[ContractVersion]
+    ) -> None:
+        # Someone rolled back to v1 after this person opened the preview of v2 -> v3.
+        services.contract_version_create(
+            project=cast.project_a, name="Reply", source=REPLY_V2.replace("100", "80")
+        )
+        services.contract_version_activate(contract_version=reply[0], actor=cast.member)
+        response = owner.post("/p/alpha/contracts/Reply/versions/3/activate/", {"expected_running": "2"})
+        assert response.status_code == 409
+        assert "v1 runs now; review the change again" in response.content.decode()
+        assert pulled(client, cast) == [("Reply", 1)]
+
+    def test_every_deploy_side_change_is_in_the_log_with_who_and_how_many_calls(
+        self, cast: Cast, owner: Client, reply: list[ContractVersion]
+    ) -> None:
+        hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+        HourRollup.objects.create(
+            project=cast.project_a, bucket=hour - timedelta(hours=1), contract="Reply.ensure[1]", count=48
+        )
+        owner.post("/p/alpha/contracts/Reply/versions/1/activate/", {"reason": "v2 refuses good answers"})
+        owner.post("/p/alpha/contracts/Reply/deactivate/")
+        entries = list(Contract.objects.get(name="Reply").audit_entries.order_by("at", "id"))
+        assert [(e.action, e.from_version, e.to_version, e.actor_label) for e in entries] == [
+            ("activate", None, 2, "alice"),
+            ("rollback", 2, 1, "alice"),
+            ("deactivate", 1, None, "alice"),
+        ]
+        assert entries[1].reason == "v2 refuses good answers" and entries[2].calls_per_hour == 2.0
+        html = owner.get("/p/alpha/contracts/Reply/").content.decode()
+        assert (
+            "rolled back v2 → v1" in html and "deactivated v1" in html and "v2 refuses good answers" in html
+        )
+
+    def test_a_job_activates_a_version_through_the_same_service(
+        self, cast: Cast, reply: list[ContractVersion]
+    ) -> None:
+        entry = services.contract_version_activate(
+            contract_version=reply[0], actor_label="experiment shorter-replies"
+        )
+        assert (entry.actor, entry.actor_label, entry.action) == (
+            None,
+            "experiment shorter-replies",
+            "rollback",
+        )
+        with pytest.raises(services.ServiceError, match="v1 runs already"):
+            services.contract_version_activate(contract_version=reply[0], actor_label="again")
+
+    def test_new_contract_with_a_taken_name_is_refused_with_a_link_to_it(
+        self, cast: Cast, owner: Client, client: Client, reply: list[ContractVersion]
+    ) -> None:
+        response = owner.post("/p/alpha/contracts/new/", {"source": REPLY_V1.replace("200", "5")})
+        assert response.status_code == 409
+        html = response.content.decode()
+        assert "a contract named Reply exists already" in html
+        assert '<a href="/p/alpha/contracts/Reply/">Open Reply</a>' in html
+        assert ContractVersion.objects.count() == 2 and pulled(client, cast) == [("Reply", 2)]
+
+    def test_a_source_with_two_contracts_is_refused_with_the_reason(self, owner: Client) -> None:
+        source = REPLY_V1 + "contract Other {\n  ensure len(output) < 3\n}\n"
+        response = owner.post("/p/alpha/contracts/new/", {"source": source})
+        assert response.status_code == 422
+        assert "the source defines 2 contracts (Reply, Other)" in response.content.decode()
+        assert not Contract.objects.exists()
