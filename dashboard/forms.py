@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from contracts_app.models import AlertRule, Membership, Project, ValidationEvent
+from dashboard.lib.tz import zone_names
 from dashboard.selectors import RANGES, ViolationFilters
 
 
@@ -97,3 +98,22 @@ class AlertRuleForm(forms.ModelForm):
         if data.get("window_minutes") == 0:
             self.add_error("window_minutes", "The window must be at least one minute.")
         return data
+
+
+class ProjectCreateForm(forms.Form):
+    name = forms.CharField(max_length=200, label="Project name")
+
+
+class TimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(required=False, label="Time zone")
+    # Where to go back to; only a path on this site (see clean_next).
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["time_zone"].choices = [("", "my browser's time zone"), *((n, n) for n in zone_names())]
+
+    def clean_next(self) -> str:
+        target: str = self.cleaned_data.get("next") or ""
+        # An open redirect would send users anywhere: keep local paths only.
+        return target if target.startswith("/") and not target.startswith("//") else ""

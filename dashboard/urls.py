@@ -21,6 +21,9 @@ dashboard_patterns = [
     path("p/<slug:slug>/settings/project/", views.project_settings_save, name="project_settings"),
     path("p/<slug:slug>/settings/alerts/", views.alert_rule_create, name="alert_rule_create"),
     path("p/<slug:slug>/settings/alerts/<int:rule_id>/delete/", views.alert_rule_delete, name="alert_delete"),
+    path("p/<slug:slug>/llmcl/format/", views.llmcl_format, name="llmcl_format"),
+    path("projects/new/", views.project_new, name="project_new"),
+    path("timezone/", views.time_zone_page, name="time_zone"),
     path("vendor/plotly.min.js", views.plotly_js, name="plotly_js"),
 ]
 

@@ -216,11 +216,11 @@ class TestOverview:
         self, owner: Client, cast: Cast, fill: Fill, django_assert_num_queries: DjangoAssertNumQueries
     ) -> None:
         fill([violation(contract=f"c{i}", model=f"m{i}", minutes_ago=i) for i in range(30)])
-        # session, user, project, series, sums of whole hours and of the minutes at the
-        # edges, model/severity breakdown.
-        with django_assert_num_queries(7):
+        # session, user, time zone preference, project, series, sums of whole hours and of
+        # the minutes at the edges, model/severity breakdown, the header's project list.
+        with django_assert_num_queries(9):
             assert owner.get(f"/p/{cast.project_a.slug}/?range=24h").status_code == 200
-        with django_assert_num_queries(6):
+        with django_assert_num_queries(8):
             assert owner.get(f"/p/{cast.project_a.slug}/?range=30d").status_code == 200
 
     def test_contract_names_in_charts_are_escaped(self, owner: Client, cast: Cast, fill: Fill) -> None:
@@ -317,8 +317,9 @@ class TestViolations:
         self, owner: Client, cast: Cast, fill: Fill, django_assert_num_queries: DjangoAssertNumQueries
     ) -> None:
         fill([violation(minutes_ago=i) for i in range(80)])
-        # session, user, project, one page of events.
-        with django_assert_num_queries(4):
+        # session, user, time zone preference, project, one page of events, the header's
+        # project list.
+        with django_assert_num_queries(6):
             response = owner.get(f"/p/{cast.project_a.slug}/violations/", {"severity": "error", "q": "JSON"})
         assert len(response.context["page"].events) == 50
 
