@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import functools
+import gzip
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +53,26 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("dashboard:overview", slug=slug)
 
 
+@functools.cache
+def _plotly_gzip() -> bytes:
+    # Compressed once per process (4.8 MB -> about 1.4 MB); mtime=0 keeps the bytes, and so
+    # the ETag, the same in every process.
+    return gzip.compress(PLOTLY_JS.read_bytes(), compresslevel=9, mtime=0)
+
+
 @require_GET
-@cache_control(public=True, max_age=7 * 24 * 3600)
-def plotly_js(request: HttpRequest) -> FileResponse:
-    """Serve the plotly.js bundle that the plotly package ships (no CDN)."""
-    return FileResponse(PLOTLY_JS.open("rb"), content_type="text/javascript")
+@cache_control(public=True, max_age=365 * 24 * 3600, immutable=True)
+def plotly_js(request: HttpRequest) -> HttpResponse:
+    """Serve the plotly.js bundle that the plotly package ships (no CDN), gzipped when accepted."""
+    # The URL names plotly's version, so a year of caching can never serve a stale bundle.
+    if "gzip" not in request.headers.get("Accept-Encoding", ""):
+        response: HttpResponse = FileResponse(PLOTLY_JS.open("rb"), content_type="text/javascript")
+    else:
+        response = HttpResponse(_plotly_gzip(), content_type="text/javascript")
+        response["Content-Encoding"] = "gzip"
+    response["Vary"] = "Accept-Encoding"
+    response["ETag"] = f'"plotly-{plotly.__version__}"'
+    return response
 
 
 @require_GET
