@@ -86,6 +86,8 @@ class AlertRuleForm(forms.ModelForm):
     class Meta:
         model = AlertRule
         fields = ["contract", "metric", "threshold", "window_minutes", "min_count"]
+        labels = {"threshold": "Threshold (% or ms)"}
+        help_texts = {"threshold": "a violation rate in percent (5 means 5%), a p95 latency in ms"}
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
@@ -93,8 +95,12 @@ class AlertRuleForm(forms.ModelForm):
         metric = data.get("metric")
         if threshold is not None and threshold < 0:  # type: ignore[operator]
             self.add_error("threshold", "The threshold cannot be negative.")
-        elif metric == AlertRule.Metric.VIOLATION_RATE and threshold is not None and threshold > 1:  # type: ignore[operator]
-            self.add_error("threshold", "A violation rate threshold is a fraction between 0 and 1.")
+        elif metric == AlertRule.Metric.VIOLATION_RATE and threshold is not None:
+            if threshold > 100:  # type: ignore[operator]
+                self.add_error("threshold", "A violation rate threshold is a percentage between 0 and 100.")
+            else:
+                # Rates are shown and typed in percent everywhere; rules store the fraction.
+                data["threshold"] = threshold / 100  # type: ignore[operator]
         if data.get("window_minutes") == 0:
             self.add_error("window_minutes", "The window must be at least one minute.")
         return data

@@ -335,11 +335,21 @@ def _run(request: HttpRequest, project: Any, done: str, service: Any, /, **kwarg
     return redirect("dashboard:settings", slug=project.slug)
 
 
+# The settings page's context name of each form, so a refused form comes back as typed.
+_FORM_NAMES = {
+    ApiKeyForm: "key_form",
+    MemberAddForm: "member_form",
+    ProjectSettingsForm: "project_form",
+    AlertRuleForm: "alert_form",
+}
+
+
 def _form_error(request: HttpRequest, project: Any, form: Any) -> HttpResponse:
     for name, errors in form.errors.items():
         for error in errors:
             messages.error(request, f"{name}: {error}" if name != "__all__" else error)
-    return render(request, "dashboard/settings.html", _settings_context(project), status=400)
+    extra = {_FORM_NAMES[type(form)]: form} if type(form) in _FORM_NAMES else {}
+    return render(request, "dashboard/settings.html", _settings_context(project, **extra), status=400)
 
 
 @login_required

@@ -29,7 +29,7 @@ WRITES = [
         {
             "contract": "json_format",
             "metric": "violation_rate",
-            "threshold": "0.2",
+            "threshold": "20",
             "window_minutes": "5",
             "min_count": "10",
         },
@@ -446,12 +446,15 @@ class TestSettings:
             "window_minutes": "5",
             "min_count": "10",
         }
-        response = owner.post(url, {**rule, "threshold": "20"})
+        # Rates are typed in percent: 120 % is refused, and what was typed stays in the form.
+        response = owner.post(url, {**rule, "threshold": "120"})
         assert response.status_code == 400
-        assert b"fraction between 0 and 1" in response.content
-        assert owner.post(url, {**rule, "threshold": "0.2"}).status_code == 302
+        assert b"percentage between 0 and 100" in response.content
+        assert b'value="120"' in response.content
+        assert owner.post(url, {**rule, "threshold": "20"}).status_code == 302
         created = AlertRule.objects.get(project=cast.project_a)
         assert created.threshold == 0.2
+        assert "20%" in owner.get(f"/p/{cast.project_a.slug}/settings/").content.decode()
         assert owner.post(f"{url}{created.pk}/delete/").status_code == 302
         assert not AlertRule.objects.exists()
 
