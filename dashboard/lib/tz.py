@@ -6,6 +6,7 @@ import zoneinfo
 from collections.abc import Callable
 from datetime import datetime
 from functools import cache
+from urllib.parse import unquote
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -36,7 +37,8 @@ def chosen_zone(request: HttpRequest) -> tuple[str, str]:
         saved = UserPreference.objects.filter(user=user).values_list("time_zone", flat=True).first()
         if saved and zone_or_none(saved):
             return saved, "user"
-    cookie = request.COOKIES.get(COOKIE, "")
+    # The script writes the name URL-encoded (encodeURIComponent: "Asia%2FTokyo").
+    cookie = unquote(request.COOKIES.get(COOKIE, ""))
     if zone_or_none(cookie):
         return cookie, "browser"
     return "UTC", "default"
