@@ -178,6 +178,8 @@ function mount(host) {
             ...historyKeymap,
             ...lintKeymap,
           ]),
+          // Under a Content-Security-Policy, CodeMirror's own <style> needs the page's nonce.
+          host.dataset.cspNonce ? EditorView.cspNonce.of(host.dataset.cspNonce) : [],
           EditorView.contentAttributes.of({
             "aria-label": "LLMCL source (Escape then Tab leaves the editor)",
           }),
