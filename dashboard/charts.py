@@ -8,6 +8,7 @@ from typing import Any
 
 from django.utils.html import escape
 
+from dashboard.lib.tz import chart_time
 from dashboard.selectors import Overview
 
 Figure = dict[str, Any]
@@ -33,10 +34,10 @@ def _iso(at: datetime) -> str:
     return at.isoformat()
 
 
-def _epoch_ms(buckets: list[datetime]) -> list[int]:
-    # Plotly reads numbers on a date axis as epoch milliseconds: shorter than ISO strings,
-    # which matters with a point per minute and a line per contract.
-    return [int(b.timestamp() * 1000) for b in buckets]
+def _local_times(buckets: list[datetime]) -> list[str]:
+    # Plotly has no time zones (it draws epoch numbers in the browser's zone): give it the
+    # wall time of the page's one time zone, the zone of the header and the date inputs.
+    return [chart_time(b) for b in buckets]
 
 
 def _rate(count: int, violations: int) -> float | None:
@@ -46,7 +47,7 @@ def _rate(count: int, violations: int) -> float | None:
 def violation_rate_figure(overview: Overview) -> Figure:
     """Return the violation rate (%) over time: the total and the most failing contracts."""
     buckets = overview.time_range.buckets()
-    x = _epoch_ms(buckets)
+    x = _local_times(buckets)
     totals = [_sum_cells(overview.cells.get(b, {}).values()) for b in buckets]
     data = [
         {
@@ -85,7 +86,7 @@ def validations_figure(overview: Overview) -> Figure:
     buckets = overview.time_range.buckets()
     minutes = overview.time_range.step.total_seconds() / 60
     y = [round(_sum_cells(overview.cells.get(b, {}).values())[0] / minutes, 3) for b in buckets]
-    data = [{"type": "bar", "name": "validations / min", "x": _epoch_ms(buckets), "y": y}]
+    data = [{"type": "bar", "name": "validations / min", "x": _local_times(buckets), "y": y}]
     layout = {
         **_LAYOUT,
         "title": {"text": "Validations per minute"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from contracts_app.models import AlertRule, Membership, Project, ValidationEvent
+from dashboard.lib.tz import zone_names
 from dashboard.lib.webhooks import WebhookRefused, webhook_url_check
 from dashboard.selectors import RANGES, ViolationFilters
 
@@ -125,6 +126,8 @@ class AlertRuleForm(forms.ModelForm):
     class Meta:
         model = AlertRule
         fields = ["contract", "metric", "threshold", "window_minutes", "min_count"]
+        labels = {"threshold": "Threshold (% or ms)"}
+        help_texts = {"threshold": "a violation rate in percent (5 means 5%), a p95 latency in ms"}
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
@@ -132,8 +135,31 @@ class AlertRuleForm(forms.ModelForm):
         metric = data.get("metric")
         if threshold is not None and threshold < 0:  # type: ignore[operator]
             self.add_error("threshold", "The threshold cannot be negative.")
-        elif metric == AlertRule.Metric.VIOLATION_RATE and threshold is not None and threshold > 1:  # type: ignore[operator]
-            self.add_error("threshold", "A violation rate threshold is a fraction between 0 and 1.")
+        elif metric == AlertRule.Metric.VIOLATION_RATE and threshold is not None:
+            if threshold > 100:  # type: ignore[operator]
+                self.add_error("threshold", "A violation rate threshold is a percentage between 0 and 100.")
+            else:
+                # Rates are shown and typed in percent everywhere; rules store the fraction.
+                data["threshold"] = threshold / 100  # type: ignore[operator]
         if data.get("window_minutes") == 0:
             self.add_error("window_minutes", "The window must be at least one minute.")
         return data
+
+
+class ProjectCreateForm(forms.Form):
+    name = forms.CharField(max_length=200, label="Project name")
+
+
+class TimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(required=False, label="Time zone")
+    # Where to go back to; only a path on this site (see clean_next).
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["time_zone"].choices = [("", "my browser's time zone"), *((n, n) for n in zone_names())]
+
+    def clean_next(self) -> str:
+        target: str = self.cleaned_data.get("next") or ""
+        # An open redirect would send users anywhere: keep local paths only.
+        return target if target.startswith("/") and not target.startswith("//") else ""

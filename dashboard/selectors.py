@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import BigIntegerField, BooleanField, Func, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
+from django.utils import timezone
 
 from contracts_app.models import (
     BUCKET_FIELDS,
@@ -102,8 +103,8 @@ def _datetime_param(params: Mapping[str, str], name: str, now: datetime) -> date
         value = datetime.fromisoformat(raw)
     except ValueError:
         raise BadQuery(f"{name} must be a date and time like 2025-03-04T12:30, got {raw!r}") from None
-    # The browser's datetime-local input carries no zone: read it as the server's (UTC).
-    return value if value.tzinfo else value.replace(tzinfo=now.tzinfo)
+    # The browser's datetime-local input carries no zone: read it in the page's time zone.
+    return value if value.tzinfo else timezone.make_aware(value)
 
 
 # Overview.
@@ -555,3 +556,13 @@ def first_project_slug(*, user: Any) -> str | None:
         .values_list("slug", flat=True)
         .first()
     )
+
+
+def project_is_empty(*, project: Project) -> bool:
+    """Return True when no SDK has sent the project a single event yet."""
+    return not ValidationEvent.objects.filter(project=project).exists()
+
+
+def projects_of(*, user: Any) -> list[Project]:
+    """Return the user's projects by name, for the header's project switcher."""
+    return list(Project.objects.filter(memberships__user=user).order_by("name", "id").only("name", "slug"))

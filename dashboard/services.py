@@ -1,14 +1,20 @@
-"""Writes of the settings page: members, retention, webhook and alert rules (invitations: accounts)."""
+"""Writes of the dashboard: members, retention, webhook, alert rules, projects, time zones.
+
+Invitations live in the accounts app.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db import transaction
+from django.utils.text import slugify
 
 from contracts_app import services
 from contracts_app.models import AlertRule, ApiKey, Membership, Project
 from contracts_app.services import NotFound, ServiceError
+from dashboard.lib.tz import zone_or_none
+from dashboard.models import UserPreference
 
 
 def _other_owners(project: Project, membership: Membership) -> bool:
@@ -83,3 +89,25 @@ def alert_rule_delete(*, project: Project, rule_id: int) -> None:
     deleted, _ = AlertRule.objects.filter(project=project, pk=rule_id).delete()
     if not deleted:
         raise NotFound("no such alert rule", field="rule")
+
+
+def project_create_for(*, user: Any, name: str) -> Project:
+    """Create a project named ``name`` owned by ``user``, under a slug no other project has."""
+    name = name.strip()
+    if not name:
+        raise ServiceError("a project needs a name", field="name")
+    base = slugify(name)[:90] or "project"
+    slug, n = base, 1
+    # Two projects may share a name, never a slug: the slug is the project's URL.
+    while Project.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return services.project_create(name=name, owner=user, slug=slug)
+
+
+def time_zone_set(*, user: Any, time_zone: str) -> UserPreference:
+    """Save ``user``'s time zone: an IANA name, or blank for the browser's."""
+    if time_zone and zone_or_none(time_zone) is None:
+        raise ServiceError(f"{time_zone!r} is not a time zone this server knows", field="time_zone")
+    preference, _ = UserPreference.objects.update_or_create(user=user, defaults={"time_zone": time_zone})
+    return preference

@@ -1,5 +1,6 @@
 """The control plane's URLs: the API under /api/v1/, the admin, login and the project pages."""
 
+import plotly
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -22,7 +23,11 @@ dashboard_patterns = [
     path("p/<slug:slug>/settings/project/", views.project_settings_save, name="project_settings"),
     path("p/<slug:slug>/settings/alerts/", views.alert_rule_create, name="alert_rule_create"),
     path("p/<slug:slug>/settings/alerts/<int:rule_id>/delete/", views.alert_rule_delete, name="alert_delete"),
-    path("vendor/plotly.min.js", views.plotly_js, name="plotly_js"),
+    path("p/<slug:slug>/llmcl/format/", views.llmcl_format, name="llmcl_format"),
+    path("projects/new/", views.project_new, name="project_new"),
+    path("timezone/", views.time_zone_page, name="time_zone"),
+    # Versioned, so browsers may keep it for a year (see views.plotly_js).
+    path(f"vendor/plotly-{plotly.__version__}.min.js", views.plotly_js, name="plotly_js"),
 ]
 
 urlpatterns = [

@@ -1,15 +1,17 @@
-"""The dashboard's pages: overview, violations explorer, event, health and settings."""
+"""The dashboard's pages: overview, violations explorer, event, health, settings, projects, time zone."""
 
 from __future__ import annotations
 
 import csv
+import functools
+import gzip
 from pathlib import Path
 from typing import Any
 
 import plotly
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import cache_control
@@ -24,12 +26,17 @@ from dashboard.forms import (
     ApiKeyForm,
     MemberInviteForm,
     MemberRoleForm,
+    ProjectCreateForm,
     ProjectSettingsForm,
+    TimeZoneForm,
     ViolationFilterForm,
 )
 from dashboard.lib.access import project_for, project_owned
 from dashboard.lib.webhooks import webhook_url_masked
+from llm_contracts.llmcl import LLMCLError, format_source
 
+# The session key under which a new project's first API key waits for its onboarding snippet.
+ONBOARDING_KEY = "onboarding_keys"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
@@ -48,11 +55,26 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("dashboard:overview", slug=slug)
 
 
+@functools.cache
+def _plotly_gzip() -> bytes:
+    # Compressed once per process (4.8 MB -> about 1.4 MB); mtime=0 keeps the bytes, and so
+    # the ETag, the same in every process.
+    return gzip.compress(PLOTLY_JS.read_bytes(), compresslevel=9, mtime=0)
+
+
 @require_GET
-@cache_control(public=True, max_age=7 * 24 * 3600)
-def plotly_js(request: HttpRequest) -> FileResponse:
-    """Serve the plotly.js bundle that the plotly package ships (no CDN)."""
-    return FileResponse(PLOTLY_JS.open("rb"), content_type="text/javascript")
+@cache_control(public=True, max_age=365 * 24 * 3600, immutable=True)
+def plotly_js(request: HttpRequest) -> HttpResponse:
+    """Serve the plotly.js bundle that the plotly package ships (no CDN), gzipped when accepted."""
+    # The URL names plotly's version, so a year of caching can never serve a stale bundle.
+    if "gzip" not in request.headers.get("Accept-Encoding", ""):
+        response: HttpResponse = FileResponse(PLOTLY_JS.open("rb"), content_type="text/javascript")
+    else:
+        response = HttpResponse(_plotly_gzip(), content_type="text/javascript")
+        response["Content-Encoding"] = "gzip"
+    response["Vary"] = "Accept-Encoding"
+    response["ETag"] = f'"plotly-{plotly.__version__}"'
+    return response
 
 
 @require_GET
@@ -87,6 +109,7 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
             ("Severities", charts.top_table(data.by_severity), "severity"),
         ],
         "query": request.GET.urlencode(),
+        "onboarding": _onboarding(request, project) if data.count == 0 else None,
     }
     template = (
         "dashboard/_overview_live.html"
@@ -94,6 +117,17 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
         else "dashboard/overview.html"
     )
     return render(request, template, context)
+
+
+def _onboarding(request: HttpRequest, project: Any) -> dict[str, str] | None:
+    # Only a project that never heard from an SDK gets the first-event snippet; the raw key
+    # exists only in the session of whoever created the project (keys are stored hashed).
+    if not selectors.project_is_empty(project=project):
+        return None
+    return {
+        "url": request.build_absolute_uri("/").rstrip("/"),
+        "key": request.session.get(ONBOARDING_KEY, {}).get(project.slug, ""),
+    }
 
 
 def _csv_response(chart: str, data: selectors.Overview, slug: str) -> HttpResponse:
@@ -332,8 +366,63 @@ def _run(request: HttpRequest, project: Any, done: str, service: Any, /, **kwarg
     return redirect("dashboard:settings", slug=project.slug)
 
 
+# The settings page's context name of each form, so a refused form comes back as typed.
+_FORM_NAMES = {
+    ApiKeyForm: "key_form",
+    MemberInviteForm: "member_form",
+    ProjectSettingsForm: "project_form",
+    AlertRuleForm: "alert_form",
+}
+
+
 def _form_error(request: HttpRequest, project: Any, form: Any) -> HttpResponse:
     for name, errors in form.errors.items():
         for error in errors:
             messages.error(request, f"{name}: {error}" if name != "__all__" else error)
-    return render(request, "dashboard/settings.html", _settings_context(project), status=400)
+    extra = {_FORM_NAMES[type(form)]: form} if type(form) in _FORM_NAMES else {}
+    return render(request, "dashboard/settings.html", _settings_context(project, **extra), status=400)
+
+
+@login_required
+def project_new(request: HttpRequest) -> HttpResponse:
+    """Create a project owned by the user, with a first API key for its onboarding snippet."""
+    form = ProjectCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = services.project_create_for(user=request.user, name=form.cleaned_data["name"])
+        except ServiceError as exc:
+            form.add_error("name", exc.reason)
+        else:
+            _, raw = contract_services.api_key_create(
+                project=project, name="first key", created_by=request.user
+            )
+            request.session[ONBOARDING_KEY] = {**request.session.get(ONBOARDING_KEY, {}), project.slug: raw}
+            messages.success(request, f"Project {project.name} created.")
+            return redirect("dashboard:overview", slug=project.slug)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "dashboard/project_new.html", {"form": form}, status=status)
+
+
+@login_required
+def time_zone_page(request: HttpRequest) -> HttpResponse:
+    """Choose the time zone of every page: a named zone, or the browser's."""
+    saved = getattr(getattr(request.user, "preference", None), "time_zone", "")
+    form = TimeZoneForm(request.POST or None, initial={"time_zone": saved})
+    if request.method == "POST" and form.is_valid():
+        services.time_zone_set(user=request.user, time_zone=form.cleaned_data["time_zone"])
+        messages.success(request, "Time zone saved.")
+        return redirect(form.cleaned_data["next"] or "home")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "dashboard/time_zone.html", {"form": form}, status=status)
+
+
+@require_POST
+@login_required
+def llmcl_format(request: HttpRequest, slug: str) -> JsonResponse:
+    """Return the posted LLMCL source in canonical layout, or why it cannot be formatted."""
+    project_for(request, slug)
+    try:
+        formatted = format_source(request.POST.get("source", ""))
+    except LLMCLError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse({"source": formatted})

@@ -9,6 +9,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from dashboard.lib.tz import chart_time
+
 ARM_COLOURS = {"control": "#4c78a8", "treatment": "#f58518"}
 Series = Mapping[str, Sequence[tuple[datetime, float, int]]]
 
@@ -34,7 +36,7 @@ def violation_rate_figure(series: Series) -> dict[str, Any]:
     for arm, points in series.items():
         figure.add_trace(
             go.Scatter(
-                x=[p[0].isoformat() for p in points],
+                x=[chart_time(p[0]) for p in points],
                 y=[p[1] for p in points],
                 mode="lines+markers",
                 name=html.escape(arm),
@@ -52,7 +54,7 @@ def traffic_figure(series: Series) -> dict[str, Any]:
     for arm, points in series.items():
         figure.add_trace(
             go.Bar(
-                x=[p[0].isoformat() for p in points],
+                x=[chart_time(p[0]) for p in points],
                 y=[p[2] for p in points],
                 name=html.escape(arm),
                 marker_color=ARM_COLOURS.get(arm, "#8c8c8c"),

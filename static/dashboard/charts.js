@@ -7,7 +7,10 @@
       var target = document.getElementById(tag.id.slice(0, -"-data".length));
       if (!target || !window.Plotly) { return; }
       var figure = JSON.parse(tag.textContent);
-      window.Plotly.newPlot(target, figure.data, figure.layout, { responsive: true, displaylogo: false });
+      // A constant uirevision keeps the user's zoom, pan and legend selection when the
+      // 30 s refresh brings new data; Plotly.react updates the chart in place.
+      var layout = Object.assign({}, figure.layout, { uirevision: target.id });
+      window.Plotly.react(target, figure.data, layout, { responsive: true, displaylogo: false });
     });
   }
   document.addEventListener("DOMContentLoaded", function () { draw(document); });

@@ -159,3 +159,11 @@ def reporting_client(
         yield client, reporter
     finally:
         reporter.close(timeout=5)
+
+
+def editor_fill(page: Page, text: str) -> None:
+    """Replace the LLMCL editor's whole text with ``text``, as typing (or pasting) would."""
+    content = page.locator(".lc-editor .cm-content")
+    content.click()
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.insert_text(text)

@@ -14,7 +14,7 @@ from llm_contracts import ContractViolationError, FunctionContract
 from llm_contracts.testing import FakeLLM
 from tests.server.conftest import Cast
 
-from .conftest import Shot, reporting_client
+from .conftest import Shot, editor_fill, reporting_client
 
 pytestmark = pytest.mark.e2e
 
@@ -40,13 +40,11 @@ class TestEditor:
         services.contract_save(project=cast.project_a, source=VERSION_1, author=cast.owner)
         page.goto("/p/alpha/contracts/Reply/edit/")
         expect(page.get_by_text("LLMCL source (saved as version 2)")).to_be_visible()
-        source = page.locator("textarea#source")
         diagnostics = page.locator("#diagnostics")
 
-        # Typing (keyup, debounced) posts the draft; the listing comes back with the error
-        # under line 4 and nowhere else.
-        source.fill(BROKEN)
-        source.press("End")
+        # Typing (debounced) posts the draft; the listing comes back with the error under
+        # line 4 and nowhere else.
+        editor_fill(page, BROKEN)
         errors = diagnostics.locator(".lc-diag")
         expect(errors).to_have_count(1)
         line = diagnostics.locator("li.has-error")
@@ -76,9 +74,7 @@ class TestEditor:
         expect(page.locator("#diagnostics li.has-error")).to_have_attribute("data-line", "4")
         shot(page, "not-saved")
 
-        source = page.locator("textarea#source")
-        source.fill(FIXED)
-        source.press("End")
+        editor_fill(page, FIXED)
         expect(page.locator("#diagnostics .lc-status.ok")).to_have_text("Compiles.")
         expect(page.locator("#diagnostics .lc-diag")).to_have_count(0)
         shot(page, "fixed")

@@ -60,7 +60,7 @@ class TestFigures:
         names = [trace["name"] for trace in figure["data"]]
         assert names == ["all contracts", "b", "a"]
         total = figure["data"][0]
-        at = total["x"].index(minute.timestamp() * 1000)
+        at = total["x"].index("2025-03-04 12:00:00")
         assert total["y"][at] == 50.0
         assert total["y"][at - 1] is None
         assert figure["data"][1]["y"][at] == 75.0
@@ -76,7 +76,7 @@ class TestFigures:
         hour = datetime(2025, 3, 1, 10, tzinfo=UTC)
         figure = charts.validations_figure(overview_of({hour: {"a": (120, 0)}}, key="7d"))
         trace = figure["data"][0]
-        assert trace["y"][trace["x"].index(hour.timestamp() * 1000)] == 2.0
+        assert trace["y"][trace["x"].index(hour.strftime("%Y-%m-%d %H:%M:%S"))] == 2.0
 
     def test_latency_is_none_without_data_and_read_from_the_histogram_with_it(self) -> None:
         overview = overview_of({})

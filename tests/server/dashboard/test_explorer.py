@@ -104,14 +104,15 @@ class TestGroupedByCall:
             ]
             + [violation(call_id=f"c-{i}", contract="pii", minutes_ago=i) for i in range(80)]
         )
-        # session, user, project, one scan of violations, the verdicts of the page's calls,
-        # the clauses' versions, the defined contracts.
-        with django_assert_num_queries(7):
+        # session, user, time zone preference, project, the header's project list, one scan
+        # of violations, the verdicts of the page's calls, the clauses' versions, the defined
+        # contracts.
+        with django_assert_num_queries(9):
             response = owner.get("/p/alpha/violations/")
         page = response.context["page"]
         assert len(page.calls) == 50 and page.next_cursor
         # A later page also asks which of its calls were on an earlier one.
-        with django_assert_num_queries(8):
+        with django_assert_num_queries(10):
             assert (
                 len(owner.get("/p/alpha/violations/", {"cursor": page.next_cursor}).context["page"].calls)
                 == 30

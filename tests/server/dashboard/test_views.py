@@ -30,7 +30,7 @@ WRITES = [
         {
             "contract": "json_format",
             "metric": "violation_rate",
-            "threshold": "0.2",
+            "threshold": "20",
             "window_minutes": "5",
             "min_count": "10",
         },
@@ -217,11 +217,11 @@ class TestOverview:
         self, owner: Client, cast: Cast, fill: Fill, django_assert_num_queries: DjangoAssertNumQueries
     ) -> None:
         fill([violation(contract=f"c{i}", model=f"m{i}", minutes_ago=i) for i in range(30)])
-        # session, user, project, series, sums of whole hours and of the minutes at the
-        # edges, model/severity breakdown.
-        with django_assert_num_queries(7):
+        # session, user, time zone preference, project, series, sums of whole hours and of
+        # the minutes at the edges, model/severity breakdown, the header's project list.
+        with django_assert_num_queries(9):
             assert owner.get(f"/p/{cast.project_a.slug}/?range=24h").status_code == 200
-        with django_assert_num_queries(6):
+        with django_assert_num_queries(8):
             assert owner.get(f"/p/{cast.project_a.slug}/?range=30d").status_code == 200
 
     def test_contract_names_in_charts_are_escaped(self, owner: Client, cast: Cast, fill: Fill) -> None:
@@ -318,9 +318,9 @@ class TestViolations:
         self, owner: Client, cast: Cast, fill: Fill, django_assert_num_queries: DjangoAssertNumQueries
     ) -> None:
         fill([violation(minutes_ago=i) for i in range(80)])
-        # session, user, project, one scan of violations, the verdicts of the page's calls,
-        # the names of the defined contracts.
-        with django_assert_num_queries(6):
+        # session, user, time zone preference, project, the header's project list, one scan of
+        # violations, the verdicts of the page's calls, the names of the defined contracts.
+        with django_assert_num_queries(8):
             response = owner.get(f"/p/{cast.project_a.slug}/violations/", {"severity": "error", "q": "JSON"})
         assert len(response.context["page"].events) == 50
 
@@ -439,12 +439,15 @@ class TestSettings:
             "window_minutes": "5",
             "min_count": "10",
         }
-        response = owner.post(url, {**rule, "threshold": "20"})
+        # Rates are typed in percent: 120 % is refused, and what was typed stays in the form.
+        response = owner.post(url, {**rule, "threshold": "120"})
         assert response.status_code == 400
-        assert b"fraction between 0 and 1" in response.content
-        assert owner.post(url, {**rule, "threshold": "0.2"}).status_code == 302
+        assert b"percentage between 0 and 100" in response.content
+        assert b'value="120"' in response.content
+        assert owner.post(url, {**rule, "threshold": "20"}).status_code == 302
         created = AlertRule.objects.get(project=cast.project_a)
         assert created.threshold == 0.2
+        assert "20%" in owner.get(f"/p/{cast.project_a.slug}/settings/").content.decode()
         assert owner.post(f"{url}{created.pk}/delete/").status_code == 302
         assert not AlertRule.objects.exists()
 

@@ -21,7 +21,9 @@ def running(cast: Cast) -> Experiment:
     """Production serves the lenient Reply v1; the treatment is the strict v2, a draft."""
     v1 = contract_services.contract_save(project=cast.project_a, source=LENIENT, author=cast.owner)
     contract_services.contract_version_activate(contract_version=v1, actor=cast.owner)
-    v2 = contract_services.contract_save(project=cast.project_a, name="Reply", source=STRICT, author=cast.owner)
+    v2 = contract_services.contract_save(
+        project=cast.project_a, name="Reply", source=STRICT, author=cast.owner
+    )
     experiment = services.experiment_create(
         project=cast.project_a,
         key="strict-reply",
@@ -52,7 +54,8 @@ class TestShip:
         contract = ContractVersion.objects.get(contract__name="Reply", version=2).contract
         assert contract.running_version == 2
         deploy = contract.audit_entries.get(to_version=2)
-        assert deploy.action == "activate" and deploy.actor == cast.owner and "strict-reply" in deploy.actor_label
+        assert deploy.action == "activate" and deploy.actor == cast.owner
+        assert "strict-reply" in deploy.actor_label
         assert selectors.experiments_for_sdk(project=cast.project_a) == []
         [production] = selectors.in_production(experiment=experiment)
         assert (production.name, production.version, production.active, production.arm) == (
@@ -71,9 +74,8 @@ class TestShip:
         assert served(cast) == {"Reply": LENIENT}
         # Production already ran control's version: nothing was deployed.
         assert ContractVersion.objects.filter(contract__name="Reply").count() == 2
-        assert not ContractVersion.objects.get(contract__name="Reply", version=1).contract.audit_entries.filter(
-            to_version=2
-        ).exists()
+        contract = ContractVersion.objects.get(contract__name="Reply", version=1).contract
+        assert not contract.audit_entries.filter(to_version=2).exists()
         [production] = selectors.in_production(experiment=running)
         assert production.arm == CONTROL
 
