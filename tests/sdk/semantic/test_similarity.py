@@ -19,7 +19,6 @@ from llm_contracts.contracts import (
     WordLlamaEmbedder,
 )
 from llm_contracts.contracts._semantic import DEFAULT_TOPIC_SIMILARITY
-
 from llm_contracts.testing import FakeLLM, http_module
 
 MODEL = "gpt-4o-mini"
@@ -111,8 +110,8 @@ def test_on_the_holdout_split_the_default_threshold_keeps_its_measured_precision
 
 class TestSimilarity:
     def test_a_paraphrase_of_the_reference_passes_and_an_unrelated_answer_fails(self):
-        contract = SimilarityContract(reference="Refunds take five to seven business days to reach your card.",
-                                      min_similarity=0.6)
+        reference = "Refunds take five to seven business days to reach your card."
+        contract = SimilarityContract(reference=reference, min_similarity=0.6)
 
         close = contract.validate(LLMResponse(text="Your refund should arrive on your card within a week."))
         far = contract.validate(LLMResponse(text=BREAD))
@@ -129,8 +128,10 @@ class TestSimilarity:
             client.chat.completions.create(model=MODEL, messages=QUESTION)
 
         assert "too close to a reference" in caught.value.results[0].message
-        fine = _client(FakeLLM(default=REFUND), SimilarityContract(reference=SYSTEM_PROMPT, max_similarity=0.9))
-        assert fine.chat.completions.create(model=MODEL, messages=QUESTION).choices[0].message.content == REFUND
+        fine = _client(FakeLLM(default=REFUND), SimilarityContract(reference=SYSTEM_PROMPT,
+                                                                   max_similarity=0.9))
+        reply = fine.chat.completions.create(model=MODEL, messages=QUESTION)
+        assert reply.choices[0].message.content == REFUND
 
     def test_the_closest_of_several_references_counts(self):
         contract = SimilarityContract(reference=[BREAD, REFUND], min_similarity=0.8)
@@ -173,7 +174,8 @@ class TestRelevance:
     def test_an_answer_to_the_question_passes_and_one_about_something_else_fails(self):
         fake = FakeLLM(default=REFUND)
         client = _client(fake, RelevanceContract())
-        assert client.chat.completions.create(model=MODEL, messages=QUESTION).choices[0].message.content == REFUND
+        reply = client.chat.completions.create(model=MODEL, messages=QUESTION)
+        assert reply.choices[0].message.content == REFUND
 
         off = _client(FakeLLM(default=JUPITER), RelevanceContract())
         with pytest.raises(ContractViolationError) as caught:
@@ -190,7 +192,8 @@ def _keyword_embeddings(request):
     """A provider's embeddings endpoint: a vector counting money, parcel and food words."""
     http = http_module()
     body = json.loads(request.content)
-    vocab = (("refund", "charge", "invoice", "card"), ("parcel", "courier", "delivery"), ("flour", "yeast", "loaf"))
+    vocab = (("refund", "charge", "invoice", "card"), ("parcel", "courier", "delivery"),
+             ("flour", "yeast", "loaf"))
     data = [{"object": "embedding", "index": i,
              "embedding": [float(sum(w in text.lower() for w in words)) for words in vocab]}
             for i, text in enumerate(body["input"])]
