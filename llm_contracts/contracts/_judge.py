@@ -88,7 +88,13 @@ def parse_verdict(text: str) -> JudgeVerdict:
 
 
 def _is_async(judge: Any) -> bool:
-    return inspect.iscoroutinefunction(judge.chat.completions.create)
+    import openai
+
+    return isinstance(judge, openai.AsyncOpenAI) or inspect.iscoroutinefunction(judge.chat.completions.create)
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
 
 
 class JudgeContract(Contract):
@@ -216,10 +222,9 @@ class JudgeContract(Contract):
         usage = None
         try:
             with judging():
-                if self._is_async:
-                    completion = asyncio.run(self.judge.chat.completions.create(**self._body(text)))
-                else:
-                    completion = self.judge.chat.completions.create(**self._body(text))
+                completion = self.judge.chat.completions.create(**self._body(text))
+                if inspect.isawaitable(completion):
+                    completion = asyncio.run(_awaited(completion))
             usage = self._usage(completion)
             verdict = self._read(completion)
         except Exception as exc:  # the judge's failure is a verdict, never the host's crash
