@@ -97,9 +97,10 @@ def _is_ref(node: Mapping[str, Any], name: str) -> bool:
 class _Compiler:
     """Turn expression JSON into closures; ``registry`` resolves ``use``."""
 
-    def __init__(self, *, category: Category, registry: Any, direct: bool = False) -> None:
+    def __init__(self, *, category: Category, registry: Any, direct: bool = False, judge: Any = None) -> None:
         self.category = category
         self.registry = registry
+        self.judge = judge  # the client of judge() calls
         # Direct mode: the closures get the answer's text itself, not an environment.
         self.direct = direct
         # How often each call occurs in the expression being compiled (see ``value``).
@@ -151,6 +152,10 @@ class _Compiler:
 
     op_str = op_num
     op_bool = op_num
+
+    def op_list(self, node: Mapping[str, Any]) -> Fn:
+        items = [self.value(a) for a in node["items"]]
+        return lambda e: [f(e) for f in items]
 
     def op_regex(self, node: Mapping[str, Any]) -> Fn:
         rx = _regex(node)
@@ -385,6 +390,64 @@ class _Compiler:
         return lambda e: bool(plain.find(text(e)))
 
 
+    # -- semantic functions (embeddings, a judge model) --
+
+    def fn_similarity(self, args: list[Mapping[str, Any]]) -> Fn:
+        from ..contracts._semantic import SimilarityContract
+
+        text = self.value(args[0])
+        if args[1]["op"] == "str":
+            # A literal reference is embedded once, by the contract, and kept.
+            fixed = SimilarityContract(args[1]["value"] or " ", min_similarity=-1.0)
+            return lambda e: fixed.similarity(str(text(e)))[0]
+        from ..contracts._embedding import cosine, default_embedder
+
+        embedder = default_embedder()
+        other = self.value(args[1])
+
+        def both(e: Any) -> float:
+            a, b = embedder.embed([str(text(e)), str(other(e))])
+            return round(cosine(list(a), list(b)), 4)
+
+        return both
+
+    def fn_on_topic(self, args: list[Mapping[str, Any]]) -> Fn:
+        from ..contracts._semantic import TopicContract
+
+        text = self.value(args[0])
+        topics = args[1]
+        if topics["op"] in ("list", "str"):
+            names = [t["value"] for t in topics["items"]] if topics["op"] == "list" else [topics["value"]]
+            checker = TopicContract(allowed=names)
+            return lambda e: checker.validate(LLMResponse(text=str(text(e)))).is_valid
+        dynamic = self.value(topics)
+
+        def on_topic(e: Any) -> bool:
+            value = dynamic(e)
+            names = [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+            return TopicContract(allowed=names).validate(LLMResponse(text=str(text(e)))).is_valid
+
+        return on_topic
+
+    def fn_judge(self, args: list[Mapping[str, Any]]) -> Fn:
+        from ..contracts._judge import JudgeContract
+        from ._loader import needs_judge
+
+        rubric = args[0]["value"]
+        if self.judge is None:
+            raise needs_judge(rubric)
+        checker = JudgeContract(rubric, judge=self.judge, threshold=0.0)
+
+        def score(e: Any) -> float:
+            result = checker.validate(e.response if e.response is not None else LLMResponse(text=e.output))
+            if "judge_error" in result.details:
+                # The contract's fail_open decides, as for any check that could not run.
+                raise RuntimeError(f"the judge could not grade the answer: {result.details['judge_error']}")
+            return float(result.details.get("score", 1.0))
+
+        return score
+
+
 def _regex(node: Mapping[str, Any]) -> re.Pattern[str]:
     from ._compiler import regex_flags
 
@@ -454,13 +517,13 @@ def text_only(node: Mapping[str, Any]) -> bool:
 
 
 def compile_expression(node: Mapping[str, Any], *, category: Category = Category.OUTPUT,
-                       registry: Any = None, direct: bool = False) -> Fn:
+                       registry: Any = None, direct: bool = False, judge: Any = None) -> Fn:
     """Return a closure judging ``node`` on an environment, or on the answer's text when ``direct``."""
     if registry is None:
         from ..contracts._registry import default_registry
 
         registry = default_registry
-    compiler = _Compiler(category=category, registry=registry, direct=direct)
+    compiler = _Compiler(category=category, registry=registry, direct=direct, judge=judge)
     compiler.count_calls(node)
     return compiler.condition(node)
 
@@ -480,6 +543,7 @@ class ExpressionContract(Contract):
         suggestion: what a re-ask tells the model.
         turn_scoped: judge ``input`` as the turn's own messages (temporal clauses).
         registry: where ``use "name"`` finds named contracts.
+        judge: the client that grades ``judge("...")`` calls.
     """
 
     def __init__(
@@ -491,6 +555,7 @@ class ExpressionContract(Contract):
         suggestion: str | None = None,
         turn_scoped: bool = False,
         registry: Any = None,
+        judge: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(kwargs.pop("name", None), **kwargs)
@@ -507,7 +572,7 @@ class ExpressionContract(Contract):
         # Most answer checks read nothing but the text: judge it directly, as a function would.
         self._direct = self.category is not Category.INPUT and text_only(self.expression)
         self._fn = compile_expression(self.expression, category=self.category, registry=registry,
-                                      direct=self._direct)
+                                      direct=self._direct, judge=judge)
 
     def _env(self, value: Any, context: ValidationContext | None) -> _Env | None:
         request = value if isinstance(value, LLMRequest) else None
