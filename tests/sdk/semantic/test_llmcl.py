@@ -117,3 +117,17 @@ def test_the_formatter_keeps_topic_lists():
 
     assert 'on_topic(output, ["billing", "shipping"])' in formatted
     assert compile_source(formatted)["contracts"][0]["clauses"][0]["expression"]["args"][1]["op"] == "list"
+
+
+def test_a_reference_from_the_call_s_context_is_compared_per_call():
+    from llm_contracts.contracts import ValidationContext
+
+    contracts = load_source('contract C {\n  ensure similarity(output, context.expected) >= 0.5\n}\n')
+    check = contracts.output[0]
+
+    close = check.validate(LLMResponse(text=REFUND), ValidationContext(
+        metadata={"expected": "Refunds reach your card within a week."}))
+    far = check.validate(LLMResponse(text=JUPITER), ValidationContext(
+        metadata={"expected": "Refunds reach your card within a week."}))
+
+    assert close.is_valid and not far.is_valid
