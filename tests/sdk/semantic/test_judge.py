@@ -162,3 +162,23 @@ def test_bad_settings_are_named(judge, kwargs, what):
     settings = {"rubric": "Is it polite?", "judge": judge, **kwargs}
     with pytest.raises(ContractConfigError, match=what):
         JudgeContract(settings.pop("rubric"), **settings)
+
+
+def test_the_time_budget_reaches_the_judge_s_http_request_and_a_timeout_is_a_judge_failure():
+    from llm_contracts.testing import http_module
+
+    http = http_module()
+    seen: list[dict] = []
+
+    def slow(request):
+        seen.append(request.extensions.get("timeout"))
+        raise http.ReadTimeout("no answer in time", request=request)
+
+    judge = ContractOpenAI(api_key="test-key", max_retries=0,
+                           http_client=http.Client(transport=http.MockTransport(slow)))
+    contract = JudgeContract("Is the answer polite?", judge=judge, timeout=3.0, fail_open=False)
+
+    result = contract.validate(LLMResponse(text=POLITE))
+
+    assert seen and seen[0]["read"] == 3.0
+    assert not result.is_valid and "Timeout" in result.details["judge_error"]
