@@ -97,10 +97,14 @@ def _is_ref(node: Mapping[str, Any], name: str) -> bool:
 class _Compiler:
     """Turn expression JSON into closures; ``registry`` resolves ``use``."""
 
-    def __init__(self, *, category: Category, registry: Any, direct: bool = False, judge: Any = None) -> None:
+    def __init__(self, *, category: Category, registry: Any, direct: bool = False, judge: Any = None,
+                 judges: dict[str, Any] | None = None) -> None:
         self.category = category
         self.registry = registry
         self.judge = judge  # the client of judge() calls
+        # JudgeContracts by rubric, shared by every compilation of one contract's expression,
+        # so explaining a failure reuses the verdict instead of asking the judge again.
+        self.judges = judges if judges is not None else {}
         # Direct mode: the closures get the answer's text itself, not an environment.
         self.direct = direct
         # How often each call occurs in the expression being compiled (see ``value``).
@@ -436,7 +440,9 @@ class _Compiler:
         rubric = args[0]["value"]
         if self.judge is None:
             raise needs_judge(rubric)
-        checker = JudgeContract(rubric, judge=self.judge, threshold=0.0)
+        checker = self.judges.get(rubric)
+        if checker is None:
+            checker = self.judges[rubric] = JudgeContract(rubric, judge=self.judge, threshold=0.0)
 
         def score(e: Any) -> float:
             result = checker.validate(e.response if e.response is not None else LLMResponse(text=e.output))
@@ -517,13 +523,14 @@ def text_only(node: Mapping[str, Any]) -> bool:
 
 
 def compile_expression(node: Mapping[str, Any], *, category: Category = Category.OUTPUT,
-                       registry: Any = None, direct: bool = False, judge: Any = None) -> Fn:
+                       registry: Any = None, direct: bool = False, judge: Any = None,
+                       judges: dict[str, Any] | None = None) -> Fn:
     """Return a closure judging ``node`` on an environment, or on the answer's text when ``direct``."""
     if registry is None:
         from ..contracts._registry import default_registry
 
         registry = default_registry
-    compiler = _Compiler(category=category, registry=registry, direct=direct, judge=judge)
+    compiler = _Compiler(category=category, registry=registry, direct=direct, judge=judge, judges=judges)
     compiler.count_calls(node)
     return compiler.condition(node)
 
@@ -571,8 +578,10 @@ class ExpressionContract(Contract):
         self._needs_output = "output" in used
         # Most answer checks read nothing but the text: judge it directly, as a function would.
         self._direct = self.category is not Category.INPUT and text_only(self.expression)
+        self._judge = judge
+        self._judges: dict[str, Any] = {}
         self._fn = compile_expression(self.expression, category=self.category, registry=registry,
-                                      direct=self._direct, judge=judge)
+                                      direct=self._direct, judge=judge, judges=self._judges)
 
     def _env(self, value: Any, context: ValidationContext | None) -> _Env | None:
         request = value if isinstance(value, LLMRequest) else None
@@ -619,7 +628,8 @@ class ExpressionContract(Contract):
         while node.get("op") == "and":
             for arg in node["args"]:
                 try:
-                    if not compile_expression(arg, category=self.category, direct=self._direct)(env):
+                    if not compile_expression(arg, category=self.category, direct=self._direct,
+                                              judge=self._judge, judges=self._judges)(env):
                         node = arg
                         break
                 except Unknown:
@@ -633,7 +643,8 @@ class ExpressionContract(Contract):
             if side["op"] in ("num", "str", "bool"):
                 continue
             try:
-                value = compile_expression(side, category=self.category, direct=self._direct)(env)
+                value = compile_expression(side, category=self.category, direct=self._direct,
+                                           judge=self._judge, judges=self._judges)(env)
             except Exception:
                 return ""
             text = repr(value) if isinstance(value, str) else str(value)

@@ -131,3 +131,16 @@ def test_a_reference_from_the_call_s_context_is_compared_per_call():
         metadata={"expected": "Refunds reach your card within a week."}))
 
     assert close.is_valid and not far.is_valid
+
+
+def test_a_failing_judge_expression_explains_the_score():
+    judge_fake = FakeLLM(default=json.dumps({"score": 0.2, "reason": "curt"}))
+    judge = ContractOpenAI(api_key="test-key", http_client=judge_fake.http_client(), max_retries=0)
+    contracts = load_source('contract P {\n  ensure judge("Is it kind?") > 0.5 and len(output) < 100\n}\n',
+                            judge=judge)
+
+    result = contracts.output[0].validate(LLMResponse(text="Go away."))
+
+    assert not result.is_valid and not result.error
+    assert 'judge("Is it kind?") is 0.2' in result.message
+    assert len(judge_fake.requests) == 1  # the explanation reuses the cached verdict
