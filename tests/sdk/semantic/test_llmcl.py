@@ -144,3 +144,16 @@ def test_a_failing_judge_expression_explains_the_score():
     assert not result.is_valid and not result.error
     assert 'judge("Is it kind?") is 0.2' in result.message
     assert len(judge_fake.requests) == 1  # the explanation reuses the cached verdict
+
+
+def test_without_wordllama_a_semantic_clause_names_the_extra_at_its_line(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "wordllama", None)  # what an absent package looks like to import
+    source = ('contract C {\n  ensure len(output) < 900\n'
+              '  ensure on_topic(output, ["a topic never used elsewhere"])\n}\n')
+
+    with pytest.raises(LLMCLError) as caught:
+        load_source(source)
+
+    assert ":3:3:" in str(caught.value) and "llm-contracts[semantic]" in str(caught.value)
