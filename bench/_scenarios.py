@@ -53,6 +53,9 @@ TOK_FRESH = "tokens b: fresh 4k"
 TOK_TIKTOKEN = "tokens b: tiktoken encode"
 TOK_ORDINARY = "tokens b: encode_ordinary"
 TOK_BYTES = "tokens c: under byte limit"
+SEM_TOPIC = "semantic: on_topic, 200 words"
+SEM_SIMILARITY = "semantic: similarity, 200 words"
+SEM_WORDS = 200
 
 LIMIT = 4000
 
@@ -380,3 +383,32 @@ def validate_one(validate: Callable[..., Any], ctx: ValidationContext) -> Callab
         return validate(req, ctx)
 
     return call
+
+
+def semantic_scenarios(seed: int) -> tuple[list[Scenario], dict[str, str]]:
+    """Return the semantic contracts' scenarios: one check of a fresh 200-word answer each."""
+    import itertools
+
+    from llm_contracts.contracts import LLMResponse, SimilarityContract, TopicContract
+
+    topic = TopicContract(allowed=["billing and payments", "shipping and delivery", "returns and refunds"])
+    similar = SimilarityContract(reference="Refunds reach your card within five to seven business days.",
+                                 min_similarity=0.5)
+    texts = _Texts(seed + 16, SEM_WORDS)
+    counter = itertools.count()
+
+    def fresh(n: int) -> list[LLMResponse]:
+        return [LLMResponse(text=texts[next(counter) % 4096]) for _ in range(n)]
+
+    def check() -> None:
+        answer = LLMResponse(text=texts[0])
+        _expect(len(answer.text.split()) == SEM_WORDS, f"{SEM_TOPIC}: a {SEM_WORDS}-word answer")
+        _expect("allowed" in topic.validate(answer).details, f"{SEM_TOPIC}: scored the topics")
+        _expect("similarity" in similar.validate(answer).details, f"{SEM_SIMILARITY}: scored the reference")
+
+    ctx = ValidationContext()
+    notes = {SEM_TOPIC: "TopicContract, 3 topics, WordLlama shipped model; goal < 1 ms",
+             SEM_SIMILARITY: "SimilarityContract, 1 reference; goal < 1 ms"}
+    out = [Scenario(SEM_TOPIC, validate_one(topic.validate, ctx), prepare=fresh, check=check, max_block=500),
+           Scenario(SEM_SIMILARITY, validate_one(similar.validate, ctx), prepare=fresh, max_block=500)]
+    return out, notes

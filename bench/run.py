@@ -28,6 +28,8 @@ from bench._scenarios import (  # noqa: E402
     RAW,
     RETRY_HAND,
     RETRY_WRAP,
+    SEM_SIMILARITY,
+    SEM_TOPIC,
     STREAM_HOLD,
     STREAM_RAW,
     STREAM_WRAP,
@@ -38,6 +40,7 @@ from bench._scenarios import (  # noqa: E402
     WRAP_NONE,
     WRAP_THREE,
     http_scenarios,
+    semantic_scenarios,
     token_scenarios,
 )
 
@@ -95,6 +98,9 @@ def goals(rows: dict[str, Row], imports: _imports.ImportCost) -> list[tuple[bool
                      f"import llm_contracts adds < 100 ms to import openai: {imports.added_ms:+.1f} ms "
                      f"(median of {imports.runs} fresh interpreters, after openai's "
                      f"{imports.openai_ms:.0f} ms; -X importtime: {imports.importtime_ms:.1f} ms)"))
+    for name in (SEM_TOPIC, SEM_SIMILARITY):
+        us = rows[name].median_us
+        out.append(_goal(us < 1000, f"{name} < 1 ms a check: {us:.1f} µs = {us / 1000:.2f}x the goal"))
     loaded = ", ".join(imports.heavy_loaded) + " loaded" if imports.heavy_loaded else "none loaded"
     out.append(_goal(not imports.heavy_loaded,
                      f"import llm_contracts loads none of django, jsonschema, tiktoken: {loaded}"))
@@ -138,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     scenarios = http_scenarios()
     token_rows, notes = token_scenarios(args.seed, fresh_block=int(cfg["fresh_block"]))
     scenarios += token_rows
+    semantic_rows, semantic_notes = semantic_scenarios(args.seed)
+    scenarios += semantic_rows
+    notes = {**notes, **semantic_notes}
     if args.profile:
         _profile(args.profile, scenarios, seconds=5.0)
         return 0

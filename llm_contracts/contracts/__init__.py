@@ -12,6 +12,7 @@ from ._base import (
     ValidationContext,
     ValidationResult,
 )
+from ._embedding import Embedder, OpenAIEmbedder, WordLlamaEmbedder
 from ._input import (
     KnownModelContract,
     PromptInjectionContract,
@@ -19,11 +20,13 @@ from ._input import (
     RequestParametersContract,
 )
 from ._json import JSONFormatContract, PydanticContract, schema_from_file
+from ._judge import JudgeContract, JudgeVerdict
 from ._output import LengthContract, RefusalContract, RegexContract
 from ._performance import ResponseTimeContract, TokenBudgetContract
 from ._pii import PIIContract, find_pii, redact
 from ._policy import ContentPolicyContract
 from ._pricing import cost_usd
+from ._semantic import RelevanceContract, SimilarityContract, TopicContract
 from ._temporal import (
     AlwaysContract,
     EventuallyContract,
@@ -47,11 +50,14 @@ __all__ = [
     "ContentPolicyContract",
     "Contract",
     "ContractConflictError",
+    "Embedder",
     "Enforcement",
     "EventuallyContract",
     "FunctionContract",
     "Invariant",
     "JSONFormatContract",
+    "JudgeContract",
+    "JudgeVerdict",
     "KnownModelContract",
     "LLMRequest",
     "LLMResponse",
@@ -60,26 +66,31 @@ __all__ = [
     "NeverContract",
     "NextContract",
     "Not",
+    "OpenAIEmbedder",
     "PIIContract",
     "PromptInjectionContract",
     "PromptLengthContract",
     "PydanticContract",
     "RefusalContract",
     "RegexContract",
+    "RelevanceContract",
     "RequestParametersContract",
     "Resolution",
     "ResponseTimeContract",
     "Severity",
+    "SimilarityContract",
     "TemporalContract",
     "TokenBudgetContract",
     "TokenCount",
     "ToolCall",
     "ToolCallContract",
     "ToolSpec",
+    "TopicContract",
     "UntilContract",
     "Usage",
     "ValidationContext",
     "ValidationResult",
+    "WordLlamaEmbedder",
     "cost_usd",
     "count_message_tokens",
     "count_tokens",

@@ -15,12 +15,10 @@ the reason, and the contract runs its keyword stage alone and says so.
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 __all__ = ["SemanticIndex", "SemanticMatch", "semantic_index"]
@@ -94,20 +92,9 @@ _unavailable: str | None = None
 
 
 def _load_model() -> Any:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    try:
-        import wordllama
-    finally:
-        # wordllama's inference module calls logging.basicConfig() on import, which would
-        # change the host app's root logger; put it back as it was.
-        for handler in root.handlers[:]:
-            if handler not in handlers:
-                root.removeHandler(handler)
-        root.setLevel(level)
-    # The wheel holds the default model and its tokenizer; pointing cache_dir at the
-    # package makes WordLlama read them from there and never download.
-    return wordllama.WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+    from ._embedding import load_wordllama
+
+    return load_wordllama()  # shared with the semantic contracts: one model per process
 
 
 def semantic_index() -> SemanticIndex | str:

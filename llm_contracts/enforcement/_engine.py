@@ -20,6 +20,7 @@ from ..contracts._base import (
     ValidationContext,
     ValidationResult,
 )
+from ..contracts._judge import in_judge_call
 from ..contracts._types import LLMRequest, LLMResponse, ToolCall
 from ..contracts.composition import Conflict, resolve
 from ..observability._metrics import Metrics
@@ -302,6 +303,10 @@ class ContractEngine:
         return results, request
 
     def _after_call(self, context: ValidationContext) -> list[Contract]:
+        if in_judge_call():
+            # A judge grading an answer through this client: its answer is a verdict, not
+            # an answer to check (and checking it could call the judge again).
+            return []
         # A conversation brings its own invariants and temporal contracts along.
         extra = getattr(context.conversation, "contracts", None) if context.conversation is not None else None
         return [*self.output_contracts, *extra] if extra else self.output_contracts

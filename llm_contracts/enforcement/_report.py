@@ -130,6 +130,24 @@ class ContractReport:
         return self.outcome in ("passed", "repaired", "warned", "skipped", "fallback")
 
     @property
+    def judge_usage(self) -> dict[str, Any]:
+        """Return the tokens and cost of judge calls over every attempt, kept apart from the call's usage."""
+        total: dict[str, Any] = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": None}
+        verdicts = [*self.input_results, *self.stream_results]
+        for attempt in self.attempts:
+            verdicts.extend(attempt.results)  # every choice's verdicts when there were several
+        for result in verdicts:
+            usage = result.details.get("judge_usage")
+            if not isinstance(usage, dict):
+                continue
+            total["calls"] += 1
+            total["prompt_tokens"] += usage.get("prompt_tokens") or 0
+            total["completion_tokens"] += usage.get("completion_tokens") or 0
+            if usage.get("cost_usd") is not None:
+                total["cost_usd"] = round((total["cost_usd"] or 0.0) + usage["cost_usd"], 8)
+        return total
+
+    @property
     def retries(self) -> int:
         return max(0, len(self.attempts) - 1)
 
@@ -156,6 +174,7 @@ class ContractReport:
             ],
             "usage": {"prompt_tokens": self.total_usage.prompt_tokens,
                       "completion_tokens": self.total_usage.completion_tokens},
+            "judge_usage": self.judge_usage,
             "llm_latency_ms": round(self.llm_latency_s * 1000, 3),
             "validation_latency_ms": round(self.validation_latency_s * 1000, 3),
             "experiments": [{"experiment": e.experiment, "variant": e.variant} for e in self.exposures],

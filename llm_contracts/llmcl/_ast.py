@@ -78,6 +78,14 @@ class Call:
 
 
 @dataclass(frozen=True, slots=True)
+class ListExpr:
+    """``[a, b, ...]``: a list of strings, e.g. the topics of ``on_topic``."""
+
+    items: tuple[Expr, ...]
+    pos: Pos = _pos()
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     arg: Expr
     pos: Pos = _pos()
@@ -120,7 +128,7 @@ class Use:
     pos: Pos = _pos()
 
 
-Expr = Num | Str | Regex | Bool | Ref | Call | Not | BoolOp | Compare | Conforms | Use
+Expr = Num | Str | Regex | Bool | Ref | Call | ListExpr | Not | BoolOp | Compare | Conforms | Use
 
 
 # -- statements ------------------------------------------------------------------------------

@@ -345,6 +345,12 @@ class _Compiler:
             return "bool"
         if isinstance(e, A.Call):
             return self.call(unit, e, scope, kind)
+        if isinstance(e, A.ListExpr):
+            for item in e.items:
+                if not isinstance(item, A.Str):
+                    self.error(unit, f"a list holds strings in double quotes; {expr_text(item)} is not one",
+                               item.pos)
+            return "list"
         raise AssertionError(f"unknown node {e!r}")
 
     def call(self, unit: _Unit, e: A.Call, scope: str, kind: str) -> str:
@@ -362,10 +368,22 @@ class _Compiler:
             self.error(unit, f"{e.fn}() takes {n}{more} argument{'s' if n > 1 else ''} ({wanted}), "
                              f"got {len(e.args)}", e.pos)
             return sig.returns
+        if e.fn == "judge":
+            if scope == "input":
+                self.error(unit, "judge() grades the answer: a 'require' clause checks the request", e.pos,
+                           hint="grade the answer with 'ensure judge(\"...\") >= 0.7'")
+            if not isinstance(e.args[0], A.Str) or not e.args[0].value.strip():
+                self.error(unit, "judge() takes the rubric as a string, e.g. "
+                                 "judge(\"Is the answer polite?\")", e.args[0].pos)
+            return sig.returns
         for i, arg in enumerate(e.args):
             want = sig.params[i] if i < n else (sig.rest or "text")
             got = self.type_of(unit, arg, scope, kind)
             if got in ("?", "any"):
+                continue
+            if want == "topics" and got in ("list", "text"):
+                if got == "list" and isinstance(arg, A.ListExpr) and not arg.items:
+                    self.error(unit, f"{e.fn}() needs at least one topic", arg.pos)
                 continue
             if want == "pattern":
                 if got == "text" and isinstance(arg, A.Str):
@@ -523,6 +541,8 @@ class _Compiler:
             return {"op": "call", "fn": e.fn, "args": [self.to_json(a, unit) for a in e.args], "at": at}
         if isinstance(e, A.Use):
             return {"op": "use", "name": e.name, "args": dict(e.args), "at": at}
+        if isinstance(e, A.ListExpr):
+            return {"op": "list", "items": [self.to_json(a, unit) for a in e.items], "at": at}
         raise AssertionError(f"unknown node {e!r}")
 
     def flatten(self, entry: _Decl,
@@ -594,7 +614,7 @@ class _Compiler:
 
     def resolve_conflicts(self, spec: dict[str, Any], root: _Unit) -> None:
         from ..contracts.composition import ContractConflictError, resolve
-        from ._loader import build_clause
+        from ._loader import PENDING_JUDGE, build_clause
 
         built = []
         retry_message = spec["remediation"]["retry_message"]
@@ -605,7 +625,7 @@ class _Compiler:
                               retry_message])
             try:
                 if key not in self.built:
-                    self.built[key] = build_clause(clause, spec, registry=self.registry)
+                    self.built[key] = build_clause(clause, spec, registry=self.registry, judge=PENDING_JUDGE)
                 built.append(self.built[key])
             except LLMCLError as exc:
                 self.errors.extend(exc.errors)

@@ -98,9 +98,14 @@ def _is_ref(node: Mapping[str, Any], name: str) -> bool:
 class _Compiler:
     """Turn expression JSON into closures; ``registry`` resolves ``use``."""
 
-    def __init__(self, *, category: Category, registry: Any, direct: bool = False) -> None:
+    def __init__(self, *, category: Category, registry: Any, direct: bool = False, judge: Any = None,
+                 judges: dict[str, Any] | None = None) -> None:
         self.category = category
         self.registry = registry
+        self.judge = judge  # the client of judge() calls
+        # JudgeContracts by rubric, shared by every compilation of one contract's expression,
+        # so explaining a failure reuses the verdict instead of asking the judge again.
+        self.judges = judges if judges is not None else {}
         # Direct mode: the closures get the answer's text itself, not an environment.
         self.direct = direct
         # How often each call occurs in the expression being compiled (see ``value``).
@@ -152,6 +157,10 @@ class _Compiler:
 
     op_str = op_num
     op_bool = op_num
+
+    def op_list(self, node: Mapping[str, Any]) -> Fn:
+        items = [self.value(a) for a in node["items"]]
+        return lambda e: [f(e) for f in items]
 
     def op_regex(self, node: Mapping[str, Any]) -> Fn:
         rx = _regex(node)
@@ -392,6 +401,66 @@ class _Compiler:
         return lambda e: bool(plain.find(text(e)))
 
 
+    # -- semantic functions (embeddings, a judge model) --
+
+    def fn_similarity(self, args: list[Mapping[str, Any]]) -> Fn:
+        from ..contracts._semantic import SimilarityContract
+
+        text = self.value(args[0])
+        if args[1]["op"] == "str":
+            # A literal reference is embedded once, by the contract, and kept.
+            fixed = SimilarityContract(args[1]["value"] or " ", min_similarity=-1.0)
+            return lambda e: fixed.similarity(str(text(e)))[0]
+        from ..contracts._embedding import cosine, default_embedder
+
+        embedder = default_embedder()
+        other = self.value(args[1])
+
+        def both(e: Any) -> float:
+            a, b = embedder.embed([str(text(e)), str(other(e))])
+            return round(cosine(list(a), list(b)), 4)
+
+        return both
+
+    def fn_on_topic(self, args: list[Mapping[str, Any]]) -> Fn:
+        from ..contracts._semantic import TopicContract
+
+        text = self.value(args[0])
+        topics = args[1]
+        if topics["op"] in ("list", "str"):
+            names = [t["value"] for t in topics["items"]] if topics["op"] == "list" else [topics["value"]]
+            checker = TopicContract(allowed=names)
+            return lambda e: checker.validate(LLMResponse(text=str(text(e)))).is_valid
+        dynamic = self.value(topics)
+
+        def on_topic(e: Any) -> bool:
+            value = dynamic(e)
+            names = [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+            return TopicContract(allowed=names).validate(LLMResponse(text=str(text(e)))).is_valid
+
+        return on_topic
+
+    def fn_judge(self, args: list[Mapping[str, Any]]) -> Fn:
+        from ..contracts._judge import JudgeContract
+        from ._loader import needs_judge
+
+        rubric = args[0]["value"]
+        if self.judge is None:
+            raise needs_judge(rubric)
+        checker = self.judges.get(rubric)
+        if checker is None:
+            checker = self.judges[rubric] = JudgeContract(rubric, judge=self.judge, threshold=0.0)
+
+        def score(e: Any) -> float:
+            result = checker.validate(e.response if e.response is not None else LLMResponse(text=e.output))
+            if "judge_error" in result.details:
+                # The contract's fail_open decides, as for any check that could not run.
+                raise RuntimeError(f"the judge could not grade the answer: {result.details['judge_error']}")
+            return float(result.details.get("score", 1.0))
+
+        return score
+
+
 def _regex(node: Mapping[str, Any]) -> Pattern:
     from ._compiler import regex_flags
 
@@ -457,13 +526,14 @@ def text_only(node: Mapping[str, Any]) -> bool:
 
 
 def compile_expression(node: Mapping[str, Any], *, category: Category = Category.OUTPUT,
-                       registry: Any = None, direct: bool = False) -> Fn:
+                       registry: Any = None, direct: bool = False, judge: Any = None,
+                       judges: dict[str, Any] | None = None) -> Fn:
     """Return a closure judging ``node`` on an environment, or on the answer's text when ``direct``."""
     if registry is None:
         from ..contracts._registry import default_registry
 
         registry = default_registry
-    compiler = _Compiler(category=category, registry=registry, direct=direct)
+    compiler = _Compiler(category=category, registry=registry, direct=direct, judge=judge, judges=judges)
     compiler.count_calls(node)
     return compiler.condition(node)
 
@@ -483,6 +553,7 @@ class ExpressionContract(Contract):
         suggestion: what a re-ask tells the model.
         turn_scoped: judge ``input`` as the turn's own messages (temporal clauses).
         registry: where ``use "name"`` finds named contracts.
+        judge: the client that grades ``judge("...")`` calls.
     """
 
     def __init__(
@@ -494,6 +565,7 @@ class ExpressionContract(Contract):
         suggestion: str | None = None,
         turn_scoped: bool = False,
         registry: Any = None,
+        judge: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(kwargs.pop("name", None), **kwargs)
@@ -509,8 +581,10 @@ class ExpressionContract(Contract):
         self._needs_output = "output" in used
         # Most answer checks read nothing but the text: judge it directly, as a function would.
         self._direct = self.category is not Category.INPUT and text_only(self.expression)
+        self._judge = judge
+        self._judges: dict[str, Any] = {}
         self._fn = compile_expression(self.expression, category=self.category, registry=registry,
-                                      direct=self._direct)
+                                      direct=self._direct, judge=judge, judges=self._judges)
 
     def _env(self, value: Any, context: ValidationContext | None) -> _Env | None:
         request = value if isinstance(value, LLMRequest) else None
@@ -557,7 +631,8 @@ class ExpressionContract(Contract):
         while node.get("op") == "and":
             for arg in node["args"]:
                 try:
-                    if not compile_expression(arg, category=self.category, direct=self._direct)(env):
+                    if not compile_expression(arg, category=self.category, direct=self._direct,
+                                              judge=self._judge, judges=self._judges)(env):
                         node = arg
                         break
                 except Unknown:
@@ -571,7 +646,8 @@ class ExpressionContract(Contract):
             if side["op"] in ("num", "str", "bool"):
                 continue
             try:
-                value = compile_expression(side, category=self.category, direct=self._direct)(env)
+                value = compile_expression(side, category=self.category, direct=self._direct,
+                                           judge=self._judge, judges=self._judges)(env)
             except Exception:
                 return ""
             text = repr(value) if isinstance(value, str) else str(value)

@@ -87,6 +87,8 @@ def expr_text(e: A.Expr) -> str:
         return f"{_wrapped(e.arg, 5)} conforms {schema}"
     if isinstance(e, A.Call):
         return f"{e.fn}({', '.join(expr_text(a) for a in e.args)})"
+    if isinstance(e, A.ListExpr):
+        return f"[{', '.join(expr_text(a) for a in e.items)}]"
     if isinstance(e, A.Use):
         if not e.args:
             return f"use {string_text(e.name)}"

@@ -40,10 +40,21 @@ FUNCTIONS: dict[str, Signature] = {
     "policy": Signature(("text",), "bool", "the text touches forbidden content; optional categories: "
                                            "\"violence\", \"weapons\", ...", rest="text"),
     "lowercase": Signature(("text",), "text", "the text in lower case"),
+    "similarity": Signature(("text", "text"), "number", "how close the meanings of the two texts are (cosine "
+                                                        "of offline embeddings, -1 to 1)"),
+    "on_topic": Signature(("text", "topics"), "bool", "the text is about one of the topics (a list of "
+                                                      "strings, or one string)"),
+    "judge": Signature(("text",), "number", "the score from 0 to 1 a judge model gives the answer on the "
+                                           "rubric; needs a judge client where the contract is loaded"),
 }
+
+# Functions that embed text (the optional wordllama model) or call a model: never cached
+# with the pure ones, and kept out of the server's direct paths.
+SEMANTIC_FUNCTIONS = frozenset({"similarity", "on_topic", "judge"})
 
 TYPE_WORDS = {"text": "text", "number": "a number", "bool": "a condition (true or false)",
               "regex": "a regular expression", "json": "a JSON value", "any": "a context value",
-              "pattern": "a regular expression or a string"}
+              "pattern": "a regular expression or a string", "list": "a list",
+              "topics": "a list of strings or a string"}
 
 REGEX_FLAGS = {"i": "IGNORECASE", "m": "MULTILINE", "s": "DOTALL", "x": "VERBOSE"}

@@ -67,6 +67,7 @@ opt_ask: "else" "retry" "with" STRING
      | "output" -> output_ref
      | "context" ("." NAME)+ -> context_ref
      | "(" expr ")"
+     | "[" [expr ("," expr)* ","?] "]" -> list_expr
 call: NAME "(" [expr ("," expr)* ","?] ")"
 use: "use" STRING use_args?
 use_args: "(" [use_arg ("," use_arg)* ","?] ")"
@@ -108,7 +109,7 @@ PATTERN_WORDS = {
 # Terminals that can start an expression; an error expecting them says "an expression".
 EXPRESSION_START = frozenset({
     "NOT", "LPAR", "NAME", "NUMBER", "STRING", "REGEX", "TRUE", "FALSE", "INPUT", "OUTPUT",
-    "CONTEXT", "USE",
+    "CONTEXT", "USE", "LSQB",
 })
 
 # Terminals that start a statement in a contract's body.

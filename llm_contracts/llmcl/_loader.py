@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._exceptions import ContractConfigError
 from ..contracts._base import Category, Contract, Enforcement, Severity, ValidationContext, ValidationResult
 from ..contracts._registry import ContractRegistry, default_registry
 from . import _ast as A
@@ -119,6 +120,8 @@ def to_ast(node: Mapping[str, Any]) -> A.Expr:
         return A.Call(node["fn"], tuple(to_ast(a) for a in node["args"]))
     if op == "use":
         return A.Use(node["name"], tuple((node.get("args") or {}).items()))
+    if op == "list":
+        return A.ListExpr(tuple(to_ast(a) for a in node["items"]))
     raise LLMCLError(f"the spec holds an unknown expression op {op!r}")
 
 
@@ -149,6 +152,63 @@ def _measure(node: Mapping[str, Any]) -> tuple[str, str, str, int] | None:
     for side in ("input", "output"):
         if _bare(left["args"][0], side):
             return left["fn"], side, op, limit
+    return None
+
+
+class _PendingJudge:
+    """Stands for the judge client while a spec is compiled; loading it needs a real one."""
+
+    class chat:  # noqa: N801 - the shape of an OpenAI client
+        class completions:  # noqa: N801
+            @staticmethod
+            def create(**_: Any) -> Any:
+                raise ContractConfigError("no judge client: pass judge= where the contract is loaded")
+
+
+PENDING_JUDGE = _PendingJudge()
+
+
+def needs_judge(rubric: str) -> ContractConfigError:
+    """Return the error of a judge clause loaded with no judge client."""
+    return ContractConfigError(f"judge(\"{rubric}\") needs a judge client: pass judge=<an OpenAI client> to "
+                               "load_source(), load_spec() or load_file()")
+
+
+def _semantic(node: Mapping[str, Any], category: Category, kwargs: dict[str, Any],
+              judge: Any) -> Contract | None:
+    """Return the semantic contract that checks exactly ``node`` (similarity, on_topic, judge), or None."""
+    from ..contracts import JudgeContract, SimilarityContract, TopicContract
+
+    if category is Category.INPUT:
+        return None
+    negated = node.get("op") == "not"
+    inner = node["arg"] if negated else node
+    if inner.get("op") == "call" and inner["fn"] == "on_topic" and _bare(inner["args"][0], "output"):
+        topics = inner["args"][1]
+        if topics["op"] not in ("list", "str"):
+            return None
+        names = [t["value"] for t in topics["items"]] if topics["op"] == "list" else [topics["value"]]
+        if any(not isinstance(n, str) for n in names):
+            return None
+        return TopicContract(forbidden=names, **kwargs) if negated else TopicContract(allowed=names, **kwargs)
+    if negated or inner.get("op") != "cmp" or inner["right"].get("op") != "num":
+        return None
+    left, op, limit = inner["left"], inner["cmp"], float(inner["right"]["value"])
+    if left.get("op") != "call":
+        return None
+    # Only the comparisons a contract's bound means exactly: the rest run as expressions.
+    if left["fn"] == "judge" and op == ">=" and 0 <= limit <= 1:
+        rubric = left["args"][0]["value"]
+        if judge is None:
+            raise needs_judge(rubric)
+        return JudgeContract(rubric, judge=judge, threshold=limit, **kwargs)
+    if (left["fn"] == "similarity" and _bare(left["args"][0], "output") and left["args"][1].get("op") == "str"
+            and -1 <= limit <= 1):
+        reference = left["args"][1]["value"]
+        if op == ">=":
+            return SimilarityContract(reference, min_similarity=limit, **kwargs)
+        if op == "<":
+            return SimilarityContract(reference, max_similarity=limit, **kwargs)
     return None
 
 
@@ -267,6 +327,7 @@ def _suggesting(contract: Contract, text: str) -> Contract:
 
 
 def _condition(node: Mapping[str, Any], category: Category, *, fix: str | None, message: str | None,
+               judge: Any,
                suggestion: str | None, turn_scoped: bool, registry: ContractRegistry,
                kwargs: dict[str, Any]) -> Contract:
     if node.get("op") == "use":
@@ -284,11 +345,11 @@ def _condition(node: Mapping[str, Any], category: Category, *, fix: str | None, 
             named.description = kwargs["description"]
         return named
     if message is None:
-        built = _builtin(node, category, fix, kwargs)
+        built = _builtin(node, category, fix, kwargs) or _semantic(node, category, kwargs, judge)
         if built is not None:
             return built
     return ExpressionContract(node, message=message, suggestion=suggestion, turn_scoped=turn_scoped,
-                              registry=registry, category=category, **kwargs)
+                              registry=registry, category=category, judge=judge, **kwargs)
 
 
 def _category_of(node: Mapping[str, Any]) -> Category:
@@ -296,8 +357,8 @@ def _category_of(node: Mapping[str, Any]) -> Category:
 
 
 def build_clause(clause: Mapping[str, Any], contract: Mapping[str, Any] | None = None, *,
-                 registry: ContractRegistry | None = None) -> Contract:
-    """Return the contract object of one compiled clause."""
+                 registry: ContractRegistry | None = None, judge: Any = None) -> Contract:
+    """Return the contract object of one compiled clause (``judge``: the client of ``judge()`` clauses)."""
     from .._exceptions import ContractConfigError
 
     registry = registry or default_registry
@@ -321,13 +382,14 @@ def build_clause(clause: Mapping[str, Any], contract: Mapping[str, Any] | None =
         if kind in ("require", "ensure"):
             category = Category.INPUT if kind == "require" else Category.OUTPUT
             built = _condition(clause["expression"], category, fix=fix, message=clause.get("message"),
-                               suggestion=suggestion, turn_scoped=False, registry=registry, kwargs=kwargs)
+                               judge=judge, suggestion=suggestion, turn_scoped=False, registry=registry,
+                               kwargs=kwargs)
             if category is Category.OUTPUT and not isinstance(built, ExpressionContract):
                 extra = clause.get("retry_message") or remediation.get("retry_message")
                 if extra:
                     _suggesting(built, extra)
             return built
-        return _temporal(clause, kind, kwargs, suggestion, registry)
+        return _temporal(clause, kind, kwargs, suggestion, registry, judge)
     except ContractConfigError as exc:
         pos = clause.get("position") or {}
         raise LLMCLError(f"clause '{clause.get('text', clause['name'])}' cannot be built: {exc}",
@@ -335,14 +397,14 @@ def build_clause(clause: Mapping[str, Any], contract: Mapping[str, Any] | None =
 
 
 def _temporal(clause: Mapping[str, Any], kind: str, kwargs: dict[str, Any], suggestion: str | None,
-              registry: ContractRegistry) -> Contract:
+              registry: ContractRegistry, judge: Any = None) -> Contract:
     from ..contracts import _temporal as T
 
     def part(node: Mapping[str, Any], role: str) -> Contract:
         inner_kwargs = {"name": f"{kwargs['name']}.{role}", "description": expression_source(node)}
         if "severity" in kwargs:
             inner_kwargs["severity"] = kwargs["severity"]
-        return _condition(node, _category_of(node), fix=None,
+        return _condition(node, _category_of(node), fix=None, judge=judge,
                           message=clause.get("message") if role == "condition" else None,
                           suggestion=suggestion, turn_scoped=True, registry=registry, kwargs=inner_kwargs)
 
@@ -382,11 +444,12 @@ def _check_spec(spec: Any) -> None:
 
 
 def load_spec(spec: Mapping[str, Any], *, contract: str | None = None,
-              registry: ContractRegistry | None = None) -> ContractSet:
+              registry: ContractRegistry | None = None, judge: Any = None) -> ContractSet:
     """Return the contract objects of one contract of a compiled spec.
 
     ``contract`` names it; by default the last contract of the file (usually the one
-    that extends the others).
+    that extends the others). ``judge`` is the client (``OpenAI`` / ``AsyncOpenAI``) that
+    grades ``judge("...")`` clauses; a spec with such a clause does not load without one.
     """
     _check_spec(spec)
     contracts = spec["contracts"]
@@ -403,7 +466,7 @@ def load_spec(spec: Mapping[str, Any], *, contract: str | None = None,
     inputs: list[Contract] = []
     outputs: list[Contract] = []
     for clause in chosen["clauses"]:
-        built = build_clause(clause, chosen, registry=registry)
+        built = build_clause(clause, chosen, registry=registry, judge=judge)
         (inputs if built.category is Category.INPUT else outputs).append(built)
     remediation = chosen.get("remediation") or {}
     return ContractSet(name=chosen["name"], version=chosen.get("version"),
@@ -414,12 +477,13 @@ def load_spec(spec: Mapping[str, Any], *, contract: str | None = None,
 
 
 def load_source(source: str, *, path: str | Path | None = None, contract: str | None = None,
-                strict: bool = False, registry: ContractRegistry | None = None) -> ContractSet:
+                strict: bool = False, registry: ContractRegistry | None = None,
+                judge: Any = None) -> ContractSet:
     """Compile LLMCL ``source`` and load one of its contracts; see :func:`load_spec`."""
     from ._compiler import compile_source
 
     spec = compile_source(source, path=path, strict=strict, registry=registry)
-    return load_spec(spec, contract=contract, registry=registry)
+    return load_spec(spec, contract=contract, registry=registry, judge=judge)
 
 
 def load_file(path: str | Path, **kwargs: Any) -> ContractSet:
@@ -427,5 +491,6 @@ def load_file(path: str | Path, **kwargs: Any) -> ContractSet:
     from ._compiler import compile_file
 
     contract = kwargs.pop("contract", None)
+    judge = kwargs.pop("judge", None)
     spec = compile_file(path, **kwargs)
-    return load_spec(spec, contract=contract, registry=kwargs.get("registry"))
+    return load_spec(spec, contract=contract, registry=kwargs.get("registry"), judge=judge)

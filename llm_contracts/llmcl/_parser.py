@@ -476,6 +476,8 @@ class _Builder:
         if kind == "call":
             name = ch[0]
             return A.Call(str(name), tuple(self.expr(c) for c in ch[1:]), pos, _pos_of(name))
+        if kind == "list_expr":
+            return A.ListExpr(tuple(self.expr(c) for c in ch if c is not None), pos)
         if kind == "use":
             args: list[tuple[str, Any]] = []  # type: ignore[no-redef]
             seen: set[str] = set()
