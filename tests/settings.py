@@ -12,3 +12,10 @@ import secrets
 os.environ.setdefault("SECRET_KEY", "test-" + secrets.token_urlsafe(48))
 
 from dashboard.settings import *  # noqa: E402, F403
+
+# The suite runs no collectstatic, so pages name static files without the manifest's hashed
+# names; the Docker image test (tests/server/test_docker_image.py) builds the manifest.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
