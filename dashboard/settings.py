@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-from csp.constants import NONE, SELF
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.lib.env import env_bool, env_float, env_int, env_list, env_secret, env_str, env_url
@@ -130,7 +130,8 @@ CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF],
-        "style-src": [SELF, *PLOTLY_STYLE_HASHES],
+        # The LLMCL editor (CodeMirror) injects its own <style> elements with the page's nonce.
+        "style-src": [SELF, NONCE, *PLOTLY_STYLE_HASHES],
         # plotly.js draws <b> and <i> of hover and chart texts as style="font-weight:bold" and
         # style="font-style:italic" attributes; exactly these two may appear as attributes.
         "style-src-attr": [

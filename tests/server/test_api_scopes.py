@@ -28,6 +28,7 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("POST", "/experiments/{experiment_key}/ramp"): "write",
     ("POST", "/experiments/{experiment_key}/rollback"): "write",
     ("POST", "/experiments/{experiment_key}/coverage"): "write",
+    ("POST", "/experiments/{experiment_key}/ship"): "write",
     ("GET", "/health"): None,
 }
 
@@ -36,6 +37,7 @@ BODIES: dict[str, Any] = {
     "/traces": {"trace_id": "t-1", "steps": []},
     "/experiments": {"key": "x"},
     "/experiments/{experiment_key}/coverage": {"coverage": 0.5},
+    "/experiments/{experiment_key}/ship": {"arm": "treatment"},
 }
 
 

@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
+from contracts_app import services as contract_services
 from contracts_app.models import ContractVersion
 from experiments import services
 from experiments.models import CONTROL, TREATMENT, AuditEntry, Experiment, RampStep
@@ -91,7 +92,7 @@ class TestSlider:
         assert 'type="range"' in body and "hx-confirm=" in body
         assert f'hx-post="{url(cast, "stricter-pii/coverage/")}"' in body
         # One write when the slider is released (or Enter or Set), not one per arrow key.
-        assert 'onpointerup="this.form.requestSubmit()"' in body
+        assert "data-submit-on-release" in body  # static/dashboard/forms.js submits on release
         assert "hx-trigger=" not in body.split('id="traffic"')[1].split("</form>")[0]
 
     def test_releasing_the_slider_where_it_was_writes_nothing(self, cast: Cast, running: Experiment) -> None:
@@ -267,15 +268,18 @@ class TestButtons:
         running.refresh_from_db()
         assert running.status == Experiment.Status.RUNNING
 
-    def test_shipping_says_what_is_now_in_production(self, cast: Cast, running: Experiment) -> None:
+    def test_shipping_says_what_is_now_in_production(
+        self, cast: Cast, running: Experiment, versions: dict[str, ContractVersion]
+    ) -> None:
+        contract_services.contract_version_activate(contract_version=versions["pii@1"], actor=cast.owner)
         body = as_user(cast.owner).get(url(cast, "stricter-pii/")).content.decode()
         assert ">Ship the treatment</button>" in body and ">Keep control</button>" in body
-        assert "pii v2: the treatment's version" in body  # the newest version is served today
-        response = as_user(cast.owner).post(url(cast, "stricter-pii/ship/"), {"arm": "control"}, follow=True)
+        assert "pii v1: the control's version" in body  # the activated version is served today
+        response = as_user(cast.owner).post(url(cast, "stricter-pii/ship/"), {"arm": "treatment"}, follow=True)
         body = response.content.decode()
         running.refresh_from_db()
-        assert running.status == Experiment.Status.COMPLETED and running.shipped == CONTROL
-        assert "The control was shipped" in body and "pii v3: the control's version" in body
+        assert running.status == Experiment.Status.COMPLETED and running.shipped == TREATMENT
+        assert "The treatment was shipped" in body and "pii v2: the treatment's version" in body
 
     def test_a_viewer_cannot_press_them(self, cast: Cast, running: Experiment) -> None:
         for action in ("pause", "rollback", "approve"):
