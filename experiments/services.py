@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
@@ -18,6 +17,7 @@ from django.utils import timezone
 from contracts_app import services as contract_services
 from contracts_app.models import ApiKey, ContractVersion, Project
 from contracts_app.services import NotFound, ServiceError
+from dashboard.lib.webhooks import webhook_enqueue
 from experiments import selectors
 from experiments.models import (
     ARMS,
@@ -832,10 +832,11 @@ def _claim(experiment_id: int) -> Experiment | None:
     return qs.select_related("project").first()
 
 
-def _notify(experiment: Experiment, decision: Decision, http_client: Any) -> bool:
+def _notify(experiment: Experiment, decision: Decision) -> None:
+    """Queue the project's webhook message for a rollback (checked against SSRF when sent)."""
     url = experiment.project.alert_webhook_url
     if not url:
-        return False
+        return
     payload = {
         "event": "experiment.rolled_back",
         "project": experiment.project.slug,
@@ -844,24 +845,13 @@ def _notify(experiment: Experiment, decision: Decision, http_client: Any) -> boo
         "numbers": decision.numbers,
         "at": decision.at.isoformat(),
     }
-    try:
-        response = http_client.post(url, json=payload, timeout=settings.ALERT_WEBHOOK_TIMEOUT_S)
-    except Exception as exc:  # a dead webhook must not undo or stop the rollback
-        logger.warning("experiment webhook %s failed: %s", url, exc)
-        return False
-    if response.status_code >= 300:
-        logger.warning("experiment webhook %s answered %s", url, response.status_code)
-        return False
-    return True
+    webhook_enqueue(url=url, payload=payload, what=f"experiment {experiment.key} webhook")
 
 
-def rollout_evaluate_all(*, now: datetime | None = None, http_client: Any = None) -> list[Decision]:
+def rollout_evaluate_all(*, now: datetime | None = None) -> list[Decision]:
     """Check every running experiment: advance, hold, pause or roll back; return the decisions taken."""
-    import httpx
-
     now = now or timezone.now()
     taken: list[Decision] = []
-    rolled_back: list[tuple[Experiment, Decision]] = []
     for experiment_id in Experiment.objects.running().values_list("pk", flat=True):
         # One transaction per experiment: a failure in one leaves the others decided.
         try:
@@ -870,20 +860,13 @@ def rollout_evaluate_all(*, now: datetime | None = None, http_client: Any = None
                 if experiment is None:
                     continue
                 decision = _evaluate(experiment, now)
+                if decision is not None and decision.action == Decision.Action.ROLLBACK:
+                    # Its own task once this transaction commits: a slow or dead
+                    # receiver holds nothing up and cannot undo the rollback.
+                    _notify(experiment, decision)
         except Exception:
             logger.exception("rollout evaluation of experiment %s failed", experiment_id)
             continue
         if decision is not None:
             taken.append(decision)
-            if decision.action == Decision.Action.ROLLBACK:
-                rolled_back.append((experiment, decision))
-    if rolled_back:
-        # Posted after the commit and outside any lock: a slow webhook holds nothing up.
-        client = http_client or httpx.Client()
-        try:
-            for experiment, decision in rolled_back:
-                _notify(experiment, decision, client)
-        finally:
-            if http_client is None:
-                client.close()
     return taken

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import itertools
-import json
 import random
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import httpx
 import pytest
 
 from contracts_app.models import LATENCY_BUCKETS_MS, Contract, ContractVersion, Project
@@ -114,14 +112,3 @@ def simulate_minute(
             add_traffic(experiment, bucket, arm, calls, violations, **kwargs)
 
 
-class Webhook:
-    """The project's webhook receiver: it lives outside the project, so a mock transport stands in."""
-
-    def __init__(self, status: int = 200) -> None:
-        self.posts: list[dict[str, Any]] = []
-        self.status = status
-        self.client = httpx.Client(transport=httpx.MockTransport(self.handle))
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.posts.append(json.loads(request.content))
-        return httpx.Response(self.status)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -13,7 +14,8 @@ from experiments import services
 from experiments.models import CONTROL, TREATMENT, Decision, Experiment
 
 from ..conftest import NOW, Cast
-from .conftest import MakeExperiment, Webhook, add_traffic, simulate_minute
+from ..webhook_receiver import Receiver
+from .conftest import MakeExperiment, add_traffic, simulate_minute
 
 START = NOW.replace(second=0, microsecond=0) - timedelta(hours=6)
 SAMPLE_RAMP = [
@@ -36,7 +38,6 @@ def run(
     minutes: int,
     rates: dict[str, float],
     users: int = 100,
-    webhook: Webhook | None = None,
     seed: int = 7,
     every: int = 5,
     **traffic: object,
@@ -48,9 +49,7 @@ def run(
         bucket = START + timedelta(minutes=minute)
         simulate_minute(experiment, bucket, rng, users=users, rates=rates, **traffic)
         if (minute + 1) % every == 0:
-            decisions += services.rollout_evaluate_all(
-                now=bucket + timedelta(minutes=1), http_client=webhook.client if webhook else None
-            )
+            decisions += services.rollout_evaluate_all(now=bucket + timedelta(minutes=1))
         experiment.refresh_from_db()
         if experiment.status != Experiment.Status.RUNNING:
             break
@@ -183,15 +182,23 @@ class TestRamp:
         assert guardrail["status"] == "regressed" and guardrail["change"] == pytest.approx(10 / 600)
 
 
+@pytest.fixture
+def webhooks_sent(settings: Any, eager_tasks: None, django_capture_on_commit_callbacks: Any) -> Any:
+    """Return a context in which queued webhook messages reach the loopback receiver when it ends."""
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+    settings.WEBHOOK_RETRY_BACKOFF_S = 0.0
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
 class TestRollback:
     def test_a_worse_treatment_is_rolled_back_and_the_webhook_told(
-        self, cast: Cast, make_experiment: MakeExperiment
+        self, cast: Cast, make_experiment: MakeExperiment, receiver: Receiver, webhooks_sent: Any
     ) -> None:
-        cast.project_a.alert_webhook_url = "https://hooks.example.org/experiments"
+        cast.project_a.alert_webhook_url = receiver.url
         cast.project_a.save()
-        webhook = Webhook()
         experiment = started(make_experiment, cast, ramp=SAMPLE_RAMP)
-        decisions = run(experiment, minutes=600, rates={CONTROL: 0.05, TREATMENT: 0.15}, webhook=webhook)
+        with webhooks_sent():
+            decisions = run(experiment, minutes=600, rates={CONTROL: 0.05, TREATMENT: 0.15})
         experiment.refresh_from_db()
         assert experiment.status == Experiment.Status.ROLLED_BACK and experiment.coverage == 0.0
         assert decisions[-1].action == "rollback"
@@ -199,25 +206,43 @@ class TestRollback:
         assert numbers["relative_change_ci"][0] > 0
         assert numbers["treatment"]["violation_rate"] > numbers["control"]["violation_rate"]
         assert "significantly higher" in decisions[-1].reason
-        assert [p["event"] for p in webhook.posts] == ["experiment.rolled_back"]
-        assert webhook.posts[0]["experiment"] == "stricter-pii" and webhook.posts[0]["project"] == "alpha"
+        assert [p["event"] for p in receiver.posts] == ["experiment.rolled_back"]
+        assert receiver.posts[0]["experiment"] == "stricter-pii" and receiver.posts[0]["project"] == "alpha"
         audit = experiment.audit_entries.get(action="rollback")
         assert audit.actor_label == "rollout job" and audit.after["status"] == "rolled_back"
 
     def test_a_dead_webhook_does_not_undo_the_rollback(
-        self, cast: Cast, make_experiment: MakeExperiment
+        self, cast: Cast, make_experiment: MakeExperiment, receiver: Receiver, webhooks_sent: Any,
+        settings: Any,
     ) -> None:
-        cast.project_a.alert_webhook_url = "https://hooks.example.org/experiments"
+        settings.WEBHOOK_MAX_RETRIES = 2
+        cast.project_a.alert_webhook_url = receiver.url
         cast.project_a.save()
-        webhook = Webhook(status=500)
+        receiver.statuses = [500, 500, 500]
         experiment = started(make_experiment, cast, coverage=0.5)
         add_traffic(experiment, START, CONTROL, 3000, 150)
         add_traffic(experiment, START, TREATMENT, 3000, 600)
-        decisions = services.rollout_evaluate_all(
-            now=START + timedelta(minutes=5), http_client=webhook.client
-        )
+        with webhooks_sent():
+            decisions = services.rollout_evaluate_all(now=START + timedelta(minutes=5))
         experiment.refresh_from_db()
-        assert [d.action for d in decisions] == ["rollback"] and len(webhook.posts) == 1
+        # Retried with backoff, then given up; the rollback stands.
+        assert [d.action for d in decisions] == ["rollback"] and len(receiver.posts) == 3
+        assert experiment.status == Experiment.Status.ROLLED_BACK
+
+    def test_a_webhook_pointing_inside_the_network_is_never_called(
+        self, cast: Cast, make_experiment: MakeExperiment, receiver: Receiver, webhooks_sent: Any,
+        settings: Any,
+    ) -> None:
+        settings.WEBHOOK_ALLOWED_HOSTS = []  # loopback is internal: refused when sent
+        cast.project_a.alert_webhook_url = receiver.url
+        cast.project_a.save()
+        experiment = started(make_experiment, cast, coverage=0.5)
+        add_traffic(experiment, START, CONTROL, 3000, 150)
+        add_traffic(experiment, START, TREATMENT, 3000, 600)
+        with webhooks_sent():
+            decisions = services.rollout_evaluate_all(now=START + timedelta(minutes=5))
+        experiment.refresh_from_db()
+        assert [d.action for d in decisions] == ["rollback"] and receiver.posts == []
         assert experiment.status == Experiment.Status.ROLLED_BACK
 
     def test_a_significantly_slower_treatment_is_rolled_back_on_the_latency_guardrail(

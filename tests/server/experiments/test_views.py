@@ -275,7 +275,9 @@ class TestButtons:
         body = as_user(cast.owner).get(url(cast, "stricter-pii/")).content.decode()
         assert ">Ship the treatment</button>" in body and ">Keep control</button>" in body
         assert "pii v1: the control's version" in body  # the activated version is served today
-        response = as_user(cast.owner).post(url(cast, "stricter-pii/ship/"), {"arm": "treatment"}, follow=True)
+        response = as_user(cast.owner).post(
+            url(cast, "stricter-pii/ship/"), {"arm": "treatment"}, follow=True
+        )
         body = response.content.decode()
         running.refresh_from_db()
         assert running.status == Experiment.Status.COMPLETED and running.shipped == TREATMENT
