@@ -155,6 +155,16 @@ class TestPages:
         assert parser.found == []
         assert b'data-confirm="Roll back stricter-pii?' in response.content
 
+    def test_the_editor_is_given_the_nonce_the_policy_allows_for_its_styles(
+        self, client: Client, cast: Cast
+    ) -> None:
+        client.force_login(cast.owner)
+        response = client.get(f"/p/{cast.project_a.slug}/contracts/new/")
+        found = re.search(rb'data-csp-nonce="([A-Za-z0-9+/=]+)"', response.content)
+        assert found, "the editor gets no nonce: CodeMirror's <style> would be blocked"
+        nonce = found.group(1).decode()
+        assert f"'nonce-{nonce}'" in response["Content-Security-Policy"].split("style-src ")[1].split(";")[0]
+
     def test_the_page_showing_a_new_key_is_never_stored(self, client: Client, cast: Cast) -> None:
         client.force_login(cast.owner)
         response = client.post(f"/p/{cast.project_a.slug}/settings/keys/", {"name": "ci", "scopes": ["read"]})
