@@ -128,6 +128,6 @@ def test_without_javascript_the_textarea_still_saves(
         expect(textarea).to_be_visible()
         textarea.fill(VERSION_1.replace("2000", "1500"))
         plain.get_by_role("button", name="Save as a new version").click()
-        expect(plain.locator(".messages")).to_contain_text("Saved Reply version 2.")
+        expect(plain.locator(".messages")).to_contain_text("Saved Reply version 2 as a draft")
     finally:
         context.close()

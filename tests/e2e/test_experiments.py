@@ -119,9 +119,10 @@ class TestExperimentFlow:
         # Ship the winner: the page says what runs now, and the contracts page shows it active.
         page.get_by_role("button", name="Ship the treatment").click()
         expect(page.locator("#production")).to_contain_text("The treatment was shipped")
-        expect(page.locator("#production li")).to_have_text("Reply v4: the treatment's version")
+        # Shipping activates the treatment's own version (v2), through the audited activation.
+        expect(page.locator("#production li")).to_have_text("Reply v2: the treatment's version")
         shot(page, "shipped")
         page.goto("/p/alpha/contracts/Reply/")
-        expect(page.locator("h1 .lc-badge")).to_have_text("active")
-        expect(page.locator("tr", has_text="v4").locator(".lc-badge")).to_have_text("current")
+        expect(page.locator("#running")).to_have_text("v2 runs")
+        expect(page.locator("#versions tr", has_text="v2").locator(".lc-badge")).to_have_text("running")
         expect(page.locator("pre.lc-code")).to_contain_text("len(output) <= 500")
