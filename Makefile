@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
 
-.PHONY: run demo test test-openai2 test-openai-suite bench lint typecheck clean
+.PHONY: run demo test openai2-env test-openai2 test-openai-suite bench lint typecheck clean
 
 $(STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,10 +29,18 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 # The other supported openai line (2.x, which talks through httpx instead of httpx2).
-test-openai2:
+OPENAI2_STAMP := .venv-openai2/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
+
+$(OPENAI2_STAMP):
 	@test -x .venv-openai2/bin/python || $(PYTHON) -m venv .venv-openai2
 	.venv-openai2/bin/python -m pip install -q --upgrade pip
 	.venv-openai2/bin/python -m pip install -q -e '.[dev,server]' 'openai>=2.30,<3' 'instructor>=1.17'
+	@rm -f .venv-openai2/.installed-*
+	@touch $@
+
+openai2-env: $(OPENAI2_STAMP)
+
+test-openai2: $(OPENAI2_STAMP)
 	.venv-openai2/bin/python -m pytest tests/sdk
 
 # openai's own test suite (its sdist, cached in .cache/) against openai's clients and the
