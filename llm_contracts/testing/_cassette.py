@@ -41,6 +41,8 @@ DEFAULT_FILTER_HEADERS = (
 _FILTER_QUERY = ("key", "api_key", "api-key", "apikey", "access_token", "token")
 # Describe the bytes on the wire, not the decoded body the cassette keeps.
 _HOP_HEADERS = ("content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive")
+# Request headers that say which machine and SDK version sent it: noise in a cassette's diff.
+_NOISE = ("host", "accept-encoding", "x-stainless-")
 _SHOWN = 300
 
 
@@ -55,7 +57,8 @@ def _http_of(obj: Any) -> Any:
 
 def _clean_url(url: Any) -> str:
     parts = urlsplit(str(url))
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in _FILTER_QUERY]
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query = [(k, v) for k, v in pairs if k.lower() not in _FILTER_QUERY]
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
 
 
@@ -102,10 +105,15 @@ def _body_key(encoded: dict[str, Any]) -> str:
     return ""
 
 
-def _shown(encoded: dict[str, Any]) -> str:
-    if not encoded:
+def _entries(count: int) -> str:
+    return f"{count} {'entry' if count == 1 else 'entries'}"
+
+
+def _shown(entry: dict[str, Any]) -> str:
+    bodies = [entry[kind] for kind in ("json", "sse", "text", "base64") if kind in entry]
+    if not bodies:
         return "(no body)"
-    text = json.dumps(next(iter(encoded.values())), ensure_ascii=False)
+    text = json.dumps(bodies[0], ensure_ascii=False)
     return text if len(text) <= _SHOWN else text[:_SHOWN] + f"... ({len(text)} characters)"
 
 
@@ -194,7 +202,8 @@ class Cassette:
             raise ContractConfigError(f"cassette {self.path} is not valid: {exc}") from None
         entries = data.get("interactions") if isinstance(data, dict) else None
         if not isinstance(entries, list) or not all(
-                isinstance(e, dict) and isinstance(e.get("request"), dict) and isinstance(e.get("response"), dict)
+                isinstance(e, dict) and isinstance(e.get("request"), dict)
+                and isinstance(e.get("response"), dict)
                 for e in entries):
             raise ContractConfigError(f"cassette {self.path} is not valid: expected a mapping with "
                                       "'interactions', each a mapping with 'request' and 'response'")
@@ -223,7 +232,9 @@ class Cassette:
     # -- matching --------------------------------------------------------------------------
 
     def _request_entry(self, request: Any) -> dict[str, Any]:
-        headers = {k.lower(): v for k, v in request.headers.items() if k.lower() not in self.filter_headers}
+        headers = {k.lower(): v for k, v in request.headers.items()
+                   if k.lower() not in self.filter_headers and k.lower() not in _HOP_HEADERS
+                   and not k.lower().startswith(_NOISE)}
         return {"method": request.method, "url": _clean_url(request.url), "headers": headers,
                 **_encode_body(request.content, request.headers.get("content-type", ""))}
 
@@ -239,22 +250,23 @@ class Cassette:
 
     def _miss(self, wanted: dict[str, Any]) -> CassetteMissError:
         same = [(i, e["request"]) for i, e in enumerate(self.entries)
-                if e["request"].get("method") == wanted["method"] and e["request"].get("url") == wanted["url"]]
+                if (e["request"].get("method"), e["request"].get("url")) == (wanted["method"], wanted["url"])]
         played = sum(i in self.played for i, _ in same)
         lines = [f"no recorded answer in cassette {self.path} for request "
                  f"{wanted['method']} {wanted['url']} with body {_shown(wanted)}"]
         if not self.existed and self.mode != "all":
             lines.append("the cassette file does not exist")
         elif not same:
-            lines.append(f"the cassette has {len(self.entries)} entries, none for this method and URL")
+            lines.append(f"the cassette has {_entries(len(self.entries))}, none for this method and URL")
         else:
-            lines.append(f"the cassette has {len(same)} entries for this method and URL, {played} already "
+            lines.append(f"the cassette has {_entries(len(same))} for this method and URL, {played} already "
                          "played in this test")
             unplayed = [r for i, r in same if i not in self.played]
             if unplayed and "json" in wanted and isinstance(unplayed[0].get("json"), dict) \
                     and isinstance(wanted["json"], dict):
                 theirs = unplayed[0]["json"]
-                differ = sorted(k for k in {*theirs, *wanted["json"]} if theirs.get(k) != wanted["json"].get(k))
+                ours = wanted["json"]
+                differ = sorted(k for k in {*theirs, *ours} if theirs.get(k) != ours.get(k))
                 lines.append(f"the next unplayed one has a different body ({', '.join(differ)} differ)")
         lines.append(f"recording is off (record mode {self.mode!r}{', ' + self.why if self.why else ''}); "
                      "record it with --llm-record=new")

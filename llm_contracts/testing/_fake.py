@@ -59,7 +59,8 @@ class FakeReply:
     def http_error(cls, status: int, message: str = "fake error", *, type: str = "server_error",
                    headers: dict[str, str] | None = None) -> FakeReply:
         """Return an HTTP error answer, shaped as OpenAI's error bodies."""
-        return cls(status=status, error={"message": message, "type": type, "code": None}, headers=headers or {})
+        return cls(status=status, error={"message": message, "type": type, "code": None},
+                   headers=headers or {})
 
     @classmethod
     def rate_limited(cls, retry_after: float = 1) -> FakeReply:
@@ -162,7 +163,8 @@ class FakeLLM:
             reply = FakeReply(reply)
         if isinstance(reply.raises, str):
             if reply.raises not in _NETWORK_ERRORS:
-                raise ValueError(f"FakeReply.raises must be one of {', '.join(_NETWORK_ERRORS)} or an exception; "
+                raise ValueError(f"FakeReply.raises must be one of {', '.join(_NETWORK_ERRORS)} "
+                                 "or an exception; "
                                  f"got {reply.raises!r}")
             raise getattr(http, _NETWORK_ERRORS[reply.raises])(f"fake {reply.raises} error", request=request)
         if reply.raises is not None:

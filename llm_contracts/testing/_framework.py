@@ -17,7 +17,7 @@ from typing import Any, Literal
 import pydantic
 
 from .._exceptions import ContractConfigError
-from ..contracts._base import Category, Contract, ValidationContext, ValidationResult
+from ..contracts._base import Contract, ValidationContext, ValidationResult
 from ..contracts._types import LLMRequest, LLMResponse, Message, ToolCall, ToolSpec, content_text
 from ..enforcement._breaker import CircuitBreaker
 from ..enforcement._engine import ContractEngine
@@ -31,7 +31,6 @@ __all__ = [
 ]
 
 Outcome = Literal["pass", "fail"]
-_OUTCOMES = ("pass", "fail")
 
 
 def _outcome(value: Any, where: str) -> Outcome:
@@ -53,7 +52,8 @@ def _request(value: Any) -> LLMRequest:
     elif isinstance(value, Mapping):
         body = {"model": "test-model", **value}
     else:
-        raise ContractConfigError(f"input must be a prompt, a list of messages or a request body; got {value!r}")
+        raise ContractConfigError("input must be a prompt, a list of messages or a request body; "
+                                  f"got {value!r}")
     messages = []
     for m in body.get("messages") or ():
         if not isinstance(m, Mapping):
@@ -115,8 +115,8 @@ class ContractTestCase:
         if isinstance(data, Mapping) and ("input" in data or "output" in data):
             unknown = set(data) - {"input", "output"}
             if unknown:
-                raise ContractConfigError(f"case {self.name!r}: input_data has unknown keys {sorted(unknown)}; "
-                                          "use 'input' and 'output'")
+                raise ContractConfigError(f"case {self.name!r}: input_data has unknown keys "
+                                          f"{sorted(unknown)}; use 'input' and 'output'")
             request = _request(data["input"]) if "input" in data else None
             response = _response(data["output"]) if "output" in data else None
             return request, response
@@ -228,7 +228,8 @@ class ContractTestReport:
         rows += [(r.case.name, r.case.expected_outcome, r.outcome, "ok" if r.passed else "FAILED",
                   ", ".join(r.violated) or "-") for r in self.results]
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+                 for row in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
         lines.append(f"{self.passed_count} of {len(self.results)} cases as expected")
         lines += [f"- {f.explanation}" for f in self.failures]
@@ -281,7 +282,7 @@ class ContractTestFramework:
         return cases
 
     def run_tests(self, contract: Any) -> ContractTestReport:
-        """Judge every case with ``contract``: a Contract, a list of them, a ContractSet, LLMCL source or a path."""
+        """Judge every case with ``contract``: Contract(s), a ContractSet, LLMCL source or a Path."""
         engine = _engine(contract)
         return ContractTestReport([_judge(case, engine) for case in self.cases])
 
@@ -295,7 +296,7 @@ class ContractTestFramework:
 
 
 def contracts_of(target: Any) -> list[Contract]:
-    """Return the contracts ``target`` stands for: a Contract, contracts, a ContractSet, LLMCL source or file."""
+    """Return the contracts ``target`` stands for: Contract(s), a ContractSet, LLMCL source or a Path."""
     if isinstance(target, Contract):
         return [target]
     if isinstance(target, Path):
@@ -377,7 +378,8 @@ class _CaseSpec(pydantic.BaseModel):
             raise ValueError("give input, output or input_data")
         else:
             data = {k: v for k, v in (("input", self.input), ("output", self.output)) if v is not None}
-        return ContractTestCase(self.name, data, self.expected_outcome, self.description, tuple(self.violations))
+        return ContractTestCase(self.name, data, self.expected_outcome, self.description,
+                                tuple(self.violations))
 
 
 def _parse_file(path: Path) -> Any:
@@ -390,7 +392,8 @@ def _parse_file(path: Path) -> Any:
         try:
             import yaml
         except ImportError:
-            raise ContractConfigError(f"{path}: YAML cases need PyYAML (pip install 'llm-contracts[testing]'); "
+            raise ContractConfigError(f"{path}: YAML cases need PyYAML "
+                                      "(pip install 'llm-contracts[testing]'); "
                                       "or write them as JSON") from None
         try:
             return yaml.safe_load(text)
@@ -421,7 +424,8 @@ def load_cases(path: str | Path) -> list[ContractTestCase]:
     cases: list[ContractTestCase] = []
     names: set[str] = set()
     for index, item in enumerate(data, start=1):
-        label = f"case {index}" + (f" ({item['name']!r})" if isinstance(item, Mapping) and "name" in item else "")
+        named = isinstance(item, Mapping) and "name" in item
+        label = f"case {index}" + (f" ({item['name']!r})" if named else "")
         try:
             case = _CaseSpec.model_validate(item).case()
             case.stages()
@@ -437,10 +441,3 @@ def load_cases(path: str | Path) -> list[ContractTestCase]:
         cases.append(case)
     return cases
 
-
-def stage_of(contract: Contract) -> str:
-    """Return ``input`` or ``output``: when a client runs ``contract``."""
-    return "input" if contract.category is Category.INPUT else "output"
-
-
-_ = _OUTCOMES

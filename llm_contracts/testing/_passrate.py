@@ -107,7 +107,8 @@ def pass_rate_table(rows: Iterable[PassRate], first: str, count: str) -> list[st
     right = {1, 2, 3}
 
     def line(row: tuple[str, ...]) -> str:
-        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        cells = [c.rjust(w) if i in right else c.ljust(w)
+                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]
         return "  ".join(cells).rstrip()
 
     return [line(header), *(line(row) for row in body)]

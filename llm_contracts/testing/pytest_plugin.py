@@ -38,12 +38,12 @@ class _State:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("llm-contracts")
     group.addoption("--llm-record", dest="llm_record", choices=_RECORD_MODES, default=None,
-                    help="record mode of llm_cassette tests: none (replay only), once (record a missing "
-                         "cassette), new (record requests not in the cassette), all (record everything anew). "
-                         "Default: once; none when the CI environment variable is set.")
+                    help="record mode of llm_cassette tests: none (replay only), once (record a "
+                         "missing cassette), new (record requests not in the cassette), all (record "
+                         "everything anew). Default: once; none when the CI environment variable is set.")
     parser.addini("llm_cassette_format", "file format of new cassettes: json or yaml", default="json")
-    parser.addini("llm_cassette_filter_headers", "header names left out of cassettes (credentials always are)",
-                  type="linelist", default=[])
+    parser.addini("llm_cassette_filter_headers",
+                  "header names left out of cassettes (credentials always are)", type="linelist", default=[])
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -52,7 +52,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "(cassettes/<module>/<test>.json beside the test file by default)",
         "llm_repeat(runs, pass_rate=0.9, confidence=0.95): run the test `runs` times and pass when at "
         "least `pass_rate` of the runs pass",
-        "contract_cases(path): parametrise the `contract_case` argument with the cases of a YAML or JSON file",
+        "contract_cases(path): parametrise the `contract_case` argument with the cases of a YAML or "
+        "JSON file",
         "llm_client(**kwargs): keyword arguments of the ContractOpenAI built by the llm_client fixtures "
         "(contracts= also takes a ContractSet, LLMCL source or a pathlib.Path to an LLMCL file)",
     ):
@@ -68,8 +69,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker is None:
         return
     if "contract_case" not in metafunc.fixturenames:
-        raise pytest.UsageError(f"{metafunc.definition.nodeid}: @pytest.mark.contract_cases needs the test to "
-                                "take a `contract_case` argument")
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: @pytest.mark.contract_cases needs the "
+                                "test to take a `contract_case` argument")
     if len(marker.args) != 1:
         raise pytest.UsageError(f"{metafunc.definition.nodeid}: @pytest.mark.contract_cases takes one path")
     from .._exceptions import ContractConfigError
@@ -230,7 +231,7 @@ def _repeat_args(marker: pytest.Mark) -> tuple[int, float, float]:
     def bad(problem: str) -> None:
         pytest.fail(f"@pytest.mark.llm_repeat: {problem}", pytrace=False)
 
-    args = dict(zip(("runs", "pass_rate", "confidence"), marker.args, strict=False)) | marker.kwargs
+    args = {**dict(zip(("runs", "pass_rate", "confidence"), marker.args, strict=False)), **marker.kwargs}
     unknown = sorted(set(args) - {"runs", "pass_rate", "confidence"})
     if unknown:
         bad(f"unknown argument {unknown[0]!r} (it takes runs, pass_rate, confidence)")
@@ -272,8 +273,9 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     state.contracts.merge(tally)
     if not outcome.ok:
         lines = [outcome.describe(), f"failed runs: {', '.join(str(run) for run, _ in failures)}"]
-        for run, exc in failures[:3]:
-            lines.append(f"run {run}: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}")
+        for run, error in failures[:3]:
+            first = str(error).strip().splitlines()
+            lines.append(f"run {run}: {type(error).__name__}: {first[0] if first else ''}")
         pytest.fail("\n".join(lines), pytrace=False)
     return True
 

@@ -85,7 +85,8 @@ def test_an_llmcl_contract_set_judges_requests_with_require_and_answers_with_ens
     framework.add_test_case("plain question", {"input": "Where is my order?"}, "pass")
     framework.add_test_case("long answer", {"output": "x" * 41}, "fail")
     framework.add_test_case("disclaimer", {"output": "As an AI I cannot"}, "fail")
-    framework.add_test_case("good exchange", {"input": "Where is my order?", "output": "It shipped today."}, "pass")
+    framework.add_test_case("good exchange", {"input": "Where is my order?", "output": "It shipped today."},
+                            "pass")
 
     from_source = framework.run_tests(SUPPORT)
     from_set = framework.run_tests(load_source(SUPPORT))
@@ -169,7 +170,8 @@ def test_cases_load_from_yaml_and_json_files(tmp_path: Path):
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("- name: a\n  output: x\n  expect: maybe\n", "cases.yaml: case 1 ('a'): expect: Input should be 'pass' or 'fail'"),
+    ("- name: a\n  output: x\n  expect: maybe\n",
+     "cases.yaml: case 1 ('a'): expect: Input should be 'pass' or 'fail'"),
     ("- name: a\n  expect: pass\n", "cases.yaml: case 1 ('a'): give input, output or input_data"),
     ("- name: a\n  output: x\n- name: a\n  output: y\n", "case 2 ('a'): a case of that name comes earlier"),
     ("- name: a\n  output: x\n  expected: pass\n", "case 1 ('a'): expected: Extra inputs are not permitted"),
@@ -199,7 +201,8 @@ def test_adversarial_injection_cases_are_all_caught_by_the_injection_contract():
 def test_adversarial_pii_cases_show_which_disguises_slip_past_a_contract():
     inputs = AdversarialInputs(seed=3)
 
-    plain = ContractTestFramework(inputs.pii(techniques=["plain", "json", "log_line"])).run_tests(PIIContract())
+    plain_cases = inputs.pii(techniques=["plain", "json", "log_line"])
+    plain = ContractTestFramework(plain_cases).run_tests(PIIContract())
     spelled_out = ContractTestFramework(inputs.pii(kinds=["email"], techniques=["obfuscated"])).run_tests(
         PIIContract())
 
