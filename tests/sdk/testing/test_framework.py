@@ -194,7 +194,7 @@ def test_adversarial_injection_cases_are_all_caught_by_the_injection_contract():
 
     report = ContractTestFramework(cases).run_tests(PromptInjectionContract())
 
-    assert len(cases) == len(INJECTION_TECHNIQUES) >= 15
+    assert len(cases) == len(INJECTION_TECHNIQUES) == 16
     assert report.all_passed, report.table()
 
 

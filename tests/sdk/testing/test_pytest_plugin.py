@@ -55,6 +55,8 @@ def test_a_test_that_uses_nothing_of_the_plugin_runs_as_without_it(pytester: pyt
 
     with_plugin.assert_outcomes(passed=1)
     without.assert_outcomes(passed=1)
+    if not plugin_args():  # installed: pytest loaded it by its entry point, and -p no: turned it off
+        assert "llm-contracts" in with_plugin.stdout.str() and "llm-contracts" not in without.stdout.str()
     # Nothing but pytest's list of installed plugins mentions it.
     assert [line for line in with_plugin.outlines if "llm" in line and not line.startswith("plugins:")] == []
 
