@@ -271,7 +271,8 @@ class Cassette:
         lines.append(f"recording is off (record mode {self.mode!r}{', ' + self.why if self.why else ''}); "
                      "record it with --llm-record=new")
         message = "; ".join(lines)
-        self.misses.append(message)
+        if message not in self.misses:  # an SDK's retries of the same request: one miss
+            self.misses.append(message)
         return CassetteMissError(message)
 
     def _store(self, wanted: dict[str, Any], response: Any) -> dict[str, Any]:

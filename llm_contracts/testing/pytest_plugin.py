@@ -180,18 +180,22 @@ def _cassette_path(request: pytest.FixtureRequest) -> Path:
         return path if path.is_absolute() else folder / path
     fmt = str(request.config.getini("llm_cassette_format")).strip().lower()
     if fmt not in ("json", "yaml"):
-        raise pytest.UsageError(f"llm_cassette_format must be json or yaml; got {fmt!r}")
+        pytest.fail(f"llm_cassette_format must be json or yaml; got {fmt!r}", pytrace=False)
     return folder / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', node.name).strip('-')}.{fmt}"
 
 
 @pytest.fixture
 def llm_cassette(request: pytest.FixtureRequest) -> Iterator[Any]:
     """Record and replay every request sent through httpx / httpx2 network transports in this test."""
+    from .._exceptions import ContractConfigError
     from ._cassette import Cassette, intercept
 
     mode, why = _record_mode(request.config)
-    cassette = Cassette(_cassette_path(request), mode=mode, why=why,
-                        filter_headers=request.config.getini("llm_cassette_filter_headers"))
+    try:
+        cassette = Cassette(_cassette_path(request), mode=mode, why=why,
+                            filter_headers=request.config.getini("llm_cassette_filter_headers"))
+    except ContractConfigError as exc:  # an unreadable cassette: say which, without a traceback
+        pytest.fail(str(exc), pytrace=False)
     request.node.stash[_CASSETTE] = cassette
     try:
         with intercept(cassette):

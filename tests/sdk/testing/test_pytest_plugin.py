@@ -260,3 +260,27 @@ def test_bad_llm_repeat_arguments_are_errors_naming_the_test(pytester: pytest.Py
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*@pytest.mark.llm_repeat: runs must be an int >= 1; got 0*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_an_async_test_repeats_on_its_own_event_loop(pytester: pytest.Pytester):
+    pytester.makepyfile("""
+        import pytest
+
+        RUNS = []
+
+        @pytest.mark.llm_repeat(5, pass_rate=0.8)
+        async def test_answers(llm_async_client, llm_fake):
+            llm_fake.reply("fine")
+            reply = await llm_async_client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "hi"}])
+            RUNS.append(reply.choices[0].message.content)
+            assert len(RUNS) != 3
+
+        def test_every_run_ran():
+            assert RUNS == ["fine"] * 5
+    """)
+
+    result = run(pytester)
+
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*test_answers*5*4*0.80*>= 0.80 ok"])

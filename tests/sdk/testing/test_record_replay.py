@@ -229,6 +229,7 @@ def test_shared():
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         ["*cassette *shared.json is not valid: expected a mapping with 'interactions'*"])
+    assert "Traceback" not in result.stdout.str() and "_cassette.py" not in result.stdout.str()
 
 
 def _plugin_and_isolation() -> list[str]:
