@@ -10,6 +10,9 @@ import pytest
 from llm_contracts import AsyncContractOpenAI, ContractOpenAI, FunctionContract
 from llm_contracts.testing import FakeLLM
 
+# The plugin's own tests (tests/sdk/testing) run pytest inside pytest.
+pytest_plugins = ["pytester"]
+
 
 def no_forbidden(**kwargs: Any) -> FunctionContract:
     """Return a contract that rejects any answer containing the word "forbidden"."""

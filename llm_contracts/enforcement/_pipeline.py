@@ -8,9 +8,11 @@ parse, validate output) and receives their results; ``drive_sync`` and
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,9 +24,24 @@ from ._engine import ContractEngine, build_choices_feedback, build_feedback, is_
 from ._report import Attempt, ContractReport
 from ._streaming import StreamPolicy
 
-__all__ = ["CallSettings", "contracted_call", "drive_async", "drive_sync"]
+__all__ = ["CallSettings", "contracted_call", "drive_async", "drive_sync", "observe_reports"]
 
 log = logging.getLogger("llm_contracts")
+
+# Callables given the report of every call of every client made in this context (the test
+# tools count verdicts with it); empty, and so free, unless someone observes.
+_OBSERVERS: contextvars.ContextVar[tuple[Callable[[ContractReport], None], ...]] = contextvars.ContextVar(
+    "llm_contracts_report_observers", default=())
+
+
+@contextlib.contextmanager
+def observe_reports(observer: Callable[[ContractReport], None]) -> Iterator[None]:
+    """Give ``observer`` the report of every contracted call made inside the block (in this context)."""
+    token = _OBSERVERS.set((*_OBSERVERS.get(), observer))
+    try:
+        yield
+    finally:
+        _OBSERVERS.reset(token)
 
 
 @dataclass(slots=True)
@@ -60,7 +77,7 @@ class CallSettings:
 
     def emit(self, report: ContractReport) -> None:
         """Hand the finished report to every listener; a listener's error stays here."""
-        for listener in self.listeners:
+        for listener in (*self.listeners, *_OBSERVERS.get()):
             try:
                 listener(report)
             except Exception:  # a reporter bug must not break the call

@@ -31,9 +31,17 @@ def http_module() -> Any:
     return httpx
 
 
+_NETWORK_ERRORS = {"timeout": "ReadTimeout", "connection": "ConnectError"}
+
+
 @dataclass
 class FakeReply:
-    """One scripted answer: text, tool calls, or an HTTP error."""
+    """One scripted answer: text, tool calls, an HTTP error, or a network failure.
+
+    ``raises`` is ``"timeout"`` or ``"connection"`` (the HTTP library's own exception,
+    whichever library openai uses) or an exception to raise from the transport.
+    ``headers`` go on the HTTP response (``Retry-After`` on a 429, say).
+    """
 
     text: str = ""
     tool_calls: list[tuple[str, Any]] = field(default_factory=list)
@@ -44,6 +52,31 @@ class FakeReply:
     refusal: str | None = None
     # The exact pieces a streamed answer arrives in (they must join to ``text``).
     chunks: list[str] | None = None
+    raises: str | BaseException | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def http_error(cls, status: int, message: str = "fake error", *, type: str = "server_error",
+                   headers: dict[str, str] | None = None) -> FakeReply:
+        """Return an HTTP error answer, shaped as OpenAI's error bodies."""
+        return cls(status=status, error={"message": message, "type": type, "code": None},
+                   headers=headers or {})
+
+    @classmethod
+    def rate_limited(cls, retry_after: float = 1) -> FakeReply:
+        """Return a 429 answer with ``Retry-After``."""
+        return cls.http_error(429, "Rate limit reached", type="rate_limit_error",
+                              headers={"retry-after": str(retry_after)})
+
+    @classmethod
+    def timeout(cls) -> FakeReply:
+        """Return a reply that times out (openai raises ``APITimeoutError``)."""
+        return cls(raises="timeout")
+
+    @classmethod
+    def connection_error(cls) -> FakeReply:
+        """Return a reply that cannot connect (openai raises ``APIConnectionError``)."""
+        return cls(raises="connection")
 
 
 Reply = str | FakeReply | Callable[[dict[str, Any]], "str | FakeReply"]
@@ -128,8 +161,16 @@ class FakeLLM:
             reply = reply(body)
         if isinstance(reply, str):
             reply = FakeReply(reply)
+        if isinstance(reply.raises, str):
+            if reply.raises not in _NETWORK_ERRORS:
+                raise ValueError(f"FakeReply.raises must be one of {', '.join(_NETWORK_ERRORS)} "
+                                 "or an exception; "
+                                 f"got {reply.raises!r}")
+            raise getattr(http, _NETWORK_ERRORS[reply.raises])(f"fake {reply.raises} error", request=request)
+        if reply.raises is not None:
+            raise reply.raises
         if reply.status >= 400:
-            return http.Response(reply.status, json={"error": reply.error or {
+            return http.Response(reply.status, headers=reply.headers, json={"error": reply.error or {
                 "message": "fake error", "type": "server_error", "code": None}})
         n = next(self._ids)
         model = body.get("model", self.model)
@@ -138,15 +179,15 @@ class FakeLLM:
             payload = self._responses(reply, model, n)
             self.responses.append(payload)
             if streaming:
-                return http.Response(200, headers={"content-type": "text/event-stream"},
+                return http.Response(200, headers={"content-type": "text/event-stream", **reply.headers},
                                      content=self._responses_sse(reply, payload))
-            return http.Response(200, json=payload)
+            return http.Response(200, headers=reply.headers, json=payload)
         if path.endswith("/chat/completions"):
             self.responses.append(self._chat(reply, model, n, body))
             if streaming:
-                return http.Response(200, headers={"content-type": "text/event-stream"},
+                return http.Response(200, headers={"content-type": "text/event-stream", **reply.headers},
                                      content=self._chat_sse(reply, model, n, body))
-            return http.Response(200, json=self.responses[-1])
+            return http.Response(200, headers=reply.headers, json=self.responses[-1])
         payload = {
             "id": f"cmpl-{n}", "object": "text_completion", "created": 0, "model": model,
             "choices": [{"index": 0, "text": reply.text, "finish_reason": reply.finish_reason,
@@ -154,9 +195,9 @@ class FakeLLM:
             "usage": self._usage(body, reply)}
         self.responses.append(payload)
         if streaming:
-            return http.Response(200, headers={"content-type": "text/event-stream"},
+            return http.Response(200, headers={"content-type": "text/event-stream", **reply.headers},
                                  content=self._completions_sse(reply, payload))
-        return http.Response(200, json=payload)
+        return http.Response(200, headers=reply.headers, json=payload)
 
     @staticmethod
     def _usage(body: dict[str, Any], reply: FakeReply) -> dict[str, int]:
