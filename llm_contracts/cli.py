@@ -6,6 +6,7 @@
     llm-contracts compile FILE           the JSON spec on standard output
     llm-contracts fmt FILE [--check] [--write]
     llm-contracts demo                   what contracts catch, against a local fake model
+    llm-contracts lsp [--import MODULE]  the LLMCL language server, over standard input and output
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--check", action="store_true", help="exit 1 when the file is not formatted")
     mode.add_argument("--write", action="store_true", help="rewrite the file in place")
     sub.add_parser("demo", help="show what contracts catch, against a local fake model")
+    lsp = sub.add_parser("lsp", help="run the LLMCL language server over standard input and output")
+    lsp.add_argument("--stdio", action="store_true", help="talk over standard input and output (the default)")
+    lsp.add_argument("--import", dest="modules", action="append", default=[], metavar="MODULE",
+                     help="import MODULE first, so the named contracts it registers are known")
     return parser
 
 
@@ -124,6 +129,25 @@ def _fmt(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lsp(args: argparse.Namespace) -> int:
+    try:
+        from .lsp import create_server
+        server = create_server()
+    except ImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    # Standard output is the protocol's channel: a module that prints while it is
+    # imported would corrupt it, so its output goes to standard error.
+    stdout, sys.stdout = sys.stdout, sys.stderr
+    try:
+        if not _import(args.modules):
+            return 1
+    finally:
+        sys.stdout = stdout
+    server.start_io()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
@@ -133,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _compile(args)
     if args.command == "fmt":
         return _fmt(args)
+    if args.command == "lsp":
+        return _lsp(args)
     from . import demo
 
     demo.main()
