@@ -19,6 +19,9 @@ __all__ = ["LLMCLServer", "create_server"]
 
 log = logging.getLogger("llm_contracts.lsp")
 
+# How many other open documents a change checks again (each check compiles one file).
+_RECHECK_LIMIT = 20
+
 _COMPLETION_KINDS = {
     "keyword": T.CompletionItemKind.Keyword,
     "function": T.CompletionItemKind.Function,
@@ -106,7 +109,12 @@ def create_server(registry: ContractRegistry | None = None) -> LLMCLServer:
 
     @server.feature(T.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: LLMCLServer, params: T.DidChangeTextDocumentParams) -> None:
-        _publish(ls, params.text_document.uri)
+        changed = params.text_document.uri
+        _publish(ls, changed)
+        # Another open file may import this one: check the others again (a few at most).
+        others = [uri for uri in ls.workspace.text_documents if uri != changed]
+        for uri in others[:_RECHECK_LIMIT]:
+            _publish(ls, uri)
 
     @server.feature(T.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: LLMCLServer, params: T.DidSaveTextDocumentParams) -> None:

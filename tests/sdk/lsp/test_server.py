@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -284,3 +286,32 @@ async def test_an_unsaved_import_is_read_from_the_editor(client, tmp_path):
     [d] = await open_doc(client, tmp_path / "child.llmcl", CHILD)
 
     assert d.message.startswith("contract 'Child' extends 'BaseReply', which is not defined")
+
+
+async def test_changing_an_open_import_checks_the_files_that_import_it_again(client, tmp_path):
+    base = tmp_path / "base.llmcl"
+    await open_doc(client, base, BASE)
+    child = tmp_path / "child.llmcl"
+    assert list(await open_doc(client, child, CHILD)) == []
+
+    client.text_document_did_change(T.DidChangeTextDocumentParams(
+        T.VersionedTextDocumentIdentifier(uri=uri_of(base), version=2),
+        [T.TextDocumentContentChangeWholeDocument(text=BASE.replace("BaseReply", "Base"))]))
+    # The changed file is checked first, then the one that imports it.
+    for _ in range(200):
+        if client.diagnostics[uri_of(child)]:
+            break
+        await asyncio.sleep(0.05)
+
+    [d] = client.diagnostics[uri_of(child)]
+    assert d.message.startswith("contract 'Child' extends 'BaseReply', which is not defined")
+
+
+def test_without_pygls_the_command_says_which_extra_to_install():
+    code = ("import sys; sys.modules['pygls'] = None; from llm_contracts.cli import main; "
+            "sys.exit(main(['lsp']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+
+    assert done.returncode == 1
+    assert "pip install 'llm-contracts[lsp]'" in done.stderr and "Traceback" not in done.stderr
