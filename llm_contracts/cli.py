@@ -6,6 +6,8 @@
     llm-contracts compile FILE           the JSON spec on standard output
     llm-contracts fmt FILE [--check] [--write]
     llm-contracts demo                   what contracts catch, against a local fake model
+    llm-contracts lsp [--import MODULE]  the LLMCL language server, over standard input and output
+    llm-contracts profile FILE --inputs CASES.jsonl [--json]   what each clause costs per call
 """
 
 from __future__ import annotations
@@ -42,6 +44,21 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--check", action="store_true", help="exit 1 when the file is not formatted")
     mode.add_argument("--write", action="store_true", help="rewrite the file in place")
     sub.add_parser("demo", help="show what contracts catch, against a local fake model")
+    lsp = sub.add_parser("lsp", help="run the LLMCL language server over standard input and output")
+    lsp.add_argument("--stdio", action="store_true", help="talk over standard input and output (the default)")
+    lsp.add_argument("--import", dest="modules", action="append", default=[], metavar="MODULE",
+                     help="import MODULE first, so the named contracts it registers are known")
+    prof = sub.add_parser("profile", help="measure what each clause of an LLMCL contract costs per call")
+    prof.add_argument("file", metavar="FILE")
+    prof.add_argument("--inputs", required=True, metavar="CASES.jsonl",
+                      help='one case per line: an answer as a JSON string, or {"output": ..., "input": ..., '
+                           '"context": {...}}')
+    prof.add_argument("--contract", metavar="NAME", help="the contract to profile (default: the file's last)")
+    prof.add_argument("--runs", type=int, default=10, help="how often each case is judged (default 10)")
+    prof.add_argument("--budget-ms", type=float, default=1.0,
+                      help="report a clause whose p95 is above this many milliseconds (default 1)")
+    prof.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    with_imports(prof)
     return parser
 
 
@@ -124,6 +141,51 @@ def _fmt(args: argparse.Namespace) -> int:
     return 0
 
 
+def _profile(args: argparse.Namespace) -> int:
+    from ._exceptions import ContractConfigError
+    from .debugging import ContractProfiler, load_cases
+    from .llmcl import LLMCLError, load_source
+
+    if not _import(args.modules):
+        return 1
+    source = _read(args.file)
+    if source is None:
+        return 1
+    try:
+        contracts = load_source(source, path=args.file, contract=args.contract, strict=args.strict)
+        cases = load_cases(args.inputs)
+        profiler = ContractProfiler(runs=args.runs, budget_ms=args.budget_ms)
+        report = profiler.profile_contracts(contracts, cases, name=contracts.name)
+    except (LLMCLError, ContractConfigError) as exc:
+        print(f"error: {exc}" if not isinstance(exc, LLMCLError) else str(exc), file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"file": args.file, **report.to_dict()}, indent=2, ensure_ascii=False))
+    else:
+        print(f"{args.file}: contract {contracts.name}, {len(cases)} cases x {args.runs} runs")
+        print(report.table())
+    return 0
+
+
+def _lsp(args: argparse.Namespace) -> int:
+    try:
+        from .lsp import create_server
+        server = create_server()
+    except ImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    # Standard output is the protocol's channel: a module that prints while it is
+    # imported would corrupt it, so its output goes to standard error.
+    stdout, sys.stdout = sys.stdout, sys.stderr
+    try:
+        if not _import(args.modules):
+            return 1
+    finally:
+        sys.stdout = stdout
+    server.start_io()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
@@ -133,6 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _compile(args)
     if args.command == "fmt":
         return _fmt(args)
+    if args.command == "lsp":
+        return _lsp(args)
+    if args.command == "profile":
+        return _profile(args)
     from . import demo
 
     demo.main()
