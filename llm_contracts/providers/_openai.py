@@ -142,7 +142,7 @@ def _prepare(settings: CallSettings, route: Route, options: Any) -> tuple[Any, L
         body = _native_format(settings, route.endpoint, body)
         if body is not options.json_data:
             options = _with_body(options, body, False)
-    return options, route.request(body)
+    return options, route.requests.read(body)
 
 
 class _ParseGuard:
@@ -216,11 +216,12 @@ def _guard_parse(options: Any, stream: bool) -> tuple[Any, _ParseGuard | None]:
 def _walk(settings: CallSettings, route: Route, request: LLMRequest, stream: bool,
           guard: _ParseGuard | None = None) -> Any:
     """Return the pipeline generator of one call on ``route``."""
-    return contracted_call(settings, request, to_response=route.response, reask_body=route.reask_body,
+    answers = route.responses
+    return contracted_call(settings, request, to_response=answers.response, reask_body=route.requests.reask,
                            stream=stream, conversation=ACTIVE_CONVERSATION.get(),
-                           substitute=route.substitute, to_choices=route.choices,
+                           substitute=answers.substitute, to_choices=answers.choices,
                            misfits=guard.misfits if guard is not None else None,
-                           sum_usage=route.sum_usage)
+                           sum_usage=answers.sum_usage)
 
 
 def _wrap_parse(result: Any, stream_type: type[Any], wrap: Callable[[Any], Any]) -> None:
@@ -426,9 +427,9 @@ class _ContractClientMixin:
             context.conversation = conversation.view_for(request, None)
         return StreamValidator(
             engine=engine, policy=settings.stream_policy, report=report,
-            context=context, delta_text=route.delta_text,
-            chunk_usage=route.chunk_usage, on_done=done, validate=report.outcome != "skipped",
-            tool_deltas=route.tool_deltas, finish_reason=route.finish_reason,
+            context=context, delta_text=route.responses.delta_text,
+            chunk_usage=route.responses.chunk_usage, on_done=done, validate=report.outcome != "skipped",
+            tool_deltas=route.responses.tool_deltas, finish_reason=route.responses.finish_reason,
         )
 
     def _judge_body(self, result: Any, route: Route, report: ContractReport, request: Any, *,
