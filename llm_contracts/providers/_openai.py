@@ -47,6 +47,10 @@ __all__ = ["AsyncImprovedOpenAIProvider", "ImprovedOpenAIProvider"]
 _http: Any = getattr(_openai_base, "httpx2", None) or getattr(_openai_base, "httpx")  # noqa: B009
 _HTTP_RESPONSE: type[Any] = _http.Response
 
+# The Azure twin of each client, registered by ``_azure`` (imported with this package):
+# wrapping an Azure client builds the twin, and this module need not import ``_azure``.
+AZURE_TWINS: dict[type[Any], type[Any]] = {}
+
 _SETTINGS = "_contract_settings"
 _RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 _OUR_KWARGS = ("contracts", "input_contracts", "output_contracts", "contract_retries",
@@ -519,9 +523,7 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
     def __new__(cls, *args: Any, client: Any = None, **kwargs: Any) -> ImprovedOpenAIProvider:
         # Wrapping an Azure client keeps Azure's URLs and auth: build the Azure twin.
         if isinstance(client, openai.AzureOpenAI) and not issubclass(cls, openai.AzureOpenAI):
-            from ._azure import ContractAzureOpenAI
-
-            cls = ContractAzureOpenAI
+            cls = AZURE_TWINS[ImprovedOpenAIProvider]
         return super().__new__(cls)
 
     def __init__(self, *, client: openai.OpenAI | None = None, **kwargs: Any) -> None:
@@ -620,9 +622,7 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
 
     def __new__(cls, *args: Any, client: Any = None, **kwargs: Any) -> AsyncImprovedOpenAIProvider:
         if isinstance(client, openai.AsyncAzureOpenAI) and not issubclass(cls, openai.AsyncAzureOpenAI):
-            from ._azure import AsyncContractAzureOpenAI
-
-            cls = AsyncContractAzureOpenAI
+            cls = AZURE_TWINS[AsyncImprovedOpenAIProvider]
         return super().__new__(cls)
 
     def __init__(self, *, client: openai.AsyncOpenAI | None = None, **kwargs: Any) -> None:
