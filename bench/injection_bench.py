@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
 
 from llm_contracts.contracts import PromptInjectionContract, _input  # noqa: E402
 from llm_contracts.contracts._semantic_injection import STRONG_MARGIN, semantic_index  # noqa: E402
-from llm_contracts.providers._openai_routes import ChatCompletionsRoute  # noqa: E402
+from llm_contracts.providers._openai_requests import CHAT  # noqa: E402
 
 SET = ROOT / "tests" / "sdk" / "detection" / "injection_eval.jsonl"
 GOAL_PRECISION, GOAL_RECALL, GOAL_MEAN_MS = 0.95, 0.9, 1.0
@@ -65,8 +65,7 @@ def main() -> int:
         print(f"semantic stage unavailable: {index}")
         return 1
     rows = [json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines() if line.strip()]
-    route = ChatCompletionsRoute()
-    requests = [route.request({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": r["text"]}]})
+    requests = [CHAT.read({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": r["text"]}]})
                 for r in rows]
     keyword = PromptInjectionContract(semantic=False)
     contract = PromptInjectionContract()

@@ -351,7 +351,7 @@ def _answer(result: Any) -> tuple[LLMResponse, bool]:
     for typ, endpoint in ((ChatCompletion, "/chat/completions"), (Response, "/responses"),
                           (Completion, "/completions")):
         if isinstance(result, typ):
-            answer = ROUTES[endpoint].response(result, None)
+            answer = ROUTES[endpoint].responses.response(result, None)
             answer.raw = result
             return answer, True
     if result is None:

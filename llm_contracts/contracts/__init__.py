@@ -38,7 +38,20 @@ from ._temporal import (
 )
 from ._tokens import TokenCount, count_message_tokens, count_tokens
 from ._tools import ToolCallContract
-from ._types import LLMRequest, LLMResponse, Message, ToolCall, ToolSpec, Usage
+from ._types import (
+    DROP,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    ParamSpec,
+    RequestEdit,
+    RequestView,
+    ResponseView,
+    ToolCall,
+    ToolDelta,
+    ToolSpec,
+    Usage,
+)
 from .composition import Conflict, ContractConflictError, Resolution, resolve
 
 __all__ = [
@@ -50,6 +63,7 @@ __all__ = [
     "ContentPolicyContract",
     "Contract",
     "ContractConflictError",
+    "DROP",
     "Embedder",
     "Enforcement",
     "EventuallyContract",
@@ -68,15 +82,19 @@ __all__ = [
     "Not",
     "OpenAIEmbedder",
     "PIIContract",
+    "ParamSpec",
     "PromptInjectionContract",
     "PromptLengthContract",
     "PydanticContract",
     "RefusalContract",
     "RegexContract",
     "RelevanceContract",
+    "RequestEdit",
     "RequestParametersContract",
+    "RequestView",
     "Resolution",
     "ResponseTimeContract",
+    "ResponseView",
     "Severity",
     "SimilarityContract",
     "TemporalContract",
@@ -84,6 +102,7 @@ __all__ = [
     "TokenCount",
     "ToolCall",
     "ToolCallContract",
+    "ToolDelta",
     "ToolSpec",
     "TopicContract",
     "UntilContract",

@@ -2,21 +2,21 @@
 
 They run before the call (category INPUT) on the ``LLMRequest`` the provider built
 from the request body; the ones that can repair a request return the repaired
-request (a new body, the caller's dicts untouched) in ``fixed_value``.
+request in ``fixed_value``, made with ``LLMRequest.edited`` (the provider writes the
+edits into a new body; the caller's dicts stay untouched).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import difflib
 import fnmatch
 import functools
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from ._tokens import (
     REPLY_PRIMING,
     TOKENS_PER_MESSAGE,
     TOKENS_PER_NAME,
+    ModelLimits,
     count_message_tokens,
     count_tokens,
     encoding_name_for,
@@ -36,7 +37,7 @@ from ._tokens import (
     truncate_to_tokens,
     utf8_len,
 )
-from ._types import LLMRequest, Message, content_text
+from ._types import DROP, LLMRequest, Message, ParamSpec
 
 __all__ = [
     "KnownModelContract",
@@ -63,114 +64,6 @@ def _request_of(value: Any) -> LLMRequest:
     if not isinstance(value, LLMRequest):
         raise TypeError(f"an input contract validates an LLMRequest; got {type(value).__name__}")
     return value
-
-
-# -- the request body as a list of editable entries ------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Entry:
-    """One message of a request body and where it lives in that body."""
-
-    role: str
-    text: str
-    name: str | None
-    where: str  # the body key: "messages", "input", "instructions" or "prompt"
-    index: int | None  # its position when body[where] is a list
-    call_ids: tuple[str, ...] = ()  # the tool calls an assistant message made
-    call_id: str | None = None  # the tool call a tool result answers
-
-
-def _entries(request: LLMRequest) -> tuple[list[_Entry], dict[str, Any]]:
-    """Return the request's messages as entries of its body (a chat body when there is none)."""
-    body = request.body
-    if request.endpoint == "/completions" and isinstance(body.get("prompt"), str):
-        return [_Entry("user", body["prompt"], None, "prompt", None)], body
-    if isinstance(body.get("messages"), list):
-        out = []
-        for i, m in enumerate(body["messages"]):
-            if not isinstance(m, Mapping):
-                continue
-            calls = tuple(str(c.get("id")) for c in m.get("tool_calls") or () if isinstance(c, Mapping))
-            tool_call_id = m.get("tool_call_id")
-            out.append(_Entry(str(m.get("role", "")), content_text(m.get("content")),
-                              m.get("name") if isinstance(m.get("name"), str) else None, "messages", i,
-                              calls, str(tool_call_id) if tool_call_id is not None else None))
-        return out, body
-    if "input" in body or "instructions" in body:
-        out = []
-        if isinstance(body.get("instructions"), str):
-            out.append(_Entry("system", body["instructions"], None, "instructions", None))
-        items = body.get("input")
-        if isinstance(items, str):
-            out.append(_Entry("user", items, None, "input", None))
-        elif isinstance(items, (list, tuple)):
-            for i, item in enumerate(items):
-                if not isinstance(item, Mapping):
-                    continue
-                if item.get("type") in (None, "message") and "role" in item:
-                    out.append(_Entry(str(item["role"]), content_text(item.get("content")), None,
-                                      "input", i))
-                elif item.get("type") == "function_call_output":
-                    out.append(_Entry("tool", content_text(item.get("output")), None, "input", i,
-                                      call_id=str(item.get("call_id"))))
-        return out, body
-    # A request built by hand (no provider body): rebuild a chat body from its messages.
-    messages = [{"role": m.role, "content": m.content, **({"name": m.name} if m.name else {})}
-                for m in request.messages]
-    body = {**body, "model": request.model, "messages": messages}
-    return [_Entry(m.role, m.content, m.name, "messages", i) for i, m in enumerate(request.messages)], body
-
-
-def _with_text(item: Mapping[str, Any], key: str, text: str) -> dict[str, Any]:
-    """Return a copy of ``item`` whose text is ``text``; non-text parts (images) are kept."""
-    content = item.get(key)
-    if not isinstance(content, (list, tuple)):
-        return {**item, key: text}
-    parts: list[Any] = []
-    placed = False
-    for part in content:
-        if isinstance(part, Mapping) and isinstance(part.get("text"), str):
-            if not placed:
-                parts.append({**part, "text": text})
-                placed = True
-            continue
-        parts.append(part)
-    if not placed:
-        parts.insert(0, {"type": "text", "text": text})
-    return {**item, key: parts}
-
-
-def _rebuild(request: LLMRequest, entries: list[_Entry], body: dict[str, Any], dropped: set[int],
-             texts: dict[int, str]) -> LLMRequest:
-    """Return ``request`` without the ``dropped`` entries and with the new ``texts``."""
-    new_body = dict(body)
-    by_place = {(e.where, e.index): i for i, e in enumerate(entries)}
-    dropped_calls = {entries[i].call_id for i in dropped if entries[i].where == "input"} - {None}
-    for where in ("messages", "input"):
-        items = body.get(where)
-        if not isinstance(items, (list, tuple)):
-            continue
-        kept: list[Any] = []
-        for pos, item in enumerate(items):
-            i = by_place.get((where, pos))
-            if i in dropped:
-                continue
-            # A Responses function call whose output was dropped would be rejected unanswered.
-            if (where == "input" and isinstance(item, Mapping) and item.get("type") == "function_call"
-                    and item.get("call_id") in dropped_calls):
-                continue
-            if i is not None and i in texts:
-                item = _with_text(item, "output" if entries[i].role == "tool" and where == "input"
-                                  else "content", texts[i])
-            kept.append(item)
-        new_body[where] = kept
-    for i, entry in enumerate(entries):
-        if entry.index is None and i in texts:
-            new_body[entry.where] = texts[i]
-    messages = [Message(e.role, texts.get(i, e.text), e.name)
-                for i, e in enumerate(entries) if i not in dropped]
-    return dataclasses.replace(request, messages=messages, body=new_body)
 
 
 # -- prompt length ---------------------------------------------------------------------------------
@@ -236,7 +129,7 @@ class PromptLengthContract(Contract):
             if chars > self.max_chars:
                 problems.append(f"{chars:,} characters (the limit is {self.max_chars:,})")
         if self.max_tokens is not None:
-            completions = request.endpoint == "/completions"
+            completions = not request.chat
             parts = message_parts(request.messages)
             bound = (sum(utf8_len(m.content) for m in request.messages) if completions
                      else message_token_bound(parts, stop_above=self.max_tokens))
@@ -268,15 +161,15 @@ class PromptLengthContract(Contract):
 
     def _truncated(self, request: LLMRequest, model: str) -> tuple[LLMRequest, dict[str, Any]] | None:
         """Return the request cut down to the limits and what was done, or None when it can't be."""
-        entries, body = _entries(request)
-        completions = request.endpoint == "/completions"
+        entries = request.messages
+        completions = not request.chat
         encoding = encoding_name_for(model)
 
         def text_tokens(text: str) -> int:
             return count_tokens(text, model).tokens
 
-        def cost(e: _Entry, text: str | None = None) -> int:
-            text = e.text if text is None else text
+        def cost(e: Message, text: str | None = None) -> int:
+            text = e.content if text is None else text
             if completions:
                 return text_tokens(text)
             return (TOKENS_PER_MESSAGE + text_tokens(e.role) + text_tokens(text)
@@ -284,7 +177,7 @@ class PromptLengthContract(Contract):
 
         costs = [cost(e) for e in entries] if self.max_tokens is not None else [0] * len(entries)
         tokens = sum(costs) + (0 if completions else REPLY_PRIMING)
-        chars = sum(len(e.text) for e in entries)
+        chars = sum(len(e.content) for e in entries)
 
         def over() -> bool:
             return ((self.max_tokens is not None and tokens > self.max_tokens)
@@ -298,13 +191,14 @@ class PromptLengthContract(Contract):
         groups: list[list[int]] = []
         owner: dict[str, list[int]] = {}
         for i, e in enumerate(entries):
-            if e.role == "tool" and e.call_id in owner and e.where == "messages":
-                owner[e.call_id].append(i)
+            if e.role == "tool" and e.tool_call_id in owner:
+                owner[e.tool_call_id].append(i)
                 continue
             group = [i]
             groups.append(group)
-            for cid in e.call_ids:
-                owner[cid] = group
+            for call in e.tool_calls:
+                if call.id is not None:
+                    owner[call.id] = group
         dropped: set[int] = set()
         for group in groups:
             if not over():
@@ -313,21 +207,21 @@ class PromptLengthContract(Contract):
                 continue
             dropped.update(group)
             tokens -= sum(costs[i] for i in group)
-            chars -= sum(len(entries[i].text) for i in group)
+            chars -= sum(len(entries[i].content) for i in group)
         texts: dict[int, str] = {}
         if over():
             target = last_user
             if target is None:
                 return None
             entry = entries[target]
-            text = entry.text
+            text = entry.content
             if self.max_chars is not None:
                 budget = self.max_chars - (chars - len(text))
                 if budget <= 0:
                     return None
                 text = text[:budget] if self.keep == "head" else text[len(text) - budget:]
             if self.max_tokens is not None:
-                overhead = costs[target] - text_tokens(entry.text)
+                overhead = costs[target] - text_tokens(entry.content)
                 budget = self.max_tokens - (tokens - costs[target]) - overhead
                 if budget <= 0:
                     return None
@@ -336,8 +230,8 @@ class PromptLengthContract(Contract):
                 return None
             texts[target] = text
             tokens += cost(entry, text) - costs[target] if self.max_tokens is not None else 0
-            chars += len(text) - len(entry.text)
-        fixed = _rebuild(request, entries, body, dropped, texts)
+            chars += len(text) - len(entry.content)
+        fixed = request.edited(drop=dropped, texts=texts)
         what: dict[str, Any] = {"dropped_messages": len(dropped), "trimmed_last_user_message": bool(texts)}
         if self.max_tokens is not None:
             what.update(tokens_after=tokens, encoding=encoding)
@@ -750,9 +644,9 @@ def _semantic_match(text: str) -> Any:
 
 # -- request parameters -------------------------------------------------------------------------------
 
-_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-_MAX_OUTPUT_KEYS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
-_DROP = object()
+# The parameters bounded by a range: the provider's, narrowed by the contract's own.
+_RANGED = frozenset({"temperature", "top_p", "penalty"})
+
 
 
 def _range(value: Any, param: str, lo: float, hi: float) -> tuple[float, float]:
@@ -808,7 +702,8 @@ class RequestParametersContract(Contract):
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
         request = _request_of(value)
-        params: Mapping[str, Any] = request.body or request.params
+        params = request.params
+        specs = request.param_specs
         limits = model_limits(request.model)
         problems: list[str] = []
         unfixable: list[str] = []
@@ -818,37 +713,32 @@ class RequestParametersContract(Contract):
         def fix(param: str, new: Any, problem: str) -> None:
             problems.append(problem)
             changes[param] = new
-            fixes.append(f"{param}: {params[param]!r} -> " + ("removed" if new is _DROP else repr(new)))
+            fixes.append(f"{param}: {params[param]!r} -> " + ("removed" if new is DROP else repr(new)))
 
-        for param, (lo, hi) in (("temperature", self.temperature), ("top_p", self.top_p),
-                                ("presence_penalty", (-2.0, 2.0)), ("frequency_penalty", (-2.0, 2.0))):
-            v = params.get(param)
-            if v is None:
+        # The provider's order, so the problems read the same call after call.
+        for param, spec in specs.items():
+            if spec.meaning in _RANGED and params.get(param) is not None:
+                self._check_range(request, param, spec, limits, fix, unfixable)
+        for param, spec in specs.items():
+            n = params.get(param)
+            if spec.meaning != "choices" or n is None:
                 continue
-            if not _number(v):
-                unfixable.append(f"{param} must be a number (got {v!r})")
-            elif limits is not None and limits.reasoning and param in ("temperature", "top_p") and v != 1:
-                fix(param, _DROP, f"{request.model} is a reasoning model and does not accept {param} "
-                                  f"(got {v!r}; only the default 1 is allowed)")
-            elif not lo <= v <= hi:
-                fix(param, min(max(v, lo), hi), f"{param} must be between {lo:g} and {hi:g} (got {v!r})")
-        n = params.get("n")
-        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-            if isinstance(n, int) and not isinstance(n, bool):
-                fix("n", 1, f"n must be at least 1 (got {n!r})")
-            else:
-                unfixable.append(f"n must be an int >= 1 (got {n!r})")
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                if isinstance(n, int) and not isinstance(n, bool):
+                    fix(param, 1, f"{param} must be at least 1 (got {n!r})")
+                else:
+                    unfixable.append(f"{param} must be an int >= 1 (got {n!r})")
 
         out_key, out = None, None
-        for key in _MAX_OUTPUT_KEYS:
+        for key, spec in specs.items():
             v = params.get(key)
-            if v is None:
+            if spec.meaning != "output_tokens" or v is None:
                 continue
             if isinstance(v, bool) or not isinstance(v, int):
                 unfixable.append(f"{key} must be a positive int (got {v!r})")
                 continue
             if v < 1:
-                fix(key, _DROP, f"{key} must be a positive int (got {v!r})")
+                fix(key, DROP, f"{key} must be a positive int (got {v!r})")
                 continue
             caps = [c for c in (self.max_output_tokens, limits.max_output_tokens if limits else None)
                     if c is not None]
@@ -859,14 +749,13 @@ class RequestParametersContract(Contract):
                 whose = (f"the most {request.model} may write" if limits is not None
                          and cap == limits.max_output_tokens else "the configured limit")
                 fix(key, cap, f"{key} is {v:,} but {whose} is {cap:,}")
-            if (key == "max_tokens" and limits is not None and limits.reasoning
-                    and request.endpoint == "/chat/completions"):
-                problems.append(f"{request.model} is a reasoning model: use max_completion_tokens, "
-                                f"not max_tokens")
-                changes["max_tokens"] = _DROP
-                changes["max_completion_tokens"] = new
-                fixes.append(f"max_tokens: {v!r} -> max_completion_tokens: {new!r}")
-                key = "max_completion_tokens"
+            if spec.reasoning_name is not None and limits is not None and limits.reasoning:
+                problems.append(f"{request.model} is a reasoning model: use {spec.reasoning_name}, "
+                                f"not {key}")
+                changes[key] = DROP
+                changes[spec.reasoning_name] = new
+                fixes.append(f"{key}: {v!r} -> {spec.reasoning_name}: {new!r}")
+                key = spec.reasoning_name
             out_key, out = key, new
 
         details: dict[str, Any] = {"model": request.model, "model_known": limits is not None}
@@ -890,22 +779,14 @@ class RequestParametersContract(Contract):
                     else:
                         unfixable.append(problem)
         if self.check_messages:
-            unfixable.extend(self._message_problems(request))
+            unfixable.extend(request.message_problems())
 
         if not problems and not unfixable:
             return self.ok(**details)
         everything = unfixable + problems
         fixed = None
         if changes and not unfixable:
-            body = dict(request.body)
-            request_params = dict(request.params)
-            for param, new in changes.items():
-                for target in (body, request_params):
-                    if new is _DROP:
-                        target.pop(param, None)
-                    else:
-                        target[param] = new
-            fixed = dataclasses.replace(request, body=body, params=request_params)
+            fixed = request.edited(params=changes)
             details["fixes"] = fixes
         return self.fail(
             "invalid request parameters: " + "; ".join(everything) + ".",
@@ -915,49 +796,22 @@ class RequestParametersContract(Contract):
             **details,
         )
 
-    @staticmethod
-    def _message_problems(request: LLMRequest) -> list[str]:
-        body = request.body
-        if request.endpoint != "/chat/completions" or "messages" not in body:
-            return []
-        messages = body["messages"]
-        if not isinstance(messages, (list, tuple)) or not messages:
-            return ["messages must be a non-empty list"]
-        out: list[str] = []
-        for i, m in enumerate(messages):
-            where = f"messages[{i}]"
-            if not isinstance(m, Mapping):
-                out.append(f"{where} must be an object with a role and content (got {type(m).__name__})")
-                continue
-            role = m.get("role")
-            if role not in _ROLES:
-                out.append(f"{where}.role must be one of {', '.join(sorted(_ROLES))} (got {role!r})")
-                continue
-            content = m.get("content")
-            if content is None:
-                if not (role == "assistant" and (m.get("tool_calls") or m.get("function_call")
-                                                 or m.get("refusal") or m.get("audio"))):
-                    out.append(f"{where}.content is missing")
-            elif isinstance(content, (list, tuple)):
-                if not content:
-                    out.append(f"{where}.content is an empty list")
-                for j, part in enumerate(content):
-                    if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
-                        out.append(f"{where}.content[{j}] must be an object with a 'type'")
-            elif not isinstance(content, str):
-                out.append(f"{where}.content must be a string or a list of content parts "
-                           f"(got {type(content).__name__})")
-            if role == "tool" and not (isinstance(m.get("tool_call_id"), str) and m["tool_call_id"]):
-                out.append(f"{where} is a tool result without its tool_call_id")
-            for j, call in enumerate(m.get("tool_calls") or ()):
-                fn = call.get("function") if isinstance(call, Mapping) else None
-                if not (isinstance(call, Mapping) and call.get("id") and isinstance(fn, Mapping)
-                        and isinstance(fn.get("name"), str)):
-                    out.append(f"{where}.tool_calls[{j}] needs an id and a function name")
-            name = m.get("name")
-            if name is not None and not isinstance(name, str):
-                out.append(f"{where}.name must be a string")
-        return out
+    def _check_range(self, request: LLMRequest, param: str, spec: ParamSpec, limits: ModelLimits | None,
+                     fix: Callable[[str, Any, str], None], unfixable: list[str]) -> None:
+        """Check a number the provider bounds (a temperature, a penalty), within any house policy."""
+        v = request.params[param]
+        lo, hi = spec.low, spec.high
+        policy = {"temperature": self.temperature, "top_p": self.top_p}.get(spec.meaning)
+        if policy is not None:
+            lo = policy[0] if lo is None else max(lo, policy[0])
+            hi = policy[1] if hi is None else min(hi, policy[1])
+        if not _number(v):
+            unfixable.append(f"{param} must be a number (got {v!r})")
+        elif limits is not None and limits.reasoning and spec.meaning in ("temperature", "top_p") and v != 1:
+            fix(param, DROP, f"{request.model} is a reasoning model and does not accept {param} "
+                             f"(got {v!r}; only the default 1 is allowed)")
+        elif lo is not None and hi is not None and not lo <= v <= hi:
+            fix(param, min(max(v, lo), hi), f"{param} must be between {lo:g} and {hi:g} (got {v!r})")
 
 
 class KnownModelContract(Contract):

@@ -17,17 +17,16 @@ quantifiers, and the checks that need more than a regex are done in Python.
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import functools
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from .._exceptions import ContractConfigError
 from ._base import Category, Contract, ValidationContext, ValidationResult, stream_window
-from ._types import LLMRequest, LLMResponse, Message
+from ._types import LLMRequest, LLMResponse
 
 _TRAILING_NUMBER = re.compile(r"[+(]?\d[\d\s().-]*$")
 
@@ -362,56 +361,6 @@ def redact(text: str, kinds: Iterable[str] | None = None) -> str:
     return "".join(out)
 
 
-def _redact_content(content: Any, fn: Callable[[str], str]) -> Any:
-    if isinstance(content, str):
-        return fn(content)
-    if isinstance(content, (list, tuple)):
-        return [{**p, "text": fn(p["text"])} if isinstance(p, Mapping) and isinstance(p.get("text"), str)
-                else p for p in content]
-    return content
-
-
-def _item_role(item: Mapping[str, Any]) -> str | None:
-    if item.get("type") == "function_call_output":
-        return "tool"
-    role = item.get("role")
-    return role if isinstance(role, str) else None
-
-
-def _redact_body(body: Mapping[str, Any], fn: Callable[[str], str],
-                 roles: frozenset[str] | None = None) -> dict[str, Any]:
-    """Return a copy of a provider body with the text of the messages of ``roles`` (all: None) redacted."""
-
-    def wanted(role: str | None) -> bool:
-        return roles is None or role in roles
-
-    new = dict(body)
-    if isinstance(body.get("instructions"), str) and wanted("system"):
-        new["instructions"] = fn(body["instructions"])
-    prompt = body.get("prompt")
-    if wanted("user"):
-        if isinstance(prompt, str):
-            new["prompt"] = fn(prompt)
-        elif isinstance(prompt, list):
-            new["prompt"] = [fn(p) if isinstance(p, str) else p for p in prompt]
-    for key in ("messages", "input"):
-        items = body.get(key)
-        if isinstance(items, str):
-            if wanted("user"):
-                new[key] = fn(items)
-        elif isinstance(items, (list, tuple)):
-            out = []
-            for item in items:
-                if isinstance(item, Mapping) and wanted(_item_role(item)):
-                    item = dict(item)
-                    for field in ("content", "output"):
-                        if field in item:
-                            item[field] = _redact_content(item[field], fn)
-                out.append(item)
-            new[key] = out
-    return new
-
-
 class PIIContract(Contract):
     """Keep personal data out of prompts (or out of answers).
 
@@ -493,11 +442,7 @@ class PIIContract(Contract):
         )
 
     def _redacted_request(self, request: LLMRequest) -> LLMRequest:
-        roles = self.roles
-        body = _redact_body(request.body, self._redact, roles)
-        messages = [Message(m.role, self._redact(m.content), m.name)
-                    if roles is None or m.role in roles else m for m in request.messages]
-        return dataclasses.replace(request, messages=messages, body=body)
+        return request.edited(rewrite=self._redact, roles=self.roles)
 
     def validate_partial(self, text: str, context: ValidationContext | None = None) -> ValidationResult:
         # Uncached: every prefix of a stream is new, and would only evict resent prompts.

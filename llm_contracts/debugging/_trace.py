@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..contracts._base import Severity, ValidationResult
-from ..contracts._pii import _redact_body, redact
+from ..contracts._pii import redact
 
 if TYPE_CHECKING:
     from ..enforcement._report import ContractReport
@@ -103,7 +103,8 @@ class Trace:
         steps: list[TraceStep] = []
         clock = 0.0
         request = getattr(report, "request", None)
-        body = scrub(_redact_body(request.body, redact)) if request is not None and request.body else {}
+        # The provider's view redacts every text of its body, in the body's own shapes.
+        body = scrub(request.edited(rewrite=redact).body) if request is not None and request.body else {}
         steps.append(TraceStep("request", report.endpoint or "request", 0.0, 0.0,
                                {"model": report.model, "endpoint": report.endpoint,
                                 "provider": report.provider, "body": body,

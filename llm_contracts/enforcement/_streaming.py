@@ -12,7 +12,7 @@ from typing import Any
 
 from .._exceptions import ContractConfigError, ContractViolationError
 from ..contracts._base import Contract, Enforcement, Severity, ValidationContext, ValidationResult
-from ..contracts._types import LLMResponse, ToolCall, Usage
+from ..contracts._types import LLMResponse, ToolCall, ToolDelta, Usage
 from ._breaker import mark_skipped
 from ._engine import ContractEngine, is_blocking
 from ._report import ContractReport
@@ -79,25 +79,6 @@ class StreamPolicy:
             return cls(name)
         raise ContractConfigError(
             f"stream_policy must be immediate, hold_back[:N], sentence or buffer; got {value!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class ToolDelta:
-    """A piece of a streamed tool call, as a route reads it from one chunk.
-
-    ``key`` names the call (None: every open call of ``group`` is complete). A new call
-    of a ``group`` (a chat choice) completes the open calls of that group, since they
-    stream one after another. ``whole`` marks ``name``/``arguments`` as complete values
-    rather than pieces to append.
-    """
-
-    key: Any
-    group: Any = None
-    name: str = ""
-    arguments: str = ""
-    call_id: str | None = None
-    done: bool = False
-    whole: bool = False
 
 
 # -- what a holding policy must keep back ---------------------------------------------------

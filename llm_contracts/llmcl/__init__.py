@@ -21,13 +21,15 @@ turns a spec into contracts, ``format_source`` lays source out canonically. Erro
 """
 
 from ._ast import Module
-from ._compiler import SPEC_VERSION, compile_file, compile_source, file_resolver
+from ._compiler import compile_file, compile_source, file_resolver
 from ._errors import LLMCLError, LLMCLSemanticError, LLMCLSyntaxError
 from ._evaluator import ExpressionContract
 from ._formatter import format_source
-from ._loader import ContractSet, load_file, load_source, load_spec
+from ._loader import ContractSet, load_spec
 from ._parser import parse
 from ._schema import spec_errors, spec_schema
+from ._sources import load_file, load_source
+from ._spec import SPEC_VERSION
 
 __all__ = [
     "ContractSet",

@@ -11,7 +11,6 @@ the spec, and in strict mode every conflict is an error at the clause's position
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +22,13 @@ from . import _ast as A
 from ._errors import LLMCLError, LLMCLSemanticError, combine, did_you_mean
 from ._formatter import clause_text, expr_text
 from ._functions import FUNCTIONS, REGEX_FLAGS, TYPE_WORDS
+from ._loader import build_clause
 from ._parser import parse
+from ._spec import PENDING_JUDGE, SPEC_VERSION, regex_flags
 
 __all__ = ["ENFORCEMENTS", "FIXES", "PRIORITIES", "SEVERITIES", "SPEC_VERSION", "compile_file",
            "compile_source"]
 
-SPEC_VERSION = "1"
 PRIORITIES = {"low": 25, "medium": 50, "high": 75, "critical": 100}
 SEVERITIES = ("info", "warning", "error", "critical")
 ENFORCEMENTS = ("strict", "warn", "monitor")
@@ -614,7 +614,6 @@ class _Compiler:
 
     def resolve_conflicts(self, spec: dict[str, Any], root: _Unit) -> None:
         from ..contracts.composition import ContractConflictError, resolve
-        from ._loader import PENDING_JUDGE, build_clause
 
         built = []
         retry_message = spec["remediation"]["retry_message"]
@@ -684,14 +683,6 @@ def _priority(value: str | int | float | None) -> int | None:
 
 def number(value: int | float) -> str:
     return str(value)
-
-
-def regex_flags(flags: str) -> int:
-    """Return the ``re`` flags of an LLMCL regex literal's flag letters."""
-    value = 0
-    for letter in flags:
-        value |= getattr(re, REGEX_FLAGS[letter])
-    return value
 
 
 def spec_regex_flag_names(flags: str) -> str:

@@ -18,6 +18,7 @@ from .._regex import Pattern, compile_pattern
 from ..contracts._base import Category, Contract, ValidationContext, ValidationResult, text_of
 from ..contracts._output import answer_text
 from ..contracts._types import LLMRequest, LLMResponse
+from ._spec import expression_source, needs_judge, regex_flags
 
 __all__ = ["ExpressionContract", "compile_expression", "uses"]
 
@@ -442,7 +443,6 @@ class _Compiler:
 
     def fn_judge(self, args: list[Mapping[str, Any]]) -> Fn:
         from ..contracts._judge import JudgeContract
-        from ._loader import needs_judge
 
         rubric = args[0]["value"]
         if self.judge is None:
@@ -462,8 +462,6 @@ class _Compiler:
 
 
 def _regex(node: Mapping[str, Any]) -> Pattern:
-    from ._compiler import regex_flags
-
     # The compiler refuses what RE2 cannot run; a spec from before that runs bounded.
     return compile_pattern(node["pattern"], regex_flags(node.get("flags", "")), fallback=True)
 
@@ -569,8 +567,6 @@ class ExpressionContract(Contract):
         **kwargs: Any,
     ) -> None:
         super().__init__(kwargs.pop("name", None), **kwargs)
-        from ._loader import expression_source
-
         self.expression = dict(expression)
         self.text = text or expression_source(self.expression)
         self.message = message
@@ -625,8 +621,6 @@ class ExpressionContract(Contract):
 
     def _explain(self, env: Any) -> str:
         """Return the measured values of a failing comparison (failure path only)."""
-        from ._loader import expression_source
-
         node = self.expression
         while node.get("op") == "and":
             for arg in node["args"]:
@@ -671,6 +665,4 @@ class ExpressionContract(Contract):
 
 def expression_key(node: Mapping[str, Any]) -> str:
     """Return the canonical text of an expression: equal keys mean the same condition."""
-    from ._loader import expression_source
-
     return expression_source(node)

@@ -14,18 +14,16 @@ import copy
 import functools
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from .._exceptions import ContractConfigError
 from ..contracts._base import Category, Contract, Enforcement, Severity, ValidationContext, ValidationResult
 from ..contracts._registry import ContractRegistry, default_registry
-from . import _ast as A
 from ._errors import LLMCLError
 from ._evaluator import ExpressionContract, uses
-from ._formatter import expr_text
+from ._spec import SPEC_VERSION, expression_source, needs_judge
 
-__all__ = ["ContractSet", "build_clause", "expression_source", "load_file", "load_source", "load_spec"]
+__all__ = ["ContractSet", "build_clause", "load_spec"]
 
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 _FIX_SUGGESTION = {
@@ -94,42 +92,6 @@ class ContractSet:
 # -- expression JSON back to source --------------------------------------------------------------
 
 
-def to_ast(node: Mapping[str, Any]) -> A.Expr:
-    """Return the syntax tree of an expression stored in a spec (positions dropped)."""
-    op = node["op"]
-    if op == "num":
-        return A.Num(node["value"])
-    if op == "str":
-        return A.Str(node["value"])
-    if op == "bool":
-        return A.Bool(node["value"])
-    if op == "regex":
-        return A.Regex(node["pattern"], node.get("flags", ""))
-    if op == "ref":
-        return A.Ref(node["name"], tuple(node.get("path", ())))
-    if op == "not":
-        return A.Not(to_ast(node["arg"]))
-    if op in ("and", "or"):
-        return A.BoolOp(op, tuple(to_ast(a) for a in node["args"]))
-    if op == "cmp":
-        return A.Compare(node["cmp"], to_ast(node["left"]), to_ast(node["right"]))
-    if op == "conforms":
-        file = node.get("schema_file")
-        return A.Conforms(to_ast(node["arg"]), file, None if file is not None else node.get("schema"))
-    if op == "call":
-        return A.Call(node["fn"], tuple(to_ast(a) for a in node["args"]))
-    if op == "use":
-        return A.Use(node["name"], tuple((node.get("args") or {}).items()))
-    if op == "list":
-        return A.ListExpr(tuple(to_ast(a) for a in node["items"]))
-    raise LLMCLError(f"the spec holds an unknown expression op {op!r}")
-
-
-def expression_source(node: Mapping[str, Any]) -> str:
-    """Return the LLMCL text of an expression stored in a spec."""
-    return expr_text(to_ast(node))
-
-
 # -- clauses to contracts -----------------------------------------------------------------------
 
 
@@ -153,25 +115,6 @@ def _measure(node: Mapping[str, Any]) -> tuple[str, str, str, int] | None:
         if _bare(left["args"][0], side):
             return left["fn"], side, op, limit
     return None
-
-
-class _PendingJudge:
-    """Stands for the judge client while a spec is compiled; loading it needs a real one."""
-
-    class chat:  # noqa: N801 - the shape of an OpenAI client
-        class completions:  # noqa: N801
-            @staticmethod
-            def create(**_: Any) -> Any:
-                raise ContractConfigError("no judge client: pass judge= where the contract is loaded")
-
-
-PENDING_JUDGE = _PendingJudge()
-
-
-def needs_judge(rubric: str) -> ContractConfigError:
-    """Return the error of a judge clause loaded with no judge client."""
-    return ContractConfigError(f"judge(\"{rubric}\") needs a judge client: pass judge=<an OpenAI client> to "
-                               "load_source(), load_spec() or load_file()")
 
 
 def _semantic(node: Mapping[str, Any], category: Category, kwargs: dict[str, Any],
@@ -359,7 +302,6 @@ def _category_of(node: Mapping[str, Any]) -> Category:
 def build_clause(clause: Mapping[str, Any], contract: Mapping[str, Any] | None = None, *,
                  registry: ContractRegistry | None = None, judge: Any = None) -> Contract:
     """Return the contract object of one compiled clause (``judge``: the client of ``judge()`` clauses)."""
-    from .._exceptions import ContractConfigError
 
     registry = registry or default_registry
     contract = contract or {}
@@ -429,8 +371,6 @@ def _temporal(clause: Mapping[str, Any], kind: str, kwargs: dict[str, Any], sugg
 
 
 def _check_spec(spec: Any) -> None:
-    from ._compiler import SPEC_VERSION
-
     if not isinstance(spec, Mapping):
         raise LLMCLError(f"a spec must be a JSON object; got {type(spec).__name__}")
     version = spec.get("spec_version")
@@ -474,23 +414,3 @@ def load_spec(spec: Mapping[str, Any], *, contract: str | None = None,
                        input=inputs, output=outputs, contract_retries=int(remediation.get("retries") or 0),
                        retry_message=remediation.get("retry_message"), fallback=remediation.get("fallback"),
                        conflicts=chosen.get("conflicts") or (), spec=chosen)
-
-
-def load_source(source: str, *, path: str | Path | None = None, contract: str | None = None,
-                strict: bool = False, registry: ContractRegistry | None = None,
-                judge: Any = None) -> ContractSet:
-    """Compile LLMCL ``source`` and load one of its contracts; see :func:`load_spec`."""
-    from ._compiler import compile_source
-
-    spec = compile_source(source, path=path, strict=strict, registry=registry)
-    return load_spec(spec, contract=contract, registry=registry, judge=judge)
-
-
-def load_file(path: str | Path, **kwargs: Any) -> ContractSet:
-    """Compile the LLMCL file at ``path`` and load one of its contracts."""
-    from ._compiler import compile_file
-
-    contract = kwargs.pop("contract", None)
-    judge = kwargs.pop("judge", None)
-    spec = compile_file(path, **kwargs)
-    return load_spec(spec, contract=contract, registry=kwargs.get("registry"), judge=judge)

@@ -14,7 +14,7 @@ from typing import Any
 import openai
 
 from .._exceptions import ContractConfigError
-from ._openai import AsyncImprovedOpenAIProvider, ImprovedOpenAIProvider, _client_options
+from ._openai import AZURE_TWINS, AsyncImprovedOpenAIProvider, ImprovedOpenAIProvider, _client_options
 
 __all__ = ["AsyncContractAzureOpenAI", "ContractAzureOpenAI"]
 
@@ -86,3 +86,7 @@ class AsyncContractAzureOpenAI(AsyncImprovedOpenAIProvider, openai.AsyncAzureOpe
         super().__init__(**kwargs)
         if client is not None and not rebased:
             _keep_routing(self, client)
+
+
+AZURE_TWINS[ImprovedOpenAIProvider] = ContractAzureOpenAI
+AZURE_TWINS[AsyncImprovedOpenAIProvider] = AsyncContractAzureOpenAI

@@ -47,6 +47,10 @@ __all__ = ["AsyncImprovedOpenAIProvider", "ImprovedOpenAIProvider"]
 _http: Any = getattr(_openai_base, "httpx2", None) or getattr(_openai_base, "httpx")  # noqa: B009
 _HTTP_RESPONSE: type[Any] = _http.Response
 
+# The Azure twin of each client, registered by ``_azure`` (imported with this package):
+# wrapping an Azure client builds the twin, and this module need not import ``_azure``.
+AZURE_TWINS: dict[type[Any], type[Any]] = {}
+
 _SETTINGS = "_contract_settings"
 _RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 _OUR_KWARGS = ("contracts", "input_contracts", "output_contracts", "contract_retries",
@@ -142,7 +146,7 @@ def _prepare(settings: CallSettings, route: Route, options: Any) -> tuple[Any, L
         body = _native_format(settings, route.endpoint, body)
         if body is not options.json_data:
             options = _with_body(options, body, False)
-    return options, route.request(body)
+    return options, route.requests.read(body)
 
 
 class _ParseGuard:
@@ -216,11 +220,12 @@ def _guard_parse(options: Any, stream: bool) -> tuple[Any, _ParseGuard | None]:
 def _walk(settings: CallSettings, route: Route, request: LLMRequest, stream: bool,
           guard: _ParseGuard | None = None) -> Any:
     """Return the pipeline generator of one call on ``route``."""
-    return contracted_call(settings, request, to_response=route.response, reask_body=route.reask_body,
+    answers = route.responses
+    return contracted_call(settings, request, to_response=answers.response, reask_body=route.requests.reask,
                            stream=stream, conversation=ACTIVE_CONVERSATION.get(),
-                           substitute=route.substitute, to_choices=route.choices,
+                           substitute=answers.substitute, to_choices=answers.choices,
                            misfits=guard.misfits if guard is not None else None,
-                           sum_usage=route.sum_usage)
+                           sum_usage=answers.sum_usage)
 
 
 def _wrap_parse(result: Any, stream_type: type[Any], wrap: Callable[[Any], Any]) -> None:
@@ -426,9 +431,9 @@ class _ContractClientMixin:
             context.conversation = conversation.view_for(request, None)
         return StreamValidator(
             engine=engine, policy=settings.stream_policy, report=report,
-            context=context, delta_text=route.delta_text,
-            chunk_usage=route.chunk_usage, on_done=done, validate=report.outcome != "skipped",
-            tool_deltas=route.tool_deltas, finish_reason=route.finish_reason,
+            context=context, delta_text=route.responses.delta_text,
+            chunk_usage=route.responses.chunk_usage, on_done=done, validate=report.outcome != "skipped",
+            tool_deltas=route.responses.tool_deltas, finish_reason=route.responses.finish_reason,
         )
 
     def _judge_body(self, result: Any, route: Route, report: ContractReport, request: Any, *,
@@ -518,9 +523,7 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
     def __new__(cls, *args: Any, client: Any = None, **kwargs: Any) -> ImprovedOpenAIProvider:
         # Wrapping an Azure client keeps Azure's URLs and auth: build the Azure twin.
         if isinstance(client, openai.AzureOpenAI) and not issubclass(cls, openai.AzureOpenAI):
-            from ._azure import ContractAzureOpenAI
-
-            cls = ContractAzureOpenAI
+            cls = AZURE_TWINS[ImprovedOpenAIProvider]
         return super().__new__(cls)
 
     def __init__(self, *, client: openai.OpenAI | None = None, **kwargs: Any) -> None:
@@ -619,9 +622,7 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
 
     def __new__(cls, *args: Any, client: Any = None, **kwargs: Any) -> AsyncImprovedOpenAIProvider:
         if isinstance(client, openai.AsyncAzureOpenAI) and not issubclass(cls, openai.AsyncAzureOpenAI):
-            from ._azure import AsyncContractAzureOpenAI
-
-            cls = AsyncContractAzureOpenAI
+            cls = AZURE_TWINS[AsyncImprovedOpenAIProvider]
         return super().__new__(cls)
 
     def __init__(self, *, client: openai.AsyncOpenAI | None = None, **kwargs: Any) -> None:

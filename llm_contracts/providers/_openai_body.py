@@ -127,7 +127,7 @@ class BodyJudge:
                 self.validator.feed(self.parse_event(bytes(self.pending)))
             self.validator.finish()
         else:
-            self.validator.conclude(self.route.response(self.parse_body(b"".join(self.body)), None))
+            self.validator.conclude(self.route.responses.response(self.parse_body(b"".join(self.body)), None))
         return self._release_to(self.received)
 
     def abandon(self) -> None:

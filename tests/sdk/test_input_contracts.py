@@ -28,9 +28,9 @@ SYSTEM = {"role": "system", "content": "You are the support assistant of Acme. B
 
 def chat(*messages: dict[str, Any], model: str = "gpt-4o-mini", **params: Any) -> LLMRequest:
     """Return the request the drop-in client builds for a chat completion."""
-    from llm_contracts.providers._openai_routes import ChatCompletionsRoute
+    from llm_contracts.providers._openai_requests import CHAT
 
-    return ChatCompletionsRoute().request({"model": model, "messages": list(messages), **params})
+    return CHAT.read({"model": model, "messages": list(messages), **params})
 
 
 def user(text: str) -> dict[str, str]:
@@ -178,9 +178,9 @@ class TestPromptLength:
         assert not result.is_valid and result.fixed_value is None
 
     def test_truncation_rewrites_a_responses_body(self) -> None:
-        from llm_contracts.providers._openai_routes import ResponsesRoute
+        from llm_contracts.providers._openai_requests import RESPONSES
 
-        request = ResponsesRoute().request({"model": "gpt-4o", "instructions": "Be brief.", "input": [
+        request = RESPONSES.read({"model": "gpt-4o", "instructions": "Be brief.", "input": [
             {"role": "user", "content": "old " * 100}, {"role": "assistant", "content": "ok"},
             {"role": "user", "content": "new question"}]})
 
