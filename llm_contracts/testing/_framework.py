@@ -18,9 +18,10 @@ import pydantic
 
 from .._exceptions import ContractConfigError
 from ..contracts._base import Contract, ValidationContext, ValidationResult
-from ..contracts._types import LLMRequest, LLMResponse, Message, ToolCall, ToolSpec, content_text
+from ..contracts._types import LLMRequest, LLMResponse, ToolCall
 from ..enforcement._breaker import CircuitBreaker
 from ..enforcement._engine import ContractEngine
+from ..providers._openai_requests import CHAT
 
 __all__ = [
     "CaseResult",
@@ -54,17 +55,12 @@ def _request(value: Any) -> LLMRequest:
     else:
         raise ContractConfigError("input must be a prompt, a list of messages or a request body; "
                                   f"got {value!r}")
-    messages = []
     for m in body.get("messages") or ():
         if not isinstance(m, Mapping):
             raise ContractConfigError(f"each message must be a mapping with a role and a content; got {m!r}")
-        messages.append(Message(str(m.get("role", "user")), content_text(m.get("content")), m.get("name")))
-    tools = []
-    for t in body.get("tools") or ():
-        fn = t.get("function", t) if isinstance(t, Mapping) else {}
-        tools.append(ToolSpec(str(fn.get("name", "")), fn.get("parameters"), bool(fn.get("strict", False))))
-    params = {k: v for k, v in body.items() if k not in ("model", "messages", "tools")}
-    return LLMRequest(model=str(body["model"]), messages=messages, params=params, tools=tools, body=body)
+    # Cases are written in the chat completions form; its request view reads them as the
+    # client would read the same body.
+    return CHAT.read(body)
 
 
 def _response(value: Any) -> LLMResponse:
