@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+# A stream of openai's closed early (a contract stopped it) is finalized whenever the garbage
+# collector gets to it, and its except clause then names httpx; a collection that lands while
+# the reporter first imports httpx would see that module half-initialized. Import it up front.
+import httpx  # noqa: F401
 import openai
 import pytest
 
@@ -34,3 +38,16 @@ def chat_openai(plain_openai: Callable[[], tuple[openai.OpenAI, openai.AsyncOpen
                                            root_async_client=async_, **kwargs)
 
     return build
+
+
+@pytest.fixture
+def plane_reporter() -> Any:
+    """Start a local control plane and a reporter pointed at it; stop both after the test."""
+    from llm_contracts.reporting import Reporter
+    from tests.sdk.reporting._server import API_KEY, ControlPlane
+
+    plane = ControlPlane().start()
+    reporter = Reporter(plane.url, api_key=API_KEY, flush_interval=0.05, timeout=1.0)
+    yield plane, reporter
+    reporter.close(timeout=2)
+    plane.stop()

@@ -274,22 +274,14 @@ class TestToolsAndStructuredOutput:
 
 
 class TestReporting:
-    def test_each_verdict_reaches_the_control_plane(self, chat_openai, fake):
-        from tests.sdk.reporting._server import API_KEY, ControlPlane
+    def test_each_verdict_reaches_the_control_plane(self, chat_openai, fake, plane_reporter):
+        plane, reporter = plane_reporter
+        fake.reply("a forbidden answer", "a fine answer")
+        model = ContractChatModel(model=chat_openai(), output_contracts=[no_forbidden()], contract_retries=1,
+                                  reporter=reporter)
 
-        from llm_contracts.reporting import Reporter
-
-        plane = ControlPlane().start()
-        reporter = Reporter(plane.url, api_key=API_KEY, flush_interval=0.05, timeout=1.0)
-        try:
-            fake.reply("a forbidden answer", "a fine answer")
-            model = ContractChatModel(model=chat_openai(), output_contracts=[no_forbidden()], contract_retries=1,
-                                      reporter=reporter)
-            model.invoke("Answer.")
-            assert reporter.flush(5)
-        finally:
-            reporter.close(timeout=2)
-            plane.stop()
+        model.invoke("Answer.")
+        assert reporter.flush(5)
 
         (event,) = [e for e in plane.events if e["contract"] == "no_forbidden"]
         assert (event["provider"], event["endpoint"], event["model"]) == (
