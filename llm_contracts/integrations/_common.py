@@ -38,7 +38,7 @@ def build_settings(
     conflicts: str = "resolve",
     **telemetry: Any,
 ) -> tuple[CallSettings, ClientTelemetry | None]:
-    """Return the settings of a contracted wrapper and its telemetry listener, as the drop-in client builds them.
+    """Return a wrapper's contract settings and telemetry listener, built as the drop-in client's.
 
     ``telemetry`` takes the drop-in client's reporting keywords (``reporter``,
     ``upload_traces``, ``project_contracts``, ``otel``, ``user_id``,

@@ -15,8 +15,8 @@ Example::
     from guardrails_ai.regex_match import RegexMatch
     from llm_contracts.integrations.guardrails import from_guardrails
 
-    client = ContractOpenAI(output_contracts=[from_guardrails(RegexMatch(regex=r"^[A-Z].*", on_fail="reask"))],
-                            contract_retries=1)
+    capitalised = from_guardrails(RegexMatch(regex=r"^[A-Z].*", on_fail="reask"))
+    client = ContractOpenAI(output_contracts=[capitalised], contract_retries=1)
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
 
 from .._exceptions import ContractConfigError
 from ..contracts._base import Category, Contract, Enforcement, Severity, ValidationContext, ValidationResult
-from ..contracts._types import LLMRequest, LLMResponse, Message, content_text
+from ..contracts._types import LLMRequest, LLMResponse, Message
 
 __all__ = ["ON_FAIL", "GuardrailsContract", "from_guard", "from_guardrails"]
 
@@ -108,11 +108,12 @@ class GuardrailsContract(Contract):
         suggestion = None
         if fix is not None and self.on_fail in _FIXES and self.on == "output":
             # The fix is offered to the model as data, never put into the answer by the SDK.
-            suggestion = f"the validator's corrected answer is {json.dumps(_jsonable(fix), ensure_ascii=False)}"
-        return self.fail(failure.error_message or f"{self.validator.rail_alias} failed", suggestion=suggestion,
-                         fixed_value=fixed, guardrails_validator=self.validator.rail_alias,
-                         on_fail=self.on_fail, error_spans=_spans(failure),
-                         fix_value=_jsonable(fix), **details)
+            quoted = json.dumps(_jsonable(fix), ensure_ascii=False)
+            suggestion = f"the validator's corrected answer is {quoted}"
+        message = failure.error_message or f"{self.validator.rail_alias} failed"
+        return self.fail(message, suggestion=suggestion, fixed_value=fixed,
+                         guardrails_validator=self.validator.rail_alias, on_fail=self.on_fail,
+                         error_spans=_spans(failure), fix_value=_jsonable(fix), **details)
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
         if self.on == "messages":
@@ -150,7 +151,8 @@ class GuardrailsContract(Contract):
                 return None  # content parts (images): leave the request as it is
             new_messages[i] = {**item, "content": text}
         messages = [Message(m.role, fixes.get(i, m.content), m.name) for i, m in enumerate(request.messages)]
-        return dataclasses.replace(request, messages=messages, body={**request.body, "messages": new_messages})
+        body = {**request.body, "messages": new_messages}
+        return dataclasses.replace(request, messages=messages, body=body)
 
 
 def from_guardrails(validator: Validator, *, on: str = "output", metadata: Mapping[str, Any] | None = None,

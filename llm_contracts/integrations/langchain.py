@@ -109,7 +109,8 @@ def _usage(usage: Mapping[str, Any] | None) -> Usage | None:
     return Usage(int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0))
 
 
-def _response(message: BaseMessage, latency_s: float | None, llm_output: Mapping[str, Any] | None) -> LLMResponse:
+def _response(message: BaseMessage, latency_s: float | None,
+              llm_output: Mapping[str, Any] | None) -> LLMResponse:
     """Return the neutral view of one answer of a LangChain chat model."""
     calls = [ToolCall(str(tc.get("name") or ""), json.dumps(tc.get("args") or {}), tc.get("id"))
              for tc in getattr(message, "tool_calls", None) or ()]
@@ -147,7 +148,8 @@ class _Call:
         identity = _identity(model, stop, kwargs)
         self.provider = str(identity.get("ls_provider") or "langchain")
         self.endpoint = f"langchain:{type(model).__name__}"
-        name = identity.get("ls_model_name") or getattr(model, "model_name", None) or getattr(model, "model", "")
+        name = (identity.get("ls_model_name") or getattr(model, "model_name", None)
+                or getattr(model, "model", ""))
         self.model_name = name if isinstance(name, str) else ""
         dicts = [_as_dict(m) for m in messages]
         # Unchanged messages go back to the model as the caller's own objects; only a message
@@ -253,7 +255,7 @@ def _finish_reason(chunk: AIMessageChunk) -> str | None:
 def _tool_deltas(chunk: AIMessageChunk) -> list[ToolDelta]:
     out: list[ToolDelta] = []
     for tc in chunk.tool_call_chunks or ():
-        key = tc.get("index")
+        key: Any = tc.get("index")
         if key is None:
             key = tc.get("id") or 0
         out.append(ToolDelta(key, 0, tc.get("name") or "", tc.get("args") or "", tc.get("id")))
@@ -345,7 +347,8 @@ class ContractChatModel(BaseChatModel):
         if not isinstance(model, BaseChatModel):
             raise ContractConfigError(f"ContractChatModel(model=...) needs a LangChain chat model "
                                       f"(a BaseChatModel); got {type(model).__name__}")
-        super().__init__(model=model, **kwargs)
+        # pydantic's __init__ takes this class's fields, which BaseChatModel's signature does not list.
+        super().__init__(model=model, **kwargs)  # type: ignore[call-arg]
         self._settings, self._telemetry = build_settings(
             contracts=contracts, input_contracts=input_contracts, output_contracts=output_contracts,
             contract_retries=contract_retries, retry_budget_tokens=retry_budget_tokens,
@@ -450,7 +453,8 @@ class ContractChatModel(BaseChatModel):
             raise
         return self._finish(result, report)
 
-    def _validator(self, settings: CallSettings, report: ContractReport, request: LLMRequest) -> StreamValidator:
+    def _validator(self, settings: CallSettings, report: ContractReport,
+                   request: LLMRequest) -> StreamValidator:
         engine = settings.engine
 
         def done(final: ContractReport) -> None:
@@ -518,7 +522,8 @@ async def _anothing() -> None:
 class _Pending:
     __slots__ = ("context", "input_results", "request", "started")
 
-    def __init__(self, request: LLMRequest, context: ValidationContext, input_results: list[ValidationResult]):
+    def __init__(self, request: LLMRequest, context: ValidationContext,
+                 input_results: list[ValidationResult]) -> None:
         self.request = request
         self.context = context
         self.input_results = input_results

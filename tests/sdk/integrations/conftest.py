@@ -33,9 +33,10 @@ def chat_openai(plain_openai: Callable[[], tuple[openai.OpenAI, openai.AsyncOpen
 
     def build(**kwargs: Any) -> Any:
         sync, async_ = plain_openai()
-        return langchain_openai.ChatOpenAI(model="gpt-4o-mini", api_key="test-key", client=sync.chat.completions,
-                                           root_client=sync, async_client=async_.chat.completions,
-                                           root_async_client=async_, **kwargs)
+        return langchain_openai.ChatOpenAI(model="gpt-4o-mini", api_key="test-key",
+                                           client=sync.chat.completions, root_client=sync,
+                                           async_client=async_.chat.completions, root_async_client=async_,
+                                           **kwargs)
 
     return build
 

@@ -94,7 +94,8 @@ class TestVerdicts:
 
     async def test_the_async_client_runs_validators_too(self, make_async_client, fake):
         fake.reply("I am sorry.", "Here it is.")
-        client = make_async_client(output_contracts=[from_guardrails(NoSorry(on_fail="reask"))], contract_retries=1)
+        client = make_async_client(output_contracts=[from_guardrails(NoSorry(on_fail="reask"))],
+                                   contract_retries=1)
 
         reply = await client.chat.completions.create(model="gpt-4o-mini",
                                                      messages=[{"role": "user", "content": "Answer."}])
@@ -121,8 +122,8 @@ class TestOnFail:
 
     def test_reask_re_asks_with_the_validator_message(self, make_client, fake):
         fake.reply("lowercase answer", "Capitalised answer")
-        client = make_client(output_contracts=[from_guardrails(RegexMatch(regex=r"[A-Z].*", on_fail="reask"))],
-                             contract_retries=1)
+        capitalised = from_guardrails(RegexMatch(regex=r"[A-Z].*", on_fail="reask"))
+        client = make_client(output_contracts=[capitalised], contract_retries=1)
 
         reply = ask(client)
 
@@ -164,12 +165,13 @@ class TestOnFail:
         assert fake.requests == []
 
     @pytest.mark.parametrize("action", ["filter", "refrain"])
-    def test_filter_and_refrain_refuse_the_answer_or_give_the_declared_fallback(self, action, make_client, fake):
+    def test_filter_and_refrain_refuse_the_answer_or_give_the_fallback(self, action, make_client, fake):
         fake.reply("I am sorry.", "I am sorry.")
 
         with pytest.raises(ContractViolationError):
             ask(make_client(output_contracts=[from_guardrails(NoSorry(on_fail=action))]))
-        reply = ask(make_client(output_contracts=[from_guardrails(NoSorry(on_fail=action))], fallback="No answer."))
+        reply = ask(make_client(output_contracts=[from_guardrails(NoSorry(on_fail=action))],
+                                fallback="No answer."))
         assert reply.choices[0].message.content == "No answer."
         assert get_report(reply).outcome == "fallback"
 
@@ -196,7 +198,8 @@ class TestOnFail:
 
     def test_an_explicit_enforcement_overrides_the_mapping(self, make_client, fake):
         fake.reply("I am sorry.")
-        client = make_client(output_contracts=[from_guardrails(NoSorry(on_fail="noop"), enforcement="strict")])
+        strict = from_guardrails(NoSorry(on_fail="noop"), enforcement="strict")
+        client = make_client(output_contracts=[strict])
 
         with pytest.raises(ContractViolationError):
             ask(client)

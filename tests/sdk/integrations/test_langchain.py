@@ -91,8 +91,9 @@ class TestInvoke:
         assert caught.value.stage == "input"
         assert fake.requests == []
 
-    def test_an_input_contract_that_repairs_the_request_changes_what_the_model_receives(self, chat_openai, fake):
-        model = ContractChatModel(model=chat_openai(), input_contracts=[PIIContract(kinds=["email"], redact=True)])
+    def test_an_input_contract_that_repairs_the_request_changes_what_is_sent(self, chat_openai, fake):
+        redact = PIIContract(kinds=["email"], redact=True)
+        model = ContractChatModel(model=chat_openai(), input_contracts=[redact])
 
         model.invoke([SystemMessage("Be brief."), HumanMessage("Write to jane.doe@example.com please.")])
 
@@ -130,9 +131,11 @@ class TestInvoke:
         assert [get_report(m).outcome for m in messages] == ["passed", "repaired"]
 
     async def test_abatch_judges_every_input(self):
-        model = ContractChatModel(model=scripted("fine one", "a forbidden answer"), output_contracts=[no_forbidden()])
+        model = ContractChatModel(model=scripted("fine one", "a forbidden answer"),
+                                  output_contracts=[no_forbidden()])
 
-        results = await model.abatch(["first", "second"], config={"max_concurrency": 1}, return_exceptions=True)
+        results = await model.abatch(["first", "second"], config={"max_concurrency": 1},
+                                     return_exceptions=True)
 
         assert results[0].content == "fine one"
         assert isinstance(results[1], ContractViolationError)
@@ -233,7 +236,8 @@ class TestToolsAndStructuredOutput:
     def test_bound_tools_reach_the_model_and_bad_arguments_are_re_asked(self, chat_openai, fake):
         fake.reply(FakeReply(tool_calls=[("get_weather", {"town": "Paris"})]),
                    FakeReply(tool_calls=[("get_weather", {"city": "Paris"})]))
-        model = ContractChatModel(model=chat_openai(), output_contracts=[ToolCallContract()], contract_retries=1)
+        model = ContractChatModel(model=chat_openai(), output_contracts=[ToolCallContract()],
+                                  contract_retries=1)
 
         message = model.bind_tools([WEATHER]).invoke("Weather in Paris?")
 
@@ -267,7 +271,8 @@ class TestToolsAndStructuredOutput:
         fake.reply(json.dumps({"answer": "fine"}))
         model = ContractChatModel(model=chat_openai(), output_contracts=[no_forbidden()])
 
-        result = model.with_structured_output(Answer, method="json_schema", include_raw=True).invoke("Answer.")
+        structured = model.with_structured_output(Answer, method="json_schema", include_raw=True)
+        result = structured.invoke("Answer.")
 
         assert result["parsed"] == Answer(answer="fine")
         assert get_report(result["raw"]).outcome == "passed"

@@ -65,8 +65,8 @@ async def test_a_streamed_run_is_judged_and_reports_its_usage(agent_on, fake):
     fake.reply("a fine streamed answer.")
 
     result = Runner.run_streamed(agent, "Answer.", run_config=OFFLINE)
-    deltas = [e.data.delta async for e in result.stream_events()
-              if e.type == "raw_response_event" and getattr(e.data, "type", "") == "response.output_text.delta"]
+    deltas = [e.data.delta async for e in result.stream_events() if e.type == "raw_response_event"
+              and getattr(e.data, "type", "") == "response.output_text.delta"]
 
     assert "".join(deltas) == result.final_output == "a fine streamed answer."
     assert client.last_report.outcome == "passed" and client.last_report.streamed

@@ -87,7 +87,8 @@ async def test_a_streamed_run_is_judged_and_reports_its_usage(agent_on, fake):
 
 async def test_structured_output_is_judged_and_re_asked(make_async_client, fake):
     client = make_async_client(output_contracts=[no_forbidden()], contract_retries=1)
-    agent = Agent(OpenAIChatModel("gpt-4o-mini", provider=OpenAIProvider(openai_client=client)), output_type=Answer)
+    model = OpenAIChatModel("gpt-4o-mini", provider=OpenAIProvider(openai_client=client))
+    agent = Agent(model, output_type=Answer)
     fake.reply(FakeReply(tool_calls=[("final_result", {"answer": "forbidden"})]),
                FakeReply(tool_calls=[("final_result", {"answer": "fine"})]))
 
