@@ -229,6 +229,38 @@ def _sum_usage(kept: LLMResult, answers: Sequence[LLMResult]) -> None:
 # -- streaming ------------------------------------------------------------------------------------
 
 
+def _as_chunk(message: Any) -> AIMessageChunk:
+    """Return a streamed item as a chunk: a model without streaming yields its whole message once."""
+    if isinstance(message, AIMessageChunk):
+        return message
+    calls = [{"name": tc.get("name"), "args": json.dumps(tc.get("args") or {}), "id": tc.get("id"), "index": i}
+             for i, tc in enumerate(getattr(message, "tool_calls", None) or ())]
+    return AIMessageChunk(content=message.content, additional_kwargs=dict(message.additional_kwargs),
+                          response_metadata=dict(message.response_metadata), id=message.id,
+                          usage_metadata=getattr(message, "usage_metadata", None), tool_call_chunks=calls,
+                          chunk_position="last")
+
+
+def _chunks(source: Iterator[Any]) -> Iterator[AIMessageChunk]:
+    try:
+        for item in source:
+            yield _as_chunk(item)
+    finally:
+        close = getattr(source, "close", None)
+        if callable(close):
+            close()  # the wrapped model's stream ends with ours (its HTTP response is released)
+
+
+async def _achunks(source: AsyncIterator[Any]) -> AsyncIterator[AIMessageChunk]:
+    try:
+        async for item in source:
+            yield _as_chunk(item)
+    finally:
+        close = getattr(source, "aclose", None)
+        if callable(close):
+            await close()
+
+
 def _chunk_text(chunk: AIMessageChunk) -> str | None:
     return _text(chunk) or None
 
@@ -483,7 +515,7 @@ class ContractChatModel(BaseChatModel):
             self._last_report = exc.report
             raise
         validator = self._validator(settings, report, call.request)
-        for chunk in validator.wrap(iter(source), _nothing):
+        for chunk in validator.wrap(_chunks(iter(source)), _nothing):
             yield ChatGenerationChunk(message=chunk)
 
     async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
@@ -504,7 +536,7 @@ class ContractChatModel(BaseChatModel):
             self._last_report = exc.report
             raise
         validator = self._validator(settings, report, call.request)
-        async for chunk in validator.awrap(source, _anothing):
+        async for chunk in validator.awrap(_achunks(source), _anothing):
             yield ChatGenerationChunk(message=chunk)
 
 

@@ -209,6 +209,16 @@ class TestStreaming:
         assert "".join(received) == ""
         assert "".join(tokens.tokens) == ""  # callbacks see only what the policy released
 
+    async def test_a_model_without_streaming_streams_its_whole_answer_once(self):
+        from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
+
+        inner = FakeMessagesListChatModel(responses=[AIMessage("a fine answer."), AIMessage("a forbidden one.")])
+        model = ContractChatModel(model=inner, output_contracts=[no_forbidden()])
+
+        assert [c.content async for c in model.astream("Answer.")] == ["a fine answer."]
+        with pytest.raises(ContractViolationError):
+            list(model.stream("Answer."))
+
     async def test_astream_judges_the_stream_too(self, chat_openai, fake):
         fake.reply("a fine answer.", "a forbidden answer.")
         model = ContractChatModel(model=chat_openai(), output_contracts=[no_forbidden()])
