@@ -42,6 +42,7 @@ try:
         convert_to_messages,
         convert_to_openai_messages,
     )
+    from langchain_core.messages.tool import tool_call_chunk
     from langchain_core.messages.ai import UsageMetadata, add_usage
     from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult, LLMResult
     from langchain_core.runnables import Runnable, RunnableBinding, RunnableParallel, RunnableSequence
@@ -233,8 +234,8 @@ def _as_chunk(message: Any) -> AIMessageChunk:
     """Return a streamed item as a chunk: a model without streaming yields its whole message once."""
     if isinstance(message, AIMessageChunk):
         return message
-    calls = [{"name": tc.get("name"), "args": json.dumps(tc.get("args") or {}), "id": tc.get("id"), "index": i}
-             for i, tc in enumerate(getattr(message, "tool_calls", None) or ())]
+    calls = [tool_call_chunk(name=tc.get("name"), args=json.dumps(tc.get("args") or {}), id=tc.get("id"),
+                             index=i) for i, tc in enumerate(getattr(message, "tool_calls", None) or ())]
     return AIMessageChunk(content=message.content, additional_kwargs=dict(message.additional_kwargs),
                           response_metadata=dict(message.response_metadata), id=message.id,
                           usage_metadata=getattr(message, "usage_metadata", None), tool_call_chunks=calls,

@@ -212,7 +212,8 @@ class TestStreaming:
     async def test_a_model_without_streaming_streams_its_whole_answer_once(self):
         from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 
-        inner = FakeMessagesListChatModel(responses=[AIMessage("a fine answer."), AIMessage("a forbidden one.")])
+        answers = [AIMessage("a fine answer."), AIMessage("a forbidden one.")]
+        inner = FakeMessagesListChatModel(responses=answers)
         model = ContractChatModel(model=inner, output_contracts=[no_forbidden()])
 
         assert [c.content async for c in model.astream("Answer.")] == ["a fine answer."]
