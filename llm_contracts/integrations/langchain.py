@@ -42,8 +42,8 @@ try:
         convert_to_messages,
         convert_to_openai_messages,
     )
-    from langchain_core.messages.tool import tool_call_chunk
     from langchain_core.messages.ai import UsageMetadata, add_usage
+    from langchain_core.messages.tool import tool_call_chunk
     from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult, LLMResult
     from langchain_core.runnables import Runnable, RunnableBinding, RunnableParallel, RunnableSequence
     from langchain_core.runnables.fallbacks import RunnableWithFallbacks
