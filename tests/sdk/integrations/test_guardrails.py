@@ -85,6 +85,22 @@ class TestVerdicts:
         assert verdict.details["guardrails_validator"] == "tests/no_sorry"
         assert verdict.details["on_fail"] == "exception"
 
+    def test_the_validator_gets_the_metadata_given(self, make_client, fake):
+        seen: list[dict[str, Any]] = []
+
+        class Recording(NoSorry):
+            def _validate(self, value: Any, metadata: dict[str, Any]) -> Any:
+                seen.append(metadata)
+                return super()._validate(value, metadata)
+
+        Recording.rail_alias = NoSorry.rail_alias
+        fake.reply("Here it is.")
+        client = make_client(output_contracts=[from_guardrails(Recording(), metadata={"source": "faq"})])
+
+        ask(client)
+
+        assert seen == [{"source": "faq"}]
+
     def test_a_choice_validator_rejects_an_answer_outside_its_choices(self, make_client, fake):
         fake.reply("maybe")
         client = make_client(output_contracts=[from_guardrails(ValidChoices(choices=["yes", "no"]))])

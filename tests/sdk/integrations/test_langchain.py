@@ -171,6 +171,25 @@ class TestUsage:
         assert usage["total_tokens"] == sum(u["total_tokens"] for u in served)
 
 
+    def test_a_process_wide_usage_callback_also_counts_the_wrapped_models_runs(self):
+        # The limit the README states: a handler LangChain installs for every run (not one
+        # passed to the call) sees the wrapped model's attempts and the wrapper's sum.
+        from langchain_core.callbacks import get_usage_metadata_callback
+        from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
+
+        usage = {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}
+        answers = [AIMessage(text, usage_metadata=usage, response_metadata={"model_name": "m"})
+                   for text in ("a forbidden answer", "a fine answer")]
+        model = ContractChatModel(model=FakeMessagesListChatModel(responses=answers),
+                                  output_contracts=[no_forbidden()], contract_retries=1)
+
+        with get_usage_metadata_callback() as counter:
+            message = model.invoke("Answer.")
+
+        assert message.usage_metadata["total_tokens"] == 10
+        assert counter.usage_metadata["m"]["total_tokens"] == 20
+
+
 class Tokens(BaseCallbackHandler):
     def __init__(self) -> None:
         self.tokens: list[str] = []
