@@ -29,7 +29,7 @@ def build_settings(
     contracts: Iterable[Contract] | None = None,
     input_contracts: Iterable[Contract] | None = None,
     output_contracts: Iterable[Contract] | None = None,
-    contract_retries: int = 0,
+    contract_retries: int | None = None,
     retry_budget_tokens: int | None = None,
     stream_policy: StreamPolicy | str | None = None,
     circuit_breaker: CircuitBreaker | None = None,
@@ -48,8 +48,10 @@ def build_settings(
     if callable(client_kwargs):
         # A loaded LLMCL contract set brings its retries and fallback; explicit keywords win.
         brought = client_kwargs()
-        contract_retries = contract_retries or brought.get("contract_retries", 0)
-        fallback = fallback if fallback is not None else brought.get("fallback")
+        if contract_retries is None:
+            contract_retries = brought.get("contract_retries")
+        if fallback is None:
+            fallback = brought.get("fallback")
     engine = ContractEngine(breaker=circuit_breaker, conflicts=conflicts)
     for c in contracts or ():
         engine.add(c)
@@ -58,7 +60,7 @@ def build_settings(
     for c in output_contracts or ():
         engine.add_output(c)
     listeners = [on_report] if callable(on_report) else list(on_report or ())
-    settings = CallSettings(engine, contract_retries, retry_budget_tokens, StreamPolicy.parse(stream_policy),
+    settings = CallSettings(engine, contract_retries or 0, retry_budget_tokens, StreamPolicy.parse(stream_policy),
                             listeners, False, fallback)
     return settings, attach_telemetry(settings, **telemetry)
 

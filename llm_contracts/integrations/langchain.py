@@ -362,7 +362,7 @@ class ContractChatModel(BaseChatModel):
         contracts: Iterable[Contract] | None = None,
         input_contracts: Iterable[Contract] | None = None,
         output_contracts: Iterable[Contract] | None = None,
-        contract_retries: int = 0,
+        contract_retries: int | None = None,
         retry_budget_tokens: int | None = None,
         stream_policy: StreamPolicy | str | None = None,
         circuit_breaker: CircuitBreaker | None = None,

@@ -111,6 +111,16 @@ class TestInvoke:
         assert message.content == "Sorry, I cannot answer that."
         assert get_report(message).outcome == "fallback"
 
+    def test_an_llmcl_contract_set_brings_its_retries(self):
+        from llm_contracts.llmcl import load_source
+
+        contracts = load_source('contract Clean {\n  ensure not contains(output, "forbidden")\n'
+                                '  on violation retry 1 with "Say it without that word."\n}\n')
+        model = ContractChatModel(model=scripted("a forbidden answer", "a fine answer"), contracts=contracts)
+
+        assert model.invoke("Answer.").content == "a fine answer"
+        assert model.last_report.outcome == "repaired"
+
     async def test_ainvoke_is_re_asked_too(self, chat_openai, fake):
         fake.reply("a forbidden answer", "a fine answer")
         model = ContractChatModel(model=chat_openai(), output_contracts=[no_forbidden()], contract_retries=1)
