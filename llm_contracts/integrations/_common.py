@@ -60,8 +60,8 @@ def build_settings(
     for c in output_contracts or ():
         engine.add_output(c)
     listeners = [on_report] if callable(on_report) else list(on_report or ())
-    settings = CallSettings(engine, contract_retries or 0, retry_budget_tokens, StreamPolicy.parse(stream_policy),
-                            listeners, False, fallback)
+    settings = CallSettings(engine, contract_retries or 0, retry_budget_tokens,
+                            StreamPolicy.parse(stream_policy), listeners, False, fallback)
     return settings, attach_telemetry(settings, **telemetry)
 
 
