@@ -9,7 +9,11 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut
 $(STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,server]'
+	$(PY) -m pip install -q -e '.[dev,server,pydantic-ai,openai-agents]'
+	# guardrails-ai and its hub validators pin openai < 3; the validators the adapter runs work
+	# on openai 3.x (their dependencies are in the dev extra), so they go in without their pins.
+	$(PY) -m pip install -q --no-deps 'guardrails-ai>=0.11' 'guardrails-ai-regex-match>=0.1' \
+		'guardrails-ai-valid-length>=0.1' 'guardrails-ai-valid-choices>=0.1'
 	# instructor pins jiter<0.15 while openai 3.x needs jiter>=0.16; both work with the
 	# newer jiter, so instructor (a test-only dependency) goes in without its pins.
 	$(PY) -m pip install -q --no-deps 'instructor>=1.17'

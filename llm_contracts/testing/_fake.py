@@ -281,7 +281,9 @@ class FakeLLM:
             data = {"type": kind, "sequence_number": next(seq), **data}
             return f"event: {kind}\ndata: {json.dumps(data)}\n\n"
 
-        created = {**payload, "status": "in_progress", "output": []}
+        # As OpenAI's: usage arrives with response.completed only (clients that add up the
+        # usage of every event would otherwise count it twice).
+        created = {**payload, "status": "in_progress", "output": [], "usage": None}
         parts = [event("response.created", {"response": created}),
                  event("response.in_progress", {"response": created})]
         # The full sequence openai's stream helpers accumulate from: item, part, deltas, done.
