@@ -21,7 +21,6 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -37,7 +36,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
 
 from .._exceptions import ContractConfigError
 from ..contracts._base import Category, Contract, Enforcement, Severity, ValidationContext, ValidationResult
-from ..contracts._types import LLMRequest, LLMResponse, Message
+from ..contracts._types import LLMRequest, LLMResponse
 
 __all__ = ["ON_FAIL", "GuardrailsContract", "from_guard", "from_guardrails"]
 
@@ -138,21 +137,11 @@ class GuardrailsContract(Contract):
 
     def _fixed(self, request: LLMRequest, failures: list[tuple[int, FailResult]]) -> LLMRequest | None:
         """Return ``request`` with each failing message replaced by its fix value, or None."""
-        body_messages = request.body.get("messages")
         fixes = {i: f.fix_value for i, f in failures}
         if any(not isinstance(v, str) for v in fixes.values()):
             return None
-        if not isinstance(body_messages, list) or len(body_messages) != len(request.messages):
-            return None  # a body whose messages do not line up with the request's (Responses input)
-        new_messages = list(body_messages)
-        for i, text in fixes.items():
-            item = body_messages[i]
-            if not isinstance(item, Mapping) or not isinstance(item.get("content"), str):
-                return None  # content parts (images): leave the request as it is
-            new_messages[i] = {**item, "content": text}
-        messages = [Message(m.role, fixes.get(i, m.content), m.name) for i, m in enumerate(request.messages)]
-        body = {**request.body, "messages": new_messages}
-        return dataclasses.replace(request, messages=messages, body=body)
+        # The request's provider view writes the texts into its own body format.
+        return request.edited(texts=fixes)
 
 
 def from_guardrails(validator: Validator, *, on: str = "output", metadata: Mapping[str, Any] | None = None,

@@ -23,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -56,12 +57,13 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
 
 from .._exceptions import ContractConfigError, ContractViolationError
 from ..contracts._base import Contract, Enforcement, ValidationContext, ValidationResult
-from ..contracts._types import LLMRequest, LLMResponse, Message, ToolCall, ToolSpec, Usage, content_text
+from ..contracts._types import LLMRequest, LLMResponse, ToolCall, ToolSpec, Usage
 from ..enforcement._breaker import CircuitBreaker
 from ..enforcement._engine import is_blocking
 from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
 from ..enforcement._report import Attempt, ContractReport, attach_report
 from ..enforcement._streaming import StreamPolicy, StreamValidator, ToolDelta
+from ..providers._openai_requests import CHAT
 from ..reporting._client import ClientTelemetry
 from ._common import ReportListeners, build_settings, call_settings
 
@@ -164,11 +166,11 @@ class _Call:
         body: dict[str, Any] = {"model": self.model_name, "messages": dicts}
         if kwargs.get("tools"):
             body["tools"] = kwargs["tools"]
-        self.request = LLMRequest(
-            model=self.model_name, params=params, tools=_tool_specs(kwargs.get("tools")),
-            provider=self.provider, endpoint=self.endpoint, body=body,
-            messages=[Message(str(d.get("role", "")), content_text(d.get("content")),
-                              d.get("name") if isinstance(d.get("name"), str) else None) for d in dicts])
+        # LangChain's messages in OpenAI's chat form: its request view reads them and writes
+        # input fixes back into them, as for the drop-in client.
+        self.request = dataclasses.replace(
+            CHAT.read(body), model=self.model_name, params=params, tools=_tool_specs(kwargs.get("tools")),
+            provider=self.provider, endpoint=self.endpoint)
 
     def messages_for(self, body: Mapping[str, Any]) -> list[BaseMessage]:
         out: list[BaseMessage] = []
@@ -647,11 +649,11 @@ class ContractCallbackHandler(BaseCallbackHandler):
             invocation = params or {}
             model = meta.get("ls_model_name") or invocation.get("model") or invocation.get("model_name") or ""
             provider = meta.get("ls_provider") or "langchain"
-            request = LLMRequest(
-                model=str(model), provider=str(provider), endpoint=endpoint,
-                messages=[Message(str(d.get("role", "")), content_text(d.get("content"))) for d in dicts],
+            request = dataclasses.replace(
+                CHAT.read({"model": str(model), "messages": dicts}),
+                provider=str(provider), endpoint=endpoint,
                 params={k: invocation[k] for k in _PARAM_KEYS if k in invocation},
-                tools=_tool_specs(invocation.get("tools")), body={"model": str(model), "messages": dicts})
+                tools=_tool_specs(invocation.get("tools")))
             context = ValidationContext(request=request)
             engine = self._settings.engine
             results = [_monitored(engine.run_one(c, request, context)) for c in engine.input_contracts]
