@@ -9,7 +9,8 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -18,7 +19,8 @@ from django.db.models import Count, DateTimeField, F, FloatField, Max, Q, Sum, V
 from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 from django.utils.text import slugify
-from pydantic import ValidationError
+from pydantic import AwareDatetime, ValidationError
+from pydantic.fields import FieldInfo
 
 from contracts_app import selectors
 from contracts_app.models import (
@@ -44,6 +46,7 @@ from contracts_app.models import (
     Watermark,
 )
 from contracts_app.schemas import EventIn, SdkIn, TraceIn
+from llm_contracts import protocol
 from llm_contracts.contracts import redact
 from llm_contracts.debugging._trace import bound_trace
 
@@ -648,40 +651,34 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
-_EVENT_COLUMNS: tuple[str, ...] = (
-    "project_id",
-    "event_id",
-    "call_id",
-    "timestamp",
-    "received_at",
-    "contract",
-    "contract_version",
-    "category",
-    "is_valid",
-    "error",
-    "severity",
-    "enforcement",
-    "message",
-    "outcome",
-    "input_excerpt",
-    "output_excerpt",
-    "latency_ms",
-    "llm_latency_ms",
-    "model",
-    "provider",
-    "endpoint",
-    "prompt_tokens",
-    "completion_tokens",
-    "auto_fix_attempted",
-    "auto_fix_succeeded",
-    "retries",
-    "session_id",
-    "turn",
-    "experiment",
-    "variant",
-    "trace_id",
-    "sdk_version",
-)
+def _pg_type(info: FieldInfo) -> str:
+    """Return the Postgres type of one field of the protocol's Event (for the binary COPY)."""
+    kind: Any = info.annotation
+    metadata = list(info.metadata)
+    if get_origin(kind) in (Union, UnionType):  # Optional: the non-None member
+        kind = next(t for t in get_args(kind) if t is not type(None))
+    if get_origin(kind) is Annotated:
+        kind, *extra = get_args(kind)
+        metadata += [m for e in extra for m in (e.metadata if isinstance(e, FieldInfo) else [e])]
+    if kind in (datetime, AwareDatetime):
+        return "timestamptz"
+    if kind is bool:
+        return "bool"
+    if kind is float:
+        return "float8"
+    if kind is int:
+        upper = next((m.le for m in metadata if getattr(m, "le", None) is not None), None)
+        return "int4" if upper is not None and upper <= protocol.INT32_MAX else "int8"
+    if isinstance(kind, type) and issubclass(kind, str):
+        return "text"  # str and the protocol's vocabularies
+    raise TypeError(f"no Postgres type for an Event field of type {kind!r}")
+
+
+# The stored columns: the project and the time of receipt, then the protocol's Event
+# fields in the model's order (a row is built from the validated event's values).
+_EVENT_FIELDS: tuple[str, ...] = tuple(EventIn.model_fields)
+_EVENT_COLUMNS: tuple[str, ...] = ("project_id", "received_at", *_EVENT_FIELDS)
+_STORED_ID = _EVENT_COLUMNS.index("event_id")
 
 
 # An id as the SDK makes it (uuid4 hex) holds no personal data unless it has a long run
@@ -728,47 +725,43 @@ def _redact_name(value: str | None, memo: dict[str, str] | None = None) -> str |
     return found
 
 
+# The id fields hashed when they hold personal data, and the names redacted.
+_ID_FIELDS = ("event_id", "call_id", "session_id", "trace_id")
+_NAME_FIELDS = (
+    "contract",
+    "message",
+    "model",
+    "provider",
+    "endpoint",
+    "experiment",
+    "variant",
+    "sdk_version",
+)
+# Version 0 and "" mean "none", as NULL does: stored as NULL, so that the rollups'
+# COALESCE keys can never see two rows for one key.
+_EMPTY_IS_NULL = ("contract_version", "session_id", "experiment", "variant", "trace_id")
+_unknown = {*_ID_FIELDS, *_NAME_FIELDS, *_EMPTY_IS_NULL, *_EVENT_ID_FIELDS} - set(_EVENT_FIELDS)
+if _unknown:  # pragma: no cover - a renamed protocol field must not be silently skipped
+    raise ImportError(f"contracts_app.services names Event fields the protocol lacks: {sorted(_unknown)}")
+
+
 def _row(
     project_id: int, event: EventIn, received_at: datetime, memo: dict[str, str] | None = None
 ) -> tuple[Any, ...]:
+    """Return the stored row of ``event``, in the order of ``_EVENT_COLUMNS``."""
     # Every text a client chose passes the redactor: excerpts were redacted by the SDK,
     # but an old or foreign client may not have, and nothing unredacted may reach the disk.
-    # Version 0 and "" mean "none", as NULL does: stored as NULL, so that the rollups'
-    # COALESCE keys can never see two rows for one key.
-    return (
-        project_id,
-        _redact_id(event.event_id),
-        _redact_id(event.call_id),
-        event.timestamp,
-        received_at,
-        _redact_name(event.contract, memo),
-        event.contract_version or None,
-        event.category,
-        event.is_valid,
-        event.error,
-        event.severity,
-        event.enforcement,
-        _redact_name(event.message, memo),
-        event.outcome,
-        None if event.input_excerpt is None else redact(event.input_excerpt),
-        None if event.output_excerpt is None else redact(event.output_excerpt),
-        event.latency_ms,
-        event.llm_latency_ms,
-        _redact_name(event.model, memo),
-        _redact_name(event.provider, memo),
-        _redact_name(event.endpoint, memo),
-        event.prompt_tokens,
-        event.completion_tokens,
-        event.auto_fix_attempted,
-        event.auto_fix_succeeded,
-        event.retries,
-        _redact_id(event.session_id) or None,
-        event.turn,
-        _redact_name(event.experiment, memo) or None,
-        _redact_name(event.variant, memo) or None,
-        _redact_id(event.trace_id) or None,
-        _redact_name(event.sdk_version, memo),
-    )
+    values = dict(event.__dict__)  # the validated fields, in the model's order
+    for name in _ID_FIELDS:
+        values[name] = _redact_id(values[name])
+    for name in _NAME_FIELDS:
+        values[name] = _redact_name(values[name], memo)
+    for name in ("input_excerpt", "output_excerpt"):
+        if values[name] is not None:
+            values[name] = redact(values[name])
+    for name in _EMPTY_IS_NULL:
+        values[name] = values[name] or None
+    return (project_id, received_at, *values.values())
 
 
 def _timestamp_window(received_at: datetime) -> tuple[datetime, datetime]:
@@ -795,37 +788,8 @@ def _timestamp_error(
 # Postgres types of _EVENT_COLUMNS, for the binary COPY (which the server does not re-parse).
 PG_TYPES: dict[str, str] = {
     "project_id": "int8",
-    "event_id": "text",
-    "call_id": "text",
-    "timestamp": "timestamptz",
     "received_at": "timestamptz",
-    "contract": "text",
-    "contract_version": "int4",
-    "category": "text",
-    "is_valid": "bool",
-    "error": "bool",
-    "severity": "text",
-    "enforcement": "text",
-    "message": "text",
-    "outcome": "text",
-    "input_excerpt": "text",
-    "output_excerpt": "text",
-    "latency_ms": "float8",
-    "llm_latency_ms": "float8",
-    "model": "text",
-    "provider": "text",
-    "endpoint": "text",
-    "prompt_tokens": "int8",
-    "completion_tokens": "int8",
-    "auto_fix_attempted": "bool",
-    "auto_fix_succeeded": "bool",
-    "retries": "int4",
-    "session_id": "text",
-    "turn": "int4",
-    "experiment": "text",
-    "variant": "text",
-    "trace_id": "text",
-    "sdk_version": "text",
+    **{name: _pg_type(info) for name, info in EventIn.model_fields.items()},
 }
 
 
@@ -856,7 +820,7 @@ def _insert_postgres(rows: Sequence[tuple[Any, ...]]) -> set[str]:
 
 
 def _insert_portable(project_id: int, rows: Sequence[tuple[Any, ...]]) -> set[str]:
-    ids = [row[1] for row in rows]
+    ids = [row[_STORED_ID] for row in rows]
     existing = set(
         ValidationEvent.objects.filter(project_id=project_id, event_id__in=ids).values_list(
             "event_id", flat=True
@@ -865,7 +829,7 @@ def _insert_portable(project_id: int, rows: Sequence[tuple[Any, ...]]) -> set[st
     fresh = [
         ValidationEvent(**dict(zip(_EVENT_COLUMNS, row, strict=True)))
         for row in rows
-        if row[1] not in existing
+        if row[_STORED_ID] not in existing
     ]
     # ignore_conflicts still guards against a concurrent batch with the same ids.
     ValidationEvent.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=500)
@@ -910,12 +874,12 @@ def event_ingest_batch(
             statuses.append({"index": index, "status": "rejected", "errors": [error]})
             continue
         row = _row(project.pk, event, now, memo)
-        if row[1] in seen:
+        if row[_STORED_ID] in seen:
             statuses.append({"event_id": event.event_id, "status": "duplicate"})
             continue
-        seen.add(row[1])
+        seen.add(row[_STORED_ID])
         rows.append(row)
-        statuses.append({"event_id": event.event_id, "stored_id": row[1], "status": "pending"})
+        statuses.append({"event_id": event.event_id, "stored_id": row[_STORED_ID], "status": "pending"})
 
     with transaction.atomic():
         if not rows:

@@ -273,10 +273,16 @@ class TestProtocolEdges:
 
     def test_the_openapi_schema_describes_each_event(self, client: Client) -> None:
         schema = client.get("/api/v1/openapi.json").json()
-        batch = schema["components"]["schemas"]["BatchIn"]["properties"]["events"]
-        item = batch["items"]
+        components = schema["components"]["schemas"]
+
+        def resolve(node: dict[str, Any]) -> dict[str, Any]:
+            ref = node.get("$ref")
+            return resolve(components[ref.rsplit("/", 1)[1]]) if ref else node
+
+        batch = components["EventBatch"]["properties"]["events"]
+        item = resolve(batch["items"])
         assert {"event_id", "timestamp", "latency_ms", "outcome"} <= set(item["properties"])
-        assert "fallback" in item["properties"]["outcome"]["enum"]
+        assert "fallback" in resolve(item["properties"]["outcome"])["enum"]
         assert batch["maxItems"] == 1000
 
 
