@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from typing import Any
@@ -236,6 +237,21 @@ def test_spooled_events_arrive_exactly_once_when_the_server_comes_back(tmp_path,
     assert len(plane.events) == 11
     stats = reporter.stats()
     assert stats["sent"] == 11 and stats["spooled"] == 0
+    assert accounted(stats)
+
+
+def test_events_a_full_spool_refuses_are_counted_once(tmp_path, make_reporter):
+    plane = ControlPlane()  # not started: connection refused
+    line = len(json.dumps(event(0), separators=(",", ":"))) + 1
+    reporter = make_reporter(plane.url, spool_dir=tmp_path, max_retries=0, spool_max_bytes=3 * line)
+
+    for i in range(5):
+        reporter.enqueue(event(i))
+    assert reporter.flush(10)
+
+    stats = reporter.stats()
+    assert stats["enqueued"] == 5
+    assert stats["spooled"] == 3 and stats["dropped"] == 2
     assert accounted(stats)
 
 
