@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from llm_contracts import ContractConfigError, ContractOpenAI
+from llm_contracts import ContractConfigError, ContractOpenAI, protocol
 from llm_contracts.reporting import Reporter
 from llm_contracts.testing import FakeLLM
 
@@ -90,9 +90,14 @@ def test_batches_are_gzip_json_with_the_sdk_block_and_the_api_key(plane, make_re
     batch = plane.batches[0]
     assert batch["sdk"]["name"] == "llm-contracts-python"
     assert batch["sdk"]["instance_id"] == reporter.instance_id
-    assert set(batch["sdk"]["counters"]) >= {"sent", "dropped", "failed", "spooled"}
+    # The envelope and the counters are the protocol's models, field for field.
+    protocol.EventBatch.model_validate(batch)
+    assert set(batch["sdk"]["counters"]) == set(protocol.SdkCounters.model_fields)
     assert plane.events[0]["message"] == "hello"
-    assert reporter.stats()["sent"] == 1
+    stats = reporter.stats()
+    assert stats["sent"] == 1
+    assert set(stats) == set(protocol.ReporterStats.model_fields)
+    protocol.ReporterStats.model_validate(stats)
 
 
 def test_a_wrong_key_is_not_retried_and_counts_as_failed(plane, make_reporter):
