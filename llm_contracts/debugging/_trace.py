@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .. import protocol
 from ..contracts._base import Severity, ValidationResult
 from ..contracts._pii import redact
 
@@ -231,24 +232,10 @@ class Breakpoint:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Breakpoint:
         """Parse one item of ``GET /api/v1/breakpoints``; raise ``ValueError`` naming a bad field."""
-        if not isinstance(data.get("id"), int):
-            raise ValueError(f"breakpoint id must be an int; got {data.get('id')!r}")
-        severity = data.get("severity")
-        try:
-            sev = Severity(severity) if severity is not None else None
-        except ValueError:
-            raise ValueError(f"breakpoint {data['id']}: unknown severity {severity!r}") from None
-        for key in ("contract", "model", "input_contains", "output_contains"):
-            if data.get(key) is not None and not isinstance(data[key], str):
-                raise ValueError(f"breakpoint {data['id']}: {key} must be a string or null")
-        remaining = data.get("remaining")
-        if remaining is not None and not isinstance(remaining, int):
-            raise ValueError(f"breakpoint {data['id']}: remaining must be an int or null")
-        rate = data.get("rate_per_minute")
-        if rate is not None and (not isinstance(rate, int) or rate < 1):
-            raise ValueError(f"breakpoint {data['id']}: rate_per_minute must be a positive int or null")
-        return cls(data["id"], data.get("contract"), sev, data.get("model"), data.get("input_contains"),
-                   data.get("output_contains"), remaining, rate)
+        spec = protocol.BreakpointSpec.model_validate(data)  # a ValidationError is a ValueError
+        sev = Severity(spec.severity) if spec.severity is not None else None
+        return cls(spec.id, spec.contract, sev, spec.model, spec.input_contains, spec.output_contains,
+                   spec.remaining, spec.rate_per_minute)
 
     def matches(self, report: ContractReport) -> bool:
         """Return True when the call of ``report`` meets every condition of this breakpoint."""

@@ -15,6 +15,8 @@ from pydantic import (
     Field,
     SkipValidation,
     StrictBool,
+    StrictInt,
+    StrictStr,
     field_serializer,
 )
 
@@ -298,18 +300,20 @@ class ContractsAnswer(BaseModel):
 
 
 class BreakpointSpec(BaseModel):
-    """A condition under which the SDK uploads a call's trace; None matches anything."""
+    """A condition under which the SDK uploads a call's trace; null matches anything."""
 
     model_config = _ANSWER
 
-    id: int
-    contract: str | None = None
+    id: StrictInt
+    contract: StrictStr | None = None
     severity: Severity | None = None
-    model: str | None = None
-    input_contains: str | None = None
-    output_contains: str | None = None
-    remaining: int | None = Field(default=None, description="captures left; null: no limit")
-    rate_per_minute: int | None = None
+    model: StrictStr | None = None
+    input_contains: StrictStr | None = None
+    output_contains: StrictStr | None = None
+    remaining: StrictInt | None = Field(default=None, description="captures left; null: no limit")
+    rate_per_minute: Annotated[int, Field(strict=True, ge=1)] | None = Field(
+        default=None, description="at most this many captures a minute"
+    )
 
 
 class BreakpointsAnswer(BaseModel):
