@@ -16,6 +16,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
+from .. import protocol
 from ..contracts._base import Contract
 from ..debugging._trace import Breakpoint
 from ..experiments._bucketing import LRUStickyStore, StickyStore
@@ -194,16 +197,17 @@ class ProjectSync:
         versions: dict[str, int] = {}
         compiled: dict[tuple[str, int, str], list[Contract]] = {}
         for item in items:
-            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-                log.warning("llm_contracts ignores a malformed contract item from the server: %r", item)
+            try:
+                pulled = protocol.ContractSpec.model_validate(item)
+            except ValidationError as exc:
+                log.warning("llm_contracts ignores a malformed contract item from the server: %s", exc)
                 continue
-            name, version = item["name"], item.get("version")
-            version = version if isinstance(version, int) else 0
-            key = (name, version, json.dumps(item.get("spec"), sort_keys=True, default=str))
+            name, version = pulled.name, pulled.version
+            key = (name, version, json.dumps(pulled.spec, sort_keys=True, default=str))
             built = self._compiled.get(key)
             if built is None:
                 try:
-                    built = _as_contracts(self.loader(item.get("spec"), name), f"contract {name} v{version}")
+                    built = _as_contracts(self.loader(pulled.spec, name), f"contract {name} v{version}")
                 except Exception as exc:
                     if (name, version) not in self._bad:
                         self._bad.add((name, version))
