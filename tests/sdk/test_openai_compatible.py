@@ -1,4 +1,4 @@
-"""OpenAI-compatible servers (vLLM, Ollama, LM Studio, Together, Groq...) through ``ContractOpenAI(base_url=...)``.
+"""OpenAI-compatible servers (vLLM, Ollama, LM Studio, Groq...) through ``ContractOpenAI(base_url=...)``.
 
 A real HTTP server on loopback speaks the dialect those servers do: model names openai has
 never heard of, no ``usage`` in streams (even when ``stream_options.include_usage`` asks
@@ -86,17 +86,22 @@ def _handler(dialect: Dialect) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
 
             def chunk(delta: dict[str, Any], finish: str | None = None, choices: bool = True) -> bytes:
-                event = {"id": "chatcmpl-local", "object": "chat.completion.chunk", "created": 0, "model": MODEL,
-                         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}] if choices else []}
+                event = {
+                    "id": "chatcmpl-local",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": MODEL,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}] if choices else [],
+                }
                 return f"data: {json.dumps(event)}\n\n".encode()
 
             events = [chunk({"role": "assistant", "content": ""}), chunk({}, choices=False)]
-            events += [chunk({"content": answer[i:i + 3]}) for i in range(0, len(answer), 3)]
+            events += [chunk({"content": answer[i : i + 3]}) for i in range(0, len(answer), 3)]
             events += [chunk({}, "stop"), b"data: [DONE]\n\n"]
             wire = b"".join(events)
             # Network writes that cut events (and a multi-byte character) anywhere.
             for i in range(0, len(wire), 37):
-                piece = wire[i:i + 37]
+                piece = wire[i : i + 37]
                 self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
@@ -123,14 +128,22 @@ SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}, "requi
 def test_an_off_schema_answer_from_a_local_model_is_repaired_by_a_reask(server: tuple[str, Dialect]) -> None:
     url, dialect = server
     dialect.answers = ["Sure! The answer is 4.", '{"answer": "4"}']
-    client = ContractOpenAI(base_url=url, api_key="unused", max_retries=0, contract_retries=1,
-                            output_contracts=[JSONFormatContract(schema=SCHEMA)])
+    client = ContractOpenAI(
+        base_url=url,
+        api_key="unused",
+        max_retries=0,
+        contract_retries=1,
+        output_contracts=[JSONFormatContract(schema=SCHEMA)],
+    )
     reply = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "2+2?"}])
     assert reply.choices[0].message.content == '{"answer": "4"}'
     assert reply.model == MODEL
     report = get_report(reply)
     assert report is not None and report.outcome == "repaired" and report.model == MODEL
-    assert (report.total_usage.prompt_tokens, report.total_usage.completion_tokens) == (22, 14)  # both attempts
+    assert (report.total_usage.prompt_tokens, report.total_usage.completion_tokens) == (
+        22,
+        14,
+    )  # both attempts
     # The re-ask went to the same server, with the rejected answer quoted back.
     assert len(dialect.bodies) == 2 and "Sure! The answer is 4." in json.dumps(dialect.bodies[1]["messages"])
 
@@ -141,8 +154,9 @@ def test_a_server_that_reports_no_usage_is_judged_and_its_usage_left_unknown(
     url, dialect = server
     dialect.usage = False
     dialect.answers = ['{"answer": "fine"}']
-    client = ContractOpenAI(base_url=url, api_key="unused", max_retries=0,
-                            output_contracts=[JSONFormatContract(schema=SCHEMA)])
+    client = ContractOpenAI(
+        base_url=url, api_key="unused", max_retries=0, output_contracts=[JSONFormatContract(schema=SCHEMA)]
+    )
     reply = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
     report = get_report(reply)
     assert report is not None and report.outcome == "passed" and reply.usage is None
@@ -154,13 +168,19 @@ def test_a_stream_without_usage_and_cut_anywhere_holds_back_a_forbidden_answer(
 ) -> None:
     url, dialect = server
     dialect.answers = ["Héllo — the secret code is 12345. Bye."]
-    client = ContractOpenAI(base_url=url, api_key="unused", max_retries=0,
-                            stream_policy=policy if policy != "hold_back" else "hold_back:16",
-                            output_contracts=[RegexContract(r"secret code", must_match=False, name="no_code")])
+    client = ContractOpenAI(
+        base_url=url,
+        api_key="unused",
+        max_retries=0,
+        stream_policy=policy if policy != "hold_back" else "hold_back:16",
+        output_contracts=[RegexContract(r"secret code", must_match=False, name="no_code")],
+    )
     seen: list[str] = []
     with pytest.raises(ContractViolationError) as raised:
         for chunk in client.chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": "code?"}], stream=True,
+            model=MODEL,
+            messages=[{"role": "user", "content": "code?"}],
+            stream=True,
             stream_options={"include_usage": True},
         ):
             seen.extend(c.delta.content or "" for c in chunk.choices)
@@ -171,9 +191,16 @@ def test_a_stream_without_usage_and_cut_anywhere_holds_back_a_forbidden_answer(
 def test_a_clean_stream_arrives_whole_and_passes(server: tuple[str, Dialect]) -> None:
     url, dialect = server
     dialect.answers = ["Héllo — nothing to hide here. Bye."]
-    client = ContractOpenAI(base_url=url, api_key="unused", max_retries=0, stream_policy="sentence",
-                            output_contracts=[RegexContract(r"secret code", must_match=False, name="no_code")])
-    stream = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True)
+    client = ContractOpenAI(
+        base_url=url,
+        api_key="unused",
+        max_retries=0,
+        stream_policy="sentence",
+        output_contracts=[RegexContract(r"secret code", must_match=False, name="no_code")],
+    )
+    stream = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True
+    )
     text = "".join(c.delta.content or "" for chunk in stream for c in chunk.choices)
     assert text == "Héllo — nothing to hide here. Bye."
     report = get_report(stream)
@@ -183,8 +210,13 @@ def test_a_clean_stream_arrives_whole_and_passes(server: tuple[str, Dialect]) ->
 async def test_the_async_client_talks_to_the_same_server(server: tuple[str, Dialect]) -> None:
     url, dialect = server
     dialect.answers = ["no json here", '{"answer": "ok"}']
-    client = AsyncContractOpenAI(base_url=url, api_key="unused", max_retries=0, contract_retries=1,
-                                 output_contracts=[JSONFormatContract(schema=SCHEMA)])
+    client = AsyncContractOpenAI(
+        base_url=url,
+        api_key="unused",
+        max_retries=0,
+        contract_retries=1,
+        output_contracts=[JSONFormatContract(schema=SCHEMA)],
+    )
     reply = await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
     report = get_report(reply)
     assert report is not None and report.outcome == "repaired"
