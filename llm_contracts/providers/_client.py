@@ -26,12 +26,28 @@ from ._registry import Route
 __all__ = ["ContractClientMixin", "build_settings", "vacuous_report", "with_body"]
 
 _SETTINGS = "_contract_settings"
-_OUR_KWARGS = ("contracts", "input_contracts", "output_contracts", "contract_retries",
-               "retry_budget_tokens", "stream_policy", "circuit_breaker", "on_report", "native_schema",
-               "conflicts", "fallback")
+_OUR_KWARGS = (
+    "contracts",
+    "input_contracts",
+    "output_contracts",
+    "contract_retries",
+    "retry_budget_tokens",
+    "stream_policy",
+    "circuit_breaker",
+    "on_report",
+    "native_schema",
+    "conflicts",
+    "fallback",
+)
 # Reporting, tracing and server-defined contracts (llm_contracts.reporting).
-_TELEMETRY_KWARGS = ("reporter", "upload_traces", "project_contracts", "otel", "user_id",
-                     "project_contracts_timeout")
+_TELEMETRY_KWARGS = (
+    "reporter",
+    "upload_traces",
+    "project_contracts",
+    "otel",
+    "user_id",
+    "project_contracts_timeout",
+)
 
 
 def build_settings(
@@ -56,8 +72,15 @@ def build_settings(
     for c in output_contracts or ():
         engine.add_output(c)
     listeners = [on_report] if callable(on_report) else list(on_report or ())
-    return CallSettings(engine, contract_retries, retry_budget_tokens, StreamPolicy.parse(stream_policy),
-                        listeners, bool(native_schema), fallback)
+    return CallSettings(
+        engine,
+        contract_retries,
+        retry_budget_tokens,
+        StreamPolicy.parse(stream_policy),
+        listeners,
+        bool(native_schema),
+        fallback,
+    )
 
 
 def with_body(options: Any, body: Mapping[str, Any], is_retry: bool) -> Any:
@@ -73,9 +96,13 @@ def with_body(options: Any, body: Mapping[str, Any], is_retry: bool) -> Any:
 
 def vacuous_report(route: Route, body: Mapping[str, Any], stream: bool) -> ContractReport:
     """Return the report of a call that had nothing to check: it passed, vacuously."""
-    return ContractReport(provider=route.requests.provider, endpoint=route.endpoint,
-                          model=str(body.get("model", "")), streamed=stream,
-                          stop_reason="no contracts to check")
+    return ContractReport(
+        provider=route.requests.provider,
+        endpoint=route.endpoint,
+        model=str(body.get("model", "")),
+        streamed=stream,
+        stop_reason="no contracts to check",
+    )
 
 
 class ContractClientMixin:
@@ -93,8 +120,14 @@ class ContractClientMixin:
                 ours.setdefault(name, value)
         ours.setdefault("contract_retries", 0)
         ours.setdefault("retry_budget_tokens", None)
-        for name in ("contracts", "input_contracts", "output_contracts", "stream_policy",
-                     "circuit_breaker", "on_report"):
+        for name in (
+            "contracts",
+            "input_contracts",
+            "output_contracts",
+            "stream_policy",
+            "circuit_breaker",
+            "on_report",
+        ):
             ours.setdefault(name, None)
         telemetry = {k: kwargs.pop(k) for k in _TELEMETRY_KWARGS if k in kwargs}
         object.__setattr__(self, _SETTINGS, build_settings(**ours))
@@ -137,8 +170,9 @@ class ContractClientMixin:
     def contract_retries(self) -> int:
         return self._contract_settings.contract_retries
 
-    def conversation(self, session_id: str | ConversationStateManager | None = None,
-                     **options: Any) -> ConversationScope:
+    def conversation(
+        self, session_id: str | ConversationStateManager | None = None, **options: Any
+    ) -> ConversationScope:
         """Record the contracted calls made inside the block as turns of one conversation.
 
         ``with client.conversation("s-1", model=..., temporal_contracts=[...]) as conv:``
@@ -221,10 +255,16 @@ class ContractClientMixin:
         if conversation is not None:
             context.conversation = conversation.view_for(request, None)
         return StreamValidator(
-            engine=engine, policy=settings.stream_policy, report=report,
-            context=context, delta_text=route.responses.delta_text,
-            chunk_usage=route.responses.chunk_usage, on_done=done, validate=report.outcome != "skipped",
-            tool_deltas=route.responses.tool_deltas, finish_reason=route.responses.finish_reason,
+            engine=engine,
+            policy=settings.stream_policy,
+            report=report,
+            context=context,
+            delta_text=route.responses.delta_text,
+            chunk_usage=route.responses.chunk_usage,
+            on_done=done,
+            validate=report.outcome != "skipped",
+            tool_deltas=route.responses.tool_deltas,
+            finish_reason=route.responses.finish_reason,
         )
 
     def _unvalidated(self, report: ContractReport) -> None:

@@ -94,8 +94,9 @@ class ProviderSpec:
             raise ContractConfigError(f"a provider spec needs a non-empty name; got {self.name!r}")
         for path, route in self.routes.items():
             if not isinstance(route, Route):
-                raise ContractConfigError(f"provider {self.name!r}: routes[{path!r}] must be a Route; "
-                                          f"got {type(route).__name__}")
+                raise ContractConfigError(
+                    f"provider {self.name!r}: routes[{path!r}] must be a Route; got {type(route).__name__}"
+                )
 
     def route_for(self, method: str, url: Any) -> Route | None:
         """Return the route of a generation call, or None for every other call."""
@@ -105,8 +106,10 @@ class ProviderSpec:
         """Return the client class registered as ``name``, importing it now if need be."""
         target = self.clients.get(name)
         if target is None:
-            raise ContractConfigError(f"provider {self.name!r} has no client {name!r}; "
-                                      f"it has {', '.join(sorted(self.clients)) or 'none'}")
+            raise ContractConfigError(
+                f"provider {self.name!r} has no client {name!r}; "
+                f"it has {', '.join(sorted(self.clients)) or 'none'}"
+            )
         if isinstance(target, type):
             return target
         module_name, _, attribute = target.partition(":")
@@ -114,8 +117,10 @@ class ProviderSpec:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             if self.requires and exc.name and exc.name.split(".")[0] == self.requires:
-                raise ImportError(f"{name} needs the {self.requires!r} package: "
-                                  f"pip install 'llm-contracts[{self.requires}]'") from exc
+                raise ImportError(
+                    f"{name} needs the {self.requires!r} package: "
+                    f"pip install 'llm-contracts[{self.requires}]'"
+                ) from exc
             raise
         return getattr(module, attribute)  # type: ignore[no-any-return]
 
@@ -144,8 +149,9 @@ def register(spec: ProviderSpec, *, replace: bool = False) -> ProviderSpec:
     with _LOCK:
         current = _SPECS.get(spec.name)
         if current is not None and current is not spec and not replace:
-            raise ContractConfigError(f"a provider named {spec.name!r} is registered already "
-                                      f"(pass replace=True to replace it)")
+            raise ContractConfigError(
+                f"a provider named {spec.name!r} is registered already (pass replace=True to replace it)"
+            )
         _SPECS[spec.name] = spec
     return spec
 
@@ -185,8 +191,13 @@ def discover(*, force: bool = False) -> None:
             _BROKEN.pop(entry.name, None)
         except Exception as exc:  # any failure of a plugin stays with that plugin
             _BROKEN[entry.name] = f"{type(exc).__name__}: {exc}"
-            log.warning("llm_contracts left out the provider plugin %r (%s): %s: %s",
-                        entry.name, entry.value, type(exc).__name__, exc)
+            log.warning(
+                "llm_contracts left out the provider plugin %r (%s): %s: %s",
+                entry.name,
+                entry.value,
+                type(exc).__name__,
+                exc,
+            )
 
 
 def get_provider(name: str) -> ProviderSpec:
@@ -197,8 +208,9 @@ def get_provider(name: str) -> ProviderSpec:
         spec = _SPECS.get(name)
     if spec is None:
         why = f" (its plugin failed to load: {_BROKEN[name]})" if name in _BROKEN else ""
-        raise ContractConfigError(f"no provider named {name!r}{why}; registered: "
-                                  f"{', '.join(provider_names())}")
+        raise ContractConfigError(
+            f"no provider named {name!r}{why}; registered: {', '.join(provider_names())}"
+        )
     return spec
 
 
@@ -218,4 +230,3 @@ def _unregister(name: str) -> None:
     """Remove a provider (for tests that register their own)."""
     with _LOCK:
         _SPECS.pop(name, None)
-

@@ -59,8 +59,10 @@ def rewrite_content(content: Any, fn: Callable[[str], str]) -> Any:
     if isinstance(content, str):
         return fn(content)
     if isinstance(content, (list, tuple)):
-        return [{**p, "text": fn(p["text"])} if isinstance(p, Mapping) and isinstance(p.get("text"), str)
-                else p for p in content]
+        return [
+            {**p, "text": fn(p["text"])} if isinstance(p, Mapping) and isinstance(p.get("text"), str) else p
+            for p in content
+        ]
     return content
 
 
@@ -105,8 +107,9 @@ class BodyRequestView:
         """Return True for an item that must go because a message it belongs to was dropped."""
         return False
 
-    def _rewrite(self, body: Mapping[str, Any], fn: Callable[[str], str],
-                 roles: frozenset[str] | None) -> dict[str, Any]:
+    def _rewrite(
+        self, body: Mapping[str, Any], fn: Callable[[str], str], roles: frozenset[str] | None
+    ) -> dict[str, Any]:
         """Return ``body`` with ``fn`` run over every text of the messages of ``roles`` (None: all)."""
         raise NotImplementedError
 
@@ -127,12 +130,16 @@ class BodyRequestView:
                 body[name] = value
         return self.read(body)
 
-    def _rebuild(self, request: LLMRequest, body: dict[str, Any], drop: frozenset[int],
-                 texts: Mapping[int, str]) -> dict[str, Any]:
+    def _rebuild(
+        self, request: LLMRequest, body: dict[str, Any], drop: frozenset[int], texts: Mapping[int, str]
+    ) -> dict[str, Any]:
         places = list(self._places(body))
         by_place = {place: i for i, place in enumerate(places)}
-        dropped_calls = {call_id for i in drop if i < len(request.messages)
-                         and (call_id := request.messages[i].tool_call_id) is not None}
+        dropped_calls = {
+            call_id
+            for i in drop
+            if i < len(request.messages) and (call_id := request.messages[i].tool_call_id) is not None
+        }
         new = dict(body)
         for key in self.list_keys:
             items = body.get(key)
