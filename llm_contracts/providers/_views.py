@@ -103,6 +103,14 @@ class BodyRequestView:
     def _text_key(self, item: Mapping[str, Any]) -> str:
         return "content"
 
+    def _dropped_calls(self, request: LLMRequest, drop: frozenset[int]) -> set[str]:
+        """Return the ids of the tool calls whose messages ``drop`` removes."""
+        return {
+            call_id
+            for i in drop
+            if i < len(request.messages) and (call_id := request.messages[i].tool_call_id) is not None
+        }
+
     def _goes_with(self, item: Any, dropped_calls: set[str]) -> bool:
         """Return True for an item that must go because a message it belongs to was dropped."""
         return False
@@ -135,11 +143,7 @@ class BodyRequestView:
     ) -> dict[str, Any]:
         places = list(self._places(body))
         by_place = {place: i for i, place in enumerate(places)}
-        dropped_calls = {
-            call_id
-            for i in drop
-            if i < len(request.messages) and (call_id := request.messages[i].tool_call_id) is not None
-        }
+        dropped_calls = self._dropped_calls(request, drop)
         new = dict(body)
         for key in self.list_keys:
             items = body.get(key)

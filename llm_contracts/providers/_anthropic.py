@@ -1,0 +1,291 @@
+"""The drop-in Anthropic clients: ``anthropic.Anthropic`` / ``AsyncAnthropic`` with contracts.
+
+``messages.create`` (streamed or not), ``messages.stream``, ``messages.parse``, their
+``with_raw_response`` forms and ``beta.messages.*`` (the same path with ``?beta=true``)
+all meet in the client's ``request`` method, as openai's calls do; contracts are enforced
+there with the same engine and stream policies. Every other call (``count_tokens``,
+batches, models, files) is anthropic's own code path.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+import anthropic
+from anthropic import AsyncStream, Stream
+from anthropic._response import APIResponse, AsyncAPIResponse
+
+from .._exceptions import ContractConfigError, ContractViolationError
+from ..conversation import ACTIVE_CONVERSATION
+from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
+from ..enforcement._report import ContractReport, attach_report
+from ._client import ContractClientMixin, vacuous_report, with_body
+from ._registry import Route
+from ._specs import ANTHROPIC
+
+__all__ = ["AsyncContractAnthropic", "ContractAnthropic"]
+
+_RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
+_SENTINELS = (anthropic.Omit, anthropic.NotGiven)
+
+
+def _client_options(client: Any) -> dict[str, Any]:
+    """Return the constructor options that recreate ``client`` (sharing its HTTP client)."""
+    if not isinstance(client, (anthropic.Anthropic, anthropic.AsyncAnthropic)):
+        raise ContractConfigError(
+            f"client= must be an anthropic.Anthropic or anthropic.AsyncAnthropic; got {client!r}"
+        )
+    options: dict[str, Any] = {
+        "api_key": client.api_key,
+        "auth_token": None if client.api_key else client.auth_token,
+        "base_url": client.base_url,
+        "timeout": client.timeout,
+        "max_retries": client.max_retries,
+        "default_headers": dict(client._custom_headers) or None,
+        "default_query": dict(client._custom_query) or None,
+        "http_client": client._client,
+    }
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _given(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``body`` without the parameters anthropic marks as not given."""
+    return {k: v for k, v in body.items() if not isinstance(v, _SENTINELS)}
+
+
+def _walk(settings: CallSettings, route: Route, request: Any, stream: bool) -> Any:
+    answers = route.responses
+    return contracted_call(
+        settings,
+        request,
+        to_response=answers.response,
+        reask_body=route.requests.reask,
+        stream=stream,
+        conversation=ACTIVE_CONVERSATION.get(),
+        substitute=answers.substitute,
+        to_choices=answers.choices,
+        sum_usage=answers.sum_usage,
+    )
+
+
+class _AnthropicClientMixin(ContractClientMixin):
+    """The request-layer pieces the sync and async clients share."""
+
+    def _route(self, options: Any) -> Route | None:
+        body = options.json_data
+        if not isinstance(body, Mapping):
+            return None
+        headers = options.headers
+        if isinstance(headers, Mapping) and headers.get(_RAW_RESPONSE_HEADER) == "stream":
+            # with_streaming_response hands the body back unread: not judged (yet), and said so.
+            return None
+        return ANTHROPIC.route_for(options.method, options.url)
+
+    def _unvalidated(self, report: ContractReport) -> None:
+        """Report a stream handed back without being parsed: nothing checked it."""
+        report.outcome = "skipped"
+        report.stop_reason = "raw HTTP stream returned to the caller: output not validated"
+        self._contract_settings.engine.metrics.record_call(outcome="skipped")
+        self._contract_settings.emit(report)
+
+
+class ContractAnthropic(_AnthropicClientMixin, anthropic.Anthropic):
+    """``anthropic.Anthropic`` with contracts on every Messages call.
+
+    Constructed exactly like ``anthropic.Anthropic`` (same keyword arguments and
+    environment fallbacks), or around an existing client with ``client=``. The contract
+    keywords are those of :class:`~llm_contracts.ContractOpenAI` (``contracts``,
+    ``input_contracts``, ``output_contracts``, ``contract_retries``, ``stream_policy``,
+    ``on_report``, ``fallback``, ``reporter``...); anthropic's ``max_retries`` keeps its
+    meaning (HTTP retries).
+
+    Example::
+
+        client = ContractAnthropic(output_contracts=[JSONFormatContract(schema=TICKET)],
+                                   contract_retries=2)
+        message = client.messages.create(model="claude-sonnet-4-5", max_tokens=512,
+                                         messages=[{"role": "user", "content": "..."}])
+        get_report(message).outcome   # "passed", "repaired", ...
+    """
+
+    def __init__(self, *, client: anthropic.Anthropic | None = None, **kwargs: Any) -> None:
+        self._init_contracts(kwargs)
+        if client is not None:
+            kwargs = {**_client_options(client), **kwargs}
+        super().__init__(**kwargs)
+
+    def copy(self, **kwargs: Any) -> ContractAnthropic:  # type: ignore[override]
+        """Return a copy with changed anthropic options and the same contracts and settings."""
+        twin = super().copy(**kwargs)
+        twin._adopt(self)
+        return twin
+
+    # anthropic aliases with_options = copy at class level; the alias must see our copy.
+    with_options = copy  # type: ignore[assignment]
+
+    def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        route = self._route(options)
+        if route is None:
+            return super().request(cast_to, options, *args, **kwargs)
+        stream = bool(kwargs.get("stream", False))
+        parent = super().request
+        settings = self._call_settings()
+        if self._unobserved(settings):
+            # No contracts, listeners, tracer or conversation: anthropic's own path, with
+            # only a vacuous report attached so get_report() works the same everywhere.
+            result = parent(cast_to, options, *args, **kwargs)
+            self._remember(result, vacuous_report(route, options.json_data, stream), ())
+            return result
+        llm_request = route.requests.read(_given(options.json_data))
+        parsed_objects: list[Any] = []
+
+        def send(new_body: dict[str, Any], is_retry: bool) -> Any:
+            unchanged = new_body is llm_request.body and not is_retry
+            return parent(
+                cast_to, options if unchanged else with_body(options, new_body, is_retry), *args, **kwargs
+            )
+
+        def parse(result: Any) -> Any:
+            if isinstance(result, APIResponse):
+                result = result.parse()
+                parsed_objects.append(result)
+            return result
+
+        try:
+            result, report = drive_sync(
+                _walk(settings, route, llm_request, stream), engine=settings.engine, send=send, parse=parse
+            )
+        except ContractViolationError as exc:
+            self.last_report = exc.report
+            raise
+        if stream:
+            result = self._wrap_stream(result, route, report, llm_request)
+        self._remember(result, report, parsed_objects)
+        return result
+
+    def _wrap_stream(self, result: Any, route: Route, report: ContractReport, request: Any) -> Any:
+        if isinstance(result, Stream):
+            validator = self._validator(route, report, request)
+            events = validator.wrap(result._iterator, result.response.close)
+            result._iterator = events  # type: ignore[misc]  # this stream's cached iterator
+            # A weak reference: a closure holding the stream it is stored on would make
+            # every stream a reference cycle, freed only by the garbage collector.
+            stream_ref = weakref.ref(result)
+
+            def close_stream() -> None:
+                events.close()
+                validator.abandon()
+                stream = stream_ref()
+                if stream is not None:
+                    type(stream).close(stream)
+
+            result.close = close_stream  # type: ignore[method-assign]  # this stream only
+            attach_report(result, report)
+        elif isinstance(result, APIResponse):
+            original = result.parse
+
+            def parse(*a: Any, **kw: Any) -> Any:
+                parsed = original(*a, **kw)
+                if isinstance(parsed, Stream) and not hasattr(parsed, "_llm_contracts_wrapped"):
+                    parsed._llm_contracts_wrapped = True  # type: ignore[attr-defined]
+                    self._wrap_stream(parsed, route, report, request)
+                return parsed
+
+            result.parse = parse  # type: ignore[method-assign]  # this one response object only
+        else:
+            self._unvalidated(report)
+        return result
+
+
+class AsyncContractAnthropic(_AnthropicClientMixin, anthropic.AsyncAnthropic):
+    """``anthropic.AsyncAnthropic`` with contracts; see :class:`ContractAnthropic`.
+
+    Input contracts of a call run concurrently, and so do its output contracts.
+    """
+
+    def __init__(self, *, client: anthropic.AsyncAnthropic | None = None, **kwargs: Any) -> None:
+        self._init_contracts(kwargs)
+        if client is not None:
+            kwargs = {**_client_options(client), **kwargs}
+        super().__init__(**kwargs)
+
+    def copy(self, **kwargs: Any) -> AsyncContractAnthropic:  # type: ignore[override]
+        """Return a copy with changed anthropic options and the same contracts and settings."""
+        twin = super().copy(**kwargs)
+        twin._adopt(self)
+        return twin
+
+    with_options = copy  # type: ignore[assignment]
+
+    async def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        route = self._route(options)
+        if route is None:
+            return await super().request(cast_to, options, *args, **kwargs)
+        stream = bool(kwargs.get("stream", False))
+        parent = super().request
+        settings = self._call_settings()
+        if self._unobserved(settings):
+            result = await parent(cast_to, options, *args, **kwargs)
+            self._remember(result, vacuous_report(route, options.json_data, stream), ())
+            return result
+        llm_request = route.requests.read(_given(options.json_data))
+        parsed_objects: list[Any] = []
+
+        async def send(new_body: dict[str, Any], is_retry: bool) -> Any:
+            unchanged = new_body is llm_request.body and not is_retry
+            return await parent(
+                cast_to, options if unchanged else with_body(options, new_body, is_retry), *args, **kwargs
+            )
+
+        async def parse(result: Any) -> Any:
+            if isinstance(result, AsyncAPIResponse):
+                result = await result.parse()
+                parsed_objects.append(result)
+            return result
+
+        try:
+            result, report = await drive_async(
+                _walk(settings, route, llm_request, stream), engine=settings.engine, send=send, parse=parse
+            )
+        except ContractViolationError as exc:
+            self.last_report = exc.report
+            raise
+        if stream:
+            result = self._wrap_stream(result, route, report, llm_request)
+        self._remember(result, report, parsed_objects)
+        return result
+
+    def _wrap_stream(self, result: Any, route: Route, report: ContractReport, request: Any) -> Any:
+        if isinstance(result, AsyncStream):
+            validator = self._validator(route, report, request)
+            events = validator.awrap(result._iterator, result.response.aclose)
+            result._iterator = events  # type: ignore[misc]
+            stream_ref = weakref.ref(result)
+
+            async def close_stream() -> None:
+                # Await our generator's aclose: left to the garbage collector it would
+                # close outside any task and the report would not say the stream ended.
+                await events.aclose()
+                validator.abandon()
+                stream = stream_ref()
+                if stream is not None:
+                    await type(stream).close(stream)
+
+            result.close = close_stream  # type: ignore[method-assign]  # this stream only
+            attach_report(result, report)
+        elif isinstance(result, AsyncAPIResponse):
+            original = result.parse
+
+            async def aparse(*a: Any, **kw: Any) -> Any:
+                parsed = await original(*a, **kw)
+                if isinstance(parsed, AsyncStream) and not hasattr(parsed, "_llm_contracts_wrapped"):
+                    parsed._llm_contracts_wrapped = True  # type: ignore[attr-defined]
+                    self._wrap_stream(parsed, route, report, request)
+                return parsed
+
+            result.parse = aparse  # type: ignore[method-assign]  # this one response object only
+        else:
+            self._unvalidated(report)
+        return result
