@@ -28,7 +28,8 @@ from ._specs import ANTHROPIC
 __all__ = ["AsyncContractAnthropic", "ContractAnthropic"]
 
 _RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
-_SENTINELS = (anthropic.Omit, anthropic.NotGiven)
+# The "not given" markers anthropic leaves in a body (Omit is newer than NotGiven).
+_SENTINELS = tuple(t for t in (getattr(anthropic, "Omit", None), anthropic.NotGiven) if isinstance(t, type))
 
 
 def _client_options(client: Any) -> dict[str, Any]:
