@@ -21,7 +21,7 @@ from .._exceptions import ContractConfigError, ContractViolationError
 from ..conversation import ACTIVE_CONVERSATION
 from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
 from ..enforcement._report import ContractReport, attach_report
-from ._client import ContractClientMixin, vacuous_report, with_body
+from ._client import ContractClientMixin, ParseGuard, guard_parse, vacuous_report, with_body
 from ._registry import Route
 from ._specs import ANTHROPIC
 
@@ -56,7 +56,7 @@ def _given(body: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if not isinstance(v, _SENTINELS)}
 
 
-def _walk(settings: CallSettings, route: Route, request: Any, stream: bool) -> Any:
+def _walk(settings: CallSettings, route: Route, request: Any, stream: bool, guard: ParseGuard | None) -> Any:
     answers = route.responses
     return contracted_call(
         settings,
@@ -67,6 +67,7 @@ def _walk(settings: CallSettings, route: Route, request: Any, stream: bool) -> A
         conversation=ACTIVE_CONVERSATION.get(),
         substitute=answers.substitute,
         to_choices=answers.choices,
+        misfits=guard.misfits if guard is not None else None,
         sum_usage=answers.sum_usage,
     )
 
@@ -133,7 +134,9 @@ class ContractAnthropic(_AnthropicClientMixin, anthropic.Anthropic):
         stream = bool(kwargs.get("stream", False))
         parent = super().request
         settings = self._call_settings()
-        if self._unobserved(settings):
+        # messages.parse: an answer that does not fit output_format is a violation, re-asked.
+        options, guard = guard_parse(options, stream, "output_format")
+        if guard is None and self._unobserved(settings):
             # No contracts, listeners, tracer or conversation: anthropic's own path, with
             # only a vacuous report attached so get_report() works the same everywhere.
             result = parent(cast_to, options, *args, **kwargs)
@@ -156,7 +159,10 @@ class ContractAnthropic(_AnthropicClientMixin, anthropic.Anthropic):
 
         try:
             result, report = drive_sync(
-                _walk(settings, route, llm_request, stream), engine=settings.engine, send=send, parse=parse
+                _walk(settings, route, llm_request, stream, guard),
+                engine=settings.engine,
+                send=send,
+                parse=parse,
             )
         except ContractViolationError as exc:
             self.last_report = exc.report
@@ -227,7 +233,9 @@ class AsyncContractAnthropic(_AnthropicClientMixin, anthropic.AsyncAnthropic):
         stream = bool(kwargs.get("stream", False))
         parent = super().request
         settings = self._call_settings()
-        if self._unobserved(settings):
+        # messages.parse: an answer that does not fit output_format is a violation, re-asked.
+        options, guard = guard_parse(options, stream, "output_format")
+        if guard is None and self._unobserved(settings):
             result = await parent(cast_to, options, *args, **kwargs)
             self._remember(result, vacuous_report(route, options.json_data, stream), ())
             return result
@@ -248,7 +256,10 @@ class AsyncContractAnthropic(_AnthropicClientMixin, anthropic.AsyncAnthropic):
 
         try:
             result, report = await drive_async(
-                _walk(settings, route, llm_request, stream), engine=settings.engine, send=send, parse=parse
+                _walk(settings, route, llm_request, stream, guard),
+                engine=settings.engine,
+                send=send,
+                parse=parse,
             )
         except ContractViolationError as exc:
             self.last_report = exc.report

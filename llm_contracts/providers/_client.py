@@ -23,7 +23,14 @@ from ..enforcement._streaming import StreamPolicy, StreamValidator
 from ..reporting._client import ClientTelemetry, attach_telemetry
 from ._registry import Route
 
-__all__ = ["ContractClientMixin", "build_settings", "vacuous_report", "with_body"]
+__all__ = [
+    "ContractClientMixin",
+    "ParseGuard",
+    "build_settings",
+    "guard_parse",
+    "vacuous_report",
+    "with_body",
+]
 
 _SETTINGS = "_contract_settings"
 _OUR_KWARGS = (
@@ -103,6 +110,76 @@ def vacuous_report(route: Route, body: Mapping[str, Any], stream: bool) -> Contr
         streamed=stream,
         stop_reason="no contracts to check",
     )
+
+
+class ParseGuard:
+    """Stand in for the post-parser of a vendor SDK's ``parse`` helpers for one call.
+
+    ``chat.completions.parse`` and ``responses.parse`` turn the answer into openai's
+    ``Parsed...`` type after the HTTP call, raising pydantic's ``ValidationError`` when it
+    does not fit ``response_format``. Caught here, that misfit becomes an output violation
+    the pipeline re-asks like any other; openai's own errors (``LengthFinishReasonError``,
+    ...) and a ``TypeError`` for an unsupported format still pass through unchanged.
+    """
+
+    __slots__ = ("error", "field", "parser")
+
+    def __init__(self, parser: Callable[[Any], Any], field: str = "response_format") -> None:
+        self.parser = parser
+        self.field = field
+        self.error: ValueError | None = None
+
+    def __call__(self, raw: Any) -> Any:
+        self.error = None
+        try:
+            return self.parser(raw)
+        except ValueError as exc:  # pydantic's ValidationError (invalid JSON included) is one
+            self.error = exc
+            return raw
+
+    def misfits(self, parsed: Any) -> list[str | None]:
+        """Return, per choice of the last answer, why it did not fit (None where it did)."""
+        if self.error is None:
+            return []
+        choices = getattr(parsed, "choices", None)
+        if isinstance(choices, list) and len(choices) > 1:
+            # openai stops at the first misfit: parse each choice alone to judge them all.
+            per_choice: list[str | None] = []
+            for choice in choices:
+                try:
+                    self.parser(parsed.model_copy(update={"choices": [choice]}))
+                    per_choice.append(None)
+                except Exception as exc:  # any failure of that choice is its misfit
+                    per_choice.append(_misfit_message(exc, self.field))
+            if any(per_choice):
+                return per_choice
+        return [_misfit_message(self.error, self.field)]
+
+
+def _misfit_message(exc: BaseException, field: str) -> str:
+    errors = getattr(exc, "errors", None)
+    try:
+        items = errors(include_url=False, include_input=False) if callable(errors) else None
+    except TypeError:
+        items = None
+    if items:
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())) or 'answer'}: {e.get('msg', '')}" for e in items[:5]
+        )
+    else:
+        detail = f"{type(exc).__name__}: {exc}"
+    return f"the answer does not fit the {field}: {detail}"
+
+
+def guard_parse(options: Any, stream: bool, field: str = "response_format") -> tuple[Any, ParseGuard | None]:
+    """Return ``options`` whose post-parser (a ``parse`` helper's) is guarded, and the guard."""
+    parser = options.post_parser
+    if stream or not callable(parser):
+        return options, None
+    guard = ParseGuard(parser, field)
+    options = options.model_copy()
+    options.post_parser = guard
+    return options, guard
 
 
 class ContractClientMixin:

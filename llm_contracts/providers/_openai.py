@@ -24,7 +24,7 @@ from ..contracts._types import LLMRequest
 from ..conversation import ACTIVE_CONVERSATION
 from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
 from ..enforcement._report import ContractReport, attach_report, get_report
-from ._client import ContractClientMixin, vacuous_report, with_body
+from ._client import ContractClientMixin, ParseGuard, guard_parse, vacuous_report, with_body
 from ._openai_body import BodyJudge, event_parser, install_async, install_sync
 from ._openai_routes import Route, route_for
 
@@ -98,76 +98,8 @@ def _prepare(settings: CallSettings, route: Route, options: Any) -> tuple[Any, L
     return options, route.requests.read(body)
 
 
-class _ParseGuard:
-    """Stand in for the post-parser of openai's ``parse`` helpers for one call.
-
-    ``chat.completions.parse`` and ``responses.parse`` turn the answer into openai's
-    ``Parsed...`` type after the HTTP call, raising pydantic's ``ValidationError`` when it
-    does not fit ``response_format``. Caught here, that misfit becomes an output violation
-    the pipeline re-asks like any other; openai's own errors (``LengthFinishReasonError``,
-    ...) and a ``TypeError`` for an unsupported format still pass through unchanged.
-    """
-
-    __slots__ = ("error", "parser")
-
-    def __init__(self, parser: Callable[[Any], Any]) -> None:
-        self.parser = parser
-        self.error: ValueError | None = None
-
-    def __call__(self, raw: Any) -> Any:
-        self.error = None
-        try:
-            return self.parser(raw)
-        except ValueError as exc:  # pydantic's ValidationError (invalid JSON included) is one
-            self.error = exc
-            return raw
-
-    def misfits(self, parsed: Any) -> list[str | None]:
-        """Return, per choice of the last answer, why it did not fit (None where it did)."""
-        if self.error is None:
-            return []
-        choices = getattr(parsed, "choices", None)
-        if isinstance(choices, list) and len(choices) > 1:
-            # openai stops at the first misfit: parse each choice alone to judge them all.
-            per_choice: list[str | None] = []
-            for choice in choices:
-                try:
-                    self.parser(parsed.model_copy(update={"choices": [choice]}))
-                    per_choice.append(None)
-                except Exception as exc:  # any failure of that choice is its misfit
-                    per_choice.append(_misfit_message(exc))
-            if any(per_choice):
-                return per_choice
-        return [_misfit_message(self.error)]
-
-
-def _misfit_message(exc: BaseException) -> str:
-    errors = getattr(exc, "errors", None)
-    try:
-        items = errors(include_url=False, include_input=False) if callable(errors) else None
-    except TypeError:
-        items = None
-    if items:
-        detail = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())) or 'answer'}: {e.get('msg', '')}"
-                           for e in items[:5])
-    else:
-        detail = f"{type(exc).__name__}: {exc}"
-    return f"the answer does not fit the response_format: {detail}"
-
-
-def _guard_parse(options: Any, stream: bool) -> tuple[Any, _ParseGuard | None]:
-    """Return ``options`` whose post-parser (a ``parse`` helper's) is guarded, and the guard."""
-    parser = options.post_parser
-    if stream or not callable(parser):
-        return options, None
-    guard = _ParseGuard(parser)
-    options = options.model_copy()
-    options.post_parser = guard
-    return options, guard
-
-
 def _walk(settings: CallSettings, route: Route, request: LLMRequest, stream: bool,
-          guard: _ParseGuard | None = None) -> Any:
+          guard: ParseGuard | None = None) -> Any:
     """Return the pipeline generator of one call on ``route``."""
     answers = route.responses
     return contracted_call(settings, request, to_response=answers.response, reask_body=route.requests.reask,
@@ -340,7 +272,7 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
         body_streamed = _streams_body(options)
         parent = super().request
         settings = self._call_settings()
-        options, guard = _guard_parse(options, stream)
+        options, guard = guard_parse(options, stream)
         if guard is None and self._unobserved(settings):
             # No contracts, listeners, tracer or conversation: openai's own path, with
             # only a vacuous report attached so get_report() works the same everywhere.
@@ -438,7 +370,7 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
         body_streamed = _streams_body(options)
         parent = super().request
         settings = self._call_settings()
-        options, guard = _guard_parse(options, stream)
+        options, guard = guard_parse(options, stream)
         if guard is None and self._unobserved(settings):
             # No contracts, listeners, tracer or conversation: openai's own path, with
             # only a vacuous report attached so get_report() works the same everywhere.

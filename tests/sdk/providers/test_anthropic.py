@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import pydantic
 import pytest
 
 import llm_contracts
@@ -132,6 +133,33 @@ class TestCreate:
         assert raw.http_response.status_code == 200
         assert raw.parse().content[0].text == "All clean here."
         assert get_report(raw.parse()).outcome == "repaired"
+
+
+class Answer(pydantic.BaseModel):
+    answer: str
+
+
+class TestParse:
+    def test_an_answer_that_does_not_fit_output_format_is_reasked(self):
+        fake = FakeAnthropic(text('{"answer": 4'), text('{"answer": "ok"}'))
+
+        message = client(fake, output_contracts=[], contract_retries=1).messages.parse(
+            model=MODEL, max_tokens=256, messages=MESSAGES, output_format=Answer
+        )
+
+        assert message.parsed_output == Answer(answer="ok")
+        report = get_report(message)
+        assert report.outcome == "repaired"
+        assert "does not fit the output_format" in report.attempts[0].results[0].message
+        assert fake.bodies[0]["output_config"]["format"]["type"] == "json_schema"
+
+    def test_with_no_retries_left_the_misfit_is_a_contract_violation(self):
+        fake = FakeAnthropic(text('{"answer": 4}'))
+
+        with pytest.raises(ContractViolationError, match="output_format"):
+            client(fake, output_contracts=[]).messages.parse(
+                model=MODEL, max_tokens=256, messages=MESSAGES, output_format=Answer
+            )
 
 
 class TestTools:
