@@ -106,6 +106,16 @@ class TestCreate:
         assert (message.usage.input_tokens, message.usage.output_tokens) == (40, 10)
         assert get_report(message).total_usage.total_tokens == 50
 
+    def test_a_reask_keeps_the_thinking_blocks_of_the_rejected_turn(self):
+        fake = FakeAnthropic(text("This is forbidden.", thinking="Let me think."), text("All clean here."))
+
+        create(client(fake, contract_retries=1))
+
+        assert fake.bodies[1]["messages"][1]["content"] == [
+            {"type": "thinking", "thinking": "Let me think.", "signature": "sig"},
+            {"type": "text", "text": "This is forbidden."},
+        ]
+
     def test_thinking_blocks_pass_through_unjudged(self):
         fake = FakeAnthropic(text("All clean here.", thinking="is this forbidden? no."))
 
@@ -344,6 +354,16 @@ class TestCoverage:
         # The most claude-3-5-haiku (any dated snapshot) may write is 8,192 tokens.
         assert fake.bodies[0]["max_tokens"] == 8_192
 
+    def test_the_parameter_checks_use_anthropics_temperature_range(self):
+        from llm_contracts.providers import get_provider
+
+        view = get_provider("anthropic").routes["/v1/messages"].requests
+        request = view.read({"model": MODEL, "max_tokens": 256, "messages": MESSAGES, "temperature": 1.5})
+
+        verdict = RequestParametersContract(auto_fix=True).validate(request)
+
+        assert verdict.fixed_value.body["temperature"] == 1.0
+
     def test_a_system_role_inside_messages_is_refused_before_the_call(self):
         fake = FakeAnthropic()
         c = client(fake, input_contracts=[RequestParametersContract()])
@@ -398,3 +418,25 @@ def test_importing_the_sdk_does_not_import_anthropic():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
 
     assert out.stdout.strip() == "False"
+
+
+def test_the_otel_span_names_anthropic_as_the_provider():
+    pytest.importorskip("opentelemetry.sdk", reason="the otel extra (opentelemetry-sdk) is not installed")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    fake = FakeAnthropic(text("All clean here.", input_tokens=12, output_tokens=3))
+
+    create(client(fake, otel=provider))
+
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes["gen_ai.provider.name"] == "anthropic"
+    assert span.attributes["gen_ai.operation.name"] == "chat"
+    assert (span.attributes["gen_ai.usage.input_tokens"], span.attributes["gen_ai.usage.output_tokens"]) == (
+        12,
+        3,
+    )
