@@ -9,6 +9,7 @@ batches, models, files) is anthropic's own code path.
 
 from __future__ import annotations
 
+import json
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +22,7 @@ from .._exceptions import ContractConfigError, ContractViolationError
 from ..conversation import ACTIVE_CONVERSATION
 from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
 from ..enforcement._report import ContractReport, attach_report
+from ._body import BodyJudge, event_parser, install_async, install_sync
 from ._client import ContractClientMixin, ParseGuard, guard_parse, vacuous_report, with_body
 from ._registry import Route
 from ._specs import ANTHROPIC
@@ -51,6 +53,12 @@ def _client_options(client: Any) -> dict[str, Any]:
     return {k: v for k, v in options.items() if v is not None}
 
 
+def _streams_body(options: Any) -> bool:
+    """Return True for a ``with_streaming_response`` call: anthropic hands it back unread."""
+    headers = options.headers
+    return isinstance(headers, Mapping) and headers.get(_RAW_RESPONSE_HEADER) == "stream"
+
+
 def _given(body: Mapping[str, Any]) -> dict[str, Any]:
     """Return ``body`` without the parameters anthropic marks as not given."""
     return {k: v for k, v in body.items() if not isinstance(v, _SENTINELS)}
@@ -76,14 +84,56 @@ class _AnthropicClientMixin(ContractClientMixin):
     """The request-layer pieces the sync and async clients share."""
 
     def _route(self, options: Any) -> Route | None:
-        body = options.json_data
-        if not isinstance(body, Mapping):
-            return None
-        headers = options.headers
-        if isinstance(headers, Mapping) and headers.get(_RAW_RESPONSE_HEADER) == "stream":
-            # with_streaming_response hands the body back unread: not judged (yet), and said so.
+        if not isinstance(options.json_data, Mapping):
             return None
         return ANTHROPIC.route_for(options.method, options.url)
+
+    def _judge_body(
+        self, result: Any, route: Route, report: ContractReport, request: Any, *, sse: bool
+    ) -> None:
+        """Judge a ``with_streaming_response`` body as the caller reads it (see ``_body``)."""
+        from anthropic._models import construct_type
+        from anthropic._streaming import extract_stream_chunk_type
+
+        report.streamed = sse
+        validator = self._validator(route, report, request)
+        http_response = result.http_response
+        stream_cls = getattr(result, "_stream_cls", None)
+        chunk_type = extract_stream_chunk_type(stream_cls) if sse and stream_cls is not None else None
+        cast_to = result._cast_to
+
+        def parse_body(body: bytes) -> Any:
+            try:
+                return construct_type(type_=cast_to, value=json.loads(body))
+            except ValueError:
+                return None
+
+        judge = BodyJudge(
+            validator,
+            route=route,
+            sse=sse,
+            parse_event=event_parser(self, chunk_type, http_response),
+            parse_body=parse_body,
+        )
+        original = result.parse
+        if isinstance(result, AsyncAPIResponse):
+            install_async(http_response, judge)
+
+            async def aparse(*a: Any, **kw: Any) -> Any:
+                parsed = await original(*a, **kw)
+                attach_report(parsed, report)
+                return parsed
+
+            result.parse = aparse  # type: ignore[method-assign]  # this one response object only
+        else:
+            install_sync(http_response, judge)
+
+            def parse(*a: Any, **kw: Any) -> Any:
+                parsed = original(*a, **kw)
+                attach_report(parsed, report)
+                return parsed
+
+            result.parse = parse  # this one response object only
 
     def _unvalidated(self, report: ContractReport) -> None:
         """Report a stream handed back without being parsed: nothing checked it."""
@@ -132,6 +182,8 @@ class ContractAnthropic(_AnthropicClientMixin, anthropic.Anthropic):
         if route is None:
             return super().request(cast_to, options, *args, **kwargs)
         stream = bool(kwargs.get("stream", False))
+        # with_streaming_response: anthropic hands the body back unread; it is judged as read.
+        body_streamed = _streams_body(options)
         parent = super().request
         settings = self._call_settings()
         # messages.parse: an answer that does not fit output_format is a violation, re-asked.
@@ -159,7 +211,7 @@ class ContractAnthropic(_AnthropicClientMixin, anthropic.Anthropic):
 
         try:
             result, report = drive_sync(
-                _walk(settings, route, llm_request, stream, guard),
+                _walk(settings, route, llm_request, stream or body_streamed, guard),
                 engine=settings.engine,
                 send=send,
                 parse=parse,
@@ -167,7 +219,9 @@ class ContractAnthropic(_AnthropicClientMixin, anthropic.Anthropic):
         except ContractViolationError as exc:
             self.last_report = exc.report
             raise
-        if stream:
+        if body_streamed and isinstance(result, (APIResponse, AsyncAPIResponse)):
+            self._judge_body(result, route, report, llm_request, sse=stream)
+        elif stream:
             result = self._wrap_stream(result, route, report, llm_request)
         self._remember(result, report, parsed_objects)
         return result
@@ -231,6 +285,8 @@ class AsyncContractAnthropic(_AnthropicClientMixin, anthropic.AsyncAnthropic):
         if route is None:
             return await super().request(cast_to, options, *args, **kwargs)
         stream = bool(kwargs.get("stream", False))
+        # with_streaming_response: anthropic hands the body back unread; it is judged as read.
+        body_streamed = _streams_body(options)
         parent = super().request
         settings = self._call_settings()
         # messages.parse: an answer that does not fit output_format is a violation, re-asked.
@@ -256,7 +312,7 @@ class AsyncContractAnthropic(_AnthropicClientMixin, anthropic.AsyncAnthropic):
 
         try:
             result, report = await drive_async(
-                _walk(settings, route, llm_request, stream, guard),
+                _walk(settings, route, llm_request, stream or body_streamed, guard),
                 engine=settings.engine,
                 send=send,
                 parse=parse,
@@ -264,7 +320,9 @@ class AsyncContractAnthropic(_AnthropicClientMixin, anthropic.AsyncAnthropic):
         except ContractViolationError as exc:
             self.last_report = exc.report
             raise
-        if stream:
+        if body_streamed and isinstance(result, (APIResponse, AsyncAPIResponse)):
+            self._judge_body(result, route, report, llm_request, sse=stream)
+        elif stream:
             result = self._wrap_stream(result, route, report, llm_request)
         self._remember(result, report, parsed_objects)
         return result

@@ -24,8 +24,8 @@ from ..contracts._types import LLMRequest
 from ..conversation import ACTIVE_CONVERSATION
 from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
 from ..enforcement._report import ContractReport, attach_report, get_report
+from ._body import BodyJudge, event_parser, install_async, install_sync
 from ._client import ContractClientMixin, ParseGuard, guard_parse, vacuous_report, with_body
-from ._openai_body import BodyJudge, event_parser, install_async, install_sync
 from ._openai_routes import Route, route_for
 
 try:  # the raw-response wrappers moved between openai releases; both names exist in 1.x-3.x
@@ -167,7 +167,7 @@ class _ContractClientMixin(ContractClientMixin):
 
     def _judge_body(self, result: Any, route: Route, report: ContractReport, request: Any, *,
                     sse: bool) -> None:
-        """Judge a ``with_streaming_response`` body as the caller reads it (see ``_openai_body``)."""
+        """Judge a ``with_streaming_response`` body as the caller reads it (see ``_body``)."""
         report.streamed = sse
         validator = self._validator(route, report, request)
         http_response = result.http_response

@@ -40,6 +40,8 @@ class FakeAnthropic:
     def __init__(self, *turns: Turn) -> None:
         self.turns: deque[Turn] = deque(turns)
         self.requests: list[httpx2.Request] = []
+        # Stream each SSE event as its own piece of the body (sync clients only).
+        self.chunked = False
 
     def queue(self, *turns: Turn) -> FakeAnthropic:
         self.turns.extend(turns)
@@ -64,9 +66,9 @@ class FakeAnthropic:
                 },
             )
         if body.get("stream"):
-            return httpx2.Response(
-                200, headers={"content-type": "text/event-stream"}, content=self._sse(turn, body["model"])
-            )
+            events = self._sse(turn, body["model"])
+            content = iter(events) if self.chunked else b"".join(events)
+            return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=content)
         return httpx2.Response(200, json=self._message(turn, body["model"]))
 
     def _blocks(self, turn: Turn) -> list[dict[str, Any]]:
@@ -93,7 +95,7 @@ class FakeAnthropic:
             "usage": {"input_tokens": turn.input_tokens, "output_tokens": turn.output_tokens},
         }
 
-    def _sse(self, turn: Turn, model: str) -> bytes:
+    def _sse(self, turn: Turn, model: str) -> list[bytes]:
         events: list[tuple[str, dict[str, Any]]] = []
         start = {
             **self._message(turn, model),
@@ -168,9 +170,9 @@ class FakeAnthropic:
             )
         )
         events.append(("message_stop", {}))
-        return b"".join(
+        return [
             f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode() for kind, data in events
-        )
+        ]
 
     def http_client(self) -> httpx2.Client:
         return httpx2.Client(transport=httpx2.MockTransport(self.handler))

@@ -282,6 +282,44 @@ class TestStreaming:
         assert get_report(stream).stop_reason == "closed by caller before the end of the stream"
 
 
+class TestStreamingResponse:
+    def test_a_streamed_body_releases_no_byte_of_a_forbidden_match(self):
+        fake = FakeAnthropic(text("Fine. ", "The pass", "word is hun", "ter2 ", "ok."))
+        fake.chunked = True  # one event per piece of the body, as a real server sends them
+        c = client(
+            fake, output_contracts=[RegexContract(r"hunter2", must_match=False)], stream_policy="hold_back:3"
+        )
+        lines: list[str] = []
+
+        with (
+            pytest.raises(ContractViolationError),
+            c.messages.with_streaming_response.create(
+                model=MODEL, max_tokens=256, messages=MESSAGES, stream=True
+            ) as response,
+        ):
+            for line in response.iter_lines():
+                lines.append(line)
+
+        body = "\n".join(lines)
+        assert "Fine. " in body and "hun" not in body
+        assert c.last_report.outcome == "violated" and c.last_report.streamed
+
+    def test_a_json_body_is_judged_when_read(self):
+        fake = FakeAnthropic(text("This is forbidden."), text("All clean here."))
+        c = client(fake, stream_policy="buffer")
+
+        with (
+            pytest.raises(ContractViolationError),
+            c.messages.with_streaming_response.create(model=MODEL, max_tokens=256, messages=MESSAGES) as r,
+        ):
+            r.parse()
+        with c.messages.with_streaming_response.create(model=MODEL, max_tokens=256, messages=MESSAGES) as r:
+            message = r.parse()
+
+        assert message.content[0].text == "All clean here."
+        assert get_report(message).outcome == "passed"
+
+
 def c_last_outcome(stream: Any) -> str:
     return get_report(stream._raw_stream).outcome
 
