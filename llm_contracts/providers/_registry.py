@@ -17,8 +17,7 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ContractConfigError
 from ..contracts._tokens import ModelLimits
@@ -34,6 +33,9 @@ __all__ = [
     "provider_names",
     "register",
 ]
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 log = logging.getLogger("llm_contracts")
 
@@ -156,7 +158,7 @@ def register(spec: ProviderSpec, *, replace: bool = False) -> ProviderSpec:
     return spec
 
 
-def _load(entry: metadata.EntryPoint) -> ProviderSpec:
+def _load(entry: EntryPoint) -> ProviderSpec:
     target = entry.load()
     spec = target() if callable(target) and not isinstance(target, ProviderSpec) else target
     if not isinstance(spec, ProviderSpec):
@@ -175,6 +177,9 @@ def discover(*, force: bool = False) -> None:
     if _discovered and not force:
         return
     _discovered = True
+    # Imported here: importlib.metadata costs milliseconds, and only a lookup needs it.
+    from importlib import metadata
+
     try:
         entries = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
     except Exception:  # a broken distribution's metadata must not break the SDK
