@@ -478,3 +478,26 @@ def test_the_otel_span_names_anthropic_as_the_provider():
         12,
         3,
     )
+
+
+def test_a_conversation_records_the_anthropic_turns():
+    fake = FakeAnthropic(text("Hello Ada."), text("It ships today."))
+    c = client(fake)
+    history: list[dict[str, Any]] = [{"role": "user", "content": "Hi"}]
+
+    with c.conversation("s-1") as conv:
+        first = c.messages.create(model=MODEL, max_tokens=256, system="Be brief.", messages=history)
+        history += [
+            {"role": "assistant", "content": [{"type": "text", "text": first.content[0].text}]},
+            {"role": "user", "content": "Where is my order?"},
+        ]
+        c.messages.create(model=MODEL, max_tokens=256, system="Be brief.", messages=history)
+
+    assert [(t.role, t.content) for t in conv.turns] == [
+        ("system", "Be brief."),
+        ("user", "Hi"),
+        ("assistant", "Hello Ada."),
+        ("user", "Where is my order?"),
+        ("assistant", "It ships today."),
+    ]
+    assert c.last_report.session_id == "s-1"
