@@ -10,6 +10,7 @@ batches, models, files) is anthropic's own code path.
 from __future__ import annotations
 
 import json
+import os
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -49,8 +50,52 @@ def _client_options(client: Any) -> dict[str, Any]:
         "default_headers": dict(client._custom_headers) or None,
         "default_query": dict(client._custom_query) or None,
         "http_client": client._client,
+        # A credential provider (a profile, workload identity) when there is no key or token.
+        "credentials": None if client.api_key or client.auth_token else getattr(client, "credentials", None),
     }
     return {k: v for k, v in options.items() if v is not None}
+
+
+_CREDENTIAL_ARGS = ("api_key", "auth_token", "credentials", "config", "profile")
+
+
+def _chain_credentials(kwargs: Mapping[str, Any]) -> Any:
+    """Resolve anthropic's default credential chain for a client given no credential.
+
+    anthropic runs its chain (``ANTHROPIC_PROFILE``, workload identity federation, the
+    active profile on disk) only for its own two classes, not for subclasses; a drop-in
+    must find the same credential. Returns anthropic's ``CredentialResult``, or None
+    (a credential was given, the environment holds a key or token, nothing was found,
+    or an anthropic release without the chain).
+    """
+    try:
+        from anthropic._client import has_explicit_credential, static_credential_from_env
+        from anthropic.lib.credentials import default_credentials
+    except ImportError:
+        return None
+    if has_explicit_credential(**{name: kwargs.get(name) for name in _CREDENTIAL_ARGS}):
+        return None
+    if any(static_credential_from_env(warn=False)):
+        return None
+    base_url = kwargs.get("base_url") or os.environ.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com"
+    return default_credentials(base_url=str(base_url))
+
+
+def _adopt_chain(client: Any, kwargs: Mapping[str, Any], chained: Any) -> None:
+    """Give ``client`` what anthropic's own constructor takes from a chained credential."""
+    client._credential_headers = dict(getattr(chained, "extra_headers", None) or {})
+    chosen = kwargs.get("base_url") or os.environ.get("ANTHROPIC_BASE_URL")
+    if chained.base_url and not chosen:
+        client.base_url = chained.base_url
+        client._unchosen_base_url = client.base_url
+
+
+def _copy_credentials(client: Any, kwargs: dict[str, Any]) -> None:
+    # anthropic's copy() keeps a credentials provider for its own classes only.
+    if not any(kwargs.get(name) is not None for name in _CREDENTIAL_ARGS) and "credentials" not in kwargs:
+        provider = getattr(client, "credentials", None)
+        if provider is not None and client.api_key is None and client.auth_token is None:
+            kwargs["credentials"] = provider
 
 
 def _streams_body(options: Any) -> bool:
@@ -166,10 +211,16 @@ class ContractAnthropic(_AnthropicClientMixin, anthropic.Anthropic):
         self._init_contracts(kwargs)
         if client is not None:
             kwargs = {**_client_options(client), **kwargs}
+        chained = _chain_credentials(kwargs)
+        if chained is not None:
+            kwargs["credentials"] = chained.provider
         super().__init__(**kwargs)
+        if chained is not None:
+            _adopt_chain(self, kwargs, chained)
 
     def copy(self, **kwargs: Any) -> ContractAnthropic:  # type: ignore[override]
         """Return a copy with changed anthropic options and the same contracts and settings."""
+        _copy_credentials(self, kwargs)
         twin = super().copy(**kwargs)
         twin._adopt(self)
         return twin
@@ -270,10 +321,16 @@ class AsyncContractAnthropic(_AnthropicClientMixin, anthropic.AsyncAnthropic):
         self._init_contracts(kwargs)
         if client is not None:
             kwargs = {**_client_options(client), **kwargs}
+        chained = _chain_credentials(kwargs)
+        if chained is not None:
+            kwargs["credentials"] = chained.provider
         super().__init__(**kwargs)
+        if chained is not None:
+            _adopt_chain(self, kwargs, chained)
 
     def copy(self, **kwargs: Any) -> AsyncContractAnthropic:  # type: ignore[override]
         """Return a copy with changed anthropic options and the same contracts and settings."""
+        _copy_credentials(self, kwargs)
         twin = super().copy(**kwargs)
         twin._adopt(self)
         return twin

@@ -501,3 +501,38 @@ def test_a_conversation_records_the_anthropic_turns():
         ("assistant", "It ships today."),
     ]
     assert c.last_report.session_id == "s-1"
+
+
+def _profile(config_dir: Path, token: str) -> None:
+    """Write an anthropic profile named "dev" whose access token is rotated outside the SDK."""
+    (config_dir / "configs").mkdir(parents=True)
+    (config_dir / "credentials").mkdir()
+    (config_dir / "configs" / "dev.json").write_text(json.dumps({"authentication": {"type": "user_oauth"}}))
+    secret = config_dir / "credentials" / "dev.json"
+    secret.write_text(json.dumps({"type": "oauth_token", "access_token": token, "expires_at": 4_102_444_800}))
+    secret.chmod(0o600)
+
+
+@pytest.mark.parametrize("make", ["new", "copy", "wrap"])
+def test_the_profile_credential_anthropic_finds_is_found_by_the_drop_in_too(tmp_path, monkeypatch, make):
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ANTHROPIC_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setenv("ANTHROPIC_PROFILE", "dev")
+    _profile(tmp_path, "tok-from-profile")
+    fake = FakeAnthropic(text("All clean here."), text("All clean here."))
+    anthropic.Anthropic(http_client=fake.http_client(), max_retries=0).messages.create(
+        model=MODEL, max_tokens=256, messages=MESSAGES
+    )
+    if make == "new":
+        drop_in = ContractAnthropic(http_client=fake.http_client(), max_retries=0)
+    elif make == "copy":
+        drop_in = ContractAnthropic(http_client=fake.http_client(), max_retries=0).copy(timeout=5)
+    else:
+        drop_in = ContractAnthropic(client=anthropic.Anthropic(http_client=fake.http_client(), max_retries=0))
+
+    create(drop_in)
+
+    raw_auth, drop_in_auth = (r.headers.get("authorization") for r in fake.requests)
+    assert raw_auth == "Bearer tok-from-profile"
+    assert drop_in_auth == raw_auth
