@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ContractConfigError
 from ..contracts._tokens import ModelLimits
-from ..contracts._types import RequestView, ResponseView
+from ..contracts._types import LLMResponse, RequestView, ResponseView
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -78,6 +79,9 @@ class ProviderSpec:
         models: the published limits of the provider's models, by model name; a dated
             snapshot (``-20250514``) of a listed model has the listed model's limits.
         requires: the vendor package the clients need, named when it is missing.
+        answers: the vendor's answer types by ``"module:Class"``, each with the route that
+            reads it, so a decorated function returning one is judged on its text (looked
+            up only in modules already imported: the vendor SDK is never imported for it).
 
     Example::
 
@@ -90,6 +94,7 @@ class ProviderSpec:
     clients: Mapping[str, str | type[Any]] = field(default_factory=dict)
     models: Mapping[str, ModelLimits] = field(default_factory=dict)
     requires: str | None = None
+    answers: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -103,6 +108,16 @@ class ProviderSpec:
     def route_for(self, method: str, url: Any) -> Route | None:
         """Return the route of a generation call, or None for every other call."""
         return _match(self.routes, method, url)
+
+    def read_answer(self, result: Any) -> LLMResponse | None:
+        """Return the neutral view of ``result`` when it is one of this provider's answer types."""
+        for path, endpoint in self.answers.items():
+            module_name, _, attribute = path.partition(":")
+            module = sys.modules.get(module_name)
+            kind = getattr(module, attribute, None) if module is not None else None
+            if isinstance(kind, type) and isinstance(result, kind):
+                return self.routes[endpoint].responses.response(result, None)
+        return None
 
     def client(self, name: str) -> type[Any]:
         """Return the client class registered as ``name``, importing it now if need be."""
@@ -223,6 +238,11 @@ def provider_names() -> list[str]:
     """Return the names of every registered provider, plugins included, sorted."""
     discover()
     return sorted(_SPECS)
+
+
+def registered() -> list[ProviderSpec]:
+    """Return the specs registered so far, without looking for plugins."""
+    return list(_SPECS.values())
 
 
 def broken_plugins() -> dict[str, str]:

@@ -35,4 +35,8 @@ ANTHROPIC = ProviderSpec(
     },
     models=MODELS,
     requires="anthropic",
+    answers={
+        "anthropic.types.message:Message": "/v1/messages",
+        "anthropic.types.beta.beta_message:BetaMessage": "/v1/messages",
+    },
 )

@@ -536,3 +536,21 @@ def test_the_profile_credential_anthropic_finds_is_found_by_the_drop_in_too(tmp_
     raw_auth, drop_in_auth = (r.headers.get("authorization") for r in fake.requests)
     assert raw_auth == "Bearer tok-from-profile"
     assert drop_in_auth == raw_auth
+
+
+def test_a_decorated_function_returning_an_anthropic_message_is_judged_on_its_text():
+    from llm_contracts import post
+
+    fake = FakeAnthropic(text("Sure: TICKET-12"), text("No ticket today."))
+    raw = anthropic.Anthropic(api_key="test-key", http_client=fake.http_client(), max_retries=0)
+
+    # Anchored: the JSON dump of the whole message would not match, its text does.
+    @post(RegexContract(r"^Sure: TICKET-\d+$"))
+    def triage(prompt: str) -> Any:
+        return raw.messages.create(
+            model=MODEL, max_tokens=256, messages=[{"role": "user", "content": prompt}]
+        )
+
+    assert triage("open a ticket").content[0].text == "Sure: TICKET-12"
+    with pytest.raises(ContractViolationError):
+        triage("again")
