@@ -554,3 +554,17 @@ def test_a_decorated_function_returning_an_anthropic_message_is_judged_on_its_te
     assert triage("open a ticket").content[0].text == "Sure: TICKET-12"
     with pytest.raises(ContractViolationError):
         triage("again")
+
+
+def test_without_anthropic_installed_the_client_names_the_extra_to_install():
+    code = (
+        "import sys; sys.modules['anthropic'] = None\n"
+        "import llm_contracts\n"
+        "try:\n    llm_contracts.ContractAnthropic\nexcept ImportError as exc:\n    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+
+    assert (
+        out.stdout.strip()
+        == "ContractAnthropic needs the 'anthropic' package: pip install 'llm-contracts[anthropic]'"
+    )
