@@ -480,6 +480,28 @@ class QuarantinedBucket(models.Model):
         ]
 
 
+class PendingEvent(models.Model):
+    """An event stored but not yet counted in the rollups: the aggregation's queue.
+
+    A database trigger adds a row for every event inserted, by any path (the API, the
+    admin, a bulk load), in the inserting transaction; an aggregation pass counts the
+    events of a project's pending rows and deletes those rows in one transaction, so
+    every event is counted exactly once, whatever order the inserting transactions
+    commit in. (A cursor on the events' id would skip a row whose transaction took its
+    id early and committed after the cursor had passed it.) A pass therefore reads what
+    arrived since the last one and nothing else.
+    """
+
+    # No foreign keys: the trigger's insert must not lock or probe other tables.
+    project_id = models.BigIntegerField()
+    event_pk = models.BigIntegerField()
+    # The event's own timestamp: finds its partition and its minute without a join.
+    timestamp = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["project_id", "id"], name="pendingevent_project")]
+
+
 class Watermark(models.Model):
     """How far a periodic job has read; one row per job."""
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Count, DateTimeField, F, FloatField, Max, Q, Sum, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 from django.utils.text import slugify
@@ -25,6 +26,8 @@ from contracts_app.models import (
     BUCKET_FIELDS,
     LATENCY_BUCKETS_MS,
     LLM_BUCKET_FIELDS,
+    READABLE_SINCE,
+    READABLE_UNTIL,
     AlertRule,
     ApiKey,
     Breakpoint,
@@ -36,6 +39,7 @@ from contracts_app.models import (
     Membership,
     MinuteBreakdown,
     MinuteRollup,
+    PendingEvent,
     Project,
     QuarantinedBucket,
     SdkInstance,
@@ -1052,13 +1056,16 @@ def trace_store(*, project: Project, trace: TraceIn) -> tuple[Trace, bool]:
 
 @dataclass
 class AggregationResult:
-    minute_buckets: int = 0
+    # Queued events taken off the queue (counted, or dropped as unreadable).
+    events: int = 0
     minute_rows: int = 0
     hour_rows: int = 0
     watermark: datetime | None = None
     # Projects whose pass failed, and the minutes set aside (retried on every pass).
     failed_projects: int = 0
     quarantined: int = 0
+    # Projects another worker was counting: left to it.
+    busy_projects: int = 0
 
 
 # What a rollup row adds up; hour rows are sums of these over their minutes.
@@ -1075,7 +1082,6 @@ _SUMMED = (
     *BUCKET_FIELDS,
     *LLM_BUCKET_FIELDS,
 )
-_ROLLUP_COLUMNS = ("project_id", "bucket", "contract", "contract_version", "experiment", "variant", *_SUMMED)
 
 
 def _stable(expr: str) -> str:
@@ -1101,46 +1107,74 @@ def _histogram_aggregates(
     return out
 
 
-def _runs(minutes: Iterable[datetime], gap: timedelta) -> list[tuple[datetime, datetime]]:
-    """Group sorted minute buckets into [start, end) ranges, merging ranges closer than ``gap``."""
-    runs: list[tuple[datetime, datetime]] = []
-    for minute in sorted(set(minutes)):
-        end = minute + timedelta(minutes=1)
-        if runs and minute - runs[-1][1] <= gap:
-            runs[-1] = (runs[-1][0], end)
-        else:
-            runs.append((minute, end))
-    return runs
+_BATCH = "lc_rollup_batch"
+_MINUTE = timedelta(minutes=1)
+# The first key of the advisory locks that give one project's aggregation to one worker.
+_LOCK_CLASS = 0x6C_6C_63_72  # "llcr"
 
 
-def _insert_select(
-    model: type[MinuteRollup] | type[HourRollup], select: Sequence[str], subquery: Any, params: Sequence[Any]
-) -> int:
-    # INSERT ... SELECT keeps the rows in the database: building thousands of model
-    # objects and sending them back costs more than the aggregation itself. The
-    # grouping query is still written with the ORM, so it stays portable.
-    sql, sub_params = subquery.query.sql_with_params()
-    columns = ", ".join(_ROLLUP_COLUMNS)
+def _batch_reset() -> None:
+    """Create (once per connection) and empty the temporary table of the chunk being counted."""
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            columns = "pending_id bigint, event_pk bigint, ts timestamptz"
+            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_BATCH} ({columns})")
+            # TRUNCATE, not DELETE: autovacuum never visits temporary tables.
+            cursor.execute(f"TRUNCATE {_BATCH}")
+        else:
+            columns = "pending_id integer, event_pk integer, ts datetime"
+            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_BATCH} ({columns})")
+            cursor.execute(f"DELETE FROM {_BATCH}")
+
+
+def _take(pending: Any) -> int:
+    """Move the queued rows of ``pending`` into the batch table and off the queue; return how many."""
+    _batch_reset()
+    sql, params = pending.values_list("id", "event_pk", "timestamp").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {_BATCH} (pending_id, event_pk, ts) {sql}", params)
+        taken = max(cursor.rowcount, 0)
         cursor.execute(
-            f"INSERT INTO {model._meta.db_table} ({columns}) SELECT {', '.join(select)} FROM ({sql}) sub",
-            [*params, *sub_params],
+            f"DELETE FROM {PendingEvent._meta.db_table} WHERE id IN (SELECT pending_id FROM {_BATCH})"
         )
-        return max(cursor.rowcount, 0)
+    return taken
 
 
-def _minute_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> int:
+def _batch_events(project_id: int) -> Any:
+    """Return the events of the batch table that the rollups count, or None when there are none."""
+    with connection.cursor() as cursor:
+        # The range lets Postgres read only the partitions the batch falls in.
+        cursor.execute(
+            f"SELECT MIN(ts), MAX(ts) FROM {_BATCH} WHERE ts >= %s AND ts < %s",
+            [READABLE_SINCE, READABLE_UNTIL],
+        )
+        low, high = cursor.fetchone()
+    if low is None:
+        return None
+    if isinstance(low, str):  # SQLite returns the stored text
+        low, high = (datetime.fromisoformat(v).replace(tzinfo=UTC) for v in (low, high))
+    return ValidationEvent.objects.filter(
+        Q(timestamp__gte=low, timestamp__lte=high),
+        # Only timestamps ingest accepts: a row stored before it bounded them (year 1,
+        # 9999-12-31) has no minute any page shows, and may not even be readable.
+        Q(timestamp__gte=F("received_at") - timedelta(seconds=settings.EVENT_MAX_AGE_S)),
+        Q(timestamp__lte=F("received_at") + timedelta(seconds=settings.EVENT_MAX_FUTURE_S)),
+        project_id=project_id,
+        pk__in=RawSQL(f"SELECT event_pk FROM {_BATCH}", ()),
+    )
+
+
+def _rollup_deltas(events: Any, unit: str) -> tuple[Any, list[str]]:
     grouped = (
-        ValidationEvent.objects.filter(project_id=project_id, timestamp__gte=start, timestamp__lt=end)
-        .annotate(
-            minute=Trunc("timestamp", "minute", output_field=DateTimeField(), tzinfo=UTC),
+        events.annotate(
+            at=Trunc("timestamp", unit, output_field=DateTimeField(), tzinfo=UTC),
             # Grouped by the key the rollup row stores: version 0 and NULL, or "" and NULL,
             # stored before ingest normalised them, must not make two rows of one key.
             key_version=Coalesce("contract_version", Value(0)),
             key_experiment=Coalesce("experiment", Value("")),
             key_variant=Coalesce("variant", Value("")),
         )
-        .values("minute", "contract", "key_version", "key_experiment", "key_variant")
+        .values("at", "contract", "key_version", "key_experiment", "key_variant")
         .annotate(
             n=Count("id"),
             n_violations=Count("id", filter=Q(is_valid=False)),
@@ -1158,7 +1192,7 @@ def _minute_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> 
     )
     select = [
         "%s",
-        "sub.minute",
+        "sub.at",
         "sub.contract",
         "sub.key_version",
         "sub.key_experiment",
@@ -1174,81 +1208,63 @@ def _minute_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> 
         _stable("sub.s_llm_latency"),
         *(f"sub.{name}" for name in (*BUCKET_FIELDS, *LLM_BUCKET_FIELDS)),
     ]
-    MinuteRollup.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end).delete()
-    return _insert_select(MinuteRollup, select, grouped, [project_id])
+    return grouped, select
 
 
+def _upsert(
+    model: type[models.Model],
+    keys: Sequence[str],
+    added: Sequence[str],
+    select: Sequence[str],
+    subquery: Any,
+    project_id: int,
+) -> int:
+    """Add the grouped rows of ``subquery`` to ``model``'s rows of the same key; return the rows written.
 
-
-def _hour_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> int:
-    start = start.replace(minute=0, second=0, microsecond=0)
-    if end.minute or end.second or end.microsecond:
-        end = end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    grouped = (
-        MinuteRollup.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end)
-        .annotate(hour=Trunc("bucket", "hour", output_field=DateTimeField(), tzinfo=UTC))
-        .values("hour", "contract", "contract_version", "experiment", "variant")
-        .annotate(**{f"s_{name}": Sum(name) for name in _SUMMED})
-        .order_by()
-    )
-    select = [
-        "%s",
-        "sub.hour",
-        "sub.contract",
-        "sub.contract_version",
-        "sub.experiment",
-        "sub.variant",
-        *(_stable(f"sub.s_{name}") if name.endswith("_ms") else f"sub.s_{name}" for name in _SUMMED),
-    ]
-    HourRollup.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end).delete()
-    return _insert_select(HourRollup, select, grouped, [project_id])
-
-
-_BREAKDOWN_COLUMNS = ("project_id", "bucket", "model", "severity", "count", "violations")
-
-
-def _breakdowns_rebuild(project_id: int, start: datetime, end: datetime) -> None:
-    # Counts per model and severity, for the overview's "top models / severities": the
-    # rollups are keyed by contract, and a scan of raw events would not stay fast.
-    minutes = (
-        ValidationEvent.objects.filter(project_id=project_id, timestamp__gte=start, timestamp__lt=end)
-        .annotate(at=Trunc("timestamp", "minute", output_field=DateTimeField(), tzinfo=UTC))
-        .values("at", "model", "severity")
-        .annotate(n=Count("id"), n_violations=Count("id", filter=Q(is_valid=False)))
-        .order_by()
-    )
-    MinuteBreakdown.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end).delete()
-    _breakdown_insert(MinuteBreakdown, minutes, project_id)
-    start = start.replace(minute=0, second=0, microsecond=0)
-    if end.minute or end.second or end.microsecond:
-        end = end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    hours = (
-        MinuteBreakdown.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end)
-        .annotate(at=Trunc("bucket", "hour", output_field=DateTimeField(), tzinfo=UTC))
-        .values("at", "model", "severity")
-        .annotate(n=Sum("count"), n_violations=Sum("violations"))
-        .order_by()
-    )
-    HourBreakdown.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end).delete()
-    _breakdown_insert(HourBreakdown, hours, project_id)
-
-
-def _breakdown_insert(
-    model: type[MinuteBreakdown] | type[HourBreakdown], subquery: Any, project_id: int
-) -> None:
-    sql, sub_params = subquery.query.sql_with_params()
+    INSERT ... SELECT ... ON CONFLICT DO UPDATE keeps the rows in the database and adds
+    in one statement; every summed field is additive, so counting events in any order
+    and in any number of passes gives the same rows.
+    """
+    sql, params = subquery.query.sql_with_params()
+    table = connection.ops.quote_name(model._meta.db_table)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(c) for c in (*keys, *added))
+    updates = ", ".join(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in added)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {model._meta.db_table} ({', '.join(_BREAKDOWN_COLUMNS)}) "
-            f"SELECT %s, sub.at, sub.model, sub.severity, sub.n, sub.n_violations FROM ({sql}) sub",
-            [project_id, *sub_params],
+            f"INSERT INTO {table} ({columns}) SELECT {', '.join(select)} FROM ({sql}) sub WHERE 1 = 1 "
+            f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO UPDATE SET {updates}",
+            [project_id, *params],
         )
+        return max(cursor.rowcount, 0)
 
 
-def _rollups_rebuild(project_id: int, start: datetime, end: datetime, result: AggregationResult) -> None:
-    result.minute_rows += _minute_rollups_rebuild(project_id, start, end)
-    result.hour_rows += _hour_rollups_rebuild(project_id, start, end)
-    _breakdowns_rebuild(project_id, start, end)
+_ROLLUP_KEYS = ("project_id", "bucket", "contract", "contract_version", "experiment", "variant")
+_BREAKDOWN_KEYS = ("project_id", "bucket", "model", "severity")
+
+
+def _count_batch(project_id: int, result: AggregationResult) -> None:
+    """Add the events of the batch table to the minute and hour rollups and breakdowns."""
+    events = _batch_events(project_id)
+    if events is None:
+        return
+    for model, unit in ((MinuteRollup, "minute"), (HourRollup, "hour")):
+        grouped, select = _rollup_deltas(events, unit)
+        rows = _upsert(model, _ROLLUP_KEYS, _SUMMED, select, grouped, project_id)
+        if unit == "minute":
+            result.minute_rows += rows
+        else:
+            result.hour_rows += rows
+    for breakdown, unit in ((MinuteBreakdown, "minute"), (HourBreakdown, "hour")):
+        # Counts per model and severity, for the overview's "top models / severities".
+        grouped = (
+            events.annotate(at=Trunc("timestamp", unit, output_field=DateTimeField(), tzinfo=UTC))
+            .values("at", "model", "severity")
+            .annotate(n=Count("id"), n_violations=Count("id", filter=Q(is_valid=False)))
+            .order_by()
+        )
+        select = ["%s", "sub.at", "sub.model", "sub.severity", "sub.n", "sub.n_violations"]
+        _upsert(breakdown, _BREAKDOWN_KEYS, ("count", "violations"), select, grouped, project_id)
 
 
 def _quarantine(project_id: int, minute: datetime, exc: BaseException, now: datetime) -> None:
@@ -1262,87 +1278,118 @@ def _quarantine(project_id: int, minute: datetime, exc: BaseException, now: date
         )
 
 
-def _project_rollups(
-    project_id: int, minutes: list[datetime], result: AggregationResult, now: datetime
-) -> None:
-    """Rebuild one project's touched minutes; set aside each minute that cannot be rebuilt."""
-    minute = timedelta(minutes=1)
-    # The project's row lock makes a second pass wait for this one instead of writing
-    # the same rollup rows at the same time.
-    Project.objects.select_for_update().filter(pk=project_id).first()
-    # Close runs are merged into one query; the minutes in between are recomputed too,
-    # which is harmless and cheaper than many small queries.
-    for start, end in _runs(minutes, gap=timedelta(hours=1)):
+def _set_aside(project_id: int) -> list[datetime]:
+    return list(QuarantinedBucket.objects.filter(project_id=project_id).values_list("bucket", flat=True))
+
+
+def _project_lock(project_id: int) -> bool:
+    """Take the project's aggregation lock until the transaction ends; False: another worker holds it."""
+    if connection.vendor != "postgresql":
+        # SQLite transactions here begin IMMEDIATE: one writer at a time already.
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, project_id & 0x7FFFFFFF])
+        return bool(cursor.fetchone()[0])
+
+
+def _minute_count(project_id: int, pending: Any, minute: datetime, result: AggregationResult) -> int:
+    """Count the queued events of one minute in a savepoint of their own; raise when they cannot be."""
+    with transaction.atomic():
+        taken = _take(pending.filter(timestamp__gte=minute, timestamp__lt=minute + _MINUTE))
+        _count_batch(project_id, result)
+    return taken
+
+
+def _chunk_by_minute(project_id: int, ids: list[int], result: AggregationResult, now: datetime) -> int:
+    """Count a chunk that failed as a whole minute by minute; set aside each minute that fails."""
+    chunk = PendingEvent.objects.filter(id__in=ids)
+    readable = chunk.filter(timestamp__gte=READABLE_SINCE, timestamp__lt=READABLE_UNTIL)
+    stamps = readable.values_list("timestamp", flat=True)
+    minutes = sorted({t.replace(second=0, microsecond=0) for t in stamps})
+    # A timestamp no page can show is never counted: off the queue.
+    taken, _ = chunk.exclude(pk__in=readable.values("pk")).delete()
+    for minute in minutes:
+        try:
+            taken += _minute_count(project_id, chunk, minute, result)
+        except Exception as exc:
+            logger.warning("rollup of project %s minute %s quarantined: %s", project_id, minute, exc)
+            _quarantine(project_id, minute, exc, now)
+            result.quarantined += 1
+    return taken
+
+
+def _project_chunk(project_id: int, result: AggregationResult, now: datetime) -> int | None:
+    """Count one chunk of a project's queue in one transaction; return the rows taken (None: busy)."""
+    with transaction.atomic():
+        if not _project_lock(project_id):
+            return None
+        pending = PendingEvent.objects.filter(project_id=project_id)
+        for minute in _set_aside(project_id):
+            pending = pending.exclude(timestamp__gte=minute, timestamp__lt=minute + _MINUTE)
+        chunk = pending.order_by("id")[: settings.ROLLUP_CHUNK]
         try:
             with transaction.atomic():
-                _rollups_rebuild(project_id, start, end, result)
+                taken = _take(chunk)
+                _count_batch(project_id, result)
+            return taken
         except Exception:
-            # Something in the run cannot be aggregated: find the minutes that fail and
-            # set them aside, so the rest of the run is still rolled up.
-            for bucket in sorted(m for m in set(minutes) if start <= m < end):
-                try:
-                    with transaction.atomic():
-                        _rollups_rebuild(project_id, bucket, bucket + minute, result)
-                except Exception as exc:
-                    logger.warning("rollup of project %s minute %s quarantined: %s", project_id, bucket, exc)
-                    _quarantine(project_id, bucket, exc, now)
-                    result.quarantined += 1
-                else:
-                    QuarantinedBucket.objects.filter(project_id=project_id, bucket=bucket).delete()
-        else:
-            done = QuarantinedBucket.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end)
-            done.delete()
+            logger.info("a rollup chunk of project %s failed; counting it minute by minute", project_id)
+        ids = list(chunk.values_list("id", flat=True))
+        return _chunk_by_minute(project_id, ids, result, now)
 
 
-def rollups_aggregate(*, now: datetime | None = None) -> AggregationResult:
-    """Bring the minute and hour rollups up to date with the events received since the last pass.
+def _project_pass(project_id: int, result: AggregationResult, now: datetime) -> None:
+    """Count a project's queued events: first the minutes set aside, then chunks until the queue is empty."""
+    with transaction.atomic():
+        if not _project_lock(project_id):
+            result.busy_projects += 1
+            return
+        pending = PendingEvent.objects.filter(project_id=project_id)
+        for minute in _set_aside(project_id):
+            try:
+                result.events += _minute_count(project_id, pending, minute, result)
+            except Exception as exc:
+                _quarantine(project_id, minute, exc, now)
+            else:
+                QuarantinedBucket.objects.filter(project_id=project_id, bucket=minute).delete()
+    while True:
+        taken = _project_chunk(project_id, result, now)
+        if taken is None:
+            result.busy_projects += 1
+            return
+        result.events += taken
+        if taken < settings.ROLLUP_CHUNK:
+            return
 
-    Every bucket an event touched is recomputed whole from the raw events, so a pass is
-    idempotent: running it again, or over an overlapping window, changes nothing. Each
-    project is committed on its own: a project whose pass fails is logged and counted,
-    its minutes are set aside (``QuarantinedBucket``) and tried again on the next pass,
-    and neither the other projects nor the watermark wait for it.
+
+def rollups_aggregate(
+    *, now: datetime | None = None, project_ids: Iterable[int] | None = None
+) -> AggregationResult:
+    """Count the events stored since the last pass into the minute and hour rollups.
+
+    Each event is counted once: ingest queues it (``PendingEvent``), and a pass adds the
+    queued events to their buckets and takes them off the queue in one transaction, so
+    a pass costs in proportion to the events that arrived since the last one, however
+    old the buckets they fall in. Each project is counted under an advisory lock that
+    workers try without waiting: two workers running passes at once share the projects
+    out and never count one twice. A project whose pass fails is logged and counted; a
+    minute that cannot be counted is set aside (``QuarantinedBucket``) with its events
+    still queued, tried again on each pass, and neither the rest of the project nor the
+    other projects wait for it.
     """
     now = now or timezone.now()
     result = AggregationResult()
-    watermark, _ = Watermark.objects.get_or_create(name="rollups", defaults={"value": _EPOCH})
-    since = watermark.value - timedelta(seconds=settings.ROLLUP_OVERLAP_S)
-    touched = (
-        ValidationEvent.objects.filter(
-            received_at__gte=since,
-            received_at__lte=now,
-            # Only timestamps ingest accepts: a row stored before it bounded them (year 1,
-            # 9999-12-31) has no minute any page shows, and may not even be readable.
-            timestamp__gte=F("received_at") - timedelta(seconds=settings.EVENT_MAX_AGE_S),
-            timestamp__lte=F("received_at") + timedelta(seconds=settings.EVENT_MAX_FUTURE_S),
-        )
-        .annotate(minute=Trunc("timestamp", "minute", output_field=DateTimeField(), tzinfo=UTC))
-        .values_list("project_id", "minute")
-        .distinct()
-        .order_by()
-    )
-    by_project: dict[int, list[datetime]] = {}
-    for project_id, minute in touched:
-        by_project.setdefault(project_id, []).append(minute)
-    for project_id, minute in QuarantinedBucket.objects.values_list("project_id", "bucket"):
-        by_project.setdefault(project_id, []).append(minute)
-    for project_id, minutes in sorted(by_project.items()):
-        minutes = sorted(set(minutes))
-        result.minute_buckets += len(minutes)
+    if project_ids is None:
+        project_ids = PendingEvent.objects.values_list("project_id", flat=True).distinct().order_by()
+    for project_id in sorted(set(project_ids)):
         try:
-            with transaction.atomic():
-                _project_rollups(project_id, minutes, result, now)
-        except Exception as exc:
+            _project_pass(project_id, result, now)
+        except Exception:
             logger.exception("rollups of project %s failed", project_id)
             result.failed_projects += 1
-            try:
-                with transaction.atomic():
-                    for bucket in minutes:
-                        _quarantine(project_id, bucket, exc, now)
-                result.quarantined += len(minutes)
-            except Exception:
-                logger.exception("quarantine of project %s's minutes failed", project_id)
-    Watermark.objects.filter(pk=watermark.pk, value__lt=now).update(value=now)
+    watermark, created = Watermark.objects.get_or_create(name="rollups", defaults={"value": now})
+    if not created:
+        Watermark.objects.filter(pk=watermark.pk, value__lt=now).update(value=now)
     result.watermark = now
     return result
 

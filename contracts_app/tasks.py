@@ -14,9 +14,10 @@ def rollups_aggregate() -> dict[str, Any]:
     """Bring the health rollups up to date."""
     result = services.rollups_aggregate()
     return {
-        "minute_buckets": result.minute_buckets,
+        "events": result.events,
         "minute_rows": result.minute_rows,
         "hour_rows": result.hour_rows,
+        "busy_projects": result.busy_projects,
     }
 
 

@@ -258,9 +258,9 @@ EVENT_MAX_FUTURE_S = env_float("EVENT_MAX_FUTURE_S", 600.0, minimum=0.0)
 EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 30, minimum=1)
 RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 5000, minimum=1)
 ROLLUP_INTERVAL_S = env_float("ROLLUP_INTERVAL_S", 30.0, minimum=1.0)
-# Events committed late (a long ingest transaction) are caught by re-reading this far
-# behind the watermark; whole buckets are recomputed, so re-reading is harmless.
-ROLLUP_OVERLAP_S = env_float("ROLLUP_OVERLAP_S", 120.0, minimum=0.0)
+# Queued events one aggregation transaction counts at most; a pass takes chunks until
+# the project's queue is empty.
+ROLLUP_CHUNK = env_int("ROLLUP_CHUNK", 20000, minimum=1)
 RETENTION_INTERVAL_S = env_float("RETENTION_INTERVAL_S", 3600.0, minimum=1.0)
 ALERT_INTERVAL_S = env_float("ALERT_INTERVAL_S", 60.0, minimum=1.0)
 # Webhooks (dashboard/lib/webhooks.py): each message is a Celery task with this timeout per

@@ -1,0 +1,94 @@
+"""The aggregation's queue: a trigger queues every inserted event for the next pass."""
+
+from typing import Any
+
+from django.db import migrations, models
+
+EVENTS = "contracts_app_validationevent"
+PENDING = "contracts_app_pendingevent"
+
+# Postgres: one statement-level trigger per INSERT or COPY, reading the inserted rows from
+# its transition table (a row trigger would cost a function call per event). Rows that
+# ON CONFLICT DO NOTHING skipped are not in the transition table.
+POSTGRES_INSTALL = [
+    f"""
+    CREATE OR REPLACE FUNCTION contracts_app_event_queue() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO {PENDING} (project_id, event_pk, "timestamp")
+        SELECT project_id, id, "timestamp" FROM inserted_events;
+        RETURN NULL;
+    END
+    $$
+    """,
+    f"""
+    CREATE TRIGGER contracts_app_event_queue AFTER INSERT ON {EVENTS}
+    REFERENCING NEW TABLE AS inserted_events
+    FOR EACH STATEMENT EXECUTE FUNCTION contracts_app_event_queue()
+    """,
+]
+POSTGRES_REMOVE = [
+    f"DROP TRIGGER IF EXISTS contracts_app_event_queue ON {EVENTS}",
+    "DROP FUNCTION IF EXISTS contracts_app_event_queue()",
+]
+# SQLite has row triggers only; its single writer makes them cheap enough for `make run`.
+SQLITE_INSTALL = [
+    f"""
+    CREATE TRIGGER contracts_app_event_queue AFTER INSERT ON {EVENTS} FOR EACH ROW
+    BEGIN
+        INSERT INTO {PENDING} (project_id, event_pk, "timestamp")
+        VALUES (NEW.project_id, NEW.id, NEW."timestamp");
+    END
+    """,
+]
+SQLITE_REMOVE = ["DROP TRIGGER IF EXISTS contracts_app_event_queue"]
+
+
+def _run(schema_editor: Any, statements: list[str]) -> None:
+    for statement in statements:
+        schema_editor.execute(statement)
+
+
+def install(apps: Any, schema_editor: Any) -> None:
+    vendor = schema_editor.connection.vendor
+    _run(schema_editor, POSTGRES_INSTALL if vendor == "postgresql" else SQLITE_INSTALL)
+    # The events the last rebuilding pass has not seen yet (received after its watermark)
+    # are queued; everything before it is already in the rollups.
+    watermark = apps.get_model("contracts_app", "Watermark").objects.filter(name="rollups").first()
+    since = "WHERE received_at > %s" if watermark else ""
+    schema_editor.execute(
+        f'INSERT INTO {PENDING} (project_id, event_pk, "timestamp") '
+        f'SELECT project_id, id, "timestamp" FROM {EVENTS} {since}',
+        [watermark.value] if watermark else None,
+    )
+
+
+def remove(apps: Any, schema_editor: Any) -> None:
+    vendor = schema_editor.connection.vendor
+    _run(schema_editor, POSTGRES_REMOVE if vendor == "postgresql" else SQLITE_REMOVE)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("contracts_app", "0006_merge_drafts_and_bigint"),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name="PendingEvent",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("project_id", models.BigIntegerField()),
+                ("event_pk", models.BigIntegerField()),
+                ("timestamp", models.DateTimeField()),
+            ],
+            options={
+                "indexes": [models.Index(fields=["project_id", "id"], name="pendingevent_project")],
+            },
+        ),
+        migrations.RunPython(install, remove),
+    ]
