@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from pydantic import ValidationError
 
-from contracts_app import selectors
+from contracts_app import partitions, selectors
 from contracts_app.models import (
     BUCKET_FIELDS,
     LATENCY_BUCKETS_MS,
@@ -166,7 +166,7 @@ def api_key_authenticate(*, raw_key: str, now: datetime | None = None) -> ApiKey
 def _no_imports(target: str, importer: str | None) -> tuple[str, str]:
     from llm_contracts.llmcl import LLMCLError
 
-    raise LLMCLError(f"imports are not available in contracts stored on the server (\"{target}\")")
+    raise LLMCLError(f'imports are not available in contracts stored on the server ("{target}")')
 
 
 def _file_references(node: Any) -> Iterable[tuple[str, Any]]:
@@ -195,16 +195,22 @@ def llmcl_compile(source: str) -> dict[str, Any]:
     module = parse(source)
     refused = [
         LLMCLSemanticError.at(
-            f"imports are not available in contracts stored on the server (\"{imp.path}\")",
-            file=None, source=source, line=imp.pos.line, column=imp.pos.column,
+            f'imports are not available in contracts stored on the server ("{imp.path}")',
+            file=None,
+            source=source,
+            line=imp.pos.line,
+            column=imp.pos.column,
             end_column=imp.pos.end_column if imp.pos.end_line == imp.pos.line else None,
             hint="paste the imported contract into this source",
         )
         for imp in module.imports
     ] + [
         LLMCLSemanticError.at(
-            f"schema files are not available in contracts stored on the server (\"{name}\")",
-            file=None, source=source, line=pos.line, column=pos.column,
+            f'schema files are not available in contracts stored on the server ("{name}")',
+            file=None,
+            source=source,
+            line=pos.line,
+            column=pos.column,
             end_column=pos.end_column if pos.end_line == pos.line else None,
             hint="write the schema inline: conforms { ... }",
         )
@@ -276,6 +282,7 @@ def breakpoint_create(
     if unknown:
         raise ServiceError(f"unknown breakpoint conditions: {', '.join(sorted(unknown))}", field="conditions")
     return Breakpoint.objects.create(project=project, contract=contract, limit=limit, **conditions)
+
 
 # Contracts: the editor, "try it", activation and roll back.
 
@@ -697,8 +704,17 @@ _DIGIT_RUN = re.compile(r"\d{9}")
 
 # The text fields of an event that are ids or names: refused when they hold a NUL.
 _EVENT_ID_FIELDS = (
-    "event_id", "call_id", "contract", "model", "provider", "endpoint", "session_id", "experiment",
-    "variant", "trace_id", "sdk_version",
+    "event_id",
+    "call_id",
+    "contract",
+    "model",
+    "provider",
+    "endpoint",
+    "session_id",
+    "experiment",
+    "variant",
+    "trace_id",
+    "sdk_version",
 )
 
 
@@ -850,7 +866,9 @@ def _insert_postgres(rows: Sequence[tuple[Any, ...]]) -> set[str]:
                 copy.write_row(row)
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM lc_ingest_staging "
-            f"ON CONFLICT (project_id, event_id) DO NOTHING RETURNING event_id"
+            # No conflict target: on the partitioned table the dedup key also holds the
+            # timestamp (see contracts_app/partitions.py), on the plain one it does not.
+            f"ON CONFLICT DO NOTHING RETURNING event_id"
         )
         inserted = {r[0] for r in cursor.fetchall()}
         # TRUNCATE, not DELETE: autovacuum never visits temporary tables, so deleted rows
@@ -1398,12 +1416,23 @@ def rollups_aggregate(
 
 
 def events_expire(*, now: datetime | None = None, batch_size: int | None = None) -> int:
-    """Delete raw events and traces older than their project's retention, in batches; return the count."""
+    """Remove raw events and traces past their project's retention; return the rows deleted one by one.
+
+    Retention works by whole UTC days (``partitions.retention_cutoff``). On Postgres the
+    days past the longest retention of any project are dropped as whole partitions
+    first; what a shorter retention of one project removes from the days still kept is
+    deleted in small batches, as are rows outside the day partitions.
+    """
     now = now or timezone.now()
     batch_size = batch_size or settings.RETENTION_BATCH_SIZE
+    projects = list(Project.objects.only("id", "retention_days"))
+    longest = max((p.retention_days for p in projects), default=settings.EVENT_RETENTION_DAYS)
+    dropped = partitions.partitions_drop_expired(now=now, longest_retention_days=longest)
+    if dropped:
+        logger.info("dropped expired event partitions: %s", ", ".join(dropped))
     deleted = 0
-    for project in Project.objects.only("id", "retention_days"):
-        cutoff = now - timedelta(days=project.retention_days)
+    for project in projects:
+        cutoff = partitions.retention_cutoff(now, project.retention_days)
         # Small batches keep each transaction and its locks short on a busy table.
         while True:
             ids = list(
@@ -1413,7 +1442,8 @@ def events_expire(*, now: datetime | None = None, batch_size: int | None = None)
             )
             if not ids:
                 break
-            count, _ = ValidationEvent.objects.filter(id__in=ids).delete()
+            # The timestamp bound lets Postgres look in the expired partitions only.
+            count, _ = ValidationEvent.objects.filter(id__in=ids, timestamp__lt=cutoff).delete()
             deleted += count
         Trace.objects.filter(project=project, created_at__lt=cutoff).delete()
     return deleted

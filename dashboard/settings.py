@@ -262,6 +262,10 @@ ROLLUP_INTERVAL_S = env_float("ROLLUP_INTERVAL_S", 30.0, minimum=1.0)
 # the project's queue is empty.
 ROLLUP_CHUNK = env_int("ROLLUP_CHUNK", 20000, minimum=1)
 RETENTION_INTERVAL_S = env_float("RETENTION_INTERVAL_S", 3600.0, minimum=1.0)
+# Postgres: events are partitioned by day; beat creates the partitions this many days
+# ahead, every PARTITION_INTERVAL_S.
+EVENT_PARTITION_AHEAD_DAYS = env_int("EVENT_PARTITION_AHEAD_DAYS", 3, minimum=1)
+PARTITION_INTERVAL_S = env_float("PARTITION_INTERVAL_S", 3600.0, minimum=1.0)
 ALERT_INTERVAL_S = env_float("ALERT_INTERVAL_S", 60.0, minimum=1.0)
 # Webhooks (dashboard/lib/webhooks.py): each message is a Celery task with this timeout per
 # try, retried with exponential backoff. Targets that resolve to internal addresses are
@@ -307,6 +311,10 @@ CELERY_BEAT_SCHEDULE = {
     "expire-events": {
         "task": "contracts_app.events_expire",
         "schedule": timedelta(seconds=RETENTION_INTERVAL_S),
+    },
+    "ensure-partitions": {
+        "task": "contracts_app.partitions_ensure",
+        "schedule": timedelta(seconds=PARTITION_INTERVAL_S),
     },
     "evaluate-alerts": {
         "task": "contracts_app.alerts_evaluate",
