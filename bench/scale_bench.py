@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -68,7 +69,7 @@ def main() -> int:
         print("bench/scale_bench.py needs DATABASE_URL pointing at Postgres", file=sys.stderr)
         return 2
     os.environ["DEBUG"] = "0"
-    os.environ.setdefault("SECRET_KEY", "scale-bench-only")
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
     import django
 

@@ -475,9 +475,7 @@ class QuarantinedBucket(models.Model):
     last_failed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["project", "bucket"], name="quarantinedbucket_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["project", "bucket"], name="quarantinedbucket_unique")]
 
 
 class PendingEvent(models.Model):
@@ -500,6 +498,38 @@ class PendingEvent(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["project_id", "id"], name="pendingevent_project")]
+
+
+class RollupBatchRow(models.Model):
+    """A queued event being counted: a row of the aggregation's temporary table.
+
+    The table lives in one database connection for one transaction
+    (``services._take`` creates it); the model lets the grouping queries be written once
+    for every database.
+    """
+
+    id = models.BigIntegerField(primary_key=True)
+    event_pk = models.BigIntegerField()
+    timestamp = models.DateTimeField(null=True)
+    received_at = models.DateTimeField(null=True)
+    contract = models.CharField(max_length=200, null=True)
+    contract_version = models.PositiveIntegerField(null=True)
+    experiment = models.CharField(max_length=200, null=True)
+    variant = models.CharField(max_length=200, null=True)
+    is_valid = models.BooleanField(null=True)
+    error = models.BooleanField(null=True)
+    auto_fix_attempted = models.BooleanField(null=True)
+    auto_fix_succeeded = models.BooleanField(null=True)
+    prompt_tokens = models.BigIntegerField(null=True)
+    completion_tokens = models.BigIntegerField(null=True)
+    latency_ms = models.FloatField(null=True)
+    llm_latency_ms = models.FloatField(null=True)
+    model = models.CharField(max_length=200, null=True)
+    severity = models.CharField(max_length=10, null=True)
+
+    class Meta:
+        managed = False
+        db_table = "lc_rollup_batch"
 
 
 class Watermark(models.Model):

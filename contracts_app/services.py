@@ -15,7 +15,6 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Count, DateTimeField, F, FloatField, Max, Q, Sum, Value
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 from django.utils.text import slugify
@@ -42,6 +41,7 @@ from contracts_app.models import (
     PendingEvent,
     Project,
     QuarantinedBucket,
+    RollupBatchRow,
     SdkInstance,
     Trace,
     ValidationEvent,
@@ -1131,54 +1131,60 @@ _MINUTE = timedelta(minutes=1)
 _LOCK_CLASS = 0x6C_6C_63_72  # "llcr"
 
 
+# The event columns the rollups read, copied into the batch table by one join.
+_BATCH_COLUMNS: tuple[str, ...] = tuple(
+    f.column for f in RollupBatchRow._meta.concrete_fields if f.column not in ("id", "event_pk")
+)
+
+
 def _batch_reset() -> None:
     """Create (once per connection) and empty the temporary table of the chunk being counted."""
+    quote = connection.ops.quote_name
     with connection.cursor() as cursor:
+        columns = ", ".join(
+            f"{quote(f.column)} {f.db_type(connection)}" for f in RollupBatchRow._meta.concrete_fields
+        )
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_BATCH} ({columns})")
         if connection.vendor == "postgresql":
-            columns = "pending_id bigint, event_pk bigint, ts timestamptz"
-            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_BATCH} ({columns})")
             # TRUNCATE, not DELETE: autovacuum never visits temporary tables.
             cursor.execute(f"TRUNCATE {_BATCH}")
         else:
-            columns = "pending_id integer, event_pk integer, ts datetime"
-            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_BATCH} ({columns})")
             cursor.execute(f"DELETE FROM {_BATCH}")
 
 
-def _take(pending: Any) -> int:
-    """Move the queued rows of ``pending`` into the batch table and off the queue; return how many."""
+def _take(pending: Any, project_id: int) -> int:
+    """Move the queued rows of ``pending`` and their events into the batch table, off the queue.
+
+    Return how many queued rows were taken. One join reads the events (by primary key, and
+    by timestamp, which picks the partition); the grouping queries then read the batch
+    table only. A queued event that is gone (retention) joins nothing and is not counted.
+    """
     _batch_reset()
+    quote = connection.ops.quote_name
     sql, params = pending.values_list("id", "event_pk", "timestamp").query.sql_with_params()
+    events = ValidationEvent._meta.db_table
+    copied = ", ".join(f"e.{quote(c)}" for c in _BATCH_COLUMNS)
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {_BATCH} (pending_id, event_pk, ts) {sql}", params)
-        taken = max(cursor.rowcount, 0)
         cursor.execute(
-            f"DELETE FROM {PendingEvent._meta.db_table} WHERE id IN (SELECT pending_id FROM {_BATCH})"
+            f"INSERT INTO {_BATCH} (id, event_pk, {', '.join(quote(c) for c in _BATCH_COLUMNS)}) "
+            f"SELECT p.id, p.event_pk, {copied} FROM ({sql}) p "
+            f"LEFT JOIN {events} e ON e.id = p.event_pk AND e.{quote('timestamp')} = p.{quote('timestamp')} "
+            f"AND e.project_id = %s",
+            [*params, project_id],
         )
+        taken = max(cursor.rowcount, 0)
+        cursor.execute(f"DELETE FROM {PendingEvent._meta.db_table} WHERE id IN (SELECT id FROM {_BATCH})")
     return taken
 
 
 def _batch_events(project_id: int) -> Any:
-    """Return the events of the batch table that the rollups count, or None when there are none."""
-    with connection.cursor() as cursor:
-        # The range lets Postgres read only the partitions the batch falls in.
-        cursor.execute(
-            f"SELECT MIN(ts), MAX(ts) FROM {_BATCH} WHERE ts >= %s AND ts < %s",
-            [READABLE_SINCE, READABLE_UNTIL],
-        )
-        low, high = cursor.fetchone()
-    if low is None:
-        return None
-    if isinstance(low, str):  # SQLite returns the stored text
-        low, high = (datetime.fromisoformat(v).replace(tzinfo=UTC) for v in (low, high))
-    return ValidationEvent.objects.filter(
-        Q(timestamp__gte=low, timestamp__lte=high),
+    """Return the batch table's events that the rollups count."""
+    return RollupBatchRow.objects.filter(
+        Q(timestamp__gte=READABLE_SINCE, timestamp__lt=READABLE_UNTIL),
         # Only timestamps ingest accepts: a row stored before it bounded them (year 1,
         # 9999-12-31) has no minute any page shows, and may not even be readable.
         Q(timestamp__gte=F("received_at") - timedelta(seconds=settings.EVENT_MAX_AGE_S)),
         Q(timestamp__lte=F("received_at") + timedelta(seconds=settings.EVENT_MAX_FUTURE_S)),
-        project_id=project_id,
-        pk__in=RawSQL(f"SELECT event_pk FROM {_BATCH}", ()),
     )
 
 
@@ -1264,8 +1270,6 @@ _BREAKDOWN_KEYS = ("project_id", "bucket", "model", "severity")
 def _count_batch(project_id: int, result: AggregationResult) -> None:
     """Add the events of the batch table to the minute and hour rollups and breakdowns."""
     events = _batch_events(project_id)
-    if events is None:
-        return
     for model, unit in ((MinuteRollup, "minute"), (HourRollup, "hour")):
         grouped, select = _rollup_deltas(events, unit)
         rows = _upsert(model, _ROLLUP_KEYS, _SUMMED, select, grouped, project_id)
@@ -1313,7 +1317,7 @@ def _project_lock(project_id: int) -> bool:
 def _minute_count(project_id: int, pending: Any, minute: datetime, result: AggregationResult) -> int:
     """Count the queued events of one minute in a savepoint of their own; raise when they cannot be."""
     with transaction.atomic():
-        taken = _take(pending.filter(timestamp__gte=minute, timestamp__lt=minute + _MINUTE))
+        taken = _take(pending.filter(timestamp__gte=minute, timestamp__lt=minute + _MINUTE), project_id)
         _count_batch(project_id, result)
     return taken
 
@@ -1347,7 +1351,7 @@ def _project_chunk(project_id: int, result: AggregationResult, now: datetime) ->
         chunk = pending.order_by("id")[: settings.ROLLUP_CHUNK]
         try:
             with transaction.atomic():
-                taken = _take(chunk)
+                taken = _take(chunk, project_id)
                 _count_batch(project_id, result)
             return taken
         except Exception:
