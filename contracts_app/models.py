@@ -537,3 +537,45 @@ class Watermark(models.Model):
 
     name = models.CharField(max_length=50, unique=True)
     value = models.DateTimeField()
+
+
+class VersionProfile(models.Model):
+    """What each check of a saved contract version costs, measured by a bounded background job.
+
+    The pasted cases are kept only until the job has read them: a finished profile holds
+    the measurements (``ProfileReport.to_dict()``), never the texts it was measured on.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    version = models.ForeignKey(ContractVersion, on_delete=models.CASCADE, related_name="profiles")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    runs = models.PositiveSmallIntegerField()
+    case_count = models.PositiveSmallIntegerField()
+    cases = models.JSONField(default=list)
+    result = models.JSONField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    @property
+    def pending(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the job ran, once it has."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()

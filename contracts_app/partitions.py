@@ -37,7 +37,7 @@ _NAME = re.compile(re.escape(PREFIX) + r"(\d{8})$")
 
 
 def events_partitioned() -> bool:
-    """Return whether the events table is partitioned (Postgres after migration 0008)."""
+    """Return whether the events table is partitioned (Postgres after migration 0009)."""
     if connection.vendor != "postgresql":
         return False
     with connection.cursor() as cursor:

@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
-from contracts_app import partitions, services
+from contracts_app import partitions, profiling, services
 
 
 @shared_task(name="contracts_app.rollups_aggregate")
@@ -37,3 +37,15 @@ def partitions_ensure() -> list[str]:
 def alerts_evaluate() -> int:
     """Evaluate alert rules and post changes to the webhooks."""
     return len(services.alerts_evaluate())
+
+
+@shared_task(
+    name="contracts_app.contract_profile",
+    soft_time_limit=profiling.PROFILE_SOFT_LIMIT_S,
+    time_limit=profiling.PROFILE_HARD_LIMIT_S,
+    acks_late=False,
+)
+def contract_profile(profile_id: int) -> str | None:
+    """Profile a saved contract version on the cases pasted on its page."""
+    profile = profiling.profile_run(profile_id=profile_id)
+    return None if profile is None else profile.status

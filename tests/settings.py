@@ -16,7 +16,11 @@ os.environ.setdefault("SECRET_KEY", "test-" + secrets.token_urlsafe(48))
 # another's tasks. The environment carries it to the workers the tests start.
 _xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
 _broker = os.environ.get("CELERY_BROKER_URL", "")
-if _xdist_worker.startswith("gw") and _broker.startswith("redis://") and "LLMC_XDIST_BROKER" not in os.environ:
+if (
+    _xdist_worker.startswith("gw")
+    and _broker.startswith("redis://")
+    and "LLMC_XDIST_BROKER" not in os.environ
+):
     _base, _, _db = _broker.rpartition("/")
     _index = int(_xdist_worker[2:])
     os.environ["CELERY_BROKER_URL"] = f"{_base}/{(int(_db or 0) + 1 + _index) % 16}"

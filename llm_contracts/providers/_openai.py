@@ -12,7 +12,7 @@ import functools
 import inspect
 import json
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import openai
@@ -20,18 +20,12 @@ import openai._base_client as _openai_base
 from openai import AsyncStream, Stream
 
 from .._exceptions import ContractConfigError, ContractViolationError
-from ..contracts._base import Contract, ValidationContext
-from ..contracts._types import LLMRequest, LLMResponse
-from ..contracts.composition import Conflict
-from ..conversation import ACTIVE_CONVERSATION, ConversationScope, ConversationStateManager, open_conversation
-from ..debugging._trace import Trace
-from ..enforcement._breaker import CircuitBreaker
-from ..enforcement._engine import ContractEngine
+from ..contracts._types import LLMRequest
+from ..conversation import ACTIVE_CONVERSATION
 from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
 from ..enforcement._report import ContractReport, attach_report, get_report
-from ..enforcement._streaming import StreamPolicy, StreamValidator
-from ..reporting._client import ClientTelemetry, attach_telemetry
-from ._openai_body import BodyJudge, event_parser, install_async, install_sync
+from ._body import BodyJudge, event_parser, install_async, install_sync
+from ._client import ContractClientMixin, ParseGuard, guard_parse, vacuous_report, with_body
 from ._openai_routes import Route, route_for
 
 try:  # the raw-response wrappers moved between openai releases; both names exist in 1.x-3.x
@@ -51,15 +45,7 @@ _HTTP_RESPONSE: type[Any] = _http.Response
 # wrapping an Azure client builds the twin, and this module need not import ``_azure``.
 AZURE_TWINS: dict[type[Any], type[Any]] = {}
 
-_SETTINGS = "_contract_settings"
 _RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
-_OUR_KWARGS = ("contracts", "input_contracts", "output_contracts", "contract_retries",
-               "retry_budget_tokens", "stream_policy", "circuit_breaker", "on_report", "native_schema",
-               "conflicts", "fallback")
-# Reporting, tracing and server-defined contracts (llm_contracts.reporting).
-_TELEMETRY_KWARGS = ("reporter", "upload_traces", "project_contracts", "otel", "user_id",
-                     "project_contracts_timeout")
-
 
 def _client_options(client: Any) -> dict[str, Any]:
     """Return the constructor options that recreate ``client`` (sharing its HTTP client)."""
@@ -81,43 +67,6 @@ def _client_options(client: Any) -> dict[str, Any]:
         if name in init and getattr(client, name, None) is not None:
             options[name] = getattr(client, name)
     return {k: v for k, v in options.items() if v is not None}
-
-
-def _build_settings(
-    *,
-    contracts: Iterable[Contract] | None,
-    input_contracts: Iterable[Contract] | None,
-    output_contracts: Iterable[Contract] | None,
-    contract_retries: int,
-    retry_budget_tokens: int | None,
-    stream_policy: StreamPolicy | str | None,
-    circuit_breaker: CircuitBreaker | None,
-    on_report: Callable[[ContractReport], None] | Iterable[Callable[[ContractReport], None]] | None,
-    native_schema: bool = False,
-    conflicts: str = "resolve",
-    fallback: str | None = None,
-) -> CallSettings:
-    engine = ContractEngine(breaker=circuit_breaker, conflicts=conflicts)
-    for c in contracts or ():
-        engine.add(c)
-    for c in input_contracts or ():
-        engine.add_input(c)
-    for c in output_contracts or ():
-        engine.add_output(c)
-    listeners = [on_report] if callable(on_report) else list(on_report or ())
-    return CallSettings(engine, contract_retries, retry_budget_tokens, StreamPolicy.parse(stream_policy),
-                        listeners, bool(native_schema), fallback)
-
-
-def _with_body(options: Any, body: Mapping[str, Any], is_retry: bool) -> Any:
-    opts = options.model_copy()
-    opts.json_data = body
-    if is_retry:
-        # A re-ask is a new request: reusing the idempotency key would replay the old answer.
-        opts.idempotency_key = None
-        if isinstance(opts.headers, Mapping):
-            opts.headers = {k: v for k, v in opts.headers.items() if k.lower() != "idempotency-key"}
-    return opts
 
 
 def _native_format(settings: CallSettings, endpoint: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -145,80 +94,12 @@ def _prepare(settings: CallSettings, route: Route, options: Any) -> tuple[Any, L
     if settings.native_schema:
         body = _native_format(settings, route.endpoint, body)
         if body is not options.json_data:
-            options = _with_body(options, body, False)
+            options = with_body(options, body, False)
     return options, route.requests.read(body)
 
 
-class _ParseGuard:
-    """Stand in for the post-parser of openai's ``parse`` helpers for one call.
-
-    ``chat.completions.parse`` and ``responses.parse`` turn the answer into openai's
-    ``Parsed...`` type after the HTTP call, raising pydantic's ``ValidationError`` when it
-    does not fit ``response_format``. Caught here, that misfit becomes an output violation
-    the pipeline re-asks like any other; openai's own errors (``LengthFinishReasonError``,
-    ...) and a ``TypeError`` for an unsupported format still pass through unchanged.
-    """
-
-    __slots__ = ("error", "parser")
-
-    def __init__(self, parser: Callable[[Any], Any]) -> None:
-        self.parser = parser
-        self.error: ValueError | None = None
-
-    def __call__(self, raw: Any) -> Any:
-        self.error = None
-        try:
-            return self.parser(raw)
-        except ValueError as exc:  # pydantic's ValidationError (invalid JSON included) is one
-            self.error = exc
-            return raw
-
-    def misfits(self, parsed: Any) -> list[str | None]:
-        """Return, per choice of the last answer, why it did not fit (None where it did)."""
-        if self.error is None:
-            return []
-        choices = getattr(parsed, "choices", None)
-        if isinstance(choices, list) and len(choices) > 1:
-            # openai stops at the first misfit: parse each choice alone to judge them all.
-            per_choice: list[str | None] = []
-            for choice in choices:
-                try:
-                    self.parser(parsed.model_copy(update={"choices": [choice]}))
-                    per_choice.append(None)
-                except Exception as exc:  # any failure of that choice is its misfit
-                    per_choice.append(_misfit_message(exc))
-            if any(per_choice):
-                return per_choice
-        return [_misfit_message(self.error)]
-
-
-def _misfit_message(exc: BaseException) -> str:
-    errors = getattr(exc, "errors", None)
-    try:
-        items = errors(include_url=False, include_input=False) if callable(errors) else None
-    except TypeError:
-        items = None
-    if items:
-        detail = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())) or 'answer'}: {e.get('msg', '')}"
-                           for e in items[:5])
-    else:
-        detail = f"{type(exc).__name__}: {exc}"
-    return f"the answer does not fit the response_format: {detail}"
-
-
-def _guard_parse(options: Any, stream: bool) -> tuple[Any, _ParseGuard | None]:
-    """Return ``options`` whose post-parser (a ``parse`` helper's) is guarded, and the guard."""
-    parser = options.post_parser
-    if stream or not callable(parser):
-        return options, None
-    guard = _ParseGuard(parser)
-    options = options.model_copy()
-    options.post_parser = guard
-    return options, guard
-
-
 def _walk(settings: CallSettings, route: Route, request: LLMRequest, stream: bool,
-          guard: _ParseGuard | None = None) -> Any:
+          guard: ParseGuard | None = None) -> Any:
     """Return the pipeline generator of one call on ``route``."""
     answers = route.responses
     return contracted_call(settings, request, to_response=answers.response, reask_body=route.requests.reask,
@@ -256,12 +137,6 @@ def _json_body(body: bytes, cast_to: Any) -> Any:
         return None
 
 
-def _vacuous_report(route: Route, body: Mapping[str, Any], stream: bool) -> ContractReport:
-    """Return the report of a call that had nothing to check: it passed, vacuously."""
-    return ContractReport(endpoint=route.endpoint, model=str(body.get("model", "")), streamed=stream,
-                          stop_reason="no contracts to check")
-
-
 def _coerce(parsed: Any, cast_to: Any) -> Any:
     """Give routes an object with attributes even when a caller asked for a dict or raw HTTP."""
     if isinstance(parsed, _HTTP_RESPONSE):
@@ -287,158 +162,12 @@ def _coerce(parsed: Any, cast_to: Any) -> Any:
     return parsed
 
 
-class _ContractClientMixin:
-    """What the sync and async clients share: configuration and introspection."""
-
-    _contract_settings: CallSettings
-
-    def _init_contracts(self, kwargs: dict[str, Any]) -> None:
-        ours = {k: kwargs.pop(k) for k in _OUR_KWARGS if k in kwargs}
-        client_kwargs = getattr(ours.get("contracts"), "client_kwargs", None)
-        if callable(client_kwargs):
-            # A loaded LLMCL contract set brings its "on violation retry N" and fallback,
-            # as **contract_set.client_kwargs() does; keywords given explicitly win.
-            for name, value in client_kwargs().items():
-                ours.setdefault(name, value)
-        ours.setdefault("contract_retries", 0)
-        ours.setdefault("retry_budget_tokens", None)
-        for name in ("contracts", "input_contracts", "output_contracts", "stream_policy",
-                     "circuit_breaker", "on_report"):
-            ours.setdefault(name, None)
-        telemetry = {k: kwargs.pop(k) for k in _TELEMETRY_KWARGS if k in kwargs}
-        object.__setattr__(self, _SETTINGS, _build_settings(**ours))
-        telemetry_listener = attach_telemetry(self._contract_settings, **telemetry)
-        object.__setattr__(self, "_contract_telemetry", telemetry_listener)
-        self.last_report: ContractReport | None = None
-
-    # -- configuration ----------------------------------------------------------------
-
-    def add_input_contract(self, contract: Contract) -> None:
-        """Check ``contract`` on every request before it is sent."""
-        self._contract_settings.engine.add_input(contract)
-
-    def add_output_contract(self, contract: Contract) -> None:
-        """Check ``contract`` on every answer."""
-        self._contract_settings.engine.add_output(contract)
-
-    def add_contract(self, contract: Contract) -> None:
-        """Add ``contract`` where its category says: input contracts before the call, others after."""
-        self._contract_settings.engine.add(contract)
-
-    @property
-    def input_contracts(self) -> list[Contract]:
-        return list(self._contract_settings.engine.input_contracts)
-
-    @property
-    def output_contracts(self) -> list[Contract]:
-        return list(self._contract_settings.engine.output_contracts)
-
-    @property
-    def contract_conflicts(self) -> list[Conflict]:
-        """Return the conflicts found among this client's contracts and what was done about them."""
-        return list(self._contract_settings.engine.conflicts)
-
-    @property
-    def circuit_breaker(self) -> CircuitBreaker:
-        return self._contract_settings.engine.breaker
-
-    @property
-    def contract_retries(self) -> int:
-        return self._contract_settings.contract_retries
-
-    def conversation(self, session_id: str | ConversationStateManager | None = None,
-                     **options: Any) -> ConversationScope:
-        """Record the contracted calls made inside the block as turns of one conversation.
-
-        ``with client.conversation("s-1", model=..., temporal_contracts=[...]) as conv:``
-        (``async with`` works too). Each call inside records the messages it adds and
-        the answer it keeps; temporal contracts of the client and of the conversation
-        judge every answer with ``context.conversation`` set. Pass an existing
-        :class:`ConversationStateManager` to continue it. A rejected answer never
-        reaches the caller, so it is not recorded.
-        """
-        return open_conversation(session_id, **options)
-
-    def add_report_listener(self, listener: Callable[[ContractReport], None]) -> None:
-        """Call ``listener(report)`` after every contracted call (errors in it are contained)."""
-        self._contract_settings.listeners.append(listener)
-
-    def get_health_report(self) -> dict[str, Any]:
-        """Return per-contract calls, violations, errors, latency and auto-fix rates."""
-        return self._contract_settings.engine.health_report()
-
-    def _adopt(self, other: _ContractClientMixin) -> None:
-        object.__setattr__(self, _SETTINGS, other._contract_settings.copy())
-        object.__setattr__(self, "_contract_telemetry", other._contract_telemetry)
-
-    _contract_telemetry: ClientTelemetry | None
-
-    def _unobserved(self, settings: CallSettings) -> bool:
-        """Return True when a call has nothing to check, record or report."""
-        engine = settings.engine
-        if engine.input_contracts or engine.output_contracts or settings.native_schema:
-            return False
-        telemetry = self._contract_telemetry
-        if any(listener is not telemetry for listener in settings.listeners):
-            return False
-        if telemetry is not None and telemetry.busy():
-            return False
-        return ACTIVE_CONVERSATION.get() is None
-
-    def _call_settings(self) -> CallSettings:
-        """Return the settings of one call: the client's, plus the project's contracts when pulled."""
-        telemetry = self._contract_telemetry
-        if telemetry is None:
-            return self._contract_settings
-        return telemetry.settings_for(self._contract_settings)
-
-    @property
-    def last_trace(self) -> Trace | None:
-        """Return the debugger trace of the last call (built when first read; text redacted)."""
-        report = self.last_report
-        if report is None:
-            return None
-        cached = getattr(self, "_last_trace", None)
-        if cached is None or cached[0] is not report:
-            cached = (report, Trace.from_report(report))
-            object.__setattr__(self, "_last_trace", cached)
-        return cached[1]
-
-    # -- shared pieces of a call ------------------------------------------------------------
-
-    def _remember(self, result: Any, report: ContractReport, parsed: Sequence[Any]) -> None:
-        self.last_report = report
-        attach_report(result, report)
-        if parsed:
-            # A raw response caches what its parse() returned, so the caller's own
-            # parse() gives back this very object: it carries the report too.
-            attach_report(parsed[-1], report)
-
-    def _validator(self, route: Route, report: ContractReport, request: Any) -> StreamValidator:
-        settings = self._call_settings()
-        engine = settings.engine
-        conversation = ACTIVE_CONVERSATION.get()
-
-        def done(final: ContractReport) -> None:
-            if conversation is not None and final.passed and final.attempts:
-                # A stream closed early has no attempt: only whole answers become turns.
-                conversation.record_exchange(request, LLMResponse(final.attempts[-1].text, final.model))
-            engine.metrics.record_call(outcome=final.outcome)
-            settings.emit(final)
-
-        context = ValidationContext(request=request)
-        if conversation is not None:
-            context.conversation = conversation.view_for(request, None)
-        return StreamValidator(
-            engine=engine, policy=settings.stream_policy, report=report,
-            context=context, delta_text=route.responses.delta_text,
-            chunk_usage=route.responses.chunk_usage, on_done=done, validate=report.outcome != "skipped",
-            tool_deltas=route.responses.tool_deltas, finish_reason=route.responses.finish_reason,
-        )
+class _ContractClientMixin(ContractClientMixin):
+    """The shared client pieces, and the body judge of openai's ``with_streaming_response``."""
 
     def _judge_body(self, result: Any, route: Route, report: ContractReport, request: Any, *,
                     sse: bool) -> None:
-        """Judge a ``with_streaming_response`` body as the caller reads it (see ``_openai_body``)."""
+        """Judge a ``with_streaming_response`` body as the caller reads it (see ``_body``)."""
         report.streamed = sse
         validator = self._validator(route, report, request)
         http_response = result.http_response
@@ -474,13 +203,6 @@ class _ContractClientMixin:
                 return parsed
 
             result.parse = parse  # this one response object only, never the class
-
-    def _unvalidated(self, report: ContractReport) -> None:
-        """Report a stream handed back as raw HTTP (``cast_to=httpx.Response``): nothing checked it."""
-        report.outcome = "skipped"
-        report.stop_reason = "raw HTTP stream returned to the caller: output not validated"
-        self._contract_settings.engine.metrics.record_call(outcome="skipped")
-        self._contract_settings.emit(report)
 
 
 class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
@@ -550,12 +272,12 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
         body_streamed = _streams_body(options)
         parent = super().request
         settings = self._call_settings()
-        options, guard = _guard_parse(options, stream)
+        options, guard = guard_parse(options, stream)
         if guard is None and self._unobserved(settings):
             # No contracts, listeners, tracer or conversation: openai's own path, with
             # only a vacuous report attached so get_report() works the same everywhere.
             result = parent(cast_to, options, *args, **kwargs)
-            self._remember(result, _vacuous_report(route, body, stream), ())
+            self._remember(result, vacuous_report(route, body, stream), ())
             return result
         options, llm_request = _prepare(settings, route, options)
         parsed_objects: list[Any] = []
@@ -564,7 +286,7 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
             # The pipeline hands back the request view's body: unchanged, send the
             # caller's options as they are rather than a copy.
             unchanged = new_body is llm_request.body and not is_retry
-            opts = options if unchanged else _with_body(options, new_body, is_retry)
+            opts = options if unchanged else with_body(options, new_body, is_retry)
             return parent(cast_to, opts, *args, **kwargs)
 
         def parse(result: Any) -> Any:
@@ -648,12 +370,12 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
         body_streamed = _streams_body(options)
         parent = super().request
         settings = self._call_settings()
-        options, guard = _guard_parse(options, stream)
+        options, guard = guard_parse(options, stream)
         if guard is None and self._unobserved(settings):
             # No contracts, listeners, tracer or conversation: openai's own path, with
             # only a vacuous report attached so get_report() works the same everywhere.
             result = await parent(cast_to, options, *args, **kwargs)
-            self._remember(result, _vacuous_report(route, body, stream), ())
+            self._remember(result, vacuous_report(route, body, stream), ())
             return result
         options, llm_request = _prepare(settings, route, options)
         parsed_objects: list[Any] = []
@@ -662,7 +384,7 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
             # The pipeline hands back the request view's body: unchanged, send the
             # caller's options as they are rather than a copy.
             unchanged = new_body is llm_request.body and not is_retry
-            opts = options if unchanged else _with_body(options, new_body, is_retry)
+            opts = options if unchanged else with_body(options, new_body, is_retry)
             return await parent(cast_to, opts, *args, **kwargs)
 
         async def parse(result: Any) -> Any:

@@ -153,7 +153,10 @@ class TestNumbers:
     def test_a_non_finite_number_is_refused_per_item(
         self, cast: Cast, post_events: Poster, literal: str
     ) -> None:
-        good, bad = json.dumps(fresh()), json.dumps(fresh(latency_ms=1.0)).replace("1.0", literal)
+        # Only the latency is replaced: a timestamp or an id may contain "1.0" too.
+        item = json.dumps(fresh(latency_ms=1.0))
+        good, bad = json.dumps(fresh()), item.replace('"latency_ms": 1.0', f'"latency_ms": {literal}')
+        assert bad.count(literal) == 1
         response = post_events(cast.key_a, [], raw=f'{{"events": [{bad}, {good}]}}'.encode())
         assert response.status_code == 207
         assert rejected_fields(response.json()) == ["latency_ms"]

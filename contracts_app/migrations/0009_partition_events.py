@@ -65,7 +65,7 @@ def partition(apps: Any, schema_editor: Any) -> None:
     run(f"INSERT INTO {EVENTS} SELECT * FROM {OLD}")
     run(f"SELECT setval('{EVENTS}_ids', COALESCE((SELECT MAX(id) FROM {OLD}), 0) + 1, false)")
     run(f"DROP TABLE {OLD}")
-    # The aggregation's queue trigger (0007) went with the old table.
+    # The aggregation's queue trigger (0008) went with the old table.
     for statement in (
         f"""
         CREATE TRIGGER contracts_app_event_queue AFTER INSERT ON {EVENTS}
@@ -81,7 +81,7 @@ class Migration(migrations.Migration):
     atomic = True
 
     dependencies = [
-        ("contracts_app", "0007_pending_events"),
+        ("contracts_app", "0008_pending_events"),
     ]
 
     operations = [

@@ -78,7 +78,7 @@ def remove(apps: Any, schema_editor: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("contracts_app", "0006_merge_drafts_and_bigint"),
+        ("contracts_app", "0007_version_profile"),
     ]
 
     operations = [
