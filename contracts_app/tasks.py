@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
-from contracts_app import profiling, services
+from contracts_app import partitions, profiling, services
 
 
 @shared_task(name="contracts_app.rollups_aggregate")
@@ -14,9 +14,10 @@ def rollups_aggregate() -> dict[str, Any]:
     """Bring the health rollups up to date."""
     result = services.rollups_aggregate()
     return {
-        "minute_buckets": result.minute_buckets,
+        "events": result.events,
         "minute_rows": result.minute_rows,
         "hour_rows": result.hour_rows,
+        "busy_projects": result.busy_projects,
     }
 
 
@@ -24,6 +25,12 @@ def rollups_aggregate() -> dict[str, Any]:
 def events_expire() -> int:
     """Delete raw events past their project's retention."""
     return services.events_expire()
+
+
+@shared_task(name="contracts_app.partitions_ensure")
+def partitions_ensure() -> list[str]:
+    """Create the events table's day partitions ahead (Postgres); return those created."""
+    return partitions.partitions_ensure()
 
 
 @shared_task(name="contracts_app.alerts_evaluate")
