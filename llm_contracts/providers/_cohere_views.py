@@ -85,9 +85,12 @@ class ChatRequestView(BodyRequestView):
 
     provider = "cohere"
     endpoint = "/v2/chat"
+    # The ranges of Cohere's v2 chat reference: temperature is "a non-negative float".
     param_specs: Mapping[str, ParamSpec] = {
-        "temperature": ParamSpec("temperature", 0.0, 1.0),
+        "temperature": ParamSpec("temperature", 0.0),
         "p": ParamSpec("top_p", 0.01, 0.99),
+        "frequency_penalty": ParamSpec("penalty", 0.0, 1.0),
+        "presence_penalty": ParamSpec("penalty", 0.0, 1.0),
         "max_tokens": ParamSpec("output_tokens", 1),
     }
     list_keys = ("messages",)

@@ -51,4 +51,5 @@ COHERE = ProviderSpec(
         "AsyncContractCohere": "llm_contracts.providers._cohere:AsyncContractCohere",
     },
     requires="cohere",
+    answers={"cohere.v2.types.v2chat_response:V2ChatResponse": "v2/chat"},
 )
