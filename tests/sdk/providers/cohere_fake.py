@@ -20,6 +20,7 @@ class Turn:
     pieces: list[str] = field(default_factory=list)
     tools: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # (id, name, arguments)
     finish_reason: str | None = None
+    thinking: str | None = None
     input_tokens: int = 10
     output_tokens: int = 5
     status: int = 200
@@ -83,8 +84,11 @@ class FakeCohere:
                 200, headers={"content-type": "text/event-stream"}, stream=_Body(self.events(turn))
             )
         message: dict[str, Any] = {"role": "assistant"}
+        content = [{"type": "thinking", "thinking": turn.thinking}] if turn.thinking else []
         if turn.pieces:
-            message["content"] = [{"type": "text", "text": turn.text}]
+            content.append({"type": "text", "text": turn.text})
+        if content:
+            message["content"] = content
         if turn.tools:
             message["tool_plan"] = "I will call the tool."
             message["tool_calls"] = [
@@ -104,6 +108,9 @@ class FakeCohere:
                 "delta": {"message": {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": []}},
             }
         ]
+        if turn.thinking:
+            thought = {"message": {"content": {"thinking": turn.thinking}}}
+            events.append({"type": "content-delta", "index": 0, "delta": thought})
         if turn.pieces:
             events.append(
                 {

@@ -123,6 +123,21 @@ class TestChat:
         assert answer.message.content[0].text == "This is forbidden."
         assert get_report(answer).outcome == "passed"
 
+    def test_thinking_parts_pass_through_unjudged(self):
+        fake = FakeCohere(text("All clean here.", thinking="Is this forbidden? No."))
+
+        answer = client(fake).chat(model=MODEL, messages=MESSAGES)
+
+        assert answer.message.content[0].type == "thinking"
+        assert get_report(answer).outcome == "passed"
+        assert get_report(answer).attempts[0].text == "All clean here."
+
+    def test_a_declared_fallback_is_not_used_the_violation_raises(self):
+        fake = FakeCohere(text("This is forbidden."))
+
+        with pytest.raises(ContractViolationError):
+            client(fake, fallback="Sorry.").chat(model=MODEL, messages=MESSAGES)
+
 
 class TestTools:
     def test_tool_arguments_are_judged_against_the_parameters_and_the_reask_answers_the_call(self):
@@ -176,6 +191,25 @@ class TestStreaming:
         report = c.last_report
         assert report.outcome == "passed" and report.streamed and report.provider == "cohere"
         assert (report.total_usage.prompt_tokens, report.total_usage.completion_tokens) == (12, 5)
+
+    def test_streamed_thinking_is_not_judged(self):
+        fake = FakeCohere(text("All ", "clean.", thinking="Is this forbidden? No."))
+        c = client(fake, stream_policy="buffer")
+
+        events = list(c.chat_stream(model=MODEL, messages=MESSAGES))
+
+        assert any(e.type == "content-delta" and e.delta.message.content.thinking for e in events)
+        assert c.last_report.outcome == "passed"
+
+    def test_closing_a_stream_early_is_reported(self):
+        fake = FakeCohere(text("All ", "clean ", "here."))
+        c = client(fake)
+
+        stream = c.chat_stream(model=MODEL, messages=MESSAGES)
+        next(stream)
+        stream.close()
+
+        assert c.last_report.stop_reason == "closed by caller before the end of the stream"
 
     @pytest.mark.parametrize("policy", ["hold_back:3", "sentence", "buffer"])
     def test_held_text_never_leaks_before_a_violation(self, policy):
@@ -305,6 +339,54 @@ class TestAsync:
 
         with pytest.raises(cohere.BadRequestError):
             await aclient(fake).chat(model=MODEL, messages=MESSAGES)
+
+
+def test_the_otel_span_names_cohere_as_the_provider():
+    pytest.importorskip("opentelemetry.sdk", reason="the otel extra (opentelemetry-sdk) is not installed")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    fake = FakeCohere(text("All clean here.", input_tokens=12, output_tokens=3))
+
+    client(fake, otel=provider).chat(model=MODEL, messages=MESSAGES)
+
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes["gen_ai.provider.name"] == "cohere"
+    # The tokens the model read (the fake adds 2 for the prompt template), not the billed ones.
+    assert (span.attributes["gen_ai.usage.input_tokens"], span.attributes["gen_ai.usage.output_tokens"]) == (
+        14,
+        3,
+    )
+
+
+def test_a_conversation_records_the_cohere_turns():
+    fake = FakeCohere(text("Hello Ada."), text("It ships today."))
+    c = client(fake)
+    history: list[dict[str, Any]] = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+    ]
+
+    with c.conversation("s-1") as conv:
+        first = c.chat(model=MODEL, messages=history)
+        history += [
+            {"role": "assistant", "content": first.message.content[0].text},
+            {"role": "user", "content": "Where is my order?"},
+        ]
+        c.chat(model=MODEL, messages=history)
+
+    assert [(t.role, t.content) for t in conv.turns] == [
+        ("system", "Be brief."),
+        ("user", "Hi"),
+        ("assistant", "Hello Ada."),
+        ("user", "Where is my order?"),
+        ("assistant", "It ships today."),
+    ]
+    assert c.last_report.session_id == "s-1"
 
 
 def test_importing_the_sdk_does_not_import_cohere():
