@@ -142,9 +142,12 @@ class _ContractHttpClient(HttpClient):
 
     _contract_owner: weakref.ref[ContractCohere]
 
-    def _contract_route(self, method: str, path: Any, json_body: Any) -> tuple[Any, Route | None]:
+    def _contract_route(
+        self, method: str, path: Any, json_body: Any, retries: Any = 0
+    ) -> tuple[Any, Route | None]:
         owner = self._contract_owner()
-        if owner is None or json_body is None:
+        if owner is None or json_body is None or retries:
+            # cohere retries a failed send by calling request() again: that is the same send.
             return owner, None
         return owner, COHERE.route_for(method, path or "")
 
@@ -158,7 +161,7 @@ class _ContractHttpClient(HttpClient):
         omit: Any = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        owner, route = self._contract_route(method, path, json)
+        owner, route = self._contract_route(method, path, json, kwargs.get("retries"))
         parent = super().request
         if owner is None or route is None:
             return parent(
@@ -253,9 +256,12 @@ class _AsyncContractHttpClient(AsyncHttpClient):
 
     _contract_owner: weakref.ref[AsyncContractCohere]
 
-    def _contract_route(self, method: str, path: Any, json_body: Any) -> tuple[Any, Route | None]:
+    def _contract_route(
+        self, method: str, path: Any, json_body: Any, retries: Any = 0
+    ) -> tuple[Any, Route | None]:
         owner = self._contract_owner()
-        if owner is None or json_body is None:
+        if owner is None or json_body is None or retries:
+            # cohere retries a failed send by calling request() again: that is the same send.
             return owner, None
         return owner, COHERE.route_for(method, path or "")
 
@@ -269,7 +275,7 @@ class _AsyncContractHttpClient(AsyncHttpClient):
         omit: Any = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        owner, route = self._contract_route(method, path, json)
+        owner, route = self._contract_route(method, path, json, kwargs.get("retries"))
         parent = super().request
         if owner is None or route is None:
             return await parent(

@@ -78,7 +78,10 @@ class FakeCohere:
         body = json.loads(request.content)
         turn = self.turns.popleft() if self.turns else text("All clean here.")
         if turn.status != 200:
-            return httpx.Response(turn.status, json={"message": turn.error or "error"})
+            # A short retry-after-ms: cohere's own HTTP retries wait that long, not seconds.
+            return httpx.Response(
+                turn.status, headers={"retry-after-ms": "1"}, json={"message": turn.error or "error"}
+            )
         if body.get("stream"):
             return httpx.Response(
                 200, headers={"content-type": "text/event-stream"}, stream=_Body(self.events(turn))

@@ -107,6 +107,17 @@ class TestChat:
         assert (answer.usage.billed_units.input_tokens, answer.usage.billed_units.output_tokens) == (40, 12)
         assert get_report(answer).total_usage.completion_tokens == 12
 
+    def test_coheres_own_message_types_are_read_and_reasked_as_json(self):
+        fake = FakeCohere(text("This is forbidden."), text("All clean here."))
+        messages = [cohere.SystemChatMessageV2(content="Be brief."), cohere.UserChatMessageV2(content="Hi")]
+
+        answer = client(fake, contract_retries=1).chat(model=MODEL, messages=messages)
+
+        assert [m.role for m in get_report(answer).request.messages] == ["system", "user"]
+        assert get_report(answer).request.messages[0].content == "Be brief."
+        assert [m["role"] for m in fake.bodies[1]["messages"]] == ["system", "user", "assistant", "user"]
+        assert fake.bodies[1]["messages"][1] == {"role": "user", "content": "Hi"}
+
     def test_raw_responses_are_judged(self):
         fake = FakeCohere(text("This is forbidden."), text("All clean here."))
 
@@ -277,6 +288,43 @@ class TestCoverage:
 
         with pytest.raises(cohere.TooManyRequestsError):
             list(client(fake, stream_policy="buffer").chat_stream(model=MODEL, messages=MESSAGES))
+
+    def test_coheres_own_http_retries_are_one_contracted_call(self):
+        fake = FakeCohere(Turn(status=429, error="slow down"), text("This is forbidden."), text("All clean."))
+        reports = []
+        c = ContractCohere(
+            api_key="test-key",
+            httpx_client=fake.http_client(),
+            max_retries=1,
+            output_contracts=[no_forbidden()],
+            contract_retries=1,
+            on_report=reports.append,
+        )
+
+        answer = c.chat(model=MODEL, messages=MESSAGES)
+
+        # cohere retried the 429 itself; the contracts judged the two answers of one call.
+        assert answer.message.content[0].text == "All clean."
+        assert len(fake.requests) == 3
+        assert [r.outcome for r in reports] == ["repaired"]
+        assert [a.text for a in reports[0].attempts] == ["This is forbidden.", "All clean."]
+
+    async def test_coheres_own_async_http_retries_are_one_contracted_call(self):
+        fake = FakeCohere(Turn(status=503, error="busy"), text("All clean."))
+        reports = []
+        c = AsyncContractCohere(
+            api_key="test-key",
+            httpx_client=fake.async_http_client(),
+            max_retries=1,
+            output_contracts=[no_forbidden()],
+            on_report=reports.append,
+        )
+
+        answer = await c.chat(model=MODEL, messages=MESSAGES)
+
+        assert answer.message.content[0].text == "All clean."
+        assert len(fake.requests) == 2
+        assert [r.outcome for r in reports] == ["passed"]
 
     def test_other_calls_are_coheres_own(self):
         fake = FakeCohere()
