@@ -167,14 +167,14 @@ class _ContractHttpClient(HttpClient):
             return parent(
                 path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
             )
-        body, options = _wire_body(json, request_options, omit)
         settings = owner._call_settings()
         if owner._unobserved(settings):
             response = parent(
                 path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
             )
-            _hand_over(owner, vacuous_report(route, body, False))
+            _hand_over(owner, vacuous_report(route, json, False))
             return response
+        body, options = _wire_body(json, request_options, omit)
         llm_request = route.requests.read(body)
         answers: list[dict[str, Any]] = []
 
@@ -218,15 +218,15 @@ class _ContractHttpClient(HttpClient):
             ) as response:
                 yield response
             return
-        body, options = _wire_body(json, request_options, omit)
         settings = owner._call_settings()
         if owner._unobserved(settings):
             with parent(
                 path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
             ) as response:
-                _hand_over(owner, vacuous_report(route, body, True))
+                _hand_over(owner, vacuous_report(route, json, True))
                 yield response
             return
+        body, options = _wire_body(json, request_options, omit)
         llm_request = route.requests.read(body)
         with contextlib.ExitStack() as stack:
 
@@ -281,14 +281,14 @@ class _AsyncContractHttpClient(AsyncHttpClient):
             return await parent(
                 path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
             )
-        body, options = _wire_body(json, request_options, omit)
         settings = owner._call_settings()
         if owner._unobserved(settings):
             response = await parent(
                 path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
             )
-            _hand_over(owner, vacuous_report(route, body, False))
+            _hand_over(owner, vacuous_report(route, json, False))
             return response
+        body, options = _wire_body(json, request_options, omit)
         llm_request = route.requests.read(body)
         answers: list[dict[str, Any]] = []
 
@@ -332,15 +332,15 @@ class _AsyncContractHttpClient(AsyncHttpClient):
             ) as response:
                 yield response
             return
-        body, options = _wire_body(json, request_options, omit)
         settings = owner._call_settings()
         if owner._unobserved(settings):
             async with parent(
                 path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
             ) as response:
-                _hand_over(owner, vacuous_report(route, body, True))
+                _hand_over(owner, vacuous_report(route, json, True))
                 yield response
             return
+        body, options = _wire_body(json, request_options, omit)
         llm_request = route.requests.read(body)
         async with contextlib.AsyncExitStack() as stack:
 

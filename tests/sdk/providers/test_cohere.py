@@ -382,6 +382,23 @@ class TestAsync:
         assert "hun" not in seen
         assert c.last_report.outcome == "violated"
 
+    async def test_async_stream_exceptions_pass_through_unchanged(self):
+        fake = FakeCohere(Turn(status=429, error="slow down"))
+        c = aclient(fake, stream_policy="buffer")
+
+        with pytest.raises(cohere.TooManyRequestsError):
+            async for _ in c.chat_stream(model=MODEL, messages=MESSAGES):
+                pass
+
+    async def test_async_streams_pass_clean_text_whole(self):
+        fake = FakeCohere(text("All ", "clean ", "here."))
+        c = aclient(fake, stream_policy="sentence")
+
+        events = [e async for e in c.chat_stream(model=MODEL, messages=MESSAGES)]
+
+        assert streamed_text(events) == "All clean here."
+        assert c.last_report.outcome == "passed" and c.last_report.streamed
+
     async def test_async_exceptions_pass_through_unchanged(self):
         fake = FakeCohere(Turn(status=400, error="bad"))
 
