@@ -62,12 +62,14 @@ from .reporting import Reporter
 if TYPE_CHECKING:
     from .providers._anthropic import AsyncContractAnthropic as AsyncContractAnthropic
     from .providers._anthropic import ContractAnthropic as ContractAnthropic
+    from .providers._cohere import AsyncContractCohere as AsyncContractCohere
+    from .providers._cohere import ContractCohere as ContractCohere
 
-_LAZY = ("AsyncContractAnthropic", "ContractAnthropic")
+_LAZY = ("AsyncContractAnthropic", "AsyncContractCohere", "ContractAnthropic", "ContractCohere")
 
 
 def __getattr__(name: str) -> Any:
-    # The Anthropic clients import anthropic: only when first used.
+    # The Anthropic and Cohere clients import their vendor SDK: only when first used.
     if name in _LAZY:
         from . import providers
 

@@ -1,7 +1,7 @@
 """Drop-in clients of the provider SDKs with contracts enforced, and the provider registry.
 
-``ContractAnthropic`` / ``AsyncContractAnthropic`` are imported (with ``anthropic``) only
-when first used.
+``ContractAnthropic`` / ``AsyncContractAnthropic`` and ``ContractCohere`` /
+``AsyncContractCohere`` are imported (with ``anthropic`` / ``cohere``) only when first used.
 """
 
 from __future__ import annotations
@@ -19,20 +19,28 @@ from ._registry import (
     provider_names,
     register,
 )
-from ._specs import ANTHROPIC, OPENAI
+from ._specs import ANTHROPIC, COHERE, OPENAI
 
 if TYPE_CHECKING:
     from ._anthropic import AsyncContractAnthropic as AsyncContractAnthropic
     from ._anthropic import ContractAnthropic as ContractAnthropic
+    from ._cohere import AsyncContractCohere as AsyncContractCohere
+    from ._cohere import ContractCohere as ContractCohere
 
 ContractOpenAI = ImprovedOpenAIProvider
 AsyncContractOpenAI = AsyncImprovedOpenAIProvider
 
 register(OPENAI)
 register(ANTHROPIC)
+register(COHERE)
 
 # The clients of a vendor SDK that is not a dependency: imported on first use.
-_LAZY_CLIENTS = {"ContractAnthropic": ANTHROPIC, "AsyncContractAnthropic": ANTHROPIC}
+_LAZY_CLIENTS = {
+    "ContractAnthropic": ANTHROPIC,
+    "AsyncContractAnthropic": ANTHROPIC,
+    "ContractCohere": COHERE,
+    "AsyncContractCohere": COHERE,
+}
 
 
 def __getattr__(name: str) -> Any:

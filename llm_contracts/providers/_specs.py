@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from ..contracts._tokens import KNOWN_MODELS
 from ._anthropic_views import MESSAGES, MESSAGES_RESPONSES, MODELS
+from ._cohere_views import CHAT, CHAT_RESPONSES
 from ._openai_routes import ROUTES
 from ._registry import ProviderSpec, Route
 
-__all__ = ["ANTHROPIC", "OPENAI"]
+__all__ = ["ANTHROPIC", "COHERE", "OPENAI"]
 
 OPENAI = ProviderSpec(
     name="openai",
@@ -39,4 +40,16 @@ ANTHROPIC = ProviderSpec(
         "anthropic.types.message:Message": "/v1/messages",
         "anthropic.types.beta.beta_message:BetaMessage": "/v1/messages",
     },
+)
+
+# cohere's HTTP layer is given the path without its leading slash ("v2/chat").
+COHERE = ProviderSpec(
+    name="cohere",
+    routes={"v2/chat": Route("/v2/chat", CHAT, CHAT_RESPONSES)},
+    clients={
+        "ContractCohere": "llm_contracts.providers._cohere:ContractCohere",
+        "AsyncContractCohere": "llm_contracts.providers._cohere:AsyncContractCohere",
+    },
+    requires="cohere",
+    answers={"cohere.v2.types.v2chat_response:V2ChatResponse": "v2/chat"},
 )

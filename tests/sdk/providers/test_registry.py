@@ -52,9 +52,10 @@ def plugin_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
 
 
 def test_the_built_in_providers_are_registered():
-    assert {"anthropic", "openai"} <= set(provider_names())
+    assert {"anthropic", "cohere", "openai"} <= set(provider_names())
     assert get_provider("anthropic").routes["/v1/messages"].requests.provider == "anthropic"
     assert get_provider("openai").route_for("post", "/chat/completions") is not None
+    assert get_provider("cohere").route_for("post", "v2/chat") is not None
 
 
 def test_a_plugin_is_found_from_its_entry_point_and_judged_like_any_provider(plugin_site):
@@ -100,7 +101,7 @@ def test_importing_the_sdk_with_a_broken_plugin_installed_works(plugin_site):
         env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"},
     )
 
-    assert out.stdout.splitlines() == ["['anthropic', 'echo', 'openai']", "['broken', 'missing']"]
+    assert out.stdout.splitlines() == ["['anthropic', 'cohere', 'echo', 'openai']", "['broken', 'missing']"]
 
 
 def test_registering_from_code_refuses_a_second_spec_of_the_same_name():
