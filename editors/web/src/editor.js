@@ -126,6 +126,9 @@ function mount(host) {
   const status = host.querySelector(".lc-editor-status");
   if (!textarea) { return; }
 
+  // A page that arrives with the server's verdict (a save it refused says why) keeps that
+  // text until the source changes: the first check only places the markers.
+  const served = panel && panel.querySelector(".lc-status") ? textarea.value : null;
   const validate = async (view) => {
     const source = view.state.doc.toString();
     let response;
@@ -136,7 +139,7 @@ function mount(host) {
     }
     if (!response.ok || view.state.doc.toString() !== source) { return []; }
     const html = await response.text();
-    if (panel) { panel.innerHTML = html; }
+    if (panel && source !== served) { panel.innerHTML = html; }
     const fragment = document.createElement("div");
     fragment.innerHTML = html;
     return diagnosticsFrom(view.state.doc, fragment);
