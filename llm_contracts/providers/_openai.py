@@ -9,15 +9,18 @@ enforced there, once, keyed on the endpoint. Everything else is openai's own cod
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import json
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 
 import openai
 import openai._base_client as _openai_base
 from openai import AsyncStream, Stream
+from openai._constants import DEFAULT_MAX_RETRIES
+from openai._types import NotGiven, Timeout, not_given
 
 from .._exceptions import ContractConfigError, ContractViolationError
 from ..contracts._base import Contract, ValidationContext
@@ -30,7 +33,9 @@ from ..enforcement._engine import ContractEngine
 from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
 from ..enforcement._report import ContractReport, attach_report, get_report
 from ..enforcement._streaming import StreamPolicy, StreamValidator
+from ..observability._metrics import Metrics
 from ..reporting._client import ClientTelemetry, attach_telemetry
+from ..reporting._reporter import Reporter
 from ._openai_body import BodyJudge, event_parser, install_async, install_sync
 from ._openai_routes import Route, route_for
 
@@ -47,6 +52,34 @@ __all__ = ["AsyncImprovedOpenAIProvider", "ImprovedOpenAIProvider"]
 _http: Any = getattr(_openai_base, "httpx2", None) or getattr(_openai_base, "httpx")  # noqa: B009
 _HTTP_RESPONSE: type[Any] = _http.Response
 
+
+def _openai_name(module: str, name: str) -> Any:
+    """Return ``module.name`` from openai, or ``Any`` where the installed release lacks it."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return Any
+
+
+# The types of openai's own constructor parameters, so the constructors below spell them
+# as openai does (and they resolve at runtime, for ``typing.get_type_hints``).
+if TYPE_CHECKING:
+    import httpx2
+    from openai._data_residency import DataResidency
+    from openai._provider import _Provider
+    from openai.auth import WorkloadIdentity, X509WorkloadIdentity
+else:
+    httpx2 = _http
+    DataResidency = _openai_name("openai._data_residency", "DataResidency")
+    _Provider = _openai_name("openai._provider", "_Provider")
+    WorkloadIdentity = _openai_name("openai.auth", "WorkloadIdentity")
+    X509WorkloadIdentity = _openai_name("openai.auth", "X509WorkloadIdentity")
+
+ConflictMode = Literal["resolve", "strict", "ignore"]
+UploadTraces = Literal["violations", "breakpoints", "all", "never"]
+ReportListener = Callable[[ContractReport], None]
+_T = TypeVar("_T")
+
 # The Azure twin of each client, registered by ``_azure`` (imported with this package):
 # wrapping an Azure client builds the twin, and this module need not import ``_azure``.
 AZURE_TWINS: dict[type[Any], type[Any]] = {}
@@ -56,9 +89,36 @@ _RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 _OUR_KWARGS = ("contracts", "input_contracts", "output_contracts", "contract_retries",
                "retry_budget_tokens", "stream_policy", "circuit_breaker", "on_report", "native_schema",
                "conflicts", "fallback")
+_CONTRACT_LISTS = ("contracts", "input_contracts", "output_contracts")
 # Reporting, tracing and server-defined contracts (llm_contracts.reporting).
 _TELEMETRY_KWARGS = ("reporter", "upload_traces", "project_contracts", "otel", "user_id",
                      "project_contracts_timeout")
+
+
+@functools.cache
+def _defaults(method: Callable[..., Any]) -> dict[str, Any]:
+    """Return the default of each keyword-only parameter of ``method`` but ``client``."""
+    return {name: p.default for name, p in inspect.signature(method).parameters.items()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "client"}
+
+
+def _given(values: Mapping[str, Any], method: Callable[..., Any]) -> dict[str, Any]:
+    """Return the keyword arguments of a call to ``method`` that are not their default.
+
+    ``values`` is the method's ``locals()`` taken before anything else. Leaving defaults
+    out lets openai apply its own, and lets an openai release without some parameter
+    work as long as the caller does not use it (openai then says which one it lacks).
+    """
+    return {name: values[name] for name, default in _defaults(method).items() if values[name] is not default}
+
+
+def _with_contract_set(options: dict[str, Any]) -> dict[str, Any]:
+    """Add what a loaded LLMCL contract set in ``contracts=`` declares; keywords given win."""
+    client_kwargs = getattr(options.get("contracts"), "client_kwargs", None)
+    if callable(client_kwargs):
+        # Its "on violation retry N" and fallback, as **contract_set.client_kwargs() does.
+        options = {**client_kwargs(), **options}
+    return options
 
 
 def _client_options(client: Any) -> dict[str, Any]:
@@ -96,8 +156,9 @@ def _build_settings(
     native_schema: bool = False,
     conflicts: str = "resolve",
     fallback: str | None = None,
+    metrics: Metrics | None = None,
 ) -> CallSettings:
-    engine = ContractEngine(breaker=circuit_breaker, conflicts=conflicts)
+    engine = ContractEngine(breaker=circuit_breaker, conflicts=conflicts, metrics=metrics)
     for c in contracts or ():
         engine.add(c)
     for c in input_contracts or ():
@@ -293,24 +354,41 @@ class _ContractClientMixin:
     _contract_settings: CallSettings
 
     def _init_contracts(self, kwargs: dict[str, Any]) -> None:
-        ours = {k: kwargs.pop(k) for k in _OUR_KWARGS if k in kwargs}
-        client_kwargs = getattr(ours.get("contracts"), "client_kwargs", None)
-        if callable(client_kwargs):
-            # A loaded LLMCL contract set brings its "on violation retry N" and fallback,
-            # as **contract_set.client_kwargs() does; keywords given explicitly win.
-            for name, value in client_kwargs().items():
-                ours.setdefault(name, value)
-        ours.setdefault("contract_retries", 0)
-        ours.setdefault("retry_budget_tokens", None)
-        for name in ("contracts", "input_contracts", "output_contracts", "stream_policy",
-                     "circuit_breaker", "on_report"):
-            ours.setdefault(name, None)
+        """Set up contracts and telemetry from the keywords in ``kwargs`` (taken out of it)."""
+        ours = _with_contract_set({k: kwargs.pop(k) for k in _OUR_KWARGS if k in kwargs})
         telemetry = {k: kwargs.pop(k) for k in _TELEMETRY_KWARGS if k in kwargs}
-        object.__setattr__(self, _SETTINGS, _build_settings(**ours))
-        telemetry_listener = attach_telemetry(self._contract_settings, **telemetry)
-        object.__setattr__(self, "_contract_telemetry", telemetry_listener)
+        settings = _build_settings(**{"contracts": None, "input_contracts": None, "output_contracts": None,
+                                      "contract_retries": 0, "retry_budget_tokens": None,
+                                      "stream_policy": None, "circuit_breaker": None, "on_report": None,
+                                      **ours})
+        object.__setattr__(self, _SETTINGS, settings)
+        object.__setattr__(self, "_contract_telemetry", attach_telemetry(settings, **telemetry))
+        object.__setattr__(self, "_telemetry_options", telemetry)
         self.last_report: ContractReport | None = None
 
+    def _construct(self, options: dict[str, Any], client: Any,
+                   client_options: Callable[[Any], dict[str, Any]], openai_init: Callable[..., None]) -> None:
+        """Build the client from the keywords given: ours, then openai's (over ``client``'s own)."""
+        self._init_contracts(options)
+        if client is not None:
+            options = {**client_options(client), **options}
+        openai_init(self, **options)
+
+    def _copy(self, options: dict[str, Any], client: Any, openai_copy: Callable[..., _T]) -> _T:
+        """Return the copy ``copy()`` / ``with_options()`` describe, from the keywords given."""
+        changes = {k: options.pop(k) for k in _OUR_KWARGS if k in options}
+        telemetry = {k: options.pop(k) for k in _TELEMETRY_KWARGS if k in options}
+        twin: Any
+        if client is not None:
+            # The same contracts around another openai client, with openai's options applied
+            # the way its own copy() applies them.
+            build: Callable[..., Any] = type(self)
+            twin = build(client=client.copy(**options) if options else client)
+        else:
+            twin = openai_copy(**options)
+        twin._adopt(self, changes, telemetry)
+        result: _T = twin
+        return result
     # -- configuration ----------------------------------------------------------------
 
     def add_input_contract(self, contract: Contract) -> None:
@@ -367,11 +445,56 @@ class _ContractClientMixin:
         """Return per-contract calls, violations, errors, latency and auto-fix rates."""
         return self._contract_settings.engine.health_report()
 
-    def _adopt(self, other: _ContractClientMixin) -> None:
-        object.__setattr__(self, _SETTINGS, other._contract_settings.copy())
-        object.__setattr__(self, "_contract_telemetry", other._contract_telemetry)
+    def _adopt(self, other: _ContractClientMixin, changes: Mapping[str, Any] | None = None,
+               telemetry: Mapping[str, Any] | None = None) -> None:
+        """Take ``other``'s contracts and settings, with the keywords in ``changes`` and ``telemetry``."""
+        listener = other._contract_telemetry
+        telemetry_options = other._telemetry_options
+        if not changes and not telemetry:
+            settings = other._contract_settings.copy()
+        else:
+            settings = other._settings_with(dict(changes or {}))
+            if telemetry:
+                telemetry_options = {**telemetry_options, **telemetry}
+                listener = attach_telemetry(settings, **telemetry_options)
+            elif listener is not None:
+                settings.listeners.append(listener)
+        object.__setattr__(self, _SETTINGS, settings)
+        object.__setattr__(self, "_contract_telemetry", listener)
+        object.__setattr__(self, "_telemetry_options", telemetry_options)
+
+    def _settings_with(self, changes: dict[str, Any]) -> CallSettings:
+        """Return new settings: this client's, with the contract keywords in ``changes``.
+
+        Contracts given (``contracts``, ``input_contracts``, ``output_contracts``) replace all
+        of this client's; ``on_report`` replaces its report listeners. The copy shares the
+        circuit breaker and the metrics unless a breaker is given.
+        """
+        current = self._contract_settings
+        engine = current.engine
+        changes = _with_contract_set(changes)
+        if any(name in changes for name in _CONTRACT_LISTS):
+            lists = {name: changes.get(name) for name in _CONTRACT_LISTS}
+        else:
+            declared_input, declared_output = engine.declared()
+            lists = {"contracts": None, "input_contracts": declared_input,
+                     "output_contracts": declared_output}
+        listeners = [listener for listener in current.listeners if listener is not self._contract_telemetry]
+        return _build_settings(
+            **lists,
+            contract_retries=changes.get("contract_retries", current.contract_retries),
+            retry_budget_tokens=changes.get("retry_budget_tokens", current.retry_budget_tokens),
+            stream_policy=changes.get("stream_policy", current.stream_policy),
+            circuit_breaker=changes.get("circuit_breaker", engine.breaker),
+            on_report=changes.get("on_report", listeners),
+            native_schema=changes.get("native_schema", current.native_schema),
+            conflicts=changes.get("conflicts", engine.conflict_mode),
+            fallback=changes.get("fallback", current.fallback),
+            metrics=engine.metrics,
+        )
 
     _contract_telemetry: ClientTelemetry | None
+    _telemetry_options: dict[str, Any]
 
     def _unobserved(self, settings: CallSettings) -> bool:
         """Return True when a call has nothing to check, record or report."""
@@ -526,20 +649,100 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
             cls = AZURE_TWINS[ImprovedOpenAIProvider]
         return super().__new__(cls)
 
-    def __init__(self, *, client: openai.OpenAI | None = None, **kwargs: Any) -> None:
-        self._init_contracts(kwargs)
-        if client is not None:
-            kwargs = {**_client_options(client), **kwargs}
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        *,
+        api_key: str | Callable[[], str] | None = None,
+        admin_api_key: str | None = None,
+        workload_identity: WorkloadIdentity | X509WorkloadIdentity | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        webhook_secret: str | None = None,
+        provider: _Provider | None = None,
+        base_url: str | httpx2.URL | None | NotGiven = not_given,
+        data_residency: DataResidency | None = None,
+        websocket_base_url: str | httpx2.URL | None = None,
+        timeout: float | Timeout | None | NotGiven = not_given,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, object] | None = None,
+        http_client: httpx2.Client | None = None,
+        _strict_response_validation: bool = False,
+        _enforce_credentials: bool = True,
+        client: openai.OpenAI | None = None,
+        contracts: Iterable[Contract] | None = None,
+        input_contracts: Iterable[Contract] | None = None,
+        output_contracts: Iterable[Contract] | None = None,
+        contract_retries: int | NotGiven = not_given,
+        retry_budget_tokens: int | None = None,
+        stream_policy: StreamPolicy | str | None = None,
+        circuit_breaker: CircuitBreaker | None = None,
+        on_report: ReportListener | Iterable[ReportListener] | None = None,
+        native_schema: bool = False,
+        conflicts: ConflictMode = "resolve",
+        fallback: str | None | NotGiven = not_given,
+        reporter: Reporter | None = None,
+        upload_traces: UploadTraces = "violations",
+        project_contracts: bool = False,
+        otel: Any = None,
+        user_id: str | None = None,
+        project_contracts_timeout: float = 1.0,
+    ) -> None:
+        options = _given(locals(), ImprovedOpenAIProvider.__init__)
+        self._construct(options, client, _client_options, openai.OpenAI.__init__)
 
-    def copy(self, **kwargs: Any) -> ImprovedOpenAIProvider:  # type: ignore[override]
-        """Return a copy with changed openai options and the same contracts and settings."""
-        twin = super().copy(**kwargs)
-        twin._adopt(self)
-        return twin
+    def copy(
+        self,
+        *,
+        api_key: str | Callable[[], str] | None = None,
+        admin_api_key: str | None = None,
+        workload_identity: WorkloadIdentity | X509WorkloadIdentity | None = None,
+        provider: _Provider | None | NotGiven = not_given,
+        organization: str | None = None,
+        project: str | None = None,
+        webhook_secret: str | None = None,
+        websocket_base_url: str | httpx2.URL | None = None,
+        base_url: str | httpx2.URL | None | NotGiven = not_given,
+        data_residency: DataResidency | None = None,
+        timeout: float | Timeout | None | NotGiven = not_given,
+        http_client: httpx2.Client | None = None,
+        max_retries: int | NotGiven = not_given,
+        default_headers: Mapping[str, str] | None = None,
+        set_default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, object] | None = None,
+        set_default_query: Mapping[str, object] | None = None,
+        _enforce_credentials: bool | None = None,
+        _extra_kwargs: Mapping[str, Any] = {},  # noqa: B006 - openai's own default
+        client: openai.OpenAI | None = None,
+        contracts: Iterable[Contract] | None | NotGiven = not_given,
+        input_contracts: Iterable[Contract] | None | NotGiven = not_given,
+        output_contracts: Iterable[Contract] | None | NotGiven = not_given,
+        contract_retries: int | NotGiven = not_given,
+        retry_budget_tokens: int | None | NotGiven = not_given,
+        stream_policy: StreamPolicy | str | None | NotGiven = not_given,
+        circuit_breaker: CircuitBreaker | None | NotGiven = not_given,
+        on_report: ReportListener | Iterable[ReportListener] | None | NotGiven = not_given,
+        native_schema: bool | NotGiven = not_given,
+        conflicts: ConflictMode | NotGiven = not_given,
+        fallback: str | None | NotGiven = not_given,
+        reporter: Reporter | None | NotGiven = not_given,
+        upload_traces: UploadTraces | NotGiven = not_given,
+        project_contracts: bool | NotGiven = not_given,
+        otel: Any = not_given,
+        user_id: str | None | NotGiven = not_given,
+        project_contracts_timeout: float | NotGiven = not_given,
+    ) -> Self:
+        """Return a copy with the options given changed, and the same contracts and settings otherwise.
+
+        openai's options work as in openai's ``copy()``; ``client=`` wraps another openai
+        client instead. Contracts given replace all of this client's, ``on_report`` its
+        report listeners; the copy shares the circuit breaker and the metrics unless a
+        breaker is given.
+        """
+        return self._copy(_given(locals(), ImprovedOpenAIProvider.copy), client, super().copy)
 
     # openai aliases with_options = copy at class level; the alias must see our copy.
-    with_options = copy  # type: ignore[assignment]
+    with_options = copy
 
     def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         route = route_for(options.method, options.url)
@@ -625,19 +828,100 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
             cls = AZURE_TWINS[AsyncImprovedOpenAIProvider]
         return super().__new__(cls)
 
-    def __init__(self, *, client: openai.AsyncOpenAI | None = None, **kwargs: Any) -> None:
-        self._init_contracts(kwargs)
-        if client is not None:
-            kwargs = {**_client_options(client), **kwargs}
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        *,
+        api_key: str | Callable[[], Awaitable[str]] | None = None,
+        admin_api_key: str | None = None,
+        workload_identity: WorkloadIdentity | X509WorkloadIdentity | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        webhook_secret: str | None = None,
+        provider: _Provider | None = None,
+        base_url: str | httpx2.URL | None | NotGiven = not_given,
+        data_residency: DataResidency | None = None,
+        websocket_base_url: str | httpx2.URL | None = None,
+        timeout: float | Timeout | None | NotGiven = not_given,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, object] | None = None,
+        http_client: httpx2.AsyncClient | None = None,
+        _strict_response_validation: bool = False,
+        _enforce_credentials: bool = True,
+        client: openai.AsyncOpenAI | None = None,
+        contracts: Iterable[Contract] | None = None,
+        input_contracts: Iterable[Contract] | None = None,
+        output_contracts: Iterable[Contract] | None = None,
+        contract_retries: int | NotGiven = not_given,
+        retry_budget_tokens: int | None = None,
+        stream_policy: StreamPolicy | str | None = None,
+        circuit_breaker: CircuitBreaker | None = None,
+        on_report: ReportListener | Iterable[ReportListener] | None = None,
+        native_schema: bool = False,
+        conflicts: ConflictMode = "resolve",
+        fallback: str | None | NotGiven = not_given,
+        reporter: Reporter | None = None,
+        upload_traces: UploadTraces = "violations",
+        project_contracts: bool = False,
+        otel: Any = None,
+        user_id: str | None = None,
+        project_contracts_timeout: float = 1.0,
+    ) -> None:
+        options = _given(locals(), AsyncImprovedOpenAIProvider.__init__)
+        self._construct(options, client, _client_options, openai.AsyncOpenAI.__init__)
 
-    def copy(self, **kwargs: Any) -> AsyncImprovedOpenAIProvider:  # type: ignore[override]
-        """Return a copy with changed openai options and the same contracts and settings."""
-        twin = super().copy(**kwargs)
-        twin._adopt(self)
-        return twin
+    def copy(
+        self,
+        *,
+        api_key: str | Callable[[], Awaitable[str]] | None = None,
+        admin_api_key: str | None = None,
+        workload_identity: WorkloadIdentity | X509WorkloadIdentity | None = None,
+        provider: _Provider | None | NotGiven = not_given,
+        organization: str | None = None,
+        project: str | None = None,
+        webhook_secret: str | None = None,
+        websocket_base_url: str | httpx2.URL | None = None,
+        base_url: str | httpx2.URL | None | NotGiven = not_given,
+        data_residency: DataResidency | None = None,
+        timeout: float | Timeout | None | NotGiven = not_given,
+        http_client: httpx2.AsyncClient | None = None,
+        max_retries: int | NotGiven = not_given,
+        default_headers: Mapping[str, str] | None = None,
+        set_default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, object] | None = None,
+        set_default_query: Mapping[str, object] | None = None,
+        _enforce_credentials: bool | None = None,
+        _extra_kwargs: Mapping[str, Any] = {},  # noqa: B006 - openai's own default
+        client: openai.AsyncOpenAI | None = None,
+        contracts: Iterable[Contract] | None | NotGiven = not_given,
+        input_contracts: Iterable[Contract] | None | NotGiven = not_given,
+        output_contracts: Iterable[Contract] | None | NotGiven = not_given,
+        contract_retries: int | NotGiven = not_given,
+        retry_budget_tokens: int | None | NotGiven = not_given,
+        stream_policy: StreamPolicy | str | None | NotGiven = not_given,
+        circuit_breaker: CircuitBreaker | None | NotGiven = not_given,
+        on_report: ReportListener | Iterable[ReportListener] | None | NotGiven = not_given,
+        native_schema: bool | NotGiven = not_given,
+        conflicts: ConflictMode | NotGiven = not_given,
+        fallback: str | None | NotGiven = not_given,
+        reporter: Reporter | None | NotGiven = not_given,
+        upload_traces: UploadTraces | NotGiven = not_given,
+        project_contracts: bool | NotGiven = not_given,
+        otel: Any = not_given,
+        user_id: str | None | NotGiven = not_given,
+        project_contracts_timeout: float | NotGiven = not_given,
+    ) -> Self:
+        """Return a copy with the options given changed, and the same contracts and settings otherwise.
 
-    with_options = copy  # type: ignore[assignment]
+        openai's options work as in openai's ``copy()``; ``client=`` wraps another openai
+        client instead. Contracts given replace all of this client's, ``on_report`` its
+        report listeners; the copy shares the circuit breaker and the metrics unless a
+        breaker is given.
+        """
+        return self._copy(_given(locals(), AsyncImprovedOpenAIProvider.copy), client, super().copy)
+
+    # openai aliases with_options = copy at class level; the alias must see our copy.
+    with_options = copy
 
     async def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         route = route_for(options.method, options.url)
