@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Self
 
 import openai
+from openai import NOT_GIVEN, NotGiven, Timeout, not_given
 from openai._constants import DEFAULT_MAX_RETRIES
-from openai._types import NOT_GIVEN, NotGiven, Timeout, not_given
 
 from .._exceptions import ContractConfigError
 from ..contracts._base import Contract
@@ -25,22 +25,24 @@ from ._openai import (
     AZURE_TWINS,
     AsyncImprovedOpenAIProvider,
     ConflictMode,
-    DataResidency,
     ImprovedOpenAIProvider,
     ReportListener,
     UploadTraces,
-    WorkloadIdentity,
-    X509WorkloadIdentity,
     _client_options,
     _given,
     _openai_name,
-    _Provider,
-    httpx2,
 )
 
+# openai's parameter types, as in ``_openai``.
 if TYPE_CHECKING:
+    import httpx2
+    from openai._data_residency import DataResidency
+    from openai._provider import _Provider
+    from openai.auth import WorkloadIdentity, X509WorkloadIdentity
     from openai.lib.azure import AsyncAzureADTokenProvider, AzureADTokenProvider
 else:
+    from ._openai import DataResidency, WorkloadIdentity, X509WorkloadIdentity, _Provider, httpx2
+
     AzureADTokenProvider = _openai_name("openai.lib.azure", "AzureADTokenProvider")
     AsyncAzureADTokenProvider = _openai_name("openai.lib.azure", "AsyncAzureADTokenProvider")
 
@@ -78,7 +80,7 @@ def _keep_routing(wrapper: Any, client: Any) -> None:
             setattr(wrapper, name, getattr(client, name))
 
 
-class ContractAzureOpenAI(ImprovedOpenAIProvider, openai.AzureOpenAI):  # type: ignore[misc]
+class ContractAzureOpenAI(ImprovedOpenAIProvider, openai.AzureOpenAI):
     """``openai.AzureOpenAI`` with contracts on every generation call.
 
     Constructed exactly like ``openai.AzureOpenAI`` (``azure_endpoint``,
@@ -194,7 +196,7 @@ class ContractAzureOpenAI(ImprovedOpenAIProvider, openai.AzureOpenAI):  # type: 
     with_options = copy  # type: ignore[assignment]  # the copy above
 
 
-class AsyncContractAzureOpenAI(AsyncImprovedOpenAIProvider, openai.AsyncAzureOpenAI):  # type: ignore[misc]
+class AsyncContractAzureOpenAI(AsyncImprovedOpenAIProvider, openai.AsyncAzureOpenAI):
     """``openai.AsyncAzureOpenAI`` with contracts; see :class:`ContractAzureOpenAI`."""
 
     def __init__(

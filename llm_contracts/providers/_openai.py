@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 
 import openai
 import openai._base_client as _openai_base
-from openai import AsyncStream, Stream
+from openai import AsyncStream, NotGiven, Stream, Timeout, not_given
 from openai._constants import DEFAULT_MAX_RETRIES
-from openai._types import NotGiven, Timeout, not_given
 
 from .._exceptions import ContractConfigError, ContractViolationError
 from ..contracts._base import Contract, ValidationContext
@@ -744,7 +743,7 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
     # openai aliases with_options = copy at class level; the alias must see our copy.
     with_options = copy
 
-    def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
         route = route_for(options.method, options.url)
         body = options.json_data
         if route is None or not isinstance(body, Mapping):
@@ -923,7 +922,7 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
     # openai aliases with_options = copy at class level; the alias must see our copy.
     with_options = copy
 
-    async def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
         route = route_for(options.method, options.url)
         body = options.json_data
         if route is None or not isinstance(body, Mapping):
