@@ -608,14 +608,16 @@ class _ContractClientMixin:
 class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
     """``openai.OpenAI`` with contracts on every generation call.
 
-    Constructed exactly like ``openai.OpenAI`` (same keyword arguments and environment
-    fallbacks), or around an existing client with ``client=``. Extra keywords:
+    Constructed exactly like ``openai.OpenAI`` (the installed openai's keyword arguments,
+    spelled out with their types, and its environment fallbacks), or around an existing
+    client with ``client=``. Extra keywords:
 
     Parameters:
         contracts: contracts routed by category (input ones before the call).
         input_contracts / output_contracts: contracts placed explicitly.
         contract_retries: how many times to re-ask the model after an output violation
-            (default 0). openai's ``max_retries`` keeps its meaning: HTTP retries.
+            (default 0, or what a contract set in ``contracts=`` declares). openai's
+            ``max_retries`` keeps its meaning: HTTP retries.
         retry_budget_tokens: stop re-asking once the attempts used this many tokens.
         stream_policy: ``"immediate"`` (default), ``"hold_back:N"``, ``"sentence"``,
             ``"buffer"`` or a :class:`StreamPolicy`.

@@ -190,8 +190,9 @@ async def test_the_async_copy_takes_the_same_keywords():
     assert len(seen) == 2
 
 
-def test_a_wrong_contract_keyword_in_copy_is_refused_with_its_name():
-    client = ContractOpenAI(api_key="t")
-
+@pytest.mark.parametrize("cls", [ContractOpenAI, AsyncContractOpenAI])
+def test_a_wrong_keyword_is_refused_with_its_name(cls):
     with pytest.raises(TypeError, match="contract_retry"):
-        client.copy(contract_retry=2)  # type: ignore[call-arg]
+        cls(api_key="t", contract_retry=2)
+    with pytest.raises(TypeError, match="timeouts"):
+        cls(api_key="t").copy(timeouts=2)
