@@ -388,6 +388,7 @@ class _ContractClientMixin:
         twin._adopt(self, changes, telemetry)
         result: _T = twin
         return result
+
     # -- configuration ----------------------------------------------------------------
 
     def add_input_contract(self, contract: Contract) -> None:
