@@ -140,7 +140,7 @@ class ContractAzureOpenAI(ImprovedOpenAIProvider, openai.AzureOpenAI):
         project_contracts_timeout: float = 1.0,
     ) -> None:
         options = _given(locals(), ContractAzureOpenAI.__init__)
-        self._construct(options, client, _azure_options, openai.AzureOpenAI.__init__)
+        self._construct(options, client, _azure_options, super(ImprovedOpenAIProvider, self).__init__)
         if client is not None and "base_url" not in options:
             _keep_routing(self, client)
 
@@ -242,7 +242,7 @@ class AsyncContractAzureOpenAI(AsyncImprovedOpenAIProvider, openai.AsyncAzureOpe
         project_contracts_timeout: float = 1.0,
     ) -> None:
         options = _given(locals(), AsyncContractAzureOpenAI.__init__)
-        self._construct(options, client, _azure_options, openai.AsyncAzureOpenAI.__init__)
+        self._construct(options, client, _azure_options, super(AsyncImprovedOpenAIProvider, self).__init__)
         if client is not None and "base_url" not in options:
             _keep_routing(self, client)
 

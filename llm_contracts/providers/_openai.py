@@ -367,11 +367,15 @@ class _ContractClientMixin:
 
     def _construct(self, options: dict[str, Any], client: Any,
                    client_options: Callable[[Any], dict[str, Any]], openai_init: Callable[..., None]) -> None:
-        """Build the client from the keywords given: ours, then openai's (over ``client``'s own)."""
+        """Build the client from the keywords given: ours, then openai's (over ``client``'s own).
+
+        ``openai_init`` is openai's ``__init__`` bound to this client, found through the class
+        hierarchy rather than by name: ``openai.OpenAI`` may be patched to name this very class.
+        """
         self._init_contracts(options)
         if client is not None:
             options = {**client_options(client), **options}
-        openai_init(self, **options)
+        openai_init(**options)
 
     def _copy(self, options: dict[str, Any], client: Any, openai_copy: Callable[..., _T]) -> _T:
         """Return the copy ``copy()`` / ``with_options()`` describe, from the keywords given."""
@@ -691,7 +695,7 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
         project_contracts_timeout: float = 1.0,
     ) -> None:
         options = _given(locals(), ImprovedOpenAIProvider.__init__)
-        self._construct(options, client, _client_options, openai.OpenAI.__init__)
+        self._construct(options, client, _client_options, super().__init__)
 
     def copy(
         self,
@@ -870,7 +874,7 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
         project_contracts_timeout: float = 1.0,
     ) -> None:
         options = _given(locals(), AsyncImprovedOpenAIProvider.__init__)
-        self._construct(options, client, _client_options, openai.AsyncOpenAI.__init__)
+        self._construct(options, client, _client_options, super().__init__)
 
     def copy(
         self,
