@@ -35,10 +35,26 @@ PAIRS = [
 ]
 IDS = [ours.__name__ for ours, _ in PAIRS]
 # Our own keywords, besides openai's, in the constructor and in copy().
-OURS = ["client", "contracts", "input_contracts", "output_contracts", "contract_retries",
-        "retry_budget_tokens", "stream_policy", "circuit_breaker", "on_report", "native_schema",
-        "conflicts", "fallback", "reporter", "upload_traces", "project_contracts", "otel", "user_id",
-        "project_contracts_timeout"]
+OURS = [
+    "client",
+    "contracts",
+    "input_contracts",
+    "output_contracts",
+    "contract_retries",
+    "retry_budget_tokens",
+    "stream_policy",
+    "circuit_breaker",
+    "on_report",
+    "native_schema",
+    "conflicts",
+    "fallback",
+    "reporter",
+    "upload_traces",
+    "project_contracts",
+    "otel",
+    "user_id",
+    "project_contracts_timeout",
+]
 
 
 def _canonical(annotation: typing.Any) -> typing.Any:
@@ -94,7 +110,11 @@ def test_openai_s_defaults_apply_where_no_value_is_given():
 
     assert ours.base_url == theirs.base_url
     assert (ours.timeout, ours.max_retries) == (theirs.timeout, theirs.max_retries)
-    azure = {"api_key": "k", "api_version": "2024-10-21", "azure_endpoint": "https://example.openai.azure.com"}
+    azure = {
+        "api_key": "k",
+        "api_version": "2024-10-21",
+        "azure_endpoint": "https://example.openai.azure.com",
+    }
     ours_azure, theirs_azure = ContractAzureOpenAI(**azure), openai.AzureOpenAI(**azure)
     assert (ours_azure.base_url, ours_azure.timeout) == (theirs_azure.base_url, theirs_azure.timeout)
 
@@ -116,9 +136,13 @@ def test_copy_takes_every_parameter_of_the_constructor(ours, theirs):
 
 
 def _answer(text: str) -> dict[str, typing.Any]:
-    return {"id": "c", "object": "chat.completion", "created": 0, "model": "m",
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": text}}]}
+    return {
+        "id": "c",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+    }
 
 
 def _http(texts: list[str], seen: list[typing.Any]) -> typing.Any:
@@ -138,8 +162,9 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 
 def test_copy_with_contract_retries_changes_them_and_keeps_the_contracts():
     seen: list[typing.Any] = []
-    client = ContractOpenAI(api_key="t", http_client=_http(["x", "fine"], seen), max_retries=0,
-                            output_contracts=[_no_x()])
+    client = ContractOpenAI(
+        api_key="t", http_client=_http(["x", "fine"], seen), max_retries=0, output_contracts=[_no_x()]
+    )
 
     twin = client.copy(contract_retries=1)
     reply = twin.chat.completions.create(model="m", messages=MESSAGES)
@@ -153,8 +178,9 @@ def test_copy_with_contract_retries_changes_them_and_keeps_the_contracts():
 
 def test_copy_with_contracts_replaces_them_on_the_copy_only():
     seen: list[typing.Any] = []
-    client = ContractOpenAI(api_key="t", http_client=_http(["x"], seen), max_retries=0,
-                            output_contracts=[_no_x()])
+    client = ContractOpenAI(
+        api_key="t", http_client=_http(["x"], seen), max_retries=0, output_contracts=[_no_x()]
+    )
     breaker = CircuitBreaker()
 
     twin = client.with_options(output_contracts=[], circuit_breaker=breaker, timeout=3.0)
@@ -198,8 +224,9 @@ async def test_the_async_copy_takes_the_same_keywords():
         return http.Response(200, json=_answer("x" if len(seen) == 1 else "fine"))
 
     http_client = http.AsyncClient(transport=http.MockTransport(handler))
-    client = AsyncContractOpenAI(api_key="t", http_client=http_client, max_retries=0,
-                                 output_contracts=[_no_x()])
+    client = AsyncContractOpenAI(
+        api_key="t", http_client=http_client, max_retries=0, output_contracts=[_no_x()]
+    )
 
     twin = client.with_options(contract_retries=1)
     reply = await twin.chat.completions.create(model="m", messages=MESSAGES)

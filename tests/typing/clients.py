@@ -25,9 +25,16 @@ def _listener(report: ContractReport) -> None:
 
 
 def sync_client() -> None:
-    client = ContractOpenAI(api_key="k", max_retries=1, timeout=3.0, output_contracts=[JSONFormatContract()],
-                            contract_retries=2, conflicts="strict", on_report=_listener,
-                            upload_traces="never")
+    client = ContractOpenAI(
+        api_key="k",
+        max_retries=1,
+        timeout=3.0,
+        output_contracts=[JSONFormatContract()],
+        contract_retries=2,
+        conflicts="strict",
+        on_report=_listener,
+        upload_traces="never",
+    )
     assert_type(client.copy(contract_retries=1), ContractOpenAI)
     assert_type(client.with_options(timeout=2.0, client=openai.OpenAI(api_key="k")), ContractOpenAI)
 
@@ -50,8 +57,12 @@ def async_client() -> None:
 
 
 def azure_clients() -> None:
-    client = ContractAzureOpenAI(azure_endpoint="https://example.openai.azure.com", api_version="2024-10-21",
-                                 api_key="k", output_contracts=[JSONFormatContract()])
+    client = ContractAzureOpenAI(
+        azure_endpoint="https://example.openai.azure.com",
+        api_version="2024-10-21",
+        api_key="k",
+        output_contracts=[JSONFormatContract()],
+    )
     assert_type(client.copy(api_version="2025-01-01", contract_retries=1), ContractAzureOpenAI)
     AsyncContractAzureOpenAI(azure_endpoint="https://example.openai.azure.com", api_version="2024-10-21")
 
