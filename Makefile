@@ -29,8 +29,10 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m llm_contracts.demo
 
+# One pytest process per core: each has its own test database and Redis database
+# (tests/settings.py).
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 # The other supported openai line (2.x, which talks through httpx instead of httpx2).
 OPENAI2_STAMP := .venv-openai2/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
@@ -45,7 +47,7 @@ $(OPENAI2_STAMP):
 openai2-env: $(OPENAI2_STAMP)
 
 test-openai2: $(OPENAI2_STAMP)
-	.venv-openai2/bin/python -m pytest tests/sdk
+	.venv-openai2/bin/python -m pytest -n auto tests/sdk
 
 # openai's own test suite (its sdist, cached in .cache/) against openai's clients and the
 # drop-in ones; lists every test that passes on the first and fails on the second.

@@ -181,10 +181,10 @@ def main() -> int:
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         print("bench/dashboard_bench.py needs DATABASE_URL pointing at Postgres", file=sys.stderr)
         return 2
-    # A production-like process: no query log, no debug pages.
+    # A production-like process: no query log, no debug pages. The test suite's settings are
+    # the production ones with a throw-away secret key and static files served uncollected.
     os.environ["DEBUG"] = "0"
-    os.environ.setdefault("SECRET_KEY", "dashboard-bench-only")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
     import django
 
     django.setup()

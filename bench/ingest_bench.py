@@ -135,7 +135,7 @@ def main() -> int:
     from django.test.utils import setup_test_environment
 
     from contracts_app import services
-    from contracts_app.models import MinuteRollup, ValidationEvent, Watermark
+    from contracts_app.models import MinuteRollup, PendingEvent, ValidationEvent, Watermark
 
     setup_test_environment()
     settings.DATABASES["default"]["TEST"]["NAME"] = "test_llmc_ingest_bench"
@@ -185,6 +185,8 @@ def main() -> int:
 
         # 3. One aggregation pass over --events events spread over a day.
         ValidationEvent.objects.all().delete()
+        # The queue still names the deleted rows of steps 1 and 2.
+        PendingEvent.objects.all().delete()
         many = events(args.events, seed=2, span=timedelta(hours=24), prefix="agg")
         copy_rows(dsn, project.pk, many)
         Watermark.objects.all().delete()

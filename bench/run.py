@@ -20,6 +20,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import _imports  # noqa: E402
+from bench._anthropic import (  # noqa: E402
+    ANTHROPIC_INSTRUCTOR,
+    ANTHROPIC_NONE,
+    ANTHROPIC_THREE,
+    RAW_ANTHROPIC,
+    anthropic_scenarios,
+)
 from bench._fixtures import STREAM_CHUNKS  # noqa: E402
 from bench._harness import Row, format_table, run_rounds, summarize, warm_up  # noqa: E402
 from bench._scenarios import (  # noqa: E402
@@ -41,6 +48,7 @@ from bench._scenarios import (  # noqa: E402
     WRAP_THREE,
     http_scenarios,
     semantic_scenarios,
+    three_contracts,
     token_scenarios,
 )
 
@@ -101,6 +109,16 @@ def goals(rows: dict[str, Row], imports: _imports.ImportCost) -> list[tuple[bool
     for name in (SEM_TOPIC, SEM_SIMILARITY):
         us = rows[name].median_us
         out.append(_goal(us < 1000, f"{name} < 1 ms a check: {us:.1f} µs = {us / 1000:.2f}x the goal"))
+    if ANTHROPIC_NONE in rows:
+        anth, anth_raw = rows[ANTHROPIC_NONE], rows[RAW_ANTHROPIC].median_us
+        out.append(_goal(anth.over_pct is not None and anth.over_pct < 2.0,
+                         f"anthropic: no-contract wrapper adds < 2% to the raw median: "
+                         f"+{anth.over_us:.1f} µs = {anth.over_pct:+.2f}% of {anth_raw:.1f} µs"))
+    if ANTHROPIC_THREE in rows and ANTHROPIC_INSTRUCTOR in rows:
+        over, inst_over = rows[ANTHROPIC_THREE].over_us or 0, rows[ANTHROPIC_INSTRUCTOR].over_us
+        ratio = over / (inst_over or float("nan"))
+        out.append(_goal(ratio < 0.05, f"anthropic: 3-contract wrapper overhead < 5% of instructor's: "
+                                       f"{over:.1f} µs vs {inst_over:.1f} µs = {100 * ratio:.1f}%"))
     loaded = ", ".join(imports.heavy_loaded) + " loaded" if imports.heavy_loaded else "none loaded"
     out.append(_goal(not imports.heavy_loaded,
                      f"import llm_contracts loads none of django, jsonschema, tiktoken: {loaded}"))
@@ -142,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
 
     scenarios = http_scenarios()
+    scenarios += anthropic_scenarios(three_contracts())
     token_rows, notes = token_scenarios(args.seed, fresh_block=int(cfg["fresh_block"]))
     scenarios += token_rows
     semantic_rows, semantic_notes = semantic_scenarios(args.seed)

@@ -475,9 +475,61 @@ class QuarantinedBucket(models.Model):
     last_failed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["project", "bucket"], name="quarantinedbucket_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["project", "bucket"], name="quarantinedbucket_unique")]
+
+
+class PendingEvent(models.Model):
+    """An event stored but not yet counted in the rollups: the aggregation's queue.
+
+    A database trigger adds a row for every event inserted, by any path (the API, the
+    admin, a bulk load), in the inserting transaction; an aggregation pass counts the
+    events of a project's pending rows and deletes those rows in one transaction, so
+    every event is counted exactly once, whatever order the inserting transactions
+    commit in. (A cursor on the events' id would skip a row whose transaction took its
+    id early and committed after the cursor had passed it.) A pass therefore reads what
+    arrived since the last one and nothing else.
+    """
+
+    # No foreign keys: the trigger's insert must not lock or probe other tables.
+    project_id = models.BigIntegerField()
+    event_pk = models.BigIntegerField()
+    # The event's own timestamp: finds its partition and its minute without a join.
+    timestamp = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["project_id", "id"], name="pendingevent_project")]
+
+
+class RollupBatchRow(models.Model):
+    """A queued event being counted: a row of the aggregation's temporary table.
+
+    The table lives in one database connection for one transaction
+    (``services._take`` creates it); the model lets the grouping queries be written once
+    for every database.
+    """
+
+    id = models.BigIntegerField(primary_key=True)
+    event_pk = models.BigIntegerField()
+    timestamp = models.DateTimeField(null=True)
+    received_at = models.DateTimeField(null=True)
+    contract = models.CharField(max_length=200, null=True)
+    contract_version = models.PositiveIntegerField(null=True)
+    experiment = models.CharField(max_length=200, null=True)
+    variant = models.CharField(max_length=200, null=True)
+    is_valid = models.BooleanField(null=True)
+    error = models.BooleanField(null=True)
+    auto_fix_attempted = models.BooleanField(null=True)
+    auto_fix_succeeded = models.BooleanField(null=True)
+    prompt_tokens = models.BigIntegerField(null=True)
+    completion_tokens = models.BigIntegerField(null=True)
+    latency_ms = models.FloatField(null=True)
+    llm_latency_ms = models.FloatField(null=True)
+    model = models.CharField(max_length=200, null=True)
+    severity = models.CharField(max_length=10, null=True)
+
+    class Meta:
+        managed = False
+        db_table = "lc_rollup_batch"
 
 
 class Watermark(models.Model):
@@ -485,3 +537,45 @@ class Watermark(models.Model):
 
     name = models.CharField(max_length=50, unique=True)
     value = models.DateTimeField()
+
+
+class VersionProfile(models.Model):
+    """What each check of a saved contract version costs, measured by a bounded background job.
+
+    The pasted cases are kept only until the job has read them: a finished profile holds
+    the measurements (``ProfileReport.to_dict()``), never the texts it was measured on.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    version = models.ForeignKey(ContractVersion, on_delete=models.CASCADE, related_name="profiles")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    runs = models.PositiveSmallIntegerField()
+    case_count = models.PositiveSmallIntegerField()
+    cases = models.JSONField(default=list)
+    result = models.JSONField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    @property
+    def pending(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the job ran, once it has."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()

@@ -9,22 +9,26 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Count, DateTimeField, F, FloatField, Max, Q, Sum, Value
 from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 from django.utils.text import slugify
-from pydantic import ValidationError
+from pydantic import AwareDatetime, ValidationError
+from pydantic.fields import FieldInfo
 
-from contracts_app import selectors
+from contracts_app import partitions, selectors
 from contracts_app.models import (
     BUCKET_FIELDS,
     LATENCY_BUCKETS_MS,
     LLM_BUCKET_FIELDS,
+    READABLE_SINCE,
+    READABLE_UNTIL,
     AlertRule,
     ApiKey,
     Breakpoint,
@@ -36,14 +40,17 @@ from contracts_app.models import (
     Membership,
     MinuteBreakdown,
     MinuteRollup,
+    PendingEvent,
     Project,
     QuarantinedBucket,
+    RollupBatchRow,
     SdkInstance,
     Trace,
     ValidationEvent,
     Watermark,
 )
 from contracts_app.schemas import EventIn, SdkIn, TraceIn
+from llm_contracts import protocol
 from llm_contracts.contracts import redact
 from llm_contracts.debugging._trace import bound_trace
 
@@ -162,7 +169,7 @@ def api_key_authenticate(*, raw_key: str, now: datetime | None = None) -> ApiKey
 def _no_imports(target: str, importer: str | None) -> tuple[str, str]:
     from llm_contracts.llmcl import LLMCLError
 
-    raise LLMCLError(f"imports are not available in contracts stored on the server (\"{target}\")")
+    raise LLMCLError(f'imports are not available in contracts stored on the server ("{target}")')
 
 
 def _file_references(node: Any) -> Iterable[tuple[str, Any]]:
@@ -191,16 +198,22 @@ def llmcl_compile(source: str) -> dict[str, Any]:
     module = parse(source)
     refused = [
         LLMCLSemanticError.at(
-            f"imports are not available in contracts stored on the server (\"{imp.path}\")",
-            file=None, source=source, line=imp.pos.line, column=imp.pos.column,
+            f'imports are not available in contracts stored on the server ("{imp.path}")',
+            file=None,
+            source=source,
+            line=imp.pos.line,
+            column=imp.pos.column,
             end_column=imp.pos.end_column if imp.pos.end_line == imp.pos.line else None,
             hint="paste the imported contract into this source",
         )
         for imp in module.imports
     ] + [
         LLMCLSemanticError.at(
-            f"schema files are not available in contracts stored on the server (\"{name}\")",
-            file=None, source=source, line=pos.line, column=pos.column,
+            f'schema files are not available in contracts stored on the server ("{name}")',
+            file=None,
+            source=source,
+            line=pos.line,
+            column=pos.column,
             end_column=pos.end_column if pos.end_line == pos.line else None,
             hint="write the schema inline: conforms { ... }",
         )
@@ -272,6 +285,7 @@ def breakpoint_create(
     if unknown:
         raise ServiceError(f"unknown breakpoint conditions: {', '.join(sorted(unknown))}", field="conditions")
     return Breakpoint.objects.create(project=project, contract=contract, limit=limit, **conditions)
+
 
 # Contracts: the editor, "try it", activation and roll back.
 
@@ -648,40 +662,34 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
-_EVENT_COLUMNS: tuple[str, ...] = (
-    "project_id",
-    "event_id",
-    "call_id",
-    "timestamp",
-    "received_at",
-    "contract",
-    "contract_version",
-    "category",
-    "is_valid",
-    "error",
-    "severity",
-    "enforcement",
-    "message",
-    "outcome",
-    "input_excerpt",
-    "output_excerpt",
-    "latency_ms",
-    "llm_latency_ms",
-    "model",
-    "provider",
-    "endpoint",
-    "prompt_tokens",
-    "completion_tokens",
-    "auto_fix_attempted",
-    "auto_fix_succeeded",
-    "retries",
-    "session_id",
-    "turn",
-    "experiment",
-    "variant",
-    "trace_id",
-    "sdk_version",
-)
+def _pg_type(info: FieldInfo) -> str:
+    """Return the Postgres type of one field of the protocol's Event (for the binary COPY)."""
+    kind: Any = info.annotation
+    metadata = list(info.metadata)
+    if get_origin(kind) in (Union, UnionType):  # Optional: the non-None member
+        kind = next(t for t in get_args(kind) if t is not type(None))
+    if get_origin(kind) is Annotated:
+        kind, *extra = get_args(kind)
+        metadata += [m for e in extra for m in (e.metadata if isinstance(e, FieldInfo) else [e])]
+    if kind in (datetime, AwareDatetime):
+        return "timestamptz"
+    if kind is bool:
+        return "bool"
+    if kind is float:
+        return "float8"
+    if kind is int:
+        upper = next((m.le for m in metadata if getattr(m, "le", None) is not None), None)
+        return "int4" if upper is not None and upper <= protocol.INT32_MAX else "int8"
+    if isinstance(kind, type) and issubclass(kind, str):
+        return "text"  # str and the protocol's vocabularies
+    raise TypeError(f"no Postgres type for an Event field of type {kind!r}")
+
+
+# The stored columns: the project and the time of receipt, then the protocol's Event
+# fields in the model's order (a row is built from the validated event's values).
+_EVENT_FIELDS: tuple[str, ...] = tuple(EventIn.model_fields)
+_EVENT_COLUMNS: tuple[str, ...] = ("project_id", "received_at", *_EVENT_FIELDS)
+_STORED_ID = _EVENT_COLUMNS.index("event_id")
 
 
 # An id as the SDK makes it (uuid4 hex) holds no personal data unless it has a long run
@@ -693,8 +701,17 @@ _DIGIT_RUN = re.compile(r"\d{9}")
 
 # The text fields of an event that are ids or names: refused when they hold a NUL.
 _EVENT_ID_FIELDS = (
-    "event_id", "call_id", "contract", "model", "provider", "endpoint", "session_id", "experiment",
-    "variant", "trace_id", "sdk_version",
+    "event_id",
+    "call_id",
+    "contract",
+    "model",
+    "provider",
+    "endpoint",
+    "session_id",
+    "experiment",
+    "variant",
+    "trace_id",
+    "sdk_version",
 )
 
 
@@ -728,47 +745,43 @@ def _redact_name(value: str | None, memo: dict[str, str] | None = None) -> str |
     return found
 
 
+# The id fields hashed when they hold personal data, and the names redacted.
+_ID_FIELDS = ("event_id", "call_id", "session_id", "trace_id")
+_NAME_FIELDS = (
+    "contract",
+    "message",
+    "model",
+    "provider",
+    "endpoint",
+    "experiment",
+    "variant",
+    "sdk_version",
+)
+# Version 0 and "" mean "none", as NULL does: stored as NULL, so that the rollups'
+# COALESCE keys can never see two rows for one key.
+_EMPTY_IS_NULL = ("contract_version", "session_id", "experiment", "variant", "trace_id")
+_unknown = {*_ID_FIELDS, *_NAME_FIELDS, *_EMPTY_IS_NULL, *_EVENT_ID_FIELDS} - set(_EVENT_FIELDS)
+if _unknown:  # pragma: no cover - a renamed protocol field must not be silently skipped
+    raise ImportError(f"contracts_app.services names Event fields the protocol lacks: {sorted(_unknown)}")
+
+
 def _row(
     project_id: int, event: EventIn, received_at: datetime, memo: dict[str, str] | None = None
 ) -> tuple[Any, ...]:
+    """Return the stored row of ``event``, in the order of ``_EVENT_COLUMNS``."""
     # Every text a client chose passes the redactor: excerpts were redacted by the SDK,
     # but an old or foreign client may not have, and nothing unredacted may reach the disk.
-    # Version 0 and "" mean "none", as NULL does: stored as NULL, so that the rollups'
-    # COALESCE keys can never see two rows for one key.
-    return (
-        project_id,
-        _redact_id(event.event_id),
-        _redact_id(event.call_id),
-        event.timestamp,
-        received_at,
-        _redact_name(event.contract, memo),
-        event.contract_version or None,
-        event.category,
-        event.is_valid,
-        event.error,
-        event.severity,
-        event.enforcement,
-        _redact_name(event.message, memo),
-        event.outcome,
-        None if event.input_excerpt is None else redact(event.input_excerpt),
-        None if event.output_excerpt is None else redact(event.output_excerpt),
-        event.latency_ms,
-        event.llm_latency_ms,
-        _redact_name(event.model, memo),
-        _redact_name(event.provider, memo),
-        _redact_name(event.endpoint, memo),
-        event.prompt_tokens,
-        event.completion_tokens,
-        event.auto_fix_attempted,
-        event.auto_fix_succeeded,
-        event.retries,
-        _redact_id(event.session_id) or None,
-        event.turn,
-        _redact_name(event.experiment, memo) or None,
-        _redact_name(event.variant, memo) or None,
-        _redact_id(event.trace_id) or None,
-        _redact_name(event.sdk_version, memo),
-    )
+    values = dict(event.__dict__)  # the validated fields, in the model's order
+    for name in _ID_FIELDS:
+        values[name] = _redact_id(values[name])
+    for name in _NAME_FIELDS:
+        values[name] = _redact_name(values[name], memo)
+    for name in ("input_excerpt", "output_excerpt"):
+        if values[name] is not None:
+            values[name] = redact(values[name])
+    for name in _EMPTY_IS_NULL:
+        values[name] = values[name] or None
+    return (project_id, received_at, *values.values())
 
 
 def _timestamp_window(received_at: datetime) -> tuple[datetime, datetime]:
@@ -795,37 +808,8 @@ def _timestamp_error(
 # Postgres types of _EVENT_COLUMNS, for the binary COPY (which the server does not re-parse).
 PG_TYPES: dict[str, str] = {
     "project_id": "int8",
-    "event_id": "text",
-    "call_id": "text",
-    "timestamp": "timestamptz",
     "received_at": "timestamptz",
-    "contract": "text",
-    "contract_version": "int4",
-    "category": "text",
-    "is_valid": "bool",
-    "error": "bool",
-    "severity": "text",
-    "enforcement": "text",
-    "message": "text",
-    "outcome": "text",
-    "input_excerpt": "text",
-    "output_excerpt": "text",
-    "latency_ms": "float8",
-    "llm_latency_ms": "float8",
-    "model": "text",
-    "provider": "text",
-    "endpoint": "text",
-    "prompt_tokens": "int8",
-    "completion_tokens": "int8",
-    "auto_fix_attempted": "bool",
-    "auto_fix_succeeded": "bool",
-    "retries": "int4",
-    "session_id": "text",
-    "turn": "int4",
-    "experiment": "text",
-    "variant": "text",
-    "trace_id": "text",
-    "sdk_version": "text",
+    **{name: _pg_type(info) for name, info in EventIn.model_fields.items()},
 }
 
 
@@ -846,7 +830,9 @@ def _insert_postgres(rows: Sequence[tuple[Any, ...]]) -> set[str]:
                 copy.write_row(row)
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM lc_ingest_staging "
-            f"ON CONFLICT (project_id, event_id) DO NOTHING RETURNING event_id"
+            # No conflict target: on the partitioned table the dedup key also holds the
+            # timestamp (see contracts_app/partitions.py), on the plain one it does not.
+            f"ON CONFLICT DO NOTHING RETURNING event_id"
         )
         inserted = {r[0] for r in cursor.fetchall()}
         # TRUNCATE, not DELETE: autovacuum never visits temporary tables, so deleted rows
@@ -856,7 +842,7 @@ def _insert_postgres(rows: Sequence[tuple[Any, ...]]) -> set[str]:
 
 
 def _insert_portable(project_id: int, rows: Sequence[tuple[Any, ...]]) -> set[str]:
-    ids = [row[1] for row in rows]
+    ids = [row[_STORED_ID] for row in rows]
     existing = set(
         ValidationEvent.objects.filter(project_id=project_id, event_id__in=ids).values_list(
             "event_id", flat=True
@@ -865,7 +851,7 @@ def _insert_portable(project_id: int, rows: Sequence[tuple[Any, ...]]) -> set[st
     fresh = [
         ValidationEvent(**dict(zip(_EVENT_COLUMNS, row, strict=True)))
         for row in rows
-        if row[1] not in existing
+        if row[_STORED_ID] not in existing
     ]
     # ignore_conflicts still guards against a concurrent batch with the same ids.
     ValidationEvent.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=500)
@@ -910,12 +896,12 @@ def event_ingest_batch(
             statuses.append({"index": index, "status": "rejected", "errors": [error]})
             continue
         row = _row(project.pk, event, now, memo)
-        if row[1] in seen:
+        if row[_STORED_ID] in seen:
             statuses.append({"event_id": event.event_id, "status": "duplicate"})
             continue
-        seen.add(row[1])
+        seen.add(row[_STORED_ID])
         rows.append(row)
-        statuses.append({"event_id": event.event_id, "stored_id": row[1], "status": "pending"})
+        statuses.append({"event_id": event.event_id, "stored_id": row[_STORED_ID], "status": "pending"})
 
     with transaction.atomic():
         if not rows:
@@ -1052,13 +1038,16 @@ def trace_store(*, project: Project, trace: TraceIn) -> tuple[Trace, bool]:
 
 @dataclass
 class AggregationResult:
-    minute_buckets: int = 0
+    # Queued events taken off the queue (counted, or dropped as unreadable).
+    events: int = 0
     minute_rows: int = 0
     hour_rows: int = 0
     watermark: datetime | None = None
     # Projects whose pass failed, and the minutes set aside (retried on every pass).
     failed_projects: int = 0
     quarantined: int = 0
+    # Projects another worker was counting: left to it.
+    busy_projects: int = 0
 
 
 # What a rollup row adds up; hour rows are sums of these over their minutes.
@@ -1075,7 +1064,6 @@ _SUMMED = (
     *BUCKET_FIELDS,
     *LLM_BUCKET_FIELDS,
 )
-_ROLLUP_COLUMNS = ("project_id", "bucket", "contract", "contract_version", "experiment", "variant", *_SUMMED)
 
 
 def _stable(expr: str) -> str:
@@ -1101,46 +1089,80 @@ def _histogram_aggregates(
     return out
 
 
-def _runs(minutes: Iterable[datetime], gap: timedelta) -> list[tuple[datetime, datetime]]:
-    """Group sorted minute buckets into [start, end) ranges, merging ranges closer than ``gap``."""
-    runs: list[tuple[datetime, datetime]] = []
-    for minute in sorted(set(minutes)):
-        end = minute + timedelta(minutes=1)
-        if runs and minute - runs[-1][1] <= gap:
-            runs[-1] = (runs[-1][0], end)
+_BATCH = "lc_rollup_batch"
+_MINUTE = timedelta(minutes=1)
+# The first key of the advisory locks that give one project's aggregation to one worker.
+_LOCK_CLASS = 0x6C_6C_63_72  # "llcr"
+
+
+# The event columns the rollups read, copied into the batch table by one join.
+_BATCH_COLUMNS: tuple[str, ...] = tuple(
+    f.column for f in RollupBatchRow._meta.concrete_fields if f.column not in ("id", "event_pk")
+)
+
+
+def _batch_reset() -> None:
+    """Create (once per connection) and empty the temporary table of the chunk being counted."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        columns = ", ".join(
+            f"{quote(f.column)} {f.db_type(connection)}" for f in RollupBatchRow._meta.concrete_fields
+        )
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_BATCH} ({columns})")
+        if connection.vendor == "postgresql":
+            # TRUNCATE, not DELETE: autovacuum never visits temporary tables.
+            cursor.execute(f"TRUNCATE {_BATCH}")
         else:
-            runs.append((minute, end))
-    return runs
+            cursor.execute(f"DELETE FROM {_BATCH}")
 
 
-def _insert_select(
-    model: type[MinuteRollup] | type[HourRollup], select: Sequence[str], subquery: Any, params: Sequence[Any]
-) -> int:
-    # INSERT ... SELECT keeps the rows in the database: building thousands of model
-    # objects and sending them back costs more than the aggregation itself. The
-    # grouping query is still written with the ORM, so it stays portable.
-    sql, sub_params = subquery.query.sql_with_params()
-    columns = ", ".join(_ROLLUP_COLUMNS)
+def _take(pending: Any, project_id: int) -> int:
+    """Move the queued rows of ``pending`` and their events into the batch table, off the queue.
+
+    Return how many queued rows were taken. One join reads the events (by primary key, and
+    by timestamp, which picks the partition); the grouping queries then read the batch
+    table only. A queued event that is gone (retention) joins nothing and is not counted.
+    """
+    _batch_reset()
+    quote = connection.ops.quote_name
+    sql, params = pending.values_list("id", "event_pk", "timestamp").query.sql_with_params()
+    events = ValidationEvent._meta.db_table
+    copied = ", ".join(f"e.{quote(c)}" for c in _BATCH_COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {model._meta.db_table} ({columns}) SELECT {', '.join(select)} FROM ({sql}) sub",
-            [*params, *sub_params],
+            f"INSERT INTO {_BATCH} (id, event_pk, {', '.join(quote(c) for c in _BATCH_COLUMNS)}) "
+            f"SELECT p.id, p.event_pk, {copied} FROM ({sql}) p "
+            f"LEFT JOIN {events} e ON e.id = p.event_pk AND e.{quote('timestamp')} = p.{quote('timestamp')} "
+            f"AND e.project_id = %s",
+            [*params, project_id],
         )
-        return max(cursor.rowcount, 0)
+        taken = max(cursor.rowcount, 0)
+        cursor.execute(f"DELETE FROM {PendingEvent._meta.db_table} WHERE id IN (SELECT id FROM {_BATCH})")
+    return taken
 
 
-def _minute_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> int:
+def _batch_events(project_id: int) -> Any:
+    """Return the batch table's events that the rollups count."""
+    return RollupBatchRow.objects.filter(
+        Q(timestamp__gte=READABLE_SINCE, timestamp__lt=READABLE_UNTIL),
+        # Only timestamps ingest accepts: a row stored before it bounded them (year 1,
+        # 9999-12-31) has no minute any page shows, and may not even be readable.
+        Q(timestamp__gte=F("received_at") - timedelta(seconds=settings.EVENT_MAX_AGE_S)),
+        Q(timestamp__lte=F("received_at") + timedelta(seconds=settings.EVENT_MAX_FUTURE_S)),
+    )
+
+
+def _rollup_deltas(events: Any, unit: str) -> tuple[Any, list[str]]:
     grouped = (
-        ValidationEvent.objects.filter(project_id=project_id, timestamp__gte=start, timestamp__lt=end)
-        .annotate(
-            minute=Trunc("timestamp", "minute", output_field=DateTimeField(), tzinfo=UTC),
+        events.annotate(
+            at=Trunc("timestamp", unit, output_field=DateTimeField(), tzinfo=UTC),
             # Grouped by the key the rollup row stores: version 0 and NULL, or "" and NULL,
             # stored before ingest normalised them, must not make two rows of one key.
             key_version=Coalesce("contract_version", Value(0)),
             key_experiment=Coalesce("experiment", Value("")),
             key_variant=Coalesce("variant", Value("")),
         )
-        .values("minute", "contract", "key_version", "key_experiment", "key_variant")
+        .values("at", "contract", "key_version", "key_experiment", "key_variant")
         .annotate(
             n=Count("id"),
             n_violations=Count("id", filter=Q(is_valid=False)),
@@ -1158,7 +1180,7 @@ def _minute_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> 
     )
     select = [
         "%s",
-        "sub.minute",
+        "sub.at",
         "sub.contract",
         "sub.key_version",
         "sub.key_experiment",
@@ -1174,81 +1196,61 @@ def _minute_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> 
         _stable("sub.s_llm_latency"),
         *(f"sub.{name}" for name in (*BUCKET_FIELDS, *LLM_BUCKET_FIELDS)),
     ]
-    MinuteRollup.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end).delete()
-    return _insert_select(MinuteRollup, select, grouped, [project_id])
+    return grouped, select
 
 
+def _upsert(
+    model: type[models.Model],
+    keys: Sequence[str],
+    added: Sequence[str],
+    select: Sequence[str],
+    subquery: Any,
+    project_id: int,
+) -> int:
+    """Add the grouped rows of ``subquery`` to ``model``'s rows of the same key; return the rows written.
 
-
-def _hour_rollups_rebuild(project_id: int, start: datetime, end: datetime) -> int:
-    start = start.replace(minute=0, second=0, microsecond=0)
-    if end.minute or end.second or end.microsecond:
-        end = end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    grouped = (
-        MinuteRollup.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end)
-        .annotate(hour=Trunc("bucket", "hour", output_field=DateTimeField(), tzinfo=UTC))
-        .values("hour", "contract", "contract_version", "experiment", "variant")
-        .annotate(**{f"s_{name}": Sum(name) for name in _SUMMED})
-        .order_by()
-    )
-    select = [
-        "%s",
-        "sub.hour",
-        "sub.contract",
-        "sub.contract_version",
-        "sub.experiment",
-        "sub.variant",
-        *(_stable(f"sub.s_{name}") if name.endswith("_ms") else f"sub.s_{name}" for name in _SUMMED),
-    ]
-    HourRollup.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end).delete()
-    return _insert_select(HourRollup, select, grouped, [project_id])
-
-
-_BREAKDOWN_COLUMNS = ("project_id", "bucket", "model", "severity", "count", "violations")
-
-
-def _breakdowns_rebuild(project_id: int, start: datetime, end: datetime) -> None:
-    # Counts per model and severity, for the overview's "top models / severities": the
-    # rollups are keyed by contract, and a scan of raw events would not stay fast.
-    minutes = (
-        ValidationEvent.objects.filter(project_id=project_id, timestamp__gte=start, timestamp__lt=end)
-        .annotate(at=Trunc("timestamp", "minute", output_field=DateTimeField(), tzinfo=UTC))
-        .values("at", "model", "severity")
-        .annotate(n=Count("id"), n_violations=Count("id", filter=Q(is_valid=False)))
-        .order_by()
-    )
-    MinuteBreakdown.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end).delete()
-    _breakdown_insert(MinuteBreakdown, minutes, project_id)
-    start = start.replace(minute=0, second=0, microsecond=0)
-    if end.minute or end.second or end.microsecond:
-        end = end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    hours = (
-        MinuteBreakdown.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end)
-        .annotate(at=Trunc("bucket", "hour", output_field=DateTimeField(), tzinfo=UTC))
-        .values("at", "model", "severity")
-        .annotate(n=Sum("count"), n_violations=Sum("violations"))
-        .order_by()
-    )
-    HourBreakdown.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end).delete()
-    _breakdown_insert(HourBreakdown, hours, project_id)
-
-
-def _breakdown_insert(
-    model: type[MinuteBreakdown] | type[HourBreakdown], subquery: Any, project_id: int
-) -> None:
-    sql, sub_params = subquery.query.sql_with_params()
+    INSERT ... SELECT ... ON CONFLICT DO UPDATE keeps the rows in the database and adds
+    in one statement; every summed field is additive, so counting events in any order
+    and in any number of passes gives the same rows.
+    """
+    sql, params = subquery.query.sql_with_params()
+    table = connection.ops.quote_name(model._meta.db_table)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(c) for c in (*keys, *added))
+    updates = ", ".join(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in added)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {model._meta.db_table} ({', '.join(_BREAKDOWN_COLUMNS)}) "
-            f"SELECT %s, sub.at, sub.model, sub.severity, sub.n, sub.n_violations FROM ({sql}) sub",
-            [project_id, *sub_params],
+            f"INSERT INTO {table} ({columns}) SELECT {', '.join(select)} FROM ({sql}) sub WHERE 1 = 1 "
+            f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO UPDATE SET {updates}",
+            [project_id, *params],
         )
+        return max(cursor.rowcount, 0)
 
 
-def _rollups_rebuild(project_id: int, start: datetime, end: datetime, result: AggregationResult) -> None:
-    result.minute_rows += _minute_rollups_rebuild(project_id, start, end)
-    result.hour_rows += _hour_rollups_rebuild(project_id, start, end)
-    _breakdowns_rebuild(project_id, start, end)
+_ROLLUP_KEYS = ("project_id", "bucket", "contract", "contract_version", "experiment", "variant")
+_BREAKDOWN_KEYS = ("project_id", "bucket", "model", "severity")
+
+
+def _count_batch(project_id: int, result: AggregationResult) -> None:
+    """Add the events of the batch table to the minute and hour rollups and breakdowns."""
+    events = _batch_events(project_id)
+    for model, unit in ((MinuteRollup, "minute"), (HourRollup, "hour")):
+        grouped, select = _rollup_deltas(events, unit)
+        rows = _upsert(model, _ROLLUP_KEYS, _SUMMED, select, grouped, project_id)
+        if unit == "minute":
+            result.minute_rows += rows
+        else:
+            result.hour_rows += rows
+    for breakdown, unit in ((MinuteBreakdown, "minute"), (HourBreakdown, "hour")):
+        # Counts per model and severity, for the overview's "top models / severities".
+        grouped = (
+            events.annotate(at=Trunc("timestamp", unit, output_field=DateTimeField(), tzinfo=UTC))
+            .values("at", "model", "severity")
+            .annotate(n=Count("id"), n_violations=Count("id", filter=Q(is_valid=False)))
+            .order_by()
+        )
+        select = ["%s", "sub.at", "sub.model", "sub.severity", "sub.n", "sub.n_violations"]
+        _upsert(breakdown, _BREAKDOWN_KEYS, ("count", "violations"), select, grouped, project_id)
 
 
 def _quarantine(project_id: int, minute: datetime, exc: BaseException, now: datetime) -> None:
@@ -1262,87 +1264,118 @@ def _quarantine(project_id: int, minute: datetime, exc: BaseException, now: date
         )
 
 
-def _project_rollups(
-    project_id: int, minutes: list[datetime], result: AggregationResult, now: datetime
-) -> None:
-    """Rebuild one project's touched minutes; set aside each minute that cannot be rebuilt."""
-    minute = timedelta(minutes=1)
-    # The project's row lock makes a second pass wait for this one instead of writing
-    # the same rollup rows at the same time.
-    Project.objects.select_for_update().filter(pk=project_id).first()
-    # Close runs are merged into one query; the minutes in between are recomputed too,
-    # which is harmless and cheaper than many small queries.
-    for start, end in _runs(minutes, gap=timedelta(hours=1)):
+def _set_aside(project_id: int) -> list[datetime]:
+    return list(QuarantinedBucket.objects.filter(project_id=project_id).values_list("bucket", flat=True))
+
+
+def _project_lock(project_id: int) -> bool:
+    """Take the project's aggregation lock until the transaction ends; False: another worker holds it."""
+    if connection.vendor != "postgresql":
+        # SQLite transactions here begin IMMEDIATE: one writer at a time already.
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, project_id & 0x7FFFFFFF])
+        return bool(cursor.fetchone()[0])
+
+
+def _minute_count(project_id: int, pending: Any, minute: datetime, result: AggregationResult) -> int:
+    """Count the queued events of one minute in a savepoint of their own; raise when they cannot be."""
+    with transaction.atomic():
+        taken = _take(pending.filter(timestamp__gte=minute, timestamp__lt=minute + _MINUTE), project_id)
+        _count_batch(project_id, result)
+    return taken
+
+
+def _chunk_by_minute(project_id: int, ids: list[int], result: AggregationResult, now: datetime) -> int:
+    """Count a chunk that failed as a whole minute by minute; set aside each minute that fails."""
+    chunk = PendingEvent.objects.filter(id__in=ids)
+    readable = chunk.filter(timestamp__gte=READABLE_SINCE, timestamp__lt=READABLE_UNTIL)
+    stamps = readable.values_list("timestamp", flat=True)
+    minutes = sorted({t.replace(second=0, microsecond=0) for t in stamps})
+    # A timestamp no page can show is never counted: off the queue.
+    taken, _ = chunk.exclude(pk__in=readable.values("pk")).delete()
+    for minute in minutes:
+        try:
+            taken += _minute_count(project_id, chunk, minute, result)
+        except Exception as exc:
+            logger.warning("rollup of project %s minute %s quarantined: %s", project_id, minute, exc)
+            _quarantine(project_id, minute, exc, now)
+            result.quarantined += 1
+    return taken
+
+
+def _project_chunk(project_id: int, result: AggregationResult, now: datetime) -> int | None:
+    """Count one chunk of a project's queue in one transaction; return the rows taken (None: busy)."""
+    with transaction.atomic():
+        if not _project_lock(project_id):
+            return None
+        pending = PendingEvent.objects.filter(project_id=project_id)
+        for minute in _set_aside(project_id):
+            pending = pending.exclude(timestamp__gte=minute, timestamp__lt=minute + _MINUTE)
+        chunk = pending.order_by("id")[: settings.ROLLUP_CHUNK]
         try:
             with transaction.atomic():
-                _rollups_rebuild(project_id, start, end, result)
+                taken = _take(chunk, project_id)
+                _count_batch(project_id, result)
+            return taken
         except Exception:
-            # Something in the run cannot be aggregated: find the minutes that fail and
-            # set them aside, so the rest of the run is still rolled up.
-            for bucket in sorted(m for m in set(minutes) if start <= m < end):
-                try:
-                    with transaction.atomic():
-                        _rollups_rebuild(project_id, bucket, bucket + minute, result)
-                except Exception as exc:
-                    logger.warning("rollup of project %s minute %s quarantined: %s", project_id, bucket, exc)
-                    _quarantine(project_id, bucket, exc, now)
-                    result.quarantined += 1
-                else:
-                    QuarantinedBucket.objects.filter(project_id=project_id, bucket=bucket).delete()
-        else:
-            done = QuarantinedBucket.objects.filter(project_id=project_id, bucket__gte=start, bucket__lt=end)
-            done.delete()
+            logger.info("a rollup chunk of project %s failed; counting it minute by minute", project_id)
+        ids = list(chunk.values_list("id", flat=True))
+        return _chunk_by_minute(project_id, ids, result, now)
 
 
-def rollups_aggregate(*, now: datetime | None = None) -> AggregationResult:
-    """Bring the minute and hour rollups up to date with the events received since the last pass.
+def _project_pass(project_id: int, result: AggregationResult, now: datetime) -> None:
+    """Count a project's queued events: first the minutes set aside, then chunks until the queue is empty."""
+    with transaction.atomic():
+        if not _project_lock(project_id):
+            result.busy_projects += 1
+            return
+        pending = PendingEvent.objects.filter(project_id=project_id)
+        for minute in _set_aside(project_id):
+            try:
+                result.events += _minute_count(project_id, pending, minute, result)
+            except Exception as exc:
+                _quarantine(project_id, minute, exc, now)
+            else:
+                QuarantinedBucket.objects.filter(project_id=project_id, bucket=minute).delete()
+    while True:
+        taken = _project_chunk(project_id, result, now)
+        if taken is None:
+            result.busy_projects += 1
+            return
+        result.events += taken
+        if taken < settings.ROLLUP_CHUNK:
+            return
 
-    Every bucket an event touched is recomputed whole from the raw events, so a pass is
-    idempotent: running it again, or over an overlapping window, changes nothing. Each
-    project is committed on its own: a project whose pass fails is logged and counted,
-    its minutes are set aside (``QuarantinedBucket``) and tried again on the next pass,
-    and neither the other projects nor the watermark wait for it.
+
+def rollups_aggregate(
+    *, now: datetime | None = None, project_ids: Iterable[int] | None = None
+) -> AggregationResult:
+    """Count the events stored since the last pass into the minute and hour rollups.
+
+    Each event is counted once: ingest queues it (``PendingEvent``), and a pass adds the
+    queued events to their buckets and takes them off the queue in one transaction, so
+    a pass costs in proportion to the events that arrived since the last one, however
+    old the buckets they fall in. Each project is counted under an advisory lock that
+    workers try without waiting: two workers running passes at once share the projects
+    out and never count one twice. A project whose pass fails is logged and counted; a
+    minute that cannot be counted is set aside (``QuarantinedBucket``) with its events
+    still queued, tried again on each pass, and neither the rest of the project nor the
+    other projects wait for it.
     """
     now = now or timezone.now()
     result = AggregationResult()
-    watermark, _ = Watermark.objects.get_or_create(name="rollups", defaults={"value": _EPOCH})
-    since = watermark.value - timedelta(seconds=settings.ROLLUP_OVERLAP_S)
-    touched = (
-        ValidationEvent.objects.filter(
-            received_at__gte=since,
-            received_at__lte=now,
-            # Only timestamps ingest accepts: a row stored before it bounded them (year 1,
-            # 9999-12-31) has no minute any page shows, and may not even be readable.
-            timestamp__gte=F("received_at") - timedelta(seconds=settings.EVENT_MAX_AGE_S),
-            timestamp__lte=F("received_at") + timedelta(seconds=settings.EVENT_MAX_FUTURE_S),
-        )
-        .annotate(minute=Trunc("timestamp", "minute", output_field=DateTimeField(), tzinfo=UTC))
-        .values_list("project_id", "minute")
-        .distinct()
-        .order_by()
-    )
-    by_project: dict[int, list[datetime]] = {}
-    for project_id, minute in touched:
-        by_project.setdefault(project_id, []).append(minute)
-    for project_id, minute in QuarantinedBucket.objects.values_list("project_id", "bucket"):
-        by_project.setdefault(project_id, []).append(minute)
-    for project_id, minutes in sorted(by_project.items()):
-        minutes = sorted(set(minutes))
-        result.minute_buckets += len(minutes)
+    if project_ids is None:
+        project_ids = PendingEvent.objects.values_list("project_id", flat=True).distinct().order_by()
+    for project_id in sorted(set(project_ids)):
         try:
-            with transaction.atomic():
-                _project_rollups(project_id, minutes, result, now)
-        except Exception as exc:
+            _project_pass(project_id, result, now)
+        except Exception:
             logger.exception("rollups of project %s failed", project_id)
             result.failed_projects += 1
-            try:
-                with transaction.atomic():
-                    for bucket in minutes:
-                        _quarantine(project_id, bucket, exc, now)
-                result.quarantined += len(minutes)
-            except Exception:
-                logger.exception("quarantine of project %s's minutes failed", project_id)
-    Watermark.objects.filter(pk=watermark.pk, value__lt=now).update(value=now)
+    watermark, created = Watermark.objects.get_or_create(name="rollups", defaults={"value": now})
+    if not created:
+        Watermark.objects.filter(pk=watermark.pk, value__lt=now).update(value=now)
     result.watermark = now
     return result
 
@@ -1351,12 +1384,23 @@ def rollups_aggregate(*, now: datetime | None = None) -> AggregationResult:
 
 
 def events_expire(*, now: datetime | None = None, batch_size: int | None = None) -> int:
-    """Delete raw events and traces older than their project's retention, in batches; return the count."""
+    """Remove raw events and traces past their project's retention; return the rows deleted one by one.
+
+    Retention works by whole UTC days (``partitions.retention_cutoff``). On Postgres the
+    days past the longest retention of any project are dropped as whole partitions
+    first; what a shorter retention of one project removes from the days still kept is
+    deleted in small batches, as are rows outside the day partitions.
+    """
     now = now or timezone.now()
     batch_size = batch_size or settings.RETENTION_BATCH_SIZE
+    projects = list(Project.objects.only("id", "retention_days"))
+    longest = max((p.retention_days for p in projects), default=settings.EVENT_RETENTION_DAYS)
+    dropped = partitions.partitions_drop_expired(now=now, longest_retention_days=longest)
+    if dropped:
+        logger.info("dropped expired event partitions: %s", ", ".join(dropped))
     deleted = 0
-    for project in Project.objects.only("id", "retention_days"):
-        cutoff = now - timedelta(days=project.retention_days)
+    for project in projects:
+        cutoff = partitions.retention_cutoff(now, project.retention_days)
         # Small batches keep each transaction and its locks short on a busy table.
         while True:
             ids = list(
@@ -1366,7 +1410,8 @@ def events_expire(*, now: datetime | None = None, batch_size: int | None = None)
             )
             if not ids:
                 break
-            count, _ = ValidationEvent.objects.filter(id__in=ids).delete()
+            # The timestamp bound lets Postgres look in the expired partitions only.
+            count, _ = ValidationEvent.objects.filter(id__in=ids, timestamp__lt=cutoff).delete()
             deleted += count
         Trace.objects.filter(project=project, created_at__lt=cutoff).delete()
     return deleted

@@ -18,6 +18,11 @@ urlpatterns = [
         views.contract_activate,
         name="contract_activate",
     ),
+    path(
+        "contracts/<str:name>/versions/<int:version>/profile/",
+        views.contract_profile,
+        name="contract_profile",
+    ),
     path("contracts/<str:name>/deactivate/", views.contract_deactivate, name="contract_deactivate"),
     path("traces/compare/", views.trace_compare, name="trace_compare"),
     path("traces/<path:trace_id>/", views.trace_detail, name="trace_detail"),

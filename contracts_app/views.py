@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from contracts_app import charts, selectors, services
+from contracts_app import charts, profiling, selectors, services
 from contracts_app.models import Breakpoint, Contract, Project, ValidationEvent
 from dashboard.lib.access import project_for
 
@@ -447,3 +447,69 @@ def breakpoint_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     services.breakpoint_delete(breakpoint=_breakpoint(project, pk))
     messages.success(request, f"Breakpoint {pk} is deleted.")
     return redirect("contracts_app:breakpoint_list", slug=project.slug)
+
+
+# Profiles of saved versions: what each check costs, measured in the background.
+
+PROFILE_EXAMPLE = '{"output": "Your order ships on Monday.", "input": "When does my order ship?"}\n'
+
+
+def _profile_page(
+    request: HttpRequest, project: Project, contract: Contract, version: Any, **extra: Any
+) -> dict[str, Any]:
+    profiles = list(version.profiles.select_related("requested_by")[:10])
+    for profile in profiles:
+        if profile.pending and profile.created_at < timezone.now() - profiling.PROFILE_STALE_AFTER:
+            profiling.profile_give_up(profile_id=profile.pk, reason="the worker running it stopped")
+            profile.refresh_from_db()
+    context = {
+        "project": project,
+        "contract": contract,
+        "version": version,
+        "profiles": profiles,
+        "latest": profiles[0] if profiles else None,
+        "max_cases": profiling.PROFILE_MAX_CASES,
+        "max_runs": profiling.PROFILE_MAX_RUNS,
+        "cases": PROFILE_EXAMPLE,
+        "runs": 10,
+        "nav": "contracts",
+    }
+    context.update(extra)
+    return context
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def contract_profile(request: HttpRequest, slug: str, name: str, version: int) -> HttpResponse:
+    """Show a version's profiles (the latest alone for htmx polling); queue a new one on POST."""
+    project = project_for(request, slug, write=request.method == "POST")
+    contract = _contract(project, name)
+    saved = _version(contract, version)
+    if request.method == "POST":
+        cases = request.POST.get("cases", "")
+        runs = _int(request.POST.get("runs"))
+        try:
+            profiling.profile_request(
+                version=saved,
+                cases_text=cases,
+                runs=runs if runs is not None else 0,
+                requested_by=request.user,
+            )
+        except profiling.ProfileRefused as exc:
+            context = _profile_page(
+                request,
+                project,
+                contract,
+                saved,
+                refusal=exc.reason,
+                cases=cases,
+                runs=request.POST.get("runs", ""),
+            )
+            return render(request, "contracts_app/contract_profile.html", context, status=exc.status)
+        messages.success(request, f"Profiling {contract.name} v{saved.version}: the result appears below.")
+        return redirect(
+            "contracts_app:contract_profile", slug=project.slug, name=contract.name, version=version
+        )
+    context = _profile_page(request, project, contract, saved)
+    template = "contracts_app/_profile_result.html" if request.htmx else "contracts_app/contract_profile.html"
+    return render(request, template, context)

@@ -258,10 +258,14 @@ EVENT_MAX_FUTURE_S = env_float("EVENT_MAX_FUTURE_S", 600.0, minimum=0.0)
 EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 30, minimum=1)
 RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 5000, minimum=1)
 ROLLUP_INTERVAL_S = env_float("ROLLUP_INTERVAL_S", 30.0, minimum=1.0)
-# Events committed late (a long ingest transaction) are caught by re-reading this far
-# behind the watermark; whole buckets are recomputed, so re-reading is harmless.
-ROLLUP_OVERLAP_S = env_float("ROLLUP_OVERLAP_S", 120.0, minimum=0.0)
+# Queued events one aggregation transaction counts at most; a pass takes chunks until
+# the project's queue is empty.
+ROLLUP_CHUNK = env_int("ROLLUP_CHUNK", 20000, minimum=1)
 RETENTION_INTERVAL_S = env_float("RETENTION_INTERVAL_S", 3600.0, minimum=1.0)
+# Postgres: events are partitioned by day; beat creates the partitions this many days
+# ahead, every PARTITION_INTERVAL_S.
+EVENT_PARTITION_AHEAD_DAYS = env_int("EVENT_PARTITION_AHEAD_DAYS", 3, minimum=1)
+PARTITION_INTERVAL_S = env_float("PARTITION_INTERVAL_S", 3600.0, minimum=1.0)
 ALERT_INTERVAL_S = env_float("ALERT_INTERVAL_S", 60.0, minimum=1.0)
 # Webhooks (dashboard/lib/webhooks.py): each message is a Celery task with this timeout per
 # try, retried with exponential backoff. Targets that resolve to internal addresses are
@@ -307,6 +311,10 @@ CELERY_BEAT_SCHEDULE = {
     "expire-events": {
         "task": "contracts_app.events_expire",
         "schedule": timedelta(seconds=RETENTION_INTERVAL_S),
+    },
+    "ensure-partitions": {
+        "task": "contracts_app.partitions_ensure",
+        "schedule": timedelta(seconds=PARTITION_INTERVAL_S),
     },
     "evaluate-alerts": {
         "task": "contracts_app.alerts_evaluate",

@@ -9,12 +9,12 @@ from ninja import Router, Status
 
 from contracts_app.api import ProjectKey
 from contracts_app.models import ApiKey
-from contracts_app.schemas import ErrorOut
+from contracts_app.schemas import ErrorOut, SdkExperimentsOut
 from contracts_app.selectors import etag_of
 from contracts_app.services import ServiceError
 from experiments import selectors, services
 from experiments.models import ARMS, Experiment
-from experiments.schemas import CoverageIn, ExperimentIn, ExperimentOut, SdkExperimentsOut, ShipIn
+from experiments.schemas import CoverageIn, ExperimentIn, ExperimentOut, ShipIn
 
 # Changes need the write scope; the SDK's pull needs read.
 router = Router(auth=ProjectKey("write"), tags=["experiments"])

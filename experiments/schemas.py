@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from ninja import Schema
 from pydantic import Field, NonNegativeFloat, NonNegativeInt
@@ -13,31 +13,6 @@ class ContractRef(Schema):
 
     name: str = Field(min_length=1, max_length=200)
     version: NonNegativeInt
-
-
-class ContractSpecOut(Schema):
-    name: str
-    version: int
-    spec: dict[str, Any]
-
-
-class VariationOut(Schema):
-    key: Literal["control", "treatment"]
-    contracts: list[ContractSpecOut]
-
-
-class SdkExperimentOut(Schema):
-    key: str
-    seed: str
-    status: Literal["running"]
-    coverage: float
-    weights: list[float]
-    variations: list[VariationOut]
-    sticky: bool
-
-
-class SdkExperimentsOut(Schema):
-    experiments: list[SdkExperimentOut]
 
 
 class RampStepIn(Schema):

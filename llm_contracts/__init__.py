@@ -1,9 +1,11 @@
 """llm-contracts: Design by Contract for LLM APIs.
 
-A drop-in ``openai`` client that checks preconditions on every request and
+Drop-in ``openai`` and ``anthropic`` clients that check preconditions on every request and
 postconditions on every answer, re-asks the model to repair violations, and
 reports what it found.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from ._exceptions import ContractConfigError, ContractViolationError, LLMContractsError
 from ._version import __version__
@@ -56,6 +58,24 @@ from .providers import (
     ImprovedOpenAIProvider,
 )
 from .reporting import Reporter
+
+if TYPE_CHECKING:
+    from .providers._anthropic import AsyncContractAnthropic as AsyncContractAnthropic
+    from .providers._anthropic import ContractAnthropic as ContractAnthropic
+    from .providers._cohere import AsyncContractCohere as AsyncContractCohere
+    from .providers._cohere import ContractCohere as ContractCohere
+
+_LAZY = ("AsyncContractAnthropic", "AsyncContractCohere", "ContractAnthropic", "ContractCohere")
+
+
+def __getattr__(name: str) -> Any:
+    # The Anthropic and Cohere clients import their vendor SDK: only when first used.
+    if name in _LAZY:
+        from . import providers
+
+        return getattr(providers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AllOf",

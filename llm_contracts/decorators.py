@@ -354,6 +354,13 @@ def _answer(result: Any) -> tuple[LLMResponse, bool]:
             answer = ROUTES[endpoint].responses.response(result, None)
             answer.raw = result
             return answer, True
+    from .providers._registry import registered
+
+    for spec in registered():  # another provider's answer (an anthropic Message...)
+        read = spec.read_answer(result)
+        if read is not None:
+            read.raw = result
+            return read, True
     if result is None:
         return LLMResponse(text="", raw=None), False
     dump = getattr(result, "model_dump_json", None)

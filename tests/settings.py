@@ -11,6 +11,21 @@ import secrets
 
 os.environ.setdefault("SECRET_KEY", "test-" + secrets.token_urlsafe(48))
 
+# Under pytest-xdist each worker gets its own database (pytest-django adds the suffix) and
+# its own Redis database for the broker, so one worker's Celery consumers never take
+# another's tasks. The environment carries it to the workers the tests start.
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+_broker = os.environ.get("CELERY_BROKER_URL", "")
+if (
+    _xdist_worker.startswith("gw")
+    and _broker.startswith("redis://")
+    and "LLMC_XDIST_BROKER" not in os.environ
+):
+    _base, _, _db = _broker.rpartition("/")
+    _index = int(_xdist_worker[2:])
+    os.environ["CELERY_BROKER_URL"] = f"{_base}/{(int(_db or 0) + 1 + _index) % 16}"
+    os.environ["LLMC_XDIST_BROKER"] = os.environ["CELERY_BROKER_URL"]
+
 from dashboard.settings import *  # noqa: E402, F403
 
 # The suite runs no collectstatic, so pages name static files without the manifest's hashed

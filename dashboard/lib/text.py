@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-__all__ = ["clean_text", "first_unstorable", "unstorable"]
+from llm_contracts.protocol import clean_text  # what the protocol's free-text fields keep
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+__all__ = ["clean_text", "first_unstorable", "unstorable"]
 
 
 def unstorable(value: str) -> str | None:
@@ -22,18 +21,6 @@ def unstorable(value: str) -> str | None:
         except UnicodeEncodeError:
             return "must not contain a lone surrogate (an unpaired \\ud800-\\udfff)"
     return None
-
-
-def clean_text(value: str) -> str:
-    """Return ``value`` without NUL characters, with lone surrogates replaced by U+FFFD."""
-    if "\x00" in value:
-        value = value.replace("\x00", "")
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            value = _SURROGATE.sub("\ufffd", value)
-    return value
 
 
 def first_unstorable(data: Any, path: tuple[str, ...] = ()) -> tuple[str, str] | None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from .._exceptions import ContractConfigError
+from ..protocol import Category, Enforcement, Severity
 from ._types import LLMRequest, LLMResponse
 
 __all__ = [
@@ -25,61 +26,6 @@ __all__ = [
     "ValidationResult",
     "text_of",
 ]
-
-
-class Severity(enum.StrEnum):
-    """How bad a violation is; ordered INFO < WARNING < ERROR < CRITICAL."""
-
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
-    CRITICAL = "critical"
-
-    @property
-    def rank(self) -> int:
-        return _SEVERITY_RANK[self]
-
-    def __ge__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank >= other.rank
-
-    def __gt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank > other.rank
-
-    def __le__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank <= other.rank
-
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank < other.rank
-
-
-_SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2, Severity.CRITICAL: 3}
-
-
-class Category(enum.StrEnum):
-    """What a contract is about; input contracts run before the call, the rest after."""
-
-    INPUT = "input"
-    OUTPUT = "output"
-    TEMPORAL = "temporal"
-    SEMANTIC = "semantic"
-    PERFORMANCE = "performance"
-    SECURITY = "security"
-
-
-class Enforcement(enum.StrEnum):
-    """What a violation does: STRICT raises, WARN logs and counts, MONITOR only counts."""
-
-    STRICT = "strict"
-    WARN = "warn"
-    MONITOR = "monitor"
 
 
 def _coerce_enum(enum_cls: type[enum.Enum], value: Any, what: str) -> Any:

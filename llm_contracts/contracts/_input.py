@@ -66,6 +66,14 @@ def _request_of(value: Any) -> LLMRequest:
     return value
 
 
+def _limits_of(request: LLMRequest) -> ModelLimits | None:
+    """Return the limits of the request's model: its provider view's, or OpenAI's published ones."""
+    own = getattr(request.view, "model_limits", None)
+    if callable(own):
+        return own(request.model)  # type: ignore[no-any-return]
+    return model_limits(request.model)
+
+
 # -- prompt length ---------------------------------------------------------------------------------
 
 
@@ -704,7 +712,7 @@ class RequestParametersContract(Contract):
         request = _request_of(value)
         params = request.params
         specs = request.param_specs
-        limits = model_limits(request.model)
+        limits = _limits_of(request)
         problems: list[str] = []
         unfixable: list[str] = []
         changes: dict[str, Any] = {}
@@ -819,7 +827,8 @@ class KnownModelContract(Contract):
 
     Parameters:
         allowed: model names or shell-style patterns (``"gpt-4o*"``); None allows
-            every model in ``KNOWN_MODELS`` (dated snapshots and fine-tunes included).
+            every published model of the request's provider (``KNOWN_MODELS`` for OpenAI; dated
+            snapshots and fine-tunes included).
         extra_models: more model names to treat as known (a proxy's aliases, say).
 
     Example::
@@ -849,16 +858,18 @@ class KnownModelContract(Contract):
         self.extra_models = frozenset(extra_models)
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
-        model = _request_of(value).model
+        request = _request_of(value)
+        model = request.model
         if self.allowed is not None:
             if any(fnmatch.fnmatchcase(model, pattern) for pattern in self.allowed):
                 return self.ok(model=model)
             return self.fail(f"model {model!r} is not allowed here.",
                              suggestion=f"Use one of: {', '.join(self.allowed)}.",
                              model=model, allowed=list(self.allowed))
-        if model in self.extra_models or model_limits(model) is not None:
+        if model in self.extra_models or _limits_of(request) is not None:
             return self.ok(model=model)
-        close = difflib.get_close_matches(model, [*KNOWN_MODELS, *self.extra_models], n=3, cutoff=0.6)
+        known = getattr(request.view, "known_models", None) or KNOWN_MODELS
+        close = difflib.get_close_matches(model, [*known, *self.extra_models], n=3, cutoff=0.6)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         return self.fail(f"model {model!r} is not a known model.{hint}",
                          suggestion="Use a model name from the provider's model list.",

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .. import protocol
 from ..contracts._base import Severity, ValidationResult
 from ..contracts._pii import redact
+from ..protocol import Stage
 
 if TYPE_CHECKING:
     from ..enforcement._report import ContractReport
@@ -63,7 +65,8 @@ def scrub(value: Any, limit: int = _MAX_TEXT, _depth: int = 0) -> Any:
 class TraceStep:
     """One step of a call.
 
-    ``kind`` is request, input_contract, model_call, output_contract, reask or outcome.
+    ``kind`` is a :class:`~llm_contracts.protocol.Stage` (request, input_contract,
+    model_call, output_contract, reask or outcome).
     """
 
     kind: str
@@ -105,36 +108,37 @@ class Trace:
         request = getattr(report, "request", None)
         # The provider's view redacts every text of its body, in the body's own shapes.
         body = scrub(request.edited(rewrite=redact).body) if request is not None and request.body else {}
-        steps.append(TraceStep("request", report.endpoint or "request", 0.0, 0.0,
+        steps.append(TraceStep(Stage.REQUEST, report.endpoint or "request", 0.0, 0.0,
                                {"model": report.model, "endpoint": report.endpoint,
                                 "provider": report.provider, "body": body,
                                 "input_fixes": list(report.input_fixes)}))
         for r in report.input_results:
             ms = r.latency_s * 1000
-            steps.append(TraceStep("input_contract", r.contract_name, clock, ms, _verdict(r)))
+            steps.append(TraceStep(Stage.INPUT_CONTRACT, r.contract_name, clock, ms, _verdict(r)))
             clock += ms
         for a in report.attempts:
             if a.feedback is not None:
                 feedback = redact_excerpt(a.feedback, _MAX_TEXT)
-                steps.append(TraceStep("reask", f"attempt {a.index}", clock, 0.0,
+                steps.append(TraceStep(Stage.REASK, f"attempt {a.index}", clock, 0.0,
                                        {"attempt": a.index, "feedback": feedback}))
             ms = (a.latency_s or 0.0) * 1000
             tokens = None if a.usage is None else {"prompt_tokens": a.usage.prompt_tokens,
                                                    "completion_tokens": a.usage.completion_tokens}
-            steps.append(TraceStep("model_call", report.model, clock, ms,
+            steps.append(TraceStep(Stage.MODEL_CALL, report.model, clock, ms,
                                    {"attempt": a.index, "latency_ms": round(ms, 3), "usage": tokens,
                                     "model": getattr(a, "model", "") or report.model,
                                     "output": redact_excerpt(a.text, _MAX_TEXT)}))
             clock += ms
             for r in a.results:
                 ms = r.latency_s * 1000
-                steps.append(TraceStep("output_contract", r.contract_name, clock, ms, _verdict(r, a.index)))
+                step = TraceStep(Stage.OUTPUT_CONTRACT, r.contract_name, clock, ms, _verdict(r, a.index))
+                steps.append(step)
                 clock += ms
         for r in report.stream_results:
-            steps.append(TraceStep("output_contract", r.contract_name, clock, r.latency_s * 1000,
+            steps.append(TraceStep(Stage.OUTPUT_CONTRACT, r.contract_name, clock, r.latency_s * 1000,
                                    {**_verdict(r), "stream": True}))
         usage = report.total_usage
-        steps.append(TraceStep("outcome", report.outcome, clock, 0.0, {
+        steps.append(TraceStep(Stage.OUTCOME, report.outcome, clock, 0.0, {
             "outcome": report.outcome, "stop_reason": report.stop_reason, "retries": report.retries,
             "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
             "llm_latency_ms": round(report.llm_latency_s * 1000, 3),
@@ -231,24 +235,10 @@ class Breakpoint:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Breakpoint:
         """Parse one item of ``GET /api/v1/breakpoints``; raise ``ValueError`` naming a bad field."""
-        if not isinstance(data.get("id"), int):
-            raise ValueError(f"breakpoint id must be an int; got {data.get('id')!r}")
-        severity = data.get("severity")
-        try:
-            sev = Severity(severity) if severity is not None else None
-        except ValueError:
-            raise ValueError(f"breakpoint {data['id']}: unknown severity {severity!r}") from None
-        for key in ("contract", "model", "input_contains", "output_contains"):
-            if data.get(key) is not None and not isinstance(data[key], str):
-                raise ValueError(f"breakpoint {data['id']}: {key} must be a string or null")
-        remaining = data.get("remaining")
-        if remaining is not None and not isinstance(remaining, int):
-            raise ValueError(f"breakpoint {data['id']}: remaining must be an int or null")
-        rate = data.get("rate_per_minute")
-        if rate is not None and (not isinstance(rate, int) or rate < 1):
-            raise ValueError(f"breakpoint {data['id']}: rate_per_minute must be a positive int or null")
-        return cls(data["id"], data.get("contract"), sev, data.get("model"), data.get("input_contains"),
-                   data.get("output_contains"), remaining, rate)
+        spec = protocol.BreakpointSpec.model_validate(data)  # a ValidationError is a ValueError
+        sev = Severity(spec.severity) if spec.severity is not None else None
+        return cls(spec.id, spec.contract, sev, spec.model, spec.input_contains, spec.output_contains,
+                   spec.remaining, spec.rate_per_minute)
 
     def matches(self, report: ContractReport) -> bool:
         """Return True when the call of ``report`` meets every condition of this breakpoint."""

@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import enum
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..contracts._base import ValidationResult
 from ..contracts._types import LLMRequest, Usage
+from ..protocol import Outcome
 
 __all__ = ["Attempt", "ContractReport", "Outcome", "get_report"]
 
 _ATTR = "_llm_contracts_report"
-
-
-class Outcome(enum.StrEnum):
-    """How a call ended: every value ``ContractReport.outcome`` (and so an event) can take."""
-
-    PASSED = "passed"
-    REPAIRED = "repaired"
-    WARNED = "warned"
-    VIOLATED = "violated"
-    SKIPPED = "skipped"
-    FALLBACK = "fallback"
 
 
 @dataclass(slots=True)

@@ -449,6 +449,10 @@ class StreamValidator:
         """Take one chunk; return the chunks that may be released now, in order."""
         usage = self.chunk_usage(chunk)
         if usage is not None:
+            if not usage.prompt_tokens and self.usage is not None:
+                # A later event counting only the output (Anthropic's message_delta) keeps
+                # the prompt's count an earlier one gave.
+                usage = Usage(self.usage.prompt_tokens, usage.completion_tokens)
             self.usage = usage
         if self.finish_reason_of is not None:
             self.finish_reason = self.finish_reason_of(chunk) or self.finish_reason

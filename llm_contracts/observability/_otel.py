@@ -14,6 +14,7 @@ provider set up after the client was built is picked up too.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,12 @@ if TYPE_CHECKING:
 
 __all__ = ["SpanRecorder", "otel_available"]
 
-_OPERATIONS = {"/chat/completions": "chat", "/responses": "chat", "/completions": "text_completion"}
+_OPERATIONS = {"/chat/completions": "chat", "/responses": "chat", "/completions": "text_completion",
+               "/v1/messages": "chat"}
+# A provider the OpenTelemetry API would load from the environment on first use. Read
+# once: looking a missing variable up in os.environ costs microseconds on every call.
+_ENV_PROVIDER = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
+_MISSING = object()
 _RESULT = "gen_ai.guardrail.result"
 
 
@@ -55,8 +61,16 @@ class SpanRecorder:
     def _get_tracer(self) -> Any:
         if self._fixed is not None:
             return self._fixed
-        if self.mode is None and "opentelemetry.trace" not in sys.modules:
-            return None  # auto mode: an app that configured a provider has imported the API
+        if self.mode is None:
+            module = sys.modules.get("opentelemetry.trace")
+            if module is None:
+                return None  # auto mode: an app that configured a provider has imported the API
+            # No global provider set yet (set_tracer_provider stores it there): nothing to
+            # record on. Vendor SDKs (anthropic) import the API themselves, so this runs on
+            # every call of an app without tracing; get_tracer_provider() would say the same
+            # after an environment lookup.
+            if not _ENV_PROVIDER and getattr(module, "_TRACER_PROVIDER", _MISSING) is None:
+                return None
         from opentelemetry import trace
 
         provider = trace.get_tracer_provider()

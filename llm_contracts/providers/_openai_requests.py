@@ -12,35 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from ..contracts._types import (
-    DROP,
-    LLMRequest,
-    LLMResponse,
-    Message,
-    ParamSpec,
-    RequestEdit,
-    ToolCall,
-    ToolSpec,
-)
+from ..contracts._types import LLMRequest, LLMResponse, Message, ParamSpec, ToolCall, ToolSpec
+from ._views import BodyRequestView, Place, content_text, rewrite_content
 
 __all__ = ["CHAT", "COMPLETIONS", "RESPONSES", "content_text"]
-
-
-def content_text(content: Any) -> str:
-    """Return the text of a message content: a string, or a list of content parts."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, Mapping):
-        for key in ("text", "input_text", "output_text", "refusal"):
-            value = content.get(key)
-            if isinstance(value, str):
-                return value
-        return content_text(content.get("content"))
-    if isinstance(content, (list, tuple)):
-        return "\n".join(t for t in (content_text(p) for p in content) if t)
-    return ""
 
 
 def _tool_specs(tools: Any) -> list[ToolSpec]:
@@ -101,37 +76,6 @@ def _param_specs(*, chat: bool) -> dict[str, ParamSpec]:
 
 # -- writing edits into a body ------------------------------------------------------------------------
 
-_Place = tuple[str, int | None]  # the body key of a message, and its position when that key holds a list
-
-
-def _with_text(item: Mapping[str, Any], key: str, text: str) -> dict[str, Any]:
-    """Return a copy of ``item`` whose text is ``text``; non-text parts (images) are kept."""
-    content = item.get(key)
-    if not isinstance(content, (list, tuple)):
-        return {**item, key: text}
-    parts: list[Any] = []
-    placed = False
-    for part in content:
-        if isinstance(part, Mapping) and isinstance(part.get("text"), str):
-            if not placed:
-                parts.append({**part, "text": text})
-                placed = True
-            continue
-        parts.append(part)
-    if not placed:
-        parts.insert(0, {"type": "text", "text": text})
-    return {**item, key: parts}
-
-
-def _rewrite_content(content: Any, fn: Callable[[str], str]) -> Any:
-    if isinstance(content, str):
-        return fn(content)
-    if isinstance(content, (list, tuple)):
-        return [{**p, "text": fn(p["text"])} if isinstance(p, Mapping) and isinstance(p.get("text"), str)
-                else p for p in content]
-    return content
-
-
 def _item_role(item: Mapping[str, Any]) -> str | None:
     if item.get("type") == "function_call_output":
         return "tool"
@@ -167,21 +111,19 @@ def _rewrite_body(body: Mapping[str, Any], fn: Callable[[str], str],
                     item = dict(item)
                     for name in ("content", "output"):
                         if name in item:
-                            item[name] = _rewrite_content(item[name], fn)
+                            item[name] = rewrite_content(item[name], fn)
                 out.append(item)
             new[key] = out
     return new
 
 
-class _OpenAIRequestView:
+class _OpenAIRequestView(BodyRequestView):
     """What the three endpoints share: edits are made to the body, then the body is read again."""
 
     provider = "openai"
     endpoint = ""
     param_specs: Mapping[str, ParamSpec] = _param_specs(chat=False)
-
-    def read(self, body: Mapping[str, Any]) -> LLMRequest:
-        raise NotImplementedError
+    list_keys = ("messages", "input")
 
     def _request(self, body: Mapping[str, Any], messages: list[Message], *, chat: bool = True) -> LLMRequest:
         # The legacy completions endpoint takes no tools.
@@ -190,60 +132,9 @@ class _OpenAIRequestView:
                           tools=tools, provider=self.provider, endpoint=self.endpoint, body=dict(body),
                           chat=chat, view=self)
 
-    def _places(self, body: Mapping[str, Any]) -> Iterator[_Place]:
-        """Yield where each message of ``read(body)`` lives in ``body``, in the same order."""
-        raise NotImplementedError
-
-    def _text_key(self, item: Mapping[str, Any]) -> str:
-        return "content"
-
-    def _goes_with(self, item: Any, dropped_calls: set[str]) -> bool:
-        """Return True for an item that must go because a message it belongs to was dropped."""
-        return False
-
-    def apply(self, request: LLMRequest, edit: RequestEdit) -> LLMRequest:
-        body = dict(request.body)
-        if edit.drop or edit.texts:
-            body = self._rebuild(request, body, edit.drop, edit.texts)
-        if edit.rewrite is not None:
-            body = _rewrite_body(body, edit.rewrite, edit.roles)
-        for name, value in edit.params.items():
-            if value is DROP:
-                body.pop(name, None)
-            else:
-                body[name] = value
-        return self.read(body)
-
-    def _rebuild(self, request: LLMRequest, body: dict[str, Any], drop: frozenset[int],
-                 texts: Mapping[int, str]) -> dict[str, Any]:
-        places = list(self._places(body))
-        by_place = {place: i for i, place in enumerate(places)}
-        dropped_calls = {call_id for i in drop if i < len(request.messages)
-                         and (call_id := request.messages[i].tool_call_id) is not None}
-        new = dict(body)
-        for key in ("messages", "input"):
-            items = body.get(key)
-            if not isinstance(items, (list, tuple)):
-                continue
-            kept: list[Any] = []
-            for pos, item in enumerate(items):
-                i = by_place.get((key, pos))
-                if i in drop or self._goes_with(item, dropped_calls):
-                    continue
-                if i is not None and i in texts:
-                    item = _with_text(item, self._text_key(item), texts[i])
-                kept.append(item)
-            new[key] = kept
-        for i, (key, index) in enumerate(places):
-            if index is None and i in texts:
-                new[key] = texts[i]
-        return new
-
-    def message_problems(self, request: LLMRequest) -> list[str]:
-        return []
-
-    def reask(self, body: Mapping[str, Any], answer: LLMResponse, feedback: str) -> dict[str, Any]:
-        raise NotImplementedError
+    def _rewrite(self, body: Mapping[str, Any], fn: Callable[[str], str],
+                 roles: frozenset[str] | None) -> dict[str, Any]:
+        return _rewrite_body(body, fn, roles)
 
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -255,7 +146,7 @@ class ChatCompletionsRequestView(_OpenAIRequestView):
     endpoint = "/chat/completions"
     param_specs = _param_specs(chat=True)
 
-    def _places(self, body: Mapping[str, Any]) -> Iterator[_Place]:
+    def _places(self, body: Mapping[str, Any]) -> Iterator[Place]:
         messages = body.get("messages")
         if isinstance(messages, (list, tuple)):
             for i, m in enumerate(messages):
@@ -332,7 +223,7 @@ class CompletionsRequestView(_OpenAIRequestView):
 
     endpoint = "/completions"
 
-    def _places(self, body: Mapping[str, Any]) -> Iterator[_Place]:
+    def _places(self, body: Mapping[str, Any]) -> Iterator[Place]:
         yield "prompt", None
 
     def read(self, body: Mapping[str, Any]) -> LLMRequest:
@@ -351,7 +242,7 @@ class ResponsesRequestView(_OpenAIRequestView):
 
     endpoint = "/responses"
 
-    def _places(self, body: Mapping[str, Any]) -> Iterator[_Place]:
+    def _places(self, body: Mapping[str, Any]) -> Iterator[Place]:
         if isinstance(body.get("instructions"), str):
             yield "instructions", None
         items = body.get("input")

@@ -12,6 +12,7 @@ from typing import Any
 import pydantic
 
 from ..contracts._types import LLMResponse, ToolCall, ToolDelta, Usage
+from ._views import summed
 
 __all__ = ["CHAT", "COMPLETIONS", "RESPONSES"]
 
@@ -28,21 +29,6 @@ def _usage(usage: Any) -> Usage | None:
     return Usage(int(prompt or 0), int(completion or 0))
 
 
-def _summed(models: Sequence[Any]) -> Any:
-    """Return the last of ``models`` with every token count summed over all of them."""
-    last = models[-1]
-    if not isinstance(last, pydantic.BaseModel):
-        return last
-    update: dict[str, Any] = {}
-    for name in [*type(last).model_fields, *(last.model_extra or {})]:
-        values = [v for v in (getattr(m, name, None) for m in models) if v is not None]
-        if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-            update[name] = sum(values)
-        elif values and all(isinstance(v, pydantic.BaseModel) for v in values):
-            update[name] = _summed(values)  # e.g. prompt_tokens_details.cached_tokens
-    return last.model_copy(update=update)
-
-
 class _OpenAIResponseView:
     """What the three endpoints share."""
 
@@ -55,7 +41,7 @@ class _OpenAIResponseView:
     def sum_usage(self, target: Any, attempts: Sequence[Any]) -> None:
         usages = [u for u in (getattr(a, "usage", None) for a in attempts) if u is not None]
         if len(usages) > 1 and isinstance(target, pydantic.BaseModel) and hasattr(target, "usage"):
-            target.usage = _summed(usages)
+            target.usage = summed(usages)
 
     def substitute(self, parsed: Any, text: str) -> Any:
         return None

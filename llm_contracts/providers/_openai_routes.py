@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from ..contracts._types import RequestView, ResponseView
 from . import _openai_requests as requests
 from . import _openai_responses as responses
+from ._registry import Route
 
 __all__ = ["ROUTES", "Route", "route_for"]
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """One generation endpoint: how its bodies and its answers read, and are written."""
-
-    endpoint: str
-    requests: RequestView
-    responses: ResponseView
 
 
 ROUTES: dict[str, Route] = {r.endpoint: r for r in (

@@ -1,4 +1,4 @@
-"""Turn a finished call's report into ``ValidationEvent`` dicts (docs/protocol.md)."""
+"""Turn a finished call's report into protocol events (``llm_contracts.protocol.Event``, docs/protocol.md)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
+from .. import protocol
 from .._version import __version__
-from ..contracts._base import Category
 from ..debugging._trace import redact_excerpt
 from ..enforcement._engine import is_blocking
+from ..protocol import Category
+from ._guard import log
 
 if TYPE_CHECKING:
     from ..enforcement._report import ContractReport
@@ -138,4 +142,24 @@ def report_events(
             **common,
         })
     # Ids and names the client chose (session, experiment, contract) travel too.
-    return [clean_payload(e) for e in events]
+    return [_validated(clean_payload(e)) for e in events]
+
+
+_invalid_logged: set[str] = set()
+
+
+def _validated(event: dict[str, Any]) -> dict[str, Any]:
+    """Return ``event`` as the protocol's Event model dumps it.
+
+    An event the model refuses (a model name longer than the protocol allows, say) is sent
+    as it is: the control plane refuses it alone, naming the field, and the reporter counts
+    it as rejected.
+    """
+    try:
+        return protocol.Event.model_validate(event).model_dump(mode="json")
+    except ValidationError as exc:
+        fields = ",".join(sorted({".".join(map(str, e["loc"])) for e in exc.errors()}))
+        if fields not in _invalid_logged:
+            _invalid_logged.add(fields)
+            log.warning("llm_contracts built an event the protocol refuses (%s): %s", fields, exc)
+        return event

@@ -1,9 +1,12 @@
-"""The reporter: a bounded queue, one background worker, batched gzip POSTs to the control plane.
+"""The reporter: what to send the control plane, and what to do when it does not take it.
 
-It follows the transport of mature error-reporting SDKs: the host call only appends to
-an in-memory queue (never blocks, never raises); a daemon thread, started on first use
-and again after a fork, sends batches by count or by interval, backs off on failure,
-honours ``Retry-After``, spools to disk what it cannot deliver, and flushes at exit.
+It follows the design of mature error-reporting SDKs, in three parts: the
+:class:`~._worker.BackgroundWorker` (a bounded queue and one daemon thread: the host call
+only appends, never blocks, never raises), the :class:`~._transport.ControlPlane` (HTTP,
+retries, ``Retry-After``) and this module's policy: batches by count or interval, gzip,
+splitting a refused batch to find the item the server refuses, spooling to disk what
+cannot be delivered, and counting every event. The puller of the project's contracts
+(:class:`~._sync.ProjectSync`) shares the control plane.
 """
 
 from __future__ import annotations
@@ -12,35 +15,29 @@ import atexit
 import gzip
 import json
 import os
-import random
 import threading
 import time
 import uuid
 import weakref
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .. import protocol
 from .._exceptions import ContractConfigError
 from .._version import __version__
 from ._guard import InternalErrorGuard, log
 from ._spool import Spool
-from ._transport import HttpxTransport, Transport
+from ._sync import ProjectSync
+from ._transport import EVENTS_PATH, SPLIT_STATUSES, TRACES_PATH, ControlPlane, Rejected, Transient, Transport
+from ._worker import BackgroundWorker
 
 if TYPE_CHECKING:
     from ..enforcement._report import ContractReport
-    from ._sync import ProjectSync
 
-__all__ = ["Reporter", "default_reporter"]
+__all__ = ["CallItem", "Reporter", "default_reporter"]
 
-EVENTS_PATH = "/api/v1/events"
-TRACES_PATH = "/api/v1/traces"
-HEALTH_PATH = "/api/v1/health"
-# Answers that say "this body" rather than "this server": the batch is split to find the
-# item the server refuses (a 500 only once the server answers its health check).
-_SPLIT_STATUSES = frozenset({400, 413, 422, 500})
-MAX_BATCH = 1000  # the protocol's limit per POST /events
+MAX_BATCH = protocol.MAX_BATCH
 
 
 @dataclass(slots=True)
@@ -54,44 +51,19 @@ class CallItem:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class _Control:
-    """A flush or stop request travelling through the queue behind the events before it."""
-
-    __slots__ = ("done", "stop")
-
-    def __init__(self, *, stop: bool = False) -> None:
-        self.done = threading.Event()
-        self.stop = stop
-
-
-class _Transient(Exception):
-    """A delivery that may work later: network error, timeout, 5xx, 429."""
-
-    def __init__(self, reason: str, retry_after: float | None = None, status: int | None = None) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
-        self.status = status
-
-
 def _positive(name: str, value: Any, *, integer: bool = False, maximum: float | None = None) -> Any:
     kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0 or (
-            maximum is not None and value > maximum):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, kind)
+        or value <= 0
+        or (maximum is not None and value > maximum)
+    ):
         bound = f" and <= {maximum}" if maximum is not None else ""
-        raise ContractConfigError(f"Reporter {name} must be a positive {'int' if integer else 'number'}"
-                                  f"{bound}; got {value!r}")
+        raise ContractConfigError(
+            f"Reporter {name} must be a positive {'int' if integer else 'number'}{bound}; got {value!r}"
+        )
     return value
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        # An HTTP date: wait a little rather than parse calendars in a hot failure path.
-        return 5.0
 
 
 _REPORTERS: weakref.WeakSet[Reporter] = weakref.WeakSet()
@@ -161,7 +133,8 @@ class Reporter:
         api_key = api_key if api_key is not None else os.environ.get("LLM_CONTRACTS_API_KEY") or None
         if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
             raise ContractConfigError(
-                f"Reporter url (or LLM_CONTRACTS_URL) must be an http(s) URL; got {url!r}")
+                f"Reporter url (or LLM_CONTRACTS_URL) must be an http(s) URL; got {url!r}"
+            )
         self.url = url.rstrip("/") if url else None
         self.api_key = api_key
         self.batch_size = _positive("batch_size", batch_size, integer=True, maximum=MAX_BATCH)
@@ -175,16 +148,35 @@ class Reporter:
         self.backoff = _positive("backoff", backoff)
         self.backoff_max = _positive("backoff_max", backoff_max)
         if transport is not None and not callable(getattr(transport, "send", None)):
-            raise ContractConfigError(f"Reporter transport must have a send(path, body, headers) method; "
-                                      f"got {transport!r}")
+            raise ContractConfigError(
+                f"Reporter transport must have a send(path, body, headers) method; got {transport!r}"
+            )
         self.enabled = bool(api_key) and (self.url is not None or transport is not None)
-        self._own_transport = transport is None
-        self._transport: Transport | None = transport
         self.instance_id = uuid.uuid4().hex
         self.guard = InternalErrorGuard()
-        self._spool = (Spool(spool_dir, max_bytes=spool_max_bytes)
-                       if spool_dir is not None and self.enabled else None)
+        self.control_plane = ControlPlane(
+            self.url,
+            api_key,
+            timeout=self.timeout,
+            transport=transport,
+            max_retries=max_retries,
+            backoff=self.backoff,
+            backoff_max=self.backoff_max,
+        )
+        self._worker = BackgroundWorker(
+            deliver=self._deliver_items,
+            idle=self._idle,
+            wait_limit=self._probe_wait,
+            guard=self.guard,
+            batch_size=self.batch_size,
+            flush_interval=self.flush_interval,
+            queue_size=self.queue_size,
+        )
+        self._spool = (
+            Spool(spool_dir, max_bytes=spool_max_bytes) if spool_dir is not None and self.enabled else None
+        )
         self._sync: ProjectSync | None = None
+        self._sync_lock = threading.Lock()
         self._init_state()
         if self._spool is not None:
             # Events a previous run of the app could not deliver: they are owed too.
@@ -192,84 +184,52 @@ class Reporter:
                 self._recovered = self._spooled = self._spool.count()
         if self.enabled:
             _REPORTERS.add(self)
-            if self._transport is None:
-                # Built here, in the app's thread: importing httpx for the first time from a
-                # background thread lets the app see a half-initialised module (openai looks
-                # it up in sys.modules while it builds its own clients).
-                self._transport = HttpxTransport(self.url or "", timeout=self.timeout)
+            # Built here, in the app's thread: importing httpx (or the protocol's models) for
+            # the first time from a background thread lets the app see a half-initialised
+            # module (openai looks httpx up in sys.modules while it builds its own clients).
+            self.control_plane.transport()
+            protocol.Event  # noqa: B018 - loads the models
             if self._spooled:
-                self._start()
+                self._worker.start()
 
     def _init_state(self) -> None:
-        self._items: deque[tuple[int, Any]] = deque()
-        self._qlock = threading.Lock()
-        self._start_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._closed = False
-        self._taken = self._dropped = self._sent = self._failed = self._spooled = 0
-        self._recovered = self._retried = self._traces_sent = self._traces_failed = 0
-        self._rejected = self._breaker_skips = 0
-        self._in_flight = 0
+        # Counters of what happened to the events the worker took.
+        self._dropped = self._sent = self._failed = self._spooled = self._rejected = 0
+        self._recovered = self._traces_sent = self._traces_failed = self._breaker_skips = 0
         self._down = False
-        self._not_before = 0.0
         self._probe_at = 0.0
         self._probe_failures = 0
-        self._logged_statuses: set[int] = set()
-        self._logged_network = False
+
+    @property
+    def _thread(self) -> threading.Thread | None:
+        return self._worker.thread
+
+    @property
+    def _closed(self) -> bool:
+        return self._worker.closed
 
     # -- the host side: cheap, never blocks, never raises ---------------------------------
 
     def enqueue(self, event: dict[str, Any]) -> None:
         """Queue one ``ValidationEvent`` dict for delivery; drop the oldest event when full."""
-        if not self.enabled or self._closed:
+        if not self.enabled or self._worker.closed:
             return
         with self.guard:
-            if self._thread is None:
-                self._start()
-            self._put(1, event)
+            self._worker.put(1, event)
 
     def enqueue_call(self, item: CallItem, events: int) -> None:
         """Queue a finished call whose ``events`` events the worker will build."""
-        if not self.enabled or self._closed:
+        if not self.enabled or self._worker.closed:
             return
         with self.guard:
-            if getattr(item.report, "outcome", None) == "skipped":
+            if getattr(item.report, "outcome", None) == protocol.Outcome.SKIPPED:
                 self._breaker_skips += 1  # the circuit breaker was open: nothing was validated
-            if self._thread is None:
-                self._start()
-            self._put(events, item)
-
-    def _put(self, n: int, obj: Any) -> None:
-        with self._qlock:
-            items = self._items
-            if len(items) >= self.queue_size:
-                dropped, _ = items.popleft()
-                self._dropped += dropped
-            items.append((n, obj))
-            size = len(items)
-        # Wake the worker once when a batch is full; otherwise it wakes on its interval.
-        if size == self.batch_size:
-            self._wake.set()
-
-    def _put_control(self, control: _Control) -> None:
-        with self._qlock:
-            self._items.append((0, control))  # never counts against the bound: it is not data
-        self._wake.set()
-
-    def _start(self) -> None:
-        with self._start_lock:
-            if self._thread is not None or self._closed:
-                return
-            thread = threading.Thread(target=self._run, name="llm-contracts-reporter", daemon=True)
-            thread.start()
-            self._thread = thread
+            self._worker.put(events, item)
 
     # -- public controls ----------------------------------------------------------------------
 
     def stats(self) -> dict[str, int]:
-        """Return the delivery counters.
+        """Return the delivery counters (``llm_contracts.protocol.ReporterStats``, docs/protocol.md).
 
         Within one process ``sent + dropped + failed + rejected + spooled == enqueued +
         recovered`` once the queue is flushed; ``spooled`` is what waits on disk now,
@@ -277,20 +237,19 @@ class Reporter:
         refused one by one (dropped, so that they never hold up the others) and
         ``breaker_skips`` the calls made while the circuit breaker was open.
         """
-        with self._qlock:
-            queued = sum(n for n, _ in self._items)
-            dropped = self._dropped
+        worker = self._worker
+        queued, overflowed = worker.queued()
         return {
-            "enqueued": self._taken + dropped + queued,
+            "enqueued": worker.taken + overflowed + queued,
             "queued": queued,
-            "in_flight": self._in_flight,
+            "in_flight": worker.in_flight,
             "sent": self._sent,
-            "dropped": dropped,
+            "dropped": overflowed + self._dropped,
             "failed": self._failed,
             "rejected": self._rejected,
             "spooled": self._spooled,
             "recovered": self._recovered,
-            "retried": self._retried,
+            "retried": self.control_plane.retried,
             "traces_sent": self._traces_sent,
             "traces_failed": self._traces_failed,
             "internal_errors": self.guard.errors,
@@ -299,57 +258,33 @@ class Reporter:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Deliver (or spool) everything queued so far; return False when ``timeout`` ran out first."""
-        if not self.enabled or self._thread is None:
+        if not self.enabled or self._worker.thread is None:
             return True
         with self.guard:
-            control = _Control()
-            self._put_control(control)
-            return control.done.wait(self.timeout * 2 if timeout is None else timeout)
+            return self._worker.flush(self.timeout * 2 if timeout is None else timeout)
         return False
 
     def close(self, timeout: float | None = None) -> None:
         """Flush, stop the worker and the poller; what is still queued goes to the spool (or is dropped)."""
-        if not self.enabled or self._closed:
+        if not self.enabled or self._worker.closed:
             return
         with self.guard:
-            self._closed = True
             if self._sync is not None:
                 self._sync.stop()
-            thread = self._thread
-            if thread is not None and thread.is_alive():
-                control = _Control(stop=True)
-                self._put_control(control)
-                if not control.done.wait(self.timeout if timeout is None else max(0.0, timeout)):
-                    # Out of time: the worker is told to stop (it interrupts a backoff wait,
-                    # and a hanging request ends at its own timeout and goes to the spool),
-                    # but close() does not wait for it.
-                    self._stopping.set()
-            self._stopping.set()
+            self._worker.stop(self.timeout if timeout is None else max(0.0, timeout))
             self._abandon_queue()
-            if self._own_transport and self._transport is not None:
-                closer = getattr(self._transport, "close", None)
-                if callable(closer):
-                    closer()
+            self.control_plane.close()
         _REPORTERS.discard(self)
 
     def _abandon_queue(self) -> None:
         """Spool (or count as dropped) what the worker did not get to."""
-        with self._qlock:
-            items = list(self._items)
-            self._items.clear()
         events: list[dict[str, Any]] = []
-        lost = 0
-        for n, obj in items:
-            if isinstance(obj, _Control):
-                obj.done.set()
-                continue
-            self._taken += n
+        for count, item in self._worker.drain():
             try:
-                events.extend(self._events_of(obj))
+                events.extend(self._events_of(item))
             except Exception as exc:
                 self.guard.record(exc)
-                lost += n
-        self._dropped += lost
+                self._dropped += count
         if events:
             self._park(events)
 
@@ -357,120 +292,78 @@ class Reporter:
     def sync(self) -> ProjectSync:
         """The puller of the project's contracts and breakpoints (started on demand)."""
         if self._sync is None:
-            from ._sync import ProjectSync
-
-            with self._start_lock:
+            with self._sync_lock:
                 if self._sync is None:
                     self._sync = ProjectSync(self)
         return self._sync
+
+    # -- what the puller and the tools share ------------------------------------------------------
+
+    def transport(self) -> Transport:
+        """Return the transport, building the default one on first use."""
+        return self.control_plane.transport()
+
+    def headers(self, *, gzip_body: bool = True) -> dict[str, str]:
+        """Return the headers of a request to the control plane."""
+        return self.control_plane.headers(gzip_body=gzip_body)
 
     # -- fork -------------------------------------------------------------------------------
 
     def _reset_after_fork(self) -> None:
         # The parent's thread does not exist here and its locks may be held by threads that
         # are gone: start over with fresh state. The parent still delivers what it queued.
+        self._worker.reset()
+        self._sync_lock = threading.Lock()
         self._init_state()
-        if self._own_transport and self.url:
-            # A pooled connection must not be shared with the parent.
-            self._transport = HttpxTransport(self.url, timeout=self.timeout)
+        self.control_plane.reset_after_fork()
         if self._sync is not None:
             self._sync._reset_after_fork()
 
-    # -- the worker ---------------------------------------------------------------------------
+    # -- in the worker's thread ---------------------------------------------------------------------
 
-    def transport(self) -> Transport:
-        """Return the transport, building the default one on first use."""
-        if self._transport is None:
-            assert self.url is not None
-            self._transport = HttpxTransport(self.url, timeout=self.timeout)
-        return self._transport
+    def _probe_wait(self) -> float | None:
+        """Return how long the worker may sleep before the spool is due for a re-send."""
+        return max(0.0, self._probe_at - time.monotonic()) if self._spooled else None
 
-    def headers(self, *, gzip_body: bool = True) -> dict[str, str]:
-        """Return the headers of a request to the control plane."""
-        headers = {"X-API-Key": self.api_key or "", "User-Agent": f"llm-contracts-python/{__version__}",
-                   "Accept": "application/json"}
-        if gzip_body:
-            headers["Content-Type"] = "application/json"
-            headers["Content-Encoding"] = "gzip"
-        return headers
+    def _idle(self) -> None:
+        if self._spooled and time.monotonic() >= self._probe_at:
+            self._drain_spool()
 
-    def _take(self) -> tuple[list[Any], _Control | None]:
-        """Take up to one batch of events, stopping at a control item."""
-        out: list[Any] = []
-        count = 0
-        with self._qlock:
-            items = self._items
-            while items and count < self.batch_size:
-                n, obj = items.popleft()
-                if isinstance(obj, _Control):
-                    self._in_flight = count
-                    return out, obj
-                out.append(obj)
-                count += n
-                self._taken += n
-            self._in_flight = count
-        return out, None
-
-    def _run(self) -> None:
-        while True:
-            control: _Control | None = None
-            with self.guard:
-                if len(self._items) < self.batch_size:
-                    self._wake.wait(self._next_wait())
-                    self._wake.clear()
-                while True:
-                    batch, control = self._take()
-                    if batch:
-                        self._deliver_objects(batch)
-                    if control is not None or len(self._items) < self.batch_size:
-                        break
-                if self._spooled and not self._stopping.is_set() and time.monotonic() >= self._probe_at:
-                    self._drain_spool()
-            if control is not None:
-                control.done.set()
-                if control.stop:
-                    return
-            if self._stopping.is_set():
-                return
-
-    def _next_wait(self) -> float:
-        wait = self.flush_interval
-        if self._spooled:
-            wait = min(wait, max(0.0, self._probe_at - time.monotonic()))
-        return max(wait, 0.001)
-
-    def _events_of(self, obj: Any) -> list[dict[str, Any]]:
-        if isinstance(obj, CallItem):
-            events, trace = obj.materialise(obj)
+    def _events_of(self, item: Any) -> list[dict[str, Any]]:
+        if isinstance(item, CallItem):
+            events, trace = item.materialise(item)
             if trace is not None:
                 self._send_trace(trace)
             return events
-        return [obj]
+        return [item]
 
-    def _deliver_objects(self, objects: list[Any]) -> None:
+    def _deliver_items(self, items: list[Any]) -> None:
         events: list[dict[str, Any]] = []
-        try:
-            for obj in objects:
-                try:
-                    events.extend(self._events_of(obj))
-                except Exception as exc:  # one bad item must not sink its batch-mates
-                    self.guard.record(exc)
-                    self._failed += 1
-            self._deliver(events)
-        finally:
-            self._in_flight = 0
+        for item in items:
+            try:
+                events.extend(self._events_of(item))
+            except Exception as exc:  # one bad item must not sink its batch-mates
+                self.guard.record(exc)
+                self._failed += 1
+        self._deliver(events)
+
+    def _post(self, path: str, body: bytes, *, retries: bool = True) -> bytes:
+        stop = self._worker.stopping
+        if retries:
+            return self.control_plane.post(path, body, stop)
+        return self.control_plane.post_once(path, body, stop)
 
     def _deliver(self, events: list[dict[str, Any]]) -> None:
         if not events:
             return
-        if self._spool is not None and (self._down or self._stopping.is_set()):
+        if self._spool is not None and (self._down or self._worker.stopping.is_set()):
             # The server is known to be down (or the app is leaving): keep the order,
             # spool behind what is already waiting there.
             self._park(events)
             return
         try:
-            answer = self._post_with_retries(EVENTS_PATH, self._events_body(events))
-        except (_Transient, _Rejected) as exc:
+            answer = self._post(EVENTS_PATH, self._events_body(events))
+        except (Transient, Rejected) as exc:
             undelivered = self._split(events, exc)
             if undelivered is None:
                 self._failed += len(events)
@@ -478,7 +371,7 @@ class Reporter:
             if undelivered:
                 self._down = True
                 self._probe_failures = 0
-                self._probe_at = time.monotonic() + self._delay(0)
+                self._probe_at = time.monotonic() + self.control_plane.delay(0)
                 self._park(undelivered)
             return
         self._down = False
@@ -487,16 +380,10 @@ class Reporter:
     def _splittable(self, exc: Exception) -> bool:
         """Return whether a refused batch may hold one bad item that the server refuses alone."""
         status = getattr(exc, "status", None)
-        if status not in _SPLIT_STATUSES:
+        if status not in SPLIT_STATUSES:
             return False
-        if status != 500:
-            return True
         # A 500 for every batch is a broken server; for some batches only, a poison item.
-        try:
-            code, _, _ = self.transport().send(HEALTH_PATH, None, self.headers(gzip_body=False))
-        except Exception:
-            return False
-        return 200 <= code < 300
+        return status != 500 or self.control_plane.healthy()
 
     def _split(self, events: list[dict[str, Any]], exc: Exception) -> list[dict[str, Any]] | None:
         """Deliver a refused batch by halves, dropping (and counting) each item refused alone.
@@ -505,10 +392,10 @@ class Reporter:
         spooled), or None when the refusal concerns every item alike (a wrong key, a
         server that answers 500 to everything).
         """
-        if isinstance(exc, _Transient) and exc.status is None:
+        if isinstance(exc, Transient) and exc.status is None:
             return list(events)  # the network, a timeout, a 429 or a 503: the server, not the batch
         if not self._splittable(exc):
-            return None if isinstance(exc, _Rejected) else list(events)
+            return None if isinstance(exc, Rejected) else list(events)
         undelivered: list[dict[str, Any]] = []
         pending = [events]
         while pending:
@@ -516,18 +403,21 @@ class Reporter:
             try:
                 if part is events:
                     raise exc  # refused already: split it at once
-                answer = self._post_once(EVENTS_PATH, self._events_body(part))
-            except (_Transient, _Rejected) as err:
+                answer = self._post(EVENTS_PATH, self._events_body(part), retries=False)
+            except (Transient, Rejected) as err:
                 status = getattr(err, "status", None)
-                if status not in _SPLIT_STATUSES or self._stopping.is_set():
+                if status not in SPLIT_STATUSES or self._worker.stopping.is_set():
                     undelivered.extend(part)
                     for rest in pending:
                         undelivered.extend(rest)
                     return undelivered
                 if len(part) == 1:
                     self._rejected += 1
-                    log.warning("llm_contracts control plane refused event %s (HTTP %s); dropped",
-                                part[0].get("event_id") if isinstance(part[0], dict) else "?", status)
+                    log.warning(
+                        "llm_contracts control plane refused event %s (HTTP %s); dropped",
+                        part[0].get("event_id") if isinstance(part[0], dict) else "?",
+                        status,
+                    )
                     continue
                 mid = len(part) // 2
                 pending += [part[mid:], part[:mid]]
@@ -547,12 +437,25 @@ class Reporter:
         self._spooled += kept
         self._dropped += len(events) - kept  # the spool is full
 
+    def _counters(self) -> dict[str, int]:
+        """Return the counters each batch carries (``llm_contracts.protocol.SdkCounters``)."""
+        return {
+            "sent": self._sent,
+            "dropped": self._worker.dropped + self._dropped,
+            "failed": self._failed,
+            "spooled": self._spooled,
+            "rejected": self._rejected,
+            "breaker_skips": self._breaker_skips,
+        }
+
     def _events_body(self, events: list[dict[str, Any]]) -> bytes:
         payload = {
-            "sdk": {"name": "llm-contracts-python", "version": __version__, "instance_id": self.instance_id,
-                    "counters": {"sent": self._sent, "dropped": self._dropped, "failed": self._failed,
-                                 "spooled": self._spooled, "rejected": self._rejected,
-                                 "breaker_skips": self._breaker_skips}},
+            "sdk": {
+                "name": "llm-contracts-python",
+                "version": __version__,
+                "instance_id": self.instance_id,
+                "counters": self._counters(),
+            },
             "events": events,
         }
         raw = json.dumps(payload, separators=(",", ":"), default=str).encode()
@@ -567,61 +470,16 @@ class Reporter:
                 if isinstance(answer.get("rejected"), int):
                     rejected = min(max(answer["rejected"], 0), len(events))
                 if rejected:
-                    log.warning("control plane rejected %d of %d events: %s", rejected, len(events),
-                                [r for r in answer.get("results", []) if r.get("status") == "rejected"][:3])
+                    log.warning(
+                        "control plane rejected %d of %d events: %s",
+                        rejected,
+                        len(events),
+                        [r for r in answer.get("results", []) if r.get("status") == "rejected"][:3],
+                    )
         except (ValueError, TypeError, AttributeError):
             rejected = 0
         self._rejected += rejected
         self._sent += len(events) - rejected
-
-    def _delay(self, attempt: int, retry_after: float | None = None) -> float:
-        # Full jitter: a fleet of apps recovering together does not hit the server in step.
-        delay = random.uniform(0, min(self.backoff_max, self.backoff * (2 ** attempt)))
-        return max(delay, retry_after or 0.0)
-
-    def _post_once(self, path: str, body: bytes) -> bytes:
-        """POST ``body``; raise ``_Transient`` (may work later) or ``_Rejected`` (never will)."""
-        wait = self._not_before - time.monotonic()
-        if wait > 0 and self._stopping.wait(wait):
-            raise _Transient("reporter closing")
-        try:
-            status, headers, content = self.transport().send(path, body, self.headers())
-        except Exception as exc:
-            if not self._logged_network:
-                self._logged_network = True
-                log.warning("llm_contracts reporter cannot reach the control plane (%s: %s); "
-                            "retrying in the background", type(exc).__name__, exc)
-            raise _Transient(f"{type(exc).__name__}: {exc}") from None
-        headers = {k.lower(): v for k, v in headers.items()}
-        if 200 <= status < 300:
-            if not _is_answer(path, content):
-                # A proxy, a captive portal or a wrong URL answered: nothing was stored.
-                raise _Transient(f"HTTP {status} with a body that is not the control plane's answer")
-            return content
-        retry_after = _retry_after(headers) if status in (429, 503) else None
-        if retry_after is not None:
-            self._not_before = time.monotonic() + retry_after
-        if status in (408, 429) or status >= 500:
-            raise _Transient(f"HTTP {status}", retry_after, status if status in _SPLIT_STATUSES else None)
-        if status not in self._logged_statuses:
-            self._logged_statuses.add(status)
-            log.error("llm_contracts control plane refused %s with HTTP %d (not retried): %s",
-                      path, status, content[:300].decode("utf-8", "replace"))
-        raise _Rejected(f"HTTP {status}", status)
-
-    def _post_with_retries(self, path: str, body: bytes) -> bytes:
-        attempt = 0
-        while True:
-            try:
-                return self._post_once(path, body)
-            except _Transient as exc:
-                if attempt >= self.max_retries or self._stopping.is_set():
-                    raise
-                self._retried += 1
-                delay = self._delay(attempt, exc.retry_after)
-                attempt += 1
-                if self._stopping.wait(delay):
-                    raise
 
     def _drain_spool(self) -> None:
         """Re-send the spool head by head while the server takes it."""
@@ -634,8 +492,8 @@ class Reporter:
                 return
             ids = {e.get("event_id") for e in events if isinstance(e, dict)}
             try:
-                answer = self._post_once(EVENTS_PATH, self._events_body(events))
-            except (_Transient, _Rejected) as exc:
+                answer = self._post(EVENTS_PATH, self._events_body(events), retries=False)
+            except (Transient, Rejected) as exc:
                 undelivered = self._split(events, exc)
                 if undelivered is None:  # refused whole, for good: never resent
                     removed = self._spool.remove({i for i in ids if isinstance(i, str)})
@@ -648,8 +506,8 @@ class Reporter:
                 self._spooled = max(0, self._spooled - removed)
                 if undelivered:
                     self._probe_failures += 1
-                    retry_after = exc.retry_after if isinstance(exc, _Transient) else None
-                    delay = self._delay(min(self._probe_failures, 10), retry_after)
+                    retry_after = exc.retry_after if isinstance(exc, Transient) else None
+                    delay = self.control_plane.delay(min(self._probe_failures, 10), retry_after)
                     self._probe_at = time.monotonic() + delay
                     return
                 continue
@@ -661,39 +519,16 @@ class Reporter:
             self._probe_failures = 0
 
     def _send_trace(self, trace: dict[str, Any]) -> None:
-        if self._down or self._stopping.is_set():
+        if self._down or self._worker.stopping.is_set():
             self._traces_failed += 1  # traces are not spooled: they matter while they are fresh
             return
         body = gzip.compress(json.dumps(trace, separators=(",", ":"), default=str).encode(), compresslevel=5)
         try:
-            self._post_with_retries(TRACES_PATH, body)
-        except (_Transient, _Rejected):
+            self._post(TRACES_PATH, body)
+        except (Transient, Rejected):
             self._traces_failed += 1
         else:
             self._traces_sent += 1
-
-
-def _is_answer(path: str, content: bytes) -> bool:
-    """Return whether a 2xx body is the protocol's answer to a POST of ``path``."""
-    try:
-        answer = json.loads(content)
-    except ValueError:
-        return False
-    if not isinstance(answer, dict):
-        return False
-    if path == EVENTS_PATH:
-        return all(isinstance(answer.get(k), int) for k in ("accepted", "duplicates", "rejected"))
-    if path == TRACES_PATH:
-        return isinstance(answer.get("trace_id"), str)
-    return True
-
-
-class _Rejected(Exception):
-    """The server refused the request for good (a 4xx other than 408/429)."""
-
-    def __init__(self, reason: str, status: int | None = None) -> None:
-        super().__init__(reason)
-        self.status = status
 
 
 _default: Reporter | None = None

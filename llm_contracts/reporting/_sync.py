@@ -14,18 +14,19 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from pydantic import ValidationError
+
+from .. import protocol
 from ..contracts._base import Contract
 from ..debugging._trace import Breakpoint
 from ..experiments._bucketing import LRUStickyStore, StickyStore
 from ..experiments._rules import ActiveExperiment, ExperimentRules
-from ._guard import log
+from ._guard import InternalErrorGuard, log
+from ._transport import ControlPlane
 
-if TYPE_CHECKING:
-    from ._reporter import Reporter
-
-__all__ = ["ProjectSync", "load_project_spec"]
+__all__ = ["ProjectSync", "SyncOwner", "load_project_spec"]
 
 CONTRACTS_PATH = "/api/v1/contracts"
 BREAKPOINTS_PATH = "/api/v1/breakpoints"
@@ -33,6 +34,15 @@ EXPERIMENTS_PATH = "/api/v1/experiments"
 
 # (spec, contract name) -> a Contract, an iterable of them, or an LLMCL ContractSet
 SpecLoader = Callable[[Any, str], Any]
+
+
+class SyncOwner(Protocol):
+    """What the puller needs of its owner (a ``Reporter``): the control plane, a guard, a pace."""
+
+    enabled: bool
+    guard: InternalErrorGuard
+    poll_interval: float
+    control_plane: ControlPlane
 
 
 def load_project_spec(spec: Any, name: str) -> Any:
@@ -61,7 +71,7 @@ class ProjectSync:
     grows with every new contract set; ``versions`` maps a contract name to its version.
     """
 
-    def __init__(self, reporter: Reporter, *, loader: SpecLoader | None = None) -> None:
+    def __init__(self, reporter: SyncOwner, *, loader: SpecLoader | None = None) -> None:
         self._reporter = reporter
         self.loader: SpecLoader = loader or load_project_spec
         self.contracts: tuple[Contract, ...] = ()
@@ -123,11 +133,8 @@ class ProjectSync:
 
     def _get(self, path: str) -> Any:
         """GET ``path``; return the decoded JSON, or None when unchanged or unavailable."""
-        headers = self._reporter.headers(gzip_body=False)
-        if path in self._etags:
-            headers["If-None-Match"] = self._etags[path]
         try:
-            status, answer_headers, body = self._reporter.transport().send(path, None, headers)
+            status, answer_headers, body = self._reporter.control_plane.get(path, self._etags.get(path))
         except Exception as exc:
             log.debug("llm_contracts cannot pull %s (%s): keeping the last known state", path, exc)
             return None
@@ -190,16 +197,17 @@ class ProjectSync:
         versions: dict[str, int] = {}
         compiled: dict[tuple[str, int, str], list[Contract]] = {}
         for item in items:
-            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-                log.warning("llm_contracts ignores a malformed contract item from the server: %r", item)
+            try:
+                pulled = protocol.ContractSpec.model_validate(item)
+            except ValidationError as exc:
+                log.warning("llm_contracts ignores a malformed contract item from the server: %s", exc)
                 continue
-            name, version = item["name"], item.get("version")
-            version = version if isinstance(version, int) else 0
-            key = (name, version, json.dumps(item.get("spec"), sort_keys=True, default=str))
+            name, version = pulled.name, pulled.version
+            key = (name, version, json.dumps(pulled.spec, sort_keys=True, default=str))
             built = self._compiled.get(key)
             if built is None:
                 try:
-                    built = _as_contracts(self.loader(item.get("spec"), name), f"contract {name} v{version}")
+                    built = _as_contracts(self.loader(pulled.spec, name), f"contract {name} v{version}")
                 except Exception as exc:
                     if (name, version) not in self._bad:
                         self._bad.add((name, version))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from contracts_app import services
+from dashboard import celery_app
 from llm_contracts import ContractViolationError, FunctionContract
 from llm_contracts.testing import FakeLLM
 from tests.server.conftest import Cast
@@ -215,3 +217,30 @@ class TestBreakpoints:
         )
         expect(page.locator(".lc-chart .main-svg").first).to_be_visible()
         shot(page, "trace")
+
+
+class TestProfile:
+    @pytest.mark.skipif(
+        not os.environ.get("CELERY_BROKER_URL", "").startswith("redis"),
+        reason="needs CELERY_BROKER_URL pointing at Redis",
+    )
+    def test_a_version_is_profiled_by_a_worker_and_the_page_shows_the_result_when_it_lands(
+        self, page: Page, cast: Cast, shot: Shot
+    ) -> None:
+        from celery.contrib.testing.worker import start_worker
+
+        services.contract_save(project=cast.project_a, source=FIXED, author=cast.owner)
+        page.goto("/p/alpha/contracts/Reply/")
+        page.get_by_role("link", name="Profile v1").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Profile Reply v1")
+        expect(page.locator("#profile-result")).to_contain_text("Not profiled yet")
+        page.get_by_label("Cases").fill("Fine answer.\n" + '{"output": "Mail me at jane@example.com"}')
+        page.get_by_label("Runs").fill("4")
+        with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            page.get_by_role("button", name="Profile v1").click()
+            expect(page.locator(".messages")).to_contain_text("Profiling Reply v1")
+            # The page polls until the worker has stored the measurements.
+            expect(page.locator("#profile-state")).to_contain_text("Done: 2 cases × 4 runs", timeout=30_000)
+        expect(page.locator("#profile-table tbody tr")).to_have_count(2)
+        expect(page.locator('#profile-table tr[data-check="Reply.ensure[2]"] td').last).to_have_text("4")
+        shot(page, "profiled")

@@ -153,7 +153,10 @@ class TestNumbers:
     def test_a_non_finite_number_is_refused_per_item(
         self, cast: Cast, post_events: Poster, literal: str
     ) -> None:
-        good, bad = json.dumps(fresh()), json.dumps(fresh(latency_ms=1.0)).replace("1.0", literal)
+        # Only the latency is replaced: a timestamp or an id may contain "1.0" too.
+        item = json.dumps(fresh(latency_ms=1.0))
+        good, bad = json.dumps(fresh()), item.replace('"latency_ms": 1.0', f'"latency_ms": {literal}')
+        assert bad.count(literal) == 1
         response = post_events(cast.key_a, [], raw=f'{{"events": [{bad}, {good}]}}'.encode())
         assert response.status_code == 207
         assert rejected_fields(response.json()) == ["latency_ms"]
@@ -273,10 +276,16 @@ class TestProtocolEdges:
 
     def test_the_openapi_schema_describes_each_event(self, client: Client) -> None:
         schema = client.get("/api/v1/openapi.json").json()
-        batch = schema["components"]["schemas"]["BatchIn"]["properties"]["events"]
-        item = batch["items"]
+        components = schema["components"]["schemas"]
+
+        def resolve(node: dict[str, Any]) -> dict[str, Any]:
+            ref = node.get("$ref")
+            return resolve(components[ref.rsplit("/", 1)[1]]) if ref else node
+
+        batch = components["EventBatch"]["properties"]["events"]
+        item = resolve(batch["items"])
         assert {"event_id", "timestamp", "latency_ms", "outcome"} <= set(item["properties"])
-        assert "fallback" in item["properties"]["outcome"]["enum"]
+        assert "fallback" in resolve(item["properties"]["outcome"])["enum"]
         assert batch["maxItems"] == 1000
 
 

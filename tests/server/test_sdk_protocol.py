@@ -1,21 +1,27 @@
-"""The live API accepts every outcome, category, severity, enforcement and trace step the SDK can produce."""
+"""The live API accepts every outcome, stage, category, severity and enforcement the SDK can produce.
+
+The values come from the protocol's vocabularies (llm_contracts.protocol), not from a list
+written here: a value added to one of them fails these tests until a real call produces it
+and the server stores it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from contracts_app import services
-from contracts_app.models import Trace, ValidationEvent
-from llm_contracts import ContractOpenAI, ContractViolationError, FunctionContract, get_report
-from llm_contracts.contracts import Category, Enforcement, Severity
-from llm_contracts.enforcement._report import Outcome
+from contracts_app.models import SdkInstance, Trace, ValidationEvent
+from llm_contracts import CircuitBreaker, ContractOpenAI, ContractViolationError, FunctionContract, get_report
+from llm_contracts.protocol import Category, Enforcement, Outcome, Severity, Stage
 from llm_contracts.reporting import Reporter
 from llm_contracts.reporting._events import report_events
 from llm_contracts.testing import FakeLLM
 
 HI = [{"role": "user", "content": "hi"}]
+MODEL = "gpt-4o-mini"
 
 
 def no_bad(**kwargs: Any) -> FunctionContract:
@@ -31,11 +37,16 @@ def reporting(live_server: Any, transactional_db: None) -> Any:
     reporter.close(timeout=5)
 
 
-def test_every_outcome_of_a_real_call_is_stored_with_its_trace(reporting: Any) -> None:
-    project, reporter = reporting
-    fake = FakeLLM(default="fine", model="gpt-4o-mini")
+@pytest.fixture
+def fake() -> FakeLLM:
+    return FakeLLM(default="fine", model=MODEL)
 
-    def client(**kwargs: Any) -> ContractOpenAI:
+
+@pytest.fixture
+def client(reporting: Any, fake: FakeLLM) -> Callable[..., ContractOpenAI]:
+    _, reporter = reporting
+
+    def make(**kwargs: Any) -> ContractOpenAI:
         kwargs.setdefault("output_contracts", [no_bad()])
         return ContractOpenAI(
             api_key="sk-test",
@@ -46,41 +57,115 @@ def test_every_outcome_of_a_real_call_is_stored_with_its_trace(reporting: Any) -
             **kwargs,
         )
 
-    outcomes = []
-    fake.reply("fine")
-    outcomes.append(client().chat.completions.create(model="gpt-4o-mini", messages=HI))
-    fake.reply("bad", "fine")
-    outcomes.append(client(contract_retries=1).chat.completions.create(model="gpt-4o-mini", messages=HI))
-    fake.reply("bad")
-    warn = client(output_contracts=[no_bad(enforcement="warn")])
-    outcomes.append(warn.chat.completions.create(model="gpt-4o-mini", messages=HI))
-    fake.reply("bad")
-    outcomes.append(client(fallback="Sorry.").chat.completions.create(model="gpt-4o-mini", messages=HI))
-    fake.reply("bad")
-    with pytest.raises(ContractViolationError):
-        client().chat.completions.create(model="gpt-4o-mini", messages=HI)
+    return make
+
+
+def _broken(text: str) -> bool:
+    raise RuntimeError("validator down")
+
+
+def test_every_outcome_of_a_real_call_is_stored_with_its_trace(
+    reporting: Any, client: Callable[..., ContractOpenAI], fake: FakeLLM
+) -> None:
+    project, reporter = reporting
+
+    def passed() -> None:
+        client().chat.completions.create(model=MODEL, messages=HI)
+
+    def repaired() -> None:
+        fake.reply("bad", "fine")
+        client(contract_retries=1).chat.completions.create(model=MODEL, messages=HI)
+
+    def warned() -> None:
+        fake.reply("bad")
+        client(output_contracts=[no_bad(enforcement="warn")]).chat.completions.create(
+            model=MODEL, messages=HI
+        )
+
+    def fallback() -> None:
+        fake.reply("bad")
+        client(fallback="Sorry.").chat.completions.create(model=MODEL, messages=HI)
+
+    def violated() -> None:
+        fake.reply("bad")
+        with pytest.raises(ContractViolationError):
+            client().chat.completions.create(model=MODEL, messages=HI)
+
+    def skipped() -> None:
+        # One error opens the breaker; the next call skips validation.
+        breaker = CircuitBreaker(failure_threshold=1, reset_timeout=3600)
+        broken = client(
+            output_contracts=[FunctionContract(_broken, name="broken", enforcement="warn")],
+            circuit_breaker=breaker,
+        )
+        broken.chat.completions.create(model=MODEL, messages=HI)
+        completion = broken.chat.completions.create(model=MODEL, messages=HI)
+        assert get_report(completion).outcome == Outcome.SKIPPED
+
+    calls: dict[Outcome, Callable[[], None]] = {
+        Outcome.PASSED: passed,
+        Outcome.REPAIRED: repaired,
+        Outcome.WARNED: warned,
+        Outcome.FALLBACK: fallback,
+        Outcome.VIOLATED: violated,
+        Outcome.SKIPPED: skipped,
+    }
+    assert set(calls) == set(Outcome), "a new outcome needs a real call that produces it here"
+    for make_call in calls.values():
+        make_call()
     assert reporter.flush(timeout=20)
 
     stats = reporter.stats()
-    assert stats["rejected"] == stats["failed"] == stats["dropped"] == 0
+    assert stats["rejected"] == stats["failed"] == stats["dropped"] == stats["traces_failed"] == 0
     stored = set(ValidationEvent.objects.filter(project=project).values_list("outcome", flat=True))
-    assert stored == {"passed", "repaired", "warned", "fallback", "violated"}
+    assert stored == {o.value for o in Outcome}
+    assert ValidationEvent.objects.filter(project=project, outcome="fallback", contract="no_bad").exists()
     assert set(Trace.objects.filter(project=project).values_list("outcome", flat=True)) == stored
-    kinds = {s["kind"] for t in Trace.objects.filter(project=project) for s in t.steps}
-    assert {"request", "model_call", "output_contract", "reask", "outcome"} <= kinds
-    assert stats["traces_failed"] == 0
+    # The breaker's skips travel in the batch's counters and the server keeps them.
+    assert stats["breaker_skips"] == 1
+    instance = SdkInstance.objects.get(project=project, instance_id=reporter.instance_id)
+    assert instance.counters["breaker_skips"] == 1
 
 
-def test_every_value_of_the_sdks_enums_is_accepted(reporting: Any) -> None:
+def test_every_category_and_stage_of_a_real_call_is_stored(
+    reporting: Any, client: Callable[..., ContractOpenAI], fake: FakeLLM
+) -> None:
     project, reporter = reporting
-    fake = FakeLLM(default="fine", model="gpt-4o-mini")
-    client = ContractOpenAI(
+    inputs = [FunctionContract(lambda text: True, name="input-input", category=Category.INPUT)]
+    outputs = [no_bad(name=f"output-{c.value}", category=c) for c in Category if c is not Category.INPUT]
+    fake.reply("bad", "fine")  # a re-ask: every stage of a call, in one trace
+
+    client(input_contracts=inputs, output_contracts=outputs, contract_retries=1).chat.completions.create(
+        model=MODEL, messages=HI
+    )
+    assert reporter.flush(timeout=20)
+
+    assert reporter.stats()["rejected"] == reporter.stats()["failed"] == 0
+    stored = dict(ValidationEvent.objects.filter(project=project).values_list("contract", "category"))
+    assert stored == {
+        f"{c.value}-{c.value}" if c is Category.INPUT else f"output-{c.value}": c.value for c in Category
+    }
+    (trace,) = Trace.objects.filter(project=project)
+    assert {step["kind"] for step in trace.steps} == {s.value for s in Stage}
+
+
+def test_every_value_of_the_sdks_enums_is_accepted(reporting: Any, fake: FakeLLM) -> None:
+    project, reporter = reporting
+    plain = ContractOpenAI(
         api_key="sk-test", http_client=fake.http_client(), max_retries=0, output_contracts=[no_bad()]
     )
     # An event as the SDK builds it, then one copy per value of each of its enums.
-    event = report_events(get_report(client.chat.completions.create(model="gpt-4o-mini", messages=HI)))[0]
-    variants = [("outcome", o.value) for o in Outcome] + [("category", c.value) for c in Category]
-    variants += [("severity", s.value) for s in Severity] + [("enforcement", e.value) for e in Enforcement]
+    event = report_events(get_report(plain.chat.completions.create(model=MODEL, messages=HI)))[0]
+    variants = [
+        (field, member.value)
+        for field, vocabulary in [
+            ("outcome", Outcome),
+            ("category", Category),
+            ("severity", Severity),
+            ("enforcement", Enforcement),
+        ]
+        for member in vocabulary
+    ]
     for field, value in variants:
         reporter.enqueue({**event, "event_id": f"{field}-{value}", field: value})
     assert reporter.flush(timeout=20)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from llm_contracts.contracts import Severity, ValidationResult
 from llm_contracts.debugging._trace import Breakpoint
 from llm_contracts.enforcement._report import Attempt, ContractReport
@@ -43,3 +45,17 @@ class TestBreakpointMatching:
 
     def test_a_spent_breakpoint_catches_nothing(self):
         assert not breakpoint_(severity="error", remaining=0).matches(repaired_report())
+
+
+class TestBreakpointParsing:
+    @pytest.mark.parametrize(("item", "field"), [
+        ({"id": True}, "id"),
+        ({"id": "1"}, "id"),
+        ({"id": 1, "severity": "fatal"}, "severity"),
+        ({"id": 1, "model": 3}, "model"),
+        ({"id": 1, "remaining": "5"}, "remaining"),
+        ({"id": 1, "rate_per_minute": 0}, "rate_per_minute"),
+    ])
+    def test_an_item_the_protocol_refuses_is_refused_naming_its_field(self, item, field):
+        with pytest.raises(ValueError, match=rf"BreakpointSpec\n{field}"):
+            Breakpoint.from_dict(item)

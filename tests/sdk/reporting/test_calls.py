@@ -269,6 +269,27 @@ def test_a_spec_that_does_not_load_keeps_the_previous_version(plane, make_report
     assert reporter.sync.versions["NoWord"] == 1
 
 
+@pytest.mark.parametrize("bad", [
+    {"version": 1, "spec": {"name": "x", "forbid": "x"}},            # no name
+    {"name": "NoPear", "spec": {"name": "NoPear", "forbid": "pear"}},  # no version
+    {"name": "NoPear", "version": 1, "spec": "forbid pear"},           # a spec that is not an object
+    "NoPear",
+])
+def test_a_contract_item_the_protocol_refuses_is_ignored_and_the_others_apply(
+        plane, make_reporter, fake, caplog, bad):
+    plane.contracts = {"contracts": [bad, *spec(1, "apple")["contracts"]]}
+    reporter = make_reporter(plane.url, poll_interval=0.05)
+    reporter.sync.loader = forbid_loader
+    client = client_on(fake, reporter, project_contracts=True, output_contracts=[])
+    assert reporter.sync.wait_loaded(5)
+
+    fake.reply("an apple and a pear")
+    with pytest.raises(ContractViolationError, match="mentions apple"):
+        ask(client)
+    assert reporter.sync.versions == {"NoWord": 1}
+    assert "ignores a malformed contract item" in caplog.text
+
+
 def test_project_contracts_compiled_from_llmcl_are_enforced(plane, make_reporter, fake):
     from llm_contracts.llmcl import compile_source
 

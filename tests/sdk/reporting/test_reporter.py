@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from typing import Any
 
 import pytest
 
-from llm_contracts import ContractConfigError, ContractOpenAI
+from llm_contracts import ContractConfigError, ContractOpenAI, protocol
 from llm_contracts.reporting import Reporter
 from llm_contracts.testing import FakeLLM
 
@@ -89,9 +90,14 @@ def test_batches_are_gzip_json_with_the_sdk_block_and_the_api_key(plane, make_re
     batch = plane.batches[0]
     assert batch["sdk"]["name"] == "llm-contracts-python"
     assert batch["sdk"]["instance_id"] == reporter.instance_id
-    assert set(batch["sdk"]["counters"]) >= {"sent", "dropped", "failed", "spooled"}
+    # The envelope and the counters are the protocol's models, field for field.
+    protocol.EventBatch.model_validate(batch)
+    assert set(batch["sdk"]["counters"]) == set(protocol.SdkCounters.model_fields)
     assert plane.events[0]["message"] == "hello"
-    assert reporter.stats()["sent"] == 1
+    stats = reporter.stats()
+    assert stats["sent"] == 1
+    assert set(stats) == set(protocol.ReporterStats.model_fields)
+    protocol.ReporterStats.model_validate(stats)
 
 
 def test_a_wrong_key_is_not_retried_and_counts_as_failed(plane, make_reporter):
@@ -236,6 +242,21 @@ def test_spooled_events_arrive_exactly_once_when_the_server_comes_back(tmp_path,
     assert len(plane.events) == 11
     stats = reporter.stats()
     assert stats["sent"] == 11 and stats["spooled"] == 0
+    assert accounted(stats)
+
+
+def test_events_a_full_spool_refuses_are_counted_once(tmp_path, make_reporter):
+    plane = ControlPlane()  # not started: connection refused
+    line = len(json.dumps(event(0), separators=(",", ":"))) + 1
+    reporter = make_reporter(plane.url, spool_dir=tmp_path, max_retries=0, spool_max_bytes=3 * line)
+
+    for i in range(5):
+        reporter.enqueue(event(i))
+    assert reporter.flush(10)
+
+    stats = reporter.stats()
+    assert stats["enqueued"] == 5
+    assert stats["spooled"] == 3 and stats["dropped"] == 2
     assert accounted(stats)
 
 

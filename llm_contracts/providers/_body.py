@@ -1,9 +1,10 @@
 """Judge the body of a ``with_streaming_response`` call as the caller reads it.
 
-openai hands such a call back before reading its body; the caller reads it through
-``iter_bytes`` / ``iter_text`` / ``iter_lines`` / ``read`` / ``parse``, all of which
-draw on the HTTP response's own ``iter_bytes`` (``aiter_bytes``). That one method of
-that one response is replaced: the bytes still come from openai's HTTP library in its
+openai and anthropic (SDKs of the same generator) hand such a call back before reading
+its body; the caller reads it through ``iter_bytes`` / ``iter_text`` / ``iter_lines`` /
+``read`` / ``parse``, all of which draw on the HTTP response's own ``iter_bytes``
+(``aiter_bytes``). That one method of that one response is replaced: the bytes still
+come from the SDK's HTTP library in its
 own pieces (decoding errors and all, raised where it raises them), but each piece is
 released only when the stream policy allows. An SSE body is judged event by event like
 ``stream=True``; a JSON body when it is complete.
@@ -19,7 +20,7 @@ from typing import Any
 
 from .._exceptions import ContractViolationError
 from ..enforcement._streaming import StreamValidator
-from ._openai_routes import Route
+from ._registry import Route
 
 __all__ = ["BodyJudge", "install_async", "install_sync"]
 
@@ -37,8 +38,15 @@ class _Done(_Other):
 class BodyJudge:
     """Judge one response body; ``take`` bytes as they arrive, get the bytes to release."""
 
-    def __init__(self, validator: StreamValidator, *, route: Route, sse: bool,
-                 parse_event: Callable[[bytes], Any], parse_body: Callable[[bytes], Any]) -> None:
+    def __init__(
+        self,
+        validator: StreamValidator,
+        *,
+        route: Route,
+        sse: bool,
+        parse_event: Callable[[bytes], Any],
+        parse_body: Callable[[bytes], Any],
+    ) -> None:
         self.validator = validator
         self.route = route
         self.sse = sse
@@ -96,9 +104,9 @@ class BodyJudge:
             if found is None:
                 break
             scan = 0
-            block = bytes(self.pending[:found.start()])
+            block = bytes(self.pending[: found.start()])
             end = self.pending_start + found.end()
-            del self.pending[:found.end()]
+            del self.pending[: found.end()]
             self.pending_start = end
             chunk = self.parse_event(block)
             if isinstance(chunk, _Done):
@@ -122,7 +130,7 @@ class BodyJudge:
             pass
         elif self.sse:
             if self.pending.strip():
-                # A last event without its blank line: openai's decoder still reads it.
+                # A last event without its blank line: the SDK's decoder still reads it.
                 self.fed.append(self.received)
                 self.validator.feed(self.parse_event(bytes(self.pending)))
             self.validator.finish()
@@ -235,7 +243,7 @@ def _chunker_type(http_response: Any) -> Any:
 
 
 def event_parser(client: Any, chunk_type: Any, http_response: Any) -> Callable[[bytes], Any]:
-    """Return a function that reads one SSE event block into openai's chunk object."""
+    """Return a function that reads one SSE event block into the vendor SDK's chunk object."""
 
     def parse(block: bytes) -> Any:
         decoder = client._make_sse_decoder()
@@ -250,7 +258,7 @@ def event_parser(client: Any, chunk_type: Any, http_response: Any) -> Callable[[
         try:
             data = json.loads(sse.data)
             return client._process_response_data(data=data, cast_to=chunk_type, response=http_response)
-        except Exception:  # not ours to reject: openai's own parse reports it to the caller
+        except Exception:  # not ours to reject: the SDK's own parse reports it to the caller
             return _Other()
 
     return parse

@@ -1,0 +1,429 @@
+"""The drop-in Cohere clients: ``cohere.ClientV2`` / ``AsyncClientV2`` with contracts.
+
+cohere's ``v2.chat`` and ``v2.chat_stream`` (and their ``with_raw_response`` forms) send
+through one HTTP layer, the client wrapper's ``httpx_client`` (cohere's ``HttpClient``,
+around an ``httpx.Client``): its ``request`` (a whole answer) and ``stream`` (server-sent
+events). The drop-in client puts its own subclass of that layer in place; contracts are
+enforced there with the same engine and stream policies as for openai and anthropic, on
+the JSON body cohere would send. Every other call (embed, rerank, v1 chat...) is cohere's
+own code path. An HTTP error is handed back unread, so cohere raises its own exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import weakref
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
+
+import cohere
+import httpx
+from cohere.core.http_client import AsyncHttpClient, HttpClient
+from cohere.core.jsonable_encoder import jsonable_encoder
+
+from .._exceptions import ContractViolationError
+from ..conversation import ACTIVE_CONVERSATION
+from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
+from ..enforcement._report import ContractReport, attach_report
+from ._body import BodyJudge, _Other, install_async, install_sync
+from ._client import ContractClientMixin, vacuous_report
+from ._registry import Route
+from ._specs import COHERE
+
+__all__ = ["AsyncContractCohere", "ContractCohere"]
+
+# The reports of the contracted HTTP calls made inside one chat() call, for its answer.
+_REPORTS: contextvars.ContextVar[list[ContractReport] | None] = contextvars.ContextVar(
+    "llm_contracts_cohere_reports", default=None
+)
+
+
+class _Refused(Exception):
+    """An HTTP error answer: handed back to cohere unread, for cohere to raise its own error."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def _walk(settings: CallSettings, route: Route, request: Any, stream: bool) -> Any:
+    answers = route.responses
+    return contracted_call(
+        settings,
+        request,
+        to_response=answers.response,
+        reask_body=route.requests.reask,
+        stream=stream,
+        conversation=ACTIVE_CONVERSATION.get(),
+        to_choices=answers.choices,
+        sum_usage=answers.sum_usage,
+    )
+
+
+def _wire_body(json_body: Any, request_options: Any, omit: Any) -> tuple[dict[str, Any], Any]:
+    """Return the JSON body cohere would send, and request options that add nothing more to it."""
+    given = {k: v for k, v in json_body.items() if v is not omit} if isinstance(json_body, Mapping) else {}
+    body = dict(jsonable_encoder(given) or {})
+    if isinstance(request_options, Mapping) and "additional_body_parameters" in request_options:
+        body.update(jsonable_encoder(request_options["additional_body_parameters"]) or {})
+        # Merged into the body already: an input fix that drops one must not see it come back.
+        request_options = {k: v for k, v in request_options.items() if k != "additional_body_parameters"}
+    return body, request_options
+
+
+def _answer(response: httpx.Response) -> dict[str, Any]:
+    if not 200 <= response.status_code < 300:
+        response.read()
+        raise _Refused(response)
+    try:
+        data = response.json()
+    except ValueError:
+        raise _Refused(response) from None  # cohere reports a body it cannot read
+    if not isinstance(data, dict):
+        raise _Refused(response)
+    return data
+
+
+async def _aanswer(response: httpx.Response) -> dict[str, Any]:
+    await response.aread()
+    return _answer(response)
+
+
+def _rebuilt(response: httpx.Response, data: Mapping[str, Any]) -> httpx.Response:
+    """Return ``response`` carrying ``data`` (the kept answer, its usage summed) as its body."""
+    headers = [
+        (k, v) for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")
+    ]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=json.dumps(data).encode(),
+        request=response.request,
+    )
+
+
+def _parse_event(block: bytes) -> Any:
+    """Read one SSE event block of cohere's chat stream into its JSON object."""
+    data = [
+        line[5:].lstrip()
+        for line in block.decode("utf-8", errors="replace").splitlines()
+        if line.startswith("data:")
+    ]
+    if not data:
+        return _Other()
+    try:
+        event = json.loads("\n".join(data))
+    except ValueError:  # not ours to reject: cohere's own reader skips it
+        return _Other()
+    return event if isinstance(event, dict) else _Other()
+
+
+def _judge(owner: Any, route: Route, report: ContractReport, request: Any) -> BodyJudge:
+    return BodyJudge(
+        owner._validator(route, report, request),
+        route=route,
+        sse=True,
+        parse_event=_parse_event,
+        parse_body=lambda body: None,
+    )
+
+
+def _hand_over(owner: Any, report: ContractReport) -> None:
+    owner.last_report = report
+    reports = _REPORTS.get()
+    if reports is not None:
+        reports.append(report)
+
+
+class _ContractHttpClient(HttpClient):
+    """cohere's sync HTTP layer, enforcing the owner client's contracts on chat calls."""
+
+    _contract_owner: weakref.ref[ContractCohere]
+
+    def _contract_route(
+        self, method: str, path: Any, json_body: Any, retries: Any = 0
+    ) -> tuple[Any, Route | None]:
+        owner = self._contract_owner()
+        if owner is None or json_body is None or retries:
+            # cohere retries a failed send by calling request() again: that is the same send.
+            return owner, None
+        return owner, COHERE.route_for(method, path or "")
+
+    def request(
+        self,
+        path: str | None = None,
+        *,
+        method: str,
+        json: Any = None,
+        request_options: Any = None,
+        omit: Any = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        owner, route = self._contract_route(method, path, json, kwargs.get("retries"))
+        parent = super().request
+        if owner is None or route is None:
+            return parent(
+                path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
+            )
+        settings = owner._call_settings()
+        if owner._unobserved(settings):
+            response = parent(
+                path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
+            )
+            _hand_over(owner, vacuous_report(route, json, False))
+            return response
+        body, options = _wire_body(json, request_options, omit)
+        llm_request = route.requests.read(body)
+        answers: list[dict[str, Any]] = []
+
+        def send(new_body: dict[str, Any], is_retry: bool) -> httpx.Response:
+            return parent(path, method=method, json=new_body, request_options=options, **kwargs)
+
+        def parse(response: httpx.Response) -> dict[str, Any]:
+            answers.append(_answer(response))
+            return answers[-1]
+
+        try:
+            result, report = drive_sync(
+                _walk(settings, route, llm_request, False), engine=settings.engine, send=send, parse=parse
+            )
+        except _Refused as refused:
+            return refused.response
+        except ContractViolationError as exc:
+            owner.last_report = exc.report
+            raise
+        if len(answers) > 1:
+            result = _rebuilt(result, answers[-1])
+        _hand_over(owner, report)
+        return result  # type: ignore[no-any-return]
+
+    @contextlib.contextmanager
+    def stream(
+        self,
+        path: str | None = None,
+        *,
+        method: str,
+        json: Any = None,
+        request_options: Any = None,
+        omit: Any = None,
+        **kwargs: Any,
+    ) -> Iterator[httpx.Response]:
+        owner, route = self._contract_route(method, path, json)
+        parent = super().stream
+        if owner is None or route is None:
+            with parent(
+                path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
+            ) as response:
+                yield response
+            return
+        settings = owner._call_settings()
+        if owner._unobserved(settings):
+            with parent(
+                path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
+            ) as response:
+                _hand_over(owner, vacuous_report(route, json, True))
+                yield response
+            return
+        body, options = _wire_body(json, request_options, omit)
+        llm_request = route.requests.read(body)
+        with contextlib.ExitStack() as stack:
+
+            def send(new_body: dict[str, Any], is_retry: bool) -> httpx.Response:
+                return stack.enter_context(
+                    parent(path, method=method, json=new_body, request_options=options, **kwargs)
+                )
+
+            try:
+                result, report = drive_sync(
+                    _walk(settings, route, llm_request, True),
+                    engine=settings.engine,
+                    send=send,
+                    parse=lambda response: response,
+                )
+            except ContractViolationError as exc:
+                owner.last_report = exc.report
+                raise
+            if 200 <= result.status_code < 300:
+                install_sync(result, _judge(owner, route, report, llm_request))
+            _hand_over(owner, report)
+            yield result
+
+
+class _AsyncContractHttpClient(AsyncHttpClient):
+    """cohere's async HTTP layer, enforcing the owner client's contracts on chat calls."""
+
+    _contract_owner: weakref.ref[AsyncContractCohere]
+
+    def _contract_route(
+        self, method: str, path: Any, json_body: Any, retries: Any = 0
+    ) -> tuple[Any, Route | None]:
+        owner = self._contract_owner()
+        if owner is None or json_body is None or retries:
+            # cohere retries a failed send by calling request() again: that is the same send.
+            return owner, None
+        return owner, COHERE.route_for(method, path or "")
+
+    async def request(
+        self,
+        path: str | None = None,
+        *,
+        method: str,
+        json: Any = None,
+        request_options: Any = None,
+        omit: Any = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        owner, route = self._contract_route(method, path, json, kwargs.get("retries"))
+        parent = super().request
+        if owner is None or route is None:
+            return await parent(
+                path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
+            )
+        settings = owner._call_settings()
+        if owner._unobserved(settings):
+            response = await parent(
+                path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
+            )
+            _hand_over(owner, vacuous_report(route, json, False))
+            return response
+        body, options = _wire_body(json, request_options, omit)
+        llm_request = route.requests.read(body)
+        answers: list[dict[str, Any]] = []
+
+        async def send(new_body: dict[str, Any], is_retry: bool) -> httpx.Response:
+            return await parent(path, method=method, json=new_body, request_options=options, **kwargs)
+
+        async def parse(response: httpx.Response) -> dict[str, Any]:
+            answers.append(await _aanswer(response))
+            return answers[-1]
+
+        try:
+            result, report = await drive_async(
+                _walk(settings, route, llm_request, False), engine=settings.engine, send=send, parse=parse
+            )
+        except _Refused as refused:
+            return refused.response
+        except ContractViolationError as exc:
+            owner.last_report = exc.report
+            raise
+        if len(answers) > 1:
+            result = _rebuilt(result, answers[-1])
+        _hand_over(owner, report)
+        return result  # type: ignore[no-any-return]
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        path: str | None = None,
+        *,
+        method: str,
+        json: Any = None,
+        request_options: Any = None,
+        omit: Any = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[httpx.Response]:
+        owner, route = self._contract_route(method, path, json)
+        parent = super().stream
+        if owner is None or route is None:
+            async with parent(
+                path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
+            ) as response:
+                yield response
+            return
+        settings = owner._call_settings()
+        if owner._unobserved(settings):
+            async with parent(
+                path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
+            ) as response:
+                _hand_over(owner, vacuous_report(route, json, True))
+                yield response
+            return
+        body, options = _wire_body(json, request_options, omit)
+        llm_request = route.requests.read(body)
+        async with contextlib.AsyncExitStack() as stack:
+
+            async def send(new_body: dict[str, Any], is_retry: bool) -> httpx.Response:
+                return await stack.enter_async_context(
+                    parent(path, method=method, json=new_body, request_options=options, **kwargs)
+                )
+
+            async def parse(response: httpx.Response) -> httpx.Response:
+                return response
+
+            try:
+                result, report = await drive_async(
+                    _walk(settings, route, llm_request, True), engine=settings.engine, send=send, parse=parse
+                )
+            except ContractViolationError as exc:
+                owner.last_report = exc.report
+                raise
+            if 200 <= result.status_code < 300:
+                install_async(result, _judge(owner, route, report, llm_request))
+            _hand_over(owner, report)
+            yield result
+
+
+def _install(client: Any, layer: type[Any]) -> None:
+    """Put the contract-enforcing HTTP layer in place of cohere's own, sharing its state."""
+    wrapper = client._client_wrapper
+    http = object.__new__(layer)
+    http.__dict__.update(wrapper.httpx_client.__dict__)
+    http._contract_owner = weakref.ref(client)
+    wrapper.httpx_client = http
+
+
+# cohere's own ClientV2 joins its v1 and v2 clients, whose methods differ (it ignores that too).
+class ContractCohere(ContractClientMixin, cohere.ClientV2):  # type: ignore[misc]
+    """``cohere.ClientV2`` with contracts on every v2 chat call (``chat`` and ``chat_stream``).
+
+    Constructed exactly like ``cohere.ClientV2`` (``api_key``, ``base_url``,
+    ``httpx_client``, ``max_retries``...). The contract keywords are those of
+    :class:`~llm_contracts.ContractOpenAI` (``contracts``, ``input_contracts``,
+    ``output_contracts``, ``contract_retries``, ``stream_policy``, ``on_report``...).
+
+    Example::
+
+        co = ContractCohere(api_key=..., output_contracts=[JSONFormatContract(schema=TICKET)],
+                            contract_retries=2)
+        answer = co.chat(model="command-a-03-2025",
+                         messages=[{"role": "user", "content": "..."}])
+        get_report(answer).outcome   # "passed", "repaired", ...
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._init_contracts(kwargs)
+        super().__init__(*args, **kwargs)
+        _install(self, _ContractHttpClient)
+
+    def chat(self, *args: Any, **kwargs: Any) -> Any:
+        reports: list[ContractReport] = []
+        token = _REPORTS.set(reports)
+        try:
+            result = super().chat(*args, **kwargs)
+        finally:
+            _REPORTS.reset(token)
+        if reports:
+            attach_report(result, reports[-1])
+        return result
+
+
+class AsyncContractCohere(ContractClientMixin, cohere.AsyncClientV2):  # type: ignore[misc]
+    """``cohere.AsyncClientV2`` with contracts; see :class:`ContractCohere`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._init_contracts(kwargs)
+        super().__init__(*args, **kwargs)
+        _install(self, _AsyncContractHttpClient)
+
+    async def chat(self, *args: Any, **kwargs: Any) -> Any:
+        reports: list[ContractReport] = []
+        token = _REPORTS.set(reports)
+        try:
+            result = await super().chat(*args, **kwargs)
+        finally:
+            _REPORTS.reset(token)
+        if reports:
+            attach_report(result, reports[-1])
+        return result
