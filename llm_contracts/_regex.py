@@ -112,7 +112,7 @@ class Pattern:
             start, end = self._raw.Match(self._anchors[whole], data, pos, len(data))[0]  # type: ignore[index]
             return None if start < 0 else (start, end)
         found = self._compiled.fullmatch(data) if whole else self._compiled.search(data, pos)
-        return None if found is None else found.span()  # type: ignore[no-any-return]
+        return None if found is None else found.span()
 
     def _re2(self, text: str, pos: int = 0, *, whole: bool = False) -> Match | None:
         # RE2 runs on UTF-8 bytes. Its wrapper converts str offsets char by char in Python
@@ -395,11 +395,11 @@ def schema_validator_class(cls: type[Any]) -> type[Any]:
     checker = FormatChecker(formats=())
     checker.checkers = dict(cls.FORMAT_CHECKER.checkers)
 
-    @checker.checks("regex", raises=ContractConfigError)
     def _is_regex(instance: object) -> bool:
         if isinstance(instance, str):
             compile_pattern(instance, fallback=True)
         return True
 
+    checker.checks("regex", raises=ContractConfigError)(_is_regex)
     extended.FORMAT_CHECKER = checker
     return extended  # type: ignore[no-any-return]

@@ -439,7 +439,7 @@ class _Call:
 
     def arguments_for(self, body: dict[str, Any], is_retry: bool) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Return the call's args and kwargs: fixed by input contracts, with feedback on a re-ask."""
-        bound = inspect.BoundArguments(self.signature, dict(self.bound.arguments))  # type: ignore[arg-type]
+        bound = inspect.BoundArguments(self.signature, dict(self.bound.arguments))
         if body.get("messages") is not self.request.body["messages"] and self.source is not None:
             fixed = [m for m in body["messages"] if isinstance(m, Mapping)]
             if isinstance(self.arguments[self.source], str):
@@ -558,7 +558,7 @@ def _decorate(decorator: str, **options: Any) -> Callable[[F], F]:
     def apply(target: F) -> F:
         if isinstance(target, (classmethod, staticmethod)):
             # @contract above @classmethod / @staticmethod: contract the function inside.
-            return type(target)(apply(target.__func__))  # type: ignore[return-value]
+            return type(target)(apply(target.__func__))
         if not callable(target):
             raise ContractConfigError(f"{decorator} decorates a function; got {type(target).__name__}")
         if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):

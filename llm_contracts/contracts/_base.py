@@ -34,7 +34,7 @@ def _coerce_enum(enum_cls: type[enum.Enum], value: Any, what: str) -> Any:
     try:
         return enum_cls(str(value).lower())
     except ValueError:
-        allowed = ", ".join(str(m.value) for m in enum_cls)  # type: ignore[attr-defined]
+        allowed = ", ".join(str(m.value) for m in enum_cls)
         raise ContractConfigError(f"{what} must be one of {allowed}; got {value!r}") from None
 
 

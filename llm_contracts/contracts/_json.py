@@ -180,7 +180,7 @@ def compile_schema(schema: Any, *, what: str = "schema", check_formats: bool = F
     if not isinstance(schema, (Mapping, bool)):
         raise ContractConfigError(f"{what} must be a JSON Schema dict; got {type(schema).__name__}")
     # default=None tells "no $schema" and "an unknown $schema" apart from a known draft.
-    cls = validator_for(schema, default=None)  # type: ignore[arg-type]
+    cls = validator_for(schema, default=None)
     if cls is None:
         if isinstance(schema, Mapping) and "$schema" in schema:
             raise ContractConfigError(f"{what}: unknown $schema {schema['$schema']!r}")

@@ -466,7 +466,7 @@ def message_token_bound(messages: Iterable[Message | Mapping[str, Any]] | _Parts
 def _as_parts(messages: Iterable[Message | Mapping[str, Any]] | _Parts) -> _Parts:
     # Callers that count and bound the same messages split them once and pass the parts.
     if isinstance(messages, list) and (not messages or type(messages[0]) is tuple):
-        return messages  # type: ignore[return-value]
+        return messages
     return message_parts(messages)  # type: ignore[arg-type]
 
 
@@ -484,7 +484,7 @@ def truncate_to_tokens(text: str, limit: int, model: str | None = None, *,
         while cut > 0:
             part = ids[:cut] if keep == "head" else ids[-cut:]
             # A cut inside a multi-byte character leaves a partial byte sequence: drop it.
-            out = counter.enc.decode(part, errors="ignore")
+            out: str = counter.enc.decode(part, errors="ignore")
             if len(counter.enc.encode_ordinary(out)) <= limit:
                 return out
             cut -= 1

@@ -164,19 +164,26 @@ class ContractEngine:
         else:
             self.add_output(contract)
 
+    def declared(self) -> tuple[list[Contract], list[Contract]]:
+        """Return the input and the output contracts as declared, before conflicts were resolved.
+
+        A list assigned from outside counts as declared as it is.
+        """
+        return (self._declared["input"] if self.input_contracts is self._produced["input"]
+                else self.input_contracts,
+                self._declared["output"] if self.output_contracts is self._produced["output"]
+                else self.output_contracts)
+
     def copy(self) -> ContractEngine:
         """Return an engine with the same contracts, breaker and metrics."""
         twin = ContractEngine(breaker=self.breaker, metrics=self.metrics, conflicts=self.conflict_mode)
         twin.input_contracts = list(self.input_contracts)
         twin.output_contracts = list(self.output_contracts)
         twin.conflicts = list(self.conflicts)
-        twin._declared = {stage: list(cs) for stage, cs in self._declared.items()}
+        declared_input, declared_output = self.declared()
+        twin._declared = {"input": list(declared_input), "output": list(declared_output)}
         twin._stage_conflicts = {stage: list(cs) for stage, cs in self._stage_conflicts.items()}
         twin._produced = {"input": twin.input_contracts, "output": twin.output_contracts}
-        if self.input_contracts is not self._produced["input"]:
-            twin._declared["input"] = list(self.input_contracts)
-        if self.output_contracts is not self._produced["output"]:
-            twin._declared["output"] = list(self.output_contracts)
         return twin
 
     @property

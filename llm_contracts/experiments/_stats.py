@@ -47,10 +47,10 @@ def _count(name: str, value: Any) -> int:
     # Any integer type (numpy's included), never a bool or a float.
     if isinstance(value, (bool, float)) or not hasattr(value, "__index__"):
         raise ValueError(f"{name} must be an int >= 0; got {value!r}")
-    value = operator.index(value)
-    if value < 0:
+    count = operator.index(value)
+    if count < 0:
         raise ValueError(f"{name} must be an int >= 0; got {value!r}")
-    return value
+    return count
 
 
 def _arms(c_trials: Any, c_events: Any, t_trials: Any, t_events: Any) -> tuple[int, int, int, int]:

@@ -48,7 +48,8 @@ class LLMCLServer(LanguageServer):
         """Return the text of ``path``: the open buffer when the editor has one, else the file."""
         uri = from_fs_path(str(Path(path).resolve()))
         if uri is not None and uri in self.workspace.text_documents:
-            return self.workspace.text_documents[uri].source
+            source: str = self.workspace.text_documents[uri].source
+            return source
         return Path(path).read_text(encoding="utf-8")
 
 

@@ -13,7 +13,7 @@ import json
 import os
 import weakref
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
 import anthropic
 from anthropic import AsyncStream, Stream
@@ -218,7 +218,7 @@ class ContractAnthropic(_AnthropicClientMixin, anthropic.Anthropic):
         if chained is not None:
             _adopt_chain(self, kwargs, chained)
 
-    def copy(self, **kwargs: Any) -> ContractAnthropic:  # type: ignore[override]
+    def copy(self, **kwargs: Any) -> Self:
         """Return a copy with changed anthropic options and the same contracts and settings."""
         _copy_credentials(self, kwargs)
         twin = super().copy(**kwargs)
@@ -226,9 +226,9 @@ class ContractAnthropic(_AnthropicClientMixin, anthropic.Anthropic):
         return twin
 
     # anthropic aliases with_options = copy at class level; the alias must see our copy.
-    with_options = copy  # type: ignore[assignment]
+    with_options = copy
 
-    def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
         route = self._route(options)
         if route is None:
             return super().request(cast_to, options, *args, **kwargs)
@@ -328,16 +328,16 @@ class AsyncContractAnthropic(_AnthropicClientMixin, anthropic.AsyncAnthropic):
         if chained is not None:
             _adopt_chain(self, kwargs, chained)
 
-    def copy(self, **kwargs: Any) -> AsyncContractAnthropic:  # type: ignore[override]
+    def copy(self, **kwargs: Any) -> Self:
         """Return a copy with changed anthropic options and the same contracts and settings."""
         _copy_credentials(self, kwargs)
         twin = super().copy(**kwargs)
         twin._adopt(self)
         return twin
 
-    with_options = copy  # type: ignore[assignment]
+    with_options = copy
 
-    async def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
         route = self._route(options)
         if route is None:
             return await super().request(cast_to, options, *args, **kwargs)

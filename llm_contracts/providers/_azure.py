@@ -9,12 +9,42 @@ the request layer exactly as for :class:`~llm_contracts.ContractOpenAI`.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Self
 
 import openai
+from openai import NOT_GIVEN, NotGiven, Timeout, not_given
+from openai._constants import DEFAULT_MAX_RETRIES
 
 from .._exceptions import ContractConfigError
-from ._openai import AZURE_TWINS, AsyncImprovedOpenAIProvider, ImprovedOpenAIProvider, _client_options
+from ..contracts._base import Contract
+from ..enforcement._breaker import CircuitBreaker
+from ..enforcement._streaming import StreamPolicy
+from ..reporting._reporter import Reporter
+from ._openai import (
+    AZURE_TWINS,
+    AsyncImprovedOpenAIProvider,
+    ConflictMode,
+    ImprovedOpenAIProvider,
+    ReportListener,
+    UploadTraces,
+    _client_options,
+    _given,
+    _openai_name,
+)
+
+# openai's parameter types, as in ``_openai``.
+if TYPE_CHECKING:
+    import httpx2
+    from openai._data_residency import DataResidency
+    from openai._provider import _Provider
+    from openai.auth import WorkloadIdentity, X509WorkloadIdentity
+    from openai.lib.azure import AsyncAzureADTokenProvider, AzureADTokenProvider
+else:
+    from ._openai import DataResidency, WorkloadIdentity, X509WorkloadIdentity, _Provider, httpx2
+
+    AzureADTokenProvider = _openai_name("openai.lib.azure", "AzureADTokenProvider")
+    AsyncAzureADTokenProvider = _openai_name("openai.lib.azure", "AsyncAzureADTokenProvider")
 
 __all__ = ["AsyncContractAzureOpenAI", "ContractAzureOpenAI"]
 
@@ -50,7 +80,7 @@ def _keep_routing(wrapper: Any, client: Any) -> None:
             setattr(wrapper, name, getattr(client, name))
 
 
-class ContractAzureOpenAI(ImprovedOpenAIProvider, openai.AzureOpenAI):  # type: ignore[misc]
+class ContractAzureOpenAI(ImprovedOpenAIProvider, openai.AzureOpenAI):
     """``openai.AzureOpenAI`` with contracts on every generation call.
 
     Constructed exactly like ``openai.AzureOpenAI`` (``azure_endpoint``,
@@ -67,25 +97,205 @@ class ContractAzureOpenAI(ImprovedOpenAIProvider, openai.AzureOpenAI):  # type: 
                                      output_contracts=[JSONFormatContract()])
     """
 
-    def __init__(self, *, client: openai.AzureOpenAI | None = None, **kwargs: Any) -> None:
-        rebased = "base_url" in kwargs
-        if client is not None:
-            kwargs = {**_azure_options(client), **kwargs}
-        super().__init__(**kwargs)
-        if client is not None and not rebased:
+    def __init__(
+        self,
+        *,
+        api_version: str | None = None,
+        azure_endpoint: str | None = None,
+        azure_deployment: str | None = None,
+        api_key: str | Callable[[], str] | None = None,
+        admin_api_key: str | None = None,
+        workload_identity: WorkloadIdentity | X509WorkloadIdentity | None = None,
+        azure_ad_token: str | None = None,
+        azure_ad_token_provider: AzureADTokenProvider | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        webhook_secret: str | None = None,
+        websocket_base_url: str | httpx2.URL | None = None,
+        base_url: str | None = None,
+        timeout: float | Timeout | None | NotGiven = NOT_GIVEN,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, object] | None = None,
+        http_client: httpx2.Client | None = None,
+        _strict_response_validation: bool = False,
+        _enforce_credentials: bool = True,
+        client: openai.AzureOpenAI | None = None,
+        contracts: Iterable[Contract] | None = None,
+        input_contracts: Iterable[Contract] | None = None,
+        output_contracts: Iterable[Contract] | None = None,
+        contract_retries: int | NotGiven = not_given,
+        retry_budget_tokens: int | None = None,
+        stream_policy: StreamPolicy | str | None = None,
+        circuit_breaker: CircuitBreaker | None = None,
+        on_report: ReportListener | Iterable[ReportListener] | None = None,
+        native_schema: bool = False,
+        conflicts: ConflictMode = "resolve",
+        fallback: str | None | NotGiven = not_given,
+        reporter: Reporter | None = None,
+        upload_traces: UploadTraces = "violations",
+        project_contracts: bool = False,
+        otel: Any = None,
+        user_id: str | None = None,
+        project_contracts_timeout: float = 1.0,
+    ) -> None:
+        options = _given(locals(), ContractAzureOpenAI.__init__)
+        self._construct(options, client, _azure_options, super(ImprovedOpenAIProvider, self).__init__)
+        if client is not None and "base_url" not in options:
             _keep_routing(self, client)
 
+    # An Azure client wraps only an Azure client: client= is narrower than ContractOpenAI's.
+    def copy(  # type: ignore[override]
+        self,
+        *,
+        api_key: str | Callable[[], str] | None = None,
+        admin_api_key: str | None = None,
+        workload_identity: WorkloadIdentity | X509WorkloadIdentity | None = None,
+        provider: _Provider | None | NotGiven = NOT_GIVEN,
+        organization: str | None = None,
+        project: str | None = None,
+        webhook_secret: str | None = None,
+        websocket_base_url: str | httpx2.URL | None = None,
+        api_version: str | None = None,
+        azure_ad_token: str | None = None,
+        azure_ad_token_provider: AzureADTokenProvider | None = None,
+        base_url: str | httpx2.URL | None | NotGiven = NOT_GIVEN,
+        data_residency: DataResidency | None = None,
+        timeout: float | Timeout | None | NotGiven = NOT_GIVEN,
+        http_client: httpx2.Client | None = None,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        default_headers: Mapping[str, str] | None = None,
+        set_default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, object] | None = None,
+        set_default_query: Mapping[str, object] | None = None,
+        _enforce_credentials: bool | None = None,
+        _extra_kwargs: Mapping[str, Any] = {},  # noqa: B006 - openai's own default
+        client: openai.AzureOpenAI | None = None,
+        contracts: Iterable[Contract] | None | NotGiven = not_given,
+        input_contracts: Iterable[Contract] | None | NotGiven = not_given,
+        output_contracts: Iterable[Contract] | None | NotGiven = not_given,
+        contract_retries: int | NotGiven = not_given,
+        retry_budget_tokens: int | None | NotGiven = not_given,
+        stream_policy: StreamPolicy | str | None | NotGiven = not_given,
+        circuit_breaker: CircuitBreaker | None | NotGiven = not_given,
+        on_report: ReportListener | Iterable[ReportListener] | None | NotGiven = not_given,
+        native_schema: bool | NotGiven = not_given,
+        conflicts: ConflictMode | NotGiven = not_given,
+        fallback: str | None | NotGiven = not_given,
+        reporter: Reporter | None | NotGiven = not_given,
+        upload_traces: UploadTraces | NotGiven = not_given,
+        project_contracts: bool | NotGiven = not_given,
+        otel: Any = not_given,
+        user_id: str | None | NotGiven = not_given,
+        project_contracts_timeout: float | NotGiven = not_given,
+    ) -> Self:
+        """Return a copy with the options given changed; see :meth:`ContractOpenAI.copy`."""
+        options = _given(locals(), ContractAzureOpenAI.copy)
+        return self._copy(options, client, super(ImprovedOpenAIProvider, self).copy)
 
-class AsyncContractAzureOpenAI(AsyncImprovedOpenAIProvider, openai.AsyncAzureOpenAI):  # type: ignore[misc]
+    with_options = copy  # type: ignore[assignment]  # the copy above
+
+
+class AsyncContractAzureOpenAI(AsyncImprovedOpenAIProvider, openai.AsyncAzureOpenAI):
     """``openai.AsyncAzureOpenAI`` with contracts; see :class:`ContractAzureOpenAI`."""
 
-    def __init__(self, *, client: openai.AsyncAzureOpenAI | None = None, **kwargs: Any) -> None:
-        rebased = "base_url" in kwargs
-        if client is not None:
-            kwargs = {**_azure_options(client), **kwargs}
-        super().__init__(**kwargs)
-        if client is not None and not rebased:
+    def __init__(
+        self,
+        *,
+        api_version: str | None = None,
+        azure_endpoint: str | None = None,
+        azure_deployment: str | None = None,
+        api_key: str | Callable[[], Awaitable[str]] | None = None,
+        admin_api_key: str | None = None,
+        workload_identity: WorkloadIdentity | X509WorkloadIdentity | None = None,
+        azure_ad_token: str | None = None,
+        azure_ad_token_provider: AsyncAzureADTokenProvider | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        webhook_secret: str | None = None,
+        websocket_base_url: str | httpx2.URL | None = None,
+        base_url: str | None = None,
+        timeout: float | Timeout | None | NotGiven = NOT_GIVEN,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, object] | None = None,
+        http_client: httpx2.AsyncClient | None = None,
+        _strict_response_validation: bool = False,
+        _enforce_credentials: bool = True,
+        client: openai.AsyncAzureOpenAI | None = None,
+        contracts: Iterable[Contract] | None = None,
+        input_contracts: Iterable[Contract] | None = None,
+        output_contracts: Iterable[Contract] | None = None,
+        contract_retries: int | NotGiven = not_given,
+        retry_budget_tokens: int | None = None,
+        stream_policy: StreamPolicy | str | None = None,
+        circuit_breaker: CircuitBreaker | None = None,
+        on_report: ReportListener | Iterable[ReportListener] | None = None,
+        native_schema: bool = False,
+        conflicts: ConflictMode = "resolve",
+        fallback: str | None | NotGiven = not_given,
+        reporter: Reporter | None = None,
+        upload_traces: UploadTraces = "violations",
+        project_contracts: bool = False,
+        otel: Any = None,
+        user_id: str | None = None,
+        project_contracts_timeout: float = 1.0,
+    ) -> None:
+        options = _given(locals(), AsyncContractAzureOpenAI.__init__)
+        self._construct(options, client, _azure_options, super(AsyncImprovedOpenAIProvider, self).__init__)
+        if client is not None and "base_url" not in options:
             _keep_routing(self, client)
+
+    # An Azure client wraps only an Azure client: client= is narrower than ContractOpenAI's.
+    def copy(  # type: ignore[override]
+        self,
+        *,
+        api_key: str | Callable[[], Awaitable[str]] | None = None,
+        admin_api_key: str | None = None,
+        workload_identity: WorkloadIdentity | X509WorkloadIdentity | None = None,
+        provider: _Provider | None | NotGiven = NOT_GIVEN,
+        organization: str | None = None,
+        project: str | None = None,
+        webhook_secret: str | None = None,
+        websocket_base_url: str | httpx2.URL | None = None,
+        api_version: str | None = None,
+        azure_ad_token: str | None = None,
+        azure_ad_token_provider: AsyncAzureADTokenProvider | None = None,
+        base_url: str | httpx2.URL | None | NotGiven = NOT_GIVEN,
+        data_residency: DataResidency | None = None,
+        timeout: float | Timeout | None | NotGiven = NOT_GIVEN,
+        http_client: httpx2.AsyncClient | None = None,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        default_headers: Mapping[str, str] | None = None,
+        set_default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, object] | None = None,
+        set_default_query: Mapping[str, object] | None = None,
+        _enforce_credentials: bool | None = None,
+        _extra_kwargs: Mapping[str, Any] = {},  # noqa: B006 - openai's own default
+        client: openai.AsyncAzureOpenAI | None = None,
+        contracts: Iterable[Contract] | None | NotGiven = not_given,
+        input_contracts: Iterable[Contract] | None | NotGiven = not_given,
+        output_contracts: Iterable[Contract] | None | NotGiven = not_given,
+        contract_retries: int | NotGiven = not_given,
+        retry_budget_tokens: int | None | NotGiven = not_given,
+        stream_policy: StreamPolicy | str | None | NotGiven = not_given,
+        circuit_breaker: CircuitBreaker | None | NotGiven = not_given,
+        on_report: ReportListener | Iterable[ReportListener] | None | NotGiven = not_given,
+        native_schema: bool | NotGiven = not_given,
+        conflicts: ConflictMode | NotGiven = not_given,
+        fallback: str | None | NotGiven = not_given,
+        reporter: Reporter | None | NotGiven = not_given,
+        upload_traces: UploadTraces | NotGiven = not_given,
+        project_contracts: bool | NotGiven = not_given,
+        otel: Any = not_given,
+        user_id: str | None | NotGiven = not_given,
+        project_contracts_timeout: float | NotGiven = not_given,
+    ) -> Self:
+        """Return a copy with the options given changed; see :meth:`ContractOpenAI.copy`."""
+        options = _given(locals(), AsyncContractAzureOpenAI.copy)
+        return self._copy(options, client, super(AsyncImprovedOpenAIProvider, self).copy)
+
+    with_options = copy  # type: ignore[assignment]  # the copy above
 
 
 AZURE_TWINS[ImprovedOpenAIProvider] = ContractAzureOpenAI

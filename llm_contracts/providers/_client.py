@@ -8,7 +8,7 @@ Nothing here imports a vendor SDK.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from ..contracts._base import Contract, ValidationContext
 from ..contracts._types import LLMResponse
@@ -20,6 +20,7 @@ from ..enforcement._engine import ContractEngine
 from ..enforcement._pipeline import CallSettings
 from ..enforcement._report import ContractReport, attach_report
 from ..enforcement._streaming import StreamPolicy, StreamValidator
+from ..observability._metrics import Metrics
 from ..reporting._client import ClientTelemetry, attach_telemetry
 from ._registry import Route
 
@@ -46,6 +47,7 @@ _OUR_KWARGS = (
     "conflicts",
     "fallback",
 )
+_CONTRACT_LISTS = ("contracts", "input_contracts", "output_contracts")
 # Reporting, tracing and server-defined contracts (llm_contracts.reporting).
 _TELEMETRY_KWARGS = (
     "reporter",
@@ -55,6 +57,7 @@ _TELEMETRY_KWARGS = (
     "user_id",
     "project_contracts_timeout",
 )
+_T = TypeVar("_T")
 
 
 def build_settings(
@@ -70,8 +73,9 @@ def build_settings(
     native_schema: bool = False,
     conflicts: str = "resolve",
     fallback: str | None = None,
+    metrics: Metrics | None = None,
 ) -> CallSettings:
-    engine = ContractEngine(breaker=circuit_breaker, conflicts=conflicts)
+    engine = ContractEngine(breaker=circuit_breaker, conflicts=conflicts, metrics=metrics)
     for c in contracts or ():
         engine.add(c)
     for c in input_contracts or ():
@@ -88,6 +92,15 @@ def build_settings(
         bool(native_schema),
         fallback,
     )
+
+
+def _with_contract_set(options: dict[str, Any]) -> dict[str, Any]:
+    """Add what a loaded LLMCL contract set in ``contracts=`` declares; keywords given win."""
+    client_kwargs = getattr(options.get("contracts"), "client_kwargs", None)
+    if callable(client_kwargs):
+        # Its "on violation retry N" and fallback, as **contract_set.client_kwargs() does.
+        options = {**client_kwargs(), **options}
+    return options
 
 
 def with_body(options: Any, body: Mapping[str, Any], is_retry: bool) -> Any:
@@ -188,29 +201,59 @@ class ContractClientMixin:
     _contract_settings: CallSettings
 
     def _init_contracts(self, kwargs: dict[str, Any]) -> None:
-        ours = {k: kwargs.pop(k) for k in _OUR_KWARGS if k in kwargs}
-        client_kwargs = getattr(ours.get("contracts"), "client_kwargs", None)
-        if callable(client_kwargs):
-            # A loaded LLMCL contract set brings its "on violation retry N" and fallback,
-            # as **contract_set.client_kwargs() does; keywords given explicitly win.
-            for name, value in client_kwargs().items():
-                ours.setdefault(name, value)
-        ours.setdefault("contract_retries", 0)
-        ours.setdefault("retry_budget_tokens", None)
-        for name in (
-            "contracts",
-            "input_contracts",
-            "output_contracts",
-            "stream_policy",
-            "circuit_breaker",
-            "on_report",
-        ):
-            ours.setdefault(name, None)
+        """Set up contracts and telemetry from the keywords in ``kwargs`` (taken out of it)."""
+        ours = _with_contract_set({k: kwargs.pop(k) for k in _OUR_KWARGS if k in kwargs})
         telemetry = {k: kwargs.pop(k) for k in _TELEMETRY_KWARGS if k in kwargs}
-        object.__setattr__(self, _SETTINGS, build_settings(**ours))
-        telemetry_listener = attach_telemetry(self._contract_settings, **telemetry)
-        object.__setattr__(self, "_contract_telemetry", telemetry_listener)
+        settings = build_settings(
+            **{
+                "contracts": None,
+                "input_contracts": None,
+                "output_contracts": None,
+                "contract_retries": 0,
+                "retry_budget_tokens": None,
+                "stream_policy": None,
+                "circuit_breaker": None,
+                "on_report": None,
+                **ours,
+            }
+        )
+        object.__setattr__(self, _SETTINGS, settings)
+        object.__setattr__(self, "_contract_telemetry", attach_telemetry(settings, **telemetry))
+        object.__setattr__(self, "_telemetry_options", telemetry)
         self.last_report: ContractReport | None = None
+
+    def _construct(
+        self,
+        options: dict[str, Any],
+        client: Any,
+        client_options: Callable[[Any], dict[str, Any]],
+        vendor_init: Callable[..., None],
+    ) -> None:
+        """Build the client from the keywords given: ours, then the vendor's (over ``client``'s own).
+
+        ``vendor_init`` is the vendor client's ``__init__`` bound to this client, found through the
+        class hierarchy rather than by name: ``openai.OpenAI`` may be patched to name this very class.
+        """
+        self._init_contracts(options)
+        if client is not None:
+            options = {**client_options(client), **options}
+        vendor_init(**options)
+
+    def _copy(self, options: dict[str, Any], client: Any, vendor_copy: Callable[..., _T]) -> _T:
+        """Return the copy ``copy()`` / ``with_options()`` describe, from the keywords given."""
+        changes = {k: options.pop(k) for k in _OUR_KWARGS if k in options}
+        telemetry = {k: options.pop(k) for k in _TELEMETRY_KWARGS if k in options}
+        twin: Any
+        if client is not None:
+            # The same contracts around another vendor client, with the vendor's options applied
+            # the way its own copy() applies them.
+            build: Callable[..., Any] = type(self)
+            twin = build(client=client.copy(**options) if options else client)
+        else:
+            twin = vendor_copy(**options)
+        twin._adopt(self, changes, telemetry)
+        result: _T = twin
+        return result
 
     # -- configuration ----------------------------------------------------------------
 
@@ -269,11 +312,63 @@ class ContractClientMixin:
         """Return per-contract calls, violations, errors, latency and auto-fix rates."""
         return self._contract_settings.engine.health_report()
 
-    def _adopt(self, other: ContractClientMixin) -> None:
-        object.__setattr__(self, _SETTINGS, other._contract_settings.copy())
-        object.__setattr__(self, "_contract_telemetry", other._contract_telemetry)
+    def _adopt(
+        self,
+        other: ContractClientMixin,
+        changes: Mapping[str, Any] | None = None,
+        telemetry: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Take ``other``'s contracts and settings, with the keywords in ``changes`` and ``telemetry``."""
+        listener = other._contract_telemetry
+        telemetry_options = other._telemetry_options
+        if not changes and not telemetry:
+            settings = other._contract_settings.copy()
+        else:
+            settings = other._settings_with(dict(changes or {}))
+            if telemetry:
+                telemetry_options = {**telemetry_options, **telemetry}
+                listener = attach_telemetry(settings, **telemetry_options)
+            elif listener is not None:
+                settings.listeners.append(listener)
+        object.__setattr__(self, _SETTINGS, settings)
+        object.__setattr__(self, "_contract_telemetry", listener)
+        object.__setattr__(self, "_telemetry_options", telemetry_options)
+
+    def _settings_with(self, changes: dict[str, Any]) -> CallSettings:
+        """Return new settings: this client's, with the contract keywords in ``changes``.
+
+        Contracts given (``contracts``, ``input_contracts``, ``output_contracts``) replace all
+        of this client's; ``on_report`` replaces its report listeners. The copy shares the
+        circuit breaker and the metrics unless a breaker is given.
+        """
+        current = self._contract_settings
+        engine = current.engine
+        changes = _with_contract_set(changes)
+        if any(name in changes for name in _CONTRACT_LISTS):
+            lists = {name: changes.get(name) for name in _CONTRACT_LISTS}
+        else:
+            declared_input, declared_output = engine.declared()
+            lists = {
+                "contracts": None,
+                "input_contracts": declared_input,
+                "output_contracts": declared_output,
+            }
+        listeners = [listener for listener in current.listeners if listener is not self._contract_telemetry]
+        return build_settings(
+            **lists,
+            contract_retries=changes.get("contract_retries", current.contract_retries),
+            retry_budget_tokens=changes.get("retry_budget_tokens", current.retry_budget_tokens),
+            stream_policy=changes.get("stream_policy", current.stream_policy),
+            circuit_breaker=changes.get("circuit_breaker", engine.breaker),
+            on_report=changes.get("on_report", listeners),
+            native_schema=changes.get("native_schema", current.native_schema),
+            conflicts=changes.get("conflicts", engine.conflict_mode),
+            fallback=changes.get("fallback", current.fallback),
+            metrics=engine.metrics,
+        )
 
     _contract_telemetry: ClientTelemetry | None
+    _telemetry_options: dict[str, Any]
 
     def _unobserved(self, settings: CallSettings) -> bool:
         """Return True when a call has nothing to check, record or report."""

@@ -151,7 +151,7 @@ class _ContractHttpClient(HttpClient):
             return owner, None
         return owner, COHERE.route_for(method, path or "")
 
-    def request(  # type: ignore[override]
+    def request(
         self,
         path: str | None = None,
         *,
@@ -200,7 +200,7 @@ class _ContractHttpClient(HttpClient):
         return result  # type: ignore[no-any-return]
 
     @contextlib.contextmanager
-    def stream(  # type: ignore[override]
+    def stream(
         self,
         path: str | None = None,
         *,
@@ -265,7 +265,7 @@ class _AsyncContractHttpClient(AsyncHttpClient):
             return owner, None
         return owner, COHERE.route_for(method, path or "")
 
-    async def request(  # type: ignore[override]
+    async def request(
         self,
         path: str | None = None,
         *,
@@ -314,7 +314,7 @@ class _AsyncContractHttpClient(AsyncHttpClient):
         return result  # type: ignore[no-any-return]
 
     @contextlib.asynccontextmanager
-    async def stream(  # type: ignore[override]
+    async def stream(
         self,
         path: str | None = None,
         *,

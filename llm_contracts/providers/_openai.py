@@ -9,21 +9,27 @@ enforced there, once, keyed on the endpoint. Everything else is openai's own cod
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import json
 import weakref
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import openai
 import openai._base_client as _openai_base
-from openai import AsyncStream, Stream
+from openai import AsyncStream, NotGiven, Stream, Timeout, not_given
+from openai._constants import DEFAULT_MAX_RETRIES
 
 from .._exceptions import ContractConfigError, ContractViolationError
+from ..contracts._base import Contract
 from ..contracts._types import LLMRequest
 from ..conversation import ACTIVE_CONVERSATION
+from ..enforcement._breaker import CircuitBreaker
 from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
 from ..enforcement._report import ContractReport, attach_report, get_report
+from ..enforcement._streaming import StreamPolicy
+from ..reporting._reporter import Reporter
 from ._body import BodyJudge, event_parser, install_async, install_sync
 from ._client import ContractClientMixin, ParseGuard, guard_parse, vacuous_report, with_body
 from ._openai_routes import Route, route_for
@@ -41,11 +47,56 @@ __all__ = ["AsyncImprovedOpenAIProvider", "ImprovedOpenAIProvider"]
 _http: Any = getattr(_openai_base, "httpx2", None) or getattr(_openai_base, "httpx")  # noqa: B009
 _HTTP_RESPONSE: type[Any] = _http.Response
 
+
+def _openai_name(module: str, name: str) -> Any:
+    """Return ``module.name`` from openai, or ``Any`` where the installed release lacks it."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return Any
+
+
+# The types of openai's own constructor parameters, so the constructors below spell them
+# as openai does (and they resolve at runtime, for ``typing.get_type_hints``).
+if TYPE_CHECKING:
+    import httpx2
+    from openai._data_residency import DataResidency
+    from openai._provider import _Provider
+    from openai.auth import WorkloadIdentity, X509WorkloadIdentity
+else:
+    httpx2 = _http
+    DataResidency = _openai_name("openai._data_residency", "DataResidency")
+    _Provider = _openai_name("openai._provider", "_Provider")
+    WorkloadIdentity = _openai_name("openai.auth", "WorkloadIdentity")
+    X509WorkloadIdentity = _openai_name("openai.auth", "X509WorkloadIdentity")
+
+ConflictMode = Literal["resolve", "strict", "ignore"]
+UploadTraces = Literal["violations", "breakpoints", "all", "never"]
+ReportListener = Callable[[ContractReport], None]
+
 # The Azure twin of each client, registered by ``_azure`` (imported with this package):
 # wrapping an Azure client builds the twin, and this module need not import ``_azure``.
 AZURE_TWINS: dict[type[Any], type[Any]] = {}
 
 _RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
+
+
+@functools.cache
+def _defaults(method: Callable[..., Any]) -> dict[str, Any]:
+    """Return the default of each keyword-only parameter of ``method`` but ``client``."""
+    return {name: p.default for name, p in inspect.signature(method).parameters.items()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "client"}
+
+
+def _given(values: Mapping[str, Any], method: Callable[..., Any]) -> dict[str, Any]:
+    """Return the keyword arguments of a call to ``method`` that are not their default.
+
+    ``values`` is the method's ``locals()`` taken before anything else. Leaving defaults
+    out lets openai apply its own, and lets an openai release without some parameter
+    work as long as the caller does not use it (openai then says which one it lacks).
+    """
+    return {name: values[name] for name, default in _defaults(method).items() if values[name] is not default}
+
 
 def _client_options(client: Any) -> dict[str, Any]:
     """Return the constructor options that recreate ``client`` (sharing its HTTP client)."""
@@ -208,14 +259,16 @@ class _ContractClientMixin(ContractClientMixin):
 class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
     """``openai.OpenAI`` with contracts on every generation call.
 
-    Constructed exactly like ``openai.OpenAI`` (same keyword arguments and environment
-    fallbacks), or around an existing client with ``client=``. Extra keywords:
+    Constructed exactly like ``openai.OpenAI`` (the installed openai's keyword arguments,
+    spelled out with their types, and its environment fallbacks), or around an existing
+    client with ``client=``. Extra keywords:
 
     Parameters:
         contracts: contracts routed by category (input ones before the call).
         input_contracts / output_contracts: contracts placed explicitly.
         contract_retries: how many times to re-ask the model after an output violation
-            (default 0). openai's ``max_retries`` keeps its meaning: HTTP retries.
+            (default 0, or what a contract set in ``contracts=`` declares). openai's
+            ``max_retries`` keeps its meaning: HTTP retries.
         retry_budget_tokens: stop re-asking once the attempts used this many tokens.
         stream_policy: ``"immediate"`` (default), ``"hold_back:N"``, ``"sentence"``,
             ``"buffer"`` or a :class:`StreamPolicy`.
@@ -248,22 +301,102 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
             cls = AZURE_TWINS[ImprovedOpenAIProvider]
         return super().__new__(cls)
 
-    def __init__(self, *, client: openai.OpenAI | None = None, **kwargs: Any) -> None:
-        self._init_contracts(kwargs)
-        if client is not None:
-            kwargs = {**_client_options(client), **kwargs}
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        *,
+        api_key: str | Callable[[], str] | None = None,
+        admin_api_key: str | None = None,
+        workload_identity: WorkloadIdentity | X509WorkloadIdentity | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        webhook_secret: str | None = None,
+        provider: _Provider | None = None,
+        base_url: str | httpx2.URL | None | NotGiven = not_given,
+        data_residency: DataResidency | None = None,
+        websocket_base_url: str | httpx2.URL | None = None,
+        timeout: float | Timeout | None | NotGiven = not_given,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, object] | None = None,
+        http_client: httpx2.Client | None = None,
+        _strict_response_validation: bool = False,
+        _enforce_credentials: bool = True,
+        client: openai.OpenAI | None = None,
+        contracts: Iterable[Contract] | None = None,
+        input_contracts: Iterable[Contract] | None = None,
+        output_contracts: Iterable[Contract] | None = None,
+        contract_retries: int | NotGiven = not_given,
+        retry_budget_tokens: int | None = None,
+        stream_policy: StreamPolicy | str | None = None,
+        circuit_breaker: CircuitBreaker | None = None,
+        on_report: ReportListener | Iterable[ReportListener] | None = None,
+        native_schema: bool = False,
+        conflicts: ConflictMode = "resolve",
+        fallback: str | None | NotGiven = not_given,
+        reporter: Reporter | None = None,
+        upload_traces: UploadTraces = "violations",
+        project_contracts: bool = False,
+        otel: Any = None,
+        user_id: str | None = None,
+        project_contracts_timeout: float = 1.0,
+    ) -> None:
+        options = _given(locals(), ImprovedOpenAIProvider.__init__)
+        self._construct(options, client, _client_options, super().__init__)
 
-    def copy(self, **kwargs: Any) -> ImprovedOpenAIProvider:  # type: ignore[override]
-        """Return a copy with changed openai options and the same contracts and settings."""
-        twin = super().copy(**kwargs)
-        twin._adopt(self)
-        return twin
+    def copy(
+        self,
+        *,
+        api_key: str | Callable[[], str] | None = None,
+        admin_api_key: str | None = None,
+        workload_identity: WorkloadIdentity | X509WorkloadIdentity | None = None,
+        provider: _Provider | None | NotGiven = not_given,
+        organization: str | None = None,
+        project: str | None = None,
+        webhook_secret: str | None = None,
+        websocket_base_url: str | httpx2.URL | None = None,
+        base_url: str | httpx2.URL | None | NotGiven = not_given,
+        data_residency: DataResidency | None = None,
+        timeout: float | Timeout | None | NotGiven = not_given,
+        http_client: httpx2.Client | None = None,
+        max_retries: int | NotGiven = not_given,
+        default_headers: Mapping[str, str] | None = None,
+        set_default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, object] | None = None,
+        set_default_query: Mapping[str, object] | None = None,
+        _enforce_credentials: bool | None = None,
+        _extra_kwargs: Mapping[str, Any] = {},  # noqa: B006 - openai's own default
+        client: openai.OpenAI | None = None,
+        contracts: Iterable[Contract] | None | NotGiven = not_given,
+        input_contracts: Iterable[Contract] | None | NotGiven = not_given,
+        output_contracts: Iterable[Contract] | None | NotGiven = not_given,
+        contract_retries: int | NotGiven = not_given,
+        retry_budget_tokens: int | None | NotGiven = not_given,
+        stream_policy: StreamPolicy | str | None | NotGiven = not_given,
+        circuit_breaker: CircuitBreaker | None | NotGiven = not_given,
+        on_report: ReportListener | Iterable[ReportListener] | None | NotGiven = not_given,
+        native_schema: bool | NotGiven = not_given,
+        conflicts: ConflictMode | NotGiven = not_given,
+        fallback: str | None | NotGiven = not_given,
+        reporter: Reporter | None | NotGiven = not_given,
+        upload_traces: UploadTraces | NotGiven = not_given,
+        project_contracts: bool | NotGiven = not_given,
+        otel: Any = not_given,
+        user_id: str | None | NotGiven = not_given,
+        project_contracts_timeout: float | NotGiven = not_given,
+    ) -> Self:
+        """Return a copy with the options given changed, and the same contracts and settings otherwise.
+
+        openai's options work as in openai's ``copy()``; ``client=`` wraps another openai
+        client instead. Contracts given replace all of this client's, ``on_report`` its
+        report listeners; the copy shares the circuit breaker and the metrics unless a
+        breaker is given.
+        """
+        return self._copy(_given(locals(), ImprovedOpenAIProvider.copy), client, super().copy)
 
     # openai aliases with_options = copy at class level; the alias must see our copy.
-    with_options = copy  # type: ignore[assignment]
+    with_options = copy
 
-    def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
         route = route_for(options.method, options.url)
         body = options.json_data
         if route is None or not isinstance(body, Mapping):
@@ -347,21 +480,102 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
             cls = AZURE_TWINS[AsyncImprovedOpenAIProvider]
         return super().__new__(cls)
 
-    def __init__(self, *, client: openai.AsyncOpenAI | None = None, **kwargs: Any) -> None:
-        self._init_contracts(kwargs)
-        if client is not None:
-            kwargs = {**_client_options(client), **kwargs}
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        *,
+        api_key: str | Callable[[], Awaitable[str]] | None = None,
+        admin_api_key: str | None = None,
+        workload_identity: WorkloadIdentity | X509WorkloadIdentity | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        webhook_secret: str | None = None,
+        provider: _Provider | None = None,
+        base_url: str | httpx2.URL | None | NotGiven = not_given,
+        data_residency: DataResidency | None = None,
+        websocket_base_url: str | httpx2.URL | None = None,
+        timeout: float | Timeout | None | NotGiven = not_given,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, object] | None = None,
+        http_client: httpx2.AsyncClient | None = None,
+        _strict_response_validation: bool = False,
+        _enforce_credentials: bool = True,
+        client: openai.AsyncOpenAI | None = None,
+        contracts: Iterable[Contract] | None = None,
+        input_contracts: Iterable[Contract] | None = None,
+        output_contracts: Iterable[Contract] | None = None,
+        contract_retries: int | NotGiven = not_given,
+        retry_budget_tokens: int | None = None,
+        stream_policy: StreamPolicy | str | None = None,
+        circuit_breaker: CircuitBreaker | None = None,
+        on_report: ReportListener | Iterable[ReportListener] | None = None,
+        native_schema: bool = False,
+        conflicts: ConflictMode = "resolve",
+        fallback: str | None | NotGiven = not_given,
+        reporter: Reporter | None = None,
+        upload_traces: UploadTraces = "violations",
+        project_contracts: bool = False,
+        otel: Any = None,
+        user_id: str | None = None,
+        project_contracts_timeout: float = 1.0,
+    ) -> None:
+        options = _given(locals(), AsyncImprovedOpenAIProvider.__init__)
+        self._construct(options, client, _client_options, super().__init__)
 
-    def copy(self, **kwargs: Any) -> AsyncImprovedOpenAIProvider:  # type: ignore[override]
-        """Return a copy with changed openai options and the same contracts and settings."""
-        twin = super().copy(**kwargs)
-        twin._adopt(self)
-        return twin
+    def copy(
+        self,
+        *,
+        api_key: str | Callable[[], Awaitable[str]] | None = None,
+        admin_api_key: str | None = None,
+        workload_identity: WorkloadIdentity | X509WorkloadIdentity | None = None,
+        provider: _Provider | None | NotGiven = not_given,
+        organization: str | None = None,
+        project: str | None = None,
+        webhook_secret: str | None = None,
+        websocket_base_url: str | httpx2.URL | None = None,
+        base_url: str | httpx2.URL | None | NotGiven = not_given,
+        data_residency: DataResidency | None = None,
+        timeout: float | Timeout | None | NotGiven = not_given,
+        http_client: httpx2.AsyncClient | None = None,
+        max_retries: int | NotGiven = not_given,
+        default_headers: Mapping[str, str] | None = None,
+        set_default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, object] | None = None,
+        set_default_query: Mapping[str, object] | None = None,
+        _enforce_credentials: bool | None = None,
+        _extra_kwargs: Mapping[str, Any] = {},  # noqa: B006 - openai's own default
+        client: openai.AsyncOpenAI | None = None,
+        contracts: Iterable[Contract] | None | NotGiven = not_given,
+        input_contracts: Iterable[Contract] | None | NotGiven = not_given,
+        output_contracts: Iterable[Contract] | None | NotGiven = not_given,
+        contract_retries: int | NotGiven = not_given,
+        retry_budget_tokens: int | None | NotGiven = not_given,
+        stream_policy: StreamPolicy | str | None | NotGiven = not_given,
+        circuit_breaker: CircuitBreaker | None | NotGiven = not_given,
+        on_report: ReportListener | Iterable[ReportListener] | None | NotGiven = not_given,
+        native_schema: bool | NotGiven = not_given,
+        conflicts: ConflictMode | NotGiven = not_given,
+        fallback: str | None | NotGiven = not_given,
+        reporter: Reporter | None | NotGiven = not_given,
+        upload_traces: UploadTraces | NotGiven = not_given,
+        project_contracts: bool | NotGiven = not_given,
+        otel: Any = not_given,
+        user_id: str | None | NotGiven = not_given,
+        project_contracts_timeout: float | NotGiven = not_given,
+    ) -> Self:
+        """Return a copy with the options given changed, and the same contracts and settings otherwise.
 
-    with_options = copy  # type: ignore[assignment]
+        openai's options work as in openai's ``copy()``; ``client=`` wraps another openai
+        client instead. Contracts given replace all of this client's, ``on_report`` its
+        report listeners; the copy shares the circuit breaker and the metrics unless a
+        breaker is given.
+        """
+        return self._copy(_given(locals(), AsyncImprovedOpenAIProvider.copy), client, super().copy)
 
-    async def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    # openai aliases with_options = copy at class level; the alias must see our copy.
+    with_options = copy
+
+    async def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
         route = route_for(options.method, options.url)
         body = options.json_data
         if route is None or not isinstance(body, Mapping):

@@ -138,7 +138,7 @@ class Reporter:
         self.url = url.rstrip("/") if url else None
         self.api_key = api_key
         self.batch_size = _positive("batch_size", batch_size, integer=True, maximum=MAX_BATCH)
-        self.flush_interval = _positive("flush_interval", flush_interval)
+        self.flush_interval: float = _positive("flush_interval", flush_interval)
         self.queue_size = _positive("queue_size", queue_size, integer=True)
         self.timeout = _positive("timeout", timeout)
         self.poll_interval = _positive("poll_interval", poll_interval)

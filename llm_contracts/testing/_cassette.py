@@ -245,7 +245,8 @@ class Cassette:
             if (index not in self.played and recorded.get("method") == wanted["method"]
                     and recorded.get("url") == wanted["url"] and _body_key(recorded) == key):
                 self.played.add(index)
-                return entry["response"]
+                response: dict[str, Any] = entry["response"]
+                return response
         return None
 
     def _miss(self, wanted: dict[str, Any]) -> CassetteMissError:

@@ -172,7 +172,7 @@ def _record_mode(config: pytest.Config) -> tuple[str, str]:
 
 def _cassette_path(request: pytest.FixtureRequest) -> Path:
     node = request.node
-    folder = node.path.parent / "cassettes" / node.path.stem
+    folder: Path = node.path.parent / "cassettes" / node.path.stem
     marker = node.get_closest_marker("llm_cassette")
     named = (marker.args[0] if marker.args else marker.kwargs.get("path")) if marker else None
     if named:
