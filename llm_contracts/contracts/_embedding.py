@@ -74,10 +74,13 @@ def load_wordllama() -> Any:
     finally:
         # wordllama's inference module calls logging.basicConfig() on import, which would
         # change the host app's root logger; put it back as it was.
+        # Only the plain StreamHandler basicConfig makes is taken off: a handler another
+        # thread added meanwhile (a test's log capture, the app's own) stays.
         for handler in root.handlers[:]:
-            if handler not in handlers:
+            if handler not in handlers and type(handler) is logging.StreamHandler:
                 root.removeHandler(handler)
-        root.setLevel(level)
+        if root.level != level:
+            root.setLevel(level)
     if _model is None:
         with _lock:
             if _model is None:

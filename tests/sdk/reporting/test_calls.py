@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -276,18 +277,28 @@ def test_a_spec_that_does_not_load_keeps_the_previous_version(plane, make_report
     "NoPear",
 ])
 def test_a_contract_item_the_protocol_refuses_is_ignored_and_the_others_apply(
-        plane, make_reporter, fake, caplog, bad):
-    plane.contracts = {"contracts": [bad, *spec(1, "apple")["contracts"]]}
-    reporter = make_reporter(plane.url, poll_interval=0.05)
-    reporter.sync.loader = forbid_loader
-    client = client_on(fake, reporter, project_contracts=True, output_contracts=[])
-    assert reporter.sync.wait_loaded(5)
+        plane, make_reporter, fake, bad):
+    # A handler on the reporting logger itself: what other tests did to the root logger's
+    # handlers in this process cannot hide the warning.
+    warnings: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = warnings.append  # type: ignore[method-assign]
+    logger = logging.getLogger("llm_contracts.reporting")
+    logger.addHandler(handler)
+    try:
+        plane.contracts = {"contracts": [bad, *spec(1, "apple")["contracts"]]}
+        reporter = make_reporter(plane.url, poll_interval=0.05)
+        reporter.sync.loader = forbid_loader
+        client = client_on(fake, reporter, project_contracts=True, output_contracts=[])
+        assert reporter.sync.wait_loaded(5)
 
-    fake.reply("an apple and a pear")
-    with pytest.raises(ContractViolationError, match="mentions apple"):
-        ask(client)
-    assert reporter.sync.versions == {"NoWord": 1}
-    assert "ignores a malformed contract item" in caplog.text
+        fake.reply("an apple and a pear")
+        with pytest.raises(ContractViolationError, match="mentions apple"):
+            ask(client)
+        assert reporter.sync.versions == {"NoWord": 1}
+    finally:
+        logger.removeHandler(handler)
+    assert any("ignores a malformed contract item" in r.getMessage() for r in warnings)
 
 
 def test_project_contracts_compiled_from_llmcl_are_enforced(plane, make_reporter, fake):
