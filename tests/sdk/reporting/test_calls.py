@@ -284,6 +284,10 @@ def test_a_contract_item_the_protocol_refuses_is_ignored_and_the_others_apply(
     handler = logging.Handler(logging.WARNING)
     handler.emit = warnings.append  # type: ignore[method-assign]
     logger = logging.getLogger("llm_contracts.reporting")
+    # A logging.config.dictConfig run earlier in this process (by a server, a worker) may
+    # have disabled or raised the level of loggers that existed then; this test needs it on.
+    before = logger.disabled, logger.level
+    logger.disabled, logger.level = False, logging.WARNING
     logger.addHandler(handler)
     try:
         plane.contracts = {"contracts": [bad, *spec(1, "apple")["contracts"]]}
@@ -298,6 +302,7 @@ def test_a_contract_item_the_protocol_refuses_is_ignored_and_the_others_apply(
         assert reporter.sync.versions == {"NoWord": 1}
     finally:
         logger.removeHandler(handler)
+        logger.disabled, logger.level = before
     assert any("ignores a malformed contract item" in r.getMessage() for r in warnings)
 
 
