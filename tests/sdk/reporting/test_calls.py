@@ -286,8 +286,12 @@ def test_a_contract_item_the_protocol_refuses_is_ignored_and_the_others_apply(
     logger = logging.getLogger("llm_contracts.reporting")
     # A logging.config.dictConfig run earlier in this process (by a server, a worker) may
     # have disabled or raised the level of loggers that existed then; this test needs it on.
-    before = logger.disabled, logger.level
-    logger.disabled, logger.level = False, logging.WARNING
+    # setLevel (not the attribute) so the logger's cached level checks are cleared too, and
+    # no process-wide logging.disable() may swallow the record.
+    before = logger.disabled, logger.level, logging.root.manager.disable
+    logger.disabled = False
+    logger.setLevel(logging.WARNING)
+    logging.disable(logging.NOTSET)
     logger.addHandler(handler)
     try:
         plane.contracts = {"contracts": [bad, *spec(1, "apple")["contracts"]]}
@@ -302,7 +306,9 @@ def test_a_contract_item_the_protocol_refuses_is_ignored_and_the_others_apply(
         assert reporter.sync.versions == {"NoWord": 1}
     finally:
         logger.removeHandler(handler)
-        logger.disabled, logger.level = before
+        logger.disabled = before[0]
+        logger.setLevel(before[1])
+        logging.disable(before[2])
     assert any("ignores a malformed contract item" in r.getMessage() for r in warnings)
 
 
