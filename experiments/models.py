@@ -276,7 +276,7 @@ class Exposure(models.Model):
     fix_attempted = models.BooleanField(default=False)
     fix_failed = models.BooleanField(default=False)
     llm_latency_ms = models.FloatField(null=True, blank=True)
-    tokens = models.PositiveIntegerField(null=True, blank=True)
+    tokens = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -21,6 +21,7 @@ def call_events(
     call_id: str, arm: str, *, violated: tuple[str, ...] = (), **extra: Any
 ) -> list[dict[str, Any]]:
     """Return the events one call reports: one per contract clause, each repeating the call's figures."""
+    figures: dict[str, Any] = {"prompt_tokens": 40, "completion_tokens": 10}
     return [
         make_event(
             call_id=call_id,
@@ -29,9 +30,7 @@ def call_events(
             experiment="stricter-pii",
             variant=arm,
             llm_latency_ms=300.0 if arm == TREATMENT else 150.0,
-            prompt_tokens=40,
-            completion_tokens=10,
-            **extra,
+            **(figures | extra),
         )
         for clause in CLAUSES
     ]
@@ -98,3 +97,15 @@ class TestArmFigures:
         post_events(cast.key_b, call_events("b-1", TREATMENT))
         arms = selectors.arm_figures(experiment=running, until=timezone.now())
         assert arms[TREATMENT].calls == 0 and arms[CONTROL].calls == 0
+
+    def test_a_call_with_more_tokens_than_a_32_bit_column_holds_is_counted(
+        self, cast: Cast, running: Any, post_events: Poster
+    ) -> None:
+        # The protocol accepts up to 10**12 tokens an event; the exposure keeps the call's sum.
+        big = call_events("t-big", TREATMENT, prompt_tokens=3 * 10**9, completion_tokens=2 * 10**9)
+        response = post_events(cast.key_a, big + call_events("t-small", TREATMENT))
+        assert response.json()["accepted"] == 6, response.json()
+        row = Exposure.objects.get(project=cast.project_a, call_id="t-big")
+        assert row.tokens == 5 * 10**9
+        treatment = selectors.arm_figures(experiment=running, until=timezone.now())[TREATMENT]
+        assert treatment.calls == 2 and treatment.cost_per_call == (5 * 10**9 + 50) / 2
