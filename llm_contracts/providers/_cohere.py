@@ -59,6 +59,7 @@ def _walk(settings: CallSettings, route: Route, request: Any, stream: bool) -> A
         conversation=ACTIVE_CONVERSATION.get(),
         to_choices=answers.choices,
         sum_usage=answers.sum_usage,
+        substitute=answers.substitute,
     )
 
 
@@ -102,6 +103,21 @@ def _rebuilt(response: httpx.Response, data: Mapping[str, Any]) -> httpx.Respons
         content=json.dumps(data).encode(),
         request=response.request,
     )
+
+
+def _same(answer: dict[str, Any]) -> dict[str, Any]:
+    return answer
+
+
+def _answered(responses: list[httpx.Response], kept: dict[str, Any], report: ContractReport) -> httpx.Response:
+    """Return the HTTP answer cohere parses: the last one as received, or carrying ``kept``.
+
+    ``kept`` differs from the last body received after a re-ask (its usage is the sum over
+    every attempt) and when the declared fallback answered.
+    """
+    if len(responses) > 1 or report.outcome == "fallback":
+        return _rebuilt(responses[-1], kept)
+    return responses[-1]
 
 
 def _parse_event(block: bytes) -> Any:
@@ -176,28 +192,25 @@ class _ContractHttpClient(HttpClient):
             return response
         body, options = _wire_body(json, request_options, omit)
         llm_request = route.requests.read(body)
-        answers: list[dict[str, Any]] = []
+        responses: list[httpx.Response] = []
 
-        def send(new_body: dict[str, Any], is_retry: bool) -> httpx.Response:
-            return parent(path, method=method, json=new_body, request_options=options, **kwargs)
-
-        def parse(response: httpx.Response) -> dict[str, Any]:
-            answers.append(_answer(response))
-            return answers[-1]
+        # A send reads its answer's JSON: that object is what contracts judge and what a
+        # declared fallback replaces; cohere gets it back as the HTTP body it parses.
+        def send(new_body: dict[str, Any], is_retry: bool) -> dict[str, Any]:
+            responses.append(parent(path, method=method, json=new_body, request_options=options, **kwargs))
+            return _answer(responses[-1])
 
         try:
             result, report = drive_sync(
-                _walk(settings, route, llm_request, False), engine=settings.engine, send=send, parse=parse
+                _walk(settings, route, llm_request, False), engine=settings.engine, send=send, parse=_same
             )
         except _Refused as refused:
             return refused.response
         except ContractViolationError as exc:
             owner.last_report = exc.report
             raise
-        if len(answers) > 1:
-            result = _rebuilt(result, answers[-1])
         _hand_over(owner, report)
-        return result  # type: ignore[no-any-return]
+        return _answered(responses, result, report)
 
     @contextlib.contextmanager
     def stream(
@@ -290,14 +303,16 @@ class _AsyncContractHttpClient(AsyncHttpClient):
             return response
         body, options = _wire_body(json, request_options, omit)
         llm_request = route.requests.read(body)
-        answers: list[dict[str, Any]] = []
+        responses: list[httpx.Response] = []
 
-        async def send(new_body: dict[str, Any], is_retry: bool) -> httpx.Response:
-            return await parent(path, method=method, json=new_body, request_options=options, **kwargs)
+        async def send(new_body: dict[str, Any], is_retry: bool) -> dict[str, Any]:
+            responses.append(
+                await parent(path, method=method, json=new_body, request_options=options, **kwargs)
+            )
+            return await _aanswer(responses[-1])
 
-        async def parse(response: httpx.Response) -> dict[str, Any]:
-            answers.append(await _aanswer(response))
-            return answers[-1]
+        async def parse(answer: dict[str, Any]) -> dict[str, Any]:
+            return answer
 
         try:
             result, report = await drive_async(
@@ -308,10 +323,8 @@ class _AsyncContractHttpClient(AsyncHttpClient):
         except ContractViolationError as exc:
             owner.last_report = exc.report
             raise
-        if len(answers) > 1:
-            result = _rebuilt(result, answers[-1])
         _hand_over(owner, report)
-        return result  # type: ignore[no-any-return]
+        return _answered(responses, result, report)
 
     @contextlib.asynccontextmanager
     async def stream(

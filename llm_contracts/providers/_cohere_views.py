@@ -263,7 +263,11 @@ class ChatResponseView:
         return [self.response(parsed, latency_s)]
 
     def substitute(self, parsed: Any, text: str) -> Any:
-        return None  # the answer reaches cohere as its HTTP body: no fallback in its place
+        """Return the answer's JSON with the declared fallback ``text`` as its only content."""
+        if not isinstance(parsed, Mapping):
+            return None
+        message = {"role": "assistant", "content": [{"type": "text", "text": text}]}
+        return {**parsed, "message": message, "finish_reason": "COMPLETE"}
 
     def sum_usage(self, target: Any, attempts: Sequence[Any]) -> None:
         """Make ``target`` (the kept answer's JSON) carry the usage summed over ``attempts``."""

@@ -143,11 +143,39 @@ class TestChat:
         assert get_report(answer).outcome == "passed"
         assert get_report(answer).attempts[0].text == "All clean here."
 
-    def test_a_declared_fallback_is_not_used_the_violation_raises(self):
+    def test_the_declared_fallback_answers_in_coheres_type_with_usage_summed(self):
+        fake = FakeCohere(
+            text("This is forbidden.", input_tokens=10, output_tokens=5),
+            text("Still forbidden.", input_tokens=30, output_tokens=7),
+        )
+        c = client(fake, fallback="Sorry, I cannot help with that.", contract_retries=1)
+
+        answer = c.chat(model=MODEL, messages=MESSAGES)
+
+        assert isinstance(answer, cohere.V2ChatResponse)
+        assert [p.text for p in answer.message.content] == ["Sorry, I cannot help with that."]
+        assert answer.finish_reason == "COMPLETE" and not answer.message.tool_calls
+        report = get_report(answer)
+        assert report.outcome == "fallback" and "declared fallback" in report.stop_reason
+        assert [a.text for a in report.attempts] == ["This is forbidden.", "Still forbidden."]
+        assert (answer.usage.billed_units.input_tokens, answer.usage.billed_units.output_tokens) == (40, 12)
+        assert report_events(report)[0]["outcome"] == "fallback"
+
+    def test_the_declared_fallback_replaces_a_rejected_tool_call(self):
+        fake = FakeCohere(Turn(tools=[("call_1", "delete_everything", {})]))
+        c = client(fake, output_contracts=[ToolCallContract()], fallback="Sorry.")
+
+        raw = c.with_raw_response.chat(model=MODEL, messages=MESSAGES, tools=[WEATHER])
+
+        assert [p.text for p in raw.data.message.content] == ["Sorry."]
+        assert not raw.data.message.tool_calls and raw.data.finish_reason == "COMPLETE"
+        assert c.last_report.outcome == "fallback"
+
+    def test_without_a_fallback_the_violation_raises(self):
         fake = FakeCohere(text("This is forbidden."))
 
         with pytest.raises(ContractViolationError):
-            client(fake, fallback="Sorry.").chat(model=MODEL, messages=MESSAGES)
+            client(fake).chat(model=MODEL, messages=MESSAGES)
 
 
 class TestTools:
@@ -366,6 +394,14 @@ class TestAsync:
 
         assert answer.message.content[0].text == "All clean here."
         assert get_report(answer).outcome == "repaired"
+
+    async def test_async_chat_answers_with_the_declared_fallback(self):
+        fake = FakeCohere(text("This is forbidden."))
+
+        answer = await aclient(fake, fallback="Sorry.").chat(model=MODEL, messages=MESSAGES)
+
+        assert answer.message.content[0].text == "Sorry."
+        assert get_report(answer).outcome == "fallback"
 
     async def test_async_streams_hold_back_without_leaks(self):
         fake = FakeCohere(text("Fine. ", "The pass", "word is hun", "ter2 ", "ok."))
