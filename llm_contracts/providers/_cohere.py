@@ -109,7 +109,9 @@ def _same(answer: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-def _answered(responses: list[httpx.Response], kept: dict[str, Any], report: ContractReport) -> httpx.Response:
+def _answered(
+    responses: list[httpx.Response], kept: dict[str, Any], report: ContractReport
+) -> httpx.Response:
     """Return the HTTP answer cohere parses: the last one as received, or carrying ``kept``.
 
     ``kept`` differs from the last body received after a re-ask (its usage is the sum over
