@@ -26,9 +26,26 @@ from ..contracts._types import (
     ToolSpec,
     Usage,
 )
+from ..contracts._tokens import ModelLimits
 from ._views import BodyRequestView, Place, content_text, rewrite_content
 
-__all__ = ["CHAT", "CHAT_RESPONSES", "summed_usage"]
+__all__ = ["CHAT", "CHAT_RESPONSES", "MODELS", "summed_usage"]
+
+_COMMAND_R = ModelLimits(128_000, 4_000)
+# Published limits of Cohere's chat models (docs.cohere.com, "Models overview"). Cohere
+# dates a model in its name (command-r-08-2024): each dated name is listed as published.
+MODELS: dict[str, ModelLimits] = {
+    "command-a-03-2025": ModelLimits(256_000, 8_000),
+    "command-a-reasoning-08-2025": ModelLimits(256_000, 32_000),
+    "command-a-vision-07-2025": ModelLimits(128_000, 8_000),
+    "command-r7b-12-2024": _COMMAND_R,
+    "command-r-plus-08-2024": _COMMAND_R,
+    "command-r-plus-04-2024": _COMMAND_R,
+    "command-r-plus": _COMMAND_R,
+    "command-r-08-2024": _COMMAND_R,
+    "command-r-03-2024": _COMMAND_R,
+    "command-r": _COMMAND_R,
+}
 
 _PARAM_KEYS = (
     "temperature",
@@ -94,6 +111,12 @@ class ChatRequestView(BodyRequestView):
         "max_tokens": ParamSpec("output_tokens", 1),
     }
     list_keys = ("messages",)
+
+    known_models = MODELS
+
+    def model_limits(self, model: str | None) -> ModelLimits | None:
+        """Return the published limits of a Cohere model (None for a model not in the table)."""
+        return MODELS.get(model) if model else None
 
     def _places(self, body: Mapping[str, Any]) -> Iterator[Place]:
         messages = body.get("messages")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..contracts._tokens import KNOWN_MODELS
 from ._anthropic_views import MESSAGES, MESSAGES_RESPONSES, MODELS
 from ._cohere_views import CHAT, CHAT_RESPONSES
+from ._cohere_views import MODELS as COHERE_MODELS
 from ._openai_routes import ROUTES
 from ._registry import ProviderSpec, Route
 
@@ -50,6 +51,7 @@ COHERE = ProviderSpec(
         "ContractCohere": "llm_contracts.providers._cohere:ContractCohere",
         "AsyncContractCohere": "llm_contracts.providers._cohere:AsyncContractCohere",
     },
+    models=COHERE_MODELS,
     requires="cohere",
     answers={"cohere.v2.types.v2chat_response:V2ChatResponse": "v2/chat"},
 )

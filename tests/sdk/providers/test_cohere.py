@@ -17,6 +17,7 @@ from llm_contracts import (
     ContractCohere,
     ContractViolationError,
     FunctionContract,
+    KnownModelContract,
     RegexContract,
     RequestParametersContract,
     ToolCallContract,
@@ -375,6 +376,28 @@ class TestCoverage:
         # Cohere's ranges: any non-negative temperature, p within 0.01-0.99, penalties within 0-1.
         body = fake.bodies[0]
         assert (body["temperature"], body["p"], body["frequency_penalty"]) == (1.7, 0.99, 1.0)
+
+    def test_the_answer_length_is_capped_at_the_models_published_limit(self):
+        fake = FakeCohere(text("All clean here."), text("All clean here."))
+        c = client(fake, input_contracts=[RequestParametersContract(auto_fix=True)])
+
+        c.chat(model=MODEL, messages=MESSAGES, max_tokens=20_000)
+        c.chat(model="command-r-08-2024", messages=MESSAGES, max_tokens=20_000)
+
+        # command-a-03-2025 writes at most 8,000 tokens, command-r-08-2024 at most 4,000.
+        assert [b["max_tokens"] for b in fake.bodies] == [8_000, 4_000]
+
+    def test_known_models_are_coheres_own(self):
+        fake = FakeCohere(text("All clean here."))
+        c = client(fake, input_contracts=[KnownModelContract()])
+
+        assert get_report(c.chat(model=MODEL, messages=MESSAGES)).outcome == "passed"
+        with pytest.raises(ContractViolationError, match="Did you mean 'command-a-03-2025'"):
+            c.chat(model="command-a-03-2052", messages=MESSAGES)
+        # An OpenAI model name is not a Cohere model.
+        with pytest.raises(ContractViolationError, match="not a known model"):
+            c.chat(model="gpt-4o", messages=MESSAGES)
+        assert len(fake.requests) == 1
 
     def test_an_input_violation_is_refused_before_the_call(self):
         fake = FakeCohere()
