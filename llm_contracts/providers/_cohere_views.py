@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from ..contracts._tokens import ModelLimits
 from ..contracts._types import (
     LLMRequest,
     LLMResponse,
@@ -26,7 +27,6 @@ from ..contracts._types import (
     ToolSpec,
     Usage,
 )
-from ..contracts._tokens import ModelLimits
 from ._views import BodyRequestView, Place, content_text, rewrite_content
 
 __all__ = ["CHAT", "CHAT_RESPONSES", "MODELS", "summed_usage"]
