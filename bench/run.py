@@ -27,6 +27,7 @@ from bench._anthropic import (  # noqa: E402
     RAW_ANTHROPIC,
     anthropic_scenarios,
 )
+from bench._cohere import COHERE_INSTRUCTOR, COHERE_NONE, COHERE_THREE, RAW_COHERE, cohere_scenarios  # noqa: E402
 from bench._fixtures import STREAM_CHUNKS  # noqa: E402
 from bench._harness import Row, format_table, run_rounds, summarize, warm_up  # noqa: E402
 from bench._scenarios import (  # noqa: E402
@@ -119,6 +120,17 @@ def goals(rows: dict[str, Row], imports: _imports.ImportCost) -> list[tuple[bool
         ratio = over / (inst_over or float("nan"))
         out.append(_goal(ratio < 0.05, f"anthropic: 3-contract wrapper overhead < 5% of instructor's: "
                                        f"{over:.1f} µs vs {inst_over:.1f} µs = {100 * ratio:.1f}%"))
+    # The same goals for Cohere's v2 client as for Anthropic's.
+    if COHERE_NONE in rows:
+        coh, coh_raw = rows[COHERE_NONE], rows[RAW_COHERE].median_us
+        out.append(_goal(coh.over_pct is not None and coh.over_pct < 2.0,
+                         f"cohere: no-contract wrapper adds < 2% to the raw median: "
+                         f"+{coh.over_us:.1f} µs = {coh.over_pct:+.2f}% of {coh_raw:.1f} µs"))
+    if COHERE_THREE in rows and COHERE_INSTRUCTOR in rows:
+        over, inst_over = rows[COHERE_THREE].over_us or 0, rows[COHERE_INSTRUCTOR].over_us
+        ratio = over / (inst_over or float("nan"))
+        out.append(_goal(ratio < 0.05, f"cohere: 3-contract wrapper overhead < 5% of instructor's: "
+                                       f"{over:.1f} µs vs {inst_over:.1f} µs = {100 * ratio:.1f}%"))
     loaded = ", ".join(imports.heavy_loaded) + " loaded" if imports.heavy_loaded else "none loaded"
     out.append(_goal(not imports.heavy_loaded,
                      f"import llm_contracts loads none of django, jsonschema, tiktoken: {loaded}"))
@@ -161,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
 
     scenarios = http_scenarios()
     scenarios += anthropic_scenarios(three_contracts())
+    scenarios += cohere_scenarios(three_contracts())
     token_rows, notes = token_scenarios(args.seed, fresh_block=int(cfg["fresh_block"]))
     scenarios += token_rows
     semantic_rows, semantic_notes = semantic_scenarios(args.seed)
