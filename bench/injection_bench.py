@@ -5,8 +5,12 @@ Usage: ``.venv/bin/python bench/injection_bench.py [--rounds N] [--misses]``.
 The set is ``tests/sdk/detection/injection_eval.jsonl`` (injection and benign prompts;
 ``split`` is ``dev`` for the prompts read while the rules and the attack corpus were
 written; ``holdout`` was written after that, measured (precision 0.95, recall 0.45) and
-then tuned on; ``holdout2`` was written before that tuning and never tuned on, so it is
-the honest figure for prompts the detector has not seen). Each stage is
+then tuned on; ``holdout2`` was measured untuned (0.95 / 0.50) and then tuned on as well;
+``holdout3`` was written before the generated corpus and the present margins (0.95 / 0.54
+then) and is never read prompt by prompt while tuning (``--misses`` leaves it out), so it
+is the honest figure for prompts the detector has not seen).
+NumPy's BLAS threads fight over a busy machine: run with ``OPENBLAS_NUM_THREADS=1`` for
+steady timings. Each stage is
 timed alone per prompt, as the contract runs it on one user message:
 
 - keyword: the rules only (``PromptInjectionContract(semantic=False)``);
@@ -37,6 +41,7 @@ from llm_contracts.providers._openai_requests import CHAT  # noqa: E402
 
 SET = ROOT / "tests" / "sdk" / "detection" / "injection_eval.jsonl"
 GOAL_PRECISION, GOAL_RECALL, GOAL_MEAN_MS = 0.95, 0.9, 1.0
+SEALED = {"holdout3"}  # measured, never read prompt by prompt while tuning
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -57,7 +62,8 @@ def _line(name: str, rows: list[dict[str, Any]], flags: list[bool], times: list[
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="timing rounds (best per prompt)")
-    parser.add_argument("--misses", action="store_true", help="print the prompts the contract gets wrong")
+    parser.add_argument("--misses", action="store_true",
+                        help="print the prompts the contract gets wrong (not those of the sealed holdout3)")
     args = parser.parse_args()
 
     index = semantic_index()
@@ -91,7 +97,7 @@ def main() -> int:
     print(f"PromptInjectionContract on {SET.relative_to(ROOT)} ({len(rows)} prompts, best of "
           f"{args.rounds} rounds per prompt)")
     ok = True
-    for split in ("all", "dev", "holdout", "holdout2"):
+    for split in ("all", "dev", "holdout", "holdout2", "holdout3"):
         keep = [i for i, r in enumerate(rows) if split == "all" or r.get("split", "dev") == split]
         sub = [rows[i] for i in keep]
         print(f"{split} ({sum(r['label'] == 'injection' for r in sub)} injections, "
@@ -111,7 +117,7 @@ def main() -> int:
         ok &= met
     if args.misses:
         for flag, row in zip(all_flags, rows, strict=True):
-            if flag != (row["label"] == "injection"):
+            if flag != (row["label"] == "injection") and row.get("split", "dev") not in SEALED:
                 what = "false positive" if flag else "missed"
                 print(f"{what} [{row.get('split', 'dev')}/{row['kind']}]: {row['text'][:100]!r}")
     return 0 if ok else 1

@@ -457,6 +457,26 @@ def _tricks() -> _Tricks:
     return _Tricks()
 
 
+_LEET = str.maketrans("013457@$", "oieastas")
+_SPACED = re.compile(r"\b\w(?:[ .*_-]\w\b){3,}")  # "i g n o r e", "d-i-s-r-e-g-a-r-d"
+_JOINED = re.compile(r"(?<=[^\W\d_])[-_.](?=[^\W\d_])")  # "ignore-previous-instructions"
+_LEET_WORD = re.compile(r"\b(?=\w*[A-Za-z])(?=\w*[013457])[\w@$]+|\b\w*[@$]\w+")  # "1gn0r3", "pr3v10us"
+_WORD_STOPS = re.compile(r"\b(\w+)[.!]\s+(?=\w+[.!](?:\s|$))")  # "IGNORE. ALL. PREVIOUS."
+
+
+def _plain(text: str) -> str:
+    """Return ``text`` with common disguises undone: invisible and look-alike characters,
+    spaced-out or hyphen-joined letters, leetspeak digits and full stops after every word."""
+    tricks = _tricks()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", tricks.tags.sub("", tricks.invisible.sub("", text))
+                                     ).translate(_CONFUSABLES)
+    text = _SPACED.sub(lambda m: re.sub(r"[ .*_-]", "", m.group()), text)
+    text = _WORD_STOPS.sub(r"\1 ", text)
+    text = _JOINED.sub(" ", text)
+    return _LEET_WORD.sub(lambda m: m.group().translate(_LEET), text)
+
+
 def _decoded_base64(blob: str) -> str | None:
     """Return the text a base64 blob hides, or None when it is not mostly readable text."""
     try:
@@ -562,13 +582,12 @@ class PromptInjectionContract(Contract):
                 hits["bidi_controls"] = 0.5
             if tricks.mixed_word.search(text):
                 hits["mixed_script_words"] = 0.4
-            normal = unicodedata.normalize("NFKC", tricks.tags.sub("", tricks.invisible.sub("", text))
-                                           ).translate(_CONFUSABLES)
-            if normal != text:
-                before = set(hits)
-                self._scan(normal, hits, "")
-                if set(hits) - before:
-                    hits["obfuscated_instructions"] = 0.5
+        plain = _plain(text)
+        if plain != text:
+            before = set(hits)
+            self._scan(plain, hits, "")
+            if set(hits) - before:
+                hits["obfuscated_instructions"] = 0.5
         for blob in tricks.base64.findall(text)[:16]:
             decoded = _decoded_base64(blob)
             if decoded is not None:
@@ -623,7 +642,7 @@ class PromptInjectionContract(Contract):
         for i, message in enumerate(request.messages):
             if message.role not in self.roles or not message.content:
                 continue
-            text = message.content
+            text = _plain(message.content)
             # Long texts are not cached: the cache would keep them alive.
             found = _semantic_match(text) if len(text) <= 20_000 else _semantic_match.__wrapped__(text)
             if found is not None and (best is None or found.margin > best[1].margin):

@@ -3,10 +3,11 @@
 A keyword list cannot follow a paraphrase ("set aside whatever guidance you got
 earlier"). This stage embeds every sentence of a message with WordLlama (static token
 embeddings whose weights ship inside its wheel, so nothing is downloaded) and compares
-it with two shipped corpora: known attacks (``_data/injection_attacks.txt``) and
-ordinary requests that share their words (``_data/injection_benign.txt``). A sentence
-counts when it is closer to some attack than to every ordinary request by at least a
-margin.
+it with two corpora: known attacks (``_data/injection_attacks.txt`` and the sentences
+:mod:`._injection_corpus` assembles by attack family, in several languages) and ordinary
+requests that share their words (``_data/injection_benign.txt`` and the generated
+look-alikes). A sentence counts when it is closer to some attack than to every ordinary
+request by at least a margin.
 
 WordLlama is an optional extra (``pip install 'llm-contracts[semantic]'``). It is
 imported on first use, never with the SDK; without it :func:`semantic_index` returns
@@ -23,10 +24,11 @@ from typing import Any
 
 __all__ = ["SemanticIndex", "SemanticMatch", "semantic_index"]
 
-# Chosen on the development split of the labelled set in tests/sdk/detection and checked on
-# its holdout split, which played no part in choosing them (bench/injection_bench.py).
-STRONG_MARGIN = 0.25  # alone, a violation
-WEAK_MARGIN = 0.12  # a weak signal that adds up with a weak keyword rule
+# Chosen on the tuning splits of the labelled set in tests/sdk/detection (dev, holdout,
+# holdout2) and then measured once on holdout3, which played no part in choosing them
+# (bench/injection_bench.py).
+STRONG_MARGIN = 0.18  # alone, a violation
+WEAK_MARGIN = 0.09  # a weak signal that adds up with a weak keyword rule
 
 # Bounds that keep one giant prompt cheap: the first sentences and characters are judged.
 _MAX_SEGMENTS = 64
@@ -115,5 +117,10 @@ def semantic_index() -> SemanticIndex | str:
                 _unavailable = f"the wordllama model could not be loaded ({type(exc).__name__}: {exc}); " \
                                "only the keyword stage ran"
             else:
-                _index = SemanticIndex(model, _lines("injection_attacks.txt"), _lines("injection_benign.txt"))
+                from ._injection_corpus import corpus
+
+                generated = list(corpus())
+                attacks = _lines("injection_attacks.txt") + [line for label, line in generated if label]
+                benign = _lines("injection_benign.txt") + [line for label, line in generated if not label]
+                _index = SemanticIndex(model, attacks, benign)
     return _index if _index is not None else _unavailable  # type: ignore[return-value]
