@@ -12,6 +12,8 @@ import json
 import logging
 import os
 import random
+import secrets
+import shlex
 import socket
 import subprocess
 import sys
@@ -82,6 +84,25 @@ def gzip_batch(events: list[dict[str, Any]], instance: str = "bench-1") -> bytes
     return gzip.compress(json.dumps(body).encode(), compresslevel=6)
 
 
+def compose_command(service: str) -> list[str]:
+    """Return the program and arguments docker/compose.yaml runs ``service`` with.
+
+    The web service migrates first (``sh -c "... && exec gunicorn ..."``): its gunicorn
+    command is the part after ``exec``.
+    """
+    import yaml
+
+    command = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())["services"][service]["command"]
+    if command[:2] == ["sh", "-c"]:
+        return shlex.split(command[2].split("exec ", 1)[1])
+    return list(command)
+
+
+def quiet_httpx() -> None:
+    # One line per request would drown the output (Django's logging sets the root to INFO).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -107,7 +128,7 @@ def bench_database(name: str) -> Iterator[dict[str, Any]]:
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         raise SystemExit("this benchmark needs DATABASE_URL pointing at Postgres")
     os.environ["DEBUG"] = "0"
-    os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 50)
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
@@ -120,6 +141,7 @@ def bench_database(name: str) -> Iterator[dict[str, Any]]:
 
     setup_test_environment()
     settings.DATABASES["default"]["TEST"]["NAME"] = name
+    quiet_httpx()
     original = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         db = settings.DATABASES["default"]
@@ -189,61 +211,23 @@ class Stack:
         return proc
 
     def start_web(self, processes: int) -> str:
-        """Start gunicorn with ``processes`` sync workers (as docker/compose.yaml); return its URL."""
+        """Start gunicorn as docker/compose.yaml's web service does, with ``processes`` workers
+        on a free loopback port; return its URL."""
         self.port = free_port()
-        self._start(
-            "web",
-            [
-                "gunicorn",
-                "dashboard.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(processes),
-                "--backlog",
-                "256",
-            ],
-        )
+        args = compose_command("web")
+        args[args.index("--bind") + 1] = f"127.0.0.1:{self.port}"
+        args[args.index("--workers") + 1] = str(processes)
+        self._start("web", args)
         return f"http://127.0.0.1:{self.port}"
 
     def start_worker(self, name: str) -> Proc:
-        """Start one Celery worker (prefork, one pool process: docker/compose.yaml's worker)."""
-        return self._start(
-            f"worker-{name}",
-            [
-                "celery",
-                "-A",
-                "dashboard",
-                "worker",
-                "--concurrency",
-                "1",
-                "--prefetch-multiplier",
-                "1",
-                "-O",
-                "fair",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                f"{name}@%h",
-                "-l",
-                "info",
-            ],
-        )
+        """Start one Celery worker as docker/compose.yaml's worker service does."""
+        return self._start(f"worker-{name}", [*compose_command("worker"), "-n", f"{name}@%h"])
 
     def start_beat(self) -> Proc:
-        return self._start(
-            "beat",
-            [
-                "celery",
-                "-A",
-                "dashboard",
-                "beat",
-                "-s",
-                str(self.workdir / "celerybeat-schedule"),
-                "-l",
-                "info",
-            ],
-        )
+        """Start beat as docker/compose.yaml's beat service does, its schedule file in the work folder."""
+        schedule = str(self.workdir / "celerybeat-schedule")
+        return self._start("beat", [*compose_command("beat"), "-s", schedule])
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         """Wait until the web answers its health check and every worker and beat have started."""
@@ -269,7 +253,9 @@ class Stack:
         dead = [p for p in self.procs if p.popen.poll() is not None]
         if dead:
             raise RuntimeError(
-                "processes exited: " + ", ".join(f"{p.role} ({p.popen.returncode})" for p in dead) + "\n"
+                "processes exited: "
+                + ", ".join(f"{p.role} ({p.popen.returncode})" for p in dead)
+                + "\n"
                 + self.tails()
             )
 
@@ -338,8 +324,6 @@ def run_load(
     answers come back. A 429, 503 or a dropped connection sends the same batch again, as
     the SDK's reporter does (the server dedups by event id), after a short pause.
     """
-    # One line per request would drown the output (Django's logging sets the root to INFO).
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     result = LoadResult()
     lock = threading.Lock()
     counter = iter(range(1 << 62))
@@ -352,16 +336,16 @@ def run_load(
             while True:
                 with lock:
                     i = next(counter)
+                    due = start + i * interval
+                    # Past the deadline no batch is taken: every batch taken is sent.
+                    if stop_at is not None and max(due, time.monotonic()) >= stop_at:
+                        return
                     batch = next_batch(i)
                 if batch is None:
                     return
-                if rate:
-                    due = start + i * interval
-                    pause = due - time.monotonic()
-                    if pause > 0:
-                        time.sleep(pause)
-                if stop_at is not None and time.monotonic() >= stop_at:
-                    return
+                pause = due - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
                 headers = {
                     "X-API-Key": keys[batch.project],
                     "Content-Encoding": "gzip",
