@@ -380,12 +380,14 @@ def soak(args: argparse.Namespace, db: dict[str, Any], workdir: Path) -> int:
     concurrency = args.concurrency or args.web_processes + 2
     checks: list[Check] = []
     sampler = None
+    stack_started = time.monotonic()
     try:
         url = stack.start_web(args.web_processes)
         for i in range(args.workers):
             stack.start_worker(f"soak-w{i + 1}")
         stack.start_beat()
         stack.wait_ready()
+        startup_s = time.monotonic() - stack_started
 
         total = LoadResult()
         if args.rate:
@@ -489,7 +491,7 @@ def soak(args: argparse.Namespace, db: dict[str, Any], workdir: Path) -> int:
     print(
         f"soak: {args.web_processes} gunicorn workers, {args.workers} Celery workers + beat on Redis, "
         "one Postgres; "
-        f"{os.cpu_count()} cores, load generator on the same machine"
+        f"{os.cpu_count()} cores, load generator on the same machine; all started in {startup_s:.0f} s"
     )
     if probe_rate is not None:
         print(
