@@ -25,6 +25,7 @@ import argparse
 import gzip
 import json
 import os
+import secrets
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -197,7 +198,7 @@ def main() -> int:
         return 2
     # A production-like process: no query log, no debug pages.
     os.environ["DEBUG"] = "0"
-    os.environ.setdefault("SECRET_KEY", "ingest-bench-only")
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
     import django
 
