@@ -14,6 +14,7 @@ import os
 import random
 import secrets
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -142,6 +143,9 @@ def bench_database(name: str) -> Iterator[dict[str, Any]]:
     setup_test_environment()
     settings.DATABASES["default"]["TEST"]["NAME"] = name
     quiet_httpx()
+    # A SIGTERM unwinds like an exception, so the processes started here are stopped and
+    # the database dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     original = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         db = settings.DATABASES["default"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench._stack import compose_command, percentile
-from bench.soak import MIB, build_parser, rss_flat
+from bench._stack import LoadResult, compose_command, percentile
+from bench.soak import MIB, build_parser, recount_check, rss_flat, stored_once_check
+from contracts_app import services
+from contracts_app.models import MinuteRollup, ValidationEvent
+
+from .conftest import NOW, make_event
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,6 +54,55 @@ class TestMemoryJudge:
         assert percentile(values, 0.5) == 50
         assert percentile(values, 0.99) == 99
         assert percentile([3.0], 0.99) == 3
+
+
+POSTGRES = pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="needs DATABASE_URL on Postgres"
+)
+
+
+@POSTGRES
+class TestDatabaseChecks:
+    """The soak's checks read the database on a connection of their own: committed rows only."""
+
+    def dsn(self) -> dict[str, object]:
+        from django.db import connection
+
+        db = connection.settings_dict
+        return {"dbname": db["NAME"], "user": db["USER"], "host": db["HOST"], "port": db["PORT"] or 5432}
+
+    def test_stored_once_passes_then_catches_a_lost_and_a_doubled_event(self, transactional_db: None) -> None:
+        project = services.project_create(name="Soak check")
+        events = [make_event(event_id=f"e{i}", timestamp=NOW.isoformat()) for i in range(3)]
+        services.event_ingest_batch(project=project, events=events, now=NOW)
+        ids = {e["event_id"] for e in events}
+        load = LoadResult(accepted_ids={project.pk: set(ids)})
+        check = stored_once_check(self.dsn(), {project.pk: set(ids)}, load)
+        assert check.ok, check.detail
+
+        # An accepted event that is not stored.
+        lost = LoadResult(accepted_ids={project.pk: ids | {"e9"}})
+        check = stored_once_check(self.dsn(), {project.pk: ids | {"e9"}}, lost)
+        assert not check.ok and "1 accepted events missing" in check.detail
+
+        # The same id again with another timestamp is a second row (the dedup key's limit).
+        later = make_event(event_id="e0", timestamp=(NOW.replace(minute=31)).isoformat())
+        assert services.event_ingest_batch(project=project, events=[later], now=NOW).accepted == 1
+        check = stored_once_check(self.dsn(), {project.pk: set(ids)}, load)
+        assert not check.ok and "1 events stored more than once" in check.detail
+
+    def test_the_recount_passes_then_catches_a_rollup_off_by_one(self, transactional_db: None) -> None:
+        project = services.project_create(name="Soak recount")
+        events = [make_event(event_id=f"r{i}", is_valid=i % 2 == 0) for i in range(5)]
+        services.event_ingest_batch(project=project, events=events, now=NOW)
+        services.rollups_aggregate(now=NOW)
+        assert ValidationEvent.objects.count() == 5
+        check = recount_check(self.dsn())
+        assert check.ok, check.detail
+
+        MinuteRollup.objects.filter(project=project).update(violations=0)
+        check = recount_check(self.dsn())
+        assert not check.ok and "minute" in check.detail
 
 
 class TestTopology:
@@ -96,7 +150,9 @@ def test_a_short_soak_passes_every_check_end_to_end() -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     env = {**os.environ}
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    run = subprocess.run(
+    # A session of its own: on a timeout the soak and every server it started are stopped
+    # together (they share its process group).
+    soak = subprocess.Popen(
         [
             sys.executable,
             str(ROOT / "bench" / "soak.py"),
@@ -110,7 +166,7 @@ def test_a_short_soak_passes_every_check_end_to_end() -> None:
             "2",
             "--rollup-interval",
             "2",
-            # A fifth of the batches sent twice: the duplicates path is exercised for sure.
+            # One batch in seven sent twice: the duplicates path is exercised for sure.
             "--resend",
             "0.15",
             "--db-name",
@@ -118,13 +174,20 @@ def test_a_short_soak_passes_every_check_end_to_end() -> None:
         ],
         cwd=ROOT,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=240,
+        start_new_session=True,
     )
-    out = run.stdout
-    assert run.returncode == 0, out + run.stderr[-3000:]
+    try:
+        out, err = soak.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(soak.pid, signal.SIGTERM)
+        out, err = soak.communicate(timeout=60)
+        pytest.fail("the soak did not finish in 240 s:\n" + out + err[-3000:])
+    assert soak.returncode == 0, out + err[-3000:]
     for check in (
+        "the rate was held",
         "aggregation caught up after the load",
         "every accepted event stored exactly once",
         "rollups equal a recount from raw events",
