@@ -7,6 +7,14 @@ Usage: ``DATABASE_URL=postgres://... python bench/ingest_bench.py [--ingest-even
 2. The same rows written by one raw binary psycopg ``COPY``; the ratio of the two (goal >= 30%).
 3. One aggregation pass (minute and hour rollups) over ``--events`` events.
 
+``--http [--workers N] [--concurrency C] [--batch B]``: ingest through the real server
+instead. gunicorn starts with N sync workers on a loopback port against its own database;
+C client threads (httpx, default 2 per worker) post the ``--ingest-events`` events in gzip
+batches of B, each batch once (a 429 or 503 sends it again); then the same rows go into the
+same emptied table by one raw binary COPY. Prints events/s, p50/p99 request latency and the
+ratio to COPY (goal >= 50%). The load generator runs on the same machine as the server and
+Postgres, so on few cores it takes CPU from both.
+
 It runs in its own database (``test_llmc_ingest_bench``), created and dropped here; the
 database named by DATABASE_URL is only used to connect.
 """
@@ -17,7 +25,7 @@ import argparse
 import gzip
 import json
 import os
-import random
+import secrets
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -28,53 +36,20 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench._stack import (  # noqa: E402
+    Batch,
+    Stack,
+    bench_database,
+    gzip_batch,
+    percentile,
+    run_load,
+)
+from bench._stack import make_events as events  # noqa: E402
+
 BATCH = 500
 GOAL = 0.30
-CONTRACTS = ["ticket_schema", "pii", "prompt_injection", "length", "no_refusal"]
-
-
-def events(n: int, *, seed: int, span: timedelta, prefix: str) -> list[dict[str, Any]]:
-    """Return ``n`` realistic events spread over ``span`` before now."""
-    rng = random.Random(seed)
-    now = datetime.now(UTC)
-    out = []
-    for i in range(n):
-        valid = rng.random() > 0.1
-        out.append(
-            {
-                "event_id": f"{prefix}-{i}",
-                "call_id": f"{prefix}-c{i // 3}",
-                "timestamp": (now - span * rng.random()).isoformat(),
-                "contract": rng.choice(CONTRACTS),
-                "contract_version": rng.choice([None, 1, 2]),
-                "category": "output",
-                "is_valid": valid,
-                "error": False,
-                "severity": "error",
-                "enforcement": "strict",
-                "message": "" if valid else "the answer is not valid JSON: Expecting value at line 1",
-                "outcome": "passed" if valid else "repaired",
-                "input_excerpt": "File a ticket: the printer on floor 3 is on fire again, send someone.",
-                "output_excerpt": '{"title": "Printer on fire", "priority": "high"}',
-                "latency_ms": round(rng.lognormvariate(0, 1), 3),
-                "llm_latency_ms": round(rng.uniform(200, 900), 1),
-                "model": "gpt-4o-mini",
-                "provider": "openai",
-                "endpoint": "chat.completions",
-                "prompt_tokens": rng.randrange(20, 400),
-                "completion_tokens": rng.randrange(5, 200),
-                "auto_fix_attempted": not valid,
-                "auto_fix_succeeded": not valid,
-                "retries": 0 if valid else 1,
-                "session_id": None,
-                "turn": None,
-                "experiment": "exp1",
-                "variant": rng.choice(["a", "b"]),
-                "trace_id": None,
-                "sdk_version": "0.1.0",
-            }
-        )
-    return out
+# Through gunicorn, over loopback (issue "scale and operations", goal 4).
+HTTP_GOAL = 0.50
 
 
 def copy_rows(dsn: dict[str, Any], project_id: int, items: list[dict[str, Any]]) -> float:
@@ -112,19 +87,118 @@ def copy_rows(dsn: dict[str, Any], project_id: int, items: list[dict[str, Any]])
         return time.perf_counter() - started
 
 
+def http_main(args: argparse.Namespace) -> int:
+    """Ingest through gunicorn over loopback, then the same rows by raw COPY; print the ratio."""
+    import tempfile
+
+    with bench_database("test_llmc_ingest_http") as db, tempfile.TemporaryDirectory() as workdir:
+        from django.db import connection
+
+        from contracts_app import partitions, services
+        from contracts_app.models import ValidationEvent
+
+        partitions.partitions_ensure()
+        project = services.project_create(name="Bench")
+        _, key = services.api_key_create(project=project, name="bench")
+        items = events(args.ingest_events, seed=1, span=timedelta(hours=1), prefix="http")
+        warm = events(args.workers * 4 * args.batch, seed=3, span=timedelta(hours=1), prefix="warm")
+
+        def batches(rows: list[dict[str, Any]]) -> list[Batch]:
+            return [
+                Batch(
+                    # Many SDK instances, as in production: one instance row is a row lock
+                    # every batch of that instance takes.
+                    gzip_batch(rows[i : i + args.batch], instance=f"bench-{(i // args.batch) % 64}"),
+                    [e["event_id"] for e in rows[i : i + args.batch]],
+                )
+                for i in range(0, len(rows), args.batch)
+            ]
+
+        bodies, warm_bodies = batches(items), batches(warm)
+        concurrency = args.concurrency or 2 * args.workers
+        stack = Stack(db["url"], Path(workdir))
+        try:
+            url = stack.start_web(args.workers)
+            stack.wait_ready()
+            # Warm-up: every web process imports its code and opens its database connection.
+            warmed = run_load(
+                url,
+                {0: key},
+                lambda i: warm_bodies[i] if i < len(warm_bodies) else None,
+                concurrency=concurrency,
+            )
+            assert not warmed.failures, warmed.failures
+            with connection.cursor() as cursor:
+                cursor.execute(f"TRUNCATE {ValidationEvent._meta.db_table}, contracts_app_pendingevent")
+                cursor.execute("VACUUM ANALYZE")
+            load = run_load(
+                url,
+                {0: key},
+                lambda i: bodies[i] if i < len(bodies) else None,
+                concurrency=concurrency,
+                batch_events=args.batch,
+            )
+            stack.check_alive()
+        finally:
+            stack.stop()
+        assert not load.failures, load.failures[:3]
+        assert load.accepted == len(items) and load.rejected == 0, (load.accepted, load.rejected)
+        assert ValidationEvent.objects.count() == len(items)
+        http_rate = len(items) / load.seconds
+
+        # The same rows by one raw binary COPY into the same (emptied) table.
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {ValidationEvent._meta.db_table}, contracts_app_pendingevent")
+            cursor.execute("VACUUM ANALYZE")
+        copy_s = copy_rows(db["dsn"], project.pk, items)
+        copy_rate = len(items) / copy_s
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            version = cursor.fetchone()[0]
+    ratio = http_rate / copy_rate
+    print(
+        f"Postgres {version}, {os.cpu_count()} cores; gunicorn with {args.workers} sync workers on loopback, "
+        f"{concurrency} client threads, gzip batches of {args.batch}, {len(items):,} events"
+    )
+    print(f"  HTTP ingest through gunicorn:       {http_rate:>10,.0f} events/s  ({load.seconds:.1f} s)")
+    print(
+        f"  request latency: p50 {percentile(load.latencies_ms, 0.5):.0f} ms, "
+        f"p99 {percentile(load.latencies_ms, 0.99):.0f} ms over {len(load.latencies_ms)} requests "
+        f"({load.retries} answered 429/503 and were sent again)"
+    )
+    print(f"  raw binary COPY of the same rows:   {copy_rate:>10,.0f} rows/s")
+    print(f"  ratio: {ratio:.0%} (goal >= {HTTP_GOAL:.0%})")
+    ok = ratio >= HTTP_GOAL
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--ingest-events", type=int, default=100_000, help="events sent through the API")
     parser.add_argument("--events", type=int, default=200_000, help="events of the aggregation pass")
+    parser.add_argument(
+        "--http", action="store_true", help="ingest through gunicorn over loopback instead of in process"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (--http)")
+    parser.add_argument(
+        "--concurrency", type=int, default=0, help="client threads (--http; default: 2 per gunicorn worker)"
+    )
+    parser.add_argument("--batch", type=int, default=BATCH, help="events per request (--http)")
     args = parser.parse_args()
+    if args.http:
+        if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+            print("bench/ingest_bench.py needs DATABASE_URL pointing at Postgres", file=sys.stderr)
+            return 2
+        return http_main(args)
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         print("bench/ingest_bench.py needs DATABASE_URL pointing at Postgres", file=sys.stderr)
         return 2
     # A production-like process: no query log, no debug pages.
     os.environ["DEBUG"] = "0"
-    os.environ.setdefault("SECRET_KEY", "ingest-bench-only")
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
     import django
 
