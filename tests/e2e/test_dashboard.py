@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -75,6 +76,14 @@ class TestLogin:
 FAILING_BY_MINUTE = {6: 1, 5: 0, 4: 2, 3: 0, 2: 3, 1: 1}
 
 
+def expect_value(read: Callable[[], Any], expected: Any, timeout_s: float = 10.0) -> None:
+    """Wait until ``read()`` returns ``expected`` (a chart's state settles a frame after the input)."""
+    deadline = time.monotonic() + timeout_s
+    while (value := read()) != expected:
+        assert time.monotonic() < deadline, f"{value!r} != {expected!r}"
+        time.sleep(0.05)
+
+
 class TestOverview:
     def test_it_draws_the_charts_from_the_rollups(self, page: Page, cast: Cast, shot: Shot) -> None:
         now = timezone.now()
@@ -122,6 +131,69 @@ class TestOverview:
         expect(page.locator("#chart-latency .barlayer .trace")).to_have_count(2)
         expect(page.locator("table.top", has_text="Failing contracts")).to_contain_text("json_format")
         shot(page, "overview")
+
+    def test_the_30_s_refresh_brings_new_figures_and_keeps_the_zoom_and_legend_choice(
+        self, page: Page, cast: Cast, shot: Shot
+    ) -> None:
+        now = timezone.now()
+        events = [
+            make_event(
+                timestamp=(now - timedelta(minutes=minute)).isoformat(),
+                contract=contract,
+                is_valid=minute % 3 != 0,
+                outcome="passed" if minute % 3 != 0 else "violated",
+            )
+            for minute in range(1, 50)
+            for contract in ("json_format", "no_pii")
+        ]
+        assert services.event_ingest_batch(project=cast.project_a, events=events).accepted == 98
+        services.rollups_aggregate()
+
+        # The page's own clock: the refresh is htmx's "every 30s" timer, run by moving time on.
+        page.clock.install()
+        page.goto("/p/alpha/?range=1h")
+        validations = page.locator("dl.numbers .number", has_text="Validations").first.locator("dd")
+        expect(validations).to_have_text("98")
+        chart = page.locator("#chart-violation-rate")
+        expect(chart.locator(".main-svg").first).to_be_visible()
+
+        # Zoom in by dragging across the middle of the plot, as a user does.
+        area = chart.locator(".nsewdrag").first.bounding_box()
+        assert area is not None
+        y = area["y"] + area["height"] / 2
+        page.mouse.move(area["x"] + area["width"] * 0.3, y)
+        page.mouse.down()
+        page.mouse.move(area["x"] + area["width"] * 0.5, y + 2, steps=5)
+        page.mouse.move(area["x"] + area["width"] * 0.6, y + 2, steps=5)
+        page.mouse.up()
+        read_range = "el => el._fullLayout.xaxis.range.slice()"
+        zoomed = chart.evaluate(read_range)
+        full = page.evaluate(
+            "() => { const x = document.getElementById('chart-violation-rate').data[0].x;"
+            " return [x[0], x[x.length - 1]]; }"
+        )
+        assert zoomed[0] > full[0] and zoomed[1] < full[1], (zoomed, full)
+        points = "el => el.data[0].y.filter(v => v !== null).length"
+        before = chart.evaluate(points)
+        # And hide a contract's line from the legend.
+        name = page.locator(".legendtext", has_text=re.compile(r"^no_pii$"))
+        chart.locator(".legend .traces", has=name).locator(".legendtoggle").click()
+        hidden = "el => el.data.filter(t => t.visible === 'legendonly').map(t => t.name)"
+        expect_value(lambda: chart.evaluate(hidden), ["no_pii"])
+
+        # New events arrive; the refresh brings them.
+        later = [make_event(timestamp=now.isoformat(), contract="json_format") for _ in range(2)]
+        assert services.event_ingest_batch(project=cast.project_a, events=later).accepted == 2
+        services.rollups_aggregate()
+        page.clock.run_for(31_000)
+        expect(validations).to_have_text("100")
+        # The chart took the new figure (a point for the current minute) and kept what the
+        # user chose.
+        expect_value(lambda: chart.evaluate(points), before + 1)
+        assert chart.evaluate(read_range) == zoomed
+        assert chart.evaluate("el => el._fullLayout.xaxis.autorange") is False
+        assert chart.evaluate(hidden) == ["no_pii"]
+        shot(page, "overview-refreshed-zoomed")
 
 
 class TestViolationAndTrace:
