@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -17,7 +16,7 @@ from llm_contracts import ContractViolationError, FunctionContract
 from llm_contracts.testing import FakeLLM
 from tests.server.conftest import Cast, make_event
 
-from .conftest import Shot, reporting_client
+from .conftest import Shot, chart_kept, chart_zoom_and_hide, expect_value, reporting_client
 
 pytestmark = pytest.mark.e2e
 
@@ -74,14 +73,6 @@ class TestLogin:
 
 
 FAILING_BY_MINUTE = {6: 1, 5: 0, 4: 2, 3: 0, 2: 3, 1: 1}
-
-
-def expect_value(read: Callable[[], Any], expected: Any, timeout_s: float = 10.0) -> None:
-    """Wait until ``read()`` returns ``expected`` (a chart's state settles a frame after the input)."""
-    deadline = time.monotonic() + timeout_s
-    while (value := read()) != expected:
-        assert time.monotonic() < deadline, f"{value!r} != {expected!r}"
-        time.sleep(0.05)
 
 
 class TestOverview:
@@ -157,29 +148,9 @@ class TestOverview:
         chart = page.locator("#chart-violation-rate")
         expect(chart.locator(".main-svg").first).to_be_visible()
 
-        # Zoom in by dragging across the middle of the plot, as a user does.
-        area = chart.locator(".nsewdrag").first.bounding_box()
-        assert area is not None
-        y = area["y"] + area["height"] / 2
-        page.mouse.move(area["x"] + area["width"] * 0.3, y)
-        page.mouse.down()
-        page.mouse.move(area["x"] + area["width"] * 0.5, y + 2, steps=5)
-        page.mouse.move(area["x"] + area["width"] * 0.6, y + 2, steps=5)
-        page.mouse.up()
-        read_range = "el => el._fullLayout.xaxis.range.slice()"
-        zoomed = chart.evaluate(read_range)
-        full = page.evaluate(
-            "() => { const x = document.getElementById('chart-violation-rate').data[0].x;"
-            " return [x[0], x[x.length - 1]]; }"
-        )
-        assert zoomed[0] > full[0] and zoomed[1] < full[1], (zoomed, full)
         points = "el => el.data[0].y.filter(v => v !== null).length"
         before = chart.evaluate(points)
-        # And hide a contract's line from the legend.
-        name = page.locator(".legendtext", has_text=re.compile(r"^no_pii$"))
-        chart.locator(".legend .traces", has=name).locator(".legendtoggle").click()
-        hidden = "el => el.data.filter(t => t.visible === 'legendonly').map(t => t.name)"
-        expect_value(lambda: chart.evaluate(hidden), ["no_pii"])
+        zoomed = chart_zoom_and_hide(page, chart, "no_pii")
 
         # New events arrive; the refresh brings them.
         later = [make_event(timestamp=now.isoformat(), contract="json_format") for _ in range(2)]
@@ -190,9 +161,7 @@ class TestOverview:
         # The chart took the new figure (a point for the current minute) and kept what the
         # user chose.
         expect_value(lambda: chart.evaluate(points), before + 1)
-        assert chart.evaluate(read_range) == zoomed
-        assert chart.evaluate("el => el._fullLayout.xaxis.autorange") is False
-        assert chart.evaluate(hidden) == ["no_pii"]
+        chart_kept(chart, zoomed, "no_pii")
         shot(page, "overview-refreshed-zoomed")
 
 
