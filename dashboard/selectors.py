@@ -256,8 +256,8 @@ def overview_for(*, project: Project, time_range: TimeRange, top: int = 10) -> O
     by_model: dict[str, list[int]] = {}
     by_severity: dict[str, list[int]] = {}
     for model, severity, n, v in _breakdown(project, time_range, window):
-        for key, table_ in ((model, by_model), (severity, by_severity)):
-            cell = table_.setdefault(key, [0, 0])
+        for key, table in ((model, by_model), (severity, by_severity)):
+            cell = table.setdefault(key, [0, 0])
             cell[0] += n
             cell[1] += v
     overview.by_model = _top(by_model, top)
