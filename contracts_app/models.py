@@ -397,6 +397,7 @@ class MinuteRollup(Rollup):
             )
         ]
         indexes = [models.Index(fields=["project", "contract", "bucket"], name="minuterollup_lookup")]
+        # On Postgres, migration 0010 adds minuterollup_series for the overview's series.
 
 
 class HourRollup(Rollup):
@@ -408,6 +409,7 @@ class HourRollup(Rollup):
             )
         ]
         indexes = [models.Index(fields=["project", "contract", "bucket"], name="hourrollup_lookup")]
+        # On Postgres, migration 0010 adds hourrollup_series for the overview's series.
 
 
 class Breakdown(models.Model):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from django.utils.html import escape
 
-from dashboard.lib.tz import chart_time
+from dashboard.lib.tz import chart_times
 from dashboard.selectors import Overview
 
 Figure = dict[str, Any]
@@ -37,38 +36,42 @@ def _iso(at: datetime) -> str:
 def _local_times(buckets: list[datetime]) -> list[str]:
     # Plotly has no time zones (it draws epoch numbers in the browser's zone): give it the
     # wall time of the page's one time zone, the zone of the header and the date inputs.
-    return [chart_time(b) for b in buckets]
+    return chart_times(buckets)
 
 
-def _rate(count: int, violations: int) -> float | None:
-    return None if count == 0 else round(100.0 * violations / count, 3)
+def _rates(counts: list[int], violations: list[int]) -> list[float | None]:
+    # The violation rate in percent, None where nothing was validated.
+    return [None if n == 0 else round(100.0 * v / n, 3) for n, v in zip(counts, violations, strict=True)]
 
 
-def violation_rate_figure(overview: Overview) -> Figure:
-    """Return the violation rate (%) over time: the total and the most failing contracts."""
-    buckets = overview.time_range.buckets()
-    x = _local_times(buckets)
-    totals = [_sum_cells(overview.cells.get(b, {}).values()) for b in buckets]
+def violation_rate_figure(overview: Overview, x: list[str] | None = None) -> Figure:
+    """Return the violation rate (%) over time: the total and the most failing contracts.
+
+    ``x`` is the buckets' wall times, when the caller has them already.
+    """
+    series = overview.series()
+    x = x if x is not None else _local_times(series.buckets)
     data = [
         {
             "type": "scatter",
             "mode": "lines",
             "name": "all contracts",
             "x": x,
-            "y": [_rate(n, v) for n, v in totals],
+            "y": _rates(series.counts, series.violations),
             "connectgaps": False,
             "line": {"width": 3},
         }
     ]
+    empty = [0] * len(series.buckets)
     for contract in overview.contracts()[:MAX_CONTRACT_LINES]:
-        cells = [overview.cells.get(b, {}).get(contract, (0, 0)) for b in buckets]
+        counts, violations = series.by_contract.get(contract, (empty, empty))
         data.append(
             {
                 "type": "scatter",
                 "mode": "lines",
                 "name": _label(contract),
                 "x": x,
-                "y": [_rate(n, v) for n, v in cells],
+                "y": _rates(counts, violations),
                 "connectgaps": False,
             }
         )
@@ -81,12 +84,13 @@ def violation_rate_figure(overview: Overview) -> Figure:
     return {"data": data, "layout": layout}
 
 
-def validations_figure(overview: Overview) -> Figure:
+def validations_figure(overview: Overview, x: list[str] | None = None) -> Figure:
     """Return the validations per minute over time."""
-    buckets = overview.time_range.buckets()
+    series = overview.series()
     minutes = overview.time_range.step.total_seconds() / 60
-    y = [round(_sum_cells(overview.cells.get(b, {}).values())[0] / minutes, 3) for b in buckets]
-    data = [{"type": "bar", "name": "validations / min", "x": _local_times(buckets), "y": y}]
+    y = [round(n / minutes, 3) for n in series.counts]
+    x = x if x is not None else _local_times(series.buckets)
+    data = [{"type": "bar", "name": "validations / min", "x": x, "y": y}]
     layout = {
         **_LAYOUT,
         "title": {"text": "Validations per minute"},
@@ -95,6 +99,29 @@ def validations_figure(overview: Overview) -> Figure:
         "bargap": 0,
     }
     return {"data": data, "layout": layout}
+
+
+def overview_figures(overview: Overview) -> dict[str, Figure]:
+    """Return the overview's three figures, ready for the page (see ``shared_x``)."""
+    x = _local_times(overview.series().buckets)
+    return {
+        "violation_rate": shared_x(violation_rate_figure(overview, x)),
+        "validations": shared_x(validations_figure(overview, x)),
+        "latency": latency_figure(overview),
+    }
+
+
+def shared_x(figure: Figure) -> Figure:
+    """Write the x values the traces share once, as ``figure["x"]``, for charts.js to hand out.
+
+    A day of minutes is 1,440 dates per line: nine lines would repeat them nine times in
+    the page.
+    """
+    traces = figure["data"]
+    if not traces or any("x" not in trace or trace["x"] is not traces[0]["x"] for trace in traces):
+        return figure
+    x = traces[0]["x"]
+    return {**figure, "x": x, "data": [{k: v for k, v in trace.items() if k != "x"} for trace in traces]}
 
 
 def latency_figure(overview: Overview) -> Figure:
@@ -120,27 +147,23 @@ def latency_figure(overview: Overview) -> Figure:
     return {"data": data, "layout": layout}
 
 
-def _sum_cells(cells: Iterable[tuple[int, int]]) -> tuple[int, int]:
-    n = v = 0
-    for count, violations in cells:
-        n += count
-        v += violations
-    return n, v
-
-
 # CSV: the same data as the charts, one row per point.
 
 
 def violation_rate_rows(overview: Overview) -> Rows:
     """Return bucket, contract, validations, violations and rate rows; contract "*" is the total."""
     rows: Rows = [["bucket", "contract", "validations", "violations", "violation_rate"]]
-    for bucket in overview.time_range.buckets():
-        cells = overview.cells.get(bucket, {})
-        n, v = _sum_cells(cells.values())
+    series = overview.series()
+    names = sorted(series.by_contract)
+    for i, bucket in enumerate(series.buckets):
+        n, v = series.counts[i], series.violations[i]
         rows.append([_iso(bucket), "*", n, v, _csv_rate(n, v)])
-        for contract in sorted(cells):
-            n, v = cells[contract]
-            rows.append([_iso(bucket), contract, n, v, _csv_rate(n, v)])
+        for contract in names:
+            counts, violations = series.by_contract[contract]
+            if counts[i]:
+                rows.append(
+                    [_iso(bucket), contract, counts[i], violations[i], _csv_rate(counts[i], violations[i])]
+                )
     return rows
 
 
@@ -148,8 +171,8 @@ def validations_rows(overview: Overview) -> Rows:
     """Return bucket, validations and validations-per-minute rows."""
     minutes = overview.time_range.step.total_seconds() / 60
     rows: Rows = [["bucket", "validations", "per_minute"]]
-    for bucket in overview.time_range.buckets():
-        n, _ = _sum_cells(overview.cells.get(bucket, {}).values())
+    series = overview.series()
+    for bucket, n in zip(series.buckets, series.counts, strict=True):
         rows.append([_iso(bucket), n, round(n / minutes, 3)])
     return rows
 

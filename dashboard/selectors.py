@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 from django.core import signing
 from django.db import connection
-from django.db.models import BigIntegerField, BooleanField, Func, Q, QuerySet, Sum
+from django.db.models import BigIntegerField, BooleanField, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -67,10 +67,10 @@ class TimeRange:
         unit = "hour" if self.hourly else "minute"
         first = _floor(self.start, unit)
         out = []
-        at = first
+        at, step = first, self.step
         while at < self.end:
             out.append(at)
-            at += self.step
+            at += step
         return out
 
 
@@ -110,12 +110,61 @@ def _datetime_param(params: Mapping[str, str], name: str, now: datetime) -> date
 # Overview.
 
 
+# (validations, violations) of one contract in one bucket.
+Cell = tuple[int, int]
+
+
+@dataclass
+class Series:
+    """Validations and violations per bucket of a range: the total and each contract's, oldest first.
+
+    Every list has one item per bucket of ``TimeRange.buckets()``. A contract's count is 0
+    exactly where it has no rollup row (a row counts at least one event).
+    """
+
+    buckets: list[datetime]
+    counts: list[int]
+    violations: list[int]
+    by_contract: dict[str, tuple[list[int], list[int]]]
+
+    @classmethod
+    def of_cells(cls, buckets: list[datetime], cells: Mapping[datetime, Mapping[str, Cell]]) -> Series:
+        """Return the series of sparse ``cells`` (bucket -> contract -> (count, violations))."""
+        series = cls.empty(buckets)
+        index = {bucket: i for i, bucket in enumerate(buckets)}
+        for bucket, row in cells.items():
+            i = index.get(bucket)
+            if i is not None:
+                for contract, (n, v) in row.items():
+                    series.add(i, contract, n, v)
+        return series
+
+    @classmethod
+    def empty(cls, buckets: list[datetime]) -> Series:
+        size = len(buckets)
+        return cls(buckets, [0] * size, [0] * size, {})
+
+    def add(self, i: int, contract: str, n: int, v: int) -> None:
+        """Add one (bucket, contract) row: ``n`` validations, ``v`` violations, in bucket ``i``."""
+        line = self.by_contract.get(contract)
+        if line is None:
+            size = len(self.buckets)
+            line = self.by_contract[contract] = ([0] * size, [0] * size)
+        line[0][i] += n
+        line[1][i] += v
+        self.counts[i] += n
+        self.violations[i] += v
+
+
 @dataclass
 class Overview:
-    """What the overview shows for one project and time range, all read from rollups."""
+    """What the overview shows for one project and time range, all read from rollups.
+
+    ``cells`` (bucket -> contract -> (count, violations)) builds an overview by hand;
+    ``overview_for`` fills the same figures straight into ``series()``.
+    """
 
     time_range: TimeRange
-    # bucket -> contract -> (count, violations)
     cells: dict[datetime, dict[str, tuple[int, int]]] = field(default_factory=dict)
     count: int = 0
     violations: int = 0
@@ -126,6 +175,13 @@ class Overview:
     by_contract: list[tuple[str, int, int]] = field(default_factory=list)
     by_model: list[tuple[str, int, int]] = field(default_factory=list)
     by_severity: list[tuple[str, int, int]] = field(default_factory=list)
+    _series: Series | None = field(default=None, repr=False)
+
+    def series(self) -> Series:
+        """Return the validations and violations per bucket, in total and per contract."""
+        if self._series is None:
+            self._series = Series.of_cells(self.time_range.buckets(), self.cells)
+        return self._series
 
     @property
     def violation_rate(self) -> float | None:
@@ -153,56 +209,53 @@ class Overview:
 
 
 def overview_for(*, project: Project, time_range: TimeRange, top: int = 10) -> Overview:
-    """Read the overview of ``project`` over ``time_range`` from the rollups, in three queries."""
+    """Read the overview of ``project`` over ``time_range`` from the rollups, in four queries at most."""
     rollup = HourRollup if time_range.hourly else MinuteRollup
-    breakdown = HourBreakdown if time_range.hourly else MinuteBreakdown
     unit = "hour" if time_range.hourly else "minute"
-    window = {"project": project, "bucket__gte": _floor(time_range.start, unit), "bucket__lt": time_range.end}
+    first = _floor(time_range.start, unit)
+    window = {"project": project, "bucket__gte": first, "bucket__lt": time_range.end}
     overview = Overview(time_range=time_range)
-    per_contract: dict[str, list[int]] = {}
-    # Query 1: the series, per bucket and contract. Up to a point per minute and contract:
-    # read as plain tuples with the bucket as epoch seconds, since converting thousands of
-    # timestamps row by row costs more than the query itself.
-    series = (
-        rollup.objects.filter(**window)
-        .annotate(at=_EpochSeconds("bucket"))
-        .values_list("at", "contract")
-        .annotate(n=_int_sum("count"), v=_int_sum("violations"))
-        .order_by()
+    # Query 1: the series, per bucket and contract: up to a point per minute and contract,
+    # read as (bucket index, contract, count, violations). The index is computed from each
+    # group's bucket after grouping (a covering index feeds the grouping in bucket order),
+    # and lands straight in per-bucket lists: no timestamp is parsed or hashed per row.
+    series = overview._series = Series.empty(time_range.buckets())
+    step = int(time_range.step.total_seconds())
+    epoch = _EPOCH[connection.vendor].format(column="bucket")
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT ({epoch} - %s) / %s, contract, CAST(SUM({quote('count')}) AS BIGINT), "
+        f"CAST(SUM(violations) AS BIGINT) FROM {quote(rollup._meta.db_table)} "
+        "WHERE project_id = %s AND bucket >= %s AND bucket < %s GROUP BY bucket, contract"
     )
-    sql, params = series.query.sql_with_params()
+    adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [int(first.timestamp()), step, project.pk, adapt(first), adapt(time_range.end)])
         rows = cursor.fetchall()
-    moments: dict[int, datetime] = {}
-    for at, contract, n, v in rows:
-        bucket = moments.get(at)
-        if bucket is None:
-            bucket = moments[at] = datetime.fromtimestamp(at, UTC)
-        overview.cells.setdefault(bucket, {})[contract] = (n, v)
-        totals = per_contract.setdefault(contract, [0, 0])
-        totals[0] += n
-        totals[1] += v
-    overview.by_contract = sorted(
-        ((name, n, v) for name, (n, v) in per_contract.items()), key=lambda r: (-r[2], -r[1], r[0])
-    )[:top]
-    # Query 2: the sums and latency histograms over the whole range.
+    # Series.add, inlined for a day's 11,000 rows; the query gives one row per bucket and contract.
+    counts, violations = series.counts, series.violations
+    lines, size = series.by_contract, len(series.buckets)
+    for i, contract, n, v in rows:
+        line = lines.get(contract)
+        if line is None:
+            line = lines[contract] = ([0] * size, [0] * size)
+        line[0][i] = n
+        line[1][i] = v
+        counts[i] += n
+        violations[i] += v
+    overview.by_contract = _top({name: [sum(line[0]), sum(line[1])] for name, line in lines.items()}, top)
+    # Query 2 (and 3 for a day: the edges): the sums and latency histograms over the range.
     sums = _range_sums(project, time_range, window)
-    overview.count = sums["count"] or 0
-    overview.violations = sums["violations"] or 0
-    overview.fixes_attempted = sums["fixes_attempted"] or 0
-    overview.fixes_succeeded = sums["fixes_succeeded"] or 0
-    overview.histogram = [sums[name] or 0 for name in BUCKET_FIELDS]
-    overview.llm_histogram = [sums[name] or 0 for name in LLM_BUCKET_FIELDS]
-    # Query 3: the model/severity breakdown.
+    overview.count = sums["count"]
+    overview.violations = sums["violations"]
+    overview.fixes_attempted = sums["fixes_attempted"]
+    overview.fixes_succeeded = sums["fixes_succeeded"]
+    overview.histogram = [sums[name] for name in BUCKET_FIELDS]
+    overview.llm_histogram = [sums[name] for name in LLM_BUCKET_FIELDS]
+    # The last: the model/severity breakdown, from whole hours and the minutes at the edges.
     by_model: dict[str, list[int]] = {}
     by_severity: dict[str, list[int]] = {}
-    for model, severity, n, v in (
-        breakdown.objects.filter(**window)
-        .values_list("model", "severity")
-        .annotate(n=_int_sum("count"), v=_int_sum("violations"))
-        .order_by()
-    ):
+    for model, severity, n, v in _breakdown(project, time_range, window):
         for key, table in ((model, by_model), (severity, by_severity)):
             cell = table.setdefault(key, [0, 0])
             cell[0] += n
@@ -212,47 +265,69 @@ def overview_for(*, project: Project, time_range: TimeRange, top: int = 10) -> O
     return overview
 
 
+# The seconds since 1970 of a UTC timestamp column, as an integer, per database.
+_EPOCH = {
+    "postgresql": "CAST(EXTRACT(EPOCH FROM {column}) AS BIGINT)",
+    "sqlite": "CAST(strftime('%%s', {column}) AS INTEGER)",
+}
+
+# (model, severity, count, violations)
+BreakdownRow = tuple[str, str, int, int]
 _SUMMED = ("count", "violations", "fixes_attempted", "fixes_succeeded", *BUCKET_FIELDS, *LLM_BUCKET_FIELDS)
+
+
+def _hours_and_edges(time_range: TimeRange, window: dict[str, Any]) -> tuple[datetime, datetime] | None:
+    """Return the whole hours [first, last) inside a minute range, or None when it has none.
+
+    An hour row is the sum of its minute rows (one aggregation pass writes both), and
+    reading 23 hours instead of 1,380 minutes takes a sixtieth of the rows.
+    """
+    if time_range.hourly:
+        return None
+    first_hour = _floor(window["bucket__gte"] + timedelta(minutes=59), "hour")
+    last_hour = _floor(time_range.end, "hour")
+    return None if last_hour <= first_hour else (first_hour, last_hour)
+
+
+def _edges(window: dict[str, Any], end: datetime, hours: tuple[datetime, datetime]) -> Q:
+    return Q(bucket__gte=window["bucket__gte"], bucket__lt=hours[0]) | Q(bucket__gte=hours[1], bucket__lt=end)
 
 
 def _range_sums(project: Project, time_range: TimeRange, window: dict[str, Any]) -> dict[str, int]:
     """Sum the figures over the range: whole hours from the hour rollups, the edges from minutes."""
     if time_range.hourly:
         return _sums(HourRollup.objects.filter(**window))
-    first_hour = _floor(window["bucket__gte"] + timedelta(minutes=59), "hour")
-    last_hour = _floor(time_range.end, "hour")
-    if last_hour <= first_hour:
+    hours = _hours_and_edges(time_range, window)
+    if hours is None:
         return _sums(MinuteRollup.objects.filter(**window))
-    # An hour row is the sum of its minute rows (one aggregation pass writes both), and
-    # reading 23 hours instead of 1,380 minutes takes a sixtieth of the rows.
-    hours = _sums(HourRollup.objects.filter(project=project, bucket__gte=first_hour, bucket__lt=last_hour))
-    edges = _sums(
-        MinuteRollup.objects.filter(project=project).filter(
-            Q(bucket__gte=window["bucket__gte"], bucket__lt=first_hour)
-            | Q(bucket__gte=last_hour, bucket__lt=time_range.end)
-        )
-    )
-    return {name: hours[name] + edges[name] for name in _SUMMED}
+    whole = _sums(HourRollup.objects.filter(project=project, bucket__gte=hours[0], bucket__lt=hours[1]))
+    edges = _sums(MinuteRollup.objects.filter(project=project).filter(_edges(window, time_range.end, hours)))
+    return {name: whole[name] + edges[name] for name in _SUMMED}
+
+
+def _breakdown(project: Project, time_range: TimeRange, window: dict[str, Any]) -> list[BreakdownRow]:
+    """Return (model, severity, count, violations) rows over the range, whole hours read from hour rows."""
+    hours = _hours_and_edges(time_range, window)
+    if time_range.hourly:
+        rows = HourBreakdown.objects.filter(**window)
+    elif hours is None:
+        rows = MinuteBreakdown.objects.filter(**window)
+    else:
+        whole = HourBreakdown.objects.filter(project=project, bucket__gte=hours[0], bucket__lt=hours[1])
+        edges = MinuteBreakdown.objects.filter(project=project).filter(_edges(window, time_range.end, hours))
+        # One query: both sums side by side; the caller adds them up.
+        return list(_by_model_and_severity(whole).union(_by_model_and_severity(edges), all=True))
+    return list(_by_model_and_severity(rows))
+
+
+def _by_model_and_severity(rows: QuerySet[Any]) -> QuerySet[Any]:
+    sums = {"n": _int_sum("count"), "v": _int_sum("violations")}
+    return rows.values_list("model", "severity").annotate(**sums).order_by()
 
 
 def _sums(qs: QuerySet[Any]) -> dict[str, int]:
     sums = qs.aggregate(**{name: _int_sum(name) for name in _SUMMED})
     return {name: sums[name] or 0 for name in _SUMMED}
-
-
-class _EpochSeconds(Func):
-    """The seconds since 1970 of a UTC timestamp column, as an integer."""
-
-    output_field = BigIntegerField()
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(
-            compiler, connection, template="CAST(EXTRACT(EPOCH FROM %(expressions)s) AS BIGINT)"
-        )
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        template = "CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)"
-        return self.as_sql(compiler, connection, template=template)
 
 
 def _int_sum(name: str) -> Cast:

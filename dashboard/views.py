@@ -96,11 +96,7 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
         "nav": "overview",
         "o": data,
         "ranges": list(selectors.RANGES),
-        "charts": {
-            "violation_rate": charts.violation_rate_figure(data),
-            "validations": charts.validations_figure(data),
-            "latency": charts.latency_figure(data),
-        },
+        "charts": charts.overview_figures(data),
         "numbers": charts.overview_numbers(data),
         # Each row links to the explorer filtered by it (the third item names the filter).
         "tops": [

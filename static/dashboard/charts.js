@@ -7,6 +7,10 @@
       var target = document.getElementById(tag.id.slice(0, -"-data".length));
       if (!target || !window.Plotly) { return; }
       var figure = JSON.parse(tag.textContent);
+      // The x values every trace shares come once, beside the traces (charts.shared_x).
+      if (figure.x) {
+        figure.data.forEach(function (trace) { if (!trace.x) { trace.x = figure.x; } });
+      }
       // A constant uirevision keeps the user's zoom, pan and legend selection when the
       // 30 s refresh brings new data; Plotly.react updates the chart in place.
       var layout = Object.assign({}, figure.layout, { uirevision: target.id });

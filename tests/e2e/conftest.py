@@ -7,6 +7,7 @@ storage) and page. Screenshots of the pages land in ``test-artifacts/``.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.test import Client
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from llm_contracts import ContractOpenAI, FunctionContract
 from llm_contracts.reporting import Reporter
@@ -179,3 +180,47 @@ def editor_fill(page: Page, text: str) -> None:
         }""",
         text,
     )
+
+
+def expect_value(read: Callable[[], Any], expected: Any, timeout_s: float = 10.0) -> None:
+    """Wait until ``read()`` returns ``expected`` (a chart's state settles a frame after the input)."""
+    deadline = time.monotonic() + timeout_s
+    while (value := read()) != expected:
+        assert time.monotonic() < deadline, f"{value!r} != {expected!r}"
+        time.sleep(0.05)
+
+
+# What a Plotly chart element shows: its x range, and the lines hidden from its legend.
+X_RANGE = "el => el._fullLayout.xaxis.range.slice()"
+HIDDEN = "el => el.data.filter(t => t.visible === 'legendonly').map(t => t.name)"
+
+
+def chart_zoom_and_hide(page: Page, chart: Locator, line: str) -> list[Any]:
+    """Zoom ``chart`` in by dragging across its middle and hide ``line`` from its legend, as a user does.
+
+    Return the zoomed x range.
+    """
+    expect(chart.locator(".main-svg").first).to_be_visible()
+    chart.scroll_into_view_if_needed()
+    area = chart.locator(".nsewdrag").first.bounding_box()
+    assert area is not None
+    y = area["y"] + area["height"] / 2
+    page.mouse.move(area["x"] + area["width"] * 0.3, y)
+    page.mouse.down()
+    page.mouse.move(area["x"] + area["width"] * 0.5, y + 2, steps=5)
+    page.mouse.move(area["x"] + area["width"] * 0.6, y + 2, steps=5)
+    page.mouse.up()
+    zoomed = chart.evaluate(X_RANGE)
+    full = chart.evaluate("el => { const x = el.data[0].x; return [x[0], x[x.length - 1]]; }")
+    assert full[0] < zoomed[0] < zoomed[1] < full[1], (zoomed, full)
+    name = page.locator(".legendtext", has_text=re.compile(rf"^{re.escape(line)}$"))
+    chart.locator(".legend .traces", has=name).locator(".legendtoggle").click()
+    expect_value(lambda: chart.evaluate(HIDDEN), [line])
+    return zoomed
+
+
+def chart_kept(chart: Locator, zoomed: list[Any], line: str) -> None:
+    """Assert that ``chart`` still shows the x range ``zoomed`` and still hides ``line``."""
+    assert chart.evaluate(X_RANGE) == zoomed
+    assert chart.evaluate("el => el._fullLayout.xaxis.autorange") is False
+    assert chart.evaluate(HIDDEN) == [line]

@@ -16,7 +16,7 @@ from llm_contracts import ContractViolationError, FunctionContract
 from llm_contracts.testing import FakeLLM
 from tests.server.conftest import Cast, make_event
 
-from .conftest import Shot, reporting_client
+from .conftest import Shot, chart_kept, chart_zoom_and_hide, expect_value, reporting_client
 
 pytestmark = pytest.mark.e2e
 
@@ -122,6 +122,47 @@ class TestOverview:
         expect(page.locator("#chart-latency .barlayer .trace")).to_have_count(2)
         expect(page.locator("table.top", has_text="Failing contracts")).to_contain_text("json_format")
         shot(page, "overview")
+
+    def test_the_30_s_refresh_brings_new_figures_and_keeps_the_zoom_and_legend_choice(
+        self, page: Page, cast: Cast, shot: Shot
+    ) -> None:
+        now = timezone.now()
+        events = [
+            make_event(
+                timestamp=(now - timedelta(minutes=minute)).isoformat(),
+                contract=contract,
+                is_valid=minute % 3 != 0,
+                outcome="passed" if minute % 3 != 0 else "violated",
+            )
+            for minute in range(1, 50)
+            for contract in ("json_format", "no_pii")
+        ]
+        assert services.event_ingest_batch(project=cast.project_a, events=events).accepted == 98
+        services.rollups_aggregate()
+
+        # The page's own clock: the refresh is htmx's "every 30s" timer, run by moving time on.
+        page.clock.install()
+        page.goto("/p/alpha/?range=1h")
+        validations = page.locator("dl.numbers .number", has_text="Validations").first.locator("dd")
+        expect(validations).to_have_text("98")
+        chart = page.locator("#chart-violation-rate")
+        expect(chart.locator(".main-svg").first).to_be_visible()
+
+        points = "el => el.data[0].y.filter(v => v !== null).length"
+        before = chart.evaluate(points)
+        zoomed = chart_zoom_and_hide(page, chart, "no_pii")
+
+        # New events arrive; the refresh brings them.
+        later = [make_event(timestamp=now.isoformat(), contract="json_format") for _ in range(2)]
+        assert services.event_ingest_batch(project=cast.project_a, events=later).accepted == 2
+        services.rollups_aggregate()
+        page.clock.run_for(31_000)
+        expect(validations).to_have_text("100")
+        # The chart took the new figure (a point for the current minute) and kept what the
+        # user chose.
+        expect_value(lambda: chart.evaluate(points), before + 1)
+        chart_kept(chart, zoomed, "no_pii")
+        shot(page, "overview-refreshed-zoomed")
 
 
 class TestViolationAndTrace:

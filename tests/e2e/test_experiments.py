@@ -9,11 +9,13 @@ from django.utils import timezone
 from playwright.sync_api import Dialog, Page, expect
 
 from contracts_app import services as contract_services
+from contracts_app.models import ContractVersion
 from experiments import services
 from experiments.models import Experiment
 from tests.server.conftest import Cast, make_event
+from tests.server.experiments.conftest import add_traffic
 
-from .conftest import Shot
+from .conftest import Shot, chart_kept, chart_zoom_and_hide, expect_value
 
 pytestmark = pytest.mark.e2e
 
@@ -126,3 +128,42 @@ class TestExperimentFlow:
         expect(page.locator("#running")).to_have_text("v2 runs")
         expect(page.locator("#versions tr", has_text="v2").locator(".lc-badge")).to_have_text("running")
         expect(page.locator("pre.lc-code")).to_contain_text("len(output) <= 500")
+
+
+class TestResultsRefresh:
+    def test_the_results_refresh_keeps_the_charts_zoom_and_legend_choice(
+        self, page: Page, cast: Cast, shot: Shot
+    ) -> None:
+        two_versions(cast)
+        v1, v2 = ContractVersion.objects.filter(contract__name="Reply").order_by("version")
+        actor = services.Actor.of_user(cast.owner)
+        experiment = services.experiment_create(
+            project=cast.project_a,
+            key="shorter-replies",
+            actor=actor,
+            control=[v1.pk],
+            treatment=[v2.pk],
+            coverage=0.5,
+        )
+        now = timezone.now()
+        services.experiment_start(experiment=experiment, actor=actor, now=now - timedelta(hours=1))
+        # Half an hour of calls, a point per minute and arm.
+        for minute in range(1, 31):
+            for arm, every in (("control", 3), ("treatment", 5)):
+                add_traffic(experiment, now - timedelta(minutes=minute), arm, 10, violations=minute % every)
+
+        # The results block comes again every 60 s: the page's clock runs that timer.
+        page.clock.install()
+        page.goto(f"/p/alpha/experiments/{experiment.key}/")
+        chart = page.locator("#chart-arm-rates")
+        expect(chart.locator(".main-svg").first).to_be_visible()
+        zoomed = chart_zoom_and_hide(page, chart, "treatment")
+        calls = "el => el.data.reduce((n, t) => n + t.y.length, 0)"
+        before = chart.evaluate(calls)
+
+        # More calls arrive in the current minute; the refresh draws them and keeps the view.
+        add_traffic(experiment, now, "control", 10, violations=1)
+        page.clock.run_for(61_000)
+        expect_value(lambda: chart.evaluate(calls), before + 1)
+        chart_kept(chart, zoomed, "treatment")
+        shot(page, "results-refreshed-zoomed")

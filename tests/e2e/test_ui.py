@@ -14,7 +14,8 @@ from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
 from contracts_app import services
-from llm_contracts import FunctionContract
+from contracts_app.models import Trace, ValidationEvent
+from llm_contracts import ContractViolationError, FunctionContract
 from llm_contracts.testing import FakeLLM
 from tests.server.conftest import Cast, make_event
 
@@ -149,32 +150,144 @@ MAIN_PAGES = [
     ("time-zone", "/timezone/"),
     ("not-found", "/p/nope/"),
 ]
-# The dashboard's own pages fit a phone's width: wide tables scroll inside themselves.
-FITS_390 = {"overview", "violations", "health", "settings", "new-project", "time-zone", "not-found"}
+# The pages one reaches from those, filled in by _fill (their ids are only known then).
+DETAIL_PAGES = ["call", "trace", "trace-compare", "event", "contract", "breakpoint", "experiment"]
+
+LONG_NAME = "SupportReplyForEnterpriseCustomersInTheEuropeanRegion"
+SOURCE = """contract {name} {{
+  ensure len(output) <= {limit}
+}}
+"""
+# A long word (a URL, a JSON blob) has no place to wrap: the tables must cope with it.
+LONG_MESSAGE = "promised a refund: " + "https://support.example.org/refunds/" + "x" * 120
 
 
-def test_every_main_page_at_1440_and_390_px(page: Page, cast: Cast) -> None:
+def no_refunds(text: str) -> bool | str:
+    return f"{LONG_MESSAGE} {text}" if "refund" in text.lower() else True
+
+
+def _fill(cast: Cast, live_server_url: str) -> dict[str, str]:
+    """Give every main page rows to show, wide ones included; return the detail pages' URLs."""
+    from experiments import services as experiment_services
+
     now = timezone.now()
     events = [
         make_event(
             timestamp=(now - timedelta(minutes=m)).isoformat(),
+            contract=LONG_NAME if m % 3 else "json_format",
+            model="ft:gpt-4o-mini-2024-07-18:enterprise-support:replies-v7:9xYzAbCd",
+            session_id=f"conversation-{m}-of-a-very-long-customer-session-identifier",
             is_valid=m % 2 == 0,
             outcome="passed" if m % 2 == 0 else "violated",
+            message="" if m % 2 == 0 else LONG_MESSAGE,
         )
         for m in range(1, 6)
     ]
     services.event_ingest_batch(project=cast.project_a, events=events)
     services.rollups_aggregate()
+    # A contract with a running version and a draft, a breakpoint on it, an experiment of both.
+    v1 = services.contract_save(project=cast.project_a, source=SOURCE.format(name=LONG_NAME, limit=2000))
+    services.contract_version_activate(contract_version=v1, actor=cast.owner)
+    v2 = services.contract_save(
+        project=cast.project_a, name=LONG_NAME, source=SOURCE.format(name=LONG_NAME, limit=500)
+    )
+    breakpoint_ = services.breakpoint_create(
+        project=cast.project_a, contract="no_refunds", output_contains="refund", limit=5
+    )
+    actor = experiment_services.Actor.of_user(cast.owner)
+    experiment = experiment_services.experiment_create(
+        project=cast.project_a,
+        key="shorter-replies-for-enterprise-customers",
+        actor=actor,
+        control=[v1.pk],
+        treatment=[v2.pk],
+        coverage=0.1,
+    )
+    experiment_services.experiment_start(experiment=experiment, actor=actor)
+    # Two calls of a conversation that an SDK reports with their traces, both captured.
+    fake = FakeLLM()
+    contract = FunctionContract(no_refunds, name="no_refunds")
+    with reporting_client(live_server_url, cast.key_a, fake, contract) as (client, reporter):
+        assert reporter.sync.wait_loaded(timeout=10)
+        with client.conversation("support-42-" + "z" * 60):
+            for answer in ("Sure, we refund everything.", "Yes, a full refund: " + "y" * 200):
+                fake.reply(answer)
+                with pytest.raises(ContractViolationError):
+                    client.chat.completions.create(
+                        model="gpt-4o-mini", messages=[{"role": "user", "content": "My money back?"}]
+                    )
+        assert reporter.flush(timeout=10)
+        assert reporter.stats()["traces_sent"] == 2
+    traces = list(Trace.objects.filter(project=cast.project_a).order_by("created_at"))
+    event = ValidationEvent.objects.filter(project=cast.project_a, trace_id=traces[0].trace_id).first()
+    assert event is not None
+    return {
+        "call": f"/p/alpha/calls/{traces[0].call_id}/",
+        "trace": f"/p/alpha/traces/{traces[1].trace_id}/",
+        "trace-compare": f"/p/alpha/traces/compare/?t={traces[0].trace_id}&t={traces[1].trace_id}",
+        "event": f"/p/alpha/events/{event.pk}/",
+        "contract": f"/p/alpha/contracts/{LONG_NAME}/",
+        "breakpoint": f"/p/alpha/breakpoints/{breakpoint_.pk}/",
+        "experiment": f"/p/alpha/experiments/{experiment.key}/",
+    }
+
+
+# Where a page or one of its tables reaches past the viewport's right edge. A table wider
+# than a phone scrolls inside itself (overflow-x), so its own box still fits.
+OVERFLOW = """(width) => {
+    const out = [];
+    if (document.documentElement.scrollWidth > width) {
+        out.push(`the page is ${document.documentElement.scrollWidth} px wide`);
+    }
+    for (const table of document.querySelectorAll("main table")) {
+        const box = table.getBoundingClientRect();
+        if (box.width === 0) continue;
+        if (box.left < -1 || box.right > width + 1) {
+            out.push(`table ${table.id || table.className || "(unnamed)"} spans ${box.left}..${box.right}`);
+        }
+        const style = getComputedStyle(table);
+        if (table.scrollWidth > table.clientWidth + 1 && !["auto", "scroll"].includes(style.overflowX)) {
+            out.push(`table ${table.id || table.className} is cut off`);
+        }
+    }
+    return out;
+}"""
+
+
+# For the failure message: the outermost elements that reach past the right edge.
+WIDEST = """(width) => {
+    const out = [];
+    for (const el of document.querySelectorAll("main *")) {
+        const parent = el.parentElement;
+        if (el.getBoundingClientRect().right > width + 1
+            && !(parent && parent.getBoundingClientRect().right > width + 1)) {
+            out.push(`${el.tagName.toLowerCase()}.${el.className}`);
+        }
+    }
+    return out.slice(0, 10);
+}"""
+
+
+def test_every_main_page_at_1440_and_390_px(page: Page, cast: Cast, live_server: Any) -> None:
+    details = _fill(cast, live_server.url)
+    pages = [*MAIN_PAGES, *((name, details[name]) for name in DETAIL_PAGES)]
     ARTIFACTS.mkdir(exist_ok=True)
+    problems: dict[str, list[str]] = {}
     for width, height in ((1440, 900), (390, 844)):
         page.set_viewport_size({"width": width, "height": height})
-        for name, url in MAIN_PAGES:
+        for name, url in pages:
             page.goto(url)
             expect(page.locator("main h1").first).to_be_visible()
-            if width == 390 and name in FITS_390:
-                overflow = page.evaluate("() => document.documentElement.scrollWidth")
-                assert overflow <= width, f"{name} is {overflow} px wide at {width} px"
+            if name not in ("not-found", "new-project", "time-zone", "contract-edit"):
+                # The filled pages show what _fill stored, not an empty state.
+                rows = page.locator("main table tbody tr, main ol.lc-steps > li, main dl.fields dd")
+                assert rows.count() > 0, f"{name} shows no rows"
+            if width == 390:
+                found = page.evaluate(OVERFLOW, width)
+                if found:
+                    problems[name] = [*found, *page.evaluate(WIDEST, width)]
             page.screenshot(path=str(ARTIFACTS / f"page-{name}-{width}.png"), full_page=True)
+    assert problems == {}, f"at 390 px: {problems}"
     # Keyboard users see where they are: the focused link has an outline.
     page.goto("/p/alpha/")
     page.keyboard.press("Tab")
