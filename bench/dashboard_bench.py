@@ -195,6 +195,7 @@ def main() -> int:
     from django.test.utils import setup_test_environment
     from django.utils import timezone
 
+    from accounts import services as account_services
     from contracts_app import services
     from contracts_app.models import HourRollup, MinuteRollup, Trace, ValidationEvent
 
@@ -203,7 +204,7 @@ def main() -> int:
     original = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         owner = User.objects.create_user("bench", password="bench-password")
-        project = services.project_create(name="Bench", owner=owner)
+        project = account_services.project_create(name="Bench", owner=owner)
         started = time.perf_counter()
         generate(project.pk, args.events)
         gen_s = time.perf_counter() - started

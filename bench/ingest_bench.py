@@ -134,6 +134,7 @@ def main() -> int:
     from django.test import Client
     from django.test.utils import setup_test_environment
 
+    from accounts import services as account_services
     from contracts_app import services
     from contracts_app.models import MinuteRollup, PendingEvent, ValidationEvent, Watermark
 
@@ -149,8 +150,8 @@ def main() -> int:
             "port": db["PORT"] or 5432,
             "password": db["PASSWORD"] or None,
         }
-        project = services.project_create(name="Bench")
-        _, key = services.api_key_create(project=project, name="bench")
+        project = account_services.project_create(name="Bench")
+        _, key = account_services.api_key_create(project=project, name="bench")
         client = Client()
 
         # 1. Through the API.

@@ -78,8 +78,10 @@ def main() -> int:
     from django.db import connection
     from django.test.utils import setup_test_environment
 
+    from accounts import services as account_services
+    from accounts.models import Project
     from contracts_app import partitions, services
-    from contracts_app.models import MinuteRollup, PendingEvent, Project, ValidationEvent
+    from contracts_app.models import MinuteRollup, PendingEvent, ValidationEvent
 
     setup_test_environment()
     settings.DATABASES["default"]["TEST"]["NAME"] = "test_llmc_scale_bench"
@@ -90,7 +92,7 @@ def main() -> int:
         # Every timestamp of the fill is accepted; a week of day partitions holds them.
         settings.EVENT_MAX_AGE_S = 8 * 24 * 3600
         partitions.partitions_ensure(now=now)
-        project = services.project_create(name="Bench")
+        project = account_services.project_create(name="Bench")
         cursor = connection.cursor()
         stored = 0
         for size in args.sizes:
@@ -145,7 +147,7 @@ def main() -> int:
             )
 
         # Retention: one old day with --retention-rows rows, dropped whole.
-        other = services.project_create(name="Bench retention")
+        other = account_services.project_create(name="Bench retention")
         Project.objects.filter(pk__in=[project.pk, other.pk]).update(retention_days=30)
         old = now - timedelta(days=40)
         day = datetime(old.year, old.month, old.day, tzinfo=UTC)

@@ -6,10 +6,10 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Status
-from ninja.security import APIKeyHeader
 
+from accounts.api import ProjectKey
+from accounts.models import ApiKey
 from contracts_app import selectors, services
-from contracts_app.models import ApiKey
 from contracts_app.schemas import (
     BatchIn,
     BatchOut,
@@ -20,33 +20,6 @@ from contracts_app.schemas import (
     TraceOut,
 )
 from dashboard.lib.limits import ingest_slot
-
-
-class MissingScope(services.ServiceError):
-    status = 403
-
-
-class ProjectKey(APIKeyHeader):
-    """Authenticate with a project API key in ``X-API-Key`` that holds ``scope``; its project scopes the call.
-
-    Scopes: ``ingest`` (send events and traces), ``read`` (pull contracts, breakpoints and
-    experiments), ``write`` (change experiments). A key without the scope gets a 403.
-    """
-
-    param_name = "X-API-Key"
-
-    def __init__(self, scope: str) -> None:
-        if scope not in services.API_KEY_SCOPES:
-            raise ValueError(f"unknown API key scope {scope!r}")
-        super().__init__()
-        self.scope = scope
-
-    def authenticate(self, request: HttpRequest, key: str | None) -> ApiKey | None:
-        api_key = services.api_key_authenticate(raw_key=key or "")
-        if api_key is not None and self.scope not in {s.strip() for s in api_key.scopes.split(",")}:
-            raise MissingScope(f"this API key lacks the {self.scope!r} scope", field="X-API-Key")
-        return api_key
-
 
 INGEST, READ = ProjectKey("ingest"), ProjectKey("read")
 router = Router(auth=READ, tags=["sdk"])

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Max, Q, Sum
 
+from accounts.models import Project
 from contracts_app.models import (
     BUCKET_FIELDS,
     LATENCY_BUCKETS_MS,
@@ -22,7 +23,6 @@ from contracts_app.models import (
     ContractVersion,
     HourRollup,
     MinuteRollup,
-    Project,
     Trace,
     ValidationEvent,
 )

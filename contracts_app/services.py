@@ -1,11 +1,10 @@
-"""Writes and business rules of the control plane: every change of state goes through here."""
+"""Writes and business rules of contracts, breakpoints and traces, ingest, rollups, retention and alerts."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import re
-import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,10 +17,10 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Count, DateTimeField, F, FloatField, Max, Q, Sum, Value
 from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
-from django.utils.text import slugify
 from pydantic import AwareDatetime, ValidationError
 from pydantic.fields import FieldInfo
 
+from accounts.models import Project
 from contracts_app import partitions, selectors
 from contracts_app.models import (
     BUCKET_FIELDS,
@@ -30,18 +29,15 @@ from contracts_app.models import (
     READABLE_SINCE,
     READABLE_UNTIL,
     AlertRule,
-    ApiKey,
     Breakpoint,
     Contract,
     ContractAuditEntry,
     ContractVersion,
     HourBreakdown,
     HourRollup,
-    Membership,
     MinuteBreakdown,
     MinuteRollup,
     PendingEvent,
-    Project,
     QuarantinedBucket,
     RollupBatchRow,
     SdkInstance,
@@ -50,117 +46,20 @@ from contracts_app.models import (
     Watermark,
 )
 from contracts_app.schemas import EventIn, SdkIn, TraceIn
+from dashboard.lib.errors import NotFound, ServiceError
 from llm_contracts import protocol
 from llm_contracts.contracts import redact
 from llm_contracts.debugging._trace import bound_trace
 
 logger = logging.getLogger(__name__)
 
-KEY_PREFIX = "lck_"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# last_used_at is a hint for humans: write it at most once a minute per key, not per request.
-_LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-class ServiceError(Exception):
-    """A request the rules refuse; ``field`` names what was wrong."""
-
-    status = 400
-
-    def __init__(self, reason: str, *, field: str = "body") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.field = field
 
 
 class ContractCompileError(ServiceError):
     """LLMCL source that does not compile."""
 
     status = 422
-
-
-class NotFound(ServiceError):
-    status = 404
-
-
-# Projects, members and keys.
-
-
-def project_create(*, name: str, owner: AbstractBaseUser | None = None, slug: str | None = None) -> Project:
-    """Create a project, with ``owner`` as its first owner."""
-    with transaction.atomic():
-        project = Project.objects.create(
-            name=name,
-            slug=slug or slugify(name)[:100] or secrets.token_hex(4),
-            retention_days=settings.EVENT_RETENTION_DAYS,
-        )
-        if owner is not None:
-            Membership.objects.create(project=project, user=owner, role=Membership.Role.OWNER)
-    return project
-
-
-def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:
-    """Give ``user`` the ``role`` in ``project`` (owner, editor or viewer)."""
-    if role not in Membership.Role.values:
-        raise ServiceError(f"role must be one of {', '.join(Membership.Role.values)}", field="role")
-    membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
-    return membership
-
-
-def hash_key(raw_key: str) -> str:
-    """Return the stored form of an API key."""
-    return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()
-
-
-# What a key may do: send events and traces, pull contracts/breakpoints/experiments, change experiments.
-API_KEY_SCOPES = ("ingest", "read", "write")
-
-
-def api_key_create(
-    *,
-    project: Project,
-    name: str,
-    created_by: AbstractBaseUser | None = None,
-    expires_at: datetime | None = None,
-    scopes: Sequence[str] = ("ingest", "read"),
-) -> tuple[ApiKey, str]:
-    """Create a key and return it with its raw value, which is never stored and shown only now."""
-    unknown = set(scopes) - set(API_KEY_SCOPES)
-    if unknown or not scopes:
-        raise ServiceError(f"scopes must be among {', '.join(API_KEY_SCOPES)}", field="scopes")
-    raw = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey.objects.create(
-        project=project,
-        name=name,
-        prefix=raw[:12],
-        hashed_key=hash_key(raw),
-        created_by=created_by,
-        expires_at=expires_at,
-        scopes=",".join(s for s in API_KEY_SCOPES if s in scopes),
-    )
-    return key, raw
-
-
-def api_key_revoke(*, api_key: ApiKey, now: datetime | None = None) -> ApiKey:
-    """Revoke a key; requests with it are refused from now on."""
-    if api_key.revoked_at is None:
-        api_key.revoked_at = now or timezone.now()
-        api_key.save(update_fields=["revoked_at"])
-    return api_key
-
-
-def api_key_authenticate(*, raw_key: str, now: datetime | None = None) -> ApiKey | None:
-    """Return the usable key matching ``raw_key``, or None for a missing, unknown, revoked or expired one."""
-    if not raw_key or not raw_key.startswith(KEY_PREFIX) or len(raw_key) > 200:
-        return None
-    now = now or timezone.now()
-    key = ApiKey.objects.select_related("project").filter(hashed_key=hash_key(raw_key)).first()
-    if key is None or not key.is_usable(now):
-        return None
-    if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-        key.last_used_at = now
-    return key
 
 
 # Contracts.

@@ -15,7 +15,7 @@ from contracts_app import selectors
 from contracts_app.api import router as contracts_router
 from contracts_app.models import ImmutableError
 from contracts_app.schemas import HealthOut
-from contracts_app.services import ServiceError
+from dashboard.lib.errors import ServiceError
 from dashboard.lib.limits import Saturated
 from dashboard.lib.text import first_unstorable
 from experiments.api import router as experiments_router

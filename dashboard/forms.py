@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
-from contracts_app.models import AlertRule, Membership, Project, ValidationEvent
+from accounts.models import Membership, Project
+from contracts_app.models import AlertRule, ValidationEvent
 from dashboard.lib.tz import zone_names
 from dashboard.lib.webhooks import WebhookRefused, webhook_url_check
 from dashboard.selectors import RANGES, ViolationFilters

@@ -17,9 +17,9 @@ from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import selectors as account_selectors
 from accounts import services as account_services
-from contracts_app import services as contract_services
-from contracts_app.services import ServiceError
+from accounts.models import Membership
 from dashboard import charts, selectors, services
 from dashboard.forms import (
     AlertRuleForm,
@@ -32,6 +32,7 @@ from dashboard.forms import (
     ViolationFilterForm,
 )
 from dashboard.lib.access import project_for, project_owned
+from dashboard.lib.errors import ServiceError
 from dashboard.lib.webhooks import webhook_url_masked
 from llm_contracts.llmcl import LLMCLError, format_source
 
@@ -49,7 +50,7 @@ def _is_fragment(request: HttpRequest, target: str) -> bool:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Send the user to their first project, or say they have none."""
-    slug = selectors.first_project_slug(user=request.user)
+    slug = account_selectors.first_project_slug(user=request.user)
     if slug is None:
         return render(request, "dashboard/no_projects.html")
     return redirect("dashboard:overview", slug=slug)
@@ -228,7 +229,7 @@ def _settings_context(project: Any, **extra: Any) -> dict[str, Any]:
         "invitations": account_services.invitations_open(project=project) if project.is_owner else [],
         "project_form": ProjectSettingsForm(instance=project),
         "alert_form": AlertRuleForm(),
-        "roles": contract_services.Membership.Role.choices,
+        "roles": Membership.Role.choices,
         # Viewers see where alerts go, not the receiver's secret path.
         "webhook_masked": webhook_url_masked(project.alert_webhook_url) if project.alert_webhook_url else "",
         **extra,
@@ -252,7 +253,7 @@ def api_key_create(request: HttpRequest, slug: str) -> HttpResponse:
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
         return _form_error(request, project, form)
-    _, raw = contract_services.api_key_create(
+    _, raw = account_services.api_key_create(
         project=project,
         name=form.cleaned_data["name"],
         created_by=request.user,
@@ -267,7 +268,7 @@ def api_key_create(request: HttpRequest, slug: str) -> HttpResponse:
 def api_key_revoke(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
     """Revoke an API key."""
     project = project_for(request, slug, write=True)
-    return _run(request, project, "API key revoked.", services.api_key_revoke, key_id=key_id)
+    return _run(request, project, "API key revoked.", account_services.project_api_key_revoke, key_id=key_id)
 
 
 @require_POST
@@ -298,7 +299,7 @@ def member_update(request: HttpRequest, slug: str, membership_id: int) -> HttpRe
             request,
             project,
             "Member removed.",
-            services.member_remove,
+            account_services.member_remove,
             membership_id=membership_id,
         )
     form = MemberRoleForm(request.POST)
@@ -308,7 +309,7 @@ def member_update(request: HttpRequest, slug: str, membership_id: int) -> HttpRe
         request,
         project,
         "Role changed.",
-        services.member_role_change,
+        account_services.member_role_change,
         membership_id=membership_id,
         role=form.cleaned_data["role"],
     )
@@ -326,7 +327,7 @@ def project_settings_save(request: HttpRequest, slug: str) -> HttpResponse:
         request,
         project,
         "Settings saved.",
-        services.project_settings_update,
+        account_services.project_settings_update,
         **form.cleaned_data,
     )
 
@@ -389,11 +390,11 @@ def project_new(request: HttpRequest) -> HttpResponse:
     form = ProjectCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            project = services.project_create_for(user=request.user, name=form.cleaned_data["name"])
+            project = account_services.project_create_for(user=request.user, name=form.cleaned_data["name"])
         except ServiceError as exc:
             form.add_error("name", exc.reason)
         else:
-            _, raw = contract_services.api_key_create(
+            _, raw = account_services.api_key_create(
                 project=project, name="first key", created_by=request.user
             )
             request.session[ONBOARDING_KEY] = {**request.session.get(ONBOARDING_KEY, {}), project.slug: raw}

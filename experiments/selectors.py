@@ -12,7 +12,8 @@ from django.conf import settings
 from django.db.models import Count, FloatField, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncHour, TruncMinute
 
-from contracts_app.models import LATENCY_BUCKETS_MS, Contract, Project
+from accounts.models import Project
+from contracts_app.models import LATENCY_BUCKETS_MS, Contract
 from contracts_app.selectors import percentile
 from experiments.models import (
     ARMS,

@@ -20,6 +20,8 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from accounts import services as account_services
+from accounts.models import Project
 from contracts_app import services
 from contracts_app.models import (
     BUCKET_FIELDS,
@@ -29,7 +31,6 @@ from contracts_app.models import (
     MinuteBreakdown,
     MinuteRollup,
     PendingEvent,
-    Project,
     ValidationEvent,
 )
 
@@ -248,7 +249,7 @@ class TestTwoWorkers:
         from contracts_app import tasks
         from dashboard.celery import app as celery_app
 
-        projects = [services.project_create(name=f"Shard {i}") for i in range(12)]
+        projects = [account_services.project_create(name=f"Shard {i}") for i in range(12)]
         for project in projects:
             for _ in range(4):
                 services.event_ingest_batch(

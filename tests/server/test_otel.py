@@ -26,8 +26,9 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 from opentelemetry.trace import SpanKind  # noqa: E402
 
+from accounts import services as account_services  # noqa: E402
+from accounts.models import Project  # noqa: E402
 from contracts_app import services, tasks  # noqa: E402
-from contracts_app.models import Project  # noqa: E402
 from dashboard import celery_app, otel  # noqa: E402
 
 from .conftest import make_event  # noqa: E402
@@ -90,7 +91,7 @@ def test_a_task_through_the_real_broker_continues_the_trace_of_its_publisher(
 ) -> None:
     from celery.contrib.testing.worker import start_worker
 
-    project = services.project_create(name="Traced broker")
+    project = account_services.project_create(name="Traced broker")
     services.event_ingest_batch(project=project, events=[make_event() for _ in range(2)])
     # The solo pool sends worker_process_init too, so dashboard/celery.py's hook runs here;
     # already set up, it must keep this provider.

@@ -10,8 +10,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone as dj_timezone
 
+from accounts.models import Project
 from contracts_app import services
-from contracts_app.models import MinuteRollup, Project, QuarantinedBucket, ValidationEvent
+from contracts_app.models import MinuteRollup, QuarantinedBucket, ValidationEvent
 from contracts_app.schemas import TraceIn
 from experiments import services as experiment_services
 from experiments.models import CONTROL, TREATMENT, Experiment

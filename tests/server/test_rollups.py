@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from accounts.models import Project
 from contracts_app import selectors, services
-from contracts_app.models import HourRollup, MinuteRollup, Project, ValidationEvent, Watermark
+from contracts_app.models import HourRollup, MinuteRollup, ValidationEvent, Watermark
 
 from .conftest import NOW, Cast, make_event
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from contracts_app import services
+from accounts import services as account_services
 from contracts_app.models import SdkInstance, Trace, ValidationEvent
 from llm_contracts import CircuitBreaker, ContractOpenAI, ContractViolationError, FunctionContract, get_report
 from llm_contracts.protocol import Category, Enforcement, Outcome, Severity, Stage
@@ -30,8 +30,8 @@ def no_bad(**kwargs: Any) -> FunctionContract:
 
 @pytest.fixture
 def reporting(live_server: Any, transactional_db: None) -> Any:
-    project = services.project_create(name="Protocol")
-    _, key = services.api_key_create(project=project, name="sdk")
+    project = account_services.project_create(name="Protocol")
+    _, key = account_services.api_key_create(project=project, name="sdk")
     reporter = Reporter(live_server.url, key, flush_interval=0.05, max_retries=0)
     yield project, reporter
     reporter.close(timeout=5)

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+from accounts import services as account_services
+from accounts.models import Project
 from contracts_app import services, tasks
-from contracts_app.models import HourRollup, MinuteRollup, Project, ValidationEvent
+from contracts_app.models import HourRollup, MinuteRollup, ValidationEvent
 from dashboard import celery_app
 
 from .conftest import Cast, make_event
@@ -49,7 +51,7 @@ class TestTasks:
         from celery.contrib.testing.worker import start_worker
 
         owner = None
-        project = services.project_create(name="Broker", owner=owner)
+        project = account_services.project_create(name="Broker", owner=owner)
         services.event_ingest_batch(project=project, events=[make_event() for _ in range(4)])
         with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
             tasks.rollups_aggregate.delay()
@@ -65,8 +67,8 @@ class TestEndToEnd:
         from llm_contracts.reporting import Reporter
         from llm_contracts.testing import FakeLLM
 
-        project = services.project_create(name="E2E")
-        _, key = services.api_key_create(project=project, name="e2e")
+        project = account_services.project_create(name="E2E")
+        _, key = account_services.api_key_create(project=project, name="e2e")
         fake = FakeLLM(default='{"answer": "fine"}')
         fake.reply("this one is forbidden", '{"answer": "fine"}')
         reporter = Reporter(live_server.url, key, flush_interval=0.05)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from accounts.models import Project
 from contracts_app import services
-from contracts_app.models import Project
 from tests.server.conftest import Cast, make_event
 
 Fill = Callable[..., list[dict[str, Any]]]
