@@ -59,7 +59,8 @@ def generate(project_id: int, n: int) -> None:
     """Insert ``n`` events spread over the last 30 days, in one statement."""
     from django.db import connection
 
-    from contracts_app.models import Trace, ValidationEvent
+    from contracts_app.models import Trace
+    from telemetry.models import ValidationEvent
 
     sql = f"""
         INSERT INTO {ValidationEvent._meta.db_table} (
@@ -196,8 +197,9 @@ def main() -> int:
     from django.utils import timezone
 
     from accounts import services as account_services
-    from contracts_app import services
-    from contracts_app.models import HourRollup, MinuteRollup, Trace, ValidationEvent
+    from contracts_app.models import Trace
+    from telemetry import services as telemetry_services
+    from telemetry.models import HourRollup, MinuteRollup, ValidationEvent
 
     setup_test_environment()
     settings.DATABASES["default"]["TEST"]["NAME"] = "test_llmc_dashboard_bench"
@@ -211,7 +213,7 @@ def main() -> int:
         started = time.perf_counter()
         now = timezone.now()
         for days_ago in range(30, -1, -1):
-            services.rollups_aggregate(now=now - timedelta(days=days_ago))
+            telemetry_services.rollups_aggregate(now=now - timedelta(days=days_ago))
         agg_s = time.perf_counter() - started
         with connection.cursor() as cursor:
             # What autovacuum does on a live server: hint bits, visibility map, statistics.

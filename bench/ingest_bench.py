@@ -81,8 +81,8 @@ def copy_rows(dsn: dict[str, Any], project_id: int, items: list[dict[str, Any]])
     """Write ``items`` with one binary COPY on a raw psycopg connection; return the seconds taken."""
     import psycopg
 
-    from contracts_app.models import ValidationEvent
-    from contracts_app.services import _EVENT_COLUMNS, PG_TYPES
+    from telemetry.models import ValidationEvent
+    from telemetry.services import _EVENT_COLUMNS, PG_TYPES
 
     received = datetime.now(UTC)
     rows = [
@@ -135,8 +135,8 @@ def main() -> int:
     from django.test.utils import setup_test_environment
 
     from accounts import services as account_services
-    from contracts_app import services
-    from contracts_app.models import MinuteRollup, PendingEvent, ValidationEvent, Watermark
+    from telemetry import services as telemetry_services
+    from telemetry.models import MinuteRollup, PendingEvent, ValidationEvent, Watermark
 
     setup_test_environment()
     settings.DATABASES["default"]["TEST"]["NAME"] = "test_llmc_ingest_bench"
@@ -192,12 +192,12 @@ def main() -> int:
         copy_rows(dsn, project.pk, many)
         Watermark.objects.all().delete()
         started = time.perf_counter()
-        result = services.rollups_aggregate()
+        result = telemetry_services.rollups_aggregate()
         agg_s = time.perf_counter() - started
         total = sum(MinuteRollup.objects.values_list("count", flat=True))
         assert total == args.events, (total, args.events)
         started = time.perf_counter()
-        services.rollups_aggregate()
+        telemetry_services.rollups_aggregate()
         again_s = time.perf_counter() - started
         with connection.cursor() as cursor:
             cursor.execute("SHOW server_version")

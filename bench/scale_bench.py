@@ -80,8 +80,9 @@ def main() -> int:
 
     from accounts import services as account_services
     from accounts.models import Project
-    from contracts_app import partitions, services
-    from contracts_app.models import MinuteRollup, PendingEvent, ValidationEvent
+    from telemetry import partitions
+    from telemetry import services as telemetry_services
+    from telemetry.models import MinuteRollup, PendingEvent, ValidationEvent
 
     setup_test_environment()
     settings.DATABASES["default"]["TEST"]["NAME"] = "test_llmc_scale_bench"
@@ -108,14 +109,14 @@ def main() -> int:
             cursor.execute("ANALYZE")
             fill_s = time.perf_counter() - started
             started = time.perf_counter()
-            services.rollups_aggregate(now=now)
+            telemetry_services.rollups_aggregate(now=now)
             catch_up_s = time.perf_counter() - started
             stored = size
             # Draining the backlog left as many dead rows in the queue table; autovacuum
             # clears them within a minute (the table's thresholds are low): done here at once.
             cursor.execute("VACUUM ANALYZE contracts_app_pendingevent")
             started = time.perf_counter()
-            services.rollups_aggregate(now=now)
+            telemetry_services.rollups_aggregate(now=now)
             first_idle_s = time.perf_counter() - started
             # New events over the last day: most in fresh minutes, some late into counted ones.
             fill(
@@ -127,14 +128,14 @@ def main() -> int:
                 span=timedelta(days=1),
             )
             started = time.perf_counter()
-            result = services.rollups_aggregate(now=now)
+            result = telemetry_services.rollups_aggregate(now=now)
             pass_s = time.perf_counter() - started
             assert result.events == args.new, result
             stored += args.new
             idle = []
             for _ in range(5):
                 started = time.perf_counter()
-                services.rollups_aggregate(now=now)
+                telemetry_services.rollups_aggregate(now=now)
                 idle.append(time.perf_counter() - started)
             counted = sum(MinuteRollup.objects.values_list("count", flat=True))
             assert counted == stored == ValidationEvent.objects.count(), (counted, stored)

@@ -1,4 +1,4 @@
-"""Admin pages: enough to manage contracts, events, traces, breakpoints and alert rules."""
+"""Admin pages: enough to manage contracts, traces and breakpoints."""
 
 from __future__ import annotations
 
@@ -7,15 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from contracts_app.models import (
-    AlertRule,
-    Breakpoint,
-    Contract,
-    ContractVersion,
-    SdkInstance,
-    Trace,
-    ValidationEvent,
-)
+from contracts_app.models import Breakpoint, Contract, ContractVersion, Trace
 
 
 class ContractVersionInline(admin.TabularInline):
@@ -36,21 +28,6 @@ class ContractAdmin(admin.ModelAdmin):
     inlines = [ContractVersionInline]
 
 
-@admin.register(ValidationEvent)
-class ValidationEventAdmin(admin.ModelAdmin):
-    list_display = ["timestamp", "project", "contract", "is_valid", "severity", "outcome", "model"]
-    list_filter = ["project", "is_valid", "severity", "outcome"]
-    search_fields = ["event_id", "call_id", "contract"]
-    date_hierarchy = "timestamp"
-
-    # Events are immutable records.
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-
 @admin.register(Trace)
 class TraceAdmin(admin.ModelAdmin):
     list_display = ["trace_id", "project", "created_at", "outcome", "model", "breakpoint"]
@@ -60,12 +37,3 @@ class TraceAdmin(admin.ModelAdmin):
 class BreakpointAdmin(admin.ModelAdmin):
     list_display = ["id", "project", "contract", "active", "hit_count", "limit"]
 
-
-@admin.register(SdkInstance)
-class SdkInstanceAdmin(admin.ModelAdmin):
-    list_display = ["instance_id", "project", "version", "last_seen", "events_received"]
-
-
-@admin.register(AlertRule)
-class AlertRuleAdmin(admin.ModelAdmin):
-    list_display = ["project", "contract", "metric", "threshold", "window_minutes", "firing"]

@@ -1,4 +1,4 @@
-"""The SDK-facing API: ingest of events and traces, pull of contract specs and breakpoints."""
+"""The SDK-facing API: upload of traces, pull of contract specs and breakpoints (events: telemetry.api)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,7 @@ from ninja import Router, Status
 from accounts.api import ProjectKey
 from accounts.models import ApiKey
 from contracts_app import selectors, services
-from contracts_app.schemas import (
-    BatchIn,
-    BatchOut,
-    BreakpointsOut,
-    ContractsOut,
-    ErrorOut,
-    TraceIn,
-    TraceOut,
-)
-from dashboard.lib.limits import ingest_slot
+from contracts_app.schemas import BreakpointsOut, ContractsOut, ErrorOut, TraceIn, TraceOut
 
 INGEST, READ = ProjectKey("ingest"), ProjectKey("read")
 router = Router(auth=READ, tags=["sdk"])
@@ -39,25 +30,6 @@ _ERRORS: dict[int, Any] = {
 def _key(request: HttpRequest) -> ApiKey:
     key: ApiKey = request.auth  # type: ignore[attr-defined]
     return key
-
-
-@router.post("/events", auth=INGEST, response={207: BatchOut, **_ERRORS}, exclude_none=True)
-def post_events(request: HttpRequest, batch: BatchIn) -> Status[dict[str, Any]]:
-    """Store a batch of validation events; answer one status per item."""
-    with ingest_slot():
-        result = services.event_ingest_batch(
-            project=_key(request).project, events=batch.events, sdk=batch.sdk
-        )
-    # Built by hand: dataclasses.asdict deep-copies every per-item status.
-    return Status(
-        207,
-        {
-            "accepted": result.accepted,
-            "duplicates": result.duplicates,
-            "rejected": result.rejected,
-            "results": result.results,
-        },
-    )
 
 
 @router.post("/traces", auth=INGEST, response={200: TraceOut, 201: TraceOut, **_ERRORS})

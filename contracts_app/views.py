@@ -15,9 +15,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import Project
 from contracts_app import charts, profiling, selectors, services
-from contracts_app.models import Breakpoint, Contract, ValidationEvent
+from contracts_app.models import Breakpoint, Contract
 from dashboard.lib.access import project_for
 from dashboard.lib.errors import ServiceError
+from telemetry.models import ValidationEvent
 
 NEW_CONTRACT_SOURCE = """contract MyContract {
   description "What every answer must meet"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from django import forms
 
 from accounts.models import Membership, Project
-from contracts_app.models import AlertRule, ValidationEvent
 from dashboard.lib.tz import zone_names
 from dashboard.lib.webhooks import WebhookRefused, webhook_url_check
 from dashboard.selectors import RANGES, ViolationFilters
+from telemetry.models import AlertRule, ValidationEvent
 
 
 class ViolationFilterForm(forms.Form):

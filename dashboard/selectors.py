@@ -17,11 +17,12 @@ from django.utils import timezone
 
 from accounts import selectors as account_selectors
 from accounts.models import ApiKey, Membership, Project
-from contracts_app.models import (
+from contracts_app.models import Contract
+from contracts_app.selectors import clauses_of, contract_owner
+from telemetry.models import (
     BUCKET_FIELDS,
     LLM_BUCKET_FIELDS,
     AlertRule,
-    Contract,
     HourBreakdown,
     HourRollup,
     MinuteBreakdown,
@@ -30,7 +31,7 @@ from contracts_app.models import (
     ValidationEvent,
     Watermark,
 )
-from contracts_app.selectors import clauses_of, contract_owner, percentile
+from telemetry.selectors import percentile
 
 # Ranges the overview offers; anything longer than a day reads the hour rollups.
 RANGES: dict[str, timedelta] = {

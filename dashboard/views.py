@@ -35,6 +35,7 @@ from dashboard.lib.access import project_for, project_owned
 from dashboard.lib.errors import ServiceError
 from dashboard.lib.webhooks import webhook_url_masked
 from llm_contracts.llmcl import LLMCLError, format_source
+from telemetry import services as telemetry_services
 
 # The session key under which a new project's first API key waits for its onboarding snippet.
 ONBOARDING_KEY = "onboarding_keys"
@@ -344,7 +345,7 @@ def alert_rule_create(request: HttpRequest, slug: str) -> HttpResponse:
         request,
         project,
         "Alert rule added.",
-        services.alert_rule_create,
+        telemetry_services.alert_rule_create,
         **form.cleaned_data,
     )
 
@@ -354,7 +355,9 @@ def alert_rule_create(request: HttpRequest, slug: str) -> HttpResponse:
 def alert_rule_delete(request: HttpRequest, slug: str, rule_id: int) -> HttpResponse:
     """Delete an alert threshold."""
     project = project_for(request, slug, write=True)
-    return _run(request, project, "Alert rule deleted.", services.alert_rule_delete, rule_id=rule_id)
+    return _run(
+        request, project, "Alert rule deleted.", telemetry_services.alert_rule_delete, rule_id=rule_id
+    )
 
 
 def _run(request: HttpRequest, project: Any, done: str, service: Any, /, **kwargs: Any) -> HttpResponse:

@@ -11,9 +11,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from contracts_app import services
 from llm_contracts import ContractViolationError, FunctionContract
 from llm_contracts.testing import FakeLLM
+from telemetry import services as telemetry_services
 from tests.server.conftest import Cast, make_event
 
 from .conftest import Shot, reporting_client
@@ -95,8 +95,8 @@ class TestOverview:
                         message="" if i >= failing else "not JSON",
                     )
                 )
-        assert services.event_ingest_batch(project=cast.project_a, events=events).accepted == 48
-        services.rollups_aggregate()
+        assert telemetry_services.event_ingest_batch(project=cast.project_a, events=events).accepted == 48
+        telemetry_services.rollups_aggregate()
 
         page.goto("/p/alpha/?range=1h")
         numbers = page.locator("dl.numbers")

@@ -11,6 +11,7 @@ from playwright.sync_api import Dialog, Page, expect
 from contracts_app import services as contract_services
 from experiments import services
 from experiments.models import Experiment
+from telemetry import services as telemetry_services
 from tests.server.conftest import Cast, make_event
 
 from .conftest import Shot
@@ -44,7 +45,7 @@ def traffic(cast: Cast, experiment: Experiment, *, calls: int) -> None:
                     is_valid=i % every != 0,
                 )
             )
-    assert contract_services.event_ingest_batch(project=cast.project_a, events=events).accepted == 2 * calls
+    assert telemetry_services.event_ingest_batch(project=cast.project_a, events=events).accepted == 2 * calls
 
 
 class TestExperimentFlow:

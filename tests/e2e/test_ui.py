@@ -13,9 +13,9 @@ from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
-from contracts_app import services
 from llm_contracts import FunctionContract
 from llm_contracts.testing import FakeLLM
+from telemetry import services as telemetry_services
 from tests.server.conftest import Cast, make_event
 
 from .conftest import ARTIFACTS, TIMEOUT_MS, Shot, reporting_client
@@ -64,8 +64,8 @@ class TestTimeZone:
         page = adelaide_page
         now = timezone.now()
         events = [make_event(timestamp=(now - timedelta(minutes=m)).isoformat()) for m in range(1, 4)]
-        assert services.event_ingest_batch(project=cast.project_a, events=events).accepted == 3
-        services.rollups_aggregate()
+        assert telemetry_services.event_ingest_batch(project=cast.project_a, events=events).accepted == 3
+        telemetry_services.rollups_aggregate()
 
         page.goto("/p/alpha/?range=1h")
         # The first visit tells the server the browser's zone; the page is drawn in it.
@@ -127,7 +127,7 @@ class TestProjects:
         ):
             client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
             assert reporter.flush(timeout=5)
-        services.rollups_aggregate()
+        telemetry_services.rollups_aggregate()
         page.reload()
         expect(page.locator("#onboarding")).to_have_count(0)
         expect(page.locator(".number", has_text="Validations").first.locator("dd")).to_have_text("1")
@@ -163,8 +163,8 @@ def test_every_main_page_at_1440_and_390_px(page: Page, cast: Cast) -> None:
         )
         for m in range(1, 6)
     ]
-    services.event_ingest_batch(project=cast.project_a, events=events)
-    services.rollups_aggregate()
+    telemetry_services.event_ingest_batch(project=cast.project_a, events=events)
+    telemetry_services.rollups_aggregate()
     ARTIFACTS.mkdir(exist_ok=True)
     for width, height in ((1440, 900), (390, 844)):
         page.set_viewport_size({"width": width, "height": height})

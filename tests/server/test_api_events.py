@@ -8,8 +8,8 @@ import pytest
 
 from accounts import services as account_services
 from accounts.models import ApiKey
-from contracts_app.models import SdkInstance, ValidationEvent
 from dashboard.lib.limits import saturate
+from telemetry.models import SdkInstance, ValidationEvent
 
 from .conftest import Cast, Poster, make_event
 
@@ -162,7 +162,7 @@ class TestBatch:
         assert post_events(cast.key_a, [make_event()]).status_code == 207
 
     def test_a_stored_event_cannot_be_changed(self, cast: Cast, post_events: Poster) -> None:
-        from contracts_app.models import ImmutableError
+        from dashboard.lib.immutable import ImmutableError
 
         post_events(cast.key_a, [make_event()])
         event = ValidationEvent.objects.get()

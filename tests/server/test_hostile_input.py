@@ -11,7 +11,8 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import ApiKey
-from contracts_app.models import Trace, ValidationEvent
+from contracts_app.models import Trace
+from telemetry.models import ValidationEvent
 
 from .conftest import Cast, Poster, make_event
 from .experiments.conftest import MakeExperiment

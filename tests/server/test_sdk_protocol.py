@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 
 from accounts import services as account_services
-from contracts_app.models import SdkInstance, Trace, ValidationEvent
+from contracts_app.models import Trace
 from llm_contracts import CircuitBreaker, ContractOpenAI, ContractViolationError, FunctionContract, get_report
 from llm_contracts.protocol import Category, Enforcement, Outcome, Severity, Stage
 from llm_contracts.reporting import Reporter
 from llm_contracts.reporting._events import report_events
 from llm_contracts.testing import FakeLLM
+from telemetry.models import SdkInstance, ValidationEvent
 
 HI = [{"role": "user", "content": "hi"}]
 MODEL = "gpt-4o-mini"

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand
 from accounts import services as account_services
 from accounts.models import Project
 from contracts_app import services
-from contracts_app.models import AlertRule
+from telemetry.models import AlertRule
 
 DEMO_USER = "admin"
 DEMO_PASSWORD = "admin"

@@ -14,8 +14,8 @@ from pytest_django import DjangoAssertNumQueries
 
 from accounts import services as account_services
 from accounts.models import ApiKey, Invitation, Membership, Project
-from contracts_app import services
-from contracts_app.models import AlertRule
+from telemetry import services as telemetry_services
+from telemetry.models import AlertRule
 from tests.server.conftest import Cast
 from tests.server.dashboard.conftest import Fill
 
@@ -360,7 +360,7 @@ class TestHealth:
             "counters": {"dropped": 4, "breaker_skips": 2},
         }
         post_events(cast.key_a, [], sdk=sdk)  # type: ignore[operator]
-        services.rollups_aggregate(now=timezone.now() - timedelta(seconds=90))
+        telemetry_services.rollups_aggregate(now=timezone.now() - timedelta(seconds=90))
         response = owner.get(f"/p/{cast.project_a.slug}/health/")
         fleet = response.context["fleet"]
         assert (fleet.dropped, fleet.breaker_skips, fleet.versions) == (4, 2, [("0.3.1", 1)])

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from contracts_app import services
-from contracts_app.models import Contract, ContractVersion, HourRollup, MinuteRollup
+from contracts_app.models import Contract, ContractVersion
 from dashboard.lib.errors import ServiceError
+from telemetry.models import HourRollup, MinuteRollup
 
 from ..conftest import Cast
 from .conftest import REPLY_V1, REPLY_V2, logged_in
