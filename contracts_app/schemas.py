@@ -1,9 +1,8 @@
 """The API's request and response shapes: the SDK's protocol models (llm_contracts.protocol).
 
-The events' shapes are in ``telemetry.schemas``.
-
 The names here are the server's aliases of those models, so that both sides validate with
-one definition (docs/protocol.md is generated from it).
+one definition (docs/protocol.md is generated from it). The events' shapes are in
+``telemetry.schemas``.
 """
 
 from __future__ import annotations
