@@ -61,7 +61,7 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 
 lint: $(STAMP)
-	$(PY) -m ruff check llm_contracts tests bench dashboard contracts_app experiments accounts --extend-exclude "*/migrations/*"
+	$(PY) -m ruff check llm_contracts tests bench dashboard accounts telemetry contracts_app experiments --extend-exclude "*/migrations/*"
 
 typecheck: $(STAMP)
 	$(PY) -m mypy

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts import services
-from contracts_app.services import NotFound
+from dashboard.lib.errors import NotFound
 
 
 @require_http_methods(["GET", "POST"])

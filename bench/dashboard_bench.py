@@ -62,7 +62,8 @@ def generate(project_id: int, n: int) -> None:
     """Insert ``n`` events spread over the last 30 days, in one statement."""
     from django.db import connection
 
-    from contracts_app.models import Trace, ValidationEvent
+    from contracts_app.models import Trace
+    from telemetry.models import ValidationEvent
 
     sql = f"""
         INSERT INTO {ValidationEvent._meta.db_table} (
@@ -183,7 +184,7 @@ def raw_recount_ms(project_id: int, repeat: int) -> float:
     """
     from django.db import connection
 
-    from contracts_app.models import ValidationEvent
+    from telemetry.models import ValidationEvent
 
     table = ValidationEvent._meta.db_table
     window = "project_id = %s AND timestamp >= now() - interval '24 hours'"
@@ -234,8 +235,11 @@ def main() -> int:
     from django.test.utils import setup_test_environment
     from django.utils import timezone
 
-    from contracts_app import services
-    from contracts_app.models import HourRollup, MinuteRollup, Project, Trace, ValidationEvent
+    from accounts import services as account_services
+    from accounts.models import Project
+    from contracts_app.models import Trace
+    from telemetry import services as telemetry_services
+    from telemetry.models import HourRollup, MinuteRollup, ValidationEvent
 
     setup_test_environment()
     name = args.database or f"test_{settings.DATABASES['default']['NAME']}_dashboard_bench"
@@ -250,14 +254,14 @@ def main() -> int:
             if args.reuse:
                 print(f"--reuse: {name} holds no seeded data, seeding it now", file=sys.stderr)
             owner = User.objects.create_user("bench", password="bench-password")
-            project = services.project_create(name="Bench", owner=owner)
+            project = account_services.project_create(name="Bench", owner=owner)
             started = time.perf_counter()
             generate(project.pk, args.events)
             gen_s = time.perf_counter() - started
             started = time.perf_counter()
             now = timezone.now()
             for days_ago in range(30, -1, -1):
-                services.rollups_aggregate(now=now - timedelta(days=days_ago))
+                telemetry_services.rollups_aggregate(now=now - timedelta(days=days_ago))
             agg_s = time.perf_counter() - started
             with connection.cursor() as cursor:
                 # What autovacuum does on a live server: hint bits, visibility map, statistics.

@@ -56,8 +56,8 @@ def copy_rows(dsn: dict[str, Any], project_id: int, items: list[dict[str, Any]])
     """Write ``items`` with one binary COPY on a raw psycopg connection; return the seconds taken."""
     import psycopg
 
-    from contracts_app.models import ValidationEvent
-    from contracts_app.services import _EVENT_COLUMNS, PG_TYPES
+    from telemetry.models import ValidationEvent
+    from telemetry.services import _EVENT_COLUMNS, PG_TYPES
 
     received = datetime.now(UTC)
     rows = [
@@ -94,12 +94,13 @@ def http_main(args: argparse.Namespace) -> int:
     with bench_database("test_llmc_ingest_http") as db, tempfile.TemporaryDirectory() as workdir:
         from django.db import connection
 
-        from contracts_app import partitions, services
-        from contracts_app.models import ValidationEvent
+        from accounts import services as account_services
+        from telemetry import partitions
+        from telemetry.models import ValidationEvent
 
         partitions.partitions_ensure()
-        project = services.project_create(name="Bench")
-        _, key = services.api_key_create(project=project, name="bench")
+        project = account_services.project_create(name="Bench")
+        _, key = account_services.api_key_create(project=project, name="bench")
         items = events(args.ingest_events, seed=1, span=timedelta(hours=1), prefix="http")
         warm = events(args.workers * 4 * args.batch, seed=3, span=timedelta(hours=1), prefix="warm")
 
@@ -208,8 +209,9 @@ def main() -> int:
     from django.test import Client
     from django.test.utils import setup_test_environment
 
-    from contracts_app import services
-    from contracts_app.models import MinuteRollup, PendingEvent, ValidationEvent, Watermark
+    from accounts import services as account_services
+    from telemetry import services as telemetry_services
+    from telemetry.models import MinuteRollup, PendingEvent, ValidationEvent, Watermark
 
     setup_test_environment()
     settings.DATABASES["default"]["TEST"]["NAME"] = "test_llmc_ingest_bench"
@@ -223,8 +225,8 @@ def main() -> int:
             "port": db["PORT"] or 5432,
             "password": db["PASSWORD"] or None,
         }
-        project = services.project_create(name="Bench")
-        _, key = services.api_key_create(project=project, name="bench")
+        project = account_services.project_create(name="Bench")
+        _, key = account_services.api_key_create(project=project, name="bench")
         client = Client()
 
         # 1. Through the API.
@@ -265,12 +267,12 @@ def main() -> int:
         copy_rows(dsn, project.pk, many)
         Watermark.objects.all().delete()
         started = time.perf_counter()
-        result = services.rollups_aggregate()
+        result = telemetry_services.rollups_aggregate()
         agg_s = time.perf_counter() - started
         total = sum(MinuteRollup.objects.values_list("count", flat=True))
         assert total == args.events, (total, args.events)
         started = time.perf_counter()
-        services.rollups_aggregate()
+        telemetry_services.rollups_aggregate()
         again_s = time.perf_counter() - started
         with connection.cursor() as cursor:
             cursor.execute("SHOW server_version")

@@ -78,8 +78,11 @@ def main() -> int:
     from django.db import connection
     from django.test.utils import setup_test_environment
 
-    from contracts_app import partitions, services
-    from contracts_app.models import MinuteRollup, PendingEvent, Project, ValidationEvent
+    from accounts import services as account_services
+    from accounts.models import Project
+    from telemetry import partitions
+    from telemetry import services as telemetry_services
+    from telemetry.models import MinuteRollup, PendingEvent, ValidationEvent
 
     setup_test_environment()
     settings.DATABASES["default"]["TEST"]["NAME"] = "test_llmc_scale_bench"
@@ -90,7 +93,7 @@ def main() -> int:
         # Every timestamp of the fill is accepted; a week of day partitions holds them.
         settings.EVENT_MAX_AGE_S = 8 * 24 * 3600
         partitions.partitions_ensure(now=now)
-        project = services.project_create(name="Bench")
+        project = account_services.project_create(name="Bench")
         cursor = connection.cursor()
         stored = 0
         for size in args.sizes:
@@ -106,14 +109,14 @@ def main() -> int:
             cursor.execute("ANALYZE")
             fill_s = time.perf_counter() - started
             started = time.perf_counter()
-            services.rollups_aggregate(now=now)
+            telemetry_services.rollups_aggregate(now=now)
             catch_up_s = time.perf_counter() - started
             stored = size
             # Draining the backlog left as many dead rows in the queue table; autovacuum
             # clears them within a minute (the table's thresholds are low): done here at once.
             cursor.execute("VACUUM ANALYZE contracts_app_pendingevent")
             started = time.perf_counter()
-            services.rollups_aggregate(now=now)
+            telemetry_services.rollups_aggregate(now=now)
             first_idle_s = time.perf_counter() - started
             # New events over the last day: most in fresh minutes, some late into counted ones.
             fill(
@@ -125,14 +128,14 @@ def main() -> int:
                 span=timedelta(days=1),
             )
             started = time.perf_counter()
-            result = services.rollups_aggregate(now=now)
+            result = telemetry_services.rollups_aggregate(now=now)
             pass_s = time.perf_counter() - started
             assert result.events == args.new, result
             stored += args.new
             idle = []
             for _ in range(5):
                 started = time.perf_counter()
-                services.rollups_aggregate(now=now)
+                telemetry_services.rollups_aggregate(now=now)
                 idle.append(time.perf_counter() - started)
             counted = sum(MinuteRollup.objects.values_list("count", flat=True))
             assert counted == stored == ValidationEvent.objects.count(), (counted, stored)
@@ -145,7 +148,7 @@ def main() -> int:
             )
 
         # Retention: one old day with --retention-rows rows, dropped whole.
-        other = services.project_create(name="Bench retention")
+        other = account_services.project_create(name="Bench retention")
         Project.objects.filter(pk__in=[project.pk, other.pk]).update(retention_days=30)
         old = now - timedelta(days=40)
         day = datetime(old.year, old.month, old.day, tzinfo=UTC)

@@ -144,7 +144,7 @@ def recount_check(dsn: dict[str, Any]) -> Check:
     """Compare the rollups and breakdowns with a recount from the raw events in one SQL pass."""
     import psycopg
 
-    from contracts_app.models import BUCKET_FIELDS, LATENCY_BUCKETS_MS, LLM_BUCKET_FIELDS
+    from telemetry.models import BUCKET_FIELDS, LATENCY_BUCKETS_MS, LLM_BUCKET_FIELDS
 
     def histogram(column: str) -> list[str]:
         out, lower = [], None
@@ -335,14 +335,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def soak(args: argparse.Namespace, db: dict[str, Any], workdir: Path) -> int:
     from django.conf import settings
 
-    from contracts_app import partitions, services
+    from accounts import services as account_services
     from dashboard.celery import app as celery_app
+    from telemetry import partitions
 
     partitions.partitions_ensure()
     keys = {}
     for i in range(args.projects):
-        project = services.project_create(name=f"Soak {i}")
-        keys[project.pk] = services.api_key_create(project=project, name="soak")[1]
+        project = account_services.project_create(name=f"Soak {i}")
+        keys[project.pk] = account_services.api_key_create(project=project, name="soak")[1]
     projects = sorted(keys)
     interval = args.rollup_interval or settings.ROLLUP_INTERVAL_S
     drain_timeout = args.drain_timeout or 3 * interval + 60

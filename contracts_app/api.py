@@ -1,4 +1,4 @@
-"""The SDK-facing API: ingest of events and traces, pull of contract specs and breakpoints."""
+"""The SDK-facing API: upload of traces, pull of contract specs and breakpoints (events: telemetry.api)."""
 
 from __future__ import annotations
 
@@ -6,47 +6,11 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Status
-from ninja.security import APIKeyHeader
 
+from accounts.api import ProjectKey
+from accounts.models import ApiKey
 from contracts_app import selectors, services
-from contracts_app.models import ApiKey
-from contracts_app.schemas import (
-    BatchIn,
-    BatchOut,
-    BreakpointsOut,
-    ContractsOut,
-    ErrorOut,
-    TraceIn,
-    TraceOut,
-)
-from dashboard.lib.limits import ingest_slot
-
-
-class MissingScope(services.ServiceError):
-    status = 403
-
-
-class ProjectKey(APIKeyHeader):
-    """Authenticate with a project API key in ``X-API-Key`` that holds ``scope``; its project scopes the call.
-
-    Scopes: ``ingest`` (send events and traces), ``read`` (pull contracts, breakpoints and
-    experiments), ``write`` (change experiments). A key without the scope gets a 403.
-    """
-
-    param_name = "X-API-Key"
-
-    def __init__(self, scope: str) -> None:
-        if scope not in services.API_KEY_SCOPES:
-            raise ValueError(f"unknown API key scope {scope!r}")
-        super().__init__()
-        self.scope = scope
-
-    def authenticate(self, request: HttpRequest, key: str | None) -> ApiKey | None:
-        api_key = services.api_key_authenticate(raw_key=key or "")
-        if api_key is not None and self.scope not in {s.strip() for s in api_key.scopes.split(",")}:
-            raise MissingScope(f"this API key lacks the {self.scope!r} scope", field="X-API-Key")
-        return api_key
-
+from contracts_app.schemas import BreakpointsOut, ContractsOut, ErrorOut, TraceIn, TraceOut
 
 INGEST, READ = ProjectKey("ingest"), ProjectKey("read")
 router = Router(auth=READ, tags=["sdk"])
@@ -66,25 +30,6 @@ _ERRORS: dict[int, Any] = {
 def _key(request: HttpRequest) -> ApiKey:
     key: ApiKey = request.auth  # type: ignore[attr-defined]
     return key
-
-
-@router.post("/events", auth=INGEST, response={207: BatchOut, **_ERRORS}, exclude_none=True)
-def post_events(request: HttpRequest, batch: BatchIn) -> Status[dict[str, Any]]:
-    """Store a batch of validation events; answer one status per item."""
-    with ingest_slot():
-        result = services.event_ingest_batch(
-            project=_key(request).project, events=batch.events, sdk=batch.sdk
-        )
-    # Built by hand: dataclasses.asdict deep-copies every per-item status.
-    return Status(
-        207,
-        {
-            "accepted": result.accepted,
-            "duplicates": result.duplicates,
-            "rejected": result.rejected,
-            "results": result.results,
-        },
-    )
 
 
 @router.post("/traces", auth=INGEST, response={200: TraceOut, 201: TraceOut, **_ERRORS})

@@ -1,24 +1,14 @@
 """The API's request and response shapes: the SDK's protocol models (llm_contracts.protocol).
 
 The names here are the server's aliases of those models, so that both sides validate with
-one definition (docs/protocol.md is generated from it).
+one definition (docs/protocol.md is generated from it). The events' shapes are in
+``telemetry.schemas``.
 """
 
 from __future__ import annotations
 
 from llm_contracts import protocol
 
-MAX_BATCH = protocol.MAX_BATCH
-
-# The per-item shapes of the hot ingest path are plain pydantic models: ninja's Schema
-# adds a root validator for reading ORM objects that costs ~10x per item there.
-EventIn = protocol.Event
-SdkCounters = protocol.SdkCounters
-SdkIn = protocol.SdkInfo
-BatchIn = protocol.EventBatch
-FieldError = protocol.FieldError
-ItemResult = protocol.ItemResult
-BatchOut = protocol.BatchAnswer
 ErrorOut = protocol.ErrorAnswer
 TraceStepIn = protocol.TraceStep
 TraceIn = protocol.TraceUpload
@@ -31,21 +21,13 @@ SdkExperimentsOut = protocol.ExperimentsAnswer
 HealthOut = protocol.HealthAnswer
 
 __all__ = [
-    "MAX_BATCH",
-    "BatchIn",
-    "BatchOut",
     "BreakpointOut",
     "BreakpointsOut",
     "ContractSpecOut",
     "ContractsOut",
     "ErrorOut",
-    "EventIn",
-    "FieldError",
     "HealthOut",
-    "ItemResult",
-    "SdkCounters",
     "SdkExperimentsOut",
-    "SdkIn",
     "TraceIn",
     "TraceOut",
     "TraceStepIn",

@@ -13,9 +13,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.models import Project
 from contracts_app import charts, profiling, selectors, services
-from contracts_app.models import Breakpoint, Contract, Project, ValidationEvent
+from contracts_app.models import Breakpoint, Contract
 from dashboard.lib.access import project_for
+from dashboard.lib.errors import ServiceError
+from telemetry.models import ValidationEvent
 
 NEW_CONTRACT_SOURCE = """contract MyContract {
   description "What every answer must meet"
@@ -142,7 +145,7 @@ def contract_edit(request: HttpRequest, slug: str, name: str | None = None) -> H
                 refusal=exc.reason,
             )
             return render(request, "contracts_app/contract_edit.html", context, status=exc.status)
-        except services.ServiceError as exc:
+        except ServiceError as exc:
             diagnostics = services.contract_source_check(source=source)[1]
             context = _editor_context(
                 source,
@@ -227,7 +230,7 @@ def contract_activate(request: HttpRequest, slug: str, name: str, version: int) 
                 reason=request.POST.get("reason", ""),
                 expected_running=_expected_running(request),
             )
-        except services.ServiceError as exc:
+        except ServiceError as exc:
             error = exc.reason
         else:
             verb = "Rolled back to" if entry.action == "rollback" else "Activated"
@@ -255,7 +258,7 @@ def contract_deactivate(request: HttpRequest, slug: str, name: str) -> HttpRespo
                 reason=request.POST.get("reason", ""),
                 expected_running=_expected_running(request),
             )
-        except services.ServiceError as exc:
+        except ServiceError as exc:
             error = exc.reason
         else:
             messages.success(request, f"Deactivated {contract.name}: SDKs drop it at their next pull.")
@@ -357,7 +360,7 @@ def _save_breakpoint(request: HttpRequest, project: Project, breakpoint: Breakpo
     if form.is_valid():
         try:
             return services.breakpoint_save(project=project, breakpoint=breakpoint, **form.cleaned_data), form
-        except services.ServiceError as exc:
+        except ServiceError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.reason)
     return None, form
 
@@ -423,7 +426,7 @@ def breakpoint_active(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         services.breakpoint_set_active(
             breakpoint=_breakpoint(project, pk), active=request.POST.get("active") == "1"
         )
-    except services.ServiceError as exc:
+    except ServiceError as exc:
         error = exc.reason
     if request.htmx:
         context = {

@@ -13,12 +13,13 @@ from ninja.parser import Parser
 
 from contracts_app import selectors
 from contracts_app.api import router as contracts_router
-from contracts_app.models import ImmutableError
 from contracts_app.schemas import HealthOut
-from contracts_app.services import ServiceError
+from dashboard.lib.errors import ServiceError
+from dashboard.lib.immutable import ImmutableError
 from dashboard.lib.limits import Saturated
 from dashboard.lib.text import first_unstorable
 from experiments.api import router as experiments_router
+from telemetry.api import router as telemetry_router
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ api = NinjaAPI(
     docs_url="/docs",
     description="The API the llm-contracts SDK reports to and pulls from (docs/protocol.md).",
 )
+api.add_router("/", telemetry_router)
 api.add_router("/", contracts_router)
 api.add_router("/", experiments_router)
 

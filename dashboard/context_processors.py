@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from dashboard import selectors
+from accounts import selectors
 
 
 def header(request: HttpRequest) -> dict[str, Any]:

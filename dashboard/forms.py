@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django import forms
 
-from contracts_app.models import AlertRule, Membership, Project, ValidationEvent
+from accounts.models import Membership, Project
 from dashboard.lib.tz import zone_names
 from dashboard.lib.webhooks import WebhookRefused, webhook_url_check
 from dashboard.selectors import RANGES, ViolationFilters
+from telemetry.models import AlertRule, ValidationEvent
 
 
 class ViolationFilterForm(forms.Form):

@@ -15,23 +15,23 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from contracts_app.models import (
+from accounts import selectors as account_selectors
+from accounts.models import ApiKey, Membership, Project
+from contracts_app.models import Contract
+from contracts_app.selectors import clauses_of, contract_owner
+from telemetry.models import (
     BUCKET_FIELDS,
     LLM_BUCKET_FIELDS,
     AlertRule,
-    ApiKey,
-    Contract,
     HourBreakdown,
     HourRollup,
-    Membership,
     MinuteBreakdown,
     MinuteRollup,
-    Project,
     SdkInstance,
     ValidationEvent,
     Watermark,
 )
-from contracts_app.selectors import clauses_of, contract_owner, percentile
+from telemetry.selectors import percentile
 
 # Ranges the overview offers; anything longer than a day reads the hour rollups.
 RANGES: dict[str, timedelta] = {
@@ -613,31 +613,12 @@ class ProjectSettings:
 def settings_for(*, project: Project) -> ProjectSettings:
     """Return the project's API keys, members and alert rules."""
     return ProjectSettings(
-        api_keys=list(
-            ApiKey.objects.filter(project=project).select_related("created_by").order_by("-created_at")
-        ),
-        members=list(
-            Membership.objects.filter(project=project).select_related("user").order_by("user__username")
-        ),
+        api_keys=account_selectors.api_keys_of(project=project),
+        members=account_selectors.members_of(project=project),
         alert_rules=list(AlertRule.objects.filter(project=project).order_by("contract", "metric")),
-    )
-
-
-def first_project_slug(*, user: Any) -> str | None:
-    """Return the slug of the user's first project by name, or None."""
-    return (
-        Project.objects.filter(memberships__user=user)
-        .order_by("name", "id")
-        .values_list("slug", flat=True)
-        .first()
     )
 
 
 def project_is_empty(*, project: Project) -> bool:
     """Return True when no SDK has sent the project a single event yet."""
     return not ValidationEvent.objects.filter(project=project).exists()
-
-
-def projects_of(*, user: Any) -> list[Project]:
-    """Return the user's projects by name, for the header's project switcher."""
-    return list(Project.objects.filter(memberships__user=user).order_by("name", "id").only("name", "slug"))

@@ -77,9 +77,10 @@ INSTALLED_APPS = [
     "ninja",
     "django_htmx",
     "axes",
+    "accounts",
+    "telemetry",
     "contracts_app",
     "experiments",
-    "accounts",
     "dashboard",
 ]
 

@@ -17,9 +17,9 @@ from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import selectors as account_selectors
 from accounts import services as account_services
-from contracts_app import services as contract_services
-from contracts_app.services import ServiceError
+from accounts.models import Membership
 from dashboard import charts, selectors, services
 from dashboard.forms import (
     AlertRuleForm,
@@ -32,8 +32,10 @@ from dashboard.forms import (
     ViolationFilterForm,
 )
 from dashboard.lib.access import project_for, project_owned
+from dashboard.lib.errors import ServiceError
 from dashboard.lib.webhooks import webhook_url_masked
 from llm_contracts.llmcl import LLMCLError, format_source
+from telemetry import services as telemetry_services
 
 # The session key under which a new project's first API key waits for its onboarding snippet.
 ONBOARDING_KEY = "onboarding_keys"
@@ -49,7 +51,7 @@ def _is_fragment(request: HttpRequest, target: str) -> bool:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Send the user to their first project, or say they have none."""
-    slug = selectors.first_project_slug(user=request.user)
+    slug = account_selectors.first_project_slug(user=request.user)
     if slug is None:
         return render(request, "dashboard/no_projects.html")
     return redirect("dashboard:overview", slug=slug)
@@ -224,7 +226,7 @@ def _settings_context(project: Any, **extra: Any) -> dict[str, Any]:
         "invitations": account_services.invitations_open(project=project) if project.is_owner else [],
         "project_form": ProjectSettingsForm(instance=project),
         "alert_form": AlertRuleForm(),
-        "roles": contract_services.Membership.Role.choices,
+        "roles": Membership.Role.choices,
         # Viewers see where alerts go, not the receiver's secret path.
         "webhook_masked": webhook_url_masked(project.alert_webhook_url) if project.alert_webhook_url else "",
         **extra,
@@ -248,7 +250,7 @@ def api_key_create(request: HttpRequest, slug: str) -> HttpResponse:
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
         return _form_error(request, project, form)
-    _, raw = contract_services.api_key_create(
+    _, raw = account_services.api_key_create(
         project=project,
         name=form.cleaned_data["name"],
         created_by=request.user,
@@ -263,7 +265,7 @@ def api_key_create(request: HttpRequest, slug: str) -> HttpResponse:
 def api_key_revoke(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
     """Revoke an API key."""
     project = project_for(request, slug, write=True)
-    return _run(request, project, "API key revoked.", services.api_key_revoke, key_id=key_id)
+    return _run(request, project, "API key revoked.", account_services.project_api_key_revoke, key_id=key_id)
 
 
 @require_POST
@@ -294,7 +296,7 @@ def member_update(request: HttpRequest, slug: str, membership_id: int) -> HttpRe
             request,
             project,
             "Member removed.",
-            services.member_remove,
+            account_services.member_remove,
             membership_id=membership_id,
         )
     form = MemberRoleForm(request.POST)
@@ -304,7 +306,7 @@ def member_update(request: HttpRequest, slug: str, membership_id: int) -> HttpRe
         request,
         project,
         "Role changed.",
-        services.member_role_change,
+        account_services.member_role_change,
         membership_id=membership_id,
         role=form.cleaned_data["role"],
     )
@@ -322,7 +324,7 @@ def project_settings_save(request: HttpRequest, slug: str) -> HttpResponse:
         request,
         project,
         "Settings saved.",
-        services.project_settings_update,
+        account_services.project_settings_update,
         **form.cleaned_data,
     )
 
@@ -339,7 +341,7 @@ def alert_rule_create(request: HttpRequest, slug: str) -> HttpResponse:
         request,
         project,
         "Alert rule added.",
-        services.alert_rule_create,
+        telemetry_services.alert_rule_create,
         **form.cleaned_data,
     )
 
@@ -349,7 +351,9 @@ def alert_rule_create(request: HttpRequest, slug: str) -> HttpResponse:
 def alert_rule_delete(request: HttpRequest, slug: str, rule_id: int) -> HttpResponse:
     """Delete an alert threshold."""
     project = project_for(request, slug, write=True)
-    return _run(request, project, "Alert rule deleted.", services.alert_rule_delete, rule_id=rule_id)
+    return _run(
+        request, project, "Alert rule deleted.", telemetry_services.alert_rule_delete, rule_id=rule_id
+    )
 
 
 def _run(request: HttpRequest, project: Any, done: str, service: Any, /, **kwargs: Any) -> HttpResponse:
@@ -385,11 +389,11 @@ def project_new(request: HttpRequest) -> HttpResponse:
     form = ProjectCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            project = services.project_create_for(user=request.user, name=form.cleaned_data["name"])
+            project = account_services.project_create_for(user=request.user, name=form.cleaned_data["name"])
         except ServiceError as exc:
             form.add_error("name", exc.reason)
         else:
-            _, raw = contract_services.api_key_create(
+            _, raw = account_services.api_key_create(
                 project=project, name="first key", created_by=request.user
             )
             request.session[ONBOARDING_KEY] = {**request.session.get(ONBOARDING_KEY, {}), project.slug: raw}

@@ -7,11 +7,10 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Status
 
-from contracts_app.api import ProjectKey
-from contracts_app.models import ApiKey
+from accounts.api import MissingScope, ProjectKey, key_scopes
+from accounts.models import ApiKey
 from contracts_app.schemas import ErrorOut, SdkExperimentsOut
 from contracts_app.selectors import etag_of
-from contracts_app.services import ServiceError
 from experiments import selectors, services
 from experiments.models import ARMS, Experiment
 from experiments.schemas import CoverageIn, ExperimentIn, ExperimentOut, ShipIn
@@ -30,10 +29,6 @@ _ERRORS: dict[int, Any] = {
 WRITE_SCOPE = "write"
 
 
-class MissingScope(ServiceError):
-    status = 403
-
-
 def _key(request: HttpRequest) -> ApiKey:
     key: ApiKey = request.auth  # type: ignore[attr-defined]
     return key
@@ -42,7 +37,7 @@ def _key(request: HttpRequest) -> ApiKey:
 def _writer(request: HttpRequest) -> tuple[ApiKey, services.Actor]:
     """Return the request's key and actor, or refuse a key without the write scope."""
     key = _key(request)
-    if WRITE_SCOPE not in {s.strip() for s in key.scopes.split(",")}:
+    if WRITE_SCOPE not in key_scopes(key):
         raise MissingScope(f"this API key lacks the {WRITE_SCOPE!r} scope", field="X-API-Key")
     return key, services.Actor.of_key(key)
 

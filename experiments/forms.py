@@ -7,7 +7,8 @@ from typing import Any
 
 from django import forms
 
-from contracts_app.models import ContractVersion, Project
+from accounts.models import Project
+from contracts_app.models import ContractVersion
 from experiments.models import CONTROL, TREATMENT, Experiment, RampStep
 
 RAMP_ROWS_EXTRA = 3

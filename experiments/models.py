@@ -8,7 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from contracts_app.models import ContractVersion, Project
+from accounts.models import Project
+from contracts_app.models import ContractVersion
 
 CONTROL = "control"
 TREATMENT = "treatment"

@@ -12,8 +12,8 @@ from django.conf import settings
 from django.db.models import Count, FloatField, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncHour, TruncMinute
 
-from contracts_app.models import LATENCY_BUCKETS_MS, Contract, Project
-from contracts_app.selectors import percentile
+from accounts.models import Project
+from contracts_app.models import Contract
 from experiments.models import (
     ARMS,
     CONTROL,
@@ -33,6 +33,8 @@ from llm_contracts.experiments.stats import (
     sequential_test,
     srm_check,
 )
+from telemetry.models import LATENCY_BUCKETS_MS
+from telemetry.selectors import percentile
 
 # p < this on the chi-square test of the split is a sample ratio mismatch.
 SRM_P_VALUE = 0.001

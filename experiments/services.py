@@ -14,9 +14,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.models import ApiKey, Project
 from contracts_app import services as contract_services
-from contracts_app.models import ApiKey, ContractVersion, Project
-from contracts_app.services import NotFound, ServiceError
+from contracts_app.models import ContractVersion
+from dashboard.lib.errors import NotFound, ServiceError
 from dashboard.lib.webhooks import webhook_enqueue
 from experiments import selectors
 from experiments.models import (

@@ -12,9 +12,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from contracts_app.models import Project
-from contracts_app.services import ServiceError
+from accounts.models import Project
 from dashboard.lib.access import project_for
+from dashboard.lib.errors import ServiceError
 from experiments import charts, forms, selectors, services
 from experiments.models import Experiment
 

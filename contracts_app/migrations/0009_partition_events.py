@@ -5,7 +5,7 @@ are copied over); what changes is its keys, since Postgres can only enforce a un
 index that holds the partition key:
 
 - the primary key is (id, timestamp); ids still come from one sequence, so they stay unique;
-- the dedup key is (project_id, event_id, timestamp): see ``contracts_app.partitions``
+- the dedup key is (project_id, event_id, timestamp): see ``telemetry.partitions``
   for why that keeps (project_id, event_id) unique across partitions.
 
 Rows whose day has no partition land in a DEFAULT partition; ``partitions_ensure`` creates
@@ -24,7 +24,7 @@ OLD = "contracts_app_validationevent_plain"
 def partition(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
-    from contracts_app import partitions
+    from telemetry import partitions  # the module moved to telemetry with the events
 
     model = apps.get_model("contracts_app", "ValidationEvent")
     run = schema_editor.execute

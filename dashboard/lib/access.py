@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.http import Http404, HttpRequest
 
-from contracts_app.models import Membership, Project
+from accounts.models import Membership, Project
 
 
 def project_for(request: HttpRequest, slug: str, *, write: bool = False) -> Project:

@@ -11,9 +11,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from contracts_app import services
 from llm_contracts import ContractViolationError, FunctionContract
 from llm_contracts.testing import FakeLLM
+from telemetry import services as telemetry_services
 from tests.server.conftest import Cast, make_event
 
 from .conftest import Shot, chart_kept, chart_zoom_and_hide, expect_value, reporting_client
@@ -95,8 +95,8 @@ class TestOverview:
                         message="" if i >= failing else "not JSON",
                     )
                 )
-        assert services.event_ingest_batch(project=cast.project_a, events=events).accepted == 48
-        services.rollups_aggregate()
+        assert telemetry_services.event_ingest_batch(project=cast.project_a, events=events).accepted == 48
+        telemetry_services.rollups_aggregate()
 
         page.goto("/p/alpha/?range=1h")
         numbers = page.locator("dl.numbers")
@@ -137,8 +137,8 @@ class TestOverview:
             for minute in range(1, 50)
             for contract in ("json_format", "no_pii")
         ]
-        assert services.event_ingest_batch(project=cast.project_a, events=events).accepted == 98
-        services.rollups_aggregate()
+        assert telemetry_services.event_ingest_batch(project=cast.project_a, events=events).accepted == 98
+        telemetry_services.rollups_aggregate()
 
         # The page's own clock: the refresh is htmx's "every 30s" timer, run by moving time on.
         page.clock.install()
@@ -154,8 +154,8 @@ class TestOverview:
 
         # New events arrive; the refresh brings them.
         later = [make_event(timestamp=now.isoformat(), contract="json_format") for _ in range(2)]
-        assert services.event_ingest_batch(project=cast.project_a, events=later).accepted == 2
-        services.rollups_aggregate()
+        assert telemetry_services.event_ingest_batch(project=cast.project_a, events=later).accepted == 2
+        telemetry_services.rollups_aggregate()
         page.clock.run_for(31_000)
         expect(validations).to_have_text("100")
         # The chart took the new figure (a point for the current minute) and kept what the

@@ -12,6 +12,7 @@ from contracts_app import services as contract_services
 from contracts_app.models import ContractVersion
 from experiments import services
 from experiments.models import Experiment
+from telemetry import services as telemetry_services
 from tests.server.conftest import Cast, make_event
 from tests.server.experiments.conftest import add_traffic
 
@@ -46,7 +47,7 @@ def traffic(cast: Cast, experiment: Experiment, *, calls: int) -> None:
                     is_valid=i % every != 0,
                 )
             )
-    assert contract_services.event_ingest_batch(project=cast.project_a, events=events).accepted == 2 * calls
+    assert telemetry_services.event_ingest_batch(project=cast.project_a, events=events).accepted == 2 * calls
 
 
 class TestExperimentFlow:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from contracts_app.models import Membership
+from accounts.models import Membership
 from tests.server.conftest import Cast
 
 from .conftest import Shot

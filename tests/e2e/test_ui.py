@@ -14,9 +14,11 @@ from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
 from contracts_app import services
-from contracts_app.models import Trace, ValidationEvent
+from contracts_app.models import Trace
 from llm_contracts import ContractViolationError, FunctionContract
 from llm_contracts.testing import FakeLLM
+from telemetry import services as telemetry_services
+from telemetry.models import ValidationEvent
 from tests.server.conftest import Cast, make_event
 
 from .conftest import ARTIFACTS, TIMEOUT_MS, Shot, reporting_client
@@ -65,8 +67,8 @@ class TestTimeZone:
         page = adelaide_page
         now = timezone.now()
         events = [make_event(timestamp=(now - timedelta(minutes=m)).isoformat()) for m in range(1, 4)]
-        assert services.event_ingest_batch(project=cast.project_a, events=events).accepted == 3
-        services.rollups_aggregate()
+        assert telemetry_services.event_ingest_batch(project=cast.project_a, events=events).accepted == 3
+        telemetry_services.rollups_aggregate()
 
         page.goto("/p/alpha/?range=1h")
         # The first visit tells the server the browser's zone; the page is drawn in it.
@@ -128,7 +130,7 @@ class TestProjects:
         ):
             client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
             assert reporter.flush(timeout=5)
-        services.rollups_aggregate()
+        telemetry_services.rollups_aggregate()
         page.reload()
         expect(page.locator("#onboarding")).to_have_count(0)
         expect(page.locator(".number", has_text="Validations").first.locator("dd")).to_have_text("1")
@@ -183,8 +185,8 @@ def _fill(cast: Cast, live_server_url: str) -> dict[str, str]:
         )
         for m in range(1, 6)
     ]
-    services.event_ingest_batch(project=cast.project_a, events=events)
-    services.rollups_aggregate()
+    telemetry_services.event_ingest_batch(project=cast.project_a, events=events)
+    telemetry_services.rollups_aggregate()
     # A contract with a running version and a draft, a breakpoint on it, an experiment of both.
     v1 = services.contract_save(project=cast.project_a, source=SOURCE.format(name=LONG_NAME, limit=2000))
     services.contract_version_activate(contract_version=v1, actor=cast.owner)

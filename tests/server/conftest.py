@@ -14,8 +14,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from contracts_app import services
-from contracts_app.models import Membership, Project
+from accounts import services as account_services
+from accounts.models import Membership, Project
 from tests.server.webhook_receiver import eager_tasks, receiver  # noqa: F401  (fixtures)
 
 _ids = itertools.count(1)
@@ -77,11 +77,11 @@ def cast(db: None) -> Cast:
     owner = User.objects.create_user("alice", "alice@example.org", "password")
     member = User.objects.create_user("bob", "bob@example.org", "password")
     outsider = User.objects.create_user("charlie", "charlie@example.org", "password")
-    project_a = services.project_create(name="Alpha", owner=owner)
-    services.membership_set(project=project_a, user=member, role=Membership.Role.VIEWER)
-    project_b = services.project_create(name="Bravo", owner=outsider)
-    _, key_a = services.api_key_create(project=project_a, name="a", created_by=owner)
-    _, key_b = services.api_key_create(project=project_b, name="b", created_by=outsider)
+    project_a = account_services.project_create(name="Alpha", owner=owner)
+    account_services.membership_set(project=project_a, user=member, role=Membership.Role.VIEWER)
+    project_b = account_services.project_create(name="Bravo", owner=outsider)
+    _, key_a = account_services.api_key_create(project=project_a, name="a", created_by=owner)
+    _, key_b = account_services.api_key_create(project=project_b, name="b", created_by=outsider)
     return Cast(owner, member, outsider, project_a, project_b, key_a, key_b)
 
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from contracts_app import services
-from contracts_app.models import AlertRule
+from telemetry import services as telemetry_services
+from telemetry.models import AlertRule
 
 from .conftest import Cast, make_event
 from .webhook_receiver import Receiver
@@ -29,10 +29,10 @@ def _loopback_allowed(settings: Any) -> None:
     settings.WEBHOOK_RETRY_BACKOFF_S = 0.0
 
 
-def evaluate(capture: Capture) -> list[services.AlertChange]:
+def evaluate(capture: Capture) -> list[telemetry_services.AlertChange]:
     """Evaluate the rules and run the deliveries they queued once the transaction commits."""
     with capture(execute=True):
-        return services.alerts_evaluate()
+        return telemetry_services.alerts_evaluate()
 
 
 def traffic(cast: Cast, *, valid: int, invalid: int) -> None:
@@ -40,8 +40,8 @@ def traffic(cast: Cast, *, valid: int, invalid: int) -> None:
     events = [make_event(timestamp=now, contract="pii") for _ in range(valid)] + [
         make_event(timestamp=now, contract="pii", is_valid=False) for _ in range(invalid)
     ]
-    services.event_ingest_batch(project=cast.project_a, events=events)
-    services.rollups_aggregate()
+    telemetry_services.event_ingest_batch(project=cast.project_a, events=events)
+    telemetry_services.rollups_aggregate()
 
 
 def rule(cast: Cast, hook: Receiver, **kwargs: Any) -> AlertRule:
@@ -82,11 +82,11 @@ class TestAlerts:
     ) -> None:
         rule(cast, receiver, metric=AlertRule.Metric.P95_MS, threshold=100.0)
         now = timezone.now().isoformat()
-        services.event_ingest_batch(
+        telemetry_services.event_ingest_batch(
             project=cast.project_a,
             events=[make_event(timestamp=now, contract="pii", latency_ms=900.0) for _ in range(10)],
         )
-        services.rollups_aggregate()
+        telemetry_services.rollups_aggregate()
         evaluate(django_capture_on_commit_callbacks)
         assert [p["metric"] for p in receiver.posts] == ["p95_ms"]
         assert receiver.posts[0]["value"] > 100
@@ -110,7 +110,7 @@ class TestAlerts:
         rule(cast, receiver, threshold=0.1)
         traffic(cast, valid=0, invalid=5)
         with django_capture_on_commit_callbacks(execute=False) as queued:
-            changes = services.alerts_evaluate()
+            changes = telemetry_services.alerts_evaluate()
         # Nothing was posted while the rules were evaluated: a slow receiver holds up no rule.
         assert receiver.posts == [] and [c.queued for c in changes] == [True, True]
         assert len(queued) == 2

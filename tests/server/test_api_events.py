@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from contracts_app import services
-from contracts_app.models import ApiKey, SdkInstance, ValidationEvent
+from accounts import services as account_services
+from accounts.models import ApiKey
 from dashboard.lib.limits import saturate
+from telemetry.models import SdkInstance, ValidationEvent
 
 from .conftest import Cast, Poster, make_event
 
@@ -35,7 +36,7 @@ class TestAuth:
         assert stored_ids(cast.project_a) == ["shared"]
 
     def test_it_refuses_a_revoked_key(self, cast: Cast, post_events: Poster) -> None:
-        services.api_key_revoke(api_key=ApiKey.objects.get(project=cast.project_a))
+        account_services.api_key_revoke(api_key=ApiKey.objects.get(project=cast.project_a))
         response = post_events(cast.key_a, [make_event()])
         assert response.status_code == 401
         assert response.json()["errors"][0]["field"] == "X-API-Key"
@@ -44,7 +45,7 @@ class TestAuth:
     def test_it_refuses_an_expired_key(self, cast: Cast, post_events: Poster) -> None:
         from django.utils import timezone
 
-        _, raw = services.api_key_create(
+        _, raw = account_services.api_key_create(
             project=cast.project_a, name="old", expires_at=timezone.now() - timezone.timedelta(seconds=1)
         )
         assert post_events(raw, [make_event()]).status_code == 401
@@ -56,9 +57,9 @@ class TestAuth:
         assert post_events(key, [make_event()]).status_code == 401
 
     def test_it_stores_the_key_hashed_with_a_visible_prefix(self, cast: Cast) -> None:
-        key, raw = services.api_key_create(project=cast.project_a, name="shown once")
+        key, raw = account_services.api_key_create(project=cast.project_a, name="shown once")
         assert raw.startswith(key.prefix)
-        assert raw not in key.hashed_key and key.hashed_key == services.hash_key(raw)
+        assert raw not in key.hashed_key and key.hashed_key == account_services.hash_key(raw)
 
 
 class TestBatch:
@@ -161,7 +162,7 @@ class TestBatch:
         assert post_events(cast.key_a, [make_event()]).status_code == 207
 
     def test_a_stored_event_cannot_be_changed(self, cast: Cast, post_events: Poster) -> None:
-        from contracts_app.models import ImmutableError
+        from dashboard.lib.immutable import ImmutableError
 
         post_events(cast.key_a, [make_event()])
         event = ValidationEvent.objects.get()

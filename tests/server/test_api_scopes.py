@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from contracts_app import services
-from contracts_app.models import ApiKey
+from accounts import services as account_services
+from accounts.models import ApiKey
 from dashboard.api import api
+from dashboard.lib.errors import ServiceError
 
 from .conftest import Cast, make_event
 
@@ -53,7 +54,7 @@ def test_every_route_is_listed_with_its_scope_and_keyed_routes_say_so_in_the_sch
 
 
 def key_with(cast: Cast, *scopes: str) -> str:
-    _, raw = services.api_key_create(project=cast.project_a, name="+".join(scopes), scopes=scopes)
+    _, raw = account_services.api_key_create(project=cast.project_a, name="+".join(scopes), scopes=scopes)
     return raw
 
 
@@ -73,7 +74,7 @@ class TestScopes:
     def test_a_key_without_the_scope_is_refused_with_403(
         self, client: Client, cast: Cast, method: str, path: str, scope: str
     ) -> None:
-        others = [s for s in services.API_KEY_SCOPES if s != scope]
+        others = [s for s in account_services.API_KEY_SCOPES if s != scope]
         response = call(client, method, path, key_with(cast, *others))
         assert response.status_code == 403
         assert response.json() == {
@@ -100,8 +101,8 @@ class TestScopes:
         assert call(client, "GET", "/contracts", "lck_nope").status_code == 401
 
     def test_unknown_scopes_are_refused_at_creation(self, cast: Cast) -> None:
-        with pytest.raises(services.ServiceError, match="scopes must be among"):
-            services.api_key_create(project=cast.project_a, name="x", scopes=["admin"])
+        with pytest.raises(ServiceError, match="scopes must be among"):
+            account_services.api_key_create(project=cast.project_a, name="x", scopes=["admin"])
 
 
 class TestSettingsPage:

@@ -8,7 +8,8 @@ import pytest
 from django.test import Client
 
 from contracts_app import services
-from contracts_app.models import Breakpoint, Contract, ContractVersion, ImmutableError, Trace
+from contracts_app.models import Breakpoint, Contract, ContractVersion, Trace
+from dashboard.lib.immutable import ImmutableError
 
 from .conftest import NOW, Cast
 

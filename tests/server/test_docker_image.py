@@ -31,8 +31,9 @@ client = Client()
 login = client.get("/login/")
 css = client.get("/static/dashboard/app.css")
 print(login.status_code, b'name="password"' in login.content, css.status_code)
-import contracts_app, dashboard, experiments
-assert all(m.__file__.startswith(os.getcwd()) for m in (contracts_app, dashboard, experiments))
+import accounts, contracts_app, dashboard, experiments, telemetry
+apps = (accounts, contracts_app, dashboard, experiments, telemetry)
+assert all(m.__file__.startswith(os.getcwd()) for m in apps)
 """
 
 

@@ -23,8 +23,9 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from contracts_app import services
-from contracts_app.models import ApiKey, Project
+from accounts import services as account_services
+from accounts.models import ApiKey, Project
+from telemetry import services as telemetry_services
 
 from .conftest import make_event
 
@@ -49,8 +50,8 @@ def api_schema(db: None) -> Iterator[Any]:
 
 @pytest.fixture
 def api_key(db: None) -> str:
-    project = services.project_create(name="Fuzz")
-    _, raw = services.api_key_create(project=project, name="fuzz")
+    project = account_services.project_create(name="Fuzz")
+    _, raw = account_services.api_key_create(project=project, name="fuzz")
     # Every scope, so that the fuzzer reaches every operation's code, not only its 401.
     ApiKey.objects.filter(project=project).update(scopes="ingest,read,write")
     return raw
@@ -108,8 +109,8 @@ def hostile_events(draw: Any) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def fuzz_project(db: None) -> tuple[Project, str]:
-    project = services.project_create(name="Hostile")
-    _, raw = services.api_key_create(project=project, name="fuzz")
+    project = account_services.project_create(name="Hostile")
+    _, raw = account_services.api_key_create(project=project, name="fuzz")
     return project, raw
 
 
@@ -135,5 +136,5 @@ def test_post_events_never_fails_whole_or_5xx_on_any_field(
         if result["status"] == "rejected":
             assert result["errors"] and all(e["field"] for e in result["errors"])
     # What was accepted can be read back and rolled up.
-    assert services.rollups_aggregate().failed_projects == 0
+    assert telemetry_services.rollups_aggregate().failed_projects == 0
     assert project.events.count() >= answer["accepted"]

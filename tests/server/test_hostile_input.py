@@ -10,7 +10,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from contracts_app.models import ApiKey, Trace, ValidationEvent
+from accounts.models import ApiKey
+from contracts_app.models import Trace
+from telemetry.models import ValidationEvent
 
 from .conftest import Cast, Poster, make_event
 from .experiments.conftest import MakeExperiment

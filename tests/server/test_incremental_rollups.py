@@ -20,8 +20,10 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contracts_app import services
-from contracts_app.models import (
+from accounts import services as account_services
+from accounts.models import Project
+from telemetry import services as telemetry_services
+from telemetry.models import (
     BUCKET_FIELDS,
     LATENCY_BUCKETS_MS,
     HourBreakdown,
@@ -29,7 +31,6 @@ from contracts_app.models import (
     MinuteBreakdown,
     MinuteRollup,
     PendingEvent,
-    Project,
     ValidationEvent,
 )
 
@@ -171,13 +172,13 @@ class TestIncrementalEqualsRecount:
             batches.append(order[i : i + size])
             i += size
         for batch in batches:
-            services.event_ingest_batch(project=project, events=batch)
+            telemetry_services.event_ingest_batch(project=project, events=batch)
             if data.draw(st.booleans(), label="resend the batch"):
                 # A retry of the same batch: duplicates, never counted.
-                assert services.event_ingest_batch(project=project, events=batch).accepted == 0
+                assert telemetry_services.event_ingest_batch(project=project, events=batch).accepted == 0
             if data.draw(st.booleans(), label="a pass now"):
-                services.rollups_aggregate()
-        services.rollups_aggregate()
+                telemetry_services.rollups_aggregate()
+        telemetry_services.rollups_aggregate()
         assert ValidationEvent.objects.filter(project=project).count() == len(items)
         assert not PendingEvent.objects.exists()
         assert_equal_to_recount(project)
@@ -185,28 +186,32 @@ class TestIncrementalEqualsRecount:
 
 class TestPassCost:
     def test_a_pass_reads_only_what_arrived_since_the_last(self, cast: Cast) -> None:
-        services.event_ingest_batch(project=cast.project_a, events=[make_event() for _ in range(500)])
-        assert services.rollups_aggregate().events == 500
+        telemetry_services.event_ingest_batch(
+            project=cast.project_a, events=[make_event() for _ in range(500)]
+        )
+        assert telemetry_services.rollups_aggregate().events == 500
         late = [make_event(timestamp=(NOW - timedelta(hours=2)).isoformat()) for _ in range(3)]
-        services.event_ingest_batch(project=cast.project_a, events=late)
+        telemetry_services.event_ingest_batch(project=cast.project_a, events=late)
         # Three late events in an old bucket: three read, not the 500 of the busy bucket.
-        assert services.rollups_aggregate().events == 3
+        assert telemetry_services.rollups_aggregate().events == 3
         assert_equal_to_recount(cast.project_a)
 
     def test_an_idle_pass_asks_the_database_a_fixed_handful_of_queries(
         self, cast: Cast, django_assert_max_num_queries: Any
     ) -> None:
-        services.event_ingest_batch(project=cast.project_a, events=[make_event() for _ in range(200)])
-        services.rollups_aggregate()
+        telemetry_services.event_ingest_batch(
+            project=cast.project_a, events=[make_event() for _ in range(200)]
+        )
+        telemetry_services.rollups_aggregate()
         with django_assert_max_num_queries(3):
-            result = services.rollups_aggregate()
+            result = telemetry_services.rollups_aggregate()
         assert result.events == 0
 
     def test_a_project_locked_by_another_worker_is_left_to_it(
         self, cast: Cast, transactional_db: None
     ) -> None:
-        services.event_ingest_batch(project=cast.project_a, events=[make_event() for _ in range(5)])
-        services.event_ingest_batch(project=cast.project_b, events=[make_event() for _ in range(7)])
+        telemetry_services.event_ingest_batch(project=cast.project_a, events=[make_event() for _ in range(5)])
+        telemetry_services.event_ingest_batch(project=cast.project_b, events=[make_event() for _ in range(7)])
         held = threading.Event()
         release = threading.Event()
 
@@ -216,7 +221,8 @@ class TestPassCost:
 
             with transaction.atomic(), own.cursor() as cursor:
                 cursor.execute(
-                    "SELECT pg_advisory_xact_lock(%s, %s)", [services._LOCK_CLASS, cast.project_a.pk]
+                    "SELECT pg_advisory_xact_lock(%s, %s)",
+                    [telemetry_services._LOCK_CLASS, cast.project_a.pk],
                 )
                 held.set()
                 release.wait(10)
@@ -226,12 +232,12 @@ class TestPassCost:
         thread.start()
         try:
             assert held.wait(10)
-            result = services.rollups_aggregate()
+            result = telemetry_services.rollups_aggregate()
         finally:
             release.set()
             thread.join()
         assert (result.events, result.busy_projects) == (7, 1)
-        assert services.rollups_aggregate().events == 5
+        assert telemetry_services.rollups_aggregate().events == 5
         assert_equal_to_recount(cast.project_a)
 
 
@@ -245,13 +251,13 @@ class TestTwoWorkers:
     def test_two_celery_workers_share_the_projects_and_count_each_event_once(
         self, transactional_db: None, tmp_path: Path
     ) -> None:
-        from contracts_app import tasks
         from dashboard.celery import app as celery_app
+        from telemetry import tasks as telemetry_tasks
 
-        projects = [services.project_create(name=f"Shard {i}") for i in range(12)]
+        projects = [account_services.project_create(name=f"Shard {i}") for i in range(12)]
         for project in projects:
             for _ in range(4):
-                services.event_ingest_batch(
+                telemetry_services.event_ingest_batch(
                     project=project,
                     events=[
                         make_event(
@@ -308,10 +314,10 @@ class TestTwoWorkers:
             ):
                 time.sleep(0.2)
             for _ in range(4):
-                tasks.rollups_aggregate.delay()
+                telemetry_tasks.rollups_aggregate.delay()
             # Ingest goes on while the workers count: those events are counted once too.
             more = [make_event(event_id=uuid.uuid4().hex) for _ in range(300)]
-            services.event_ingest_batch(project=projects[0], events=more)
+            telemetry_services.event_ingest_batch(project=projects[0], events=more)
             deadline = time.monotonic() + 120
             while (
                 time.monotonic() < deadline
@@ -332,7 +338,7 @@ class TestTwoWorkers:
         # Both workers counted events: the projects were shared out, not done by one.
         assert all(sum(r["events"] for r in per) > 0 for per in results.values()), results
         counted = sum(r["events"] for per in results.values() for r in per)
-        counted += services.rollups_aggregate().events
+        counted += telemetry_services.rollups_aggregate().events
         total = ValidationEvent.objects.count()
         assert total == 12 * 1000 + 300
         # Every queued event was taken exactly once, and the rollups equal a recount.

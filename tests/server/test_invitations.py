@@ -14,8 +14,7 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import Invitation
-from contracts_app.models import Membership
+from accounts.models import Invitation, Membership
 
 from .conftest import Cast
 

@@ -26,9 +26,11 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 from opentelemetry.trace import SpanKind  # noqa: E402
 
-from contracts_app import services, tasks  # noqa: E402
-from contracts_app.models import Project  # noqa: E402
+from accounts import services as account_services  # noqa: E402
+from accounts.models import Project  # noqa: E402
 from dashboard import celery_app, otel  # noqa: E402
+from telemetry import services as telemetry_services  # noqa: E402
+from telemetry import tasks  # noqa: E402
 
 from .conftest import make_event  # noqa: E402
 from .test_tasks_and_e2e import wait_for  # noqa: E402
@@ -90,8 +92,8 @@ def test_a_task_through_the_real_broker_continues_the_trace_of_its_publisher(
 ) -> None:
     from celery.contrib.testing.worker import start_worker
 
-    project = services.project_create(name="Traced broker")
-    services.event_ingest_batch(project=project, events=[make_event() for _ in range(2)])
+    project = account_services.project_create(name="Traced broker")
+    telemetry_services.event_ingest_batch(project=project, events=[make_event() for _ in range(2)])
     # The solo pool sends worker_process_init too, so dashboard/celery.py's hook runs here;
     # already set up, it must keep this provider.
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):

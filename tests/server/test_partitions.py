@@ -11,8 +11,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from contracts_app import partitions, services, tasks
-from contracts_app.models import MinuteRollup, ValidationEvent
+from telemetry import partitions
+from telemetry import services as telemetry_services
+from telemetry import tasks as telemetry_tasks
+from telemetry.models import MinuteRollup, ValidationEvent
 
 from .conftest import NOW, Cast, make_event
 
@@ -59,12 +61,15 @@ class TestPartitionCreation:
         assert "contracts_app.partitions_ensure" in {
             e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()
         }
-        assert tasks.partitions_ensure.apply().get() == []
+        assert telemetry_tasks.partitions_ensure.apply().get() == []
 
     def test_an_event_lands_in_its_days_partition(self, cast: Cast) -> None:
         now = timezone.now()
         event = at(now - timedelta(days=1))
-        assert services.event_ingest_batch(project=cast.project_a, events=[event], now=now).accepted == 1
+        assert (
+            telemetry_services.event_ingest_batch(project=cast.project_a, events=[event], now=now).accepted
+            == 1
+        )
         assert where(event["event_id"]) == partitions.partition_name((now - timedelta(days=1)).date())
 
     def test_a_day_created_late_takes_its_rows_from_the_default_partition(
@@ -72,7 +77,7 @@ class TestPartitionCreation:
     ) -> None:
         # The fixtures' NOW is long before any partition: its events go to the default one.
         events = [at(NOW), at(NOW + timedelta(hours=1))]
-        assert services.event_ingest_batch(project=cast.project_a, events=events).accepted == 2
+        assert telemetry_services.event_ingest_batch(project=cast.project_a, events=events).accepted == 2
         assert where(events[0]["event_id"]) == partitions.DEFAULT
         ids = set(ValidationEvent.objects.values_list("id", flat=True))
 
@@ -83,9 +88,9 @@ class TestPartitionCreation:
         assert {where(e["event_id"]) for e in events} == {partitions.partition_name(NOW.date())}
         # Same rows, same ids: the aggregation's queue still finds them, and dedup holds.
         assert set(ValidationEvent.objects.values_list("id", flat=True)) == ids
-        assert services.rollups_aggregate().events == 2
+        assert telemetry_services.rollups_aggregate().events == 2
         assert sum(MinuteRollup.objects.values_list("count", flat=True)) == 2
-        assert services.event_ingest_batch(project=cast.project_a, events=events).duplicates == 2
+        assert telemetry_services.event_ingest_batch(project=cast.project_a, events=events).duplicates == 2
 
 
 class TestRetentionByPartition:
@@ -104,7 +109,7 @@ class TestRetentionByPartition:
             batch = (
                 [at(old) for _ in range(4)] + [at(middle) for _ in range(3)] + [at(recent) for _ in range(2)]
             )
-            assert services.event_ingest_batch(project=project, events=batch, now=now).accepted == 9
+            assert telemetry_services.event_ingest_batch(project=project, events=batch, now=now).accepted == 9
         old_partition = partitions.partition_name(old.date())
         assert exists(old_partition)
 
@@ -114,7 +119,7 @@ class TestRetentionByPartition:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         # Only project B's rows of the middle day are deleted row by row; the old day is
         # dropped whole.
-        assert services.events_expire(now=now, batch_size=2) == 3
+        assert telemetry_services.events_expire(now=now, batch_size=2) == 3
         assert not exists(old_partition)
         assert exists(partitions.partition_name(middle.date()))
         remaining = {
@@ -123,7 +128,7 @@ class TestRetentionByPartition:
         }
         slug_a, slug_b = cast.project_a.slug, cast.project_b.slug
         assert remaining == {(slug_a, middle.date()), (slug_a, recent.date()), (slug_b, recent.date())}
-        assert services.events_expire(now=now) == 0
+        assert telemetry_services.events_expire(now=now) == 0
 
     def test_retention_keeps_whole_days(self, cast: Cast) -> None:
         now = datetime(2026, 6, 10, 15, 0, tzinfo=UTC)
@@ -135,16 +140,22 @@ class TestDedupAcrossPartitions:
     def test_a_batch_spread_over_days_is_stored_once_however_late_it_is_resent(self, cast: Cast) -> None:
         now = timezone.now()
         batch = [at(now - timedelta(days=d, minutes=d)) for d in (0, 1, 2, 3)]
-        assert services.event_ingest_batch(project=cast.project_a, events=batch, now=now).accepted == 4
+        assert (
+            telemetry_services.event_ingest_batch(project=cast.project_a, events=batch, now=now).accepted == 4
+        )
         assert len({where(e["event_id"]) for e in batch}) == 4
         # The SDK's spool replays the same events a day later, in another order.
         later = now + timedelta(days=1)
-        again = services.event_ingest_batch(project=cast.project_a, events=batch[::-1], now=later)
+        again = telemetry_services.event_ingest_batch(project=cast.project_a, events=batch[::-1], now=later)
         assert (again.accepted, again.duplicates) == (0, 4)
         # Through the API too, mixed with a new event.
         fresh = at(now)
-        result = services.event_ingest_batch(project=cast.project_a, events=[batch[2], fresh], now=now)
+        result = telemetry_services.event_ingest_batch(
+            project=cast.project_a, events=[batch[2], fresh], now=now
+        )
         assert [r["status"] for r in result.results] == ["duplicate", "accepted"]
         assert ValidationEvent.objects.filter(project=cast.project_a).count() == 5
         # The key is per project: another project may use the same ids.
-        assert services.event_ingest_batch(project=cast.project_b, events=batch, now=now).accepted == 4
+        assert (
+            telemetry_services.event_ingest_batch(project=cast.project_b, events=batch, now=now).accepted == 4
+        )

@@ -10,11 +10,13 @@ import pytest
 from django.test import Client
 from django.utils import timezone as dj_timezone
 
+from accounts.models import Project
 from contracts_app import services
-from contracts_app.models import MinuteRollup, Project, QuarantinedBucket, ValidationEvent
 from contracts_app.schemas import TraceIn
 from experiments import services as experiment_services
 from experiments.models import CONTROL, TREATMENT, Experiment
+from telemetry import services as telemetry_services
+from telemetry.models import MinuteRollup, QuarantinedBucket, ValidationEvent
 
 from .conftest import Cast, Poster, make_event
 from .experiments.conftest import MakeExperiment
@@ -45,7 +47,9 @@ def live_experiment(cast: Cast, make_experiment: MakeExperiment) -> Experiment: 
         for minute in range(1, 36)
         for arm, version in ((CONTROL, 1), (TREATMENT, 2))
     ]
-    assert services.event_ingest_batch(project=cast.project_a, events=events).accepted == len(events)
+    assert telemetry_services.event_ingest_batch(project=cast.project_a, events=events).accepted == len(
+        events
+    )
     return experiment
 
 
@@ -127,7 +131,7 @@ class TestPoison:
             for r in results[:-1]:
                 assert r["status"] == "rejected"
                 assert field in r["errors"][0]["field"], r
-        services.rollups_aggregate()
+        telemetry_services.rollups_aggregate()
         assert counted(cast.project_b) == ValidationEvent.objects.filter(project=cast.project_b).count()
 
     def test_a_pass_still_succeeds_for_every_other_project(
@@ -138,13 +142,13 @@ class TestPoison:
         # A good event next to the poison, in another minute.
         store_raw(cast.project_b, timestamp=dj_timezone.now() - timedelta(minutes=8))
         stored(cast.project_b)
-        result = services.rollups_aggregate()
+        result = telemetry_services.rollups_aggregate()
         assert result.failed_projects == 0
         assert_others_unharmed(cast, live_experiment)
         # The project with the poison is still rolled up, all but a set-aside minute.
         assert counted(cast.project_b) >= 1
         # A second pass neither fails nor double counts.
-        services.rollups_aggregate()
+        telemetry_services.rollups_aggregate()
         assert_others_unharmed(cast, live_experiment)
 
 
@@ -155,7 +159,7 @@ class TestQuarantine:
         for _ in range(2):
             store_raw(cast.project_b, timestamp=bad_minute, latency_ms=1e308)
         store_raw(cast.project_b, timestamp=good_minute)
-        result = services.rollups_aggregate()
+        result = telemetry_services.rollups_aggregate()
         quarantined = QuarantinedBucket.objects.get(project=cast.project_b)
         assert quarantined.bucket == bad_minute.replace(second=0)
         assert result.quarantined == 1 and "out of range" in quarantined.reason.lower()
@@ -165,7 +169,7 @@ class TestQuarantine:
 
         # Once the cause is gone, the next pass rolls the minute up and releases it.
         ValidationEvent.objects.filter(project=cast.project_b, latency_ms=1e308).update(latency_ms=2.0)
-        services.rollups_aggregate()
+        telemetry_services.rollups_aggregate()
         assert not QuarantinedBucket.objects.exists()
         rolled = MinuteRollup.objects.get(project=cast.project_b, bucket=bad_minute.replace(second=0))
         assert rolled.count == 2
@@ -175,7 +179,7 @@ class TestQuarantine:
         for version in (0, None):
             store_raw(cast.project_b, timestamp=at, contract_version=version, experiment="", variant=None)
         store_raw(cast.project_b, timestamp=at, contract_version=None, experiment=None, variant="")
-        services.rollups_aggregate()
+        telemetry_services.rollups_aggregate()
         row = MinuteRollup.objects.get(project=cast.project_b)
         assert (row.contract_version, row.experiment, row.variant, row.count) == (0, "", "", 3)
 

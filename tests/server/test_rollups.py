@@ -9,14 +9,16 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from contracts_app import selectors, services
-from contracts_app.models import HourRollup, MinuteRollup, Project, ValidationEvent, Watermark
+from accounts.models import Project
+from telemetry import selectors as telemetry_selectors
+from telemetry import services as telemetry_services
+from telemetry.models import HourRollup, MinuteRollup, ValidationEvent, Watermark
 
 from .conftest import NOW, Cast, make_event
 
 
 def ingest(project: Project, events: list[dict[str, Any]]) -> None:
-    result = services.event_ingest_batch(project=project, events=events)
+    result = telemetry_services.event_ingest_batch(project=project, events=events)
     assert result.rejected == 0
 
 
@@ -124,7 +126,7 @@ class TestRollups:
     def test_the_rollups_agree_with_a_direct_sql_aggregate(self, cast: Cast) -> None:
         ingest(cast.project_a, varied_events(600))
         ingest(cast.project_b, varied_events(50, seed=3))
-        services.rollups_aggregate()
+        telemetry_services.rollups_aggregate()
         expected = direct(cast.project_a)
         assert_agree(summed(MinuteRollup, cast.project_a), expected)
         assert_agree(summed(HourRollup, cast.project_a), expected)
@@ -139,7 +141,7 @@ class TestRollups:
                 make_event(timestamp=(NOW + timedelta(minutes=45)).isoformat()),
             ],
         )
-        services.rollups_aggregate()
+        telemetry_services.rollups_aggregate()
         assert [
             (r.bucket.hour, r.bucket.minute, r.count) for r in MinuteRollup.objects.order_by("bucket")
         ] == [(12, 30, 2), (13, 15, 1)]
@@ -150,20 +152,20 @@ class TestRollups:
 
     def test_running_the_aggregation_twice_changes_nothing(self, cast: Cast) -> None:
         ingest(cast.project_a, varied_events(300))
-        services.rollups_aggregate()
+        telemetry_services.rollups_aggregate()
         first = snapshot()
-        services.rollups_aggregate()
+        telemetry_services.rollups_aggregate()
         assert snapshot() == first
         # Even a pass that re-reads everything from the start rebuilds the same rows.
         Watermark.objects.filter(name="rollups").update(value=NOW - timedelta(days=10_000))
-        services.rollups_aggregate()
+        telemetry_services.rollups_aggregate()
         assert snapshot() == first
 
     def test_late_events_update_their_buckets_without_double_counting(self, cast: Cast) -> None:
         ingest(cast.project_a, varied_events(200))
-        services.rollups_aggregate()
+        telemetry_services.rollups_aggregate()
         ingest(cast.project_a, varied_events(100, seed=11))
-        services.rollups_aggregate()
+        telemetry_services.rollups_aggregate()
         assert_agree(summed(MinuteRollup, cast.project_a), direct(cast.project_a))
         assert_agree(summed(HourRollup, cast.project_a), direct(cast.project_a))
 
@@ -173,8 +175,8 @@ class TestRollups:
             [make_event(latency_ms=3.0) for _ in range(90)]
             + [make_event(latency_ms=700.0) for _ in range(10)],
         )
-        services.rollups_aggregate()
-        figures = selectors.rollup_window(
+        telemetry_services.rollups_aggregate()
+        figures = telemetry_selectors.rollup_window(
             project_id=cast.project_a.pk, contract="json_format", since=NOW - timedelta(hours=1)
         )
         assert figures.count == 100
@@ -183,7 +185,7 @@ class TestRollups:
         assert figures.violation_rate == 0
 
     def test_percentile_of_an_empty_histogram_is_none(self) -> None:
-        assert selectors.percentile([0] * 14, 0.5) is None
+        assert telemetry_selectors.percentile([0] * 14, 0.5) is None
 
 
 class TestRetention:
@@ -199,9 +201,9 @@ class TestRetention:
         ingest(
             cast.project_b, [make_event(timestamp=(now - timedelta(days=40)).isoformat()) for _ in range(2)]
         )
-        assert services.events_expire(now=now, batch_size=2) == 7
+        assert telemetry_services.events_expire(now=now, batch_size=2) == 7
         assert sorted(
             ValidationEvent.objects.filter(project=cast.project_a).values_list("event_id", flat=True)
         ) == sorted(e["event_id"] for e in fresh)
         assert ValidationEvent.objects.filter(project=cast.project_b).count() == 2
-        assert services.events_expire(now=now) == 0
+        assert telemetry_services.events_expire(now=now) == 0

@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
-from contracts_app import services
-from contracts_app.models import SdkInstance, Trace, ValidationEvent
+from accounts import services as account_services
+from contracts_app.models import Trace
 from llm_contracts import CircuitBreaker, ContractOpenAI, ContractViolationError, FunctionContract, get_report
 from llm_contracts.protocol import Category, Enforcement, Outcome, Severity, Stage
 from llm_contracts.reporting import Reporter
 from llm_contracts.reporting._events import report_events
 from llm_contracts.testing import FakeLLM
+from telemetry.models import SdkInstance, ValidationEvent
 
 HI = [{"role": "user", "content": "hi"}]
 MODEL = "gpt-4o-mini"
@@ -30,8 +31,8 @@ def no_bad(**kwargs: Any) -> FunctionContract:
 
 @pytest.fixture
 def reporting(live_server: Any, transactional_db: None) -> Any:
-    project = services.project_create(name="Protocol")
-    _, key = services.api_key_create(project=project, name="sdk")
+    project = account_services.project_create(name="Protocol")
+    _, key = account_services.api_key_create(project=project, name="sdk")
     reporter = Reporter(live_server.url, key, flush_interval=0.05, max_retries=0)
     yield project, reporter
     reporter.close(timeout=5)

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from accounts import services as account_services
 from bench._stack import LoadResult, compose_command, percentile
 from bench.soak import MIB, build_parser, recount_check, rss_flat, stored_once_check
-from contracts_app import services
-from contracts_app.models import MinuteRollup, ValidationEvent
+from telemetry import services
+from telemetry.models import MinuteRollup, ValidationEvent
 
 from .conftest import NOW, make_event
 
@@ -72,7 +73,7 @@ class TestDatabaseChecks:
         return {"dbname": db["NAME"], "user": db["USER"], "host": db["HOST"], "port": db["PORT"] or 5432}
 
     def test_stored_once_passes_then_catches_a_lost_and_a_doubled_event(self, transactional_db: None) -> None:
-        project = services.project_create(name="Soak check")
+        project = account_services.project_create(name="Soak check")
         events = [make_event(event_id=f"e{i}", timestamp=NOW.isoformat()) for i in range(3)]
         services.event_ingest_batch(project=project, events=events, now=NOW)
         ids = {e["event_id"] for e in events}
@@ -92,7 +93,7 @@ class TestDatabaseChecks:
         assert not check.ok and "1 events stored more than once" in check.detail
 
     def test_the_recount_passes_then_catches_a_rollup_off_by_one(self, transactional_db: None) -> None:
-        project = services.project_create(name="Soak recount")
+        project = account_services.project_create(name="Soak recount")
         events = [make_event(event_id=f"r{i}", is_valid=i % 2 == 0) for i in range(5)]
         services.event_ingest_batch(project=project, events=events, now=NOW)
         services.rollups_aggregate(now=NOW)

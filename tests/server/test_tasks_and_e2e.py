@@ -10,9 +10,12 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from contracts_app import services, tasks
-from contracts_app.models import HourRollup, MinuteRollup, Project, ValidationEvent
+from accounts import services as account_services
+from accounts.models import Project
 from dashboard import celery_app
+from telemetry import services as telemetry_services
+from telemetry import tasks as telemetry_tasks
+from telemetry.models import HourRollup, MinuteRollup, ValidationEvent
 
 from .conftest import Cast, make_event
 
@@ -35,11 +38,13 @@ class TestTasks:
         assert schedule["aggregate-rollups"]["schedule"].total_seconds() == settings.ROLLUP_INTERVAL_S
 
     def test_the_tasks_call_their_services(self, cast: Cast) -> None:
-        services.event_ingest_batch(project=cast.project_a, events=[make_event() for _ in range(3)])
-        assert tasks.rollups_aggregate.apply().get()["minute_rows"] == 1
+        telemetry_services.event_ingest_batch(project=cast.project_a, events=[make_event() for _ in range(3)])
+        assert telemetry_tasks.rollups_aggregate.apply().get()["minute_rows"] == 1
         assert MinuteRollup.objects.get().count == 3
-        assert tasks.events_expire.apply().get() == 3  # the fixed test timestamps are long past retention
-        assert tasks.alerts_evaluate.apply().get() == 0
+        assert (
+            telemetry_tasks.events_expire.apply().get() == 3
+        )  # the fixed test timestamps are long past retention
+        assert telemetry_tasks.alerts_evaluate.apply().get() == 0
 
     @pytest.mark.skipif(
         not os.environ.get("CELERY_BROKER_URL", "").startswith("redis"),
@@ -49,10 +54,10 @@ class TestTasks:
         from celery.contrib.testing.worker import start_worker
 
         owner = None
-        project = services.project_create(name="Broker", owner=owner)
-        services.event_ingest_batch(project=project, events=[make_event() for _ in range(4)])
+        project = account_services.project_create(name="Broker", owner=owner)
+        telemetry_services.event_ingest_batch(project=project, events=[make_event() for _ in range(4)])
         with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            tasks.rollups_aggregate.delay()
+            telemetry_tasks.rollups_aggregate.delay()
             assert wait_for(lambda: MinuteRollup.objects.filter(project=project).exists())
         assert MinuteRollup.objects.get(project=project).count == 4
 
@@ -65,8 +70,8 @@ class TestEndToEnd:
         from llm_contracts.reporting import Reporter
         from llm_contracts.testing import FakeLLM
 
-        project = services.project_create(name="E2E")
-        _, key = services.api_key_create(project=project, name="e2e")
+        project = account_services.project_create(name="E2E")
+        _, key = account_services.api_key_create(project=project, name="e2e")
         fake = FakeLLM(default='{"answer": "fine"}')
         fake.reply("this one is forbidden", '{"answer": "fine"}')
         reporter = Reporter(live_server.url, key, flush_interval=0.05)
@@ -88,7 +93,7 @@ class TestEndToEnd:
         events = ValidationEvent.objects.filter(project=project)
         assert events.count() == stats["sent"] > 0
         assert events.filter(contract="no_forbidden").exists()
-        services.rollups_aggregate()
+        telemetry_services.rollups_aggregate()
         rollups = MinuteRollup.objects.filter(project=project)
         assert sum(r.count for r in rollups) == events.count()
         assert sum(r.violations for r in rollups) == events.filter(is_valid=False).count()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from contracts_app.models import Project
+from accounts.models import Project
 from dashboard.lib import webhooks
 from dashboard.lib.webhooks import WebhookFailed, WebhookRefused
 

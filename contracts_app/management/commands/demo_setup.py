@@ -10,8 +10,10 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 
+from accounts import services as account_services
+from accounts.models import Project
 from contracts_app import services
-from contracts_app.models import AlertRule, Project
+from telemetry.models import AlertRule
 
 DEMO_USER = "admin"
 DEMO_PASSWORD = "admin"
@@ -73,7 +75,7 @@ class Command(BaseCommand):
             user = User.objects.create_superuser(DEMO_USER, "admin@example.org", DEMO_PASSWORD)
         project = Project.objects.filter(slug="demo").first()
         if project is None:
-            project = services.project_create(name="Demo", slug="demo", owner=user)
+            project = account_services.project_create(name="Demo", slug="demo", owner=user)
             AlertRule.objects.create(
                 project=project,
                 contract="ticket_schema",
@@ -87,9 +89,9 @@ class Command(BaseCommand):
         # demo keeps it in the local state folder and reuses it while it still works.
         path = demo_key_file()
         raw = path.read_text(encoding="utf-8").strip() if path.exists() else ""
-        key = services.api_key_authenticate(raw_key=raw) if raw else None
+        key = account_services.api_key_authenticate(raw_key=raw) if raw else None
         if key is None or key.project_id != project.pk:
-            _, raw = services.api_key_create(project=project, name="demo", created_by=user)
+            _, raw = account_services.api_key_create(project=project, name="demo", created_by=user)
             path.write_text(raw + "\n", encoding="utf-8")
             os.chmod(path, 0o600)
         self.stdout.write(

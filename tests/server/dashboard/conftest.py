@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from contracts_app import services
-from contracts_app.models import Project
+from accounts.models import Project
+from telemetry import services as telemetry_services
 from tests.server.conftest import Cast, make_event
 
 Fill = Callable[..., list[dict[str, Any]]]
@@ -26,8 +26,8 @@ def fill(cast: Cast) -> Fill:
         for overrides in events:
             minutes = overrides.pop("minutes_ago", 5)
             full.append(make_event(timestamp=(now - timedelta(minutes=minutes)).isoformat(), **overrides))
-        services.event_ingest_batch(project=project or cast.project_a, events=full, now=now)
-        services.rollups_aggregate(now=now + timedelta(seconds=1))
+        telemetry_services.event_ingest_batch(project=project or cast.project_a, events=full, now=now)
+        telemetry_services.rollups_aggregate(now=now + timedelta(seconds=1))
         return full
 
     return fill_

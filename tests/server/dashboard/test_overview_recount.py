@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from contracts_app import services
-from contracts_app.models import LATENCY_BUCKETS_MS, ValidationEvent
 from dashboard import charts
 from dashboard.selectors import TimeRange, overview_for, time_range_parse
+from telemetry import services
+from telemetry.models import LATENCY_BUCKETS_MS, ValidationEvent
 from tests.server.conftest import NOW, Cast, make_event
 
 CONTRACTS = ["json_format", "pii", "tone", "length"]

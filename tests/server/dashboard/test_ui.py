@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from contracts_app.models import ApiKey, Membership, Project
+from accounts.models import ApiKey, Membership, Project
 from dashboard import charts
 from dashboard.models import UserPreference
 from llm_contracts.llmcl import format_source

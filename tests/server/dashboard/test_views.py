@@ -12,9 +12,10 @@ from django.test import Client
 from django.utils import timezone
 from pytest_django import DjangoAssertNumQueries
 
-from accounts.models import Invitation
-from contracts_app import services
-from contracts_app.models import AlertRule, ApiKey, Membership, Project
+from accounts import services as account_services
+from accounts.models import ApiKey, Invitation, Membership, Project
+from telemetry import services as telemetry_services
+from telemetry.models import AlertRule
 from tests.server.conftest import Cast
 from tests.server.dashboard.conftest import Fill
 
@@ -93,7 +94,7 @@ class TestAccess:
         assert client.post(url.format(slug=cast.project_a.slug), data).status_code == 404
 
     def test_an_editor_cannot_manage_members(self, client: Client, cast: Cast) -> None:
-        services.membership_set(project=cast.project_a, user=cast.member, role=Membership.Role.EDITOR)
+        account_services.membership_set(project=cast.project_a, user=cast.member, role=Membership.Role.EDITOR)
         client.force_login(cast.member)
         response = client.post(
             f"/p/{cast.project_a.slug}/settings/invitations/", {"email": "c@example.org", "role": "owner"}
@@ -359,7 +360,7 @@ class TestHealth:
             "counters": {"dropped": 4, "breaker_skips": 2},
         }
         post_events(cast.key_a, [], sdk=sdk)  # type: ignore[operator]
-        services.rollups_aggregate(now=timezone.now() - timedelta(seconds=90))
+        telemetry_services.rollups_aggregate(now=timezone.now() - timedelta(seconds=90))
         response = owner.get(f"/p/{cast.project_a.slug}/health/")
         fleet = response.context["fleet"]
         assert (fleet.dropped, fleet.breaker_skips, fleet.versions) == (4, 2, [("0.3.1", 1)])
@@ -380,7 +381,7 @@ class TestSettings:
         assert response.status_code == 201
         raw = response.context["new_key"]
         assert raw.encode() in response.content
-        assert services.api_key_authenticate(raw_key=raw) is not None
+        assert account_services.api_key_authenticate(raw_key=raw) is not None
         assert raw.encode() not in owner.get(f"/p/{cast.project_a.slug}/settings/").content
 
     def test_htmx_key_creation_returns_the_keys_section(self, owner: Client, cast: Cast) -> None:
@@ -395,16 +396,18 @@ class TestSettings:
         key = ApiKey.objects.get(project=cast.project_a)
         response = owner.post(f"/p/{cast.project_a.slug}/settings/keys/{key.pk}/revoke/")
         assert response.status_code == 302
-        assert services.api_key_authenticate(raw_key=cast.key_a) is None
+        assert account_services.api_key_authenticate(raw_key=cast.key_a) is None
 
     def test_a_key_of_another_project_cannot_be_revoked(self, owner: Client, cast: Cast) -> None:
         key = ApiKey.objects.get(project=cast.project_b)
         assert owner.post(f"/p/{cast.project_a.slug}/settings/keys/{key.pk}/revoke/").status_code == 404
-        assert services.api_key_authenticate(raw_key=cast.key_b) is not None
+        assert account_services.api_key_authenticate(raw_key=cast.key_b) is not None
 
     def test_an_owner_changes_and_removes_a_member(self, owner: Client, cast: Cast) -> None:
         url = f"/p/{cast.project_a.slug}/settings/members/"
-        membership = services.membership_set(project=cast.project_a, user=cast.outsider, role="editor")
+        membership = account_services.membership_set(
+            project=cast.project_a, user=cast.outsider, role="editor"
+        )
         assert owner.post(f"{url}{membership.pk}/", {"role": "viewer"}).status_code == 302
         assert Membership.objects.get(pk=membership.pk).role == "viewer"
         assert owner.post(f"{url}{membership.pk}/", {"remove": "1"}).status_code == 302

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
-from contracts_app.models import LATENCY_BUCKETS_MS, Contract, ContractVersion, Project
+from accounts.models import Project
+from contracts_app.models import Contract, ContractVersion
 from experiments import services
 from experiments.models import CONTROL, TREATMENT, Experiment, Exposure
+from telemetry.models import LATENCY_BUCKETS_MS
 
 from ..conftest import Cast
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from contracts_app import services as contracts_services
+from accounts import services as account_services
 from contracts_app.models import ContractVersion
 from experiments import services
 from experiments.models import Experiment
@@ -19,7 +19,7 @@ from .conftest import MakeExperiment
 
 @pytest.fixture
 def write_key(cast: Cast) -> str:
-    key, raw = contracts_services.api_key_create(project=cast.project_a, name="deploy", created_by=cast.owner)
+    key, raw = account_services.api_key_create(project=cast.project_a, name="deploy", created_by=cast.owner)
     key.scopes = "ingest,read,write"
     key.save()
     return raw
@@ -190,7 +190,7 @@ class TestPipeline:
         self, cast: Cast, make_experiment: MakeExperiment
     ) -> None:
         make_experiment(coverage=0.5)
-        key, raw = contracts_services.api_key_create(project=cast.project_b, name="b-deploy")
+        key, raw = account_services.api_key_create(project=cast.project_b, name="b-deploy")
         key.scopes = "write"
         key.save()
         assert post(Client(), "/stricter-pii/start", raw).status_code == 404

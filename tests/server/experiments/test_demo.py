@@ -11,8 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from accounts.models import Project
 from contracts_app.management.commands.demo_setup import DEMO_EXPERIMENT, demo_key_file
-from contracts_app.models import Project
 from dashboard import demo_traffic
 from experiments import services
 from experiments.models import CONTROL, TREATMENT, Experiment, Exposure

@@ -404,8 +404,8 @@ class TestCeleryDrivenRamp:
 
     def drive(self, experiment: Experiment, *, minutes: int, rates: dict[str, float], seed: int) -> list[str]:
         """Ingest ``minutes`` of calls from 200 users a minute, running the task every 5 minutes."""
-        from contracts_app.services import event_ingest_batch
         from experiments import tasks
+        from telemetry.services import event_ingest_batch
 
         from ..conftest import make_event
 

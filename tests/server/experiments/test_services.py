@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from contracts_app.models import ContractVersion
-from contracts_app.services import ServiceError
+from dashboard.lib.errors import ServiceError
 from experiments import charts, services
 from experiments.models import CONTROL, TREATMENT, Experiment
 

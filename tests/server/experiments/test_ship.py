@@ -7,6 +7,7 @@ import pytest
 from contracts_app import selectors as contract_selectors
 from contracts_app import services as contract_services
 from contracts_app.models import ContractVersion
+from dashboard.lib.errors import ServiceError
 from experiments import selectors, services
 from experiments.models import CONTROL, TREATMENT, Experiment
 
@@ -91,7 +92,7 @@ class TestShip:
         self, cast: Cast, running: Experiment
     ) -> None:
         actor = services.Actor.of_user(cast.owner)
-        with pytest.raises(services.ServiceError) as exc:
+        with pytest.raises(ServiceError) as exc:
             services.experiment_ship(experiment=running, actor=actor, arm="both")
         assert exc.value.field == "arm"
         services.experiment_rollback(experiment=running, actor=actor)

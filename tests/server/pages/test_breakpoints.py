@@ -14,6 +14,7 @@ from django.test import Client
 from contracts_app import services
 from contracts_app.models import Breakpoint, Trace
 from contracts_app.schemas import TraceIn
+from telemetry import services as telemetry_services
 
 from ..conftest import Cast, make_event
 from .conftest import logged_in
@@ -243,11 +244,11 @@ class TestBreakpointPages:
         assert "<html" not in html and "<code>a</code>" in html
 
     def test_the_form_suggests_contract_names_seen_lately(self, cast: Cast, owner: Client) -> None:
-        services.event_ingest_batch(
+        telemetry_services.event_ingest_batch(
             project=cast.project_a,
             events=[make_event(contract="Reply.ensure[1]", timestamp=datetime.now(UTC).isoformat())],
         )
-        services.rollups_aggregate()
+        telemetry_services.rollups_aggregate()
         assert "Reply.ensure[1]" in owner.get("/p/alpha/breakpoints/").context["contract_names"]
 
 

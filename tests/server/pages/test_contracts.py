@@ -9,8 +9,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts import services as account_services
 from contracts_app import services
-from contracts_app.models import Contract, ContractVersion, HourRollup, MinuteRollup
+from contracts_app.models import Contract, ContractVersion
+from dashboard.lib.errors import ServiceError
+from telemetry.models import HourRollup, MinuteRollup
 
 from ..conftest import Cast
 from .conftest import REPLY_V1, REPLY_V2, logged_in
@@ -295,7 +298,7 @@ class TestSaveActivateRollback:
         assert pulled(client, cast) == [("Reply", 2)]
 
     def test_an_editor_may_change_but_a_viewer_of_the_same_project_may_not(self, cast: Cast) -> None:
-        services.membership_set(project=cast.project_a, user=cast.outsider, role="editor")
+        account_services.membership_set(project=cast.project_a, user=cast.outsider, role="editor")
         assert (
             logged_in(cast.outsider).post("/p/alpha/contracts/new/", {"source": REPLY_V1}).status_code == 302
         )
@@ -413,7 +416,7 @@ class TestDraftsAndDeploys:
             "experiment shorter-replies",
             "rollback",
         )
-        with pytest.raises(services.ServiceError, match="v1 runs already"):
+        with pytest.raises(ServiceError, match="v1 runs already"):
             services.contract_version_activate(contract_version=reply[0], actor_label="again")
 
     def test_new_contract_with_a_taken_name_is_refused_with_a_link_to_it(

@@ -7,6 +7,7 @@ from django.test import Client
 
 from contracts_app import services
 from contracts_app.models import ContractVersion
+from dashboard.lib.errors import ServiceError
 
 from .test_contracts import HTMX, lines_with_errors
 
@@ -102,7 +103,7 @@ class TestValidateAndSave:
         assert not ContractVersion.objects.exists()
 
     def test_the_service_refuses_it_as_a_field_error(self, cast) -> None:  # type: ignore[no-untyped-def]
-        with pytest.raises(services.ServiceError) as caught:
+        with pytest.raises(ServiceError) as caught:
             services.contract_version_create(
                 project=cast.project_a,
                 name="Reply",

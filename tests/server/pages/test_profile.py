@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from accounts import services as account_services
 from contracts_app import services
 from contracts_app.models import ContractVersion, VersionProfile
 from dashboard import celery_app
@@ -168,7 +169,7 @@ def test_the_profile_runs_on_a_worker_through_the_real_broker(transactional_db: 
     from django.contrib.auth.models import User
 
     owner = User.objects.create_user("dana", "dana@example.org", "password")
-    project = services.project_create(name="Alpha", owner=owner)
+    project = account_services.project_create(name="Alpha", owner=owner)
     services.contract_version_create(
         project=project, name="Reply", source="contract Reply {\n  ensure len(output) <= 20\n}\n"
     )
