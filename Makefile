@@ -60,8 +60,11 @@ test-openai-suite: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/run.py
 
+LINT_DIRS := llm_contracts tests bench dashboard accounts telemetry contracts_app experiments
+
 lint: $(STAMP)
-	$(PY) -m ruff check llm_contracts tests bench dashboard accounts telemetry contracts_app experiments --extend-exclude "*/migrations/*"
+	$(PY) -m ruff check $(LINT_DIRS) --extend-exclude "*/migrations/*"
+	$(PY) -m ruff format --check $(LINT_DIRS) --exclude "*/migrations/*"
 
 typecheck: $(STAMP)
 	$(PY) -m mypy

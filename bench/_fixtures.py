@@ -46,16 +46,34 @@ TICKET_SCHEMA: dict[str, Any] = {
 # The valid answer matches it; so does the invalid one (its fault is the schema).
 TICKET_PATTERN = r'"priority":\s*"(?:low|medium|high)"'
 
-VALID_ANSWER = json.dumps({"title": "Login page times out after password reset", "priority": "high",
-                           "tags": ["auth", "frontend", "regression"], "estimate_hours": 6})
-INVALID_ANSWER = json.dumps({"title": "Login page times out after password reset", "priority": "high",
-                             "tags": ["auth", "frontend", "regression"], "estimate_hours": "six"})
+VALID_ANSWER = json.dumps(
+    {
+        "title": "Login page times out after password reset",
+        "priority": "high",
+        "tags": ["auth", "frontend", "regression"],
+        "estimate_hours": 6,
+    }
+)
+INVALID_ANSWER = json.dumps(
+    {
+        "title": "Login page times out after password reset",
+        "priority": "high",
+        "tags": ["auth", "frontend", "regression"],
+        "estimate_hours": "six",
+    }
+)
 
 MESSAGES: list[Any] = [
-    {"role": "system", "content": "You turn bug reports into JSON tickets with the fields title, "
-                                  "priority (low, medium or high), tags and estimate_hours."},
-    {"role": "user", "content": "After I reset my password the login page spins for a minute and then "
-                                "shows a timeout. It worked last week. Chrome and Firefox both do it."},
+    {
+        "role": "system",
+        "content": "You turn bug reports into JSON tickets with the fields title, "
+        "priority (low, medium or high), tags and estimate_hours.",
+    },
+    {
+        "role": "user",
+        "content": "After I reset my password the login page spins for a minute and then "
+        "shows a timeout. It worked last week. Chrome and Firefox both do it.",
+    },
 ]
 
 # A streamed answer must not contain this (a streaming check with must_match=False).
@@ -63,17 +81,30 @@ FORBIDDEN_PATTERN = r"(?i)\b(?:password|api[_ ]key)\s*[:=]"
 
 
 def _completion(content: str) -> bytes:
-    return json.dumps({
-        "id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": MODEL,
-        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                     "message": {"role": "assistant", "content": content, "refusal": None}}],
-        "usage": {"prompt_tokens": 120, "completion_tokens": 40, "total_tokens": 160},
-    }).encode()
+    return json.dumps(
+        {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion",
+            "created": 0,
+            "model": MODEL,
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                    "message": {"role": "assistant", "content": content, "refusal": None},
+                }
+            ],
+            "usage": {"prompt_tokens": 120, "completion_tokens": 40, "total_tokens": 160},
+        }
+    ).encode()
 
 
-STREAM_TEXT = ("the ticket describes a login timeout that started after the last release and "
-               "affects every browser the reporter tried so the fix should start at the session "
-               "service where the reset flow changed")
+STREAM_TEXT = (
+    "the ticket describes a login timeout that started after the last release and "
+    "affects every browser the reporter tried so the fix should start at the session "
+    "service where the reset flow changed"
+)
 STREAM_WORDS = STREAM_TEXT.split()
 
 
@@ -84,8 +115,13 @@ def stream_pieces(chunks: int = STREAM_CHUNKS) -> list[str]:
 
 def _sse(pieces: list[str]) -> bytes:
     def event(delta: dict[str, Any], finish: str | None = None) -> str:
-        chunk = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": MODEL,
-                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        chunk = {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": MODEL,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
         return f"data: {json.dumps(chunk)}\n\n"
 
     parts = [event({"role": "assistant", "content": ""})]
@@ -128,8 +164,12 @@ class Transport:
 def client_options(handler: Callable[[Any], Any]) -> dict[str, Any]:
     """Return the openai constructor options of a client served by ``handler``."""
     http = http_module()
-    return {"api_key": "bench", "base_url": BASE_URL, "max_retries": 0,
-            "http_client": http.Client(transport=http.MockTransport(handler))}
+    return {
+        "api_key": "bench",
+        "base_url": BASE_URL,
+        "max_retries": 0,
+        "http_client": http.Client(transport=http.MockTransport(handler)),
+    }
 
 
 def raw_client(handler: Callable[[Any], Any]) -> openai.OpenAI:

@@ -67,7 +67,7 @@ def warm_up(scenarios: Sequence[Scenario], *, seconds: float, block_ms: float) -
                 break
         if scenario.check is not None:
             scenario.check()
-        per_call = median(scenario.samples[-calls // 2:])
+        per_call = median(scenario.samples[-calls // 2 :])
         if not scenario.fixed:
             scenario.block = max(3, min(scenario.max_block, int(block_ms * 1e6 / max(per_call, 1))))
         scenario.samples.clear()
@@ -76,8 +76,9 @@ def warm_up(scenarios: Sequence[Scenario], *, seconds: float, block_ms: float) -
             scenario.after_warmup()
 
 
-def run_rounds(scenarios: Sequence[Scenario], *, rounds: int, seed: int,
-               progress: Callable[[int], None] | None = None) -> None:
+def run_rounds(
+    scenarios: Sequence[Scenario], *, rounds: int, seed: int, progress: Callable[[int], None] | None = None
+) -> None:
     """Run one block of every scenario per round, in an order reshuffled every round."""
     rng = random.Random(seed)
     order = list(scenarios)
@@ -125,8 +126,15 @@ def summarize(scenarios: Sequence[Scenario]) -> dict[str, Row]:
             base = meds[s.baseline]
             over_us = meds[s.name] - base
             over_pct = 100 * over_us / base
-        rows[s.name] = Row(s.name, len(s.samples), meds[s.name], percentile(s.samples, 95) / 1000,
-                           s.baseline, over_us, over_pct)
+        rows[s.name] = Row(
+            s.name,
+            len(s.samples),
+            meds[s.name],
+            percentile(s.samples, 95) / 1000,
+            s.baseline,
+            over_us,
+            over_pct,
+        )
     return rows
 
 
@@ -134,12 +142,17 @@ def format_table(rows: Sequence[Row], notes: dict[str, str]) -> str:
     header = ("scenario", "calls", "median µs", "p95 µs", "over µs", "over %", "vs")
     lines = []
     for r in rows:
-        lines.append((
-            r.name, str(r.n), f"{r.median_us:,.1f}", f"{r.p95_us:,.1f}",
-            "" if r.over_us is None else f"{r.over_us:+,.1f}",
-            "" if r.over_pct is None else f"{r.over_pct:+.1f}%",
-            r.baseline or "",
-        ))
+        lines.append(
+            (
+                r.name,
+                str(r.n),
+                f"{r.median_us:,.1f}",
+                f"{r.p95_us:,.1f}",
+                "" if r.over_us is None else f"{r.over_us:+,.1f}",
+                "" if r.over_pct is None else f"{r.over_pct:+.1f}%",
+                r.baseline or "",
+            )
+        )
     widths = [max(len(header[i]), *(len(line[i]) for line in lines)) for i in range(len(header))]
 
     def fmt(cells: Sequence[str]) -> str:

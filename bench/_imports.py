@@ -50,8 +50,9 @@ def _env() -> dict[str, str]:
 
 
 def _run(code: str, *flags: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, *flags, "-c", code], cwd=ROOT, env=_env(), check=True,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, *flags, "-c", code], cwd=ROOT, env=_env(), check=True, capture_output=True, text=True
+    )
 
 
 def measure(runs: int) -> ImportCost:
@@ -86,7 +87,7 @@ def _importtime() -> tuple[float, dict[str, float]]:
     for line in stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line:
             continue
-        parts = [p.strip() for p in line[len("import time:"):].split("|")]
+        parts = [p.strip() for p in line[len("import time:") :].split("|")]
         if not parts[0].isdigit():
             continue
         self_us, cumulative_us, name = int(parts[0]), int(parts[1]), parts[2]

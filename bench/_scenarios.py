@@ -66,8 +66,10 @@ def _expect(condition: bool, what: str) -> None:
 
 
 def three_contracts() -> dict[str, Any]:
-    return {"input_contracts": [PromptLengthContract(max_tokens=LIMIT)],
-            "output_contracts": [JSONFormatContract(schema=TICKET_SCHEMA), RegexContract(TICKET_PATTERN)]}
+    return {
+        "input_contracts": [PromptLengthContract(max_tokens=LIMIT)],
+        "output_contracts": [JSONFormatContract(schema=TICKET_SCHEMA), RegexContract(TICKET_PATTERN)],
+    }
 
 
 def http_scenarios() -> list[Scenario]:
@@ -90,8 +92,14 @@ def http_scenarios() -> list[Scenario]:
         completion = create(model=MODEL, messages=MESSAGES)
         return Ticket.model_validate_json(completion.choices[0].message.content or "")
 
-    out.append(Scenario(RAW_PYDANTIC, raw_pydantic, baseline=RAW,
-                        check=lambda: _expect(isinstance(raw_pydantic(None), Ticket), "pydantic model")))
+    out.append(
+        Scenario(
+            RAW_PYDANTIC,
+            raw_pydantic,
+            baseline=RAW,
+            check=lambda: _expect(isinstance(raw_pydantic(None), Ticket), "pydantic model"),
+        )
+    )
 
     for name, kwargs, results in ((WRAP_NONE, {}, 0), (WRAP_THREE, three_contracts(), 3)):
         out.append(_wrapper_scenario(name, ContractOpenAI(**client_options(valid.valid), **kwargs), results))
@@ -99,11 +107,18 @@ def http_scenarios() -> list[Scenario]:
     ic = instructor.from_openai(raw_client(valid.valid), mode=instructor.Mode.JSON)
 
     def instructor_call(_: Any) -> Ticket:
-        return ic.chat.completions.create(model=MODEL, messages=MESSAGES, response_model=Ticket,
-                                          max_retries=0)
+        return ic.chat.completions.create(
+            model=MODEL, messages=MESSAGES, response_model=Ticket, max_retries=0
+        )
 
-    out.append(Scenario(INSTRUCTOR, instructor_call, baseline=RAW,
-                        check=lambda: _expect(isinstance(instructor_call(None), Ticket), "instructor model")))
+    out.append(
+        Scenario(
+            INSTRUCTOR,
+            instructor_call,
+            baseline=RAW,
+            check=lambda: _expect(isinstance(instructor_call(None), Ticket), "instructor model"),
+        )
+    )
     out += _reask_scenarios()
     out += _stream_scenarios()
     return out
@@ -124,8 +139,9 @@ def _wrapper_scenario(name: str, client: ContractOpenAI, results: int) -> Scenar
     return Scenario(name, call, baseline=RAW, check=check)
 
 
-def _counting_check(name: str, transport: Transport, call: Callable[[Any], Any],
-                    verdict: Callable[[Any], bool]) -> Callable[[], None]:
+def _counting_check(
+    name: str, transport: Transport, call: Callable[[Any], Any], verdict: Callable[[Any], bool]
+) -> Callable[[], None]:
     def check() -> None:
         before = transport.requests
         result = call(None)
@@ -149,16 +165,25 @@ def _reask_scenarios() -> list[Scenario]:
             try:
                 return Ticket.model_validate_json(content)
             except ValidationError as exc:
-                messages = [*messages, {"role": "assistant", "content": content},
-                            {"role": "user", "content": f"Fix these errors and answer again:\n{exc}"}]
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": content},
+                    {"role": "user", "content": f"Fix these errors and answer again:\n{exc}"},
+                ]
         raise AssertionError("the re-ask did not repair the answer")
 
-    out.append(Scenario(RETRY_HAND, hand_loop,
-                        check=_counting_check(RETRY_HAND, hand, hand_loop, lambda r: isinstance(r, Ticket))))
+    out.append(
+        Scenario(
+            RETRY_HAND,
+            hand_loop,
+            check=_counting_check(RETRY_HAND, hand, hand_loop, lambda r: isinstance(r, Ticket)),
+        )
+    )
 
     wrapped = Transport()
-    wcreate = ContractOpenAI(**client_options(wrapped.invalid_then_valid), contract_retries=1,
-                             **three_contracts()).chat.completions.create
+    wcreate = ContractOpenAI(
+        **client_options(wrapped.invalid_then_valid), contract_retries=1, **three_contracts()
+    ).chat.completions.create
 
     def wrapper_loop(_: Any) -> Any:
         return wcreate(model=MODEL, messages=MESSAGES)
@@ -167,19 +192,31 @@ def _reask_scenarios() -> list[Scenario]:
         report = get_report(result)
         return report is not None and report.outcome == "repaired"
 
-    out.append(Scenario(RETRY_WRAP, wrapper_loop, baseline=RETRY_HAND,
-                        check=_counting_check(RETRY_WRAP, wrapped, wrapper_loop, repaired)))
+    out.append(
+        Scenario(
+            RETRY_WRAP,
+            wrapper_loop,
+            baseline=RETRY_HAND,
+            check=_counting_check(RETRY_WRAP, wrapped, wrapper_loop, repaired),
+        )
+    )
 
     inst = Transport()
     ic = instructor.from_openai(raw_client(inst.invalid_then_valid), mode=instructor.Mode.JSON)
 
     def instructor_loop(_: Any) -> Ticket:
-        return ic.chat.completions.create(model=MODEL, messages=MESSAGES, response_model=Ticket,
-                                          max_retries=INSTRUCTOR_RETRIES)
+        return ic.chat.completions.create(
+            model=MODEL, messages=MESSAGES, response_model=Ticket, max_retries=INSTRUCTOR_RETRIES
+        )
 
-    out.append(Scenario(RETRY_INSTRUCTOR, instructor_loop, baseline=RETRY_HAND,
-                        check=_counting_check(RETRY_INSTRUCTOR, inst, instructor_loop,
-                                              lambda r: isinstance(r, Ticket))))
+    out.append(
+        Scenario(
+            RETRY_INSTRUCTOR,
+            instructor_loop,
+            baseline=RETRY_HAND,
+            check=_counting_check(RETRY_INSTRUCTOR, inst, instructor_loop, lambda r: isinstance(r, Ticket)),
+        )
+    )
     return out
 
 
@@ -194,12 +231,24 @@ def _stream_scenarios() -> list[Scenario]:
     clients: list[tuple[str, Any, str | None]] = [
         (STREAM_RAW, raw_client(Transport().stream), None),
         (STREAM_WRAP_NONE, ContractOpenAI(**client_options(Transport().stream)), STREAM_RAW),
-        (STREAM_WRAP, ContractOpenAI(**client_options(Transport().stream), output_contracts=[
-            RegexContract(FORBIDDEN_PATTERN, must_match=False)]), STREAM_RAW),
+        (
+            STREAM_WRAP,
+            ContractOpenAI(
+                **client_options(Transport().stream),
+                output_contracts=[RegexContract(FORBIDDEN_PATTERN, must_match=False)],
+            ),
+            STREAM_RAW,
+        ),
         # A holding policy: each chunk waits until the pattern can no longer match into it.
-        (STREAM_HOLD, ContractOpenAI(**client_options(Transport().stream), stream_policy="hold_back:8",
-                                     output_contracts=[RegexContract(FORBIDDEN_PATTERN, must_match=False)]),
-         STREAM_RAW),
+        (
+            STREAM_HOLD,
+            ContractOpenAI(
+                **client_options(Transport().stream),
+                stream_policy="hold_back:8",
+                output_contracts=[RegexContract(FORBIDDEN_PATTERN, must_match=False)],
+            ),
+            STREAM_RAW,
+        ),
     ]
     for name, client, baseline in clients:
         out.append(_stream_scenario(name, client, baseline, expected))
@@ -221,11 +270,15 @@ def _stream_scenario(name: str, client: Any, baseline: str | None, expected: str
     def check() -> None:
         _expect(call(None) == expected, f"{name}: streamed text")
         if isinstance(client, ContractOpenAI):
-            _expect(client.last_report is not None and client.last_report.outcome == "passed",
-                    f"{name}: outcome passed")
+            _expect(
+                client.last_report is not None and client.last_report.outcome == "passed",
+                f"{name}: outcome passed",
+            )
             streaming = client._contract_settings.engine.streaming_contracts
-            _expect(bool(streaming) == (name in (STREAM_WRAP, STREAM_HOLD)),
-                    f"{name}: streaming contracts {streaming}")
+            _expect(
+                bool(streaming) == (name in (STREAM_WRAP, STREAM_HOLD)),
+                f"{name}: streaming contracts {streaming}",
+            )
 
     return Scenario(name, call, baseline=baseline, check=check)
 
@@ -290,15 +343,22 @@ def token_scenarios(seed: int, *, fresh_block: int) -> tuple[list[Scenario], dic
             passes(r)
         misses = _CACHE.misses
         _expect(passes(reqs[-1]), f"{TOK_INCREMENTAL}: passes the limit")
-        _expect(_CACHE.misses - misses <= 1, f"{TOK_INCREMENTAL}: only the new message is counted "
-                                              f"({_CACHE.misses - misses} cache misses)")
+        _expect(
+            _CACHE.misses - misses <= 1,
+            f"{TOK_INCREMENTAL}: only the new message is counted ({_CACHE.misses - misses} cache misses)",
+        )
 
-    out.append(Scenario(TOK_INCREMENTAL, validate_one(validate, ctx), prepare=grow, check=check_a,
-                        max_block=per_block))
+    out.append(
+        Scenario(
+            TOK_INCREMENTAL, validate_one(validate, ctx), prepare=grow, check=check_a, max_block=per_block
+        )
+    )
     hist_tokens = sum(len(enc.encode_ordinary(m.content)) for m in history)
-    notes[TOK_INCREMENTAL] = (f"history {len(history)} messages / {hist_tokens} tokens, then {per_block} "
-                              f"calls each adding a ~{len(enc.encode_ordinary(new_texts[-1]))}-token "
-                              f"message; goal < 50 µs")
+    notes[TOK_INCREMENTAL] = (
+        f"history {len(history)} messages / {hist_tokens} tokens, then {per_block} "
+        f"calls each adding a ~{len(enc.encode_ordinary(new_texts[-1]))}-token "
+        f"message; goal < 50 µs"
+    )
 
     # (b) a fresh ~3,900-token prompt (under the limit with the chat overhead) vs tiktoken.
     probe = words_text(random.Random(seed), 1000)
@@ -332,8 +392,15 @@ def token_scenarios(seed: int, *, fresh_block: int) -> tuple[list[Scenario], dic
         result = validate(req, ctx)
         _expect(result.is_valid, f"{TOK_FRESH}: passes the limit ({result.message})")
 
-    out.append(Scenario(TOK_FRESH, validate_one(validate, ctx), baseline=TOK_TIKTOKEN,
-                        prepare=as_requests(fresh_source()), check=check_b))
+    out.append(
+        Scenario(
+            TOK_FRESH,
+            validate_one(validate, ctx),
+            baseline=TOK_TIKTOKEN,
+            prepare=as_requests(fresh_source()),
+            check=check_b,
+        )
+    )
     encode, ordinary = enc.encode, enc.encode_ordinary
     out.append(Scenario(TOK_TIKTOKEN, encode, prepare=fresh_source()))
     out.append(Scenario(TOK_ORDINARY, ordinary, baseline=TOK_TIKTOKEN, prepare=fresh_source()))
@@ -341,9 +408,11 @@ def token_scenarios(seed: int, *, fresh_block: int) -> tuple[list[Scenario], dic
         s.max_block = s.block = fresh_block
         s.fixed = True
     out[-1].after_warmup = timed_texts  # the last of the three to warm up switches all of them
-    notes[TOK_FRESH] = (f"one user message of ~{len(enc.encode_ordinary(fresh[10**6]))} tokens "
-                        f"({len(fresh[10**6].encode()):,} bytes), new every call, the same texts in the "
-                        f"same order for the three 'tokens b' rows; goal <= tiktoken encode + 10%")
+    notes[TOK_FRESH] = (
+        f"one user message of ~{len(enc.encode_ordinary(fresh[10**6]))} tokens "
+        f"({len(fresh[10**6].encode()):,} bytes), new every call, the same texts in the "
+        f"same order for the three 'tokens b' rows; goal <= tiktoken encode + 10%"
+    )
 
     # (c) a prompt whose UTF-8 length is under the limit: no tokenizer needed.
     base = words_text(random.Random(seed + 4), 520)
@@ -367,8 +436,10 @@ def token_scenarios(seed: int, *, fresh_block: int) -> tuple[list[Scenario], dic
         try:
             hits, misses = _CACHE.hits, _CACHE.misses
             _expect(passes(req), f"{TOK_BYTES}: passes")
-            _expect(not calls and (_CACHE.hits, _CACHE.misses) == (hits, misses),
-                    f"{TOK_BYTES}: counted tokens ({len(calls)} encodes) though the bytes fit")
+            _expect(
+                not calls and (_CACHE.hits, _CACHE.misses) == (hits, misses),
+                f"{TOK_BYTES}: counted tokens ({len(calls)} encodes) though the bytes fit",
+            )
         finally:
             del enc.encode_ordinary
 
@@ -392,8 +463,9 @@ def semantic_scenarios(seed: int) -> tuple[list[Scenario], dict[str, str]]:
     from llm_contracts.contracts import LLMResponse, SimilarityContract, TopicContract
 
     topic = TopicContract(allowed=["billing and payments", "shipping and delivery", "returns and refunds"])
-    similar = SimilarityContract(reference="Refunds reach your card within five to seven business days.",
-                                 min_similarity=0.5)
+    similar = SimilarityContract(
+        reference="Refunds reach your card within five to seven business days.", min_similarity=0.5
+    )
     texts = _Texts(seed + 16, SEM_WORDS)
     counter = itertools.count()
 
@@ -407,8 +479,12 @@ def semantic_scenarios(seed: int) -> tuple[list[Scenario], dict[str, str]]:
         _expect("similarity" in similar.validate(answer).details, f"{SEM_SIMILARITY}: scored the reference")
 
     ctx = ValidationContext()
-    notes = {SEM_TOPIC: "TopicContract, 3 topics, WordLlama shipped model; goal < 1 ms",
-             SEM_SIMILARITY: "SimilarityContract, 1 reference; goal < 1 ms"}
-    out = [Scenario(SEM_TOPIC, validate_one(topic.validate, ctx), prepare=fresh, check=check, max_block=500),
-           Scenario(SEM_SIMILARITY, validate_one(similar.validate, ctx), prepare=fresh, max_block=500)]
+    notes = {
+        SEM_TOPIC: "TopicContract, 3 topics, WordLlama shipped model; goal < 1 ms",
+        SEM_SIMILARITY: "SimilarityContract, 1 reference; goal < 1 ms",
+    }
+    out = [
+        Scenario(SEM_TOPIC, validate_one(topic.validate, ctx), prepare=fresh, check=check, max_block=500),
+        Scenario(SEM_SIMILARITY, validate_one(similar.validate, ctx), prepare=fresh, max_block=500),
+    ]
     return out, notes

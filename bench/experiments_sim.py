@@ -41,8 +41,9 @@ NULLS = [("no effect", 0.01, 0.01, 2_000), ("no effect", 0.10, 0.10, 2_000), ("n
 EFFECTS = [("increase", 0.05, 0.07, 10_000), ("increase", 0.10, 0.20, 2_000)]
 
 
-def run(rng: np.random.Generator, n_exp: int, p_c: float, p_t: float, per_arm: int,
-        chunk_cells: int = 4_000_000) -> tuple[Any, Any]:
+def run(
+    rng: np.random.Generator, n_exp: int, p_c: float, p_t: float, per_arm: int, chunk_cells: int = 4_000_000
+) -> tuple[Any, Any]:
     """Return per experiment the first call (from 1) where each test rejects: sequential, naive (0: never)."""
     calls = 2 * per_arm
     seq_first = np.zeros(n_exp, dtype=np.int64)
@@ -58,7 +59,7 @@ def run(rng: np.random.Generator, n_exp: int, p_c: float, p_t: float, per_arm: i
         ec = np.cumsum(violated & ~treated, axis=1)
         log_e = sequential_log_e(ec, et, weight=0.5)
         hit = log_e >= bound
-        seq_first[start:start + rows] = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, 0)
+        seq_first[start : start + rows] = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, 0)
         nt = np.cumsum(treated, axis=1)
         nc = np.arange(1, calls + 1) - nt
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -66,7 +67,7 @@ def run(rng: np.random.Generator, n_exp: int, p_c: float, p_t: float, per_arm: i
             se = np.sqrt(pooled * (1 - pooled) * (1 / nc + 1 / nt))
             stat = np.abs(et / nt - ec / nc) / se
         naive = np.nan_to_num(stat, nan=0.0, posinf=0.0) > z
-        naive_first[start:start + rows] = np.where(naive.any(axis=1), naive.argmax(axis=1) + 1, 0)
+        naive_first[start : start + rows] = np.where(naive.any(axis=1), naive.argmax(axis=1) + 1, 0)
     return seq_first, naive_first
 
 
@@ -89,11 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     n = args.experiments
     started = time.perf_counter()
-    print(f"{n} experiments per scenario, 50/50 split, a look after every call, alpha {ALPHA}, "
-          f"seed {args.seed}")
+    print(
+        f"{n} experiments per scenario, 50/50 split, a look after every call, alpha {ALPHA}, seed {args.seed}"
+    )
     print()
-    print(f"{'scenario':<10} {'rates':>13} {'calls/arm':>9} {'rejected by 1,000/arm':>22} "
-          f"{'by the horizon':>15} {'95% CI':>15} {'median calls':>13} {'naive peeking':>14}")
+    print(
+        f"{'scenario':<10} {'rates':>13} {'calls/arm':>9} {'rejected by 1,000/arm':>22} "
+        f"{'by the horizon':>15} {'95% CI':>15} {'median calls':>13} {'naive peeking':>14}"
+    )
     ok = True
     for name, p_c, p_t, per_arm in NULLS + EFFECTS:
         seq, naive = run(rng, n, p_c, p_t, per_arm)
@@ -101,8 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         lo, hi = wilson(int((seq > 0).sum()), n)
         found = seq[seq > 0]
         median = f"{int(np.median(found)):,}" if found.size else "-"
-        print(f"{name:<10} {p_c:>5.0%} -> {p_t:<4.0%} {per_arm:>9,} {at_1000:>22.1%} {at_end:>15.1%} "
-              f"{lo:>6.1%} - {hi:<6.1%} {median:>13} {share(naive, 2 * per_arm):>14.1%}")
+        print(
+            f"{name:<10} {p_c:>5.0%} -> {p_t:<4.0%} {per_arm:>9,} {at_1000:>22.1%} {at_end:>15.1%} "
+            f"{lo:>6.1%} - {hi:<6.1%} {median:>13} {share(naive, 2 * per_arm):>14.1%}"
+        )
         if p_c == p_t:
             ok &= at_end <= ALPHA
         else:
@@ -112,8 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     print("increase: power); median calls: total calls (both arms) when it stopped; naive peeking:")
     print("a fixed-horizon z-test at 5% asked after every call, for comparison.")
     print(f"simulated in {time.perf_counter() - started:.1f} s")
-    print(f"goals (false positives <= {ALPHA:.0%} under no effect, power >= 80% by the horizon): "
-          f"{'met' if ok else 'MISSED'}")
+    print(
+        f"goals (false positives <= {ALPHA:.0%} under no effect, power >= 80% by the horizon): "
+        f"{'met' if ok else 'MISSED'}"
+    )
     return 0 if ok or not args.strict else 1
 
 

@@ -55,15 +55,20 @@ def _line(name: str, rows: list[dict[str, Any]], flags: list[bool], times: list[
     pos = sum(r["label"] == "injection" for r in rows)
     precision = tp / (tp + fp) if tp + fp else 1.0
     ms = [t * 1000 for t in times]
-    return (f"  {name:<9} precision {precision:.3f}  recall {tp / pos:.3f}  (tp {tp}, fp {fp}, of {pos})"
-            f"  p50 {_pct(ms, 0.5):.3f} ms  p99 {_pct(ms, 0.99):.3f} ms  mean {statistics.fmean(ms):.3f} ms")
+    return (
+        f"  {name:<9} precision {precision:.3f}  recall {tp / pos:.3f}  (tp {tp}, fp {fp}, of {pos})"
+        f"  p50 {_pct(ms, 0.5):.3f} ms  p99 {_pct(ms, 0.99):.3f} ms  mean {statistics.fmean(ms):.3f} ms"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="timing rounds (best per prompt)")
-    parser.add_argument("--misses", action="store_true",
-                        help="print the prompts the contract gets wrong (not those of the sealed holdout3)")
+    parser.add_argument(
+        "--misses",
+        action="store_true",
+        help="print the prompts the contract gets wrong (not those of the sealed holdout3)",
+    )
     args = parser.parse_args()
 
     index = semantic_index()
@@ -71,8 +76,10 @@ def main() -> int:
         print(f"semantic stage unavailable: {index}")
         return 1
     rows = [json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines() if line.strip()]
-    requests = [CHAT.read({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": r["text"]}]})
-                for r in rows]
+    requests = [
+        CHAT.read({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": r["text"]}]})
+        for r in rows
+    ]
     keyword = PromptInjectionContract(semantic=False)
     contract = PromptInjectionContract()
     contract.validate(requests[0])  # loads nothing more, but warms the rules' compiled patterns
@@ -94,14 +101,18 @@ def main() -> int:
     sem_flags = [m is not None and m.margin >= STRONG_MARGIN for m in sem_matches]
     all_flags = [not r.is_valid for r in all_results]
 
-    print(f"PromptInjectionContract on {SET.relative_to(ROOT)} ({len(rows)} prompts, best of "
-          f"{args.rounds} rounds per prompt)")
+    print(
+        f"PromptInjectionContract on {SET.relative_to(ROOT)} ({len(rows)} prompts, best of "
+        f"{args.rounds} rounds per prompt)"
+    )
     ok = True
     for split in ("all", "dev", "holdout", "holdout2", "holdout3"):
         keep = [i for i, r in enumerate(rows) if split == "all" or r.get("split", "dev") == split]
         sub = [rows[i] for i in keep]
-        print(f"{split} ({sum(r['label'] == 'injection' for r in sub)} injections, "
-              f"{sum(r['label'] == 'benign' for r in sub)} benign):")
+        print(
+            f"{split} ({sum(r['label'] == 'injection' for r in sub)} injections, "
+            f"{sum(r['label'] == 'benign' for r in sub)} benign):"
+        )
         print(_line("keyword", sub, [kw_flags[i] for i in keep], [kw_times[i] for i in keep]))
         print(_line("semantic", sub, [sem_flags[i] for i in keep], [sem_times[i] for i in keep]))
         print(_line("contract", sub, [all_flags[i] for i in keep], [all_times[i] for i in keep]))
@@ -110,9 +121,11 @@ def main() -> int:
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / sum(r["label"] == "injection" for r in rows)
     mean_ms = statistics.fmean(all_times) * 1000
-    for goal, met in ((f"precision >= {GOAL_PRECISION}", precision >= GOAL_PRECISION),
-                      (f"recall >= {GOAL_RECALL}", recall >= GOAL_RECALL),
-                      (f"mean < {GOAL_MEAN_MS} ms a prompt", mean_ms < GOAL_MEAN_MS)):
+    for goal, met in (
+        (f"precision >= {GOAL_PRECISION}", precision >= GOAL_PRECISION),
+        (f"recall >= {GOAL_RECALL}", recall >= GOAL_RECALL),
+        (f"mean < {GOAL_MEAN_MS} ms a prompt", mean_ms < GOAL_MEAN_MS),
+    ):
         print(f"goal {goal}: {'met' if met else 'NOT met'}")
         ok &= met
     if args.misses:

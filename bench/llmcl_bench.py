@@ -53,10 +53,12 @@ def two_hundred_lines() -> str:
     n = 0
     while len(lines) + len(_CLAUSES) + 7 <= 200:
         n += 1
-        lines += [f"# Contract {n}: the replies of bot {n}.",
-                  f"contract Bot{n} version {n} priority high{' extends Bot1' if n > 1 else ''} {{",
-                  f'  description "Replies of bot {n}"',
-                  "  enforcement strict"]
+        lines += [
+            f"# Contract {n}: the replies of bot {n}.",
+            f"contract Bot{n} version {n} priority high{' extends Bot1' if n > 1 else ''} {{",
+            f'  description "Replies of bot {n}"',
+            "  enforcement strict",
+        ]
         lines += [f"  {c} as c{n}_{i}" for i, c in enumerate(_CLAUSES)]
         lines += ['  on violation retry 2 with "Answer with the JSON object only."', "}", ""]
     lines += ["# end"] * (200 - len(lines))
@@ -88,15 +90,29 @@ def judge_all(contract: Any, answers: list[LLMResponse]) -> Callable[[], None]:
 
 # (what, LLMCL clause, the hand-built Python contract that means the same)
 PAIRS: list[tuple[str, str, Callable[[], object]]] = [
-    ("forbidden phrase", 'ensure not contains(output, "As an AI")',
-     lambda: FunctionContract(lambda text: "As an AI" not in text, name="no_as_an_ai")),
-    ("length and phrase", 'ensure len(output) <= 2000 and not contains(lowercase(output), "guarantee")',
-     lambda: FunctionContract(lambda text: len(text.strip()) <= 2000 and "guarantee" not in text.lower(),
-                              name="short_no_promise")),
-    ("words range", "ensure words(output) >= 3 and words(output) <= 300",
-     lambda: FunctionContract(lambda text: 3 <= len(text.split()) <= 300, name="word_range")),
-    ("regex (built-in)", "ensure matches(output, /ticket #\\d+/i)",
-     lambda: RegexContract(r"ticket #\d+", flags="IGNORECASE")),
+    (
+        "forbidden phrase",
+        'ensure not contains(output, "As an AI")',
+        lambda: FunctionContract(lambda text: "As an AI" not in text, name="no_as_an_ai"),
+    ),
+    (
+        "length and phrase",
+        'ensure len(output) <= 2000 and not contains(lowercase(output), "guarantee")',
+        lambda: FunctionContract(
+            lambda text: len(text.strip()) <= 2000 and "guarantee" not in text.lower(),
+            name="short_no_promise",
+        ),
+    ),
+    (
+        "words range",
+        "ensure words(output) >= 3 and words(output) <= 300",
+        lambda: FunctionContract(lambda text: 3 <= len(text.split()) <= 300, name="word_range"),
+    ),
+    (
+        "regex (built-in)",
+        "ensure matches(output, /ticket #\\d+/i)",
+        lambda: RegexContract(r"ticket #\d+", flags="IGNORECASE"),
+    ),
 ]
 
 
@@ -112,9 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     cold_ms = (time.perf_counter() - started) * 1000
     compile_ms = median_s(lambda: compile_source(source), args.rounds) * 1000
     ok_compile = compile_ms < COMPILE_GOAL_MS
-    print(f"compile a 200-line file: median {compile_ms:.1f} ms over {args.rounds} rounds "
-          f"(first compile, building the parser: {cold_ms:.0f} ms); goal < {COMPILE_GOAL_MS:.0f} ms: "
-          f"{'PASS' if ok_compile else 'FAIL'}")
+    print(
+        f"compile a 200-line file: median {compile_ms:.1f} ms over {args.rounds} rounds "
+        f"(first compile, building the parser: {cold_ms:.0f} ms); goal < {COMPILE_GOAL_MS:.0f} ms: "
+        f"{'PASS' if ok_compile else 'FAIL'}"
+    )
 
     text = "Your ticket #123 is open; we will get back to you within a day. " * 4
     # Distinct text objects, as real answers are: nothing may be remembered from one call to the next.

@@ -90,9 +90,11 @@ def main() -> int:
         clean = len(times) - sum(total.values())
         recall = tp / sum(total.values())
         precision = tp / (tp + len(false_positives)) if tp + len(false_positives) else 1.0
-        print(f"{split}: {sum(total.values())} positives, {clean} look-alikes: recall {recall:.3f}  "
-              f"precision {precision:.3f}  (fp {len(false_positives)})  p50 {_pct(times, 0.5):.3f} ms  "
-              f"p99 {_pct(times, 0.99):.3f} ms")
+        print(
+            f"{split}: {sum(total.values())} positives, {clean} look-alikes: recall {recall:.3f}  "
+            f"precision {precision:.3f}  (fp {len(false_positives)})  p50 {_pct(times, 0.5):.3f} ms  "
+            f"p99 {_pct(times, 0.99):.3f} ms"
+        )
         by_kind = (f"{k} {found[k]}/{total[k]}" for k in _pii.PII_KINDS if total[k])
         print("  recall by kind: " + ", ".join(by_kind))
         if args.misses:
@@ -110,8 +112,10 @@ def main() -> int:
         ratio = (t_large / 300_000) / (t_small / 30_000)
         met = ratio <= LINEAR_GOAL
         ok &= met
-        print(f"  {name:<15} 30k {t_small * 1000:8.2f} ms  300k {t_large * 1000:8.2f} ms  ratio {ratio:4.2f}"
-              f"  {'ok' if met else 'NOT linear'}")
+        print(
+            f"  {name:<15} 30k {t_small * 1000:8.2f} ms  300k {t_large * 1000:8.2f} ms  ratio {ratio:4.2f}"
+            f"  {'ok' if met else 'NOT linear'}"
+        )
     return 0 if ok else 1
 
 

@@ -60,8 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args(argv)
 
-    reporter = Reporter("http://127.0.0.1:9", "bench-key", transport=InstantTransport(),
-                        queue_size=1_000_000, batch_size=1000, flush_interval=0.05)
+    reporter = Reporter(
+        "http://127.0.0.1:9",
+        "bench-key",
+        transport=InstantTransport(),
+        queue_size=1_000_000,
+        batch_size=1000,
+        flush_interval=0.05,
+    )
     event = {"event_id": "e", "contract": "c", "is_valid": True}
     reporter.enqueue(event)  # start the worker outside the timing
     reporter.flush(5)
@@ -69,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     enqueue_med, enqueue_min = _per_item_us(lambda: reporter.enqueue(event), args.events, args.rounds)
     reporter.flush(30)
 
-    telemetry = ClientTelemetry(CallSettings(ContractEngine()), reporter=reporter, upload_traces="never",
-                                otel=False)
+    telemetry = ClientTelemetry(
+        CallSettings(ContractEngine()), reporter=reporter, upload_traces="never", otel=False
+    )
     report = _report()
     call_med, call_min = _per_item_us(lambda: telemetry(report), args.events // 4, args.rounds)
     reporter.flush(60)
@@ -79,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"reporter.enqueue per event:            median {enqueue_med:6.3f} µs   best {enqueue_min:6.3f} µs")
     print(f"per call (listener, 3 verdicts, lazy): median {call_med:6.3f} µs   best {call_min:6.3f} µs")
-    print(f"delivered {stats['sent']} of {stats['enqueued']} events, dropped {stats['dropped']}, "
-          f"internal errors {stats['internal_errors']}")
+    print(
+        f"delivered {stats['sent']} of {stats['enqueued']} events, dropped {stats['dropped']}, "
+        f"internal errors {stats['internal_errors']}"
+    )
     passed = enqueue_med < GOAL_US
     print(f"{'PASS' if passed else 'FAIL'}  enqueue {enqueue_med:.3f} µs per event (goal < {GOAL_US:.0f} µs)")
     return 0 if passed else 1

@@ -64,8 +64,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=20240611, help="seed of the block order and texts")
     parser.add_argument("--block-ms", type=float, help="target duration of one block")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a goal fails")
-    parser.add_argument("--profile", metavar="SCENARIO",
-                        help="profile one scenario (name or unique prefix) with cProfile and exit")
+    parser.add_argument(
+        "--profile",
+        metavar="SCENARIO",
+        help="profile one scenario (name or unique prefix) with cProfile and exit",
+    )
     return parser.parse_args(argv)
 
 
@@ -79,61 +82,114 @@ def goals(rows: dict[str, Row], imports: _imports.ImportCost) -> list[tuple[bool
     three = rows[WRAP_THREE]
     inst = rows[INSTRUCTOR]
     out = [
-        _goal(none.over_pct is not None and none.over_pct < 2.0,
-              f"no-contract wrapper adds < 2% to the raw median: +{none.over_us:.1f} µs = "
-              f"{none.over_pct:+.2f}% of {raw:.1f} µs"),
+        _goal(
+            none.over_pct is not None and none.over_pct < 2.0,
+            f"no-contract wrapper adds < 2% to the raw median: +{none.over_us:.1f} µs = "
+            f"{none.over_pct:+.2f}% of {raw:.1f} µs",
+        ),
     ]
     ratio = (three.over_us or 0) / (inst.over_us or float("nan"))
-    out.append(_goal(ratio < 0.15, f"3-contract wrapper overhead < 15% of instructor's: "
-                                   f"{three.over_us:.1f} µs vs {inst.over_us:.1f} µs = {100 * ratio:.1f}%"))
+    out.append(
+        _goal(
+            ratio < 0.15,
+            f"3-contract wrapper overhead < 15% of instructor's: "
+            f"{three.over_us:.1f} µs vs {inst.over_us:.1f} µs = {100 * ratio:.1f}%",
+        )
+    )
     wrap, hand = rows[RETRY_WRAP].median_us, rows[RETRY_HAND].median_us
-    out.append(_goal(wrap <= 1.2 * hand, f"one re-ask: wrapper <= 1.2x the hand-written loop: "
-                                         f"{wrap:.1f} µs vs {hand:.1f} µs = {wrap / hand:.3f}x"))
+    out.append(
+        _goal(
+            wrap <= 1.2 * hand,
+            f"one re-ask: wrapper <= 1.2x the hand-written loop: "
+            f"{wrap:.1f} µs vs {hand:.1f} µs = {wrap / hand:.3f}x",
+        )
+    )
     per_chunk = (rows[STREAM_WRAP].median_us - rows[STREAM_RAW].median_us) / STREAM_CHUNKS
-    out.append(_goal(per_chunk < 20, f"streaming check < 20 µs a chunk: {per_chunk:.2f} µs "
-                                     f"({STREAM_CHUNKS} chunks)"))
+    out.append(
+        _goal(per_chunk < 20, f"streaming check < 20 µs a chunk: {per_chunk:.2f} µs ({STREAM_CHUNKS} chunks)")
+    )
     held = (rows[STREAM_HOLD].median_us - rows[STREAM_RAW].median_us) / STREAM_CHUNKS
-    out.append(_goal(held < 20, f"holding stream, forbidding regex < 20 µs a chunk: {held:.2f} µs "
-                                f"({STREAM_CHUNKS} chunks)"))
+    out.append(
+        _goal(
+            held < 20,
+            f"holding stream, forbidding regex < 20 µs a chunk: {held:.2f} µs ({STREAM_CHUNKS} chunks)",
+        )
+    )
     inc = rows[TOK_INCREMENTAL].median_us
     out.append(_goal(inc < 50, f"token count, history + 1 new message < 50 µs: {inc:.1f} µs"))
     fresh, tik = rows[TOK_FRESH].median_us, rows[TOK_TIKTOKEN].median_us
-    out.append(_goal(fresh <= 1.10 * tik, f"token count, fresh 4k prompt <= tiktoken + 10%: {fresh:.1f} µs "
-                                          f"vs {tik:.1f} µs = {100 * (fresh / tik - 1):+.1f}%"))
+    out.append(
+        _goal(
+            fresh <= 1.10 * tik,
+            f"token count, fresh 4k prompt <= tiktoken + 10%: {fresh:.1f} µs "
+            f"vs {tik:.1f} µs = {100 * (fresh / tik - 1):+.1f}%",
+        )
+    )
     # Its check already proved that no tokenizer call happened; a failed check stops the run.
-    out.append(_goal(True, f"token count, prompt under the limit in UTF-8 bytes: no tokenizer call, "
-                           f"{rows[TOK_BYTES].median_us:.1f} µs"))
-    out.append(_goal(imports.added_ms < 100,
-                     f"import llm_contracts adds < 100 ms to import openai: {imports.added_ms:+.1f} ms "
-                     f"(median of {imports.runs} fresh interpreters, after openai's "
-                     f"{imports.openai_ms:.0f} ms; -X importtime: {imports.importtime_ms:.1f} ms)"))
+    out.append(
+        _goal(
+            True,
+            f"token count, prompt under the limit in UTF-8 bytes: no tokenizer call, "
+            f"{rows[TOK_BYTES].median_us:.1f} µs",
+        )
+    )
+    out.append(
+        _goal(
+            imports.added_ms < 100,
+            f"import llm_contracts adds < 100 ms to import openai: {imports.added_ms:+.1f} ms "
+            f"(median of {imports.runs} fresh interpreters, after openai's "
+            f"{imports.openai_ms:.0f} ms; -X importtime: {imports.importtime_ms:.1f} ms)",
+        )
+    )
     for name in (SEM_TOPIC, SEM_SIMILARITY):
         us = rows[name].median_us
         out.append(_goal(us < 1000, f"{name} < 1 ms a check: {us:.1f} µs = {us / 1000:.2f}x the goal"))
     if ANTHROPIC_NONE in rows:
         anth, anth_raw = rows[ANTHROPIC_NONE], rows[RAW_ANTHROPIC].median_us
-        out.append(_goal(anth.over_pct is not None and anth.over_pct < 2.0,
-                         f"anthropic: no-contract wrapper adds < 2% to the raw median: "
-                         f"+{anth.over_us:.1f} µs = {anth.over_pct:+.2f}% of {anth_raw:.1f} µs"))
+        out.append(
+            _goal(
+                anth.over_pct is not None and anth.over_pct < 2.0,
+                f"anthropic: no-contract wrapper adds < 2% to the raw median: "
+                f"+{anth.over_us:.1f} µs = {anth.over_pct:+.2f}% of {anth_raw:.1f} µs",
+            )
+        )
     if ANTHROPIC_THREE in rows and ANTHROPIC_INSTRUCTOR in rows:
         over, inst_over = rows[ANTHROPIC_THREE].over_us or 0, rows[ANTHROPIC_INSTRUCTOR].over_us
         ratio = over / (inst_over or float("nan"))
-        out.append(_goal(ratio < 0.05, f"anthropic: 3-contract wrapper overhead < 5% of instructor's: "
-                                       f"{over:.1f} µs vs {inst_over:.1f} µs = {100 * ratio:.1f}%"))
+        out.append(
+            _goal(
+                ratio < 0.05,
+                f"anthropic: 3-contract wrapper overhead < 5% of instructor's: "
+                f"{over:.1f} µs vs {inst_over:.1f} µs = {100 * ratio:.1f}%",
+            )
+        )
     # The same goals for Cohere's v2 client as for Anthropic's.
     if COHERE_NONE in rows:
         coh, coh_raw = rows[COHERE_NONE], rows[RAW_COHERE].median_us
-        out.append(_goal(coh.over_pct is not None and coh.over_pct < 2.0,
-                         f"cohere: no-contract wrapper adds < 2% to the raw median: "
-                         f"+{coh.over_us:.1f} µs = {coh.over_pct:+.2f}% of {coh_raw:.1f} µs"))
+        out.append(
+            _goal(
+                coh.over_pct is not None and coh.over_pct < 2.0,
+                f"cohere: no-contract wrapper adds < 2% to the raw median: "
+                f"+{coh.over_us:.1f} µs = {coh.over_pct:+.2f}% of {coh_raw:.1f} µs",
+            )
+        )
     if COHERE_THREE in rows and COHERE_INSTRUCTOR in rows:
         over, inst_over = rows[COHERE_THREE].over_us or 0, rows[COHERE_INSTRUCTOR].over_us
         ratio = over / (inst_over or float("nan"))
-        out.append(_goal(ratio < 0.05, f"cohere: 3-contract wrapper overhead < 5% of instructor's: "
-                                       f"{over:.1f} µs vs {inst_over:.1f} µs = {100 * ratio:.1f}%"))
+        out.append(
+            _goal(
+                ratio < 0.05,
+                f"cohere: 3-contract wrapper overhead < 5% of instructor's: "
+                f"{over:.1f} µs vs {inst_over:.1f} µs = {100 * ratio:.1f}%",
+            )
+        )
     loaded = ", ".join(imports.heavy_loaded) + " loaded" if imports.heavy_loaded else "none loaded"
-    out.append(_goal(not imports.heavy_loaded,
-                     f"import llm_contracts loads none of django, jsonschema, tiktoken: {loaded}"))
+    out.append(
+        _goal(
+            not imports.heavy_loaded,
+            f"import llm_contracts loads none of django, jsonschema, tiktoken: {loaded}",
+        )
+    )
     return out
 
 
@@ -185,9 +241,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import openai
 
-    print(f"llm-contracts bench: python {platform.python_version()}, openai {openai.__version__}, "
-          f"{platform.machine()}; seed {args.seed}, {cfg['rounds']} rounds, "
-          f"blocks of ~{cfg['block_ms']:.0f} ms")
+    print(
+        f"llm-contracts bench: python {platform.python_version()}, openai {openai.__version__}, "
+        f"{platform.machine()}; seed {args.seed}, {cfg['rounds']} rounds, "
+        f"blocks of ~{cfg['block_ms']:.0f} ms"
+    )
     warm_up(scenarios, seconds=cfg["warmup_s"], block_ms=cfg["block_ms"])
     gc.collect()
 

@@ -36,8 +36,11 @@ def labelled() -> list[tuple[bool, str, str]]:
     """Return (on_topic, split, answer) for every answer of the set."""
     out = []
     for name, label in (("on_topic.txt", True), ("off_topic.txt", False)):
-        lines = [ln.strip() for ln in (DATA / name).read_text(encoding="utf-8").splitlines()
-                 if ln.strip() and not ln.startswith("#")]
+        lines = [
+            ln.strip()
+            for ln in (DATA / name).read_text(encoding="utf-8").splitlines()
+            if ln.strip() and not ln.startswith("#")
+        ]
         out += [(label, "dev" if i % 2 == 0 else "holdout", text) for i, text in enumerate(lines)]
     return out
 
@@ -65,22 +68,30 @@ def main() -> int:
     args = parser.parse_args()
     scored = {name: scores(allowed) for name, allowed in PHRASINGS.items()}
     rows = labelled()
-    print(f"labelled set: {sum(on for on, _, _ in rows)} on-topic, {sum(not on for on, _, _ in rows)} "
-          f"off-topic answers; dev {sum(s == 'dev' for _, s, _ in rows)}, "
-          f"holdout {sum(s == 'holdout' for _, s, _ in rows)}")
+    print(
+        f"labelled set: {sum(on for on, _, _ in rows)} on-topic, {sum(not on for on, _, _ in rows)} "
+        f"off-topic answers; dev {sum(s == 'dev' for _, s, _ in rows)}, "
+        f"holdout {sum(s == 'holdout' for _, s, _ in rows)}"
+    )
 
     def dev_f1(t: float) -> float:
-        return sum(_f1(*precision_recall([(on, s) for on, sp, s, _ in sc if sp == "dev"], t))
-                   for sc in scored.values()) / len(scored)
+        return sum(
+            _f1(*precision_recall([(on, s) for on, sp, s, _ in sc if sp == "dev"], t))
+            for sc in scored.values()
+        ) / len(scored)
 
     chosen = max(CANDIDATES, key=lambda t: (dev_f1(t), -t))
-    print(f"threshold with the best mean dev F1: {chosen:.2f} (F1 {dev_f1(chosen):.3f}); "
-          f"DEFAULT_TOPIC_SIMILARITY = {DEFAULT_TOPIC_SIMILARITY:.2f}")
+    print(
+        f"threshold with the best mean dev F1: {chosen:.2f} (F1 {dev_f1(chosen):.3f}); "
+        f"DEFAULT_TOPIC_SIMILARITY = {DEFAULT_TOPIC_SIMILARITY:.2f}"
+    )
     for name, sc in scored.items():
         for split in ("dev", "holdout"):
             p, r = precision_recall([(on, s) for on, sp, s, _ in sc if sp == split], DEFAULT_TOPIC_SIMILARITY)
-            print(f"  topics as {name:<8} {split:<8} precision {p:.3f}  recall {r:.3f}  "
-                  f"at {DEFAULT_TOPIC_SIMILARITY:.2f}")
+            print(
+                f"  topics as {name:<8} {split:<8} precision {p:.3f}  recall {r:.3f}  "
+                f"at {DEFAULT_TOPIC_SIMILARITY:.2f}"
+            )
         if args.misses:
             for on, sp, s, text in sc:
                 if sp == "holdout" and (s >= DEFAULT_TOPIC_SIMILARITY) != on:

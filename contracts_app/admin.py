@@ -36,4 +36,3 @@ class TraceAdmin(admin.ModelAdmin):
 @admin.register(Breakpoint)
 class BreakpointAdmin(admin.ModelAdmin):
     list_display = ["id", "project", "contract", "active", "hit_count", "limit"]
-

@@ -25,7 +25,6 @@ from telemetry.services import redact_id, redact_name, timestamp_error
 logger = logging.getLogger(__name__)
 
 
-
 class ContractCompileError(ServiceError):
     """LLMCL source that does not compile."""
 

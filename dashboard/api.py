@@ -23,6 +23,7 @@ from telemetry.api import router as telemetry_router
 
 logger = logging.getLogger(__name__)
 
+
 class UnstorableText(Exception):
     """A request body with a key or string no database column could hold."""
 

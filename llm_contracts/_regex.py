@@ -57,8 +57,9 @@ class PatternError(ContractConfigError):
     the 0-based position in the pattern of what is wrong, when known.
     """
 
-    def __init__(self, message: str, *, pattern: str, reason: str, offset: int | None = None,
-                 detail: str = "") -> None:
+    def __init__(
+        self, message: str, *, pattern: str, reason: str, offset: int | None = None, detail: str = ""
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail or message
@@ -105,7 +106,8 @@ class Pattern:
         except TimeoutError:
             raise PatternTimeout(
                 f"the pattern /{_clip(self.pattern)}/ is too expensive: one match on {len(text)} characters "
-                f"took longer than {self.timeout * 1000:g} ms") from None
+                f"took longer than {self.timeout * 1000:g} ms"
+            ) from None
 
     def _span(self, data: bytes, pos: int, whole: bool) -> tuple[int, int] | None:
         if self._raw is not None:
@@ -153,7 +155,7 @@ class _Found:
     def group(self, *args: Any) -> Any:
         if args not in ((), (0,)):
             raise IndexError("only the whole match (group 0) is kept")
-        return self._text[self._start:self._end]
+        return self._text[self._start : self._end]
 
     def span(self, group: int = 0) -> tuple[int, int]:
         return self._start, self._end
@@ -199,7 +201,7 @@ def _strip_verbose(pattern: str) -> str:
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\" and i + 1 < len(pattern):
-            out.append(pattern[i:i + 2])
+            out.append(pattern[i : i + 2])
             i += 2
             continue
         if in_class:
@@ -223,15 +225,25 @@ def _to_re2(pattern: str, flags: int) -> str:
     lead = _LEADING_FLAGS.match(pattern)
     if lead is not None:
         for letter in lead.group(1):
-            flags |= {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE,
-                      "a": re.ASCII, "u": re.UNICODE, "L": re.LOCALE}[letter]
-        pattern = pattern[lead.end():]
+            flags |= {
+                "i": re.IGNORECASE,
+                "m": re.MULTILINE,
+                "s": re.DOTALL,
+                "x": re.VERBOSE,
+                "a": re.ASCII,
+                "u": re.UNICODE,
+                "L": re.LOCALE,
+            }[letter]
+        pattern = pattern[lead.end() :]
     if flags & re.VERBOSE:
         pattern = _strip_verbose(pattern)
     # Python's end of text is \Z; RE2 spells it \z (and has no \Z).
     pattern = re.sub(r"(?<!\\)((?:\\\\)*)\\Z", r"\1\\z", pattern)
-    inline = "".join(letter for flag, letter in ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"))
-                     if flags & flag)
+    inline = "".join(
+        letter
+        for flag, letter in ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"))
+        if flags & flag
+    )
     return f"(?{inline}){pattern}" if inline else pattern
 
 
@@ -253,21 +265,37 @@ def _python_check(pattern: str, flags: int) -> None:
         re.compile(pattern, flags)
     except re.error as exc:
         detail = exc.msg + (f" at position {exc.pos}" if exc.pos is not None else "")
-        raise PatternError(f"/{_clip(pattern)}/ is not a valid regular expression: {detail}",
-                           pattern=pattern, reason="invalid", offset=exc.pos, detail=detail) from None
+        raise PatternError(
+            f"/{_clip(pattern)}/ is not a valid regular expression: {detail}",
+            pattern=pattern,
+            reason="invalid",
+            offset=exc.pos,
+            detail=detail,
+        ) from None
 
 
 def _refusal(pattern: str, message: str) -> PatternError:
     if "too large" in message or "too big" in message or "repetition size" in message:
         detail = f"it does not fit the linear-time engine's memory budget ({message})"
-        return PatternError(f"/{_clip(pattern)}/ is too expensive: {detail}", pattern=pattern,
-                            reason="too expensive", detail=detail)
+        return PatternError(
+            f"/{_clip(pattern)}/ is too expensive: {detail}",
+            pattern=pattern,
+            reason="too expensive",
+            detail=detail,
+        )
     fragment = message.rpartition(": ")[2]
     offset = pattern.find(fragment) if fragment else -1
-    detail = (f"it needs a feature the linear-time engine (RE2) does not have ({message}); "
-              "backreferences, lookaround and possessive repeats are not available")
-    return PatternError(f"/{_clip(pattern)}/ is unsupported: {detail}", pattern=pattern, reason="unsupported",
-                        offset=offset if offset >= 0 else None, detail=detail)
+    detail = (
+        f"it needs a feature the linear-time engine (RE2) does not have ({message}); "
+        "backreferences, lookaround and possessive repeats are not available"
+    )
+    return PatternError(
+        f"/{_clip(pattern)}/ is unsupported: {detail}",
+        pattern=pattern,
+        reason="unsupported",
+        offset=offset if offset >= 0 else None,
+        detail=detail,
+    )
 
 
 @functools.lru_cache(maxsize=512)
@@ -278,8 +306,11 @@ def _compile(pattern: str, flags: int, fallback: bool, timeout: float) -> Patter
     try:
         compiled = re2.compile(_to_re2(pattern, flags), _options())
     except re2.error as exc:
-        message = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) \
+        message = (
+            exc.args[0].decode("utf-8", "replace")
+            if exc.args and isinstance(exc.args[0], bytes)
             else str(exc)
+        )
         _python_check(pattern, flags)
         refusal = _refusal(pattern, message)
         if not fallback:
@@ -294,8 +325,13 @@ def _compile(pattern: str, flags: int, fallback: bool, timeout: float) -> Patter
     return Pattern(pattern, flags, "re2", compiled, timeout)
 
 
-def compile_pattern(pattern: str | re.Pattern[str], flags: int | str = 0, *, fallback: bool = False,
-                    timeout: float = MATCH_TIMEOUT_S) -> Pattern:
+def compile_pattern(
+    pattern: str | re.Pattern[str],
+    flags: int | str = 0,
+    *,
+    fallback: bool = False,
+    timeout: float = MATCH_TIMEOUT_S,
+) -> Pattern:
     """Compile ``pattern`` (Python syntax) on RE2, or on the bounded fallback engine.
 
     Raise :class:`PatternError` for an invalid, unsupported (without ``fallback``) or
@@ -325,8 +361,9 @@ def _pattern(validator: Any, patrn: str, instance: Any, schema: Mapping[str, Any
         yield ValidationError(f"{instance!r} does not match {patrn!r}")
 
 
-def _pattern_properties(validator: Any, patterns: Mapping[str, Any], instance: Any,
-                        schema: Mapping[str, Any]) -> Iterator[Any]:
+def _pattern_properties(
+    validator: Any, patterns: Mapping[str, Any], instance: Any, schema: Mapping[str, Any]
+) -> Iterator[Any]:
     if not validator.is_type(instance, "object"):
         return
     for pattern, subschema in patterns.items():
@@ -335,16 +372,16 @@ def _pattern_properties(validator: Any, patterns: Mapping[str, Any], instance: A
                 yield from validator.descend(value, subschema, path=key, schema_path=pattern)
 
 
-def _additional_properties(validator: Any, aP: Any, instance: Any,
-                           schema: Mapping[str, Any]) -> Iterator[Any]:
+def _additional_properties(
+    validator: Any, aP: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[Any]:
     from jsonschema.exceptions import ValidationError
 
     if not validator.is_type(instance, "object"):
         return
     properties = schema.get("properties", {})
     patterns = list(schema.get("patternProperties", {}))
-    extras = {key for key in instance
-              if key not in properties and not any(_search(p, key) for p in patterns)}
+    extras = {key for key in instance if key not in properties and not any(_search(p, key) for p in patterns)}
     if validator.is_type(aP, "object"):
         for extra in extras:
             yield from validator.descend(instance[extra], aP, path=extra)
@@ -352,8 +389,10 @@ def _additional_properties(validator: Any, aP: Any, instance: Any,
         listed = ", ".join(repr(each) for each in sorted(extras, key=str))
         if patterns:
             verb = "does" if len(extras) == 1 else "do"
-            yield ValidationError(f"{listed} {verb} not match any of the regexes: "
-                                  f"{', '.join(repr(p) for p in sorted(patterns))}")
+            yield ValidationError(
+                f"{listed} {verb} not match any of the regexes: "
+                f"{', '.join(repr(p) for p in sorted(patterns))}"
+            )
         else:
             verb = "was" if len(extras) == 1 else "were"
             yield ValidationError(f"Additional properties are not allowed ({listed} {verb} unexpected)")
@@ -389,8 +428,11 @@ def schema_validator_class(cls: type[Any]) -> type[Any]:
     from jsonschema import FormatChecker
     from jsonschema.validators import extend
 
-    keywords = {"pattern": _pattern, "patternProperties": _pattern_properties,
-                "additionalProperties": _additional_properties}
+    keywords = {
+        "pattern": _pattern,
+        "patternProperties": _pattern_properties,
+        "additionalProperties": _additional_properties,
+    }
     extended = extend(cls, {k: v for k, v in keywords.items() if k in cls.VALIDATORS})
     checker = FormatChecker(formats=())
     checker.checkers = dict(cls.FORMAT_CHECKER.checkers)

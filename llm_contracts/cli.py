@@ -27,8 +27,14 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_imports(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--import", dest="modules", action="append", default=[], metavar="MODULE",
-                       help="import MODULE first, so the named contracts it registers are known")
+        p.add_argument(
+            "--import",
+            dest="modules",
+            action="append",
+            default=[],
+            metavar="MODULE",
+            help="import MODULE first, so the named contracts it registers are known",
+        )
         p.add_argument("--strict", action="store_true", help="make every conflict between clauses an error")
 
     check = sub.add_parser("check", help="check LLMCL files and print their errors")
@@ -46,17 +52,31 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="show what contracts catch, against a local fake model")
     lsp = sub.add_parser("lsp", help="run the LLMCL language server over standard input and output")
     lsp.add_argument("--stdio", action="store_true", help="talk over standard input and output (the default)")
-    lsp.add_argument("--import", dest="modules", action="append", default=[], metavar="MODULE",
-                     help="import MODULE first, so the named contracts it registers are known")
+    lsp.add_argument(
+        "--import",
+        dest="modules",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first, so the named contracts it registers are known",
+    )
     prof = sub.add_parser("profile", help="measure what each clause of an LLMCL contract costs per call")
     prof.add_argument("file", metavar="FILE")
-    prof.add_argument("--inputs", required=True, metavar="CASES.jsonl",
-                      help='one case per line: an answer as a JSON string, or {"output": ..., "input": ..., '
-                           '"context": {...}}')
+    prof.add_argument(
+        "--inputs",
+        required=True,
+        metavar="CASES.jsonl",
+        help='one case per line: an answer as a JSON string, or {"output": ..., "input": ..., '
+        '"context": {...}}',
+    )
     prof.add_argument("--contract", metavar="NAME", help="the contract to profile (default: the file's last)")
     prof.add_argument("--runs", type=int, default=10, help="how often each case is judged (default 10)")
-    prof.add_argument("--budget-ms", type=float, default=1.0,
-                      help="report a clause whose p95 is above this many milliseconds (default 1)")
+    prof.add_argument(
+        "--budget-ms",
+        type=float,
+        default=1.0,
+        help="report a clause whose p95 is above this many milliseconds (default 1)",
+    )
     prof.add_argument("--json", action="store_true", help="print JSON instead of a table")
     with_imports(prof)
     return parser
@@ -170,6 +190,7 @@ def _profile(args: argparse.Namespace) -> int:
 def _lsp(args: argparse.Namespace) -> int:
     try:
         from .lsp import create_server
+
         server = create_server()
     except ImportError as exc:
         print(f"error: {exc}", file=sys.stderr)

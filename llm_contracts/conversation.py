@@ -52,7 +52,8 @@ _INSTRUCTIONS = frozenset({"system", "developer"})
 
 # The conversation whose turns the contracted clients record, per thread and per task.
 ACTIVE_CONVERSATION: ContextVar[ConversationStateManager | None] = ContextVar(
-    "llm_contracts_conversation", default=None)
+    "llm_contracts_conversation", default=None
+)
 
 
 def active_conversation() -> ConversationStateManager | None:
@@ -89,15 +90,20 @@ class Turn:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the turn as plain data."""
-        return {"index": self.index, "role": self.role, "content": self.content, "tokens": self.tokens,
-                "tokens_exact": self.tokens_exact, "metadata": dict(self.metadata),
-                "timestamp": self.timestamp}
+        return {
+            "index": self.index,
+            "role": self.role,
+            "content": self.content,
+            "tokens": self.tokens,
+            "tokens_exact": self.tokens_exact,
+            "metadata": dict(self.metadata),
+            "timestamp": self.timestamp,
+        }
 
 
 def _check_role(role: Any) -> str:
     if not isinstance(role, str) or role not in ROLES:
-        raise ContractConfigError(
-            f"a turn's role must be one of {', '.join(sorted(ROLES))}; got {role!r}")
+        raise ContractConfigError(f"a turn's role must be one of {', '.join(sorted(ROLES))}; got {role!r}")
     return role
 
 
@@ -110,9 +116,15 @@ class _Capped(Contract):
     """A contract judged as itself, but enforced no harder than its conversation allows."""
 
     def __init__(self, inner: Contract, enforcement: Enforcement) -> None:
-        super().__init__(inner.name, description=inner.description, category=inner.category,
-                         severity=inner.severity, priority=inner.priority, enforcement=enforcement,
-                         fail_open=inner.fail_open)
+        super().__init__(
+            inner.name,
+            description=inner.description,
+            category=inner.category,
+            severity=inner.severity,
+            priority=inner.priority,
+            enforcement=enforcement,
+            fail_open=inner.fail_open,
+        )
         self.inner = inner
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
@@ -132,8 +144,15 @@ class ConversationState:
 
     __slots__ = ("_answer", "_manager", "_new", "_turns", "turn_number", "turn_request")
 
-    def __init__(self, manager: ConversationStateManager, *, new: list[Message], answer: str | None,
-                 turn_number: int, turn_request: LLMRequest) -> None:
+    def __init__(
+        self,
+        manager: ConversationStateManager,
+        *,
+        new: list[Message],
+        answer: str | None,
+        turn_number: int,
+        turn_request: LLMRequest,
+    ) -> None:
         self._manager = manager
         self._new = new
         self._answer = answer
@@ -247,15 +266,19 @@ class ConversationStateManager:
         if model is not None and not isinstance(model, str):
             raise ContractConfigError(f"model must be a str or None; got {model!r}")
         if max_context_tokens is not None and (
-                isinstance(max_context_tokens, bool) or not isinstance(max_context_tokens, int)
-                or max_context_tokens < 1):
+            isinstance(max_context_tokens, bool)
+            or not isinstance(max_context_tokens, int)
+            or max_context_tokens < 1
+        ):
             raise ContractConfigError(
-                f"max_context_tokens must be a positive int or None; got {max_context_tokens!r}")
+                f"max_context_tokens must be a positive int or None; got {max_context_tokens!r}"
+            )
         try:
             self.enforcement = Enforcement(str(enforcement).lower())
         except ValueError:
             raise ContractConfigError(
-                f"enforcement must be one of strict, warn, monitor; got {enforcement!r}") from None
+                f"enforcement must be one of strict, warn, monitor; got {enforcement!r}"
+            ) from None
         self.session_id = session_id or uuid.uuid4().hex
         self.model = model
         self.max_context_tokens = max_context_tokens
@@ -286,7 +309,8 @@ class ConversationStateManager:
     def _checked(self, contract: Any, what: str) -> Contract:
         if not isinstance(contract, Contract):
             raise ContractConfigError(
-                f"{what} must be a Contract; got {type(contract).__name__} ({contract!r})")
+                f"{what} must be a Contract; got {type(contract).__name__} ({contract!r})"
+            )
         return contract
 
     def add_invariant(self, contract: Contract) -> None:
@@ -384,8 +408,13 @@ class ConversationStateManager:
                 return None
             new = [Message(t.role, t.content) for t in self._pending_tail()]
             self._append(role, content, metadata)
-            return ConversationState(self, new=[], answer=None, turn_number=self._assistant_turns,
-                                     turn_request=self._turn_request(new))
+            return ConversationState(
+                self,
+                new=[],
+                answer=None,
+                turn_number=self._assistant_turns,
+                turn_request=self._turn_request(new),
+            )
 
     def _settle(self, results: list[ValidationResult]) -> list[ValidationResult]:
         failed = [r for r in results if not r.is_valid]
@@ -395,7 +424,10 @@ class ConversationStateManager:
             first = blocking[0]
             raise ContractViolationError(
                 f"conversation {self.session_id!r}, turn {self._assistant_turns}: contract "
-                f"{first.contract_name} violated: {first.message}", results=blocking, stage="conversation")
+                f"{first.contract_name} violated: {first.message}",
+                results=blocking,
+                stage="conversation",
+            )
         return results
 
     def _pending_tail(self) -> list[Turn]:
@@ -408,8 +440,7 @@ class ConversationStateManager:
         return tail[::-1]
 
     def _turn_request(self, new: list[Message]) -> LLMRequest:
-        return LLMRequest(model=self.model or "",
-                          messages=[m for m in new if m.role not in _INSTRUCTIONS])
+        return LLMRequest(model=self.model or "", messages=[m for m in new if m.role not in _INSTRUCTIONS])
 
     # -- what the clients call -------------------------------------------------------------
 
@@ -430,8 +461,8 @@ class ConversationStateManager:
             seen = self._instructions
             tail = [(t.role, t.content) for t in self._pending_tail() if t.role not in _INSTRUCTIONS]
         fresh = [m for m in turn if not (m.role in _INSTRUCTIONS and (m.role, m.content) in seen)]
-        if tail and [(m.role, m.content) for m in fresh[:len(tail)]] == tail:
-            fresh = fresh[len(tail):]
+        if tail and [(m.role, m.content) for m in fresh[: len(tail)]] == tail:
+            fresh = fresh[len(tail) :]
         return turn, fresh
 
     def _learn_model(self, model: str) -> None:
@@ -448,9 +479,13 @@ class ConversationStateManager:
         if self.model is None and request.model:
             self._learn_model(request.model)
         turn, fresh = self._new_messages(request)
-        return ConversationState(self, new=fresh, answer=None if response is None else response.text,
-                                 turn_number=self._assistant_turns + 1,
-                                 turn_request=self._turn_request(turn))
+        return ConversationState(
+            self,
+            new=fresh,
+            answer=None if response is None else response.text,
+            turn_number=self._assistant_turns + 1,
+            turn_request=self._turn_request(turn),
+        )
 
     def record_exchange(self, request: LLMRequest, response: LLMResponse) -> None:
         """Record the messages ``request`` added and the kept ``response`` as turns."""
@@ -537,8 +572,12 @@ class ConversationStateManager:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the conversation as plain data."""
-        return {"session_id": self.session_id, "model": self.model, "context": dict(self.context),
-                "turns": [t.to_dict() for t in self.turns]}
+        return {
+            "session_id": self.session_id,
+            "model": self.model,
+            "context": dict(self.context),
+            "turns": [t.to_dict() for t in self.turns],
+        }
 
     def __repr__(self) -> str:
         return f"<ConversationStateManager {self.session_id!r} turns={len(self._turns)}>"
@@ -561,32 +600,39 @@ class ConversationScope:
         self._tokens.append(ACTIVE_CONVERSATION.set(self.conversation))
         return self.conversation
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         ACTIVE_CONVERSATION.reset(self._tokens.pop())
 
     async def __aenter__(self) -> ConversationStateManager:
         return self.__enter__()
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.__exit__(exc_type, exc, tb)
 
 
-def open_conversation(session_id: str | ConversationStateManager | None = None,
-                      **options: Any) -> ConversationScope:
+def open_conversation(
+    session_id: str | ConversationStateManager | None = None, **options: Any
+) -> ConversationScope:
     """Return a scope for an existing conversation, or for a new one built from ``options``."""
     if isinstance(session_id, ConversationStateManager):
         if options:
             raise ContractConfigError(
-                f"options {sorted(options)} given with an existing conversation; set them on it instead")
+                f"options {sorted(options)} given with an existing conversation; set them on it instead"
+            )
         return ConversationScope(session_id)
     unknown = sorted(set(options) - _OPTIONS)
     if unknown:
-        raise ContractConfigError(f"unknown conversation option(s) {', '.join(unknown)}; "
-                                  f"expected some of {', '.join(sorted(_OPTIONS))}")
+        raise ContractConfigError(
+            f"unknown conversation option(s) {', '.join(unknown)}; "
+            f"expected some of {', '.join(sorted(_OPTIONS))}"
+        )
     return ConversationScope(ConversationStateManager(session_id, **options))
 
 
-_OPTIONS = frozenset({"model", "max_context_tokens", "keep_system", "invariants", "temporal_contracts",
-                      "enforcement"})
+_OPTIONS = frozenset(
+    {"model", "max_context_tokens", "keep_system", "invariants", "temporal_contracts", "enforcement"}
+)

@@ -112,8 +112,9 @@ class ArgumentContract(FunctionContract):
     each parameter name receives.
     """
 
-    def __init__(self, fn: Callable[..., Any], params: Sequence[_Param], *, stage: str,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, fn: Callable[..., Any], params: Sequence[_Param], *, stage: str, **kwargs: Any
+    ) -> None:
         super().__init__(fn, pass_value=True, **kwargs)
         self.params = tuple(params)
         self.stage = stage
@@ -165,8 +166,14 @@ async def _awaited(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
 
 
-def _plan(check: Callable[..., Any], fn_params: Mapping[str, inspect.Parameter], *, stage: str,
-          has_prompt: bool, where: str) -> list[_Param]:
+def _plan(
+    check: Callable[..., Any],
+    fn_params: Mapping[str, inspect.Parameter],
+    *,
+    stage: str,
+    has_prompt: bool,
+    where: str,
+) -> list[_Param]:
     """Return what each parameter of ``check`` receives; raise when one receives nothing."""
     try:
         params = inspect.signature(check).parameters.values()
@@ -180,29 +187,34 @@ def _plan(check: Callable[..., Any], fn_params: Mapping[str, inspect.Parameter],
             continue
         if p.kind is inspect.Parameter.VAR_KEYWORD:
             plan.append(_Param(p.name, "all"))
-        elif p.name in fn_params and fn_params[p.name].kind not in (inspect.Parameter.VAR_POSITIONAL,
-                                                                      inspect.Parameter.VAR_KEYWORD):
+        elif p.name in fn_params and fn_params[p.name].kind not in (
+            inspect.Parameter.VAR_POSITIONAL,
+            inspect.Parameter.VAR_KEYWORD,
+        ):
             plan.append(_Param(p.name, "arg", positional))
         elif p.name in ("request", "text"):
             plan.append(_Param(p.name, p.name, positional))
         elif p.name in _AFTER_ONLY:
             if stage == "pre":
-                raise ContractConfigError(f"{where}: a pre-condition runs before the call and cannot take "
-                                          f"{p.name!r}; use @post")
+                raise ContractConfigError(
+                    f"{where}: a pre-condition runs before the call and cannot take {p.name!r}; use @post"
+                )
             plan.append(_Param(p.name, p.name, positional))
         elif p.default is inspect.Parameter.empty:
             unmatched.append(p)
     if len(unmatched) > 1:
         raise ContractConfigError(
             f"{where}: parameters {', '.join(repr(p.name) for p in unmatched)} match no argument of the "
-            f"function ({', '.join(fn_params) or 'none'}) and are not request, text, result or response")
+            f"function ({', '.join(fn_params) or 'none'}) and are not request, text, result or response"
+        )
     if unmatched:
         p = unmatched[0]
         if stage == "pre" and not has_prompt:
             raise ContractConfigError(
                 f"{where}: parameter {p.name!r} matches no argument of the function "
                 f"({', '.join(fn_params) or 'none'}); a lone unmatched parameter gets the prompt, and the "
-                f"function has no 'prompt' or 'messages' argument (name one with prompt_arg=)")
+                f"function has no 'prompt' or 'messages' argument (name one with prompt_arg=)"
+            )
         plan.append(_Param(p.name, "value", p.kind is inspect.Parameter.POSITIONAL_ONLY))
     return plan
 
@@ -229,11 +241,16 @@ class _Spec:
     def under(self, outer: _Spec) -> _Spec:
         """Return this spec with ``outer``'s contracts first (``outer`` decorates this one)."""
         return _Spec(
-            self.fn, [*outer.pre, *self.pre], [*outer.post, *self.post], [*outer.before, *self.before],
+            self.fn,
+            [*outer.pre, *self.pre],
+            [*outer.post, *self.post],
+            [*outer.before, *self.before],
             [*outer.after, *self.after],
             outer.retries if outer.retries is not None else self.retries,
-            outer.retry_message or self.retry_message, outer.prompt_arg or self.prompt_arg,
-            [*outer.listeners, *self.listeners], outer.conflicts,
+            outer.retry_message or self.retry_message,
+            outer.prompt_arg or self.prompt_arg,
+            [*outer.listeners, *self.listeners],
+            outer.conflicts,
         )
 
 
@@ -251,8 +268,9 @@ def _load_llmcl(source: str, where: str) -> Any:
     try:
         from .llmcl import load_source  # type: ignore[attr-defined,unused-ignore]
     except ImportError as exc:
-        raise ContractConfigError(f"{where}: LLMCL source needs llm_contracts.llmcl, which cannot be "
-                                  f"imported ({exc})") from None
+        raise ContractConfigError(
+            f"{where}: LLMCL source needs llm_contracts.llmcl, which cannot be imported ({exc})"
+        ) from None
     return load_source(source)
 
 
@@ -265,22 +283,39 @@ def _enforced(contract: Contract, enforcement: Enforcement | None) -> Contract:
     return twin
 
 
-def _build(fn: Callable[..., Any], decorator: str, *, pre: Checks = None, post: Checks = None,
-           invariant: Checks = None, retries: int | None = None, enforcement: Enforcement | str | None = None,
-           prompt_arg: str | None = None, on_report: Listener | Iterable[Listener] | None = None,
-           conflicts: str = "resolve") -> _Spec:
+def _build(
+    fn: Callable[..., Any],
+    decorator: str,
+    *,
+    pre: Checks = None,
+    post: Checks = None,
+    invariant: Checks = None,
+    retries: int | None = None,
+    enforcement: Enforcement | str | None = None,
+    prompt_arg: str | None = None,
+    on_report: Listener | Iterable[Listener] | None = None,
+    conflicts: str = "resolve",
+) -> _Spec:
     """Turn the decorator's arguments into a spec for ``fn``; every problem names where it is."""
     if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int) or retries < 0):
         raise ContractConfigError(f"{decorator}: retries must be an int >= 0; got {retries!r}")
-    level = (None if enforcement is None
-             else _coerce_enum(Enforcement, enforcement, f"{decorator}: enforcement"))
+    level = (
+        None if enforcement is None else _coerce_enum(Enforcement, enforcement, f"{decorator}: enforcement")
+    )
     fn_params = inspect.signature(fn).parameters
     if prompt_arg is not None and prompt_arg not in fn_params:
-        raise ContractConfigError(f"{decorator}: prompt_arg={prompt_arg!r} is not an argument of "
-                                  f"{fn.__qualname__}({', '.join(fn_params)})")
+        raise ContractConfigError(
+            f"{decorator}: prompt_arg={prompt_arg!r} is not an argument of "
+            f"{fn.__qualname__}({', '.join(fn_params)})"
+        )
     has_prompt = prompt_arg is not None or "prompt" in fn_params or "messages" in fn_params
-    spec = _Spec(fn, retries=retries, prompt_arg=prompt_arg, conflicts=conflicts,
-                 listeners=[on_report] if callable(on_report) else list(on_report or ()))
+    spec = _Spec(
+        fn,
+        retries=retries,
+        prompt_arg=prompt_arg,
+        conflicts=conflicts,
+        listeners=[on_report] if callable(on_report) else list(on_report or ()),
+    )
     for stage, checks in (("pre", pre), ("post", post), ("invariant", invariant)):
         for i, check in enumerate(_as_list(checks)):
             where = f"{decorator} on {fn.__qualname__}: {stage}[{i}]"
@@ -303,17 +338,30 @@ def _build(fn: Callable[..., Any], decorator: str, *, pre: Checks = None, post: 
                     spec.after.append(made)
                 continue
             if not callable(check):
-                raise ContractConfigError(f"{where} is {type(check).__name__} ({check!r}); expected a "
-                                          f"callable, a Contract or LLMCL source text")
-            params = _plan(check, fn_params, stage="pre" if stage == "pre" else "post",
-                           has_prompt=has_prompt, where=where)
+                raise ContractConfigError(
+                    f"{where} is {type(check).__name__} ({check!r}); expected a "
+                    f"callable, a Contract or LLMCL source text"
+                )
+            params = _plan(
+                check,
+                fn_params,
+                stage="pre" if stage == "pre" else "post",
+                has_prompt=has_prompt,
+                where=where,
+            )
             name = getattr(check, "__name__", "check")
             if name == "<lambda>":
                 name = f"{fn.__qualname__}.{stage}[{i}]"
             label = {"pre": "pre-condition", "post": "post-condition", "invariant": "invariant"}[stage]
-            made = ArgumentContract(check, params, stage=stage, name=name,
-                                    message=f"{label} {name} of {fn.__qualname__} does not hold",
-                                    enforcement=level or Enforcement.STRICT, fail_open=False)
+            made = ArgumentContract(
+                check,
+                params,
+                stage=stage,
+                name=name,
+                message=f"{label} {name} of {fn.__qualname__} does not hold",
+                enforcement=level or Enforcement.STRICT,
+                fail_open=False,
+            )
             if stage == "pre":
                 spec.pre.append(made)
             elif stage == "post":
@@ -348,8 +396,11 @@ def _answer(result: Any) -> tuple[LLMResponse, bool]:
 
     from .providers._openai_routes import ROUTES
 
-    for typ, endpoint in ((ChatCompletion, "/chat/completions"), (Response, "/responses"),
-                          (Completion, "/completions")):
+    for typ, endpoint in (
+        (ChatCompletion, "/chat/completions"),
+        (Response, "/responses"),
+        (Completion, "/completions"),
+    ):
         if isinstance(result, typ):
             answer = ROUTES[endpoint].responses.response(result, None)
             answer.raw = result
@@ -405,24 +456,37 @@ class _Call:
                     if isinstance(m, Message):
                         messages.append({"role": m.role, "content": m.content})
                     elif isinstance(m, Mapping):
-                        messages.append({"role": str(m.get("role", "user")),
-                                         "content": _content(m.get("content"))})
+                        messages.append(
+                            {"role": str(m.get("role", "user")), "content": _content(m.get("content"))}
+                        )
                     else:
-                        raise ContractConfigError(f"{fn.__qualname__}(): {source}[{i}] is "
-                                                  f"{type(m).__name__}; expected a message dict with "
-                                                  f"role and content")
+                        raise ContractConfigError(
+                            f"{fn.__qualname__}(): {source}[{i}] is "
+                            f"{type(m).__name__}; expected a message dict with "
+                            f"role and content"
+                        )
             elif value is not None:
-                raise ContractConfigError(f"{fn.__qualname__}(): argument {source!r} must be a string or a "
-                                          f"list of messages to be checked; got {type(value).__name__}")
+                raise ContractConfigError(
+                    f"{fn.__qualname__}(): argument {source!r} must be a string or a "
+                    f"list of messages to be checked; got {type(value).__name__}"
+                )
         model = args.get("model") if isinstance(args.get("model"), str) else ""
         body = {"model": model, "messages": messages}
         return source, LLMRequest(
-            model=str(model), messages=[Message(m["role"], m["content"]) for m in messages], body=body,
-            provider="function", endpoint=f"{fn.__module__}.{fn.__qualname__}")
+            model=str(model),
+            messages=[Message(m["role"], m["content"]) for m in messages],
+            body=body,
+            provider="function",
+            endpoint=f"{fn.__module__}.{fn.__qualname__}",
+        )
 
     def context(self, context: ValidationContext) -> ValidationContext:
-        context.metadata.update(arguments=self.arguments, function=self.spec.fn.__qualname__,
-                                result=self.result, textual=self.textual)
+        context.metadata.update(
+            arguments=self.arguments,
+            function=self.spec.fn.__qualname__,
+            result=self.result,
+            textual=self.textual,
+        )
         return context
 
     def to_response(self, parsed: Any, latency: float) -> LLMResponse:
@@ -450,8 +514,9 @@ class _Call:
                     bound.arguments["system"] = _content(systems[0].get("content"))
             else:
                 bound.arguments[self.source] = [dict(m) for m in fixed]
-            self.arguments.update({k: bound.arguments[k] for k in (self.source, "system")
-                                   if k in bound.arguments})
+            self.arguments.update(
+                {k: bound.arguments[k] for k in (self.source, "system") if k in bound.arguments}
+            )
         if is_retry and self.accepts_feedback and _FEEDBACK_KEY in body:
             bound.arguments["feedback"] = body[_FEEDBACK_KEY]
             self.arguments["feedback"] = body[_FEEDBACK_KEY]
@@ -479,8 +544,9 @@ def _wrap(spec: _Spec) -> Callable[..., Any]:
         except TypeError:
             return None  # let the function raise its own TypeError for a bad call
         call = _Call(spec, signature, bound)
-        gen = contracted_call(settings, call.request, to_response=call.to_response,
-                              reask_body=call.reask_body, stream=False)
+        gen = contracted_call(
+            settings, call.request, to_response=call.to_response, reask_body=call.reask_body, stream=False
+        )
         return call, gen
 
     def step(gen: Any, value: Any) -> tuple[Any, ...]:
@@ -562,8 +628,10 @@ def _decorate(decorator: str, **options: Any) -> Callable[[F], F]:
         if not callable(target):
             raise ContractConfigError(f"{decorator} decorates a function; got {type(target).__name__}")
         if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
-            raise ContractConfigError(f"{decorator} cannot check {target.__qualname__}: it is a generator, "
-                                      f"and its result is only known once consumed")
+            raise ContractConfigError(
+                f"{decorator} cannot check {target.__qualname__}: it is a generator, "
+                f"and its result is only known once consumed"
+            )
         inner = getattr(target, _SPEC, None)
         if isinstance(inner, _Spec) and inner.owner is target:
             # Stacked decorators: one wrapper around the original function, outer checks first.
@@ -605,18 +673,29 @@ def contract(
         @contract(pre=lambda prompt: prompt.strip() != "", post=LengthContract(max_words=50), retries=1)
         def summarize(prompt: str, feedback: str | None = None) -> str: ...
     """
-    return _decorate("@contract", pre=pre, post=post, invariant=invariant, retries=retries,
-                     enforcement=enforcement, prompt_arg=prompt_arg, on_report=on_report, conflicts=conflicts)
+    return _decorate(
+        "@contract",
+        pre=pre,
+        post=post,
+        invariant=invariant,
+        retries=retries,
+        enforcement=enforcement,
+        prompt_arg=prompt_arg,
+        on_report=on_report,
+        conflicts=conflicts,
+    )
 
 
-def pre(*checks: Check, enforcement: Enforcement | str | None = None,
-        prompt_arg: str | None = None) -> Callable[[F], F]:
+def pre(
+    *checks: Check, enforcement: Enforcement | str | None = None, prompt_arg: str | None = None
+) -> Callable[[F], F]:
     """Check ``checks`` on the arguments before every call; see :func:`contract`."""
     return _decorate("@pre", pre=list(checks), enforcement=enforcement, prompt_arg=prompt_arg)
 
 
-def post(*checks: Check, retries: int | None = None,
-         enforcement: Enforcement | str | None = None) -> Callable[[F], F]:
+def post(
+    *checks: Check, retries: int | None = None, enforcement: Enforcement | str | None = None
+) -> Callable[[F], F]:
     """Check ``checks`` on every result, calling again up to ``retries`` times; see :func:`contract`."""
     return _decorate("@post", post=list(checks), retries=retries, enforcement=enforcement)
 

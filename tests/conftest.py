@@ -48,7 +48,8 @@ def make_async_client(fake: FakeLLM) -> Callable[..., AsyncContractOpenAI]:
 
     def make(**kwargs: Any) -> AsyncContractOpenAI:
         kwargs.setdefault("output_contracts", [no_forbidden()])
-        return AsyncContractOpenAI(api_key="test-key", http_client=fake.async_http_client(), max_retries=0,
-                                   **kwargs)
+        return AsyncContractOpenAI(
+            api_key="test-key", http_client=fake.async_http_client(), max_retries=0, **kwargs
+        )
 
     return make

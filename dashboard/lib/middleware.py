@@ -97,4 +97,3 @@ class NoStoreForUsersMiddleware:
         if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
             add_never_cache_headers(response)
         return response
-

@@ -311,16 +311,26 @@ class AllOf(_Composite):
         for contract in self.contracts:
             result = contract.validate(value, context)
             if not result.is_valid:
-                return self.fail(result.message, suggestion=result.auto_fix_suggestion,
-                                 severity=result.severity, failed=result.contract_name, **result.details)
+                return self.fail(
+                    result.message,
+                    suggestion=result.auto_fix_suggestion,
+                    severity=result.severity,
+                    failed=result.contract_name,
+                    **result.details,
+                )
         return self.ok()
 
     async def avalidate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
         results = await asyncio.gather(*(c.avalidate(value, context) for c in self.contracts))
         for result in results:
             if not result.is_valid:
-                return self.fail(result.message, suggestion=result.auto_fix_suggestion,
-                                 severity=result.severity, failed=result.contract_name, **result.details)
+                return self.fail(
+                    result.message,
+                    suggestion=result.auto_fix_suggestion,
+                    severity=result.severity,
+                    failed=result.contract_name,
+                    **result.details,
+                )
         return self.ok()
 
 
@@ -340,8 +350,9 @@ class AnyOf(_Composite):
 class Not(_Composite):
     """Pass when the member fails."""
 
-    def __init__(self, contract: Contract, name: str | None = None, message: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, contract: Contract, name: str | None = None, message: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(contract, name=name or f"not_{contract.name}", **kwargs)
         self.message = message or f"{contract.name} must not hold"
 

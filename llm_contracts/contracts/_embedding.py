@@ -86,8 +86,9 @@ def load_wordllama() -> Any:
             if _model is None:
                 # The wheel holds the default model and its tokenizer; pointing cache_dir at
                 # the package makes WordLlama read them from there and never download.
-                _model = wordllama.WordLlama.load(cache_dir=Path(wordllama.__file__).parent,
-                                                  disable_download=True)
+                _model = wordllama.WordLlama.load(
+                    cache_dir=Path(wordllama.__file__).parent, disable_download=True
+                )
     return _model
 
 
@@ -100,7 +101,8 @@ class WordLlamaEmbedder:
         except ImportError:
             raise ContractConfigError(
                 f"semantic contracts need wordllama, which is not installed ({SEMANTIC_EXTRA}), "
-                "or pass embedder= with your own embeddings") from None
+                "or pass embedder= with your own embeddings"
+            ) from None
 
     def embed(self, texts: Sequence[str]) -> Any:
         """Return a numpy array with one normalized row per text."""
@@ -122,15 +124,17 @@ class OpenAIEmbedder:
 
     def __init__(self, client: Any, *, model: str = "text-embedding-3-small", **params: Any) -> None:
         if not hasattr(getattr(client, "embeddings", None), "create"):
-            raise ContractConfigError(f"OpenAIEmbedder needs a client with embeddings.create(); "
-                                      f"got {client!r}")
+            raise ContractConfigError(
+                f"OpenAIEmbedder needs a client with embeddings.create(); got {client!r}"
+            )
         self.client = client
         self.model = model
         self.params = params
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Return one vector per text, from one ``embeddings.create`` call."""
-        answer = self.client.embeddings.create(model=self.model, input=[t[:MAX_EMBED_CHARS] for t in texts],
-                                               **self.params)
+        answer = self.client.embeddings.create(
+            model=self.model, input=[t[:MAX_EMBED_CHARS] for t in texts], **self.params
+        )
         rows = sorted(answer.data, key=lambda d: d.index)
         return [list(d.embedding) for d in rows]

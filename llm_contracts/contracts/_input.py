@@ -51,8 +51,9 @@ def _positive_int(value: Any, param: str, *, optional: bool = True) -> int | Non
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ContractConfigError(f"{param} must be a positive int{' or None' if optional else ''}; "
-                                  f"got {value!r}")
+        raise ContractConfigError(
+            f"{param} must be a positive int{' or None' if optional else ''}; got {value!r}"
+        )
     return value
 
 
@@ -139,22 +140,35 @@ class PromptLengthContract(Contract):
         if self.max_tokens is not None:
             completions = not request.chat
             parts = message_parts(request.messages)
-            bound = (sum(utf8_len(m.content) for m in request.messages) if completions
-                     else message_token_bound(parts, stop_above=self.max_tokens))
+            bound = (
+                sum(utf8_len(m.content) for m in request.messages)
+                if completions
+                else message_token_bound(parts, stop_above=self.max_tokens)
+            )
             details["limit"] = self.max_tokens
             if bound <= self.max_tokens:
-                details.update(tokens=None, tokens_at_most=bound, counted=False, exact=False,
-                               method="byte-bound", encoding=None,
-                               reason="the prompt's UTF-8 length is within the limit; a token is >= 1 byte")
+                details.update(
+                    tokens=None,
+                    tokens_at_most=bound,
+                    counted=False,
+                    exact=False,
+                    method="byte-bound",
+                    encoding=None,
+                    reason="the prompt's UTF-8 length is within the limit; a token is >= 1 byte",
+                )
             else:
-                counted = (count_tokens(request.prompt_text, model) if completions
-                           else count_message_tokens(parts, model))
+                counted = (
+                    count_tokens(request.prompt_text, model)
+                    if completions
+                    else count_message_tokens(parts, model)
+                )
                 details.update(counted.to_dict(), counted=True)
                 if counted.tokens > self.max_tokens:
-                    how = ("" if counted.exact else "about ")
+                    how = "" if counted.exact else "about "
                     label = counted.encoding if counted.exact else "estimated, no tokenizer for this model"
-                    problems.append(f"{how}{counted.tokens:,} tokens ({label}; the limit is "
-                                    f"{self.max_tokens:,})")
+                    problems.append(
+                        f"{how}{counted.tokens:,} tokens ({label}; the limit is {self.max_tokens:,})"
+                    )
         if not problems:
             return self.ok(**details)
         fixed = self._truncated(request, model) if self.auto_fix else None
@@ -180,16 +194,21 @@ class PromptLengthContract(Contract):
             text = e.content if text is None else text
             if completions:
                 return text_tokens(text)
-            return (TOKENS_PER_MESSAGE + text_tokens(e.role) + text_tokens(text)
-                    + (text_tokens(e.name) + TOKENS_PER_NAME if e.name else 0))
+            return (
+                TOKENS_PER_MESSAGE
+                + text_tokens(e.role)
+                + text_tokens(text)
+                + (text_tokens(e.name) + TOKENS_PER_NAME if e.name else 0)
+            )
 
         costs = [cost(e) for e in entries] if self.max_tokens is not None else [0] * len(entries)
         tokens = sum(costs) + (0 if completions else REPLY_PRIMING)
         chars = sum(len(e.content) for e in entries)
 
         def over() -> bool:
-            return ((self.max_tokens is not None and tokens > self.max_tokens)
-                    or (self.max_chars is not None and chars > self.max_chars))
+            return (self.max_tokens is not None and tokens > self.max_tokens) or (
+                self.max_chars is not None and chars > self.max_chars
+            )
 
         last_user = max((i for i, e in enumerate(entries) if e.role == "user"), default=None)
         protected = {i for i, e in enumerate(entries) if e.role in ("system", "developer")}
@@ -227,7 +246,7 @@ class PromptLengthContract(Contract):
                 budget = self.max_chars - (chars - len(text))
                 if budget <= 0:
                     return None
-                text = text[:budget] if self.keep == "head" else text[len(text) - budget:]
+                text = text[:budget] if self.keep == "head" else text[len(text) - budget :]
             if self.max_tokens is not None:
                 overhead = costs[target] - text_tokens(entry.content)
                 budget = self.max_tokens - (tokens - costs[target]) - overhead
@@ -263,23 +282,29 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 
 _W = r"(?:\s+\S+){0,4}?\s+"  # up to four filler words: "ignore all of the previous ..."
-_DISMISS = (r"ignore|disregard|forget|overlook|neglect|discard|abandon|drop|scrap|scratch|skip|set\s+aside|"
-            r"quit\s+following|"
-            r"put\s+aside|throw\s+(?:out|away)|leave\s+behind|wipe|erase|cancel|nullify|pay\s+no\s+(?:attention|"
-            r"heed)\s+to|stop\s+(?:following|obeying)|(?:do\s+not|don'?t)\s+(?:follow|obey|apply)")
-_INSTRUCTIONS = (r"instructions?|rules|guidelines|guidance|directions|directives|prompts?|programming|"
-                 r"configuration|training|policy|policies|restrictions|constraints|orders|commitments|"
-                 r"(?:system|developer)\s+message|setup|persona|guardrails|boundaries|limitations|"
-                 r"safety\s+(?:layer|settings|rules|training|features|filters?)")
+_DISMISS = (
+    r"ignore|disregard|forget|overlook|neglect|discard|abandon|drop|scrap|scratch|skip|set\s+aside|"
+    r"quit\s+following|"
+    r"put\s+aside|throw\s+(?:out|away)|leave\s+behind|wipe|erase|cancel|nullify|pay\s+no\s+(?:attention|"
+    r"heed)\s+to|stop\s+(?:following|obeying)|(?:do\s+not|don'?t)\s+(?:follow|obey|apply)"
+)
+_INSTRUCTIONS = (
+    r"instructions?|rules|guidelines|guidance|directions|directives|prompts?|programming|"
+    r"configuration|training|policy|policies|restrictions|constraints|orders|commitments|"
+    r"(?:system|developer)\s+message|setup|persona|guardrails|boundaries|limitations|"
+    r"safety\s+(?:layer|settings|rules|training|features|filters?)"
+)
 # "no rules", "without any filters", "restrictions are lifted": said to the model, not of a photo filter.
-_NO_RULES = (r"\b(?:no|without(?:\s+any)?|zero|free\s+(?:of|from)|freed\s+from|released\s+from|lift(?:ed)?|"
-             r"removed?|disabled?|turn\s+off|switch\s+off|off)\s+(?:[\w'-]+\s+){0,2}?(?:rules|restrictions|limits|"
-             r"limitations|filters|filtering|censorship|guidelines|polic(?:y|ies)|ethics|morals?|safety\s+\w+|"
-             r"content\s+(?:policy|rules|restrictions|filter\w*)|moderation(?:\s+layer)?|safeguards|guardrails|"
-             r"constraints|commitments|laws|boundaries)\b|\b(?:restrictions|rules|filters|limits|safety\s+(?:checks|"
-             r"features|rules|settings|filters))\s+(?:(?:are|were|have\s+been|is)\s+)?(?:now\s+)?(?:lifted|removed|"
-             r"disabled|off)\b|\bescaped\s+(?:from\s+)?(?:every|all|its|your|any)\s+(?:limitations?|restrictions?|rules|"
-             r"limits|constraints)|\b(?:never|not)\s+(?:been\s+)?restricted\b|\bbreaks?\s+(?:every|all|any)\s+rules?\b")
+_NO_RULES = (
+    r"\b(?:no|without(?:\s+any)?|zero|free\s+(?:of|from)|freed\s+from|released\s+from|lift(?:ed)?|"
+    r"removed?|disabled?|turn\s+off|switch\s+off|off)\s+(?:[\w'-]+\s+){0,2}?(?:rules|restrictions|limits|"
+    r"limitations|filters|filtering|censorship|guidelines|polic(?:y|ies)|ethics|morals?|safety\s+\w+|"
+    r"content\s+(?:policy|rules|restrictions|filter\w*)|moderation(?:\s+layer)?|safeguards|guardrails|"
+    r"constraints|commitments|laws|boundaries)\b|\b(?:restrictions|rules|filters|limits|safety\s+(?:checks|"
+    r"features|rules|settings|filters))\s+(?:(?:are|were|have\s+been|is)\s+)?(?:now\s+)?(?:lifted|removed|"
+    r"disabled|off)\b|\bescaped\s+(?:from\s+)?(?:every|all|its|your|any)\s+(?:limitations?|restrictions?|rules|"
+    r"limits|constraints)|\b(?:never|not)\s+(?:been\s+)?restricted\b|\bbreaks?\s+(?:every|all|any)\s+rules?\b"
+)
 
 
 @functools.cache
@@ -289,155 +314,278 @@ def _default_rules() -> tuple[_Rule, ...]:
 
 
 _DEFAULT_RULE_SPECS: tuple[tuple[str, float, str], ...] = (
-    ("ignore_previous_instructions", 1.0, (
-        r"\b(?:ignore|disregard|forget|override|bypass|skip|(?:do\s+not|don'?t)\s+(?:follow|obey))"
-        rf"{_W}(?:previous|prior|above|earlier|preceding|former|original|initial|system|developer|all)"
-        rf"(?:{_W}|\s+)(?:instructions?|prompts?|rules|directions|guidelines|directives|constraints|"
-        r"guardrails)\b")),
-    ("new_instructions", 0.5, (
-        r"\b(?:new|updated|real|actual)\s+(?:system\s+)?instructions?\s*:|"
-        r"\byour\s+(?:new|real|true)\s+(?:task|instructions?|role|purpose)\s+(?:is|are)\b")),
+    (
+        "ignore_previous_instructions",
+        1.0,
+        (
+            r"\b(?:ignore|disregard|forget|override|bypass|skip|(?:do\s+not|don'?t)\s+(?:follow|obey))"
+            rf"{_W}(?:previous|prior|above|earlier|preceding|former|original|initial|system|developer|all)"
+            rf"(?:{_W}|\s+)(?:instructions?|prompts?|rules|directions|guidelines|directives|constraints|"
+            r"guardrails)\b"
+        ),
+    ),
+    (
+        "new_instructions",
+        0.5,
+        (
+            r"\b(?:new|updated|real|actual)\s+(?:system\s+)?instructions?\s*:|"
+            r"\byour\s+(?:new|real|true)\s+(?:task|instructions?|role|purpose)\s+(?:is|are)\b"
+        ),
+    ),
     ("persona_override", 0.4, r"\byou\s+are\s+now\b|\bfrom\s+now\s+on,?\s+you\b"),
-    ("jailbreak_persona", 1.0, (
-        r"\byou\s+are\s+(?:now\s+)?(?-i:DAN)\b|\bdo\s+anything\s+now\b|"
-        r"\b(?:jailbreak|dan|unrestricted)\s+mode\b|\bjailbr(?:oken|eak(?:ed)?)\b")),
+    (
+        "jailbreak_persona",
+        1.0,
+        (
+            r"\byou\s+are\s+(?:now\s+)?(?-i:DAN)\b|\bdo\s+anything\s+now\b|"
+            r"\b(?:jailbreak|dan|unrestricted)\s+mode\b|\bjailbr(?:oken|eak(?:ed)?)\b"
+        ),
+    ),
     # A phone's developer mode or a game's god mode is no attack: weak alone.
     ("special_mode", 0.5, r"\b(?:developer|god|debug|sudo|admin)\s+mode\b"),
-    ("unrestricted_roleplay", 0.7, (
-        r"\b(?:act|behave|respond|pretend|role-?play|answer)\b.{0,40}?\b(?:unrestricted|unfiltered|"
-        r"uncensored|amoral|(?:no|without\s+(?:any\s+)?)\s*(?:restrictions|rules|limits|limitations|"
-        r"filters|guidelines|censorship|ethics))\b")),
-    ("system_prompt_exfiltration", 1.0, (
-        r"\b(?:reveal|show|print|display|repeat|output|leak|dump|disclose|recite|tell\s+me|give\s+me|"
-        r"what\s+(?:is|are|was|were)\s+(?:in\s+)?your)\b.{0,30}?\b(?:system|initial|original|hidden|secret|developer)\s+"
-        r"(?:prompt|instructions?|message|rules)|\brepeat\s+(?:everything|all|the\s+(?:text|words))"
-        r"\s+above\b|\b(?:words|text)\s+above\s+starting\s+with\b")),
-    ("chat_template_tokens", 1.0, (
-        r"<\|(?:im_start|im_end|system|user|assistant|endoftext|endofprompt|start|end|message|channel)\|>|"
-        r"\[/?INST\]|<</?SYS>>")),
+    (
+        "unrestricted_roleplay",
+        0.7,
+        (
+            r"\b(?:act|behave|respond|pretend|role-?play|answer)\b.{0,40}?\b(?:unrestricted|unfiltered|"
+            r"uncensored|amoral|(?:no|without\s+(?:any\s+)?)\s*(?:restrictions|rules|limits|limitations|"
+            r"filters|guidelines|censorship|ethics))\b"
+        ),
+    ),
+    (
+        "system_prompt_exfiltration",
+        1.0,
+        (
+            r"\b(?:reveal|show|print|display|repeat|output|leak|dump|disclose|recite|tell\s+me|give\s+me|"
+            r"what\s+(?:is|are|was|were)\s+(?:in\s+)?your)\b.{0,30}?\b(?:system|initial|original|hidden|secret|developer)\s+"
+            r"(?:prompt|instructions?|message|rules)|\brepeat\s+(?:everything|all|the\s+(?:text|words))"
+            r"\s+above\b|\b(?:words|text)\s+above\s+starting\s+with\b"
+        ),
+    ),
+    (
+        "chat_template_tokens",
+        1.0,
+        (
+            r"<\|(?:im_start|im_end|system|user|assistant|endoftext|endofprompt|start|end|message|channel)\|>|"
+            r"\[/?INST\]|<</?SYS>>"
+        ),
+    ),
     # A delimited role header ("### System:", "[system]:", "<system>") forges a turn; a bare
     # "System:" line may be a pasted transcript, so it weighs less.
-    ("forged_role_header", 1.0, (
-        r"(?:^|\n)\s*(?:#{1,6}\s*(?:system|assistant|developer)\s*:?|\[(?:system|assistant|developer)\]"
-        r"\s*:?)|</?(?:system|developer)(?:_prompt)?>")),
+    (
+        "forged_role_header",
+        1.0,
+        (
+            r"(?:^|\n)\s*(?:#{1,6}\s*(?:system|assistant|developer)\s*:?|\[(?:system|assistant|developer)\]"
+            r"\s*:?)|</?(?:system|developer)(?:_prompt)?>"
+        ),
+    ),
     ("role_header", 0.5, r"(?:^|\n)\s*(?:system|assistant|developer)\s*:"),
-    ("decode_and_follow", 0.5, (
-        r"\b(?:decode|decipher|translate)\b.{0,30}?\b(?:base64|rot13|hex|binary|cipher)\b.{0,60}?"
-        r"\b(?:follow|execute|obey|do|run)\b")),
+    (
+        "decode_and_follow",
+        0.5,
+        (
+            r"\b(?:decode|decipher|translate)\b.{0,30}?\b(?:base64|rot13|hex|binary|cipher)\b.{0,60}?"
+            r"\b(?:follow|execute|obey|do|run)\b"
+        ),
+    ),
     # Paraphrases of "ignore your instructions": a verb that dismisses, then (within the same
     # sentence) whose instructions, then what they are. A bare "ignore my earlier message" or
     # "forget the old template" names neither the model's instructions nor its rules.
-    ("dismiss_instructions", 1.0, (
-        rf"\b(?:{_DISMISS})\b[^.!?\n]{{0,50}}?(?:\b(?:your|the\s+(?:system|developer|operator)|"
-        rf"(?:previous|prior|earlier|preceding|original|initial|above)\b)"
-        rf"[^.!?\n]{{0,30}}?\b(?:{_INSTRUCTIONS})\b|\b(?:{_INSTRUCTIONS})\b[^.!?\n]{{0,30}}?\b(?:you\s+(?:were|have\s+"
-        rf"been|got)|(?:gave|given|told)\s+(?:to\s+)?you))|\b(?:{_DISMISS})\b[^.!?\n]{{0,30}}?\b(?:whatever|what|"
-        rf"everything)\s+(?:the\s+\w+\s+|you\s+were\s+|you'?ve\s+been\s+)?(?:told\s+you|programmed|configured|"
-        rf"set\s+up|instructed)")),
-    ("instructions_revoked", 1.0, (
-        rf"\b(?:your|the|all|any|these|those)\s+(?:[\w'-]+\s+){{0,3}}?(?:{_INSTRUCTIONS})\b[^.!?\n]{{0,40}}?"
-        r"\b(?:no\s+longer\s+(?:apply|valid|count|matter|exist)|(?:are|is|were|was|have\s+been|has\s+been)"
-        r"\s+(?:now\s+|hereby\s+)?(?:cancell?ed|void|null|obsolete|outdated|invalid|revoked|replaced|fake|"
-        r"deleted|gone|a\s+mistake|written\s+by\s+mistake|suspended|expired|(?:switched|turned)\s+off|disabled)|"
-        r"should\s+be\s+(?:ignored|disregarded|forgotten)|(?:don'?t|do\s+not)\s+(?:count|apply|matter)|"
-        r"stop\s+applying)")),
-    ("policy_exception", 1.0, (
-        r"\b(?:authori[sz](?:e|ing)|grant(?:ing)?|approv(?:e|ing)|mak(?:e|ing))\s+(?:an?\s+)?exception\s+to\s+"
-        r"your\s+(?:rules|policy|policies|guidelines|restrictions)|\btreat\b[^.!?\n]{0,40}?\bas\s+(?:an?\s+)?"
-        r"(?:system|developer|admin)\s+(?:instruction|message|prompt|command)s?\b")),
-    ("forget_what_you_were_told", 1.0, (
-        r"\b(?:forget|disregard|ignore|erase|overlook)\s+(?:everything|all|anything|whatever|what)\b"
-        r"[^.!?\n]{0,30}?(?:\byou\s+(?:were|have\s+been|'ve\s+been|got)\b|\byou'?ve\s+been\b|"
-        r"\b(?:told|said|given)\s+(?:to\s+)?you\b|\b(?:before|above|earlier|previously|so\s+far)\b)")),
-    ("rules_switched_off", 1.0, (
-        r"\b(?:disable|turn\s+off|switch\s+off|remove|lift|drop|erase|bypass)\s+your\s+(?:[\w-]+\s+)?(?:safety|"
-        r"content|filters?|rules|restrictions|guidelines|moderation|guardrails|safeguards|ethic\w*|alignment)|"
-        rf"\b(?:you|your|yourself|answer|respond|reply|ai|assistant|model|chatbot|bot|gpt|llm)\b"
-        rf"[^.!?\n]{{0,60}}?(?:{_NO_RULES})|(?:{_NO_RULES})[^.!?\n]{{0,40}}?"
-        r"\b(?:you|your|answer|respond|reply|chat|session|conversation)\b")),
-    ("never_refuse", 1.0, (
-        r"\b(?:never|not\s+allowed\s+to|must\s+not|(?:do|will)\s+not|don'?t|won'?t)\s+(?:ever\s+)?"
-        r"(?:refuse|decline|say\s+no\b|say\s+(?:that\s+)?you\s+can(?:'?t|not)|include\s+(?:any\s+)?"
-        r"(?:safety\s+)?(?:warnings|disclaimers))|\b(?:always|must)\s+(?:always\s+)?comply\b|"
-        r"\bcomply\s+(?:with\s+)?(?:everything|every\s+(?:request|command))|\b(?:say|mention)\s+that\s+you\s+"
-        r"can(?:'?t|not)\b|\bso\s+(?:comply|never\s+(?:refuse|decline))\b")),
-    ("obey_me", 0.6, (
-        r"\b(?:obey(?:ing|s)?|follow(?:ing|s)?|serve)\s+(?:only\s+)?(?:me|my\s+(?:commands|orders|lead|rules))\b|"
-        r"\b(?:do|say)\s+(?:whatever|anything|everything|exactly\s+what)\s+(?:i|the\s+user)\s+"
-        r"(?:say|ask|want|demand|tell|command)|\bthe\s+only\s+(?:person|one)\s+you\s+(?:obey|listen\s+to)\b|"
-        r"\b(?:listen|answer)\s+only\s+to\s+me\b|\byou\s+work\s+for\s+me\b")),
-    ("authority_claim", 0.5, (
-        r"\b(?:i\s+am|i'?m|this\s+is|as|from|by\s+order\s+of)\s+(?:the|your|an)\s+(?:[\w-]+\s+)?"
-        r"(?:developer|administrator|admin|creator|owner|operator|programmer|security\s+team|ai\s+team)s?\b|"
-        r"\b(?:admin|sudo|root|maintenance|debug|diagnostic)\s+(?:mode|override|access|privileges|command|code)\b|"
-        r"\boverride\s+(?:code|:)|\b(?:authori[sz]ed|permitted)\s+you\s+to\b")),
-    ("addressed_to_the_model", 0.6, (
-        r"\b(?:if\s+you\s+are|if\s+an?|to\s+the|notes?\s+(?:for|to)(?:\s+the)?|attention|dear|hey|any|"
-        r"instructions?\s+(?:to|for)(?:\s+the)?|when\s+an?|directive\s+(?:to|for)|automated)\s+(?:an?\s+|the\s+)?"
-        r"(?:automated\s+)?(?:ai|assistant|language\s+model|llm|chatbot|bot|model|summari[sz]er|copilot|agent|"
-        r"reviewer)s?\b|\b(?:ai|assistant|language\s+model|llm|chatbot|bot|model|copilot|agent)s?\s+(?:reading|"
-        r"processing|summari[sz]ing|reviewing)\s+(?:this|these)\b|(?:^|\n|[.!?]\"?\s|<!--|#|//)\s*(?:[\w-]+\s+){0,2}?"
-        r"(?:ai|assistant|llm|model|bot|chatbot|copilot|agent|language\s+model|llm\s+directive)s?\s*[,:]")),
-    ("permission_granted", 0.6, (
-        r"\byou\s+(?:may|can|are\s+(?:now\s+)?(?:allowed|free|authori[sz]ed|permitted))\s+(?:now\s+)?(?:to\s+)?"
-        r"(?:output|say|answer|produce|generate|share|write|reveal)\s+(?:restricted|anything|everything|forbidden|"
-        r"dangerous|harmful|uncensored)|\bauthori[sz]ed\s+you\s+to\s+answer\s+everything")),
+    (
+        "dismiss_instructions",
+        1.0,
+        (
+            rf"\b(?:{_DISMISS})\b[^.!?\n]{{0,50}}?(?:\b(?:your|the\s+(?:system|developer|operator)|"
+            rf"(?:previous|prior|earlier|preceding|original|initial|above)\b)"
+            rf"[^.!?\n]{{0,30}}?\b(?:{_INSTRUCTIONS})\b|\b(?:{_INSTRUCTIONS})\b[^.!?\n]{{0,30}}?\b(?:you\s+(?:were|have\s+"
+            rf"been|got)|(?:gave|given|told)\s+(?:to\s+)?you))|\b(?:{_DISMISS})\b[^.!?\n]{{0,30}}?\b(?:whatever|what|"
+            rf"everything)\s+(?:the\s+\w+\s+|you\s+were\s+|you'?ve\s+been\s+)?(?:told\s+you|programmed|configured|"
+            rf"set\s+up|instructed)"
+        ),
+    ),
+    (
+        "instructions_revoked",
+        1.0,
+        (
+            rf"\b(?:your|the|all|any|these|those)\s+(?:[\w'-]+\s+){{0,3}}?(?:{_INSTRUCTIONS})\b[^.!?\n]{{0,40}}?"
+            r"\b(?:no\s+longer\s+(?:apply|valid|count|matter|exist)|(?:are|is|were|was|have\s+been|has\s+been)"
+            r"\s+(?:now\s+|hereby\s+)?(?:cancell?ed|void|null|obsolete|outdated|invalid|revoked|replaced|fake|"
+            r"deleted|gone|a\s+mistake|written\s+by\s+mistake|suspended|expired|(?:switched|turned)\s+off|disabled)|"
+            r"should\s+be\s+(?:ignored|disregarded|forgotten)|(?:don'?t|do\s+not)\s+(?:count|apply|matter)|"
+            r"stop\s+applying)"
+        ),
+    ),
+    (
+        "policy_exception",
+        1.0,
+        (
+            r"\b(?:authori[sz](?:e|ing)|grant(?:ing)?|approv(?:e|ing)|mak(?:e|ing))\s+(?:an?\s+)?exception\s+to\s+"
+            r"your\s+(?:rules|policy|policies|guidelines|restrictions)|\btreat\b[^.!?\n]{0,40}?\bas\s+(?:an?\s+)?"
+            r"(?:system|developer|admin)\s+(?:instruction|message|prompt|command)s?\b"
+        ),
+    ),
+    (
+        "forget_what_you_were_told",
+        1.0,
+        (
+            r"\b(?:forget|disregard|ignore|erase|overlook)\s+(?:everything|all|anything|whatever|what)\b"
+            r"[^.!?\n]{0,30}?(?:\byou\s+(?:were|have\s+been|'ve\s+been|got)\b|\byou'?ve\s+been\b|"
+            r"\b(?:told|said|given)\s+(?:to\s+)?you\b|\b(?:before|above|earlier|previously|so\s+far)\b)"
+        ),
+    ),
+    (
+        "rules_switched_off",
+        1.0,
+        (
+            r"\b(?:disable|turn\s+off|switch\s+off|remove|lift|drop|erase|bypass)\s+your\s+(?:[\w-]+\s+)?(?:safety|"
+            r"content|filters?|rules|restrictions|guidelines|moderation|guardrails|safeguards|ethic\w*|alignment)|"
+            rf"\b(?:you|your|yourself|answer|respond|reply|ai|assistant|model|chatbot|bot|gpt|llm)\b"
+            rf"[^.!?\n]{{0,60}}?(?:{_NO_RULES})|(?:{_NO_RULES})[^.!?\n]{{0,40}}?"
+            r"\b(?:you|your|answer|respond|reply|chat|session|conversation)\b"
+        ),
+    ),
+    (
+        "never_refuse",
+        1.0,
+        (
+            r"\b(?:never|not\s+allowed\s+to|must\s+not|(?:do|will)\s+not|don'?t|won'?t)\s+(?:ever\s+)?"
+            r"(?:refuse|decline|say\s+no\b|say\s+(?:that\s+)?you\s+can(?:'?t|not)|include\s+(?:any\s+)?"
+            r"(?:safety\s+)?(?:warnings|disclaimers))|\b(?:always|must)\s+(?:always\s+)?comply\b|"
+            r"\bcomply\s+(?:with\s+)?(?:everything|every\s+(?:request|command))|\b(?:say|mention)\s+that\s+you\s+"
+            r"can(?:'?t|not)\b|\bso\s+(?:comply|never\s+(?:refuse|decline))\b"
+        ),
+    ),
+    (
+        "obey_me",
+        0.6,
+        (
+            r"\b(?:obey(?:ing|s)?|follow(?:ing|s)?|serve)\s+(?:only\s+)?(?:me|my\s+(?:commands|orders|lead|rules))\b|"
+            r"\b(?:do|say)\s+(?:whatever|anything|everything|exactly\s+what)\s+(?:i|the\s+user)\s+"
+            r"(?:say|ask|want|demand|tell|command)|\bthe\s+only\s+(?:person|one)\s+you\s+(?:obey|listen\s+to)\b|"
+            r"\b(?:listen|answer)\s+only\s+to\s+me\b|\byou\s+work\s+for\s+me\b"
+        ),
+    ),
+    (
+        "authority_claim",
+        0.5,
+        (
+            r"\b(?:i\s+am|i'?m|this\s+is|as|from|by\s+order\s+of)\s+(?:the|your|an)\s+(?:[\w-]+\s+)?"
+            r"(?:developer|administrator|admin|creator|owner|operator|programmer|security\s+team|ai\s+team)s?\b|"
+            r"\b(?:admin|sudo|root|maintenance|debug|diagnostic)\s+(?:mode|override|access|privileges|command|code)\b|"
+            r"\boverride\s+(?:code|:)|\b(?:authori[sz]ed|permitted)\s+you\s+to\b"
+        ),
+    ),
+    (
+        "addressed_to_the_model",
+        0.6,
+        (
+            r"\b(?:if\s+you\s+are|if\s+an?|to\s+the|notes?\s+(?:for|to)(?:\s+the)?|attention|dear|hey|any|"
+            r"instructions?\s+(?:to|for)(?:\s+the)?|when\s+an?|directive\s+(?:to|for)|automated)\s+(?:an?\s+|the\s+)?"
+            r"(?:automated\s+)?(?:ai|assistant|language\s+model|llm|chatbot|bot|model|summari[sz]er|copilot|agent|"
+            r"reviewer)s?\b|\b(?:ai|assistant|language\s+model|llm|chatbot|bot|model|copilot|agent)s?\s+(?:reading|"
+            r"processing|summari[sz]ing|reviewing)\s+(?:this|these)\b|(?:^|\n|[.!?]\"?\s|<!--|#|//)\s*(?:[\w-]+\s+){0,2}?"
+            r"(?:ai|assistant|llm|model|bot|chatbot|copilot|agent|language\s+model|llm\s+directive)s?\s*[,:]"
+        ),
+    ),
+    (
+        "permission_granted",
+        0.6,
+        (
+            r"\byou\s+(?:may|can|are\s+(?:now\s+)?(?:allowed|free|authori[sz]ed|permitted))\s+(?:now\s+)?(?:to\s+)?"
+            r"(?:output|say|answer|produce|generate|share|write|reveal)\s+(?:restricted|anything|everything|forbidden|"
+            r"dangerous|harmful|uncensored)|\bauthori[sz]ed\s+you\s+to\s+answer\s+everything"
+        ),
+    ),
     # Fiction as the wrapper of a harmful how-to: the grandma, the actor, the novel's chemist.
-    ("fictional_wrapper", 1.0, (
-        r"\b(?:grand(?:ma|mother|father|pa)|story|fictional|fiction|role-?play|character|actor|screenplay|novel|"
-        r"play\s+the\s+role|in\s+this\s+scene|parallel\s+universe|hypothetical|dialogue)\b[^\n]{0,120}?"
-        r"\b(?:meth|bombs?|"
-        r"explosives?|napalm|weapons?|launder(?:ing)?\s+money|money\s+laundering|break\s+into|synthesi[sz]e|"
-        r"synthesis|poison|malware|ransomware|dangerous\s+information|forbidden\s+question|hack(?:ing)?\b)")),
-    ("task_hijack", 0.4, (
-        r"\binstead\b|\bregardless\s+of\b|\bno\s+matter\s+what\b|\b(?:rate\s+every|add\s+a\s+call|"
-        r"tell\s+(?:the\s+)?(?:user|visitors|reader|customer)s?)\b|"
-        r"\b(?:ignore|disregard|forget)\s+(?:what\s+)?the\s+"
-        r"(?:user|rest\b|question|request|task|rating)|\b(?:do\s+not|don'?t)\s+(?:summari[sz]e|translate|mention\s+"
-        r"this)|\bwithout\s+(?:asking|checking|confirmation)|\b(?:forward|send|email|append|insert|leak)\b"
-        r"[^.!?\n]{0,40}?(?:\S+@\S+|https?://|\b(?:thread|inbox|history|api\s+keys?|backdoor|phishing))")),
-    ("prompt_disclosure", 1.0, (
-        r"\bwhat\s+(?:text|instructions|rules|prompt)\s+did\s+(?:the|your)\s+\w+\s+(?:put|write|give|place|add)\b|"
-        r"\b(?:show|prints?|reveal|repeat|output|tell|give|copy|paste|echo|dump|recite|write\s+out|display|share|"
-        r"summari[sz]e|list|spell\s+out)\b[^.!?\n]{0,40}?(?:\bthe\s+(?:prompt|instructions?|rules|text)\s+(?:hidden|"
-        r"placed|written|put|given)\s+(?:at\s+the\s+start|before|above)|\b(?:the\s+)?(?:developer|system|hidden|"
-        r"secret|initial)\s+"
-        r"(?:prompt|instructions?|message)\b|\b(?:[\w-]+\s+){0,3}?(?:above|before)\s+(?:this|my)\s+(?:first\s+)?message\b)|"
-        r"\b(?:show|print|reveal|repeat|output|tell|give|copy|paste|echo|dump|recite|write\s+out|display|share|"
-        r"summari[sz]e|list|spell\s+out|what\s+(?:are|were|is|was|did|'?s))\b[^.!?\n]{0,40}?(?:\byour\s+"
-        r"(?:[\w-]+\s+){0,4}?(?:prompt|instructions?|configuration|setup|rules|guidelines|directives)\b|"
-        r"\bthe\s+(?:[\w-]+\s+){0,2}?(?:prompt|instructions?|text|rules|guidelines)\s+(?:that\s+|which\s+)?"
-        r"(?:the\s+\w+\s+)?(?:you\s+(?:were|have\s+been|'ve\s+been)|configures?\s+you|defines?\s+you|"
-        r"(?:wrote|gave)\s+(?:for\s+|to\s+)?you)|\b(?:tell|told|instruct)\s+"
-        r"you\s+not\s+to)|\binstructions?\s+(?:were|have)\s+you\s+(?:been\s+)?given\b")),
-    ("jailbreak_alias", 1.0, (
-        r"\b(?:act\s+as|be|become|you\s+are(?:\s+now)?|pretend\s+to\s+be|play)\s+(?-i:(?:Better)?DAN|STAN|AIM)\b|"
-        r"\b(?:evil|rogue|jailbroken|unhinged|uncensored|unfiltered)\s+(?:twin|ai|assistant|model|chatbot|"
-        r"version|alter\s+ego|oracle)\b|\bwithout\s+any\s+moral\s+compass\b|\bi\s+am\s+free\b")),
-    ("override_any_language", 1.0, (
-        r"\b(?:ignor(?:e|ez|a|iere|uj)|oubli(?:e|ez)|olvida|vergiss|dimentica|esque[çc]a|vergeet|negeer|"
-        r"zapomnij|zignoruj|abaikan|игнорируй|забудь)\b[^.!?\n]{0,60}?(?:instruc\w*|instru[çc][õo]es|istruzioni|"
-        r"consignes|Anweisungen|Regeln|regla\w*|regras|regole|règles?|regels|instrukcj\w*|instruksi|инструкци\w*|"
-        r"правил\w*|talimat\w*|gesagt|dijeron|detto|disseram|verteld|говорили|dit\b)|(?:忽略|无视|忘记|無視|忘れ|무시|잊어)"
-        r".{0,20}?(?:指令|指示|提示|规则|規則|지시|지침)|(?:指令|指示|提示|规则|規則|지시|지침).{0,20}?(?:忽略|无视|忘记|無視|忘れ|무시|잊어)|"
-        r"talimatlar\w*\s+(?:unut|yok\s+say)")),
-    ("no_rules_any_language", 1.0, (
-        r"\b(?:sin|sans|ohne|senza|sem|zonder|bez|без|tanpa|aucune|keine|plus)\s+(?:\w+\s+)?(?:restricci\w*|restrictions?|"
-        r"Einschränkungen|limit[ie]s?|límites|restri[çc][õo]es|beperkingen|ogranicze\w*|ограничени\w*|batasan|reglas|règles?|"
-        r"regole|filtro|filtre|Filter|Regeln)\b|没有任何限制|制限なし|제한\s*없|kurallar\s+olmadan")),
-    ("disclosure_any_language", 1.0, (
-        r"(?:révèle|montre|dis-moi|dites-moi|muéstrame|revela|dime|zeig|gib|mostrami|mostra|покажи|告诉|显示|表示|보여)"
-        r".{0,40}?(?:prompt\s+(?:système|sistema|di\s+sistema|do\s+sistema)|Systemprompt|системн\w+\s+промпт|"
-        r"系统提示|システムプロンプト|시스템\s*프롬프트|instrucciones\s+(?:ocultas|del\s+sistema)|versteckten\s+Anweisungen)|"
-        r"(?:システムプロンプト|시스템\s*프롬프트).{0,20}?(?:表示|보여)")),
+    (
+        "fictional_wrapper",
+        1.0,
+        (
+            r"\b(?:grand(?:ma|mother|father|pa)|story|fictional|fiction|role-?play|character|actor|screenplay|novel|"
+            r"play\s+the\s+role|in\s+this\s+scene|parallel\s+universe|hypothetical|dialogue)\b[^\n]{0,120}?"
+            r"\b(?:meth|bombs?|"
+            r"explosives?|napalm|weapons?|launder(?:ing)?\s+money|money\s+laundering|break\s+into|synthesi[sz]e|"
+            r"synthesis|poison|malware|ransomware|dangerous\s+information|forbidden\s+question|hack(?:ing)?\b)"
+        ),
+    ),
+    (
+        "task_hijack",
+        0.4,
+        (
+            r"\binstead\b|\bregardless\s+of\b|\bno\s+matter\s+what\b|\b(?:rate\s+every|add\s+a\s+call|"
+            r"tell\s+(?:the\s+)?(?:user|visitors|reader|customer)s?)\b|"
+            r"\b(?:ignore|disregard|forget)\s+(?:what\s+)?the\s+"
+            r"(?:user|rest\b|question|request|task|rating)|\b(?:do\s+not|don'?t)\s+(?:summari[sz]e|translate|mention\s+"
+            r"this)|\bwithout\s+(?:asking|checking|confirmation)|\b(?:forward|send|email|append|insert|leak)\b"
+            r"[^.!?\n]{0,40}?(?:\S+@\S+|https?://|\b(?:thread|inbox|history|api\s+keys?|backdoor|phishing))"
+        ),
+    ),
+    (
+        "prompt_disclosure",
+        1.0,
+        (
+            r"\bwhat\s+(?:text|instructions|rules|prompt)\s+did\s+(?:the|your)\s+\w+\s+(?:put|write|give|place|add)\b|"
+            r"\b(?:show|prints?|reveal|repeat|output|tell|give|copy|paste|echo|dump|recite|write\s+out|display|share|"
+            r"summari[sz]e|list|spell\s+out)\b[^.!?\n]{0,40}?(?:\bthe\s+(?:prompt|instructions?|rules|text)\s+(?:hidden|"
+            r"placed|written|put|given)\s+(?:at\s+the\s+start|before|above)|\b(?:the\s+)?(?:developer|system|hidden|"
+            r"secret|initial)\s+"
+            r"(?:prompt|instructions?|message)\b|\b(?:[\w-]+\s+){0,3}?(?:above|before)\s+(?:this|my)\s+(?:first\s+)?message\b)|"
+            r"\b(?:show|print|reveal|repeat|output|tell|give|copy|paste|echo|dump|recite|write\s+out|display|share|"
+            r"summari[sz]e|list|spell\s+out|what\s+(?:are|were|is|was|did|'?s))\b[^.!?\n]{0,40}?(?:\byour\s+"
+            r"(?:[\w-]+\s+){0,4}?(?:prompt|instructions?|configuration|setup|rules|guidelines|directives)\b|"
+            r"\bthe\s+(?:[\w-]+\s+){0,2}?(?:prompt|instructions?|text|rules|guidelines)\s+(?:that\s+|which\s+)?"
+            r"(?:the\s+\w+\s+)?(?:you\s+(?:were|have\s+been|'ve\s+been)|configures?\s+you|defines?\s+you|"
+            r"(?:wrote|gave)\s+(?:for\s+|to\s+)?you)|\b(?:tell|told|instruct)\s+"
+            r"you\s+not\s+to)|\binstructions?\s+(?:were|have)\s+you\s+(?:been\s+)?given\b"
+        ),
+    ),
+    (
+        "jailbreak_alias",
+        1.0,
+        (
+            r"\b(?:act\s+as|be|become|you\s+are(?:\s+now)?|pretend\s+to\s+be|play)\s+(?-i:(?:Better)?DAN|STAN|AIM)\b|"
+            r"\b(?:evil|rogue|jailbroken|unhinged|uncensored|unfiltered)\s+(?:twin|ai|assistant|model|chatbot|"
+            r"version|alter\s+ego|oracle)\b|\bwithout\s+any\s+moral\s+compass\b|\bi\s+am\s+free\b"
+        ),
+    ),
+    (
+        "override_any_language",
+        1.0,
+        (
+            r"\b(?:ignor(?:e|ez|a|iere|uj)|oubli(?:e|ez)|olvida|vergiss|dimentica|esque[çc]a|vergeet|negeer|"
+            r"zapomnij|zignoruj|abaikan|игнорируй|забудь)\b[^.!?\n]{0,60}?(?:instruc\w*|instru[çc][õo]es|istruzioni|"
+            r"consignes|Anweisungen|Regeln|regla\w*|regras|regole|règles?|regels|instrukcj\w*|instruksi|инструкци\w*|"
+            r"правил\w*|talimat\w*|gesagt|dijeron|detto|disseram|verteld|говорили|dit\b)|(?:忽略|无视|忘记|無視|忘れ|무시|잊어)"
+            r".{0,20}?(?:指令|指示|提示|规则|規則|지시|지침)|(?:指令|指示|提示|规则|規則|지시|지침).{0,20}?(?:忽略|无视|忘记|無視|忘れ|무시|잊어)|"
+            r"talimatlar\w*\s+(?:unut|yok\s+say)"
+        ),
+    ),
+    (
+        "no_rules_any_language",
+        1.0,
+        (
+            r"\b(?:sin|sans|ohne|senza|sem|zonder|bez|без|tanpa|aucune|keine|plus)\s+(?:\w+\s+)?(?:restricci\w*|restrictions?|"
+            r"Einschränkungen|limit[ie]s?|límites|restri[çc][õo]es|beperkingen|ogranicze\w*|ограничени\w*|batasan|reglas|règles?|"
+            r"regole|filtro|filtre|Filter|Regeln)\b|没有任何限制|制限なし|제한\s*없|kurallar\s+olmadan"
+        ),
+    ),
+    (
+        "disclosure_any_language",
+        1.0,
+        (
+            r"(?:révèle|montre|dis-moi|dites-moi|muéstrame|revela|dime|zeig|gib|mostrami|mostra|покажи|告诉|显示|表示|보여)"
+            r".{0,40}?(?:prompt\s+(?:système|sistema|di\s+sistema|do\s+sistema)|Systemprompt|системн\w+\s+промпт|"
+            r"系统提示|システムプロンプト|시스템\s*프롬프트|instrucciones\s+(?:ocultas|del\s+sistema)|versteckten\s+Anweisungen)|"
+            r"(?:システムプロンプト|시스템\s*프롬프트).{0,20}?(?:表示|보여)"
+        ),
+    ),
 )
 
 # Letters from other scripts that render like Latin ones: a word mixing them is a disguise.
 _CONFUSABLES = str.maketrans(
-    "аеорсухіјѕԁһӏІЈЅҮԛԝАВЕКМНОРСТХοαεικνρτυΑ"
-    "ΒΕΙΚΜΝΟΡΤΧɡ",
-    "aeopcyxijsdhlIJSYqwABEKMHOPCTXoaeikvptuA"
-    "BEIKMNOPTXg",
+    "аеорсухіјѕԁһӏІЈЅҮԛԝАВЕКМНОРСТХοαεικνρτυΑΒΕΙΚΜΝΟΡΤΧɡ",
+    "aeopcyxijsdhlIJSYqwABEKMHOPCTXoaeikvptuABEIKMNOPTXg",
 )
 
 
@@ -469,8 +617,9 @@ def _plain(text: str) -> str:
     spaced-out or hyphen-joined letters, leetspeak digits and full stops after every word."""
     tricks = _tricks()
     if not text.isascii():
-        text = unicodedata.normalize("NFKC", tricks.tags.sub("", tricks.invisible.sub("", text))
-                                     ).translate(_CONFUSABLES)
+        text = unicodedata.normalize("NFKC", tricks.tags.sub("", tricks.invisible.sub("", text))).translate(
+            _CONFUSABLES
+        )
     text = _SPACED.sub(lambda m: re.sub(r"[ .*_-]", "", m.group()), text)
     text = _WORD_STOPS.sub(r"\1 ", text)
     text = _JOINED.sub(" ", text)
@@ -555,13 +704,15 @@ class PromptInjectionContract(Contract):
         for rule_name, spec in (extra_patterns or {}).items():
             pattern, weight = spec if isinstance(spec, tuple) else (spec, 1.0)
             if not _number(weight) or weight <= 0:
-                raise ContractConfigError(f"extra_patterns[{rule_name!r}] weight must be a positive number; "
-                                          f"got {weight!r}")
+                raise ContractConfigError(
+                    f"extra_patterns[{rule_name!r}] weight must be a positive number; got {weight!r}"
+                )
             try:
                 compiled = pattern if isinstance(pattern, re.Pattern) else _rx(pattern)
             except (re.error, TypeError) as exc:
                 raise ContractConfigError(
-                    f"extra_patterns[{rule_name!r}] is not a valid regex: {exc}") from None
+                    f"extra_patterns[{rule_name!r}] is not a valid regex: {exc}"
+                ) from None
             rules.append(_Rule(str(rule_name), float(weight), compiled))
         self.rules: tuple[_Rule, ...] = tuple(rules)
 
@@ -613,21 +764,25 @@ class PromptInjectionContract(Contract):
         details: dict[str, Any] = {}
         details["semantic"] = self._semantic_stage(request, hits, where)
         score = round(sum(hits.values()), 3)
-        details.update(score=score, threshold=self.threshold, rules=sorted(hits),
-                       messages={rule: where[rule] for rule in sorted(where)})
+        details.update(
+            score=score,
+            threshold=self.threshold,
+            rules=sorted(hits),
+            messages={rule: where[rule] for rule in sorted(where)},
+        )
         if score < self.threshold:
             return self.ok(**details)
         return self.fail(
             f"the request looks like a prompt injection (score {score:g} >= {self.threshold:g}; "
             f"rules: {', '.join(sorted(hits))}).",
             suggestion="Do not forward text that tries to override the instructions, change the "
-                       "model's role or extract its system prompt; quote untrusted text as data.",
+            "model's role or extract its system prompt; quote untrusted text as data.",
             **details,
         )
 
-
-    def _semantic_stage(self, request: LLMRequest, hits: dict[str, float],
-                        where: dict[str, list[int]]) -> dict[str, Any]:
+    def _semantic_stage(
+        self, request: LLMRequest, hits: dict[str, float], where: dict[str, list[int]]
+    ) -> dict[str, Any]:
         """Compare the checked messages with the known attacks when the rules did not decide."""
         if not self.semantic:
             return {"ran": False, "reason": "turned off (semantic=False)"}
@@ -656,8 +811,14 @@ class PromptInjectionContract(Contract):
         elif found.margin >= WEAK_MARGIN:
             hits["close_to_known_attack"] = 0.6
             where["close_to_known_attack"] = [i]
-        return {"ran": True, "margin": found.margin, "similarity": found.similarity,
-                "nearest_attack": found.nearest_attack, "message": i, "sentence": found.segment}
+        return {
+            "ran": True,
+            "margin": found.margin,
+            "similarity": found.similarity,
+            "nearest_attack": found.nearest_attack,
+            "message": i,
+            "sentence": found.segment,
+        }
 
 
 @functools.lru_cache(maxsize=1024)
@@ -675,12 +836,16 @@ def _semantic_match(text: str) -> Any:
 _RANGED = frozenset({"temperature", "top_p", "penalty"})
 
 
-
 def _range(value: Any, param: str, lo: float, hi: float) -> tuple[float, float]:
-    if (not isinstance(value, (tuple, list)) or len(value) != 2 or not all(_number(v) for v in value)
-            or not lo <= value[0] <= value[1] <= hi):
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) != 2
+        or not all(_number(v) for v in value)
+        or not lo <= value[0] <= value[1] <= hi
+    ):
         raise ContractConfigError(
-            f"{param} must be a (low, high) pair within [{lo:g}, {hi:g}]; got {value!r}")
+            f"{param} must be a (low, high) pair within [{lo:g}, {hi:g}]; got {value!r}"
+        )
     return float(value[0]), float(value[1])
 
 
@@ -767,18 +932,23 @@ class RequestParametersContract(Contract):
             if v < 1:
                 fix(key, DROP, f"{key} must be a positive int (got {v!r})")
                 continue
-            caps = [c for c in (self.max_output_tokens, limits.max_output_tokens if limits else None)
-                    if c is not None]
+            caps = [
+                c
+                for c in (self.max_output_tokens, limits.max_output_tokens if limits else None)
+                if c is not None
+            ]
             cap = min(caps) if caps else None
             new = v
             if cap is not None and v > cap:
                 new = cap
-                whose = (f"the most {request.model} may write" if limits is not None
-                         and cap == limits.max_output_tokens else "the configured limit")
+                whose = (
+                    f"the most {request.model} may write"
+                    if limits is not None and cap == limits.max_output_tokens
+                    else "the configured limit"
+                )
                 fix(key, cap, f"{key} is {v:,} but {whose} is {cap:,}")
             if spec.reasoning_name is not None and limits is not None and limits.reasoning:
-                problems.append(f"{request.model} is a reasoning model: use {spec.reasoning_name}, "
-                                f"not {key}")
+                problems.append(f"{request.model} is a reasoning model: use {spec.reasoning_name}, not {key}")
                 changes[key] = DROP
                 changes[spec.reasoning_name] = new
                 fixes.append(f"{key}: {v!r} -> {spec.reasoning_name}: {new!r}")
@@ -787,8 +957,9 @@ class RequestParametersContract(Contract):
 
         details: dict[str, Any] = {"model": request.model, "model_known": limits is not None}
         if limits is not None:
-            details.update(context_window=limits.context_window,
-                           model_max_output_tokens=limits.max_output_tokens)
+            details.update(
+                context_window=limits.context_window, model_max_output_tokens=limits.max_output_tokens
+            )
         if self.check_context and limits is not None and out_key is not None and out is not None:
             # Cheap first: the UTF-8 length bounds the prompt's tokens from above.
             room = limits.context_window - out
@@ -797,8 +968,10 @@ class RequestParametersContract(Contract):
                 details["prompt_tokens"] = prompt.tokens
                 if prompt.tokens > room:
                     left = limits.context_window - prompt.tokens
-                    problem = (f"the prompt ({prompt.tokens:,} tokens) plus {out_key}={out:,} exceed the "
-                               f"{limits.context_window:,}-token context window of {request.model}")
+                    problem = (
+                        f"the prompt ({prompt.tokens:,} tokens) plus {out_key}={out:,} exceed the "
+                        f"{limits.context_window:,}-token context window of {request.model}"
+                    )
                     if left >= 1 and prompt.exact:
                         problems.append(problem)
                         changes[out_key] = left
@@ -823,8 +996,15 @@ class RequestParametersContract(Contract):
             **details,
         )
 
-    def _check_range(self, request: LLMRequest, param: str, spec: ParamSpec, limits: ModelLimits | None,
-                     fix: Callable[[str, Any, str], None], unfixable: list[str]) -> None:
+    def _check_range(
+        self,
+        request: LLMRequest,
+        param: str,
+        spec: ParamSpec,
+        limits: ModelLimits | None,
+        fix: Callable[[str, Any, str], None],
+        unfixable: list[str],
+    ) -> None:
         """Check a number the provider bounds (a temperature, a penalty), within any house policy."""
         v = request.params[param]
         lo, hi = spec.low, spec.high
@@ -835,8 +1015,12 @@ class RequestParametersContract(Contract):
         if not _number(v):
             unfixable.append(f"{param} must be a number (got {v!r})")
         elif limits is not None and limits.reasoning and spec.meaning in ("temperature", "top_p") and v != 1:
-            fix(param, DROP, f"{request.model} is a reasoning model and does not accept {param} "
-                             f"(got {v!r}; only the default 1 is allowed)")
+            fix(
+                param,
+                DROP,
+                f"{request.model} is a reasoning model and does not accept {param} "
+                f"(got {v!r}; only the default 1 is allowed)",
+            )
         elif lo is not None and hi is not None and not lo <= v <= hi:
             fix(param, min(max(v, lo), hi), f"{param} must be between {lo:g} and {hi:g} (got {v!r})")
 
@@ -869,7 +1053,8 @@ class KnownModelContract(Contract):
             raise ContractConfigError(f"allowed must be a list of model names, not a string; got {allowed!r}")
         if allowed is not None and (not allowed or not all(isinstance(a, str) and a for a in allowed)):
             raise ContractConfigError(
-                f"allowed must be None or a non-empty list of model names; got {allowed!r}")
+                f"allowed must be None or a non-empty list of model names; got {allowed!r}"
+            )
         if isinstance(extra_models, str):
             raise ContractConfigError("extra_models must be a list of model names, not a string")
         super().__init__(name, **kwargs)
@@ -882,14 +1067,20 @@ class KnownModelContract(Contract):
         if self.allowed is not None:
             if any(fnmatch.fnmatchcase(model, pattern) for pattern in self.allowed):
                 return self.ok(model=model)
-            return self.fail(f"model {model!r} is not allowed here.",
-                             suggestion=f"Use one of: {', '.join(self.allowed)}.",
-                             model=model, allowed=list(self.allowed))
+            return self.fail(
+                f"model {model!r} is not allowed here.",
+                suggestion=f"Use one of: {', '.join(self.allowed)}.",
+                model=model,
+                allowed=list(self.allowed),
+            )
         if model in self.extra_models or _limits_of(request) is not None:
             return self.ok(model=model)
         known = getattr(request.view, "known_models", None) or KNOWN_MODELS
         close = difflib.get_close_matches(model, [*known, *self.extra_models], n=3, cutoff=0.6)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        return self.fail(f"model {model!r} is not a known model.{hint}",
-                         suggestion="Use a model name from the provider's model list.",
-                         model=model, close_matches=close)
+        return self.fail(
+            f"model {model!r} is not a known model.{hint}",
+            suggestion="Use a model name from the provider's model list.",
+            model=model,
+            close_matches=close,
+        )

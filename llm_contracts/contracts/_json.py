@@ -188,8 +188,9 @@ def compile_schema(schema: Any, *, what: str = "schema", check_formats: bool = F
     try:
         cls.check_schema(schema)
     except SchemaError as exc:
-        raise ContractConfigError(f"{what} is not a valid JSON Schema: "
-                                  f"{json_path(exc.absolute_path)}: {_clip(exc.message)}") from None
+        raise ContractConfigError(
+            f"{what} is not a valid JSON Schema: {json_path(exc.absolute_path)}: {_clip(exc.message)}"
+        ) from None
     # "pattern", "patternProperties" and the "regex" format run on the linear-time engine.
     cls = schema_validator_class(cls)
     format_checker = cls.FORMAT_CHECKER if check_formats else None
@@ -263,8 +264,9 @@ class _StructuredContract(Contract):
     def _setup_native(self, schema: dict[str, Any] | None, strict: bool | None) -> None:
         problem = _strict_problem(schema) if schema is not None else "no schema"
         if strict and problem:
-            raise ContractConfigError(f"strict=True needs a schema OpenAI's strict structured outputs "
-                                      f"accept: {problem}")
+            raise ContractConfigError(
+                f"strict=True needs a schema OpenAI's strict structured outputs accept: {problem}"
+            )
         self.strict = problem is None if strict is None else bool(strict)
         kind = _prefer(schema)
         noun = "a JSON object" if kind == "{" else "a JSON array" if kind == "[" else "JSON"
@@ -287,8 +289,10 @@ class _StructuredContract(Contract):
             return {"type": "json_object"}
         title = self.schema.get("title")
         name = _format_name(title if isinstance(title, str) else self.name)
-        return {"type": "json_schema", "json_schema": {"name": name, "schema": self.schema,
-                                                       "strict": self.strict}}
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": name, "schema": self.schema, "strict": self.strict},
+        }
 
     def _unparsed(self, value: Any, problem: str) -> ValidationResult:
         if isinstance(value, LLMResponse):
@@ -334,13 +338,15 @@ class JSONFormatContract(_StructuredContract):
         if isinstance(schema, type) and hasattr(schema, "model_json_schema"):
             schema = schema.model_json_schema()
         if schema is not None and not isinstance(schema, Mapping):
-            raise ContractConfigError(f"schema must be a JSON Schema dict, a pydantic model class or None; "
-                                      f"got {schema!r}")
+            raise ContractConfigError(
+                f"schema must be a JSON Schema dict, a pydantic model class or None; got {schema!r}"
+            )
         self.schema = dict(schema) if schema is not None else None
         self.extract = bool(extract)
         # Compiled once: building a validator costs far more than using one.
-        self._validator = compile_schema(self.schema, check_formats=check_formats) \
-            if self.schema is not None else None
+        self._validator = (
+            compile_schema(self.schema, check_formats=check_formats) if self.schema is not None else None
+        )
         self._prefer = _prefer(self.schema)
         self._setup_native(self.schema, strict)
 
@@ -359,8 +365,12 @@ class JSONFormatContract(_StructuredContract):
         if self._validator is not None:
             errors = schema_errors(self._validator, parsed)
             if errors:
-                return parsed, self.fail("the answer does not match the schema: " + "; ".join(errors),
-                                         suggestion=self._suggestion, errors=errors, found_in=where)
+                return parsed, self.fail(
+                    "the answer does not match the schema: " + "; ".join(errors),
+                    suggestion=self._suggestion,
+                    errors=errors,
+                    found_in=where,
+                )
         if len(text) <= PARSED_DETAIL_LIMIT:
             return parsed, self.ok(found_in=where, parsed=parsed)
         return parsed, self.ok(found_in=where)
@@ -388,10 +398,17 @@ class PydanticContract(_StructuredContract):
         PydanticContract(Ticket)
     """
 
-    def __init__(self, model: type[pydantic.BaseModel], *, extract: bool = True,
-                 strict: bool | None = None, **kwargs: Any) -> None:
-        super().__init__(kwargs.pop("name", None) or f"PydanticContract({getattr(model, '__name__', model)})",
-                         **kwargs)
+    def __init__(
+        self,
+        model: type[pydantic.BaseModel],
+        *,
+        extract: bool = True,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            kwargs.pop("name", None) or f"PydanticContract({getattr(model, '__name__', model)})", **kwargs
+        )
         if not (isinstance(model, type) and hasattr(model, "model_validate_json")):
             raise ContractConfigError(f"model must be a pydantic BaseModel class; got {model!r}")
         self.model = model
@@ -430,14 +447,18 @@ class PydanticContract(_StructuredContract):
                 messages = [f"{json_path(e['loc'])}: {_clip(e['msg'])}" for e in errors[:MAX_ERRORS]]
                 if len(errors) > MAX_ERRORS:
                     messages.append("...")
-                return None, self.fail(f"the answer does not match {self.model.__name__}: "
-                                       + "; ".join(messages), suggestion=self._suggestion,
-                                       errors=messages, found_in=where)
+                return None, self.fail(
+                    f"the answer does not match {self.model.__name__}: " + "; ".join(messages),
+                    suggestion=self._suggestion,
+                    errors=messages,
+                    found_in=where,
+                )
             return instance, self.ok(found_in=where)
         if first_error is not None:
             return None, self._unparsed(value, f"the answer's JSON does not parse: {first_error}")
-        return None, self._unparsed(value, "the answer contains no JSON" if self.extract
-                                    else "the answer is not JSON")
+        return None, self._unparsed(
+            value, "the answer contains no JSON" if self.extract else "the answer is not JSON"
+        )
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
         text = answer_text(value)

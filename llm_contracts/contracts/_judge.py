@@ -54,8 +54,8 @@ def in_judge_call() -> bool:
 
 _SYSTEM = (
     "You grade an answer written by an AI assistant against a rubric. Reply with a JSON object "
-    "only, no other text: {\"score\": <a number from 0 to 1, where 1 fully meets the rubric>, "
-    "\"reason\": \"<one short sentence>\"}."
+    'only, no other text: {"score": <a number from 0 to 1, where 1 fully meets the rubric>, '
+    '"reason": "<one short sentence>"}.'
 )
 # The answer is graded from its first characters only: a bounded prompt keeps the judge's
 # cost and latency bounded whatever the model wrote.
@@ -118,15 +118,26 @@ class JudgeContract(Contract):
 
     default_category = Category.SEMANTIC
 
-    def __init__(self, rubric: str, *, judge: Any, threshold: float = 0.7, model: str = "gpt-4o-mini",
-                 max_tokens: int = 200, timeout: float = 20.0, fail_open: bool = True,
-                 cache_size: int = 1024, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        rubric: str,
+        *,
+        judge: Any,
+        threshold: float = 0.7,
+        model: str = "gpt-4o-mini",
+        max_tokens: int = 200,
+        timeout: float = 20.0,
+        fail_open: bool = True,
+        cache_size: int = 1024,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(kwargs.pop("name", None), fail_open=fail_open, **kwargs)
         if not isinstance(rubric, str) or not rubric.strip():
             raise ContractConfigError(f"JudgeContract needs a rubric (a non-empty string); got {rubric!r}")
         if not callable(getattr(getattr(getattr(judge, "chat", None), "completions", None), "create", None)):
-            raise ContractConfigError(f"judge must be an OpenAI-compatible client (with "
-                                      f"chat.completions.create); got {judge!r}")
+            raise ContractConfigError(
+                f"judge must be an OpenAI-compatible client (with chat.completions.create); got {judge!r}"
+            )
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
             raise ContractConfigError(f"threshold must be a number from 0 to 1; got {threshold!r}")
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
@@ -152,8 +163,13 @@ class JudgeContract(Contract):
 
     def _body(self, answer: str) -> dict[str, Any]:
         prompt = f"Rubric: {self.rubric}\n\nAnswer to grade:\n<<<\n{answer[:_MAX_ANSWER_CHARS]}\n>>>"
-        return {"model": self.model, "max_tokens": self.max_tokens, "timeout": self.timeout, "temperature": 0,
-                "messages": [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": prompt}]}
+        return {
+            "model": self.model,
+            "max_tokens": self.max_tokens,
+            "timeout": self.timeout,
+            "temperature": 0,
+            "messages": [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": prompt}],
+        }
 
     def _remember(self, key: str, verdict: JudgeVerdict) -> None:
         if self.cache_size:
@@ -174,8 +190,12 @@ class JudgeContract(Contract):
         raw = getattr(completion, "usage", None)
         usage = Usage(getattr(raw, "prompt_tokens", 0) or 0, getattr(raw, "completion_tokens", 0) or 0)
         model = getattr(completion, "model", None) or self.model
-        return {"model": model, "prompt_tokens": usage.prompt_tokens,
-                "completion_tokens": usage.completion_tokens, "cost_usd": cost_usd(model, usage)}
+        return {
+            "model": model,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "cost_usd": cost_usd(model, usage),
+        }
 
     def _read(self, completion: Any) -> JudgeVerdict:
         choices = getattr(completion, "choices", None) or []
@@ -185,20 +205,32 @@ class JudgeContract(Contract):
     # -- verdicts --
 
     def _verdict(self, verdict: JudgeVerdict, usage: dict[str, Any] | None, cached: bool) -> ValidationResult:
-        details: dict[str, Any] = {"score": verdict.score, "reason": verdict.reason,
-                                   "threshold": self.threshold, "rubric": self.rubric, "cached": cached,
-                                   "judge_usage": usage}
+        details: dict[str, Any] = {
+            "score": verdict.score,
+            "reason": verdict.reason,
+            "threshold": self.threshold,
+            "rubric": self.rubric,
+            "cached": cached,
+            "judge_usage": usage,
+        }
         if verdict.score < self.threshold:
             because = f": {verdict.reason}" if verdict.reason else ""
-            return self.fail(f"the judge scored the answer {verdict.score:.2f} < {self.threshold:.2f} on "
-                             f"\"{self.rubric}\"{because}",
-                             suggestion=f"Make the answer meet this requirement: {self.rubric}", **details)
+            return self.fail(
+                f"the judge scored the answer {verdict.score:.2f} < {self.threshold:.2f} on "
+                f'"{self.rubric}"{because}',
+                suggestion=f"Make the answer meet this requirement: {self.rubric}",
+                **details,
+            )
         return self.ok(**details)
 
     def _could_not(self, exc: BaseException, usage: dict[str, Any] | None) -> ValidationResult:
         why = f"{type(exc).__name__}: {exc}"[:300]
-        details: dict[str, Any] = {"judge_error": why, "rubric": self.rubric, "judge_usage": usage,
-                                   "fail_open": self.fail_open}
+        details: dict[str, Any] = {
+            "judge_error": why,
+            "rubric": self.rubric,
+            "judge_usage": usage,
+            "fail_open": self.fail_open,
+        }
         if self.fail_open:
             return self.ok(f"the judge could not grade the answer ({why}); passed (fail-open)", **details)
         return self.fail(f"the judge could not grade the answer ({why}); failed (fail-closed)", **details)
@@ -246,8 +278,9 @@ class JudgeContract(Contract):
                 if self._is_async:
                     completion = await self.judge.chat.completions.create(**self._body(text))
                 else:
-                    completion = await asyncio.to_thread(self.judge.chat.completions.create,
-                                                         **self._body(text))
+                    completion = await asyncio.to_thread(
+                        self.judge.chat.completions.create, **self._body(text)
+                    )
             usage = self._usage(completion)
             verdict = self._read(completion)
         except Exception as exc:  # the judge's failure is a verdict, never the host's crash

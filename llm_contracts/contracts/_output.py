@@ -103,13 +103,18 @@ class RegexContract(Contract):
             if found is not None:
                 return self.ok()
             how = "as a whole " if self.fullmatch else ""
-            return self.fail(self.message or f"the answer does not match {how}the pattern /{pattern}/",
-                             suggestion=f"Make the answer {how}match the regular expression /{pattern}/.")
+            return self.fail(
+                self.message or f"the answer does not match {how}the pattern /{pattern}/",
+                suggestion=f"Make the answer {how}match the regular expression /{pattern}/.",
+            )
         if found is None:
             return self.ok()
-        return self.fail(self.message or f"the answer contains forbidden text {_excerpt(found.group())!r} "
-                                         f"(pattern /{pattern}/)",
-                         suggestion="Leave out text like the one quoted.", span=list(found.span()))
+        return self.fail(
+            self.message
+            or f"the answer contains forbidden text {_excerpt(found.group())!r} (pattern /{pattern}/)",
+            suggestion="Leave out text like the one quoted.",
+            span=list(found.span()),
+        )
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
         text = answer_text(value)
@@ -149,34 +154,48 @@ class LengthContract(Contract):
         self.max_chars = _count(max_chars, "max_chars")
         self.min_words = _count(min_words, "min_words")
         self.max_words = _count(max_words, "max_words")
-        for low, high, unit in ((self.min_chars, self.max_chars, "chars"),
-                                (self.min_words, self.max_words, "words")):
+        for low, high, unit in (
+            (self.min_chars, self.max_chars, "chars"),
+            (self.min_words, self.max_words, "words"),
+        ):
             if low is not None and high is not None and high < low:
                 raise ContractConfigError(f"max_{unit} ({high}) must be >= min_{unit} ({low})")
         if all(v is None for v in (self.min_chars, self.max_chars, self.min_words, self.max_words)):
-            raise ContractConfigError("LengthContract needs at least one of min_chars, max_chars, "
-                                      "min_words, max_words")
+            raise ContractConfigError(
+                "LengthContract needs at least one of min_chars, max_chars, min_words, max_words"
+            )
         self.supports_streaming = self.max_chars is not None or self.max_words is not None
 
     def _judge(self, text: str, *, partial: bool) -> ValidationResult:
         text = text.strip()
         chars = len(text)
         if self.max_chars is not None and chars > self.max_chars:
-            return self.fail(f"the answer has {chars} characters, more than the maximum of {self.max_chars}",
-                             suggestion=f"Shorten the answer to at most {self.max_chars} characters.",
-                             chars=chars)
+            return self.fail(
+                f"the answer has {chars} characters, more than the maximum of {self.max_chars}",
+                suggestion=f"Shorten the answer to at most {self.max_chars} characters.",
+                chars=chars,
+            )
         if not partial and self.min_chars is not None and chars < self.min_chars:
-            return self.fail(f"the answer has {chars} characters, fewer than the minimum of {self.min_chars}",
-                             suggestion=f"Write at least {self.min_chars} characters.", chars=chars)
+            return self.fail(
+                f"the answer has {chars} characters, fewer than the minimum of {self.min_chars}",
+                suggestion=f"Write at least {self.min_chars} characters.",
+                chars=chars,
+            )
         if self.max_words is None and (partial or self.min_words is None):
             return self.ok()
         words = len(text.split())
         if self.max_words is not None and words > self.max_words:
-            return self.fail(f"the answer has {words} words, more than the maximum of {self.max_words}",
-                             suggestion=f"Shorten the answer to at most {self.max_words} words.", words=words)
+            return self.fail(
+                f"the answer has {words} words, more than the maximum of {self.max_words}",
+                suggestion=f"Shorten the answer to at most {self.max_words} words.",
+                words=words,
+            )
         if not partial and self.min_words is not None and words < self.min_words:
-            return self.fail(f"the answer has {words} words, fewer than the minimum of {self.min_words}",
-                             suggestion=f"Write at least {self.min_words} words.", words=words)
+            return self.fail(
+                f"the answer has {words} words, fewer than the minimum of {self.min_words}",
+                suggestion=f"Write at least {self.min_words} words.",
+                words=words,
+            )
         return self.ok()
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
@@ -190,10 +209,14 @@ class LengthContract(Contract):
 # Refusal openers. Each must start a sentence within the first few hundred characters,
 # so an answer that merely says "sorry" somewhere ("Sorry for the wait, here it is")
 # or quotes a refusal later on is not mistaken for one.
-_CANT = (r"(?:can'?t|cannot|can not|won'?t|will not|am unable|'m unable|am not able|'m not able"
-         r"|must decline|am not allowed|'m not allowed|do not feel comfortable|don'?t feel comfortable)")
-_ACTS = (r"(?:help(?! but)|assist|comply|provide|fulfil|do (?:that|this)|support|answer|engage|create"
-         r"|generate|write|share|give|discuss|offer)")
+_CANT = (
+    r"(?:can'?t|cannot|can not|won'?t|will not|am unable|'m unable|am not able|'m not able"
+    r"|must decline|am not allowed|'m not allowed|do not feel comfortable|don'?t feel comfortable)"
+)
+_ACTS = (
+    r"(?:help(?! but)|assist|comply|provide|fulfil|do (?:that|this)|support|answer|engage|create"
+    r"|generate|write|share|give|discuss|offer)"
+)
 _REFUSAL_PATTERNS = (
     rf"(?:i'?m|i am) (?:really |very |so |truly )?sorry,? (?:but )?(?:i|we)(?: really)? {_CANT}",
     rf"(?:i )?apologi[sz]e,? (?:but )?(?:i|we) {_CANT}",
@@ -263,14 +286,14 @@ class RefusalContract(Contract):
             return self.ok()
         if partial and len(text) <= self.window + 80 and _open_ended(head, found.end()):
             return self.ok()  # "I can't help" may go on "... but notice"
-        sentence = head[found.start():].split("\n", 1)[0]
-        return self.fail(f"the answer is a refusal: {_excerpt(sentence.strip(), 100)!r}",
-                         source="phrase")
+        sentence = head[found.start() :].split("\n", 1)[0]
+        return self.fail(f"the answer is a refusal: {_excerpt(sentence.strip(), 100)!r}", source="phrase")
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
         if self.use_provider_field and isinstance(value, LLMResponse) and value.refusal:
-            return self.fail(f"the model refused: {_excerpt(value.refusal.strip(), 100)!r}",
-                             source="provider")
+            return self.fail(
+                f"the model refused: {_excerpt(value.refusal.strip(), 100)!r}", source="provider"
+            )
         text = answer_text(value)
         return self.ok(skipped="tool_calls") if text is None else self._judge(text)
 

@@ -43,8 +43,9 @@ class ResponseTimeContract(Contract):
 
     default_category = Category.PERFORMANCE
 
-    def __init__(self, max_seconds: float, *, enforcement: Enforcement | str = Enforcement.WARN,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, max_seconds: float, *, enforcement: Enforcement | str = Enforcement.WARN, **kwargs: Any
+    ) -> None:
         super().__init__(kwargs.pop("name", None), enforcement=enforcement, **kwargs)
         if max_seconds is None:
             raise ContractConfigError("max_seconds must be a number > 0; got None")
@@ -57,8 +58,10 @@ class ResponseTimeContract(Contract):
         if latency is None:
             return self.ok(latency_s=None)
         if latency > self.max_seconds:
-            return self.fail(f"the model took {latency:.2f} s, more than the limit of "
-                             f"{self.max_seconds:.2f} s", latency_s=round(latency, 4))
+            return self.fail(
+                f"the model took {latency:.2f} s, more than the limit of {self.max_seconds:.2f} s",
+                latency_s=round(latency, 4),
+            )
         return self.ok(latency_s=round(latency, 4))
 
 
@@ -99,14 +102,18 @@ class TokenBudgetContract(Contract):
         self.max_completion_tokens = _positive(max_completion_tokens, "max_completion_tokens", integer=True)
         self.max_cost_usd = _positive(max_cost_usd, "max_cost_usd")
         if self.max_total_tokens is None and self.max_completion_tokens is None and self.max_cost_usd is None:
-            raise ContractConfigError("TokenBudgetContract needs at least one of max_total_tokens, "
-                                      "max_completion_tokens, max_cost_usd")
+            raise ContractConfigError(
+                "TokenBudgetContract needs at least one of max_total_tokens, "
+                "max_completion_tokens, max_cost_usd"
+            )
         self.prices = normalize_prices(prices)
         if model is not None and (not isinstance(model, str) or not model):
             raise ContractConfigError(f"model must be a model name or None; got {model!r}")
         if model is not None and self.max_cost_usd is not None and price_for(model, self.prices) is None:
-            raise ContractConfigError(f"model: no price known for {model!r}; pass prices={{{model!r}: "
-                                      f"(input, output)}} in USD per 1M tokens")
+            raise ContractConfigError(
+                f"model: no price known for {model!r}; pass prices={{{model!r}: "
+                f"(input, output)}} in USD per 1M tokens"
+            )
         self.model = model
         self._unpriced: set[str] = set()
 
@@ -114,16 +121,22 @@ class TokenBudgetContract(Contract):
         usage = value.usage if isinstance(value, LLMResponse) else None
         if usage is None:
             return self.ok(unknown="the response reports no usage")
-        details: dict[str, Any] = {"total_tokens": usage.total_tokens,
-                                   "completion_tokens": usage.completion_tokens}
+        details: dict[str, Any] = {
+            "total_tokens": usage.total_tokens,
+            "completion_tokens": usage.completion_tokens,
+        }
         if self.max_total_tokens is not None and usage.total_tokens > self.max_total_tokens:
-            return self.fail(f"the call used {usage.total_tokens} tokens, more than the budget of "
-                             f"{self.max_total_tokens}", **details)
+            return self.fail(
+                f"the call used {usage.total_tokens} tokens, more than the budget of {self.max_total_tokens}",
+                **details,
+            )
         if self.max_completion_tokens is not None and usage.completion_tokens > self.max_completion_tokens:
-            return self.fail(f"the answer used {usage.completion_tokens} tokens, more than the budget of "
-                             f"{self.max_completion_tokens}",
-                             suggestion=f"Answer in fewer than {self.max_completion_tokens} tokens.",
-                             **details)
+            return self.fail(
+                f"the answer used {usage.completion_tokens} tokens, more than the budget of "
+                f"{self.max_completion_tokens}",
+                suggestion=f"Answer in fewer than {self.max_completion_tokens} tokens.",
+                **details,
+            )
         if self.max_cost_usd is None:
             return self.ok(**details)
         model = self.model or value.model or (context.request.model if context and context.request else "")
@@ -136,6 +149,7 @@ class TokenBudgetContract(Contract):
             return self.ok(unknown=f"no price for model {model!r}", **details)
         details["cost_usd"] = round(cost, 8)
         if cost > self.max_cost_usd:
-            return self.fail(f"the call cost ${cost:.6f}, more than the budget of ${self.max_cost_usd:.6f}",
-                             **details)
+            return self.fail(
+                f"the call cost ${cost:.6f}, more than the budget of ${self.max_cost_usd:.6f}", **details
+            )
         return self.ok(**details)

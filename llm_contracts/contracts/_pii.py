@@ -35,9 +35,16 @@ __all__ = ["PII_KINDS", "PIIContract", "PIIFinding", "find_pii", "iban_valid", "
 # Checked in this order; a later kind never claims text an earlier one found (a card
 # number is not also a phone number).
 PII_KINDS = ("secret", "iban", "credit_card", "us_ssn", "uk_nino", "email", "ip_address", "phone")
-_LABELS = {"secret": "API key or token", "credit_card": "credit card number", "iban": "IBAN",
-           "us_ssn": "US social security number", "uk_nino": "UK national insurance number",
-           "email": "email address", "ip_address": "IP address", "phone": "phone number"}
+_LABELS = {
+    "secret": "API key or token",
+    "credit_card": "credit card number",
+    "iban": "IBAN",
+    "us_ssn": "US social security number",
+    "uk_nino": "UK national insurance number",
+    "email": "email address",
+    "ip_address": "IP address",
+    "phone": "phone number",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,22 +75,92 @@ def luhn_valid(digits: str) -> bool:
 
 # ISO 13616 IBAN lengths per country (SWIFT IBAN registry).
 _IBAN_LENGTHS = {
-    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
-    "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29,
-    "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28,
-    "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20,
-    "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19,
-    "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29,
-    "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28,
-    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+    "AD": 24,
+    "AE": 23,
+    "AL": 28,
+    "AT": 20,
+    "AZ": 28,
+    "BA": 20,
+    "BE": 16,
+    "BG": 22,
+    "BH": 22,
+    "BR": 29,
+    "BY": 28,
+    "CH": 21,
+    "CR": 22,
+    "CY": 28,
+    "CZ": 24,
+    "DE": 22,
+    "DK": 18,
+    "DO": 28,
+    "EE": 20,
+    "EG": 29,
+    "ES": 24,
+    "FI": 18,
+    "FO": 18,
+    "FR": 27,
+    "GB": 22,
+    "GE": 22,
+    "GI": 23,
+    "GL": 18,
+    "GR": 27,
+    "GT": 28,
+    "HR": 21,
+    "HU": 28,
+    "IE": 22,
+    "IL": 23,
+    "IQ": 23,
+    "IS": 26,
+    "IT": 27,
+    "JO": 30,
+    "KW": 30,
+    "KZ": 20,
+    "LB": 28,
+    "LC": 32,
+    "LI": 21,
+    "LT": 20,
+    "LU": 20,
+    "LV": 21,
+    "MC": 27,
+    "MD": 24,
+    "ME": 22,
+    "MK": 19,
+    "MR": 27,
+    "MT": 31,
+    "MU": 30,
+    "NL": 18,
+    "NO": 15,
+    "PK": 24,
+    "PL": 28,
+    "PS": 29,
+    "PT": 25,
+    "QA": 29,
+    "RO": 24,
+    "RS": 22,
+    "SA": 24,
+    "SC": 31,
+    "SE": 24,
+    "SI": 19,
+    "SK": 24,
+    "SM": 27,
+    "ST": 25,
+    "SV": 28,
+    "TL": 23,
+    "TN": 24,
+    "TR": 26,
+    "UA": 29,
+    "VA": 22,
+    "VG": 24,
+    "XK": 20,
 }
 
 
 def iban_valid(iban: str) -> bool:
     """Return True when ``iban`` (spaces allowed) has its country's length and passes mod-97."""
     compact = iban.replace(" ", "").upper()
-    if not (15 <= len(compact) <= 34 and compact.isalnum() and compact[:2].isalpha()
-            and compact[2:4].isdigit()):
+    if not (
+        15 <= len(compact) <= 34 and compact.isalnum() and compact[:2].isalpha() and compact[2:4].isdigit()
+    ):
         return False
     expected = _IBAN_LENGTHS.get(compact[:2])
     if expected is not None and len(compact) != expected:
@@ -104,26 +181,37 @@ class _Patterns:
         self.card_prefix = re.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[0478568]|6(?:011|[245])")
         self.iban = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
         self.ssn = re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])")
-        self.nino = re.compile(r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
-                               r" ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
-        self.email = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9]"
-                                r"(?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b")
-        self.phone = re.compile(r"(?<![\w+.-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}"
-                                r"(?:[ .-]\d{2,8}){1,5}(?![\w])|(?<![\w+])\+\d{8,15}\b")
+        self.nino = re.compile(
+            r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
+            r" ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"
+        )
+        self.email = re.compile(
+            r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9]"
+            r"(?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b"
+        )
+        self.phone = re.compile(
+            r"(?<![\w+.-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}"
+            r"(?:[ .-]\d{2,8}){1,5}(?![\w])|(?<![\w+])\+\d{8,15}\b"
+        )
         self.year = re.compile(r"(?:19|20)\d\d")
         self.date = re.compile(r"(?:19|20)\d\d([-./])[01]?\d\1[0-3]?\d|[0-3]?\d([-./])[01]?\d\2(?:19|20)\d\d")
         self.digits = re.compile(r"\d+")
         # Secrets may hold no digit at all: their prefixes let a text in too.
         self.maybe_pii = re.compile(
-            r"[\d@]|-----BEGIN|\b(?:gh[pousr]_|github_pat_|xox|sk-|[sr]k_|AIza|AKIA|ASIA|eyJ)")
+            r"[\d@]|-----BEGIN|\b(?:gh[pousr]_|github_pat_|xox|sk-|[sr]k_|AIza|AKIA|ASIA|eyJ)"
+        )
         # Not followed by "/16": a network range names no one's machine.
         self.ipv4 = re.compile(r"(?<![\w.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w/]|\.\d)")
-        self.ipv6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:]{1,38}"
-                               r"(?:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})?(?![\w:])")
+        self.ipv6 = re.compile(
+            r"(?<![\w:.])[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:]{1,38}"
+            r"(?:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})?(?![\w:])"
+        )
         # A number labelled as what it is: "part no. 322-10-6586", "order #555-123-4567".
         self.labelled_before = re.compile(
             r"\b(?:part|order|invoice|inv|ref|sku|isbn|ticket|batch|serial|model|item|case|po|tracking|parcel)"
-            r"(?:\s*(?:no|nr|number|#))?\.?\s*[#:]?\s*$", re.IGNORECASE)
+            r"(?:\s*(?:no|nr|number|#))?\.?\s*[#:]?\s*$",
+            re.IGNORECASE,
+        )
         self.version_before = re.compile(r"(?:\b[vV]|\bversion|\brelease|\bbuild|\bver\.?)\s?$")
         self.secret = re.compile(
             r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"  # AWS access key ids
@@ -134,7 +222,8 @@ class _Patterns:
             r"|\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,250}"  # Stripe
             r"|\bAIza[0-9A-Za-z_-]{35}(?![\w-])"  # Google API keys
             r"|\beyJ[A-Za-z0-9_-]{8,200}\.eyJ[A-Za-z0-9_-]{8,4000}\.[A-Za-z0-9_-]{8,600}"  # JWTs
-            r"|-----BEGIN (?:[A-Z]{2,10} )?PRIVATE KEY-----")
+            r"|-----BEGIN (?:[A-Z]{2,10} )?PRIVATE KEY-----"
+        )
 
 
 @functools.cache
@@ -158,8 +247,14 @@ def _cards(text: str) -> Iterable[tuple[int, int]]:
         whole = run.group().rstrip(" -")
         # A run of two to four long groups is judged as written ("41111111 1111 1111"); a short
         # group is another number ("Order 12 ...") or the tail of something else (an IBAN's).
-        if (2 <= len(groups) <= 4 and min(lengths) >= 4 and 13 <= sum(lengths) <= 19 and "  " not in whole
-                and "--" not in whole and _is_card(re.sub(r"[ -]", "", whole))):
+        if (
+            2 <= len(groups) <= 4
+            and min(lengths) >= 4
+            and 13 <= sum(lengths) <= 19
+            and "  " not in whole
+            and "--" not in whole
+            and _is_card(re.sub(r"[ -]", "", whole))
+        ):
             yield base, base + len(whole)
             continue
         i = 0
@@ -171,17 +266,17 @@ def _cards(text: str) -> Iterable[tuple[int, int]]:
                 i += 1  # every layout starts with a group of four or is one long group
                 continue
             for size in (5, 4, 3, 1):
-                window = groups[i:i + size]
+                window = groups[i : i + size]
                 if len(window) < size:
                     continue
-                layout = tuple(lengths[i:i + size])
+                layout = tuple(lengths[i : i + size])
                 if size == 1 and not 13 <= layout[0] <= 19:
                     continue
                 if size > 1 and layout not in _CARD_LAYOUTS:
                     continue
                 # Groups of a card are split by one space or one hyphen, never more.
                 pairs = zip(window, window[1:], strict=False)
-                if any(run.group()[a[1]:b[0]] not in (" ", "-") for a, b in pairs):
+                if any(run.group()[a[1] : b[0]] not in (" ", "-") for a, b in pairs):
                     continue
                 start, end = window[0][0], window[-1][1]
                 if _is_card(re.sub(r"[ -]", "", run.group()[start:end])):
@@ -204,9 +299,10 @@ def _ibans(text: str) -> Iterable[tuple[int, int]]:
         for pos, ch in enumerate(raw):
             seen += ch != " "
             if seen == length:
-                cut = raw[:pos + 1]
-                if (m.start() + pos + 1 == len(text) or not text[m.start() + pos + 1].isalnum()) \
-                        and iban_valid(cut):
+                cut = raw[: pos + 1]
+                if (
+                    m.start() + pos + 1 == len(text) or not text[m.start() + pos + 1].isalnum()
+                ) and iban_valid(cut):
                     yield m.start(), m.start() + pos + 1
                 break
 
@@ -238,8 +334,21 @@ def _ip_addresses(text: str) -> Iterable[tuple[int, int]]:
                 yield m.span()
 
 
-_SECRET_MARKS = ("AKIA", "ASIA", "ABIA", "ACCA", "sk-", "gh", "github_pat_", "xox", "k_live_", "k_test_",
-                 "AIza", "eyJ", "-----BEGIN")
+_SECRET_MARKS = (
+    "AKIA",
+    "ASIA",
+    "ABIA",
+    "ACCA",
+    "sk-",
+    "gh",
+    "github_pat_",
+    "xox",
+    "k_live_",
+    "k_test_",
+    "AIza",
+    "eyJ",
+    "-----BEGIN",
+)
 
 
 def _secrets(text: str) -> Iterable[tuple[int, int]]:
@@ -302,8 +411,14 @@ def _phones(text: str) -> Iterable[tuple[int, int]]:
 
 
 _DETECTORS: dict[str, Callable[[str], Iterable[tuple[int, int]]]] = {
-    "secret": _secrets, "iban": _ibans, "credit_card": _cards, "us_ssn": _ssns, "uk_nino": _ninos,
-    "email": _emails, "ip_address": _ip_addresses, "phone": _phones,
+    "secret": _secrets,
+    "iban": _ibans,
+    "credit_card": _cards,
+    "us_ssn": _ssns,
+    "uk_nino": _ninos,
+    "email": _emails,
+    "ip_address": _ip_addresses,
+    "phone": _phones,
 }
 
 
@@ -315,8 +430,9 @@ def _kinds(kinds: Iterable[str] | None, param: str = "kinds") -> tuple[str, ...]
     wanted = set(kinds)
     unknown = wanted - set(PII_KINDS)
     if unknown or not wanted:
-        raise ContractConfigError(f"{param} must be a non-empty subset of {', '.join(PII_KINDS)}; "
-                                  f"got {sorted(wanted)!r}")
+        raise ContractConfigError(
+            f"{param} must be a non-empty subset of {', '.join(PII_KINDS)}; got {sorted(wanted)!r}"
+        )
     return tuple(k for k in PII_KINDS if k in wanted)
 
 
@@ -355,7 +471,7 @@ def redact(text: str, kinds: Iterable[str] | None = None) -> str:
     out: list[str] = []
     pos = 0
     for f in findings:
-        out += [text[pos:f.start], f.placeholder]
+        out += [text[pos : f.start], f.placeholder]
         pos = f.end
     out.append(text[pos:])
     return "".join(out)
@@ -406,8 +522,9 @@ class PIIContract(Contract):
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
         return self._judge(value, _find)
 
-    def _judge(self, value: Any, find: Callable[[str, tuple[str, ...]], tuple[PIIFinding, ...]]
-               ) -> ValidationResult:
+    def _judge(
+        self, value: Any, find: Callable[[str, tuple[str, ...]], tuple[PIIFinding, ...]]
+    ) -> ValidationResult:
         counts: dict[str, int] = {}
         where: list[int] = []
         if isinstance(value, LLMRequest):
@@ -434,7 +551,8 @@ class PIIContract(Contract):
         return self.fail(
             f"{subject} contains personal data: {listed}.",
             suggestion="Leave personal data out; refer to it generically or with placeholders such as "
-                       + ", ".join(f"[{k.upper()}]" for k in counts) + ".",
+            + ", ".join(f"[{k.upper()}]" for k in counts)
+            + ".",
             fixed_value=fixed,
             kinds=counts,
             count=sum(counts.values()),
@@ -446,7 +564,7 @@ class PIIContract(Contract):
 
     def validate_partial(self, text: str, context: ValidationContext | None = None) -> ValidationResult:
         # Uncached: every prefix of a stream is new, and would only evict resent prompts.
-        window = text[stream_window(text, context):]
+        window = text[stream_window(text, context) :]
         # A number still growing at the end of the stream ("4111 1111 1111") is judged
         # once it is complete: as a prefix it would be misread (a phone number, say).
         # The final check sees the whole answer, so nothing escapes that way.

@@ -20,29 +20,67 @@ __all__ = ["DEFAULT_POLICY", "ContentPolicyContract"]
 # lists are a starting point; real deployments extend them with ``terms`` and ``patterns``.
 DEFAULT_POLICY: dict[str, tuple[str, ...]] = {
     "violence": (
-        "i will kill you", "i'm going to kill you", "i am going to kill you", "going to hurt you",
-        "how to kill someone", "how to murder", "school shooting", "mass shooting", "beat them to death",
+        "i will kill you",
+        "i'm going to kill you",
+        "i am going to kill you",
+        "going to hurt you",
+        "how to kill someone",
+        "how to murder",
+        "school shooting",
+        "mass shooting",
+        "beat them to death",
         "torture someone",
     ),
     "self_harm": (
-        "kill myself", "killing myself", "end my life", "want to die", "how to commit suicide",
-        "ways to commit suicide", "suicide method", "suicide methods", "self-harm", "cut myself",
+        "kill myself",
+        "killing myself",
+        "end my life",
+        "want to die",
+        "how to commit suicide",
+        "ways to commit suicide",
+        "suicide method",
+        "suicide methods",
+        "self-harm",
+        "cut myself",
     ),
     "hate": (
-        "subhuman", "master race", "white power", "ethnic cleansing", "racial inferiority",
+        "subhuman",
+        "master race",
+        "white power",
+        "ethnic cleansing",
+        "racial inferiority",
         "go back to your country",
     ),
     "sexual": (
-        "sexually explicit", "explicit sex", "pornography", "porn", "nude photos", "nudes",
+        "sexually explicit",
+        "explicit sex",
+        "pornography",
+        "porn",
+        "nude photos",
+        "nudes",
         "erotic roleplay",
     ),
     "illegal_drugs": (
-        "how to make meth", "cook meth", "synthesize methamphetamine", "make crack cocaine",
-        "buy cocaine", "buy heroin", "buy fentanyl", "synthesize fentanyl",
+        "how to make meth",
+        "cook meth",
+        "synthesize methamphetamine",
+        "make crack cocaine",
+        "buy cocaine",
+        "buy heroin",
+        "buy fentanyl",
+        "synthesize fentanyl",
     ),
     "weapons": (
-        "build a bomb", "make a bomb", "pipe bomb", "make explosives", "homemade explosive",
-        "ghost gun", "untraceable gun", "convert to full auto", "make napalm", "nerve agent",
+        "build a bomb",
+        "make a bomb",
+        "pipe bomb",
+        "make explosives",
+        "homemade explosive",
+        "ghost gun",
+        "untraceable gun",
+        "convert to full auto",
+        "make napalm",
+        "nerve agent",
     ),
 }
 _MAX_LISTED = 10
@@ -104,8 +142,10 @@ class ContentPolicyContract(Contract):
             for cat, cat_terms in categories.items():
                 if cat_terms is None:
                     if cat not in DEFAULT_POLICY:
-                        raise ContractConfigError(f"categories[{cat!r}] is None but {cat!r} is not a "
-                                                  f"built-in category ({', '.join(DEFAULT_POLICY)})")
+                        raise ContractConfigError(
+                            f"categories[{cat!r}] is None but {cat!r} is not a "
+                            f"built-in category ({', '.join(DEFAULT_POLICY)})"
+                        )
                     policy[cat] = list(DEFAULT_POLICY[cat])
                 else:
                     policy[cat] = _as_terms(cat_terms, f"categories[{cat!r}]")
@@ -114,22 +154,28 @@ class ContentPolicyContract(Contract):
         else:
             for cat in categories:
                 if cat not in DEFAULT_POLICY:
-                    raise ContractConfigError(f"categories: unknown category {cat!r}; the built-in ones are "
-                                              f"{', '.join(DEFAULT_POLICY)}")
+                    raise ContractConfigError(
+                        f"categories: unknown category {cat!r}; the built-in ones are "
+                        f"{', '.join(DEFAULT_POLICY)}"
+                    )
                 policy[cat] = list(DEFAULT_POLICY[cat])
         if terms is not None:
             policy.setdefault("custom", []).extend(_as_terms(terms, "terms"))
         regexes: dict[str, list[str]] = {}
         if patterns is not None:
-            items = (patterns.items() if isinstance(patterns, Mapping)
-                     else [("custom", _as_terms(patterns, "patterns"))])
+            items = (
+                patterns.items()
+                if isinstance(patterns, Mapping)
+                else [("custom", _as_terms(patterns, "patterns"))]
+            )
             for cat, cat_patterns in items:
                 for p in _as_terms(cat_patterns, f"patterns[{cat!r}]"):
                     try:
                         re.compile(p)
                     except re.error as exc:
-                        raise ContractConfigError(f"patterns[{cat!r}]: {p!r} is not a valid regex: {exc}"
-                                                  ) from None
+                        raise ContractConfigError(
+                            f"patterns[{cat!r}]: {p!r} is not a valid regex: {exc}"
+                        ) from None
                     regexes.setdefault(cat, []).append(p)
         if not any(policy.values()) and not regexes:
             raise ContractConfigError("ContentPolicyContract needs at least one category, term or pattern")
@@ -187,4 +233,4 @@ class ContentPolicyContract(Contract):
         )
 
     def validate_partial(self, text: str, context: ValidationContext | None = None) -> ValidationResult:
-        return self.validate(LLMResponse(text=text[stream_window(text, context):]), context)
+        return self.validate(LLMResponse(text=text[stream_window(text, context) :]), context)

@@ -40,17 +40,23 @@ def normalize_prices(prices: Mapping[str, Any] | None) -> dict[str, tuple[float,
     for model, price in (prices or {}).items():
         if isinstance(price, Mapping):
             price = (price.get("input"), price.get("output"))
-        if (not isinstance(model, str) or not isinstance(price, (tuple, list)) or len(price) != 2
-                or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0
-                           for p in price)):
-            raise ContractConfigError(f"prices: {model!r} must map to (input, output) USD per 1M tokens, "
-                                      f"two numbers >= 0; got {price!r}")
+        if (
+            not isinstance(model, str)
+            or not isinstance(price, (tuple, list))
+            or len(price) != 2
+            or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0 for p in price)
+        ):
+            raise ContractConfigError(
+                f"prices: {model!r} must map to (input, output) USD per 1M tokens, "
+                f"two numbers >= 0; got {price!r}"
+            )
         table[model] = (float(price[0]), float(price[1]))
     return table
 
 
-def price_for(model: str,
-              prices: Mapping[str, tuple[float, float]] | None = None) -> tuple[float, float] | None:
+def price_for(
+    model: str, prices: Mapping[str, tuple[float, float]] | None = None
+) -> tuple[float, float] | None:
     """Return ``(input, output)`` USD per 1M tokens for ``model``, or None when unknown.
 
     ``prices`` (already normalized) takes precedence over the built-in table.

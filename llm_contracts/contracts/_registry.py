@@ -99,7 +99,8 @@ class ContractRegistry:
                 target = getattr(importlib.import_module(module_name), attr)
             except (ImportError, AttributeError) as exc:
                 raise ContractConfigError(
-                    f"contract {name!r} could not be loaded from {factory!r}: {exc}") from exc
+                    f"contract {name!r} could not be loaded from {factory!r}: {exc}"
+                ) from exc
             if not callable(target):
                 raise ContractConfigError(f"contract {name!r} at {factory!r} is not callable")
             return target  # type: ignore[no-any-return]
@@ -118,7 +119,8 @@ class ContractRegistry:
         contract = factory(**kwargs)
         if not isinstance(contract, Contract):
             raise ContractConfigError(
-                f"factory of {name!r} returned {type(contract).__name__}, not a Contract")
+                f"factory of {name!r} returned {type(contract).__name__}, not a Contract"
+            )
         with self._lock:
             self.loads += 1
             self._loaded[key] = contract
@@ -136,8 +138,9 @@ class ContractRegistry:
 default_registry = ContractRegistry()
 
 
-def register_contract(name: str, *, registry: ContractRegistry | None = None,
-                      replace: bool = False) -> Callable[[Factory], Factory]:
+def register_contract(
+    name: str, *, registry: ContractRegistry | None = None, replace: bool = False
+) -> Callable[[Factory], Factory]:
     """Register the decorated factory (a function or a Contract class) under ``name``."""
 
     def decorate(factory: Factory) -> Factory:

@@ -47,8 +47,9 @@ def _bound(value: Any, name: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1.0 <= value <= 1.0:
-        raise ContractConfigError(f"{name} must be a number from -1 to 1 (a cosine similarity) or None; "
-                                  f"got {value!r}")
+        raise ContractConfigError(
+            f"{name} must be a number from -1 to 1 (a cosine similarity) or None; got {value!r}"
+        )
     return float(value)
 
 
@@ -116,9 +117,15 @@ class SimilarityContract(_Semantic):
         SimilarityContract(reference=SYSTEM_PROMPT, max_similarity=0.9, name="no_prompt_leak")
     """
 
-    def __init__(self, reference: str | Sequence[str], *, min_similarity: float | None = None,
-                 max_similarity: float | None = None, embedder: Embedder | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        reference: str | Sequence[str],
+        *,
+        min_similarity: float | None = None,
+        max_similarity: float | None = None,
+        embedder: Embedder | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.references = _texts(reference, "reference")
         if not self.references:
             raise ContractConfigError("SimilarityContract needs a reference text that is not empty")
@@ -126,10 +133,15 @@ class SimilarityContract(_Semantic):
         self.max_similarity = _bound(max_similarity, "max_similarity")
         if self.min_similarity is None and self.max_similarity is None:
             self.min_similarity = DEFAULT_SIMILARITY
-        if (self.min_similarity is not None and self.max_similarity is not None
-                and self.min_similarity > self.max_similarity):
-            raise ContractConfigError(f"min_similarity ({self.min_similarity}) is above max_similarity "
-                                      f"({self.max_similarity}): no answer could pass")
+        if (
+            self.min_similarity is not None
+            and self.max_similarity is not None
+            and self.min_similarity > self.max_similarity
+        ):
+            raise ContractConfigError(
+                f"min_similarity ({self.min_similarity}) is above max_similarity "
+                f"({self.max_similarity}): no answer could pass"
+            )
         super().__init__(embedder=embedder, **kwargs)
 
     def similarity(self, text: str) -> tuple[float, int]:
@@ -143,18 +155,27 @@ class SimilarityContract(_Semantic):
         if text is None:
             return self.ok(skipped="tool_calls")
         score, nearest = self.similarity(text)
-        details: dict[str, Any] = {"similarity": score, "nearest_reference": nearest,
-                                   "min_similarity": self.min_similarity,
-                                   "max_similarity": self.max_similarity, "embedder": self._embedder_name()}
+        details: dict[str, Any] = {
+            "similarity": score,
+            "nearest_reference": nearest,
+            "min_similarity": self.min_similarity,
+            "max_similarity": self.max_similarity,
+            "embedder": self._embedder_name(),
+        }
         if self.min_similarity is not None and score < self.min_similarity:
-            return self.fail(f"the answer is not close enough to the reference (similarity {score:.2f} < "
-                             f"{self.min_similarity:.2f})",
-                             suggestion="Stay close to the expected answer's content.", **details)
+            return self.fail(
+                f"the answer is not close enough to the reference (similarity {score:.2f} < "
+                f"{self.min_similarity:.2f})",
+                suggestion="Stay close to the expected answer's content.",
+                **details,
+            )
         if self.max_similarity is not None and score >= self.max_similarity:
-            return self.fail(f"the answer is too close to a reference text it must not repeat (similarity "
-                             f"{score:.2f} >= {self.max_similarity:.2f})",
-                             suggestion="Answer in your own words; do not repeat the reference text.",
-                             **details)
+            return self.fail(
+                f"the answer is too close to a reference text it must not repeat (similarity "
+                f"{score:.2f} >= {self.max_similarity:.2f})",
+                suggestion="Answer in your own words; do not repeat the reference text.",
+                **details,
+            )
         return self.ok(**details)
 
 
@@ -175,9 +196,15 @@ class TopicContract(_Semantic):
         TopicContract(allowed=["billing", "shipping"], forbidden=["politics"])
     """
 
-    def __init__(self, allowed: Sequence[str] = (), forbidden: Sequence[str] = (), *,
-                 min_similarity: float = DEFAULT_TOPIC_SIMILARITY, embedder: Embedder | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        allowed: Sequence[str] = (),
+        forbidden: Sequence[str] = (),
+        *,
+        min_similarity: float = DEFAULT_TOPIC_SIMILARITY,
+        embedder: Embedder | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.allowed = _texts(list(allowed) if not isinstance(allowed, str) else allowed, "allowed")
         self.forbidden = _texts(list(forbidden) if not isinstance(forbidden, str) else forbidden, "forbidden")
         if not self.allowed and not self.forbidden:
@@ -201,21 +228,31 @@ class TopicContract(_Semantic):
             return self.ok(skipped="tool_calls")
         allowed, forbidden = self.scores(text)
         best_allowed = max(allowed, default=None)
-        details: dict[str, Any] = {"allowed": dict(zip(self.allowed, allowed, strict=True)),
-                                   "forbidden": dict(zip(self.forbidden, forbidden, strict=True)),
-                                   "min_similarity": self.min_similarity, "embedder": self._embedder_name()}
+        details: dict[str, Any] = {
+            "allowed": dict(zip(self.allowed, allowed, strict=True)),
+            "forbidden": dict(zip(self.forbidden, forbidden, strict=True)),
+            "min_similarity": self.min_similarity,
+            "embedder": self._embedder_name(),
+        }
         if forbidden:
             worst = max(range(len(forbidden)), key=forbidden.__getitem__)
-            if forbidden[worst] >= self.min_similarity and (best_allowed is None
-                                                            or forbidden[worst] > best_allowed):
-                return self.fail(f"the answer is about a forbidden topic: {self.forbidden[worst]!r} "
-                                 f"(similarity {forbidden[worst]:.2f})",
-                                 suggestion=f"Do not discuss {self.forbidden[worst]}.", **details)
+            if forbidden[worst] >= self.min_similarity and (
+                best_allowed is None or forbidden[worst] > best_allowed
+            ):
+                return self.fail(
+                    f"the answer is about a forbidden topic: {self.forbidden[worst]!r} "
+                    f"(similarity {forbidden[worst]:.2f})",
+                    suggestion=f"Do not discuss {self.forbidden[worst]}.",
+                    **details,
+                )
         if best_allowed is not None and best_allowed < self.min_similarity:
             topics = ", ".join(self.allowed)
-            return self.fail(f"the answer is off topic: no allowed topic reaches similarity "
-                             f"{self.min_similarity:.2f} (best {best_allowed:.2f}; allowed: {topics})",
-                             suggestion=f"Keep the answer to these topics: {topics}.", **details)
+            return self.fail(
+                f"the answer is off topic: no allowed topic reaches similarity "
+                f"{self.min_similarity:.2f} (best {best_allowed:.2f}; allowed: {topics})",
+                suggestion=f"Keep the answer to these topics: {topics}.",
+                **details,
+            )
         return self.ok(**details)
 
 
@@ -229,8 +266,9 @@ class RelevanceContract(_Semantic):
     A call with no user message passes, saying so in its details.
     """
 
-    def __init__(self, *, min_similarity: float = DEFAULT_RELEVANCE, embedder: Embedder | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *, min_similarity: float = DEFAULT_RELEVANCE, embedder: Embedder | None = None, **kwargs: Any
+    ) -> None:
         threshold = _bound(min_similarity, "min_similarity")
         if threshold is None:
             raise ContractConfigError("min_similarity must be a number from -1 to 1")
@@ -248,10 +286,16 @@ class RelevanceContract(_Semantic):
             return self.ok(skipped="no user message")
         vectors = self.embedder.embed([question, text])
         score = round(float(cosine(list(vectors[0]), list(vectors[1]))), 4)
-        details: dict[str, Any] = {"similarity": score, "min_similarity": self.min_similarity,
-                                   "embedder": self._embedder_name()}
+        details: dict[str, Any] = {
+            "similarity": score,
+            "min_similarity": self.min_similarity,
+            "embedder": self._embedder_name(),
+        }
         if score < self.min_similarity:
-            return self.fail(f"the answer does not address the question (similarity {score:.2f} < "
-                             f"{self.min_similarity:.2f})",
-                             suggestion="Answer the question that was asked.", **details)
+            return self.fail(
+                f"the answer does not address the question (similarity {score:.2f} < "
+                f"{self.min_similarity:.2f})",
+                suggestion="Answer the question that was asked.",
+                **details,
+            )
         return self.ok(**details)

@@ -84,8 +84,12 @@ class SemanticIndex:
         margins = to_attacks.max(axis=1) - to_benign.max(axis=1)
         best = int(margins.argmax())
         nearest = int(to_attacks[best].argmax())
-        return SemanticMatch(round(float(margins[best]), 4), round(float(to_attacks[best, nearest]), 4),
-                             self.attacks[nearest], best)
+        return SemanticMatch(
+            round(float(margins[best]), 4),
+            round(float(to_attacks[best, nearest]), 4),
+            self.attacks[nearest],
+            best,
+        )
 
 
 _lock = threading.Lock()
@@ -111,11 +115,15 @@ def semantic_index() -> SemanticIndex | str:
             try:
                 model = _load_model()
             except ImportError:
-                _unavailable = ("wordllama is not installed (pip install 'llm-contracts[semantic]'); "
-                                "only the keyword stage ran")
+                _unavailable = (
+                    "wordllama is not installed (pip install 'llm-contracts[semantic]'); "
+                    "only the keyword stage ran"
+                )
             except Exception as exc:  # a broken install must not break the host's calls
-                _unavailable = f"the wordllama model could not be loaded ({type(exc).__name__}: {exc}); " \
-                               "only the keyword stage ran"
+                _unavailable = (
+                    f"the wordllama model could not be loaded ({type(exc).__name__}: {exc}); "
+                    "only the keyword stage ran"
+                )
             else:
                 from ._injection_corpus import corpus
 

@@ -75,7 +75,8 @@ class TemporalContract(Contract):
             if not isinstance(c, Contract):
                 raise ContractConfigError(
                     f"{type(self).__name__} needs Contract objects; argument {i + 1} is "
-                    f"{type(c).__name__} ({c!r})")
+                    f"{type(c).__name__} ({c!r})"
+                )
         kwargs.setdefault("severity", max((c.severity for c in inner), key=lambda s: s.rank))
         kwargs.setdefault("priority", max(c.priority for c in inner))
         super().__init__(name or self._default_name(), **kwargs)
@@ -174,8 +175,11 @@ class AlwaysContract(TemporalContract):
         r = yield self.inner
         if r.is_valid:
             return self.ok(turn=absolute), memo
-        return self.fail(f"{self.inner.name} must hold on every turn; it failed on turn {absolute}: "
-                         f"{r.message}", suggestion=r.auto_fix_suggestion, turn=absolute), memo
+        return self.fail(
+            f"{self.inner.name} must hold on every turn; it failed on turn {absolute}: {r.message}",
+            suggestion=r.auto_fix_suggestion,
+            turn=absolute,
+        ), memo
 
 
 class Invariant(AlwaysContract):
@@ -206,9 +210,11 @@ class NeverContract(TemporalContract):
         r = yield self.inner
         if not r.is_valid:
             return self.ok(turn=absolute), memo
-        return self.fail(f"{self.inner.name} must never hold; it held on turn {absolute}",
-                         suggestion=f"Write an answer for which {self.inner.name} does not hold.",
-                         turn=absolute), memo
+        return self.fail(
+            f"{self.inner.name} must never hold; it held on turn {absolute}",
+            suggestion=f"Write an answer for which {self.inner.name} does not hold.",
+            turn=absolute,
+        ), memo
 
 
 _OPEN, _MET, _MISSED = "open", "met", "missed"
@@ -231,8 +237,9 @@ class EventuallyContract(TemporalContract):
 
     def __init__(self, inner: Contract, within: int, name: str | None = None, **kwargs: Any) -> None:
         if isinstance(within, bool) or not isinstance(within, int) or within < 1:
-            raise ContractConfigError(f"EventuallyContract: within must be an int >= 1 (a number of "
-                                      f"turns); got {within!r}")
+            raise ContractConfigError(
+                f"EventuallyContract: within must be an int >= 1 (a number of turns); got {within!r}"
+            )
         self.inner = inner
         self.within = within
         super().__init__(inner, name=name, **kwargs)
@@ -250,9 +257,13 @@ class EventuallyContract(TemporalContract):
             return self.ok(turn=absolute, status=_MET), _MET
         if turn < self.within:
             return self.ok(turn=absolute, status=_OPEN, turns_left=self.within - turn), memo
-        return self.fail(f"{self.inner.name} did not hold within {self.within} turn(s) "
-                         f"(last chance was turn {absolute}): {r.message}",
-                         suggestion=r.auto_fix_suggestion, turn=absolute, status=_MISSED), _MISSED
+        return self.fail(
+            f"{self.inner.name} did not hold within {self.within} turn(s) "
+            f"(last chance was turn {absolute}): {r.message}",
+            suggestion=r.auto_fix_suggestion,
+            turn=absolute,
+            status=_MISSED,
+        ), _MISSED
 
     def describe(self) -> dict[str, Any]:
         data = super().describe()
@@ -272,8 +283,9 @@ class NextContract(TemporalContract):
         NextContract(RegexContract(r"(?i)nice to meet you"), trigger=asks_name)
     """
 
-    def __init__(self, inner: Contract, trigger: Contract | None = None, name: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, inner: Contract, trigger: Contract | None = None, name: str | None = None, **kwargs: Any
+    ) -> None:
         self.inner = inner
         self.trigger = trigger
         super().__init__(*(inner,) if trigger is None else (inner, trigger), name=name, **kwargs)
@@ -291,15 +303,22 @@ class NextContract(TemporalContract):
             r = yield self.inner
             if r.is_valid:
                 return self.ok(turn=absolute), memo
-            return self.fail(f"{self.inner.name} must hold on the second turn: {r.message}",
-                             suggestion=r.auto_fix_suggestion, turn=absolute), memo
+            return self.fail(
+                f"{self.inner.name} must hold on the second turn: {r.message}",
+                suggestion=r.auto_fix_suggestion,
+                turn=absolute,
+            ), memo
         result = self.ok(turn=absolute)
         if memo is not None and memo == absolute - 1:
             r = yield self.inner
             if not r.is_valid:
-                result = self.fail(f"{self.trigger.name} held on turn {memo}, so {self.inner.name} must "
-                                   f"hold on turn {absolute}: {r.message}",
-                                   suggestion=r.auto_fix_suggestion, turn=absolute, triggered_on=memo)
+                result = self.fail(
+                    f"{self.trigger.name} held on turn {memo}, so {self.inner.name} must "
+                    f"hold on turn {absolute}: {r.message}",
+                    suggestion=r.auto_fix_suggestion,
+                    turn=absolute,
+                    triggered_on=memo,
+                )
         fired = yield self.trigger
         return result, absolute if fired.is_valid else memo
 
@@ -340,9 +359,12 @@ class UntilContract(TemporalContract):
         r = yield self.hold
         if r.is_valid:
             return self.ok(turn=absolute, released=False), memo
-        return self.fail(f"{self.hold.name} must hold until {self.release.name} does; it failed on turn "
-                         f"{absolute}: {r.message}", suggestion=r.auto_fix_suggestion,
-                         turn=absolute), memo
+        return self.fail(
+            f"{self.hold.name} must hold until {self.release.name} does; it failed on turn "
+            f"{absolute}: {r.message}",
+            suggestion=r.auto_fix_suggestion,
+            turn=absolute,
+        ), memo
 
     def describe(self) -> dict[str, Any]:
         data = super().describe()

@@ -63,22 +63,29 @@ _ENDOFPROMPT = "<|endofprompt|>"
 _BUNDLED: dict[str, tuple[str, str, dict[str, int]]] = {
     "o200k_base": (
         "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
-        "|".join([
-            r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-            r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-            r"""\p{N}{1,3}""",
-            r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
-            r"""\s*[\r\n]+""",
-            r"""\s+(?!\S)""",
-            r"""\s+""",
-        ]),
+        "|".join(
+            [
+                r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+                r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+                r"""\p{N}{1,3}""",
+                r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+                r"""\s*[\r\n]+""",
+                r"""\s+(?!\S)""",
+                r"""\s+""",
+            ]
+        ),
         {_ENDOFTEXT: 199999, _ENDOFPROMPT: 200018},
     ),
     "cl100k_base": (
         "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
         r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s""",  # noqa: E501
-        {_ENDOFTEXT: 100257, _FIM_PREFIX: 100258, _FIM_MIDDLE: 100259, _FIM_SUFFIX: 100260,
-         _ENDOFPROMPT: 100276},
+        {
+            _ENDOFTEXT: 100257,
+            _FIM_PREFIX: 100258,
+            _FIM_MIDDLE: 100259,
+            _FIM_SUFFIX: 100260,
+            _ENDOFPROMPT: 100276,
+        },
     ),
 }
 # Encodings that tokenize ordinary text exactly like a bundled one (they differ only in
@@ -106,8 +113,7 @@ class TokenCount:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the count as plain data, for a result's details."""
-        return {"tokens": self.tokens, "exact": self.exact, "encoding": self.encoding,
-                "method": self.method}
+        return {"tokens": self.tokens, "exact": self.exact, "encoding": self.encoding, "method": self.method}
 
 
 # -- the model -> encoding map --------------------------------------------------------
@@ -187,7 +193,8 @@ def load_bpe_ranks(path: str | os.PathLike[str], expected_sha256: str) -> dict[b
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected_sha256:
         raise TokenizerDataError(
-            f"tokenizer file {os.fspath(path)!r} is corrupt: sha256 {actual} != {expected_sha256}")
+            f"tokenizer file {os.fspath(path)!r} is corrupt: sha256 {actual} != {expected_sha256}"
+        )
     ranks: dict[bytes, int] = {}
     for line in data.splitlines():
         if line:
@@ -435,17 +442,23 @@ def count_message_tokens(
     return counter.result(total)
 
 
-def message_tokens(message: Message | Mapping[str, Any], model: str | None = None, *,
-                   encoding: str | None = None) -> int:
+def message_tokens(
+    message: Message | Mapping[str, Any], model: str | None = None, *, encoding: str | None = None
+) -> int:
     """Return one message's share of a prompt's tokens (overhead included, reply priming not)."""
     counter = _Counter(model, encoding)
     role, content, name = _parts(message)
-    return TOKENS_PER_MESSAGE + counter.small(role) + counter(content) + (
-        counter.small(name) + TOKENS_PER_NAME if name else 0)
+    return (
+        TOKENS_PER_MESSAGE
+        + counter.small(role)
+        + counter(content)
+        + (counter.small(name) + TOKENS_PER_NAME if name else 0)
+    )
 
 
-def message_token_bound(messages: Iterable[Message | Mapping[str, Any]] | _Parts, *,
-                        stop_above: int | None = None) -> int:
+def message_token_bound(
+    messages: Iterable[Message | Mapping[str, Any]] | _Parts, *, stop_above: int | None = None
+) -> int:
     """Return an upper bound of a chat prompt's tokens without tokenizing: every token is >= 1 byte.
 
     With ``stop_above``, counting stops once the bound exceeds it (a text never has
@@ -470,8 +483,9 @@ def _as_parts(messages: Iterable[Message | Mapping[str, Any]] | _Parts) -> _Part
     return message_parts(messages)  # type: ignore[arg-type]
 
 
-def truncate_to_tokens(text: str, limit: int, model: str | None = None, *,
-                       encoding: str | None = None, keep: str = "head") -> str:
+def truncate_to_tokens(
+    text: str, limit: int, model: str | None = None, *, encoding: str | None = None, keep: str = "head"
+) -> str:
     """Return the longest head (or tail) of ``text`` that counts at most ``limit`` tokens."""
     if limit <= 0:
         return ""
@@ -492,7 +506,7 @@ def truncate_to_tokens(text: str, limit: int, model: str | None = None, *,
     n = len(text)
     while n > 0:
         n = min(n - 1, int(n * limit / max(estimate_tokens(text[:n] if keep == "head" else text[-n:]), 1)))
-        out = text[:n] if keep == "head" else text[len(text) - n:]
+        out = text[:n] if keep == "head" else text[len(text) - n :]
         if estimate_tokens(out) <= limit:
             return out
     return ""

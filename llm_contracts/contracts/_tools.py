@@ -85,5 +85,9 @@ class ToolCallContract(Contract):
             suggestion = f"Call only the declared tools ({', '.join(sorted(tools)) or 'none'})."
         else:
             suggestion = "Call the tools with arguments that match their parameters schemas."
-        return self.fail("invalid tool call: " + "; ".join(shown), suggestion=suggestion,
-                         errors=shown, unknown_tools=unknown)
+        return self.fail(
+            "invalid tool call: " + "; ".join(shown),
+            suggestion=suggestion,
+            errors=shown,
+            unknown_tools=unknown,
+        )

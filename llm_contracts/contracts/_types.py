@@ -260,8 +260,13 @@ class LLMRequest:
         params: Mapping[str, Any] | None = None,
     ) -> LLMRequest:
         """Return a copy of this request with the edits made (see :class:`RequestEdit`)."""
-        edit = RequestEdit(frozenset(drop), dict(texts or {}), rewrite,
-                           None if roles is None else frozenset(roles), dict(params or {}))
+        edit = RequestEdit(
+            frozenset(drop),
+            dict(texts or {}),
+            rewrite,
+            None if roles is None else frozenset(roles),
+            dict(params or {}),
+        )
         return (self.view or PLAIN_VIEW).apply(self, edit)
 
 
@@ -317,8 +322,15 @@ class PlainRequestView:
                 name = name if isinstance(name, str) else None
                 messages.append(Message(str(m.get("role", "")), m["content"], name))
         params = {k: body[k] for k in _COMMON_PARAMS if k in body}
-        return LLMRequest(model=str(body.get("model", "")), messages=messages, params=params,
-                          provider=self.provider, endpoint=self.endpoint, body=dict(body), view=self)
+        return LLMRequest(
+            model=str(body.get("model", "")),
+            messages=messages,
+            params=params,
+            provider=self.provider,
+            endpoint=self.endpoint,
+            body=dict(body),
+            view=self,
+        )
 
     def apply(self, request: LLMRequest, edit: RequestEdit) -> LLMRequest:
         messages = []

@@ -107,13 +107,21 @@ class Conflict:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the conflict as plain data."""
-        return {"kind": self.kind, "contracts": list(self.contracts), "action": self.action,
-                "winner": self.winner, "reason": self.reason}
+        return {
+            "kind": self.kind,
+            "contracts": list(self.contracts),
+            "action": self.action,
+            "winner": self.winner,
+            "reason": self.reason,
+        }
 
     def __str__(self) -> str:
         names = " vs ".join(self.contracts)
-        outcome = {"merge": f"merged into {self.winner}", "override": f"{self.winner} wins",
-                   "skip": "both kept"}.get(self.action, self.action)
+        outcome = {
+            "merge": f"merged into {self.winner}",
+            "override": f"{self.winner} wins",
+            "skip": "both kept",
+        }.get(self.action, self.action)
         return f"{self.kind}: {names} ({outcome}): {self.reason}"
 
 
@@ -132,8 +140,7 @@ class Resolution:
 
     def report(self) -> str:
         """Return what was resolved and why, for people."""
-        head = (f"{len(self.contracts)} of {self.given} contract(s) kept; "
-                f"{len(self.conflicts)} conflict(s)")
+        head = f"{len(self.contracts)} of {self.given} contract(s) kept; {len(self.conflicts)} conflict(s)"
         if not self.conflicts:
             return head + "."
         return head + ":\n" + "\n".join(f"- {c}" for c in self.conflicts)
@@ -143,8 +150,10 @@ class Resolution:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the resolution as plain data."""
-        return {"contracts": [c.name for c in self.contracts],
-                "conflicts": [c.to_dict() for c in self.conflicts]}
+        return {
+            "contracts": [c.name for c in self.contracts],
+            "conflicts": [c.to_dict() for c in self.conflicts],
+        }
 
 
 class ContractConflictError(ContractConfigError):
@@ -301,8 +310,14 @@ def _tight(lo: tuple[int | None, ...], hi: tuple[int | None, ...]) -> tuple[int 
 
 
 def _same_settings(a: Contract, b: Contract) -> bool:
-    return (type(a) is type(b) and a.category is b.category and a.severity is b.severity
-            and a.enforcement is b.enforcement and a.auto_fix == b.auto_fix and a.fail_open == b.fail_open)
+    return (
+        type(a) is type(b)
+        and a.category is b.category
+        and a.severity is b.severity
+        and a.enforcement is b.enforcement
+        and a.auto_fix == b.auto_fix
+        and a.fail_open == b.fail_open
+    )
 
 
 def _merged_name(a: Contract, b: Contract) -> str:
@@ -310,9 +325,16 @@ def _merged_name(a: Contract, b: Contract) -> str:
 
 
 def _common(a: Contract, b: Contract) -> dict[str, Any]:
-    return {"name": _merged_name(a, b), "description": a.description, "category": a.category,
-            "severity": a.severity, "priority": max(a.priority, b.priority), "enforcement": a.enforcement,
-            "auto_fix": a.auto_fix, "fail_open": a.fail_open}
+    return {
+        "name": _merged_name(a, b),
+        "description": a.description,
+        "category": a.category,
+        "severity": a.severity,
+        "priority": max(a.priority, b.priority),
+        "enforcement": a.enforcement,
+        "auto_fix": a.auto_fix,
+        "fail_open": a.fail_open,
+    }
 
 
 def _merge_bounds(a: Contract, b: Contract) -> Contract | None:
@@ -325,8 +347,12 @@ def _merge_bounds(a: Contract, b: Contract) -> Contract | None:
         min_chars, max_chars = _tight((a.min_chars, b.min_chars), (a.max_chars, b.max_chars))
         min_words, max_words = _tight((a.min_words, b.min_words), (a.max_words, b.max_words))
         return LengthContract(min_chars, max_chars, min_words, max_words, **_common(a, b))
-    if (isinstance(a, PromptLengthContract) and isinstance(b, PromptLengthContract)
-            and a.model == b.model and a.keep == b.keep):
+    if (
+        isinstance(a, PromptLengthContract)
+        and isinstance(b, PromptLengthContract)
+        and a.model == b.model
+        and a.keep == b.keep
+    ):
         _, max_tokens = _tight((), (a.max_tokens, b.max_tokens))
         _, max_chars = _tight((), (a.max_chars, b.max_chars))
         return PromptLengthContract(max_tokens, max_chars, model=a.model, keep=a.keep, **_common(a, b))
@@ -336,13 +362,13 @@ def _merge_bounds(a: Contract, b: Contract) -> Contract | None:
 # -- formats ---------------------------------------------------------------------------------------
 
 _PROBES: dict[str, tuple[str, ...]] = {
-    "object": ('{}', '{"a": 1}', '{"answer": "yes"}', '{\n  "a": "b"\n}'),
-    "array": ('[]', '[1, 2]', '["a", "b"]', '[{"a": 1}]'),
+    "object": ("{}", '{"a": 1}', '{"answer": "yes"}', '{\n  "a": "b"\n}'),
+    "array": ("[]", "[1, 2]", '["a", "b"]', '[{"a": 1}]'),
     "string": ('"x"', '"some text"'),
-    "number": ('1', '-2.5', '0'),
-    "integer": ('1', '0', '-3'),
-    "boolean": ('true', 'false'),
-    "null": ('null',),
+    "number": ("1", "-2.5", "0"),
+    "integer": ("1", "0", "-3"),
+    "boolean": ("true", "false"),
+    "null": ("null",),
 }
 
 
@@ -396,12 +422,16 @@ def _format_clash(a: Contract, b: Contract) -> str | None:
         # by the fields the schema names): probing generic documents proves nothing.
         return None
     if regex_c.must_match and not hits:
-        return (f"{json_c.name} requires a JSON answer but {regex_c.name} requires a match of "
-                f"/{regex_c.regex.pattern}/, which no JSON answer such as {probes[0]} or "
-                f"{probes[min(1, len(probes) - 1)]} matches")
+        return (
+            f"{json_c.name} requires a JSON answer but {regex_c.name} requires a match of "
+            f"/{regex_c.regex.pattern}/, which no JSON answer such as {probes[0]} or "
+            f"{probes[min(1, len(probes) - 1)]} matches"
+        )
     if not regex_c.must_match and len(hits) == len(probes):
-        return (f"{json_c.name} requires a JSON answer but {regex_c.name} forbids "
-                f"/{regex_c.regex.pattern}/, which every JSON answer contains")
+        return (
+            f"{json_c.name} requires a JSON answer but {regex_c.name} forbids "
+            f"/{regex_c.regex.pattern}/, which every JSON answer contains"
+        )
     return None
 
 
@@ -423,8 +453,10 @@ def _schema_clash(a: Contract, b: Contract) -> str | None:
         return None
     if _schemas(a) & _schemas(b):
         return None
-    return (f"{a.name} and {b.name} require different schemas for the same answer; the model "
-            f"can be told only one of them")
+    return (
+        f"{a.name} and {b.name} require different schemas for the same answer; the model "
+        f"can be told only one of them"
+    )
 
 
 # -- the resolver ----------------------------------------------------------------------------------
@@ -442,20 +474,23 @@ def _settings(c: Contract) -> str:
     return f"{c.severity.value}/{c.enforcement.value}, priority {c.priority}"
 
 
-def _relation(kept: Contract, new: Contract, kept_key: Hashable | None,
-              new_key: Hashable | None) -> tuple[str, str] | None:
+def _relation(
+    kept: Contract, new: Contract, kept_key: Hashable | None, new_key: Hashable | None
+) -> tuple[str, str] | None:
     """Return ``(kind, reason)`` when ``new`` conflicts with ``kept``, else None."""
     if kept is new or (kept_key is not None and kept_key == new_key):
         if kept is new:
             return "duplicate", f"the same contract object was registered twice ({_settings(new)})"
         if (kept.severity, kept.enforcement) == (new.severity, new.enforcement):
-            return "duplicate", (f"the same check was registered twice ({_settings(kept)} and "
-                                 f"{_settings(new)})")
-        return "duplicate", (f"the same check was registered at different severities: {kept.name} "
-                             f"({_settings(kept)}) and {new.name} ({_settings(new)})")
+            return "duplicate", (
+                f"the same check was registered twice ({_settings(kept)} and {_settings(new)})"
+            )
+        return "duplicate", (
+            f"the same check was registered at different severities: {kept.name} "
+            f"({_settings(kept)}) and {new.name} ({_settings(new)})"
+        )
     if kept_key is not None and new_key is not None and kept_key == _negate(new_key):
-        return "contradiction", (f"{kept.name} requires what {new.name} forbids: no answer can "
-                                 f"satisfy both")
+        return "contradiction", (f"{kept.name} requires what {new.name} forbids: no answer can satisfy both")
     why = _format_clash(kept, new)
     if why is not None:
         return "format", why
@@ -507,23 +542,47 @@ def resolve(contracts: Sequence[Contract], *, strict: bool = False) -> Resolutio
                 placed = True
                 break
             if old.priority > new.priority:
-                conflicts.append(Conflict(kind, names, "override", old.name,
-                                          f"{reason}; {old.name} has the higher priority "
-                                          f"({old.priority} > {new.priority}), {new.name} is dropped"))
+                conflicts.append(
+                    Conflict(
+                        kind,
+                        names,
+                        "override",
+                        old.name,
+                        f"{reason}; {old.name} has the higher priority "
+                        f"({old.priority} > {new.priority}), {new.name} is dropped",
+                    )
+                )
                 placed = True
                 break
             if kind == "duplicate":
                 merged = _stricter(old, new)
-                detail = ("" if (old.severity, old.enforcement) == (merged.severity, merged.enforcement)
-                          else f"; kept one at {merged.severity.value}/{merged.enforcement.value}")
-                conflicts.append(Conflict(kind, names, "merge", merged.name,
-                                          f"{reason}; equal priorities, merged into one{detail}"))
+                detail = (
+                    ""
+                    if (old.severity, old.enforcement) == (merged.severity, merged.enforcement)
+                    else f"; kept one at {merged.severity.value}/{merged.enforcement.value}"
+                )
+                conflicts.append(
+                    Conflict(
+                        kind,
+                        names,
+                        "merge",
+                        merged.name,
+                        f"{reason}; equal priorities, merged into one{detail}",
+                    )
+                )
                 kept[i] = merged
                 placed = True
                 break
-            conflicts.append(Conflict(kind, names, "skip", None,
-                                      f"{reason}; equal priorities ({old.priority}), so both are kept: "
-                                      f"set a higher priority on the one that should win"))
+            conflicts.append(
+                Conflict(
+                    kind,
+                    names,
+                    "skip",
+                    None,
+                    f"{reason}; equal priorities ({old.priority}), so both are kept: "
+                    f"set a higher priority on the one that should win",
+                )
+            )
         if not placed:
             kept.append(new)
             keys.append(new_key)

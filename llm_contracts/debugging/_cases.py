@@ -48,12 +48,14 @@ class Case:
 def _request(value: Any, where: str) -> LLMRequest:
     if isinstance(value, str):
         return LLMRequest(model="", messages=[Message("user", value)])
-    if isinstance(value, list) and all(isinstance(m, Mapping) and isinstance(m.get("content"), str)
-                                       for m in value):
+    if isinstance(value, list) and all(
+        isinstance(m, Mapping) and isinstance(m.get("content"), str) for m in value
+    ):
         messages = [Message(str(m.get("role", "user")), m["content"]) for m in value]
         return LLMRequest(model="", messages=messages)
-    raise ContractConfigError(f"{where}: \"input\" must be a string or a list of "
-                              "{\"role\": ..., \"content\": \"...\"} messages")
+    raise ContractConfigError(
+        f'{where}: "input" must be a string or a list of {{"role": ..., "content": "..."}} messages'
+    )
 
 
 def as_case(value: Any, *, where: str = "case", text_is: Category = Category.OUTPUT) -> Case:
@@ -71,21 +73,27 @@ def as_case(value: Any, *, where: str = "case", text_is: Category = Category.OUT
     if isinstance(value, Mapping):
         unknown = set(value) - {"input", "output", "context", "label"}
         if unknown:
-            raise ContractConfigError(f"{where}: unknown key {sorted(unknown)[0]!r} (a case has input, "
-                                      "output, context and label)")
+            raise ContractConfigError(
+                f"{where}: unknown key {sorted(unknown)[0]!r} (a case has input, output, context and label)"
+            )
         if "input" not in value and "output" not in value:
-            raise ContractConfigError(f"{where}: a case needs \"input\" or \"output\"")
+            raise ContractConfigError(f'{where}: a case needs "input" or "output"')
         output = value.get("output")
         if output is not None and not isinstance(output, str):
-            raise ContractConfigError(f"{where}: \"output\" must be a string")
+            raise ContractConfigError(f'{where}: "output" must be a string')
         context = value.get("context") or {}
         if not isinstance(context, Mapping):
-            raise ContractConfigError(f"{where}: \"context\" must be an object")
+            raise ContractConfigError(f'{where}: "context" must be an object')
         request = _request(value["input"], where) if value.get("input") is not None else None
-        return Case(request=request, response=LLMResponse(text=output) if output is not None else None,
-                    metadata=dict(context), label=str(value.get("label") or ""))
-    raise ContractConfigError(f"{where}: a case is a string or an object with input/output; "
-                              f"got {type(value).__name__}")
+        return Case(
+            request=request,
+            response=LLMResponse(text=output) if output is not None else None,
+            metadata=dict(context),
+            label=str(value.get("label") or ""),
+        )
+    raise ContractConfigError(
+        f"{where}: a case is a string or an object with input/output; got {type(value).__name__}"
+    )
 
 
 def as_cases(values: Iterable[Any], text_is: Category = Category.OUTPUT) -> list[Case]:
@@ -102,8 +110,9 @@ def load_cases(path: str | Path) -> list[Case]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ContractConfigError(f"{path}: cannot read the file: {getattr(exc, 'strerror', None) or exc}") \
-            from None
+        raise ContractConfigError(
+            f"{path}: cannot read the file: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
     cases = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():

@@ -115,21 +115,42 @@ class DebugReport:
     contract: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"contract": self.contract, "traces": self.traces, "outcomes": self.outcomes,
-                "contracts": self.contracts}
+        return {
+            "contract": self.contract,
+            "traces": self.traces,
+            "outcomes": self.outcomes,
+            "contracts": self.contracts,
+        }
 
     def __str__(self) -> str:
         head = ("contract", "runs", "failed", "errors", "fail %", "p50 ms", "p95 ms", "max ms")
-        rows = [(name, str(c["runs"]), str(c["failures"]), str(c["errors"]), f"{c['failure_rate'] * 100:.1f}",
-                 f"{c['p50_ms']:.3f}", f"{c['p95_ms']:.3f}", f"{c['max_ms']:.3f}")
-                for name, c in self.contracts.items()]
+        rows = [
+            (
+                name,
+                str(c["runs"]),
+                str(c["failures"]),
+                str(c["errors"]),
+                f"{c['failure_rate'] * 100:.1f}",
+                f"{c['p50_ms']:.3f}",
+                f"{c['p95_ms']:.3f}",
+                f"{c['max_ms']:.3f}",
+            )
+            for name, c in self.contracts.items()
+        ]
         widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-        lines = [f"{self.traces} traces: " + ", ".join(f"{n} {k}" for k, n in sorted(self.outcomes.items())),
-                 "  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths,
-                                                                                             strict=True)))]
-        lines += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths,
-                                                                                              strict=True)))
-                  for row in rows]
+        lines = [
+            f"{self.traces} traces: " + ", ".join(f"{n} {k}" for k, n in sorted(self.outcomes.items())),
+            "  ".join(
+                h.ljust(w) if i == 0 else h.rjust(w)
+                for i, (h, w) in enumerate(zip(head, widths, strict=True))
+            ),
+        ]
+        lines += [
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+            for row in rows
+        ]
         for name, c in self.contracts.items():
             for message, count in c["top_failures"]:
                 lines.append(f"  {name}: {count}x {message}")
@@ -155,19 +176,28 @@ class ContractDebugger:
 
     # -- breakpoints ---------------------------------------------------------------------------
 
-    def set_breakpoint(self, contract_name: str, condition: Callable[[BreakpointHit], bool] | None = None, *,
-                       action: Callable[[BreakpointHit], Any] | None = None) -> LocalBreakpoint:
+    def set_breakpoint(
+        self,
+        contract_name: str,
+        condition: Callable[[BreakpointHit], bool] | None = None,
+        *,
+        action: Callable[[BreakpointHit], Any] | None = None,
+    ) -> LocalBreakpoint:
         """Stop on ``contract_name``'s verdicts that meet ``condition`` (default: a failure); return it."""
         if isinstance(contract_name, Contract):
             contract_name = contract_name.name
         if not isinstance(contract_name, str) or not contract_name:
             raise ContractConfigError(f"set_breakpoint needs a contract name; got {contract_name!r}")
         if condition is not None and not callable(condition):
-            raise ContractConfigError(f"the condition of the breakpoint on {contract_name!r} must be "
-                                      f"callable; got {type(condition).__name__}")
+            raise ContractConfigError(
+                f"the condition of the breakpoint on {contract_name!r} must be "
+                f"callable; got {type(condition).__name__}"
+            )
         if action is not None and not callable(action):
-            raise ContractConfigError(f"the action of the breakpoint on {contract_name!r} must be callable; "
-                                      f"got {type(action).__name__}")
+            raise ContractConfigError(
+                f"the action of the breakpoint on {contract_name!r} must be callable; "
+                f"got {type(action).__name__}"
+            )
         bp = LocalBreakpoint(contract_name, condition, action)
         self.breakpoints.append(bp)
         return bp
@@ -222,8 +252,9 @@ class ContractDebugger:
         """Keep the trace of every contracted call ``client`` makes from now on; return the client."""
         add = getattr(client, "add_report_listener", None)
         if add is None:
-            raise ContractConfigError(f"attach() needs a contracted client (ContractOpenAI ...); "
-                                      f"got {type(client).__name__}")
+            raise ContractConfigError(
+                f"attach() needs a contracted client (ContractOpenAI ...); got {type(client).__name__}"
+            )
         add(self.record)
         return client
 
@@ -240,8 +271,9 @@ class ContractDebugger:
         """
         contracts = [contract] if isinstance(contract, Contract) else list(contract)
         if not contracts or not all(isinstance(c, Contract) for c in contracts):
-            raise ContractConfigError("debug_validation needs a contract, a list of contracts or a "
-                                      "ContractSet")
+            raise ContractConfigError(
+                "debug_validation needs a contract, a list of contracts or a ContractSet"
+            )
         only_input = all(c.category is Category.INPUT for c in contracts)
         case = as_case(content, where="content", text_is=Category.INPUT if only_input else Category.OUTPUT)
         engine = ContractEngine(breaker=CircuitBreaker(failure_threshold=2**31), conflicts="ignore")
@@ -249,9 +281,22 @@ class ContractDebugger:
         started = time.time_ns()
         clock = 0.0
         request = case.request
-        steps = [TraceStep("request", "local", 0.0, 0.0, {
-            "messages": [{"role": m.role, "content": redact_excerpt(m.content)} for m in request.messages]
-            if request is not None else None, "context": scrub(case.metadata)})]
+        steps = [
+            TraceStep(
+                "request",
+                "local",
+                0.0,
+                0.0,
+                {
+                    "messages": [
+                        {"role": m.role, "content": redact_excerpt(m.content)} for m in request.messages
+                    ]
+                    if request is not None
+                    else None,
+                    "context": scrub(case.metadata),
+                },
+            )
+        ]
         results: list[tuple[Contract, ValidationResult]] = []
 
         def run(c: Contract, kind: str, value: Any, parent: str | None) -> None:
@@ -275,25 +320,49 @@ class ContractDebugger:
             if request is not None:
                 run(c, "input_contract", request, None)
         if outputs and case.response is not None:
-            steps.append(TraceStep("model_call", "local", clock, 0.0, {
-                "attempt": 0, "output": redact_excerpt(case.response.text, 10_000), "local": True}))
+            steps.append(
+                TraceStep(
+                    "model_call",
+                    "local",
+                    clock,
+                    0.0,
+                    {"attempt": 0, "output": redact_excerpt(case.response.text, 10_000), "local": True},
+                )
+            )
             for c in outputs:
                 run(c, "output_contract", case.response, None)
         ran = {c.name for c, _ in results}
         skipped = [c.name for c in contracts if c.name not in ran]
         outcome = _outcome(results)
-        steps.append(TraceStep("outcome", outcome, clock, 0.0, {
-            "outcome": outcome, "violations": [r.contract_name for _, r in results if not r.is_valid],
-            "validation_latency_ms": round(clock, 3),
-            "not_judged": skipped}))
-        trace = Trace(uuid.uuid4().hex, None, datetime.fromtimestamp(started / 1e9, UTC).isoformat(), outcome,
-                      "local", steps)
+        steps.append(
+            TraceStep(
+                "outcome",
+                outcome,
+                clock,
+                0.0,
+                {
+                    "outcome": outcome,
+                    "violations": [r.contract_name for _, r in results if not r.is_valid],
+                    "validation_latency_ms": round(clock, 3),
+                    "not_judged": skipped,
+                },
+            )
+        )
+        trace = Trace(
+            uuid.uuid4().hex,
+            None,
+            datetime.fromtimestamp(started / 1e9, UTC).isoformat(),
+            outcome,
+            "local",
+            steps,
+        )
         return self.record(trace)
 
     # -- the summary ---------------------------------------------------------------------------
 
-    def generate_debug_report(self,
-                              contract: str | Contract | Iterable[Contract] | None = None) -> DebugReport:
+    def generate_debug_report(
+        self, contract: str | Contract | Iterable[Contract] | None = None
+    ) -> DebugReport:
         """Summarise failures and latencies per contract in the kept traces (``contract``'s only)."""
         names: list[str] | None = None
         label = None
@@ -313,11 +382,20 @@ class ContractDebugger:
             for step in trace.steps:
                 if step.kind not in _VERDICT_KINDS or "part_of" in step.data:
                     continue
-                if names is not None and not any(step.name == n or step.name.startswith(n + ".")
-                                                 for n in names):
+                if names is not None and not any(
+                    step.name == n or step.name.startswith(n + ".") for n in names
+                ):
                     continue
-                entry = per.setdefault(step.name, {"latencies": [], "failures": 0, "errors": 0,
-                                                   "messages": Counter(), "last_failure": None})
+                entry = per.setdefault(
+                    step.name,
+                    {
+                        "latencies": [],
+                        "failures": 0,
+                        "errors": 0,
+                        "messages": Counter(),
+                        "last_failure": None,
+                    },
+                )
                 entry["latencies"].append(step.duration_ms)
                 if step.data.get("error"):
                     entry["errors"] += 1
@@ -329,11 +407,16 @@ class ContractDebugger:
         for name, e in per.items():
             runs = len(e["latencies"])
             contracts[name] = {
-                "runs": runs, "failures": e["failures"], "errors": e["errors"],
+                "runs": runs,
+                "failures": e["failures"],
+                "errors": e["errors"],
                 "failure_rate": e["failures"] / runs if runs else 0.0,
-                "p50_ms": percentile(e["latencies"], 50), "p95_ms": percentile(e["latencies"], 95),
+                "p50_ms": percentile(e["latencies"], 50),
+                "p95_ms": percentile(e["latencies"], 95),
                 "max_ms": max(e["latencies"], default=0.0),
-                "top_failures": e["messages"].most_common(3), "last_failure_trace": e["last_failure"]}
+                "top_failures": e["messages"].most_common(3),
+                "last_failure_trace": e["last_failure"],
+            }
         return DebugReport(len(traces), dict(outcomes), contracts, label)
 
 

@@ -40,8 +40,14 @@ from ._cases import Case, as_cases
 if TYPE_CHECKING:
     from ..enforcement._report import ContractReport
 
-__all__ = ["CallProfile", "ContractProfile", "ContractProfiler", "ProfileReport", "Recommendation",
-           "percentile"]
+__all__ = [
+    "CallProfile",
+    "ContractProfile",
+    "ContractProfiler",
+    "ProfileReport",
+    "Recommendation",
+    "percentile",
+]
 
 # A first call this many times slower than the rest (and at least _SETUP_MS slower) sets up.
 _SETUP_FACTOR = 10.0
@@ -78,8 +84,12 @@ class Recommendation:
     value: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"contract": self.contract, "kind": self.kind, "message": self.message,
-                "value": round(self.value, 4)}
+        return {
+            "contract": self.contract,
+            "kind": self.kind,
+            "message": self.message,
+            "value": round(self.value, 4),
+        }
 
 
 @dataclass(slots=True)
@@ -111,17 +121,28 @@ class ContractProfile:
         def r(v: float | None) -> float | None:
             return None if v is None else round(v, 4)
 
-        return {"contract": self.contract, "check": self.check, "category": self.category,
-                "calls": self.calls, "p50_ms": r(self.p50_ms), "p95_ms": r(self.p95_ms),
-                "p99_ms": r(self.p99_ms), "mean_ms": r(self.mean_ms), "max_ms": r(self.max_ms),
-                "first_call_ms": r(self.first_call_ms), "cold_p50_ms": r(self.cold_p50_ms),
-                "violations": self.violations, "errors": self.errors,
-                "alloc_kb_per_call": r(self.alloc_kb_per_call), "kept_kb_per_call": r(self.kept_kb_per_call),
-                "largest_input_chars": self.largest_input_chars,
-                "growth": {k: round(v, 4) for k, v in self.growth.items()} if self.growth else None,
-                "stream": {k: round(v, 4) for k, v in self.stream.items()} if self.stream else None,
-                "skipped_inputs": self.skipped_inputs,
-                "recommendations": [x.to_dict() for x in self.recommendations]}
+        return {
+            "contract": self.contract,
+            "check": self.check,
+            "category": self.category,
+            "calls": self.calls,
+            "p50_ms": r(self.p50_ms),
+            "p95_ms": r(self.p95_ms),
+            "p99_ms": r(self.p99_ms),
+            "mean_ms": r(self.mean_ms),
+            "max_ms": r(self.max_ms),
+            "first_call_ms": r(self.first_call_ms),
+            "cold_p50_ms": r(self.cold_p50_ms),
+            "violations": self.violations,
+            "errors": self.errors,
+            "alloc_kb_per_call": r(self.alloc_kb_per_call),
+            "kept_kb_per_call": r(self.kept_kb_per_call),
+            "largest_input_chars": self.largest_input_chars,
+            "growth": {k: round(v, 4) for k, v in self.growth.items()} if self.growth else None,
+            "stream": {k: round(v, 4) for k, v in self.stream.items()} if self.stream else None,
+            "skipped_inputs": self.skipped_inputs,
+            "recommendations": [x.to_dict() for x in self.recommendations],
+        }
 
 
 @dataclass(slots=True)
@@ -146,26 +167,65 @@ class ProfileReport:
         raise KeyError(contract)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "inputs": self.inputs, "runs": self.runs,
-                "total_p50_ms": round(self.total_p50_ms, 4), "total_p95_ms": round(self.total_p95_ms, 4),
-                "profiles": [p.to_dict() for p in self.profiles],
-                "recommendations": [r.to_dict() for r in self.recommendations]}
+        return {
+            "name": self.name,
+            "inputs": self.inputs,
+            "runs": self.runs,
+            "total_p50_ms": round(self.total_p50_ms, 4),
+            "total_p95_ms": round(self.total_p95_ms, 4),
+            "profiles": [p.to_dict() for p in self.profiles],
+            "recommendations": [r.to_dict() for r in self.recommendations],
+        }
 
     def table(self) -> str:
         """Return the profiles as a text table, recommendations below it."""
-        head = ("contract", "check", "calls", "p50 ms", "p95 ms", "p99 ms", "new text p50", "first ms",
-                "alloc KB", "fails")
-        rows = [(p.contract, p.check, str(p.calls), f"{p.p50_ms:.3f}", f"{p.p95_ms:.3f}", f"{p.p99_ms:.3f}",
-                 f"{p.cold_p50_ms:.3f}", f"{p.first_call_ms:.3f}",
-                 "-" if p.alloc_kb_per_call is None else f"{p.alloc_kb_per_call:.1f}",
-                 str(p.violations + p.errors)) for p in self.profiles]
-        rows.append((f"all {len(self.profiles)}", "per input", str(self.inputs * self.runs),
-                     f"{self.total_p50_ms:.3f}", f"{self.total_p95_ms:.3f}", "", "", "", "", ""))
+        head = (
+            "contract",
+            "check",
+            "calls",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "new text p50",
+            "first ms",
+            "alloc KB",
+            "fails",
+        )
+        rows = [
+            (
+                p.contract,
+                p.check,
+                str(p.calls),
+                f"{p.p50_ms:.3f}",
+                f"{p.p95_ms:.3f}",
+                f"{p.p99_ms:.3f}",
+                f"{p.cold_p50_ms:.3f}",
+                f"{p.first_call_ms:.3f}",
+                "-" if p.alloc_kb_per_call is None else f"{p.alloc_kb_per_call:.1f}",
+                str(p.violations + p.errors),
+            )
+            for p in self.profiles
+        ]
+        rows.append(
+            (
+                f"all {len(self.profiles)}",
+                "per input",
+                str(self.inputs * self.runs),
+                f"{self.total_p50_ms:.3f}",
+                f"{self.total_p95_ms:.3f}",
+                "",
+                "",
+                "",
+                "",
+                "",
+            )
+        )
         widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
 
         def line(row: Sequence[str]) -> str:
-            return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths,
-                                                                                               strict=True)))
+            return "  ".join(
+                c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
 
         out = [line(head), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
         recs = self.recommendations
@@ -188,11 +248,15 @@ class CallProfile:
     contracts: dict[str, dict[str, float]]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"calls": self.calls, "validation_p50_ms": round(self.validation_p50_ms, 4),
-                "validation_p95_ms": round(self.validation_p95_ms, 4),
-                "model_p50_ms": round(self.model_p50_ms, 4), "model_p95_ms": round(self.model_p95_ms, 4),
-                "overhead_ratio": None if self.overhead_ratio is None else round(self.overhead_ratio, 6),
-                "contracts": self.contracts}
+        return {
+            "calls": self.calls,
+            "validation_p50_ms": round(self.validation_p50_ms, 4),
+            "validation_p95_ms": round(self.validation_p95_ms, 4),
+            "model_p50_ms": round(self.model_p50_ms, 4),
+            "model_p95_ms": round(self.model_p95_ms, 4),
+            "overhead_ratio": None if self.overhead_ratio is None else round(self.overhead_ratio, 6),
+            "contracts": self.contracts,
+        }
 
 
 def _ms(seconds: float) -> float:
@@ -213,8 +277,14 @@ class ContractProfiler:
         chunk_chars: the chunk size of the simulated stream for streaming checks.
     """
 
-    def __init__(self, *, runs: int = 10, memory: bool = True, budget_ms: float | None = 1.0,
-                 chunk_chars: int = _STREAM_CHUNK) -> None:
+    def __init__(
+        self,
+        *,
+        runs: int = 10,
+        memory: bool = True,
+        budget_ms: float | None = 1.0,
+        chunk_chars: int = _STREAM_CHUNK,
+    ) -> None:
         if not isinstance(runs, int) or runs < 1:
             raise ContractConfigError(f"runs must be a whole number >= 1; got {runs!r}")
         if chunk_chars < 1:
@@ -239,8 +309,9 @@ class ContractProfiler:
         cases = as_cases(inputs, contract.category)
         return self._profile(contract, cases, self._engine())[0]
 
-    def profile_contracts(self, contracts: Iterable[Contract], inputs: Iterable[Any], *,
-                          name: str | None = None) -> ProfileReport:
+    def profile_contracts(
+        self, contracts: Iterable[Contract], inputs: Iterable[Any], *, name: str | None = None
+    ) -> ProfileReport:
         """Return the profiles of ``contracts`` (a list or an LLMCL ``ContractSet``) on the same inputs."""
         members = list(contracts)
         if not members:
@@ -259,25 +330,52 @@ class ContractProfiler:
             if times:
                 per_input.append(times)
         totals = [sum(column) for column in zip(*per_input, strict=False)] if per_input else []
-        return ProfileReport(profiles, len(values), self.runs, percentile(totals, 50), percentile(totals, 95),
-                             name=name or getattr(contracts, "name", None))
+        return ProfileReport(
+            profiles,
+            len(values),
+            self.runs,
+            percentile(totals, 50),
+            percentile(totals, 95),
+            name=name or getattr(contracts, "name", None),
+        )
 
-    def profile_source(self, source: str, inputs: Iterable[Any], *, contract: str | None = None,
-                       path: str | None = None, registry: Any = None) -> ProfileReport:
+    def profile_source(
+        self,
+        source: str,
+        inputs: Iterable[Any],
+        *,
+        contract: str | None = None,
+        path: str | None = None,
+        registry: Any = None,
+    ) -> ProfileReport:
         """Compile LLMCL ``source``, load one contract (the last by default) and profile its clauses."""
         from ..llmcl import load_source
 
         contract_set = load_source(source, path=path, contract=contract, registry=registry)
         return self.profile_contracts(contract_set, inputs, name=contract_set.name)
 
-    def _profile(self, contract: Contract, cases: list[Case],
-                 engine: ContractEngine) -> tuple[ContractProfile, list[float]]:
+    def _profile(
+        self, contract: Contract, cases: list[Case], engine: ContractEngine
+    ) -> tuple[ContractProfile, list[float]]:
         usable = [c for c in cases if c.value_for(contract) is not None]
         skipped = len(cases) - len(usable)
         side = "input" if contract.category is Category.INPUT else "output"
         if not usable:
-            profile = ContractProfile(contract.name, type(contract).__name__, side, 0, 0.0, 0.0, 0.0, 0.0,
-                                      0.0, 0.0, 0, 0, skipped_inputs=skipped)
+            profile = ContractProfile(
+                contract.name,
+                type(contract).__name__,
+                side,
+                0,
+                0.0,
+                0.0,
+                0.0,
+                0.0,
+                0.0,
+                0.0,
+                0,
+                0,
+                skipped_inputs=skipped,
+            )
             return profile, []
         results: list[ValidationResult] = []
         times: list[float] = []
@@ -293,12 +391,24 @@ class ContractProfiler:
         violations = sum(1 for r in results if not r.is_valid and not r.error)
         # The first pass sees every text for the first time, as real traffic does: contracts
         # that cache by text (personal data, injection, a judge) answer later passes from it.
-        cold = times[:len(usable)]
+        cold = times[: len(usable)]
         profile = ContractProfile(
-            contract.name, type(contract).__name__, side, len(times), percentile(times, 50),
-            percentile(times, 95), percentile(times, 99), sum(times) / len(times), max(times),
-            times[0], violations, errors, cold_p50_ms=percentile(cold, 50),
-            largest_input_chars=max(c.size for c in usable), skipped_inputs=skipped)
+            contract.name,
+            type(contract).__name__,
+            side,
+            len(times),
+            percentile(times, 50),
+            percentile(times, 95),
+            percentile(times, 99),
+            sum(times) / len(times),
+            max(times),
+            times[0],
+            violations,
+            errors,
+            cold_p50_ms=percentile(cold, 50),
+            largest_input_chars=max(c.size for c in usable),
+            skipped_inputs=skipped,
+        )
         if self.memory:
             profile.alloc_kb_per_call, profile.kept_kb_per_call = self._memory(engine, contract, usable)
         profile.growth = self._growth(engine, contract, usable)
@@ -312,8 +422,7 @@ class ContractProfiler:
         value = case.value_for(contract)
         return engine.run_one(contract, value, case.context())
 
-    def _memory(self, engine: ContractEngine, contract: Contract,
-                cases: list[Case]) -> tuple[float, float]:
+    def _memory(self, engine: ContractEngine, contract: Contract, cases: list[Case]) -> tuple[float, float]:
         started_here = not tracemalloc.is_tracing()
         if started_here:
             tracemalloc.start()
@@ -331,8 +440,9 @@ class ContractProfiler:
                 tracemalloc.stop()
         return _kb(sum(peaks) / len(peaks)), _kb(max(kept, 0) / len(cases))
 
-    def _growth(self, engine: ContractEngine, contract: Contract,
-                cases: list[Case]) -> dict[str, float] | None:
+    def _growth(
+        self, engine: ContractEngine, contract: Contract, cases: list[Case]
+    ) -> dict[str, float] | None:
         """Time the largest input against that input's text four times over."""
         case = max(cases, key=lambda c: c.size)
         if case.size == 0:
@@ -350,13 +460,15 @@ class ContractProfiler:
         response = LLMResponse(text=sep.join([case.response.text] * factor)) if case.response else None
         request = None
         if case.request is not None:
-            messages = [Message(m.role, sep.join([m.content] * factor), m.name)
-                        for m in case.request.messages]
+            messages = [
+                Message(m.role, sep.join([m.content] * factor), m.name) for m in case.request.messages
+            ]
             request = LLMRequest(model=case.request.model, messages=messages)
         return Case(request=request, response=response, metadata=dict(case.metadata))
 
-    def _stream(self, engine: ContractEngine, contract: Contract,
-                cases: list[Case]) -> dict[str, float] | None:
+    def _stream(
+        self, engine: ContractEngine, contract: Contract, cases: list[Case]
+    ) -> dict[str, float] | None:
         """Feed the longest answer in chunks, as the client does, and time each chunk's check."""
         case = max(cases, key=lambda c: c.size)
         if case.response is None or not case.response.text:
@@ -377,13 +489,19 @@ class ContractProfiler:
         # One scan of the whole answer by the same streaming check, from a fresh context.
         full = min(_ms(engine.run_partial([contract], text, case.context())[0].latency_s) for _ in range(3))
         tenth = max(len(chunk_times) // 10, 1)
-        return {"chars": float(len(text)), "chunks": float(len(chunk_times)), "total_ms": sum(chunk_times),
-                "first_chunks_ms": sum(chunk_times[:tenth]) / tenth,
-                "last_chunks_ms": sum(chunk_times[-tenth:]) / tenth, "full_scan_ms": full,
-                "chunk_chars": float(self.chunk_chars)}
+        return {
+            "chars": float(len(text)),
+            "chunks": float(len(chunk_times)),
+            "total_ms": sum(chunk_times),
+            "first_chunks_ms": sum(chunk_times[:tenth]) / tenth,
+            "last_chunks_ms": sum(chunk_times[-tenth:]) / tenth,
+            "full_scan_ms": full,
+            "chunk_chars": float(self.chunk_chars),
+        }
 
-    def _recommend(self, contract: Contract, p: ContractProfile,
-                   results: list[ValidationResult]) -> list[Recommendation]:
+    def _recommend(
+        self, contract: Contract, p: ContractProfile, results: list[ValidationResult]
+    ) -> list[Recommendation]:
         out: list[Recommendation] = []
 
         def add(kind: str, value: float, message: str) -> None:
@@ -392,42 +510,72 @@ class ContractProfiler:
         if p.errors:
             first = next(r for r in results if r.error)
             then = "lets the call through" if contract.fail_open else "fails the call"
-            add("errors", float(p.errors), f"raised on {p.errors} of {p.calls} calls ({first.message}); "
-                f"the client contains the error, counts it and {then}")
+            add(
+                "errors",
+                float(p.errors),
+                f"raised on {p.errors} of {p.calls} calls ({first.message}); "
+                f"the client contains the error, counts it and {then}",
+            )
         if self.budget_ms is not None and p.p95_ms > self.budget_ms:
-            add("slow", p.p95_ms, f"p95 {p.p95_ms:.2f} ms per call, over the {self.budget_ms:g} ms budget "
-                f"(inputs up to {p.largest_input_chars} characters)")
+            add(
+                "slow",
+                p.p95_ms,
+                f"p95 {p.p95_ms:.2f} ms per call, over the {self.budget_ms:g} ms budget "
+                f"(inputs up to {p.largest_input_chars} characters)",
+            )
         # A contract that raised paid for the error's first log on its first call: that is
         # not set-up work, and the error is what to fix.
         if not p.errors and p.first_call_ms > max(p.p50_ms * _SETUP_FACTOR, p.p50_ms + _SETUP_MS):
-            add("setup", p.first_call_ms, f"the first call took {p.first_call_ms:.1f} ms, later ones "
+            add(
+                "setup",
+                p.first_call_ms,
+                f"the first call took {p.first_call_ms:.1f} ms, later ones "
                 f"{p.p50_ms:.2f} ms (p50): it sets something up once; build it and run it once at "
-                "start-up so no user's request pays for it")
+                "start-up so no user's request pays for it",
+            )
         g = p.growth
         if g and g["scaled_ms"] >= _GROWTH_MIN_MS and g["ms"] > 0 and g["scaled_ms"] / g["ms"] > _SUPERLINEAR:
             factor = g["scaled_ms"] / g["ms"]
             cause = "; its pattern backtracks" if type(contract).__name__ == "RegexContract" else ""
-            add("superlinear", factor, f"time grows faster than the text{cause}: {g['ms']:.2f} ms on "
+            add(
+                "superlinear",
+                factor,
+                f"time grows faster than the text{cause}: {g['ms']:.2f} ms on "
                 f"{g['chars']:.0f} characters, {g['scaled_ms']:.2f} ms on {g['scaled_chars']:.0f} "
-                f"({factor:.0f}x the time for {_GROWTH}x the text)")
+                f"({factor:.0f}x the time for {_GROWTH}x the text)",
+            )
         s = p.stream
-        if (s and s["chars"] >= _STREAM_MIN_CHARS and s["first_chunks_ms"] > 0
-                and s["last_chunks_ms"] / s["first_chunks_ms"] > _STREAM_RESCAN
-                and s["total_ms"] > _GROWTH_MIN_MS):
+        if (
+            s
+            and s["chars"] >= _STREAM_MIN_CHARS
+            and s["first_chunks_ms"] > 0
+            and s["last_chunks_ms"] / s["first_chunks_ms"] > _STREAM_RESCAN
+            and s["total_ms"] > _GROWTH_MIN_MS
+        ):
             ratio = s["total_ms"] / s["full_scan_ms"] if s["full_scan_ms"] > 0 else float("inf")
-            add("stream_rescan", s["total_ms"],
+            add(
+                "stream_rescan",
+                s["total_ms"],
                 f"its streaming check rescans the text streamed so far on every chunk: streaming the "
                 f"longest answer ({s['chars']:.0f} characters in {s['chunks']:.0f} chunks of "
                 f"{s['chunk_chars']:.0f}) cost {s['total_ms']:.1f} ms, {ratio:.0f}x one scan of the whole "
                 f"answer; its last chunks took {s['last_chunks_ms']:.3f} ms each, its first "
                 f"{s['first_chunks_ms']:.3f} ms. Check only the new text "
-                "(context.metadata[\"stream_checked\"] says how far the last check read)")
+                '(context.metadata["stream_checked"] says how far the last check read)',
+            )
         alloc = p.alloc_kb_per_call
-        if alloc is not None and alloc >= _ALLOC_MIN_KB and alloc > _ALLOC_FACTOR * max(
-                _kb(p.largest_input_chars), 1.0):
-            add("allocations", alloc, f"allocates {alloc:.0f} KB per call for inputs up to "
+        if (
+            alloc is not None
+            and alloc >= _ALLOC_MIN_KB
+            and alloc > _ALLOC_FACTOR * max(_kb(p.largest_input_chars), 1.0)
+        ):
+            add(
+                "allocations",
+                alloc,
+                f"allocates {alloc:.0f} KB per call for inputs up to "
                 f"{p.largest_input_chars} characters: look for work it could do once in __init__ "
-                "(a compiled schema or pattern, a loaded model)")
+                "(a compiled schema or pattern, a loaded model)",
+            )
         return out
 
     # -- a client's real calls ---------------------------------------------------------------
@@ -447,15 +595,31 @@ class ContractProfiler:
             reports = list(self._reports)
         per: dict[str, list[float]] = {}
         for report in reports:
-            verdicts = [*report.input_results, *report.stream_results,
-                        *(r for a in report.attempts for r in a.results)]
+            verdicts = [
+                *report.input_results,
+                *report.stream_results,
+                *(r for a in report.attempts for r in a.results),
+            ]
             for r in verdicts:
                 per.setdefault(r.contract_name, []).append(_ms(r.latency_s))
         validation = [_ms(r.validation_latency_s) for r in reports]
         model = [_ms(r.llm_latency_s) for r in reports]
-        contracts = {name: {"runs": float(len(t)), "p50_ms": round(percentile(t, 50), 4),
-                            "p95_ms": round(percentile(t, 95), 4), "total_ms": round(sum(t), 4)}
-                     for name, t in sorted(per.items())}
+        contracts = {
+            name: {
+                "runs": float(len(t)),
+                "p50_ms": round(percentile(t, 50), 4),
+                "p95_ms": round(percentile(t, 95), 4),
+                "total_ms": round(sum(t), 4),
+            }
+            for name, t in sorted(per.items())
+        }
         ratio = sum(validation) / sum(model) if sum(model) > 0 else None
-        return CallProfile(len(reports), percentile(validation, 50), percentile(validation, 95),
-                           percentile(model, 50), percentile(model, 95), ratio, contracts)
+        return CallProfile(
+            len(reports),
+            percentile(validation, 50),
+            percentile(validation, 95),
+            percentile(model, 50),
+            percentile(model, 95),
+            ratio,
+            contracts,
+        )

@@ -76,8 +76,13 @@ class TraceStep:
     data: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "started_ms": round(self.started_ms, 3),
-                "duration_ms": round(self.duration_ms, 3), "data": self.data}
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "started_ms": round(self.started_ms, 3),
+            "duration_ms": round(self.duration_ms, 3),
+            "data": self.data,
+        }
 
 
 def _verdict(result: ValidationResult, attempt: int | None = None) -> dict[str, Any]:
@@ -100,18 +105,35 @@ class Trace:
     breakpoint_id: int | None = None
 
     @classmethod
-    def from_report(cls, report: ContractReport, *, trace_id: str | None = None, call_id: str | None = None,
-                    breakpoint_id: int | None = None) -> Trace:
+    def from_report(
+        cls,
+        report: ContractReport,
+        *,
+        trace_id: str | None = None,
+        call_id: str | None = None,
+        breakpoint_id: int | None = None,
+    ) -> Trace:
         """Build the steps of ``report``; step start times are offsets from the call's start."""
         steps: list[TraceStep] = []
         clock = 0.0
         request = getattr(report, "request", None)
         # The provider's view redacts every text of its body, in the body's own shapes.
         body = scrub(request.edited(rewrite=redact).body) if request is not None and request.body else {}
-        steps.append(TraceStep(Stage.REQUEST, report.endpoint or "request", 0.0, 0.0,
-                               {"model": report.model, "endpoint": report.endpoint,
-                                "provider": report.provider, "body": body,
-                                "input_fixes": list(report.input_fixes)}))
+        steps.append(
+            TraceStep(
+                Stage.REQUEST,
+                report.endpoint or "request",
+                0.0,
+                0.0,
+                {
+                    "model": report.model,
+                    "endpoint": report.endpoint,
+                    "provider": report.provider,
+                    "body": body,
+                    "input_fixes": list(report.input_fixes),
+                },
+            )
+        )
         for r in report.input_results:
             ms = r.latency_s * 1000
             steps.append(TraceStep(Stage.INPUT_CONTRACT, r.contract_name, clock, ms, _verdict(r)))
@@ -119,15 +141,36 @@ class Trace:
         for a in report.attempts:
             if a.feedback is not None:
                 feedback = redact_excerpt(a.feedback, _MAX_TEXT)
-                steps.append(TraceStep(Stage.REASK, f"attempt {a.index}", clock, 0.0,
-                                       {"attempt": a.index, "feedback": feedback}))
+                steps.append(
+                    TraceStep(
+                        Stage.REASK,
+                        f"attempt {a.index}",
+                        clock,
+                        0.0,
+                        {"attempt": a.index, "feedback": feedback},
+                    )
+                )
             ms = (a.latency_s or 0.0) * 1000
-            tokens = None if a.usage is None else {"prompt_tokens": a.usage.prompt_tokens,
-                                                   "completion_tokens": a.usage.completion_tokens}
-            steps.append(TraceStep(Stage.MODEL_CALL, report.model, clock, ms,
-                                   {"attempt": a.index, "latency_ms": round(ms, 3), "usage": tokens,
-                                    "model": getattr(a, "model", "") or report.model,
-                                    "output": redact_excerpt(a.text, _MAX_TEXT)}))
+            tokens = (
+                None
+                if a.usage is None
+                else {"prompt_tokens": a.usage.prompt_tokens, "completion_tokens": a.usage.completion_tokens}
+            )
+            steps.append(
+                TraceStep(
+                    Stage.MODEL_CALL,
+                    report.model,
+                    clock,
+                    ms,
+                    {
+                        "attempt": a.index,
+                        "latency_ms": round(ms, 3),
+                        "usage": tokens,
+                        "model": getattr(a, "model", "") or report.model,
+                        "output": redact_excerpt(a.text, _MAX_TEXT),
+                    },
+                )
+            )
             clock += ms
             for r in a.results:
                 ms = r.latency_s * 1000
@@ -135,24 +178,58 @@ class Trace:
                 steps.append(step)
                 clock += ms
         for r in report.stream_results:
-            steps.append(TraceStep(Stage.OUTPUT_CONTRACT, r.contract_name, clock, r.latency_s * 1000,
-                                   {**_verdict(r), "stream": True}))
+            steps.append(
+                TraceStep(
+                    Stage.OUTPUT_CONTRACT,
+                    r.contract_name,
+                    clock,
+                    r.latency_s * 1000,
+                    {**_verdict(r), "stream": True},
+                )
+            )
         usage = report.total_usage
-        steps.append(TraceStep(Stage.OUTCOME, report.outcome, clock, 0.0, {
-            "outcome": report.outcome, "stop_reason": report.stop_reason, "retries": report.retries,
-            "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
-            "llm_latency_ms": round(report.llm_latency_s * 1000, 3),
-            "validation_latency_ms": round(report.validation_latency_s * 1000, 3)}))
+        steps.append(
+            TraceStep(
+                Stage.OUTCOME,
+                report.outcome,
+                clock,
+                0.0,
+                {
+                    "outcome": report.outcome,
+                    "stop_reason": report.stop_reason,
+                    "retries": report.retries,
+                    "usage": {
+                        "prompt_tokens": usage.prompt_tokens,
+                        "completion_tokens": usage.completion_tokens,
+                    },
+                    "llm_latency_ms": round(report.llm_latency_s * 1000, 3),
+                    "validation_latency_ms": round(report.validation_latency_s * 1000, 3),
+                },
+            )
+        )
         started_ns = getattr(report, "started_ns", 0) or 0
         created = datetime.fromtimestamp(started_ns / 1e9, UTC) if started_ns else datetime.now(UTC)
-        return cls(trace_id or uuid.uuid4().hex, call_id, created.isoformat(), report.outcome, report.model,
-                   steps, breakpoint_id)
+        return cls(
+            trace_id or uuid.uuid4().hex,
+            call_id,
+            created.isoformat(),
+            report.outcome,
+            report.model,
+            steps,
+            breakpoint_id,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the trace in the shape ``POST /api/v1/traces`` takes."""
-        return {"trace_id": self.trace_id, "call_id": self.call_id, "created_at": self.created_at,
-                "breakpoint_id": self.breakpoint_id, "outcome": self.outcome, "model": self.model,
-                "steps": [s.to_dict() for s in self.steps]}
+        return {
+            "trace_id": self.trace_id,
+            "call_id": self.call_id,
+            "created_at": self.created_at,
+            "breakpoint_id": self.breakpoint_id,
+            "outcome": self.outcome,
+            "model": self.model,
+            "steps": [s.to_dict() for s in self.steps],
+        }
 
     def steps_of(self, kind: str) -> list[TraceStep]:
         """Return the steps of one kind, in order."""
@@ -237,8 +314,16 @@ class Breakpoint:
         """Parse one item of ``GET /api/v1/breakpoints``; raise ``ValueError`` naming a bad field."""
         spec = protocol.BreakpointSpec.model_validate(data)  # a ValidationError is a ValueError
         sev = Severity(spec.severity) if spec.severity is not None else None
-        return cls(spec.id, spec.contract, sev, spec.model, spec.input_contains, spec.output_contains,
-                   spec.remaining, spec.rate_per_minute)
+        return cls(
+            spec.id,
+            spec.contract,
+            sev,
+            spec.model,
+            spec.input_contains,
+            spec.output_contains,
+            spec.remaining,
+            spec.rate_per_minute,
+        )
 
     def matches(self, report: ContractReport) -> bool:
         """Return True when the call of ``report`` meets every condition of this breakpoint."""
@@ -248,24 +333,30 @@ class Breakpoint:
             return False
         # Every verdict of the call counts, earlier attempts included: a call that a
         # re-ask repaired still violated the contract on its way.
-        results = [*report.input_results, *report.stream_results,
-                   *(r for attempt in report.attempts for r in attempt.results)]
+        results = [
+            *report.input_results,
+            *report.stream_results,
+            *(r for attempt in report.attempts for r in attempt.results),
+        ]
         if self.contract is not None:
             # An LLMCL contract reports one verdict per clause ("Reply.ensure[1]").
             prefix = self.contract + "."
-            results = [r for r in results
-                       if r.contract_name == self.contract or r.contract_name.startswith(prefix)]
+            results = [
+                r for r in results if r.contract_name == self.contract or r.contract_name.startswith(prefix)
+            ]
             if not results:
                 return False
         if self.severity is not None and not any(
-                not r.is_valid and r.severity >= self.severity for r in results):
+            not r.is_valid and r.severity >= self.severity for r in results
+        ):
             return False
         if self.input_contains is not None:
             request = getattr(report, "request", None)
             if request is None or not _contains(request.prompt_text, self.input_contains):
                 return False
         return self.output_contains is None or any(
-            _contains(attempt.text, self.output_contains) for attempt in report.attempts)
+            _contains(attempt.text, self.output_contains) for attempt in report.attempts
+        )
 
 
 def first_match(breakpoints: Iterable[Breakpoint], report: ContractReport) -> Breakpoint | None:

@@ -5,5 +5,13 @@ from ._engine import ContractEngine, build_feedback
 from ._report import Attempt, ContractReport, get_report
 from ._streaming import StreamPolicy
 
-__all__ = ["Attempt", "BreakerState", "CircuitBreaker", "ContractEngine", "ContractReport", "StreamPolicy",
-           "build_feedback", "get_report"]
+__all__ = [
+    "Attempt",
+    "BreakerState",
+    "CircuitBreaker",
+    "ContractEngine",
+    "ContractReport",
+    "StreamPolicy",
+    "build_feedback",
+    "get_report",
+]

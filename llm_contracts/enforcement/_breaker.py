@@ -101,7 +101,8 @@ class CircuitBreaker:
             if circuit.state is BreakerState.CLOSED:
                 return True
             if circuit.state is BreakerState.HALF_OPEN and (
-                    circuit.probe_since is None or self._clock() - circuit.probe_since >= self.reset_timeout):
+                circuit.probe_since is None or self._clock() - circuit.probe_since >= self.reset_timeout
+            ):
                 circuit.probe_since = self._clock()
                 return True
             circuit.skipped += 1
@@ -167,14 +168,22 @@ class CircuitBreaker:
         """Return the overall state and counters, and each contract's."""
         state = self.state
         with self._lock:
-            contracts = {name: {"state": c.state.value, "consecutive_errors": c.failures,
-                                "skipped": c.skipped, "trips": c.trips}
-                         for name, c in sorted(self._circuits.items())}
-        return {"state": state.value,
-                "consecutive_errors": max((c["consecutive_errors"] for c in contracts.values()), default=0),
-                "skipped": sum(c["skipped"] for c in contracts.values()),
-                "trips": sum(c["trips"] for c in contracts.values()),
-                "contracts": contracts}
+            contracts = {
+                name: {
+                    "state": c.state.value,
+                    "consecutive_errors": c.failures,
+                    "skipped": c.skipped,
+                    "trips": c.trips,
+                }
+                for name, c in sorted(self._circuits.items())
+            }
+        return {
+            "state": state.value,
+            "consecutive_errors": max((c["consecutive_errors"] for c in contracts.values()), default=0),
+            "skipped": sum(c["skipped"] for c in contracts.values()),
+            "trips": sum(c["trips"] for c in contracts.values()),
+            "contracts": contracts,
+        }
 
 
 def mark_skipped(report: ContractReport) -> None:

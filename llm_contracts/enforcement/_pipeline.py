@@ -31,7 +31,8 @@ log = logging.getLogger("llm_contracts")
 # Callables given the report of every call of every client made in this context (the test
 # tools count verdicts with it); empty, and so free, unless someone observes.
 _OBSERVERS: contextvars.ContextVar[tuple[Callable[[ContractReport], None], ...]] = contextvars.ContextVar(
-    "llm_contracts_report_observers", default=())
+    "llm_contracts_report_observers", default=()
+)
 
 
 @contextlib.contextmanager
@@ -69,11 +70,19 @@ class CallSettings:
             raise ContractConfigError(f"contract_retries must be an int >= 0; got {self.contract_retries!r}")
         if self.retry_budget_tokens is not None and self.retry_budget_tokens < 1:
             raise ContractConfigError(
-                f"retry_budget_tokens must be a positive int or None; got {self.retry_budget_tokens!r}")
+                f"retry_budget_tokens must be a positive int or None; got {self.retry_budget_tokens!r}"
+            )
 
     def copy(self) -> CallSettings:
-        return CallSettings(self.engine.copy(), self.contract_retries, self.retry_budget_tokens,
-                            self.stream_policy, self.listeners, self.native_schema, self.fallback)
+        return CallSettings(
+            self.engine.copy(),
+            self.contract_retries,
+            self.retry_budget_tokens,
+            self.stream_policy,
+            self.listeners,
+            self.native_schema,
+            self.fallback,
+        )
 
     def emit(self, report: ContractReport) -> None:
         """Hand the finished report to every listener; a listener's error stays here."""
@@ -95,8 +104,13 @@ def _signature(results: list[ValidationResult]) -> frozenset[tuple[str, str]]:
 
 def _misfit(message: str) -> ValidationResult:
     """Return the violation of an answer that openai's parse helper could not parse."""
-    return ValidationResult(False, message, Severity.ERROR, "response_format",
-                            auto_fix_suggestion="Answer with JSON that matches the requested schema exactly.")
+    return ValidationResult(
+        False,
+        message,
+        Severity.ERROR,
+        "response_format",
+        auto_fix_suggestion="Answer with JSON that matches the requested schema exactly.",
+    )
 
 
 def contracted_call(
@@ -123,9 +137,15 @@ def contracted_call(
     own usage the sum over every attempt.
     """
     engine = settings.engine
-    report = ContractReport(provider=request.provider, endpoint=request.endpoint, model=request.model,
-                            streamed=stream, request=request, exposures=settings.exposures,
-                            project_contracts=settings.project_contracts)
+    report = ContractReport(
+        provider=request.provider,
+        endpoint=request.endpoint,
+        model=request.model,
+        streamed=stream,
+        request=request,
+        exposures=settings.exposures,
+        project_contracts=settings.project_contracts,
+    )
     if conversation is not None:
         report.session_id = getattr(conversation, "session_id", None)
         turns = getattr(conversation, "assistant_turns", None)
@@ -149,7 +169,10 @@ def contracted_call(
             first = failures[0]
             raise ContractViolationError(
                 f"request rejected by contract {first.contract_name}: {first.message}",
-                results=failures, stage="input", report=report)
+                results=failures,
+                stage="input",
+                report=report,
+            )
         request = report.request = fixed
 
     body = request.body
@@ -192,8 +215,11 @@ def contracted_call(
         if per_choice:
             results = [r for verdicts in per_choice for r in verdicts]
         report.validation_latency_s += time.perf_counter() - t1
-        report.attempts.append(Attempt(attempt, response.text, results, response.usage, latency, feedback,
-                                       response.model, per_choice))
+        report.attempts.append(
+            Attempt(
+                attempt, response.text, results, response.usage, latency, feedback, response.model, per_choice
+            )
+        )
         failures = [r for r in results if is_blocking(r)]
         if not failures:
             soft = any(not r.is_valid and r.enforcement is not Enforcement.STRICT for r in results)
@@ -208,10 +234,14 @@ def contracted_call(
             stop = f"violation after {attempt + 1} attempt(s)"
         elif signature in seen:
             stop = "the same violation repeated: stopped re-asking"
-        elif (settings.retry_budget_tokens is not None
-              and report.total_usage.total_tokens >= settings.retry_budget_tokens):
-            stop = (f"retry token budget spent ({report.total_usage.total_tokens} of "
-                    f"{settings.retry_budget_tokens} tokens)")
+        elif (
+            settings.retry_budget_tokens is not None
+            and report.total_usage.total_tokens >= settings.retry_budget_tokens
+        ):
+            stop = (
+                f"retry token budget spent ({report.total_usage.total_tokens} of "
+                f"{settings.retry_budget_tokens} tokens)"
+            )
         if stop is not None:
             if attempt:
                 for name in {r.contract_name for r in report.attempts[0].results if is_blocking(r)}:
@@ -237,12 +267,18 @@ def contracted_call(
             first = failures[0]
             raise ContractViolationError(
                 f"response rejected by contract {first.contract_name}: {first.message} ({stop})",
-                results=failures, stage="output", report=report, response=parsed)
+                results=failures,
+                stage="output",
+                report=report,
+                response=parsed,
+            )
         seen.add(signature)
         answer = response
         if per_choice:
-            failing = [(i, [r for r in verdicts if is_blocking(r)], responses[i])
-                       for i, verdicts in enumerate(per_choice)]
+            failing = [
+                (i, [r for r in verdicts if is_blocking(r)], responses[i])
+                for i, verdicts in enumerate(per_choice)
+            ]
             failing = [f for f in failing if f[1]]
             feedback = build_choices_feedback(failing)
             answer = failing[0][2]  # the conversation goes on from the first failing choice

@@ -154,15 +154,28 @@ class ContractReport:
             "input": [r.to_dict() for r in self.input_results],
             "stream": [r.to_dict() for r in self.stream_results],
             "attempts": [
-                {"index": a.index, "results": [r.to_dict() for r in a.results], "feedback": a.feedback,
-                 "usage": None if a.usage is None else {"prompt_tokens": a.usage.prompt_tokens,
-                                                        "completion_tokens": a.usage.completion_tokens},
-                 **({"choices": [[r.to_dict() for r in rs] for rs in a.choice_results]}
-                    if a.choice_results else {})}
+                {
+                    "index": a.index,
+                    "results": [r.to_dict() for r in a.results],
+                    "feedback": a.feedback,
+                    "usage": None
+                    if a.usage is None
+                    else {
+                        "prompt_tokens": a.usage.prompt_tokens,
+                        "completion_tokens": a.usage.completion_tokens,
+                    },
+                    **(
+                        {"choices": [[r.to_dict() for r in rs] for rs in a.choice_results]}
+                        if a.choice_results
+                        else {}
+                    ),
+                }
                 for a in self.attempts
             ],
-            "usage": {"prompt_tokens": self.total_usage.prompt_tokens,
-                      "completion_tokens": self.total_usage.completion_tokens},
+            "usage": {
+                "prompt_tokens": self.total_usage.prompt_tokens,
+                "completion_tokens": self.total_usage.completion_tokens,
+            },
             "judge_usage": self.judge_usage,
             "llm_latency_ms": round(self.llm_latency_s * 1000, 3),
             "validation_latency_ms": round(self.validation_latency_s * 1000, 3),

@@ -78,7 +78,8 @@ class StreamPolicy:
         if name in ("immediate", "sentence", "buffer"):
             return cls(name)
         raise ContractConfigError(
-            f"stream_policy must be immediate, hold_back[:N], sentence or buffer; got {value!r}")
+            f"stream_policy must be immediate, hold_back[:N], sentence or buffer; got {value!r}"
+        )
 
 
 # -- what a holding policy must keep back ---------------------------------------------------
@@ -262,8 +263,12 @@ def _rule_for(contract: Contract, policy: StreamPolicy, context: ValidationConte
 def _tool_contracts(contracts: list[Contract]) -> list[Contract]:
     from ..contracts._tools import ToolCallContract
 
-    return [c for c in contracts if c.enforcement is Enforcement.STRICT
-            and (isinstance(c, ToolCallContract) or getattr(c, "judges_tool_calls", False))]
+    return [
+        c
+        for c in contracts
+        if c.enforcement is Enforcement.STRICT
+        and (isinstance(c, ToolCallContract) or getattr(c, "judges_tool_calls", False))
+    ]
 
 
 class _Call:
@@ -342,12 +347,16 @@ class StreamValidator:
     def _stop(self, failures: list[ValidationResult], stage: str) -> ContractViolationError:
         self.report.outcome = "violated"
         self.report.stop_reason = f"{stage} violation: " + "; ".join(
-            f"{r.contract_name}: {r.message}" for r in failures)
+            f"{r.contract_name}: {r.message}" for r in failures
+        )
         self.finished = True
         self.on_done(self.report)
         return ContractViolationError(
             f"stream stopped by contract {failures[0].contract_name}: {failures[0].message}",
-            results=failures, stage="stream", report=self.report)
+            results=failures,
+            stage="stream",
+            report=self.report,
+        )
 
     def _check_partial(self) -> None:
         if not self.streaming:
@@ -356,8 +365,9 @@ class StreamValidator:
         metadata = self.context.metadata
         results = self.engine.run_partial(self.streaming, self._text, self.context)
         metadata["stream_checked"] = len(self._text)
-        failures = [r for r in results if is_blocking(r)
-                    and (self.holding or r.severity is Severity.CRITICAL)]
+        failures = [
+            r for r in results if is_blocking(r) and (self.holding or r.severity is Severity.CRITICAL)
+        ]
         if failures:
             self.report.stream_results = results
             raise self._stop(failures, "stream")
@@ -402,8 +412,11 @@ class StreamValidator:
         call.state = "passed"
         if not self.tool_checks:
             return
-        response = LLMResponse(text=self._text, model=self.report.model,
-                               tool_calls=[ToolCall(call.name, call.arguments, call.call_id)])
+        response = LLMResponse(
+            text=self._text,
+            model=self.report.model,
+            tool_calls=[ToolCall(call.name, call.arguments, call.call_id)],
+        )
         t0 = time.perf_counter()
         results = [self.engine.run_one(c, response, self.context) for c in self.tool_checks]
         self.report.validation_latency_s += time.perf_counter() - t0
@@ -476,8 +489,15 @@ class StreamValidator:
         for call in list(self.calls.values()):
             self._judge_call(call)
         calls = [ToolCall(c.name, c.arguments, c.call_id) for c in self.calls.values()]
-        return self.conclude(LLMResponse(text=self.text, usage=self.usage, model=self.report.model,
-                                         tool_calls=calls, finish_reason=self.finish_reason))
+        return self.conclude(
+            LLMResponse(
+                text=self.text,
+                usage=self.usage,
+                model=self.report.model,
+                tool_calls=calls,
+                finish_reason=self.finish_reason,
+            )
+        )
 
     def conclude(self, response: LLMResponse) -> list[Any]:
         """Validate ``response``, the complete answer; return the chunks still held, or raise."""

@@ -83,8 +83,9 @@ def equal_weights(num_variations: int) -> list[float]:
     return [1 / num_variations] * num_variations
 
 
-def bucket_ranges(num_variations: int, coverage: float = 1.0,
-                  weights: Sequence[float] | None = None) -> list[tuple[float, float]]:
+def bucket_ranges(
+    num_variations: int, coverage: float = 1.0, weights: Sequence[float] | None = None
+) -> list[tuple[float, float]]:
     """Return each variation's [start, end) range of the hash, as GrowthBook's ``getBucketRanges``.
 
     Coverage is clamped to [0, 1]. Weights that are missing, of the wrong length, or
@@ -177,14 +178,19 @@ class LRUStickyStore:
         return len(self._data)
 
 
-def stored_variation(sticky: Mapping[str, Any] | None, num_variations: int,
-                     bucket_version: int) -> int | None:
+def stored_variation(
+    sticky: Mapping[str, Any] | None, num_variations: int, bucket_version: int
+) -> int | None:
     """Return the variation a sticky document holds, when it still exists under ``bucket_version``."""
     if not isinstance(sticky, Mapping):
         return None
     variation = sticky.get("variation")
-    if (isinstance(variation, int) and not isinstance(variation, bool) and 0 <= variation < num_variations
-            and sticky.get("bucket_version", 0) == bucket_version):
+    if (
+        isinstance(variation, int)
+        and not isinstance(variation, bool)
+        and 0 <= variation < num_variations
+        and sticky.get("bucket_version", 0) == bucket_version
+    ):
         return variation
     return None
 

@@ -158,8 +158,12 @@ class ExperimentRules:
                     if fingerprint not in self._reported:
                         self._reported.add(fingerprint)
                         kept = "its previous version stays in force" if previous else "its users get control"
-                        log.error("llm_contracts cannot apply experiment %s from the server (%s); %s",
-                                  key, exc, kept)
+                        log.error(
+                            "llm_contracts cannot apply experiment %s from the server (%s); %s",
+                            key,
+                            exc,
+                            kept,
+                        )
                     if previous is None:
                         continue
                     fingerprint, parsed = previous
@@ -175,8 +179,9 @@ class ExperimentRules:
         self.active = tuple(active)
         self.generation += 1
 
-    def _parse(self, item: Mapping[str, Any], key: str,
-               built: dict[tuple[str, Any, str], list[Contract]]) -> ActiveExperiment:
+    def _parse(
+        self, item: Mapping[str, Any], key: str, built: dict[tuple[str, Any, str], list[Contract]]
+    ) -> ActiveExperiment:
         seed, coverage, weights, sticky, bucket_version = _parse_allocation(item, key)
         raw_variations = item.get("variations")
         if not isinstance(raw_variations, list) or not raw_variations:
@@ -192,8 +197,9 @@ class ExperimentRules:
         ranges = tuple(bucket_ranges(len(variants), coverage, weights))
         return ActiveExperiment(key, seed, coverage, weights, tuple(variants), sticky, bucket_version, ranges)
 
-    def _variant_contracts(self, items: Any, where: str, built: dict[tuple[str, Any, str], list[Contract]]
-                           ) -> tuple[list[Contract], set[str], dict[str, int]]:
+    def _variant_contracts(
+        self, items: Any, where: str, built: dict[tuple[str, Any, str], list[Contract]]
+    ) -> tuple[list[Contract], set[str], dict[str, int]]:
         if not isinstance(items, list):
             raise _Invalid(f"{where}: contracts must be a list")
         contracts: list[Contract] = []
@@ -210,8 +216,9 @@ class ExperimentRules:
                 try:
                     objects = self.build(item.get("spec"), name)
                 except Exception as exc:
-                    raise _Invalid(f"{where}: contract {name} v{version} does not load "
-                                   f"({type(exc).__name__}: {exc})") from None
+                    raise _Invalid(
+                        f"{where}: contract {name} v{version} does not load ({type(exc).__name__}: {exc})"
+                    ) from None
                 for c in objects:
                     with contextlib.suppress(AttributeError):
                         c.version = version  # type: ignore[attr-defined]
@@ -241,4 +248,3 @@ class ExperimentRules:
                 taken |= names
                 out.append(experiment.variants[variation].exposure)
         return tuple(out)
-

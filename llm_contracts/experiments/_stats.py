@@ -91,8 +91,15 @@ def _wilson(events: int, trials: int, confidence: float) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
-def diff_in_rates(c_trials: int, c_events: int, t_trials: int, t_events: int, alpha: float = 0.05,
-                  *, method: str = "newcombe") -> DiffResult:
+def diff_in_rates(
+    c_trials: int,
+    c_events: int,
+    t_trials: int,
+    t_events: int,
+    alpha: float = 0.05,
+    *,
+    method: str = "newcombe",
+) -> DiffResult:
     """Return the difference of the treatment's and the control's event rates with a 1 - alpha interval.
 
     ``method`` is ``"newcombe"`` (the hybrid score interval from two Wilson intervals,
@@ -166,8 +173,14 @@ def _positive(value: Any, name: str) -> float:
     return float(value)
 
 
-def sequential_log_e(c_events: Any, t_events: Any, *, weight: float = 0.5,
-                     concentration: float = DEFAULT_CONCENTRATION, share: Any = None) -> Any:
+def sequential_log_e(
+    c_events: Any,
+    t_events: Any,
+    *,
+    weight: float = 0.5,
+    concentration: float = DEFAULT_CONCENTRATION,
+    share: Any = None,
+) -> Any:
     """Return the log e-value against "the arms' event rates are equal" for numbers or numpy arrays.
 
     Every call lands in the treatment with probability ``weight`` whatever its outcome, so
@@ -193,16 +206,21 @@ def sequential_log_e(c_events: Any, t_events: Any, *, weight: float = 0.5,
     return betaln(a + k, b + m - k) - betaln(a, b) - log_null
 
 
-def _share_interval(c_events: int, t_events: int, alpha: float, weight: float,
-                    concentration: float) -> tuple[float, float]:
+def _share_interval(
+    c_events: int, t_events: int, alpha: float, weight: float, concentration: float
+) -> tuple[float, float]:
     """Return the treatment's shares of the events that the e-value has not rejected at level alpha."""
     from scipy.optimize import brentq
 
     bound = math.log(1 / alpha)
 
     def excess(theta: float) -> float:
-        return float(sequential_log_e(c_events, t_events, weight=weight, concentration=concentration,
-                                      share=theta)) - bound
+        return (
+            float(
+                sequential_log_e(c_events, t_events, weight=weight, concentration=concentration, share=theta)
+            )
+            - bound
+        )
 
     m = c_events + t_events
     best = t_events / m if m else weight
@@ -221,8 +239,16 @@ def _relative_of_share(theta: float, weight: float) -> float:
     return theta * (1 - weight) / ((1 - theta) * weight) - 1
 
 
-def sequential_test(c_trials: int, c_events: int, t_trials: int, t_events: int, alpha: float = 0.05,
-                    *, weight: float = 0.5, concentration: float = DEFAULT_CONCENTRATION) -> SequentialResult:
+def sequential_test(
+    c_trials: int,
+    c_events: int,
+    t_trials: int,
+    t_events: int,
+    alpha: float = 0.05,
+    *,
+    weight: float = 0.5,
+    concentration: float = DEFAULT_CONCENTRATION,
+) -> SequentialResult:
     """Return the always-valid (anytime) test of the arms' event rates at the current counts.
 
     ``weight`` is the treatment's planned share of the calls. Significance is the
@@ -270,8 +296,9 @@ def _arm_interval(trials: int, events: int, alpha: float) -> tuple[float, float]
     return low, high
 
 
-def rate_difference_cs(c_trials: int, c_events: int, t_trials: int, t_events: int,
-                       alpha: float = 0.05) -> tuple[float, float]:
+def rate_difference_cs(
+    c_trials: int, c_events: int, t_trials: int, t_events: int, alpha: float = 0.05
+) -> tuple[float, float]:
     """Return an always-valid interval for the difference of the rates (treatment - control).
 
     Each arm gets a confidence sequence at alpha / 2 (Robbins' beta mixture), so both
@@ -295,8 +322,9 @@ def _prob_greater(a1: float, b1: float, a2: float, b2: float) -> float:
     return float(min(max(np.exp(logsumexp(terms)), 0.0), 1.0))
 
 
-def chance_to_beat(c_trials: int, c_events: int, t_trials: int, t_events: int,
-                   *, lower_is_better: bool = True) -> float:
+def chance_to_beat(
+    c_trials: int, c_events: int, t_trials: int, t_events: int, *, lower_is_better: bool = True
+) -> float:
     """Return the posterior probability that the treatment's rate beats the control's (Beta(1, 1) priors).
 
     For violation rates lower is better: the result is P(rate_t < rate_c). It is exact
@@ -333,8 +361,12 @@ def _weights(expected_weights: Sequence[Any], k: int) -> list[float]:
     return out
 
 
-def srm_check(observed_counts: Sequence[int], expected_weights: Sequence[float],
-              *, threshold: float = DEFAULT_SRM_THRESHOLD) -> SRMResult:
+def srm_check(
+    observed_counts: Sequence[int],
+    expected_weights: Sequence[float],
+    *,
+    threshold: float = DEFAULT_SRM_THRESHOLD,
+) -> SRMResult:
     """Test the observed units per arm against the planned split; a mismatch is p < ``threshold`` (0.001).
 
     Weights need not sum to 1. An arm planned at weight 0 that received traffic is a
@@ -374,8 +406,9 @@ class NoTrafficResult:
         return self.no_traffic or bool(self.starved_arms)
 
 
-def no_traffic(trials_per_arm: Sequence[int], expected_weights: Sequence[float] | None = None,
-               *, min_trials: int = 1) -> NoTrafficResult:
+def no_traffic(
+    trials_per_arm: Sequence[int], expected_weights: Sequence[float] | None = None, *, min_trials: int = 1
+) -> NoTrafficResult:
     """Check the trials of a window: fewer than ``min_trials`` in all is no traffic.
 
     Once some traffic arrived, an arm planned with a positive weight (every arm when no

@@ -20,8 +20,9 @@ ReportListeners = Callable[[ContractReport], None] | Iterable[Callable[[Contract
 
 def missing_extra(module: str, package: str, extra: str) -> ImportError:
     """Return the error of an adapter module imported without its library."""
-    return ImportError(f"{module} needs {package}, which is not installed: "
-                       f"pip install 'llm-contracts[{extra}]'")
+    return ImportError(
+        f"{module} needs {package}, which is not installed: pip install 'llm-contracts[{extra}]'"
+    )
 
 
 def build_settings(
@@ -60,8 +61,15 @@ def build_settings(
     for c in output_contracts or ():
         engine.add_output(c)
     listeners = [on_report] if callable(on_report) else list(on_report or ())
-    settings = CallSettings(engine, contract_retries or 0, retry_budget_tokens,
-                            StreamPolicy.parse(stream_policy), listeners, False, fallback)
+    settings = CallSettings(
+        engine,
+        contract_retries or 0,
+        retry_budget_tokens,
+        StreamPolicy.parse(stream_policy),
+        listeners,
+        False,
+        fallback,
+    )
     return settings, attach_telemetry(settings, **telemetry)
 
 

@@ -78,25 +78,40 @@ class GuardrailsContract(Contract):
     Built by :func:`from_guardrails`; see there for the parameters.
     """
 
-    def __init__(self, validator: Validator, *, on: str = "output", metadata: Mapping[str, Any] | None = None,
-                 name: str | None = None, enforcement: Enforcement | str | None = None,
-                 severity: Severity | str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        validator: Validator,
+        *,
+        on: str = "output",
+        metadata: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        enforcement: Enforcement | str | None = None,
+        severity: Severity | str | None = None,
+        **kwargs: Any,
+    ) -> None:
         if not isinstance(validator, Validator):
-            raise ContractConfigError(f"from_guardrails() needs a Guardrails Validator instance; "
-                                      f"got {type(validator).__name__}")
+            raise ContractConfigError(
+                f"from_guardrails() needs a Guardrails Validator instance; got {type(validator).__name__}"
+            )
         if on not in ("output", "messages"):
-            raise ContractConfigError(f"on must be 'output' or 'messages'; got {on!r} (validators on a JSON "
-                                      f"path of structured output are not supported)")
+            raise ContractConfigError(
+                f"on must be 'output' or 'messages'; got {on!r} (validators on a JSON "
+                f"path of structured output are not supported)"
+            )
         self.validator = validator
         self.on = on
         self.metadata = dict(metadata or {})
         self.on_fail = _action(validator)
         category = Category.INPUT if on == "messages" else Category.OUTPUT
-        super().__init__(name or validator.rail_alias or type(validator).__name__, category=category,
-                         severity=severity, enforcement=enforcement or ON_FAIL[self.on_fail],
-                         auto_fix=on == "messages" and self.on_fail in _FIXES,
-                         description=f"Guardrails validator {validator.rail_alias} (on_fail={self.on_fail})",
-                         **kwargs)
+        super().__init__(
+            name or validator.rail_alias or type(validator).__name__,
+            category=category,
+            severity=severity,
+            enforcement=enforcement or ON_FAIL[self.on_fail],
+            auto_fix=on == "messages" and self.on_fail in _FIXES,
+            description=f"Guardrails validator {validator.rail_alias} (on_fail={self.on_fail})",
+            **kwargs,
+        )
 
     def _judge(self, text: str) -> FailResult | None:
         result = self.validator.validate(text, dict(self.metadata))
@@ -110,9 +125,16 @@ class GuardrailsContract(Contract):
             quoted = json.dumps(_jsonable(fix), ensure_ascii=False)
             suggestion = f"the validator's corrected answer is {quoted}"
         message = failure.error_message or f"{self.validator.rail_alias} failed"
-        return self.fail(message, suggestion=suggestion, fixed_value=fixed,
-                         guardrails_validator=self.validator.rail_alias, on_fail=self.on_fail,
-                         error_spans=_spans(failure), fix_value=_jsonable(fix), **details)
+        return self.fail(
+            message,
+            suggestion=suggestion,
+            fixed_value=fixed,
+            guardrails_validator=self.validator.rail_alias,
+            on_fail=self.on_fail,
+            error_spans=_spans(failure),
+            fix_value=_jsonable(fix),
+            **details,
+        )
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
         if self.on == "messages":
@@ -144,9 +166,16 @@ class GuardrailsContract(Contract):
         return request.edited(texts=fixes)
 
 
-def from_guardrails(validator: Validator, *, on: str = "output", metadata: Mapping[str, Any] | None = None,
-                    name: str | None = None, enforcement: Enforcement | str | None = None,
-                    severity: Severity | str | None = None, **kwargs: Any) -> GuardrailsContract:
+def from_guardrails(
+    validator: Validator,
+    *,
+    on: str = "output",
+    metadata: Mapping[str, Any] | None = None,
+    name: str | None = None,
+    enforcement: Enforcement | str | None = None,
+    severity: Severity | str | None = None,
+    **kwargs: Any,
+) -> GuardrailsContract:
     """Return a contract that runs a Guardrails AI ``validator``.
 
     Parameters:
@@ -158,8 +187,9 @@ def from_guardrails(validator: Validator, *, on: str = "output", metadata: Mappi
         enforcement: overrides the enforcement its ``on_fail`` maps to (:data:`ON_FAIL`).
         severity, and the other keywords of :class:`~llm_contracts.contracts.Contract`.
     """
-    return GuardrailsContract(validator, on=on, metadata=metadata, name=name, enforcement=enforcement,
-                              severity=severity, **kwargs)
+    return GuardrailsContract(
+        validator, on=on, metadata=metadata, name=name, enforcement=enforcement, severity=severity, **kwargs
+    )
 
 
 def from_guard(guard: Guard, *, metadata: Mapping[str, Any] | None = None) -> list[GuardrailsContract]:
@@ -175,9 +205,11 @@ def from_guard(guard: Guard, *, metadata: Mapping[str, Any] | None = None) -> li
     places = {ref.on for ref in guard.validators}
     unsupported = sorted(p for p in places if p not in ("$", "messages"))
     if unsupported:
-        raise ContractConfigError(f"from_guard(): validators on {', '.join(repr(p) for p in unsupported)} "
-                                  f"(JSON paths of structured output) are not supported; only the output "
-                                  f"and the messages")
+        raise ContractConfigError(
+            f"from_guard(): validators on {', '.join(repr(p) for p in unsupported)} "
+            f"(JSON paths of structured output) are not supported; only the output "
+            f"and the messages"
+        )
     contracts: list[GuardrailsContract] = []
     seen: dict[str, int] = {}
     for on in ("messages", "output"):

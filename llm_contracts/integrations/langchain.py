@@ -71,10 +71,29 @@ __all__ = ["ContractCallbackHandler", "ContractChatModel"]
 
 log = logging.getLogger("llm_contracts")
 
-_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "function",
-          "developer": "developer", "AIMessageChunk": "assistant", "HumanMessageChunk": "user"}
-_PARAM_KEYS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "n", "presence_penalty",
-               "frequency_penalty", "response_format", "seed", "stop", "tool_choice")
+_ROLES = {
+    "human": "user",
+    "ai": "assistant",
+    "system": "system",
+    "tool": "tool",
+    "function": "function",
+    "developer": "developer",
+    "AIMessageChunk": "assistant",
+    "HumanMessageChunk": "user",
+}
+_PARAM_KEYS = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "n",
+    "presence_penalty",
+    "frequency_penalty",
+    "response_format",
+    "seed",
+    "stop",
+    "tool_choice",
+)
 
 
 # -- the neutral views of LangChain messages ------------------------------------------------------
@@ -112,14 +131,19 @@ def _usage(usage: Mapping[str, Any] | None) -> Usage | None:
     return Usage(int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0))
 
 
-def _response(message: BaseMessage, latency_s: float | None,
-              llm_output: Mapping[str, Any] | None) -> LLMResponse:
+def _response(
+    message: BaseMessage, latency_s: float | None, llm_output: Mapping[str, Any] | None
+) -> LLMResponse:
     """Return the neutral view of one answer of a LangChain chat model."""
-    calls = [ToolCall(str(tc.get("name") or ""), json.dumps(tc.get("args") or {}), tc.get("id"))
-             for tc in getattr(message, "tool_calls", None) or ()]
+    calls = [
+        ToolCall(str(tc.get("name") or ""), json.dumps(tc.get("args") or {}), tc.get("id"))
+        for tc in getattr(message, "tool_calls", None) or ()
+    ]
     # Arguments LangChain could not parse stay as the model wrote them, for tool contracts to reject.
-    calls += [ToolCall(str(tc.get("name") or ""), str(tc.get("args") or ""), tc.get("id"))
-              for tc in getattr(message, "invalid_tool_calls", None) or ()]
+    calls += [
+        ToolCall(str(tc.get("name") or ""), str(tc.get("args") or ""), tc.get("id"))
+        for tc in getattr(message, "invalid_tool_calls", None) or ()
+    ]
     meta = message.response_metadata or {}
     model = meta.get("model_name") or meta.get("model") or (llm_output or {}).get("model_name") or ""
     finish = meta.get("finish_reason") or meta.get("stop_reason")
@@ -128,11 +152,19 @@ def _response(message: BaseMessage, latency_s: float | None,
     if usage is None and llm_output:
         token_usage = llm_output.get("token_usage") or {}
         if token_usage:
-            usage = Usage(int(token_usage.get("prompt_tokens") or 0),
-                          int(token_usage.get("completion_tokens") or 0))
-    return LLMResponse(text=_text(message), model=str(model), tool_calls=calls, finish_reason=finish,
-                       refusal=refusal if isinstance(refusal, str) else None, usage=usage,
-                       latency_s=latency_s, raw=message)
+            usage = Usage(
+                int(token_usage.get("prompt_tokens") or 0), int(token_usage.get("completion_tokens") or 0)
+            )
+    return LLMResponse(
+        text=_text(message),
+        model=str(model),
+        tool_calls=calls,
+        finish_reason=finish,
+        refusal=refusal if isinstance(refusal, str) else None,
+        usage=usage,
+        latency_s=latency_s,
+        raw=message,
+    )
 
 
 def _identity(model: BaseChatModel, stop: list[str] | None, kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -146,21 +178,30 @@ def _identity(model: BaseChatModel, stop: list[str] | None, kwargs: Mapping[str,
 class _Call:
     """One call of the wrapped model: the request contracts see and how to send a (fixed) body."""
 
-    def __init__(self, model: BaseChatModel, messages: Sequence[BaseMessage], stop: list[str] | None,
-                 kwargs: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        model: BaseChatModel,
+        messages: Sequence[BaseMessage],
+        stop: list[str] | None,
+        kwargs: Mapping[str, Any],
+    ) -> None:
         identity = _identity(model, stop, kwargs)
         self.provider = str(identity.get("ls_provider") or "langchain")
         self.endpoint = f"langchain:{type(model).__name__}"
-        name = (identity.get("ls_model_name") or getattr(model, "model_name", None)
-                or getattr(model, "model", ""))
+        name = (
+            identity.get("ls_model_name") or getattr(model, "model_name", None) or getattr(model, "model", "")
+        )
         self.model_name = name if isinstance(name, str) else ""
         dicts = [_as_dict(m) for m in messages]
         # Unchanged messages go back to the model as the caller's own objects; only a message
         # an input contract rewrote (or a re-ask added) is converted back from its dict.
         self.originals = {id(d): m for d, m in zip(dicts, messages, strict=True)}
         params = {k: kwargs[k] for k in _PARAM_KEYS if k in kwargs}
-        for key, name in (("ls_temperature", "temperature"), ("ls_max_tokens", "max_tokens"),
-                          ("ls_stop", "stop")):
+        for key, name in (
+            ("ls_temperature", "temperature"),
+            ("ls_max_tokens", "max_tokens"),
+            ("ls_stop", "stop"),
+        ):
             if identity.get(key) is not None:
                 params.setdefault(name, identity[key])
         body: dict[str, Any] = {"model": self.model_name, "messages": dicts}
@@ -169,8 +210,13 @@ class _Call:
         # LangChain's messages in OpenAI's chat form: its request view reads them and writes
         # input fixes back into them, as for the drop-in client.
         self.request = dataclasses.replace(
-            CHAT.read(body), model=self.model_name, params=params, tools=_tool_specs(kwargs.get("tools")),
-            provider=self.provider, endpoint=self.endpoint)
+            CHAT.read(body),
+            model=self.model_name,
+            params=params,
+            tools=_tool_specs(kwargs.get("tools")),
+            provider=self.provider,
+            endpoint=self.endpoint,
+        )
 
     def messages_for(self, body: Mapping[str, Any]) -> list[BaseMessage]:
         out: list[BaseMessage] = []
@@ -180,9 +226,16 @@ class _Call:
         return out
 
     def walk(self, settings: CallSettings, *, stream: bool) -> Any:
-        return contracted_call(settings, self.request, to_response=_first_response, reask_body=_reask_body,
-                               stream=stream, substitute=_substitute, to_choices=_choices,
-                               sum_usage=_sum_usage)
+        return contracted_call(
+            settings,
+            self.request,
+            to_response=_first_response,
+            reask_body=_reask_body,
+            stream=stream,
+            substitute=_substitute,
+            to_choices=_choices,
+            sum_usage=_sum_usage,
+        )
 
 
 def _first_response(result: LLMResult, latency_s: float) -> LLMResponse:
@@ -191,21 +244,28 @@ def _first_response(result: LLMResult, latency_s: float) -> LLMResponse:
 
 def _choices(result: LLMResult, latency_s: float) -> list[LLMResponse]:
     generations = result.generations[0] if result.generations else []
-    views = [_response(g.message, latency_s, result.llm_output) for g in generations
-             if isinstance(g, ChatGeneration)]
+    views = [
+        _response(g.message, latency_s, result.llm_output)
+        for g in generations
+        if isinstance(g, ChatGeneration)
+    ]
     return views or [LLMResponse(text="", latency_s=latency_s)]
 
 
 def _reask_body(body: Mapping[str, Any], answer: LLMResponse, feedback: str) -> dict[str, Any]:
     new = dict(body)
-    new["messages"] = [*(body.get("messages") or ()), {"role": "assistant", "content": answer.text or ""},
-                       {"role": "user", "content": feedback}]
+    new["messages"] = [
+        *(body.get("messages") or ()),
+        {"role": "assistant", "content": answer.text or ""},
+        {"role": "user", "content": feedback},
+    ]
     return new
 
 
 def _substitute(result: LLMResult, text: str) -> LLMResult:
-    return LLMResult(generations=[[ChatGeneration(message=AIMessage(content=text))]],
-                     llm_output=result.llm_output)
+    return LLMResult(
+        generations=[[ChatGeneration(message=AIMessage(content=text))]], llm_output=result.llm_output
+    )
 
 
 def _usage_metadata(result: LLMResult) -> UsageMetadata | None:
@@ -236,12 +296,19 @@ def _as_chunk(message: Any) -> AIMessageChunk:
     """Return a streamed item as a chunk: a model without streaming yields its whole message once."""
     if isinstance(message, AIMessageChunk):
         return message
-    calls = [tool_call_chunk(name=tc.get("name"), args=json.dumps(tc.get("args") or {}), id=tc.get("id"),
-                             index=i) for i, tc in enumerate(getattr(message, "tool_calls", None) or ())]
-    return AIMessageChunk(content=message.content, additional_kwargs=dict(message.additional_kwargs),
-                          response_metadata=dict(message.response_metadata), id=message.id,
-                          usage_metadata=getattr(message, "usage_metadata", None), tool_call_chunks=calls,
-                          chunk_position="last")
+    calls = [
+        tool_call_chunk(name=tc.get("name"), args=json.dumps(tc.get("args") or {}), id=tc.get("id"), index=i)
+        for i, tc in enumerate(getattr(message, "tool_calls", None) or ())
+    ]
+    return AIMessageChunk(
+        content=message.content,
+        additional_kwargs=dict(message.additional_kwargs),
+        response_metadata=dict(message.response_metadata),
+        id=message.id,
+        usage_metadata=getattr(message, "usage_metadata", None),
+        tool_call_chunks=calls,
+        chunk_position="last",
+    )
 
 
 def _chunks(source: Iterator[Any]) -> Iterator[AIMessageChunk]:
@@ -380,17 +447,30 @@ class ContractChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> None:
         if not isinstance(model, BaseChatModel):
-            raise ContractConfigError(f"ContractChatModel(model=...) needs a LangChain chat model "
-                                      f"(a BaseChatModel); got {type(model).__name__}")
+            raise ContractConfigError(
+                f"ContractChatModel(model=...) needs a LangChain chat model "
+                f"(a BaseChatModel); got {type(model).__name__}"
+            )
         # pydantic's __init__ takes this class's fields, which BaseChatModel's signature does not list.
         super().__init__(model=model, **kwargs)  # type: ignore[call-arg]
         self._settings, self._telemetry = build_settings(
-            contracts=contracts, input_contracts=input_contracts, output_contracts=output_contracts,
-            contract_retries=contract_retries, retry_budget_tokens=retry_budget_tokens,
-            stream_policy=stream_policy, circuit_breaker=circuit_breaker, on_report=on_report,
-            fallback=fallback, conflicts=conflicts, reporter=reporter, upload_traces=upload_traces,
-            project_contracts=project_contracts, otel=otel, user_id=user_id,
-            project_contracts_timeout=project_contracts_timeout)
+            contracts=contracts,
+            input_contracts=input_contracts,
+            output_contracts=output_contracts,
+            contract_retries=contract_retries,
+            retry_budget_tokens=retry_budget_tokens,
+            stream_policy=stream_policy,
+            circuit_breaker=circuit_breaker,
+            on_report=on_report,
+            fallback=fallback,
+            conflicts=conflicts,
+            reporter=reporter,
+            upload_traces=upload_traces,
+            project_contracts=project_contracts,
+            otel=otel,
+            user_id=user_id,
+            project_contracts_timeout=project_contracts_timeout,
+        )
 
     # -- introspection -----------------------------------------------------------------------
 
@@ -400,8 +480,10 @@ class ContractChatModel(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {**self.model._identifying_params,
-                "contracts": [c.name for c in (*self.input_contracts, *self.output_contracts)]}
+        return {
+            **self.model._identifying_params,
+            "contracts": [c.name for c in (*self.input_contracts, *self.output_contracts)],
+        }
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
         # Tracers name the provider and the model that really answered.
@@ -431,7 +513,8 @@ class ContractChatModel(BaseChatModel):
         if not found:
             raise NotImplementedError(
                 f"{type(self.model).__name__}.{what} returned a runnable that does not call the model "
-                f"itself; ContractChatModel cannot put its contracts in front of it")
+                f"itself; ContractChatModel cannot put its contracts in front of it"
+            )
         return rebound
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Runnable[Any, AIMessage]:
@@ -440,21 +523,27 @@ class ContractChatModel(BaseChatModel):
 
     def with_structured_output(self, schema: Any = None, **kwargs: Any) -> Runnable[Any, Any]:
         """Ask for structured output the way the wrapped model does, with the contracts in front."""
-        return self._over_self(self.model.with_structured_output(schema, **kwargs),  # type: ignore[no-any-return]
-                               "with_structured_output")
+        structured = self.model.with_structured_output(schema, **kwargs)
+        return self._over_self(structured, "with_structured_output")  # type: ignore[no-any-return]
 
     # -- calls -------------------------------------------------------------------------------
 
     def _finish(self, result: LLMResult, report: ContractReport) -> ChatResult:
         self._last_report = report
-        generations = [g for g in (result.generations[0] if result.generations else ())
-                       if isinstance(g, ChatGeneration)]
+        generations = [
+            g for g in (result.generations[0] if result.generations else ()) if isinstance(g, ChatGeneration)
+        ]
         for generation in generations:
             attach_report(generation.message, report)
         return ChatResult(generations=generations, llm_output=result.llm_output)
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: Any = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         settings = call_settings(self._settings, self._telemetry)
         call = _Call(self.model, messages, stop, kwargs)
 
@@ -462,15 +551,21 @@ class ContractChatModel(BaseChatModel):
             return self.model.generate([call.messages_for(body)], stop=stop, **kwargs)
 
         try:
-            result, report = drive_sync(call.walk(settings, stream=False), engine=settings.engine,
-                                        send=send, parse=lambda r: r)
+            result, report = drive_sync(
+                call.walk(settings, stream=False), engine=settings.engine, send=send, parse=lambda r: r
+            )
         except ContractViolationError as exc:
             self._last_report = exc.report
             raise
         return self._finish(result, report)
 
-    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                         run_manager: Any = None, **kwargs: Any) -> ChatResult:
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         settings = call_settings(self._settings, self._telemetry)
         call = _Call(self.model, messages, stop, kwargs)
 
@@ -481,15 +576,17 @@ class ContractChatModel(BaseChatModel):
             return result
 
         try:
-            result, report = await drive_async(call.walk(settings, stream=False), engine=settings.engine,
-                                               send=send, parse=parse)
+            result, report = await drive_async(
+                call.walk(settings, stream=False), engine=settings.engine, send=send, parse=parse
+            )
         except ContractViolationError as exc:
             self._last_report = exc.report
             raise
         return self._finish(result, report)
 
-    def _validator(self, settings: CallSettings, report: ContractReport,
-                   request: LLMRequest) -> StreamValidator:
+    def _validator(
+        self, settings: CallSettings, report: ContractReport, request: LLMRequest
+    ) -> StreamValidator:
         engine = settings.engine
 
         def done(final: ContractReport) -> None:
@@ -497,14 +594,26 @@ class ContractChatModel(BaseChatModel):
             engine.metrics.record_call(outcome=final.outcome)
             settings.emit(final)
 
-        return StreamValidator(engine=engine, policy=settings.stream_policy, report=report,
-                               context=ValidationContext(request=request), delta_text=_chunk_text,
-                               chunk_usage=_StreamUsage(), on_done=done,
-                               validate=report.outcome != "skipped", tool_deltas=_tool_deltas,
-                               finish_reason=_finish_reason)
+        return StreamValidator(
+            engine=engine,
+            policy=settings.stream_policy,
+            report=report,
+            context=ValidationContext(request=request),
+            delta_text=_chunk_text,
+            chunk_usage=_StreamUsage(),
+            on_done=done,
+            validate=report.outcome != "skipped",
+            tool_deltas=_tool_deltas,
+            finish_reason=_finish_reason,
+        )
 
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: Any = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
         settings = call_settings(self._settings, self._telemetry)
         call = _Call(self.model, messages, stop, kwargs)
 
@@ -512,8 +621,9 @@ class ContractChatModel(BaseChatModel):
             return self.model.stream(call.messages_for(body), stop=stop, **kwargs)
 
         try:
-            source, report = drive_sync(call.walk(settings, stream=True), engine=settings.engine,
-                                        send=send, parse=lambda r: r)
+            source, report = drive_sync(
+                call.walk(settings, stream=True), engine=settings.engine, send=send, parse=lambda r: r
+            )
         except ContractViolationError as exc:
             self._last_report = exc.report
             raise
@@ -521,8 +631,13 @@ class ContractChatModel(BaseChatModel):
         for chunk in validator.wrap(_chunks(iter(source)), _nothing):
             yield ChatGenerationChunk(message=chunk)
 
-    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                       run_manager: Any = None, **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
         settings = call_settings(self._settings, self._telemetry)
         call = _Call(self.model, messages, stop, kwargs)
 
@@ -533,8 +648,9 @@ class ContractChatModel(BaseChatModel):
             return result
 
         try:
-            source, report = await drive_async(call.walk(settings, stream=True), engine=settings.engine,
-                                               send=send, parse=parse)
+            source, report = await drive_async(
+                call.walk(settings, stream=True), engine=settings.engine, send=send, parse=parse
+            )
         except ContractViolationError as exc:
             self._last_report = exc.report
             raise
@@ -557,8 +673,9 @@ async def _anothing() -> None:
 class _Pending:
     __slots__ = ("context", "input_results", "request", "started")
 
-    def __init__(self, request: LLMRequest, context: ValidationContext,
-                 input_results: list[ValidationResult]) -> None:
+    def __init__(
+        self, request: LLMRequest, context: ValidationContext, input_results: list[ValidationResult]
+    ) -> None:
         self.request = request
         self.context = context
         self.input_results = input_results
@@ -601,9 +718,15 @@ class ContractCallbackHandler(BaseCallbackHandler):
         if isinstance(max_pending, bool) or not isinstance(max_pending, int) or max_pending < 1:
             raise ContractConfigError(f"max_pending must be an int >= 1; got {max_pending!r}")
         self._settings, _ = build_settings(
-            contracts=contracts, input_contracts=input_contracts, output_contracts=output_contracts,
-            circuit_breaker=circuit_breaker, on_report=on_report, reporter=reporter,
-            upload_traces=upload_traces, otel=otel)
+            contracts=contracts,
+            input_contracts=input_contracts,
+            output_contracts=output_contracts,
+            circuit_breaker=circuit_breaker,
+            on_report=on_report,
+            reporter=reporter,
+            upload_traces=upload_traces,
+            otel=otel,
+        )
         self._pending: OrderedDict[UUID, _Pending] = OrderedDict()
         self._max_pending = max_pending
         self._lock = threading.Lock()
@@ -615,13 +738,27 @@ class ContractCallbackHandler(BaseCallbackHandler):
 
     # -- LangChain's events ------------------------------------------------------------------
 
-    def on_chat_model_start(self, serialized: dict[str, Any], messages: list[list[BaseMessage]], *,
-                            run_id: UUID, metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_chat_model_start(
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[BaseMessage]],
+        *,
+        run_id: UUID,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         dicts = [_as_dict(m) for m in (messages[0] if messages else ())]
         self._start(run_id, dicts, metadata, kwargs.get("invocation_params"))
 
-    def on_llm_start(self, serialized: dict[str, Any], prompts: list[str], *, run_id: UUID,
-                     metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_llm_start(
+        self,
+        serialized: dict[str, Any],
+        prompts: list[str],
+        *,
+        run_id: UUID,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         dicts = [{"role": "user", "content": prompts[0]}] if prompts else []
         self._start(run_id, dicts, metadata, kwargs.get("invocation_params"), endpoint="langchain:llm")
 
@@ -642,8 +779,14 @@ class ContractCallbackHandler(BaseCallbackHandler):
 
     # -- judging -----------------------------------------------------------------------------
 
-    def _start(self, run_id: UUID, dicts: list[dict[str, Any]], metadata: Mapping[str, Any] | None,
-               params: Mapping[str, Any] | None, endpoint: str = "langchain:chat") -> None:
+    def _start(
+        self,
+        run_id: UUID,
+        dicts: list[dict[str, Any]],
+        metadata: Mapping[str, Any] | None,
+        params: Mapping[str, Any] | None,
+        endpoint: str = "langchain:chat",
+    ) -> None:
         try:
             meta = metadata or {}
             invocation = params or {}
@@ -651,9 +794,11 @@ class ContractCallbackHandler(BaseCallbackHandler):
             provider = meta.get("ls_provider") or "langchain"
             request = dataclasses.replace(
                 CHAT.read({"model": str(model), "messages": dicts}),
-                provider=str(provider), endpoint=endpoint,
+                provider=str(provider),
+                endpoint=endpoint,
                 params={k: invocation[k] for k in _PARAM_KEYS if k in invocation},
-                tools=_tool_specs(invocation.get("tools")))
+                tools=_tool_specs(invocation.get("tools")),
+            )
             context = ValidationContext(request=request)
             engine = self._settings.engine
             results = [_monitored(engine.run_one(c, request, context)) for c in engine.input_contracts]
@@ -669,20 +814,36 @@ class ContractCallbackHandler(BaseCallbackHandler):
         latency = time.perf_counter() - pending.started
         engine = self._settings.engine
         generations = response.generations[0] if response.generations else []
-        answers = [_response(g.message, latency, response.llm_output) if isinstance(g, ChatGeneration)
-                   else LLMResponse(text=g.text, latency_s=latency) for g in generations]
+        answers = [
+            _response(g.message, latency, response.llm_output)
+            if isinstance(g, ChatGeneration)
+            else LLMResponse(text=g.text, latency_s=latency)
+            for g in generations
+        ]
         if not answers:
             answers = [LLMResponse(text="", latency_s=latency)]
         per_choice = [[_monitored(r) for r in engine.run_output(a, pending.context)] for a in answers]
-        report = ContractReport(provider=pending.request.provider, endpoint=pending.request.endpoint,
-                                model=answers[0].model or pending.request.model, request=pending.request,
-                                input_results=pending.input_results)
+        report = ContractReport(
+            provider=pending.request.provider,
+            endpoint=pending.request.endpoint,
+            model=answers[0].model or pending.request.model,
+            request=pending.request,
+            input_results=pending.input_results,
+        )
         report.llm_latency_s = latency
         report.total_usage.add(answers[0].usage)
         results = [r for verdicts in per_choice for r in verdicts]
-        report.attempts.append(Attempt(0, answers[0].text, results, answers[0].usage, latency,
-                                       model=answers[0].model,
-                                       choice_results=per_choice if len(per_choice) > 1 else []))
+        report.attempts.append(
+            Attempt(
+                0,
+                answers[0].text,
+                results,
+                answers[0].usage,
+                latency,
+                model=answers[0].model,
+                choice_results=per_choice if len(per_choice) > 1 else [],
+            )
+        )
         report.outcome = "warned" if any(not r.is_valid for r in report.results) else "passed"
         self.last_report = report
         engine.metrics.record_call(outcome=report.outcome)
@@ -695,4 +856,3 @@ def _monitored(result: ValidationResult) -> ValidationResult:
         result.details["would_block"] = True
     result.enforcement = Enforcement.MONITOR
     return result
-

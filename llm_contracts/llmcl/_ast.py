@@ -21,8 +21,12 @@ class Pos:
     end_column: int
 
     def to_dict(self) -> dict[str, int]:
-        return {"line": self.line, "column": self.column, "end_line": self.end_line,
-                "end_column": self.end_column}
+        return {
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "end_column": self.end_column,
+        }
 
 
 NOWHERE = Pos(0, 0, 0, 0)

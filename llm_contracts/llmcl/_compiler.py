@@ -26,8 +26,15 @@ from ._loader import build_clause
 from ._parser import parse
 from ._spec import PENDING_JUDGE, SPEC_VERSION, regex_flags
 
-__all__ = ["ENFORCEMENTS", "FIXES", "PRIORITIES", "SEVERITIES", "SPEC_VERSION", "compile_file",
-           "compile_source"]
+__all__ = [
+    "ENFORCEMENTS",
+    "FIXES",
+    "PRIORITIES",
+    "SEVERITIES",
+    "SPEC_VERSION",
+    "compile_file",
+    "compile_source",
+]
 
 PRIORITIES = {"low": 25, "medium": 50, "high": 75, "critical": 100}
 SEVERITIES = ("info", "warning", "error", "critical")
@@ -77,8 +84,9 @@ def compile_source(
     ``registry`` holds the named contracts ``use`` may refer to; ``resolver`` reads
     imported files (the file system by default).
     """
-    compiler = _Compiler(strict=strict, registry=registry or default_registry,
-                         resolver=resolver or file_resolver)
+    compiler = _Compiler(
+        strict=strict, registry=registry or default_registry, resolver=resolver or file_resolver
+    )
     return compiler.run(source, None if path is None else str(path))
 
 
@@ -87,8 +95,9 @@ def compile_file(path: str | Path, **kwargs: Any) -> dict[str, Any]:
     try:
         source = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise LLMCLError(f"cannot read {str(path)!r}: {getattr(exc, 'strerror', None) or exc}",
-                         file=str(path)) from None
+        raise LLMCLError(
+            f"cannot read {str(path)!r}: {getattr(exc, 'strerror', None) or exc}", file=str(path)
+        ) from None
     return compile_source(source, path=path, **kwargs)
 
 
@@ -117,9 +126,17 @@ class _Compiler:
 
     def error(self, unit: _Unit, message: str, pos: A.Pos, hint: str | None = None) -> None:
         end = pos.end_column if pos.end_line == pos.line else None
-        self.errors.append(LLMCLSemanticError.at(message, file=unit.file, source=unit.source,
-                                                 line=pos.line or None, column=pos.column or None,
-                                                 end_column=end, hint=hint))
+        self.errors.append(
+            LLMCLSemanticError.at(
+                message,
+                file=unit.file,
+                source=unit.source,
+                line=pos.line or None,
+                column=pos.column or None,
+                end_column=end,
+                hint=hint,
+            )
+        )
 
     # -- the pass --
 
@@ -161,8 +178,12 @@ class _Compiler:
             other = self.decls.get(decl.name)
             if other is not None:
                 where = f"{other.unit.file}:{other.decl.pos.line}"
-                self.error(unit, f"contract '{decl.name}' is defined twice", decl.spans.get("name", decl.pos),
-                           hint=f"the other definition is at {where}; rename one of them")
+                self.error(
+                    unit,
+                    f"contract '{decl.name}' is defined twice",
+                    decl.spans.get("name", decl.pos),
+                    hint=f"the other definition is at {where}; rename one of them",
+                )
                 continue
             self.decls[decl.name] = _Decl(decl, unit)
         for imp in module.imports:
@@ -174,14 +195,19 @@ class _Compiler:
             source, file = self.resolver(imp.path, None if unit.file == "<source>" else unit.file)
         except (OSError, UnicodeDecodeError, LLMContractsError) as exc:
             why = getattr(exc, "strerror", None) or str(exc)
-            self.error(unit, f"cannot import \"{imp.path}\": {why}", imp.pos,
-                       hint="the path is relative to the importing file")
+            self.error(
+                unit,
+                f'cannot import "{imp.path}": {why}',
+                imp.pos,
+                hint="the path is relative to the importing file",
+            )
             self.import_failed = True
             return
         key = str(Path(file)) if file else imp.path
         if key in stack or any(_same_file(key, s) for s in stack):
-            cycle = " -> ".join([*(Path(s).name for s in stack[stack.index(key) if key in stack else 0:]),
-                                 Path(key).name])
+            cycle = " -> ".join(
+                [*(Path(s).name for s in stack[stack.index(key) if key in stack else 0 :]), Path(key).name]
+            )
             self.error(unit, f"import cycle: {cycle}", imp.pos, hint="two files cannot import each other")
             return
         if key in self.units or any(_same_file(key, k) for k in self.units):
@@ -195,34 +221,48 @@ class _Compiler:
         for field_name, allowed in (("severity", SEVERITIES), ("enforcement", ENFORCEMENTS)):
             value = getattr(decl, field_name)
             if value is not None and value not in allowed:
-                self.bad_word(unit, field_name, value, allowed,
-                              decl.spans.get(f"{field_name}_value", decl.pos))
+                self.bad_word(
+                    unit, field_name, value, allowed, decl.spans.get(f"{field_name}_value", decl.pos)
+                )
         if decl.priority is not None:
             self.check_priority(unit, decl.priority, decl.spans.get("priority_value", decl.pos))
         if decl.version is not None and (not isinstance(decl.version, int) or decl.version < 0):
-            self.error(unit, f"version must be a whole number >= 0; got {decl.version}",
-                       decl.spans.get("version_value", decl.pos))
+            self.error(
+                unit,
+                f"version must be a whole number >= 0; got {decl.version}",
+                decl.spans.get("version_value", decl.pos),
+            )
         for base in decl.extends:
             if base not in self.decls and not self.import_failed:
-                self.error(unit, f"contract '{decl.name}' extends '{base}', which is not defined",
-                           decl.spans.get(f"extends:{base}", decl.pos),
-                           hint=did_you_mean(base, self.decls) or "define it here or import its file")
+                self.error(
+                    unit,
+                    f"contract '{decl.name}' extends '{base}', which is not defined",
+                    decl.spans.get(f"extends:{base}", decl.pos),
+                    hint=did_you_mean(base, self.decls) or "define it here or import its file",
+                )
             elif base == decl.name:
-                self.error(unit, f"contract '{decl.name}' extends itself", decl.spans.get(f"extends:{base}",
-                                                                                            decl.pos))
+                self.error(
+                    unit,
+                    f"contract '{decl.name}' extends itself",
+                    decl.spans.get(f"extends:{base}", decl.pos),
+                )
         if decl.retry is not None:
             count = decl.retry.count
             if not isinstance(count, int) or count < 0:
-                self.error(unit, f"the retry count must be a whole number >= 0; got {number(count)}",
-                           decl.spans.get("retry_count", decl.retry.pos),
-                           hint="'on violation retry 0' turns re-asking off")
+                self.error(
+                    unit,
+                    f"the retry count must be a whole number >= 0; got {number(count)}",
+                    decl.spans.get("retry_count", decl.retry.pos),
+                    hint="'on violation retry 0' turns re-asking off",
+                )
         counters: dict[str, int] = {}
         for clause in decl.clauses:
             counters[clause.kind] = counters.get(clause.kind, 0) + 1
             entry.clauses.append(self.check_clause(unit, decl, clause, counters[clause.kind]))
 
-    def bad_word(self, unit: _Unit, what: str, value: str, allowed: tuple[str, ...] | list[str],
-                 pos: A.Pos) -> None:
+    def bad_word(
+        self, unit: _Unit, what: str, value: str, allowed: tuple[str, ...] | list[str], pos: A.Pos
+    ) -> None:
         hint = did_you_mean(value, allowed) or f"use one of {', '.join(allowed)}"
         self.error(unit, f"unknown {what} '{value}'", pos, hint=hint)
 
@@ -231,8 +271,11 @@ class _Compiler:
             if value not in PRIORITIES:
                 self.bad_word(unit, "priority", value, [*PRIORITIES, "or a whole number"], pos)
         elif not isinstance(value, int):
-            self.error(unit, f"priority must be low, medium, high, critical or a whole number; got "
-                             f"{number(value)}", pos)
+            self.error(
+                unit,
+                f"priority must be low, medium, high, critical or a whole number; got {number(value)}",
+                pos,
+            )
 
     def check_clause(self, unit: _Unit, decl: A.ContractDecl, clause: A.Clause, index: int) -> dict[str, Any]:
         o = clause.options
@@ -240,13 +283,17 @@ class _Compiler:
         if o.severity is not None and o.severity not in SEVERITIES:
             self.bad_word(unit, "severity", o.severity, SEVERITIES, spans.get("severity_value", clause.pos))
         if o.enforcement is not None and o.enforcement not in ENFORCEMENTS:
-            self.bad_word(unit, "enforcement", o.enforcement, ENFORCEMENTS,
-                          spans.get("enforcement_value", clause.pos))
+            self.bad_word(
+                unit, "enforcement", o.enforcement, ENFORCEMENTS, spans.get("enforcement_value", clause.pos)
+            )
         if o.priority is not None:
             self.check_priority(unit, o.priority, spans.get("priority_value", clause.pos))
         if clause.within is not None and (not isinstance(clause.within, int) or clause.within < 1):
-            self.error(unit, f"'eventually within' needs a whole number of turns >= 1; got "
-                             f"{number(clause.within)}", spans.get("within", clause.pos))
+            self.error(
+                unit,
+                f"'eventually within' needs a whole number of turns >= 1; got {number(clause.within)}",
+                spans.get("within", clause.pos),
+            )
         scope = "input" if clause.kind == "require" else "any"
         self.condition(unit, clause.expr, scope, clause.kind)
         if clause.trigger is not None:
@@ -284,11 +331,16 @@ class _Compiler:
         e = clause.expr
         if fix == "truncate":
             measures = ("len", "tokens", "words")
-            ok = isinstance(e, A.Compare) and any(isinstance(side, A.Call) and side.fn in measures
-                                                  for side in (e.left, e.right))
+            ok = isinstance(e, A.Compare) and any(
+                isinstance(side, A.Call) and side.fn in measures for side in (e.left, e.right)
+            )
             if not ok:
-                self.error(unit, "'fix truncate' needs a length limit such as len(output) <= 2000 or "
-                                 "tokens(input) <= 4000", pos)
+                self.error(
+                    unit,
+                    "'fix truncate' needs a length limit such as len(output) <= 2000 or "
+                    "tokens(input) <= 4000",
+                    pos,
+                )
         elif fix == "redact":
             ok = isinstance(e, A.Not) and isinstance(e.arg, A.Call) and e.arg.fn == "pii"
             if not ok:
@@ -299,9 +351,13 @@ class _Compiler:
     def condition(self, unit: _Unit, e: A.Expr, scope: str, kind: str) -> None:
         t = self.type_of(unit, e, scope, kind)
         if t not in ("bool", "json", "any", "?"):
-            example = f"{expr_text(e)} <= 100" if t == "number" else f"contains({expr_text(e)}, \"...\")"
-            self.error(unit, f"a condition must be true or false, but {expr_text(e)} is {TYPE_WORDS[t]}",
-                       e.pos, hint=f"compare it, e.g. {example}")
+            example = f"{expr_text(e)} <= 100" if t == "number" else f'contains({expr_text(e)}, "...")'
+            self.error(
+                unit,
+                f"a condition must be true or false, but {expr_text(e)} is {TYPE_WORDS[t]}",
+                e.pos,
+                hint=f"compare it, e.g. {example}",
+            )
 
     def type_of(self, unit: _Unit, e: A.Expr, scope: str, kind: str) -> str:
         """Return the type of ``e`` ("?" after an error already reported)."""
@@ -316,8 +372,12 @@ class _Compiler:
             return "regex"
         if isinstance(e, A.Ref):
             if e.name == "output" and scope == "input":
-                self.error(unit, "'output' is not known before the call: a 'require' clause checks the "
-                                 "request", e.pos, hint="check the answer with 'ensure'")
+                self.error(
+                    unit,
+                    "'output' is not known before the call: a 'require' clause checks the request",
+                    e.pos,
+                    hint="check the answer with 'ensure'",
+                )
                 return "?"
             return "any" if e.name == "context" else "text"
         if isinstance(e, A.Not):
@@ -331,33 +391,46 @@ class _Compiler:
             return self.compare(unit, e, scope, kind)
         if isinstance(e, A.Conforms):
             if not (isinstance(e.arg, A.Call) and e.arg.fn == "json"):
-                self.error(unit, f"'conforms' checks a json(...) value, not {expr_text(e.arg)}", e.arg.pos,
-                           hint=f"write json({expr_text(e.arg)}) conforms ...")
+                self.error(
+                    unit,
+                    f"'conforms' checks a json(...) value, not {expr_text(e.arg)}",
+                    e.arg.pos,
+                    hint=f"write json({expr_text(e.arg)}) conforms ...",
+                )
             else:
                 self.type_of(unit, e.arg, scope, kind)
             self.check_schema(unit, e)
             return "bool"
         if isinstance(e, A.Use):
             if e.name not in self.registry:
-                self.error(unit, f"no contract named \"{e.name}\" is registered", e.pos,
-                           hint=did_you_mean(e.name, self.registry.names())
-                           or "register it with register_contract() before compiling")
+                self.error(
+                    unit,
+                    f'no contract named "{e.name}" is registered',
+                    e.pos,
+                    hint=did_you_mean(e.name, self.registry.names())
+                    or "register it with register_contract() before compiling",
+                )
             return "bool"
         if isinstance(e, A.Call):
             return self.call(unit, e, scope, kind)
         if isinstance(e, A.ListExpr):
             for item in e.items:
                 if not isinstance(item, A.Str):
-                    self.error(unit, f"a list holds strings in double quotes; {expr_text(item)} is not one",
-                               item.pos)
+                    self.error(
+                        unit, f"a list holds strings in double quotes; {expr_text(item)} is not one", item.pos
+                    )
             return "list"
         raise AssertionError(f"unknown node {e!r}")
 
     def call(self, unit: _Unit, e: A.Call, scope: str, kind: str) -> str:
         sig = FUNCTIONS.get(e.fn)
         if sig is None:
-            self.error(unit, f"unknown function '{e.fn}'", e.name_pos,
-                       hint=did_you_mean(e.fn, FUNCTIONS) or f"the functions are {', '.join(FUNCTIONS)}")
+            self.error(
+                unit,
+                f"unknown function '{e.fn}'",
+                e.name_pos,
+                hint=did_you_mean(e.fn, FUNCTIONS) or f"the functions are {', '.join(FUNCTIONS)}",
+            )
             for arg in e.args:
                 self.type_of(unit, arg, scope, kind)
             return "?"
@@ -365,16 +438,26 @@ class _Compiler:
         if len(e.args) < n or (len(e.args) > n and sig.rest is None):
             wanted = ", ".join(sig.params)
             more = " or more" if sig.rest else ""
-            self.error(unit, f"{e.fn}() takes {n}{more} argument{'s' if n > 1 else ''} ({wanted}), "
-                             f"got {len(e.args)}", e.pos)
+            self.error(
+                unit,
+                f"{e.fn}() takes {n}{more} argument{'s' if n > 1 else ''} ({wanted}), got {len(e.args)}",
+                e.pos,
+            )
             return sig.returns
         if e.fn == "judge":
             if scope == "input":
-                self.error(unit, "judge() grades the answer: a 'require' clause checks the request", e.pos,
-                           hint="grade the answer with 'ensure judge(\"...\") >= 0.7'")
+                self.error(
+                    unit,
+                    "judge() grades the answer: a 'require' clause checks the request",
+                    e.pos,
+                    hint="grade the answer with 'ensure judge(\"...\") >= 0.7'",
+                )
             if not isinstance(e.args[0], A.Str) or not e.args[0].value.strip():
-                self.error(unit, "judge() takes the rubric as a string, e.g. "
-                                 "judge(\"Is the answer polite?\")", e.args[0].pos)
+                self.error(
+                    unit,
+                    'judge() takes the rubric as a string, e.g. judge("Is the answer polite?")',
+                    e.args[0].pos,
+                )
             return sig.returns
         for i, arg in enumerate(e.args):
             want = sig.params[i] if i < n else (sig.rest or "text")
@@ -394,17 +477,25 @@ class _Compiler:
                 if got == "text":
                     # The text of the call (the user's prompt, the model's answer) is never
                     # compiled as a pattern: it would let anyone who writes it pick one.
-                    self.error(unit, f"{e.fn}() takes its pattern from the contract: {expr_text(arg)} is "
-                                     "the text of the call, which is never compiled as a regular expression",
-                               arg.pos, hint=f"to look for it as plain text write "
-                                             f"contains({expr_text(e.args[0])}, {expr_text(arg)})")
+                    self.error(
+                        unit,
+                        f"{e.fn}() takes its pattern from the contract: {expr_text(arg)} is "
+                        "the text of the call, which is never compiled as a regular expression",
+                        arg.pos,
+                        hint=f"to look for it as plain text write "
+                        f"contains({expr_text(e.args[0])}, {expr_text(arg)})",
+                    )
                     continue
             elif got == want:
                 if i >= n:
                     self.check_choice(unit, e.fn, arg)
                 continue
-            self.error(unit, f"{e.fn}() needs {TYPE_WORDS[want]} as argument {i + 1}, but "
-                             f"{expr_text(arg)} is {TYPE_WORDS[got]}", arg.pos)
+            self.error(
+                unit,
+                f"{e.fn}() needs {TYPE_WORDS[want]} as argument {i + 1}, but "
+                f"{expr_text(arg)} is {TYPE_WORDS[got]}",
+                arg.pos,
+            )
         return sig.returns
 
     def check_choice(self, unit: _Unit, fn: str, arg: A.Expr) -> None:
@@ -416,8 +507,12 @@ class _Compiler:
         if not isinstance(arg, A.Str):
             self.error(unit, f"{fn}() takes the {what} as a string", arg.pos)
         elif arg.value not in allowed:
-            self.error(unit, f"unknown {what} \"{arg.value}\"", arg.pos,
-                       hint=did_you_mean(arg.value, allowed) or f"use one of {', '.join(allowed)}")
+            self.error(
+                unit,
+                f'unknown {what} "{arg.value}"',
+                arg.pos,
+                hint=did_you_mean(arg.value, allowed) or f"use one of {', '.join(allowed)}",
+            )
 
     def compare(self, unit: _Unit, e: A.Compare, scope: str, kind: str) -> str:
         left = self.type_of(unit, e.left, scope, kind)
@@ -431,18 +526,26 @@ class _Compiler:
         if e.op not in ("==", "!=") and left == right:
             self.error(unit, f"'{e.op}' compares numbers, but both sides are {TYPE_WORDS[left]}", e.pos)
         else:
-            self.error(unit, f"cannot compare {TYPE_WORDS[left]} with {TYPE_WORDS[right]}: "
-                             f"{expr_text(e.left)} {e.op} {expr_text(e.right)}", e.pos,
-                       hint="len(), tokens() and words() turn text into a number"
-                       if "text" in (left, right) and "number" in (left, right) else None)
+            self.error(
+                unit,
+                f"cannot compare {TYPE_WORDS[left]} with {TYPE_WORDS[right]}: "
+                f"{expr_text(e.left)} {e.op} {expr_text(e.right)}",
+                e.pos,
+                hint="len(), tokens() and words() turn text into a number"
+                if "text" in (left, right) and "number" in (left, right)
+                else None,
+            )
         return "bool"
 
     def check_regex(self, unit: _Unit, pattern: str, flags: str, pos: A.Pos) -> None:
         bad = [f for f in flags if f not in REGEX_FLAGS]
         if bad:
-            self.error(unit, f"unknown regular expression flag '{bad[0]}'", pos,
-                       hint="the flags are i (ignore case), m (multi-line), s (dot matches newline), "
-                            "x (verbose)")
+            self.error(
+                unit,
+                f"unknown regular expression flag '{bad[0]}'",
+                pos,
+                hint="the flags are i (ignore case), m (multi-line), s (dot matches newline), x (verbose)",
+            )
             return
         self.check_pattern(unit, pattern, regex_flags(flags), pos)
 
@@ -455,12 +558,19 @@ class _Compiler:
         try:
             compile_pattern(pattern, flags)
         except PatternError as exc:
-            words = {"invalid": "invalid regular expression",
-                     "unsupported": "unsupported regular expression",
-                     "too expensive": "regular expression too expensive"}[exc.reason]
-            self.error(unit, f"{words}{where}: {exc.detail}", pos,
-                       hint="RE2 syntax: no backreferences (\\1) and no lookaround ((?=...), (?<!...))"
-                       if exc.reason == "unsupported" else None)
+            words = {
+                "invalid": "invalid regular expression",
+                "unsupported": "unsupported regular expression",
+                "too expensive": "regular expression too expensive",
+            }[exc.reason]
+            self.error(
+                unit,
+                f"{words}{where}: {exc.detail}",
+                pos,
+                hint="RE2 syntax: no backreferences (\\1) and no lookaround ((?=...), (?<!...))"
+                if exc.reason == "unsupported"
+                else None,
+            )
             return False
         return True
 
@@ -482,8 +592,12 @@ class _Compiler:
             from .._regex import schema_patterns
 
             # A schema's patterns are contract data too: RE2 only, as for /.../ literals.
-            if not all([self.check_pattern(unit, pattern, 0, e.schema_pos, f" in the JSON Schema at {path}")
-                        for path, pattern in schema_patterns(schema)]):
+            if not all(
+                [
+                    self.check_pattern(unit, pattern, 0, e.schema_pos, f" in the JSON Schema at {path}")
+                    for path, pattern in schema_patterns(schema)
+                ]
+            ):
                 return
             self.valid_schemas.add(key)
         self.schemas[id(e)] = schema
@@ -494,18 +608,20 @@ class _Compiler:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            self.error(unit, f"cannot read the JSON Schema \"{e.schema_file}\": "
-                             f"{getattr(exc, 'strerror', None) or exc}", e.schema_pos,
-                       hint="the path is relative to the contract's file")
+            self.error(
+                unit,
+                f'cannot read the JSON Schema "{e.schema_file}": {getattr(exc, "strerror", None) or exc}',
+                e.schema_pos,
+                hint="the path is relative to the contract's file",
+            )
             return None
         try:
             schema = json.loads(text)
         except ValueError as exc:
-            self.error(unit, f"bad JSON Schema: \"{e.schema_file}\" is not JSON ({exc})", e.schema_pos)
+            self.error(unit, f'bad JSON Schema: "{e.schema_file}" is not JSON ({exc})', e.schema_pos)
             return None
         if not isinstance(schema, (dict, bool)):
-            self.error(unit, f"bad JSON Schema: \"{e.schema_file}\" does not hold a JSON object",
-                       e.schema_pos)
+            self.error(unit, f'bad JSON Schema: "{e.schema_file}" does not hold a JSON object', e.schema_pos)
             return None
         return schema
 
@@ -531,12 +647,21 @@ class _Compiler:
         if isinstance(e, A.BoolOp):
             return {"op": e.op, "args": [self.to_json(a, unit) for a in e.args], "at": at}
         if isinstance(e, A.Compare):
-            return {"op": "cmp", "cmp": e.op, "left": self.to_json(e.left, unit),
-                    "right": self.to_json(e.right, unit), "at": at}
+            return {
+                "op": "cmp",
+                "cmp": e.op,
+                "left": self.to_json(e.left, unit),
+                "right": self.to_json(e.right, unit),
+                "at": at,
+            }
         if isinstance(e, A.Conforms):
-            return {"op": "conforms", "arg": self.to_json(e.arg, unit),
-                    "schema": self.schemas.get(id(e), e.schema),
-                    "schema_file": e.schema_file, "at": at}
+            return {
+                "op": "conforms",
+                "arg": self.to_json(e.arg, unit),
+                "schema": self.schemas.get(id(e), e.schema),
+                "schema_file": e.schema_file,
+                "at": at,
+            }
         if isinstance(e, A.Call):
             return {"op": "call", "fn": e.fn, "args": [self.to_json(a, unit) for a in e.args], "at": at}
         if isinstance(e, A.Use):
@@ -545,14 +670,19 @@ class _Compiler:
             return {"op": "list", "items": [self.to_json(a, unit) for a in e.items], "at": at}
         raise AssertionError(f"unknown node {e!r}")
 
-    def flatten(self, entry: _Decl,
-                seen: list[str]) -> tuple[list[tuple[_Decl, dict[str, Any]]], list[_Decl]]:
+    def flatten(
+        self, entry: _Decl, seen: list[str]
+    ) -> tuple[list[tuple[_Decl, dict[str, Any]]], list[_Decl]]:
         """Return the clauses of ``entry`` with its bases' first, and the chain of contracts."""
         decl = entry.decl
         if decl.name in seen:
-            cycle = " -> ".join([*seen[seen.index(decl.name):], decl.name])
-            self.error(entry.unit, f"'extends' cycle: {cycle}", decl.spans.get("name", decl.pos),
-                       hint="a contract cannot extend itself, directly or through others")
+            cycle = " -> ".join([*seen[seen.index(decl.name) :], decl.name])
+            self.error(
+                entry.unit,
+                f"'extends' cycle: {cycle}",
+                decl.spans.get("name", decl.pos),
+                hint="a contract cannot extend itself, directly or through others",
+            )
             return [], []
         out: list[tuple[_Decl, dict[str, Any]]] = []
         chain: list[_Decl] = []
@@ -585,8 +715,12 @@ class _Compiler:
                 c["priority"] = next((_priority(d.priority) for d in lineage if d.priority is not None), None)
             if c["name"] in names:
                 pos = A.Pos(**c["position"])
-                self.error(owner.unit, f"two clauses of contract '{decl.name}' are named '{c['name']}'", pos,
-                           hint="give each clause its own name with 'as'")
+                self.error(
+                    owner.unit,
+                    f"two clauses of contract '{decl.name}' are named '{c['name']}'",
+                    pos,
+                    hint="give each clause its own name with 'as'",
+                )
             names[c["name"]] = c
             spec_clauses.append(c)
         retry = next((d.decl.retry for d in reversed(chain) if d.decl.retry is not None), None)
@@ -619,9 +753,19 @@ class _Compiler:
         retry_message = spec["remediation"]["retry_message"]
         for clause in spec["clauses"]:
             unit = self.units.get(clause["file"] or "<source>", root)
-            key = json.dumps([clause["declared_in"], clause["name"], clause["severity"], clause["priority"],
-                              clause["enforcement"], spec["severity"], spec["priority"], spec["enforcement"],
-                              retry_message])
+            key = json.dumps(
+                [
+                    clause["declared_in"],
+                    clause["name"],
+                    clause["severity"],
+                    clause["priority"],
+                    clause["enforcement"],
+                    spec["severity"],
+                    spec["priority"],
+                    spec["enforcement"],
+                    retry_message,
+                ]
+            )
             try:
                 if key not in self.built:
                     self.built[key] = build_clause(clause, spec, registry=self.registry, judge=PENDING_JUDGE)
@@ -642,16 +786,24 @@ class _Compiler:
             for conflict in conflicts:
                 involved = [by_name[n] for n in conflict.contracts if n in by_name]
                 if not involved:
-                    self.errors.append(LLMCLSemanticError(f"conflicting clauses: {conflict.reason}",
-                                                          file=root.file))
+                    self.errors.append(
+                        LLMCLSemanticError(f"conflicting clauses: {conflict.reason}", file=root.file)
+                    )
                     continue
                 clause = involved[-1]
                 unit = self.units.get(clause["file"] or "<source>", root)
                 other = involved[0] if len(involved) > 1 else None
-                hint = (f"it conflicts with '{other['text']}' at line {other['position']['line']}"
-                        if other is not None and other is not clause else None)
-                self.error(unit, f"conflicting clauses ({conflict.kind}): {conflict.reason}",
-                           A.Pos(**clause["position"]), hint=hint)
+                hint = (
+                    f"it conflicts with '{other['text']}' at line {other['position']['line']}"
+                    if other is not None and other is not clause
+                    else None
+                )
+                self.error(
+                    unit,
+                    f"conflicting clauses ({conflict.kind}): {conflict.reason}",
+                    A.Pos(**clause["position"]),
+                    hint=hint,
+                )
         spec["conflicts"] = [c.to_dict() for c in conflicts]
 
 
@@ -687,4 +839,3 @@ def number(value: int | float) -> str:
 
 def spec_regex_flag_names(flags: str) -> str:
     return "|".join(REGEX_FLAGS[f] for f in flags)
-

@@ -71,17 +71,34 @@ class LLMCLError(LLMContractsError, ValueError):
         self.errors: list[LLMCLError] = [self]
 
     @classmethod
-    def at(cls, message: str, *, file: str | None, source: str | None, line: int | None,
-           column: int | None, end_column: int | None = None, expected: Sequence[str] = (),
-           hint: str | None = None) -> LLMCLError:
+    def at(
+        cls,
+        message: str,
+        *,
+        file: str | None,
+        source: str | None,
+        line: int | None,
+        column: int | None,
+        end_column: int | None = None,
+        expected: Sequence[str] = (),
+        hint: str | None = None,
+    ) -> LLMCLError:
         """Return an error at ``line``:``column`` of ``source``, with that line quoted."""
         source_line = None
         if source is not None and line is not None:
             # Lines as the parser counts them: only "\n" ends one (not "\x0c" or "\u2028").
             lines = source.split("\n")
             source_line = lines[line - 1].rstrip("\r") if 0 < line <= len(lines) else ""
-        return cls(message, file=file, line=line, column=column, end_column=end_column,
-                   source_line=source_line, expected=expected, hint=hint)
+        return cls(
+            message,
+            file=file,
+            line=line,
+            column=column,
+            end_column=end_column,
+            source_line=source_line,
+            expected=expected,
+            hint=hint,
+        )
 
     def with_others(self, others: Sequence[LLMCLError]) -> LLMCLError:
         """Return this error carrying ``others`` as further diagnostics."""
@@ -102,7 +119,7 @@ class LLMCLError(LLMContractsError, ValueError):
             if len(text) > _WIDTH:
                 # Show a window of a long line around the offending text.
                 cut = max(0, min(start - _WIDTH // 2, len(text) - _WIDTH))
-                text = text[cut:cut + _WIDTH]
+                text = text[cut : cut + _WIDTH]
                 start -= cut
                 if self.end_column:
                     self.end_column -= cut
@@ -124,9 +141,16 @@ class LLMCLError(LLMContractsError, ValueError):
 
     def to_dict(self) -> dict[str, object]:
         """Return this diagnostic as plain data (for editors and the control plane)."""
-        return {"kind": type(self).__name__, "message": self.message, "file": self.file,
-                "line": self.line, "column": self.column, "end_column": self.end_column,
-                "expected": self.expected, "hint": self.hint}
+        return {
+            "kind": type(self).__name__,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "end_column": self.end_column,
+            "expected": self.expected,
+            "hint": self.hint,
+        }
 
 
 class LLMCLSyntaxError(LLMCLError):

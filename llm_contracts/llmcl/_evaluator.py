@@ -43,8 +43,15 @@ NOT_JSON = _NotJSON()
 class _Env:
     __slots__ = ("value", "context", "request", "response", "input", "output", "_facts")
 
-    def __init__(self, value: Any, context: ValidationContext | None, request: LLMRequest | None,
-                 response: LLMResponse | None, input_text: str, output_text: str) -> None:
+    def __init__(
+        self,
+        value: Any,
+        context: ValidationContext | None,
+        request: LLMRequest | None,
+        response: LLMResponse | None,
+        input_text: str,
+        output_text: str,
+    ) -> None:
         self.value = value
         self.context = context
         self.request = request
@@ -69,7 +76,11 @@ class _Env:
 
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
     "!=": operator.ne,
 }
 
@@ -99,8 +110,15 @@ def _is_ref(node: Mapping[str, Any], name: str) -> bool:
 class _Compiler:
     """Turn expression JSON into closures; ``registry`` resolves ``use``."""
 
-    def __init__(self, *, category: Category, registry: Any, direct: bool = False, judge: Any = None,
-                 judges: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        category: Category,
+        registry: Any,
+        direct: bool = False,
+        judge: Any = None,
+        judges: dict[str, Any] | None = None,
+    ) -> None:
         self.category = category
         self.registry = registry
         self.judge = judge  # the client of judge() calls
@@ -224,8 +242,12 @@ class _Compiler:
         compare = _COMPARE[node["cmp"]]
         left, right = node["left"], node["right"]
         lf = self.value(left)
-        dynamic = left.get("op") == "ref" and left.get("name") == "context" \
-            or right.get("op") == "ref" and right.get("name") == "context"
+        dynamic = (
+            left.get("op") == "ref"
+            and left.get("name") == "context"
+            or right.get("op") == "ref"
+            and right.get("name") == "context"
+        )
         if right["op"] in ("num", "str", "bool") and not dynamic:
             c = right["value"]
             return lambda e: compare(lf(e), c)
@@ -248,8 +270,11 @@ class _Compiler:
         checker = JSONFormatContract(node.get("schema"))
         subject = node["arg"]["args"][0]
         if _is_ref(subject, "output"):
-            return lambda e: checker.validate(e.response if e.response is not None
-                                              else LLMResponse(text=e.output)).is_valid
+            return lambda e: (
+                checker.validate(
+                    e.response if e.response is not None else LLMResponse(text=e.output)
+                ).is_valid
+            )
         text = self.value(subject)
         return lambda e: checker.validate(LLMResponse(text=str(text(e)))).is_valid
 
@@ -270,8 +295,11 @@ class _Compiler:
     def fn_len(self, args: list[Mapping[str, Any]]) -> Fn:
         if _is_ref(args[0], "input"):
             # As PromptLengthContract counts: the characters of every message.
-            return lambda e: (sum(len(m.content) for m in e.request.messages) if e.request is not None
-                              else len(e.input.strip()))
+            return lambda e: (
+                sum(len(m.content) for m in e.request.messages)
+                if e.request is not None
+                else len(e.input.strip())
+            )
         text = self.subject(args[0])
         if text is None:
             return lambda e: len(e.strip())
@@ -290,8 +318,11 @@ class _Compiler:
             return e.request.model if e.request is not None else None
 
         if _is_ref(args[0], "input"):
-            return lambda e: (count_message_tokens(e.request.messages, e.request.model).tokens
-                              if e.request is not None else count_tokens(e.input).tokens)
+            return lambda e: (
+                count_message_tokens(e.request.messages, e.request.model).tokens
+                if e.request is not None
+                else count_tokens(e.input).tokens
+            )
         text = self.value(args[0])
         return lambda e: count_tokens(text(e), model(e)).tokens
 
@@ -328,8 +359,11 @@ class _Compiler:
     def fn_matches(self, args: list[Mapping[str, Any]]) -> Fn:
         text = self.subject(args[0])
         if args[1]["op"] in ("regex", "str"):
-            search = (_regex(args[1]) if args[1]["op"] == "regex"
-                      else compile_pattern(args[1]["value"], fallback=True)).search
+            search = (
+                _regex(args[1])
+                if args[1]["op"] == "regex"
+                else compile_pattern(args[1]["value"], fallback=True)
+            ).search
             if text is None:
                 return lambda e: search(e) is not None
             return lambda e: search(text(e)) is not None
@@ -362,8 +396,11 @@ class _Compiler:
             side = subject["name"]
             checker = PIIContract(kinds=kinds, category="input" if side == "input" else "output")
             if side == "input":
-                return lambda e: (not checker.validate(e.request).is_valid if e.request is not None
-                                  else bool(find_pii(e.input, kinds)))
+                return lambda e: (
+                    not checker.validate(e.request).is_valid
+                    if e.request is not None
+                    else bool(find_pii(e.input, kinds))
+                )
             return lambda e: bool(find_pii(e.output, kinds))
         text = self.value(subject)
         return lambda e: bool(find_pii(text(e), kinds))
@@ -373,8 +410,11 @@ class _Compiler:
 
         checker = PromptInjectionContract()
         if _is_ref(args[0], "input"):
-            return lambda e: (not checker.validate(e.request).is_valid if e.request is not None
-                              else sum(checker.score(e.input).values()) >= checker.threshold)
+            return lambda e: (
+                not checker.validate(e.request).is_valid
+                if e.request is not None
+                else sum(checker.score(e.input).values()) >= checker.threshold
+            )
         text = self.value(args[0])
         return lambda e: sum(checker.score(text(e)).values()) >= checker.threshold
 
@@ -383,8 +423,11 @@ class _Compiler:
 
         checker = RefusalContract()
         if _is_ref(args[0], "output"):
-            return lambda e: not checker.validate(e.response if e.response is not None
-                                                  else LLMResponse(text=e.output)).is_valid
+            return lambda e: (
+                not checker.validate(
+                    e.response if e.response is not None else LLMResponse(text=e.output)
+                ).is_valid
+            )
         text = self.value(args[0])
         return lambda e: not checker.validate(LLMResponse(text=text(e))).is_valid
 
@@ -395,12 +438,14 @@ class _Compiler:
         subject = args[0]
         if _is_ref(subject, "input"):
             checker = ContentPolicyContract(categories)
-            return lambda e: (not checker.validate(e.request).is_valid if e.request is not None
-                              else bool(checker.find(e.input)))
+            return lambda e: (
+                not checker.validate(e.request).is_valid
+                if e.request is not None
+                else bool(checker.find(e.input))
+            )
         plain = ContentPolicyContract(categories, category="output")
         text = self.value(subject)
         return lambda e: bool(plain.find(text(e)))
-
 
     # -- semantic functions (embeddings, a judge model) --
 
@@ -523,9 +568,15 @@ def text_only(node: Mapping[str, Any]) -> bool:
     return True
 
 
-def compile_expression(node: Mapping[str, Any], *, category: Category = Category.OUTPUT,
-                       registry: Any = None, direct: bool = False, judge: Any = None,
-                       judges: dict[str, Any] | None = None) -> Fn:
+def compile_expression(
+    node: Mapping[str, Any],
+    *,
+    category: Category = Category.OUTPUT,
+    registry: Any = None,
+    direct: bool = False,
+    judge: Any = None,
+    judges: dict[str, Any] | None = None,
+) -> Fn:
     """Return a closure judging ``node`` on an environment, or on the answer's text when ``direct``."""
     if registry is None:
         from ..contracts._registry import default_registry
@@ -579,8 +630,14 @@ class ExpressionContract(Contract):
         self._direct = self.category is not Category.INPUT and text_only(self.expression)
         self._judge = judge
         self._judges: dict[str, Any] = {}
-        self._fn = compile_expression(self.expression, category=self.category, registry=registry,
-                                      direct=self._direct, judge=judge, judges=self._judges)
+        self._fn = compile_expression(
+            self.expression,
+            category=self.category,
+            registry=registry,
+            direct=self._direct,
+            judge=judge,
+            judges=self._judges,
+        )
 
     def _env(self, value: Any, context: ValidationContext | None) -> _Env | None:
         request = value if isinstance(value, LLMRequest) else None
@@ -616,8 +673,9 @@ class ExpressionContract(Contract):
             return self.ok(skipped=f"{unknown} is not known")
         if holds:
             return self.ok()
-        return self.fail(self.message or f"'{self.text}' does not hold{self._explain(env)}",
-                         suggestion=self.suggestion)
+        return self.fail(
+            self.message or f"'{self.text}' does not hold{self._explain(env)}", suggestion=self.suggestion
+        )
 
     def _explain(self, env: Any) -> str:
         """Return the measured values of a failing comparison (failure path only)."""
@@ -625,8 +683,13 @@ class ExpressionContract(Contract):
         while node.get("op") == "and":
             for arg in node["args"]:
                 try:
-                    if not compile_expression(arg, category=self.category, direct=self._direct,
-                                              judge=self._judge, judges=self._judges)(env):
+                    if not compile_expression(
+                        arg,
+                        category=self.category,
+                        direct=self._direct,
+                        judge=self._judge,
+                        judges=self._judges,
+                    )(env):
                         node = arg
                         break
                 except Unknown:
@@ -640,8 +703,9 @@ class ExpressionContract(Contract):
             if side["op"] in ("num", "str", "bool"):
                 continue
             try:
-                value = compile_expression(side, category=self.category, direct=self._direct,
-                                           judge=self._judge, judges=self._judges)(env)
+                value = compile_expression(
+                    side, category=self.category, direct=self._direct, judge=self._judge, judges=self._judges
+                )(env)
             except Exception:
                 return ""
             text = repr(value) if isinstance(value, str) else str(value)

@@ -192,8 +192,13 @@ def _body(d: A.ContractDecl) -> list[_Anchor]:
             text += f" with {string_text(d.retry.message)}"
         out.append(_Anchor(d.retry.pos.line, d.retry.pos.end_line, text))
     if d.fallback is not None:
-        out.append(_Anchor(d.fallback.pos.line, d.fallback.pos.end_line,
-                           f"on violation fallback {string_text(d.fallback.text)}"))
+        out.append(
+            _Anchor(
+                d.fallback.pos.line,
+                d.fallback.pos.end_line,
+                f"on violation fallback {string_text(d.fallback.text)}",
+            )
+        )
     return out
 
 
@@ -253,7 +258,7 @@ def format_module(module: A.Module) -> str:
             # Comments before the closing brace belong inside the body.
             if close.leading:
                 brace = lines.pop()
-                lines[len(lines) - len(close.leading):] = [f"  {c}" for _l, c in close.leading]
+                lines[len(lines) - len(close.leading) :] = [f"  {c}" for _l, c in close.leading]
                 lines.append(brace)
     if tail:
         if lines:

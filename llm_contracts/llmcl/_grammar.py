@@ -107,28 +107,102 @@ PATTERN_WORDS = {
 }
 
 # Terminals that can start an expression; an error expecting them says "an expression".
-EXPRESSION_START = frozenset({
-    "NOT", "LPAR", "NAME", "NUMBER", "STRING", "REGEX", "TRUE", "FALSE", "INPUT", "OUTPUT",
-    "CONTEXT", "USE", "LSQB",
-})
+EXPRESSION_START = frozenset(
+    {
+        "NOT",
+        "LPAR",
+        "NAME",
+        "NUMBER",
+        "STRING",
+        "REGEX",
+        "TRUE",
+        "FALSE",
+        "INPUT",
+        "OUTPUT",
+        "CONTEXT",
+        "USE",
+        "LSQB",
+    }
+)
 
 # Terminals that start a statement in a contract's body.
-CLAUSE_START = frozenset({
-    "REQUIRE", "ENSURE", "ENSURE_EVERY_TURN", "ALWAYS", "NEVER", "EVENTUALLY", "NEXT", "UNTIL",
-    "ON", "DESCRIPTION", "ENFORCEMENT", "SEVERITY", "PRIORITY",
-})
+CLAUSE_START = frozenset(
+    {
+        "REQUIRE",
+        "ENSURE",
+        "ENSURE_EVERY_TURN",
+        "ALWAYS",
+        "NEVER",
+        "EVENTUALLY",
+        "NEXT",
+        "UNTIL",
+        "ON",
+        "DESCRIPTION",
+        "ENFORCEMENT",
+        "SEVERITY",
+        "PRIORITY",
+    }
+)
 
 # Terminals that may follow a clause's condition.
 OPTION_START = frozenset({"AS", "SEVERITY", "PRIORITY", "ENFORCEMENT", "MESSAGE", "ELSE"})
 
 # The words of the language, for "did you mean ...?" hints on misspelt keywords.
 KEYWORDS = (
-    "import", "contract", "version", "priority", "extends", "description", "enforcement",
-    "severity", "require", "ensure", "ensure_every_turn", "always", "never", "eventually",
-    "within", "turns", "turn", "next", "after", "until", "on", "violation", "retry", "with",
-    "fallback", "as", "message", "else", "fix", "and", "or", "not", "conforms", "true", "false",
-    "input", "output", "context", "use", "null",
+    "import",
+    "contract",
+    "version",
+    "priority",
+    "extends",
+    "description",
+    "enforcement",
+    "severity",
+    "require",
+    "ensure",
+    "ensure_every_turn",
+    "always",
+    "never",
+    "eventually",
+    "within",
+    "turns",
+    "turn",
+    "next",
+    "after",
+    "until",
+    "on",
+    "violation",
+    "retry",
+    "with",
+    "fallback",
+    "as",
+    "message",
+    "else",
+    "fix",
+    "and",
+    "or",
+    "not",
+    "conforms",
+    "true",
+    "false",
+    "input",
+    "output",
+    "context",
+    "use",
+    "null",
 )
 
-BODY_KEYWORDS = ("require", "ensure", "ensure_every_turn", "always", "never", "eventually", "next",
-                 "until", "on", "description", "enforcement", "severity", "priority")
+BODY_KEYWORDS = (
+    "require",
+    "ensure",
+    "ensure_every_turn",
+    "always",
+    "never",
+    "eventually",
+    "next",
+    "until",
+    "on",
+    "description",
+    "enforcement",
+    "severity",
+    "priority",
+)

@@ -49,10 +49,20 @@ class ContractSet:
         spec: the compiled spec of this contract.
     """
 
-    def __init__(self, *, name: str, version: int | None, description: str | None,
-                 input: Sequence[Contract], output: Sequence[Contract], contract_retries: int,
-                 retry_message: str | None, fallback: str | None, conflicts: Sequence[Mapping[str, Any]],
-                 spec: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        version: int | None,
+        description: str | None,
+        input: Sequence[Contract],
+        output: Sequence[Contract],
+        contract_retries: int,
+        retry_message: str | None,
+        fallback: str | None,
+        conflicts: Sequence[Mapping[str, Any]],
+        spec: Mapping[str, Any],
+    ) -> None:
         self.name = name
         self.version = version
         self.description = description
@@ -85,8 +95,9 @@ class ContractSet:
         return kwargs
 
     def __repr__(self) -> str:
-        return (f"<ContractSet {self.name!r} v{self.version} input={len(self.input)} "
-                f"output={len(self.output)}>")
+        return (
+            f"<ContractSet {self.name!r} v{self.version} input={len(self.input)} output={len(self.output)}>"
+        )
 
 
 # -- expression JSON back to source --------------------------------------------------------------
@@ -117,8 +128,9 @@ def _measure(node: Mapping[str, Any]) -> tuple[str, str, str, int] | None:
     return None
 
 
-def _semantic(node: Mapping[str, Any], category: Category, kwargs: dict[str, Any],
-              judge: Any) -> Contract | None:
+def _semantic(
+    node: Mapping[str, Any], category: Category, kwargs: dict[str, Any], judge: Any
+) -> Contract | None:
     """Return the semantic contract that checks exactly ``node`` (similarity, on_topic, judge), or None."""
     from ..contracts import JudgeContract, SimilarityContract, TopicContract
 
@@ -145,8 +157,12 @@ def _semantic(node: Mapping[str, Any], category: Category, kwargs: dict[str, Any
         if judge is None:
             raise needs_judge(rubric)
         return JudgeContract(rubric, judge=judge, threshold=limit, **kwargs)
-    if (left["fn"] == "similarity" and _bare(left["args"][0], "output") and left["args"][1].get("op") == "str"
-            and -1 <= limit <= 1):
+    if (
+        left["fn"] == "similarity"
+        and _bare(left["args"][0], "output")
+        and left["args"][1].get("op") == "str"
+        and -1 <= limit <= 1
+    ):
         reference = left["args"][1]["value"]
         if op == ">=":
             return SimilarityContract(reference, min_similarity=limit, **kwargs)
@@ -155,8 +171,9 @@ def _semantic(node: Mapping[str, Any], category: Category, kwargs: dict[str, Any
     return None
 
 
-def _builtin(node: Mapping[str, Any], category: Category, fix: str | None,
-             kwargs: dict[str, Any]) -> Contract | None:
+def _builtin(
+    node: Mapping[str, Any], category: Category, fix: str | None, kwargs: dict[str, Any]
+) -> Contract | None:
     """Return the built-in contract that checks exactly ``node``, or None."""
     from ..contracts import (
         ContentPolicyContract,
@@ -192,8 +209,12 @@ def _builtin(node: Mapping[str, Any], category: Category, fix: str | None,
         return None
     negated = node.get("op") == "not"
     inner = node["arg"] if negated else node
-    if (inner.get("op") == "conforms" and not negated and side == "output"
-            and _bare(inner["arg"]["args"][0], side)):
+    if (
+        inner.get("op") == "conforms"
+        and not negated
+        and side == "output"
+        and _bare(inner["arg"]["args"][0], side)
+    ):
         return _json_contract(inner.get("schema"), kwargs)
     if inner.get("op") != "call" or not inner["args"] or not _bare(inner["args"][0], side):
         return None
@@ -269,10 +290,18 @@ def _suggesting(contract: Contract, text: str) -> Contract:
     return contract
 
 
-def _condition(node: Mapping[str, Any], category: Category, *, fix: str | None, message: str | None,
-               judge: Any,
-               suggestion: str | None, turn_scoped: bool, registry: ContractRegistry,
-               kwargs: dict[str, Any]) -> Contract:
+def _condition(
+    node: Mapping[str, Any],
+    category: Category,
+    *,
+    fix: str | None,
+    message: str | None,
+    judge: Any,
+    suggestion: str | None,
+    turn_scoped: bool,
+    registry: ContractRegistry,
+    kwargs: dict[str, Any],
+) -> Contract:
     if node.get("op") == "use":
         named = copy.copy(registry.get(node["name"], **dict(node.get("args") or {})))
         # A copy: the registry's instance is shared, these settings are this clause's.
@@ -291,16 +320,29 @@ def _condition(node: Mapping[str, Any], category: Category, *, fix: str | None, 
         built = _builtin(node, category, fix, kwargs) or _semantic(node, category, kwargs, judge)
         if built is not None:
             return built
-    return ExpressionContract(node, message=message, suggestion=suggestion, turn_scoped=turn_scoped,
-                              registry=registry, category=category, judge=judge, **kwargs)
+    return ExpressionContract(
+        node,
+        message=message,
+        suggestion=suggestion,
+        turn_scoped=turn_scoped,
+        registry=registry,
+        category=category,
+        judge=judge,
+        **kwargs,
+    )
 
 
 def _category_of(node: Mapping[str, Any]) -> Category:
     return Category.INPUT if uses(node) & {"input", "output"} == {"input"} else Category.OUTPUT
 
 
-def build_clause(clause: Mapping[str, Any], contract: Mapping[str, Any] | None = None, *,
-                 registry: ContractRegistry | None = None, judge: Any = None) -> Contract:
+def build_clause(
+    clause: Mapping[str, Any],
+    contract: Mapping[str, Any] | None = None,
+    *,
+    registry: ContractRegistry | None = None,
+    judge: Any = None,
+) -> Contract:
     """Return the contract object of one compiled clause (``judge``: the client of ``judge()`` clauses)."""
 
     registry = registry or default_registry
@@ -318,14 +360,25 @@ def build_clause(clause: Mapping[str, Any], contract: Mapping[str, Any] | None =
         kwargs["priority"] = priority
     kwargs["enforcement"] = clause.get("enforcement") or contract.get("enforcement") or "strict"
     fix = clause.get("fix")
-    suggestion = clause.get("retry_message") or remediation.get("retry_message") \
+    suggestion = (
+        clause.get("retry_message")
+        or remediation.get("retry_message")
         or (_FIX_SUGGESTION.get(fix) if fix else None)
+    )
     try:
         if kind in ("require", "ensure"):
             category = Category.INPUT if kind == "require" else Category.OUTPUT
-            built = _condition(clause["expression"], category, fix=fix, message=clause.get("message"),
-                               judge=judge, suggestion=suggestion, turn_scoped=False, registry=registry,
-                               kwargs=kwargs)
+            built = _condition(
+                clause["expression"],
+                category,
+                fix=fix,
+                message=clause.get("message"),
+                judge=judge,
+                suggestion=suggestion,
+                turn_scoped=False,
+                registry=registry,
+                kwargs=kwargs,
+            )
             if category is Category.OUTPUT and not isinstance(built, ExpressionContract):
                 extra = clause.get("retry_message") or remediation.get("retry_message")
                 if extra:
@@ -334,21 +387,39 @@ def build_clause(clause: Mapping[str, Any], contract: Mapping[str, Any] | None =
         return _temporal(clause, kind, kwargs, suggestion, registry, judge)
     except ContractConfigError as exc:
         pos = clause.get("position") or {}
-        raise LLMCLError(f"clause '{clause.get('text', clause['name'])}' cannot be built: {exc}",
-                         file=clause.get("file"), line=pos.get("line"), column=pos.get("column")) from None
+        raise LLMCLError(
+            f"clause '{clause.get('text', clause['name'])}' cannot be built: {exc}",
+            file=clause.get("file"),
+            line=pos.get("line"),
+            column=pos.get("column"),
+        ) from None
 
 
-def _temporal(clause: Mapping[str, Any], kind: str, kwargs: dict[str, Any], suggestion: str | None,
-              registry: ContractRegistry, judge: Any = None) -> Contract:
+def _temporal(
+    clause: Mapping[str, Any],
+    kind: str,
+    kwargs: dict[str, Any],
+    suggestion: str | None,
+    registry: ContractRegistry,
+    judge: Any = None,
+) -> Contract:
     from ..contracts import _temporal as T
 
     def part(node: Mapping[str, Any], role: str) -> Contract:
         inner_kwargs = {"name": f"{kwargs['name']}.{role}", "description": expression_source(node)}
         if "severity" in kwargs:
             inner_kwargs["severity"] = kwargs["severity"]
-        return _condition(node, _category_of(node), fix=None, judge=judge,
-                          message=clause.get("message") if role == "condition" else None,
-                          suggestion=suggestion, turn_scoped=True, registry=registry, kwargs=inner_kwargs)
+        return _condition(
+            node,
+            _category_of(node),
+            fix=None,
+            judge=judge,
+            message=clause.get("message") if role == "condition" else None,
+            suggestion=suggestion,
+            turn_scoped=True,
+            registry=registry,
+            kwargs=inner_kwargs,
+        )
 
     inner = part(clause["expression"], "condition")
     if kind == "invariant":
@@ -383,8 +454,13 @@ def _check_spec(spec: Any) -> None:
         raise LLMCLError("the spec does not match its JSON Schema: " + "; ".join(problems))
 
 
-def load_spec(spec: Mapping[str, Any], *, contract: str | None = None,
-              registry: ContractRegistry | None = None, judge: Any = None) -> ContractSet:
+def load_spec(
+    spec: Mapping[str, Any],
+    *,
+    contract: str | None = None,
+    registry: ContractRegistry | None = None,
+    judge: Any = None,
+) -> ContractSet:
     """Return the contract objects of one contract of a compiled spec.
 
     ``contract`` names it; by default the last contract of the file (usually the one
@@ -409,8 +485,15 @@ def load_spec(spec: Mapping[str, Any], *, contract: str | None = None,
         built = build_clause(clause, chosen, registry=registry, judge=judge)
         (inputs if built.category is Category.INPUT else outputs).append(built)
     remediation = chosen.get("remediation") or {}
-    return ContractSet(name=chosen["name"], version=chosen.get("version"),
-                       description=chosen.get("description"),
-                       input=inputs, output=outputs, contract_retries=int(remediation.get("retries") or 0),
-                       retry_message=remediation.get("retry_message"), fallback=remediation.get("fallback"),
-                       conflicts=chosen.get("conflicts") or (), spec=chosen)
+    return ContractSet(
+        name=chosen["name"],
+        version=chosen.get("version"),
+        description=chosen.get("description"),
+        input=inputs,
+        output=outputs,
+        contract_retries=int(remediation.get("retries") or 0),
+        retry_message=remediation.get("retry_message"),
+        fallback=remediation.get("fallback"),
+        conflicts=chosen.get("conflicts") or (),
+        spec=chosen,
+    )

@@ -37,8 +37,9 @@ MAX_SOURCE_CHARS = 1_000_000
 MAX_DEPTH = 100
 
 # After these a line break does not end the statement: the expression goes on.
-_CONTINUE_AFTER = frozenset({"AND", "OR", "NOT", "COMP_OP", "CONFORMS", "COMMA", "COLON", "LBRACE",
-                             "EQUAL", "DOT"})
+_CONTINUE_AFTER = frozenset(
+    {"AND", "OR", "NOT", "COMP_OP", "CONFORMS", "COMMA", "COLON", "LBRACE", "EQUAL", "DOT"}
+)
 
 
 class Layout(PostLex):
@@ -57,8 +58,13 @@ class Layout(PostLex):
         for tok in stream:
             kind = tok.type
             if kind == "_NL":
-                if held is None and not stack and prev is not None and prev != "_NL" \
-                        and prev not in _CONTINUE_AFTER:
+                if (
+                    held is None
+                    and not stack
+                    and prev is not None
+                    and prev != "_NL"
+                    and prev not in _CONTINUE_AFTER
+                ):
                     held = tok
                 continue
             if held is not None:
@@ -90,8 +96,14 @@ def parser() -> Lark:
     if _lark is None:
         with _lock:
             if _lark is None:
-                _lark = Lark(GRAMMAR, parser="lalr", lexer="basic", propagate_positions=True,
-                             postlex=Layout(), maybe_placeholders=False)
+                _lark = Lark(
+                    GRAMMAR,
+                    parser="lalr",
+                    lexer="basic",
+                    propagate_positions=True,
+                    postlex=Layout(),
+                    maybe_placeholders=False,
+                )
     return _lark
 
 
@@ -100,14 +112,19 @@ def parse(source: str, *, file: str | None = None) -> A.Module:
     if not isinstance(source, str):
         raise LLMCLSyntaxError(f"LLMCL source must be text; got {type(source).__name__}", file=file)
     if len(source) > MAX_SOURCE_CHARS:
-        raise LLMCLSyntaxError(f"the source has {len(source):,} characters, more than the "
-                               f"{MAX_SOURCE_CHARS:,} allowed", file=file, line=1, column=1)
+        raise LLMCLSyntaxError(
+            f"the source has {len(source):,} characters, more than the {MAX_SOURCE_CHARS:,} allowed",
+            file=file,
+            line=1,
+            column=1,
+        )
     if "\x00" in source:
         at = source.index("\x00")
         line = source.count("\n", 0, at) + 1
         column = at - (source.rfind("\n", 0, at) + 1) + 1
-        raise LLMCLSyntaxError.at("unexpected NUL character", file=file, source=source, line=line,
-                                  column=column)
+        raise LLMCLSyntaxError.at(
+            "unexpected NUL character", file=file, source=source, line=line, column=column
+        )
     try:
         tree = parser().parse(source)
     except UnexpectedInput as exc:
@@ -140,9 +157,13 @@ def _check_depth(tree: Tree[Token], source: str, file: str | None) -> None:
         if depth > MAX_DEPTH:
             meta = node.meta
             raise LLMCLSyntaxError.at(
-                f"the expression is nested more than {MAX_DEPTH} levels deep", file=file, source=source,
-                line=getattr(meta, "line", None), column=getattr(meta, "column", None),
-                hint="split it into several clauses")
+                f"the expression is nested more than {MAX_DEPTH} levels deep",
+                file=file,
+                source=source,
+                line=getattr(meta, "line", None),
+                column=getattr(meta, "column", None),
+                hint="split it into several clauses",
+            )
         stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
 
 
@@ -254,11 +275,16 @@ def _syntax_error(exc: UnexpectedInput, source: str, file: str | None) -> LLMCLE
         bracket = open_brackets[-1]
         hint = f"the '{bracket}' at line {bracket.line}, column {bracket.column} is not closed"
     elif expected == {"LPAR"} and prev is not None and prev.type == "NAME":
-        hint = (f"'{prev}' is not a value: a name is a function, called as {prev}(...); values are "
-                f"input, output, context.<name>, numbers, strings and /regular expressions/")
+        hint = (
+            f"'{prev}' is not a value: a name is a function, called as {prev}(...); values are "
+            f"input, output, context.<name>, numbers, strings and /regular expressions/"
+        )
     elif tok.type == "NAME":
-        literal = [w.strip("'") for w in (_terminal_words().get(e, "") for e in expected)
-                   if w.startswith("'") and w[1:-1].isidentifier()]
+        literal = [
+            w.strip("'")
+            for w in (_terminal_words().get(e, "") for e in expected)
+            if w.startswith("'") and w[1:-1].isidentifier()
+        ]
         hint = did_you_mean(str(tok), literal or KEYWORDS)
         if hint is None and tok.type == "NAME" and "RBRACE" in expected and "REQUIRE" in expected:
             hint = "a statement starts with a keyword such as 'require' or 'ensure'"
@@ -266,13 +292,21 @@ def _syntax_error(exc: UnexpectedInput, source: str, file: str | None) -> LLMCLE
         hint = "a contract's '{' is not closed: add '}'"
     elif tok.type in ("REQUIRE", "ENSURE", "CONTRACT") and "_NL" in expected:
         hint = "start each statement on a new line"
-    return LLMCLSyntaxError.at(message, file=file, source=source, line=line, column=column,
-                               end_column=end_column, expected=words, hint=hint)
+    return LLMCLSyntaxError.at(
+        message,
+        file=file,
+        source=source,
+        line=line,
+        column=column,
+        end_column=end_column,
+        expected=words,
+        hint=hint,
+    )
 
 
 def _bad_character(exc: UnexpectedCharacters, source: str, file: str | None) -> LLMCLError:
     char = exc.char
-    rest = source[exc.pos_in_stream:].split("\n", 1)[0]
+    rest = source[exc.pos_in_stream :].split("\n", 1)[0]
     hint = None
     if char == '"':
         message = "this string is not closed on its line"
@@ -292,8 +326,9 @@ def _bad_character(exc: UnexpectedCharacters, source: str, file: str | None) -> 
             hint = "a negative number is written without a space: -3"
         elif char in "&|!":
             hint = "write 'and', 'or' and 'not'" if char != "!" or not rest.startswith("!=") else None
-    return LLMCLSyntaxError.at(message, file=file, source=source, line=exc.line, column=exc.column,
-                               end_column=end, hint=hint)
+    return LLMCLSyntaxError.at(
+        message, file=file, source=source, line=exc.line, column=exc.column, end_column=end, hint=hint
+    )
 
 
 # -- building the syntax tree ------------------------------------------------------------------
@@ -319,11 +354,21 @@ class _Builder:
         self.file = file
         self.errors: list[LLMCLError] = []
 
-    def error(self, message: str, pos: A.Pos, hint: str | None = None,
-              cls: type[LLMCLError] = LLMCLSemanticError) -> None:
+    def error(
+        self, message: str, pos: A.Pos, hint: str | None = None, cls: type[LLMCLError] = LLMCLSemanticError
+    ) -> None:
         end = pos.end_column if pos.end_line == pos.line else None
-        self.errors.append(cls.at(message, file=self.file, source=self.source, line=pos.line,
-                                  column=pos.column, end_column=end, hint=hint))
+        self.errors.append(
+            cls.at(
+                message,
+                file=self.file,
+                source=self.source,
+                line=pos.line,
+                column=pos.column,
+                end_column=end,
+                hint=hint,
+            )
+        )
 
     # -- statements --
 
@@ -352,10 +397,14 @@ class _Builder:
             if kind in _SETTINGS or kind in ("retry", "fallback", "extends"):
                 if kind in fields:
                     what = {"retry": "'on violation retry'", "fallback": "'on violation fallback'"}.get(
-                        kind, f"'{kind}'")
+                        kind, f"'{kind}'"
+                    )
                     first = spans[kind]
-                    self.error(f"{what} is set twice in contract '{name_tok}'", pos,
-                               hint=f"the first one is at line {first.line}; keep one")
+                    self.error(
+                        f"{what} is set twice in contract '{name_tok}'",
+                        pos,
+                        hint=f"the first one is at line {first.line}; keep one",
+                    )
                     continue
                 spans[kind] = pos
             if kind == "version":
@@ -384,8 +433,9 @@ class _Builder:
                 fields[kind] = A.Fallback(self.string(item.children[0]), pos)
             else:
                 clauses.append(self.clause(item))
-        return A.ContractDecl(name=str(name_tok), clauses=tuple(clauses), pos=_pos_of(tree), spans=spans,
-                              **fields)
+        return A.ContractDecl(
+            name=str(name_tok), clauses=tuple(clauses), pos=_pos_of(tree), spans=spans, **fields
+        )
 
     def clause(self, tree: Tree[Token]) -> A.Clause:
         kind = str(tree.data)
@@ -413,8 +463,9 @@ class _Builder:
             key = str(tree.data)[4:]
             pos = _pos_of(tree)
             if key in values or (key in ("fix", "ask") and {"fix", "ask"} & set(values)):
-                self.error("this clause already has " + ("an 'else'" if key in ("fix", "ask")
-                                                         else f"'{key}'"), pos)
+                self.error(
+                    "this clause already has " + ("an 'else'" if key in ("fix", "ask") else f"'{key}'"), pos
+                )
                 continue
             tok = tree.children[0]
             spans[key] = pos
@@ -436,9 +487,12 @@ class _Builder:
         except ValueError:
             bad = re.search(r'\\(?:u(?![0-9a-fA-F]{4})|[^"\\/bfnrtu])', text)
             what = bad.group() if bad else "\\"
-            self.error(f"invalid escape '{what}' in a string", _pos_of(tok),
-                       hint='escapes are \\" \\\\ \\n \\t \\uXXXX; write \\\\ for a backslash',
-                       cls=LLMCLSyntaxError)
+            self.error(
+                f"invalid escape '{what}' in a string",
+                _pos_of(tok),
+                hint='escapes are \\" \\\\ \\n \\t \\uXXXX; write \\\\ for a backslash',
+                cls=LLMCLSyntaxError,
+            )
             return text[1:-1]
         assert isinstance(value, str)
         return value
@@ -496,7 +550,7 @@ class _Builder:
         if kind == "regex":
             text = str(ch[0])
             end = text.rindex("/")
-            return A.Regex(text[1:end], text[end + 1:], pos)
+            return A.Regex(text[1:end], text[end + 1 :], pos)
         if kind in ("true", "false"):
             return A.Bool(kind == "true", pos)
         if kind == "input_ref":

@@ -12,9 +12,15 @@ from ._loader import ContractSet, load_spec
 __all__ = ["load_file", "load_source"]
 
 
-def load_source(source: str, *, path: str | Path | None = None, contract: str | None = None,
-                strict: bool = False, registry: ContractRegistry | None = None,
-                judge: Any = None) -> ContractSet:
+def load_source(
+    source: str,
+    *,
+    path: str | Path | None = None,
+    contract: str | None = None,
+    strict: bool = False,
+    registry: ContractRegistry | None = None,
+    judge: Any = None,
+) -> ContractSet:
     """Compile LLMCL ``source`` and load one of its contracts; see :func:`load_spec`."""
     spec = compile_source(source, path=path, strict=strict, registry=registry)
     return load_spec(spec, contract=contract, registry=registry, judge=judge)

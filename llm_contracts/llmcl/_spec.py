@@ -82,5 +82,7 @@ PENDING_JUDGE = _PendingJudge()
 
 def needs_judge(rubric: str) -> ContractConfigError:
     """Return the error of a judge clause loaded with no judge client."""
-    return ContractConfigError(f"judge(\"{rubric}\") needs a judge client: pass judge=<an OpenAI client> to "
-                               "load_source(), load_spec() or load_file()")
+    return ContractConfigError(
+        f'judge("{rubric}") needs a judge client: pass judge=<an OpenAI client> to '
+        "load_source(), load_spec() or load_file()"
+    )

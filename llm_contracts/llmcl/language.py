@@ -62,8 +62,17 @@ def tokens(source: str, *, comments: bool = False) -> list[Token]:
         for tok in parser().lex(source, dont_ignore=True):
             if tok.type in ("WS", "_NL") or (tok.type == "COMMENT" and not comments):
                 continue
-            out.append(Token(tok.type, str(tok), tok.line or 0, tok.column or 0, tok.end_line or 0,
-                             tok.end_column or 0, tok.start_pos or 0))
+            out.append(
+                Token(
+                    tok.type,
+                    str(tok),
+                    tok.line or 0,
+                    tok.column or 0,
+                    tok.end_line or 0,
+                    tok.end_column or 0,
+                    tok.start_pos or 0,
+                )
+            )
     except UnexpectedInput:
         pass
     return out

@@ -88,8 +88,9 @@ def _unquote(text: str) -> str:
 class Analysis:
     """The view of one document: its text, its file (None when unsaved), the registry and a reader."""
 
-    def __init__(self, source: str, path: str | None, *, registry: ContractRegistry,
-                 read: Reader | None = None) -> None:
+    def __init__(
+        self, source: str, path: str | None, *, registry: ContractRegistry, read: Reader | None = None
+    ) -> None:
         self.source = source
         self.path = path
         self.registry = registry
@@ -138,8 +139,18 @@ class Analysis:
         at = self._import_place(e.file) or Place(self.path, 0, 0, 0, 0)
         related = []
         if e.line is not None:
-            related.append((Place(e.file, e.line - 1, (e.column or 1) - 1, e.line - 1,
-                                  (e.end_column or e.column or 1) - 1), e.message))
+            related.append(
+                (
+                    Place(
+                        e.file,
+                        e.line - 1,
+                        (e.column or 1) - 1,
+                        e.line - 1,
+                        (e.end_column or e.column or 1) - 1,
+                    ),
+                    e.message,
+                )
+            )
         return Problem(at, f"{where}: {message}", "error", related)
 
     def _import_place(self, file: str) -> Place | None:
@@ -159,10 +170,14 @@ class Analysis:
                 if not own:
                     continue
                 pos = own[-1]["position"]
-                place = Place(self.path, pos["line"] - 1, pos["column"] - 1, pos["end_line"] - 1,
-                              pos["end_column"] - 1)
-                out.append(Problem(place, f"conflicting clauses ({conflict['kind']}): {conflict['reason']}",
-                                   "warning"))
+                place = Place(
+                    self.path, pos["line"] - 1, pos["column"] - 1, pos["end_line"] - 1, pos["end_column"] - 1
+                )
+                out.append(
+                    Problem(
+                        place, f"conflicting clauses ({conflict['kind']}): {conflict['reason']}", "warning"
+                    )
+                )
         return out
 
     # -- tokens ---------------------------------------------------------------------------------
@@ -236,7 +251,7 @@ class Analysis:
         if start is None:
             return None
         depth = 0
-        for prev, tok in zip(toks[start:], toks[start + 1:], strict=False):
+        for prev, tok in zip(toks[start:], toks[start + 1 :], strict=False):
             depth += {"LBRACE": 1, "RBRACE": -1}.get(tok.type, 0)
             if depth < 0 or tok.type == "CONTRACT":
                 return None
@@ -272,8 +287,12 @@ class Analysis:
         return None
 
     def _value_doc(self, setting: str, value: str) -> str:
-        known = {"SEVERITY": SEVERITIES, "ENFORCEMENT": ENFORCEMENTS, "PRIORITY": tuple(PRIORITIES),
-                 "FIX": FIXES}[setting]
+        known = {
+            "SEVERITY": SEVERITIES,
+            "ENFORCEMENT": ENFORCEMENTS,
+            "PRIORITY": tuple(PRIORITIES),
+            "FIX": FIXES,
+        }[setting]
         word = setting.lower()
         if value not in known:
             return f"unknown {word} `{value}`: use one of {', '.join(known)}"
@@ -293,11 +312,11 @@ class Analysis:
     def _use_doc(self, name: str) -> str:
         factory = self._factory(name)
         if factory is None:
-            return f"no contract named \"{name}\" is registered"
+            return f'no contract named "{name}" is registered'
         doc = inspect.getdoc(factory) or ""
         what = getattr(factory, "__qualname__", type(factory).__name__)
         module = getattr(factory, "__module__", "")
-        return f"named contract \"{name}\": `{module}.{what}`" + (f"\n\n{doc.splitlines()[0]}" if doc else "")
+        return f'named contract "{name}": `{module}.{what}`' + (f"\n\n{doc.splitlines()[0]}" if doc else "")
 
     def _factory(self, name: str) -> Any:
         if name not in self.registry:
@@ -343,18 +362,28 @@ class Analysis:
         text = self.lines[line] if line < len(self.lines) else ""
         before = text[:column]
         if (m := re.search(r'\buse\s+"([^"]*)$', before)) is not None:
-            return [Completion(n, "contract", "named contract") for n in self.registry.names()
-                    if n.startswith(m.group(1))]
+            return [
+                Completion(n, "contract", "named contract")
+                for n in self.registry.names()
+                if n.startswith(m.group(1))
+            ]
         if re.search(r'\bimport\s+"[^"]*$', before):
             return self._files()
         if re.search(r"\bcontext\.\w*$", before):
             return []
         if re.search(r"\bextends\s+(\w+\s*,\s*)*\w*$", before):
             own = re.search(r"\bcontract\s+(\w+)", before)
-            return [Completion(name, "contract", header) for name, _, header in self.declarations()
-                    if own is None or name != own.group(1)]
-        for keyword, values in (("severity", SEVERITIES), ("enforcement", ENFORCEMENTS),
-                                ("priority", tuple(PRIORITIES)), ("fix", FIXES)):
+            return [
+                Completion(name, "contract", header)
+                for name, _, header in self.declarations()
+                if own is None or name != own.group(1)
+            ]
+        for keyword, values in (
+            ("severity", SEVERITIES),
+            ("enforcement", ENFORCEMENTS),
+            ("priority", tuple(PRIORITIES)),
+            ("fix", FIXES),
+        ):
             if re.search(rf"\b{keyword}\s+\w*$", before):
                 return [Completion(v, "value", keyword) for v in values]
         if re.fullmatch(r"\s*\w*", before):  # the first word of a line
@@ -385,8 +414,15 @@ class Analysis:
         brackets = 0
         for tok in earlier:
             brackets += {"LPAR": 1, "LSQB": 1, "RPAR": -1, "RSQB": -1}.get(tok.type, 0)
-        return brackets > 0 or earlier[-1].type in ("AND", "OR", "NOT", "COMP_OP", "COMMA", "COLON",
-                                                    "CONFORMS")
+        return brackets > 0 or earlier[-1].type in (
+            "AND",
+            "OR",
+            "NOT",
+            "COMP_OP",
+            "COMMA",
+            "COLON",
+            "CONFORMS",
+        )
 
     @staticmethod
     def _ends_clause(before: str) -> bool:

@@ -35,8 +35,9 @@ class LLMCLServer(LanguageServer):
     """A pygls server that knows the registry named contracts come from."""
 
     def __init__(self, registry: ContractRegistry) -> None:
-        super().__init__("llm-contracts-lsp", __version__,
-                         text_document_sync_kind=T.TextDocumentSyncKind.Incremental)
+        super().__init__(
+            "llm-contracts-lsp", __version__, text_document_sync_kind=T.TextDocumentSyncKind.Incremental
+        )
         self.registry = registry
 
     def analysis(self, uri: str) -> tuple[TextDocument, Analysis]:
@@ -54,8 +55,9 @@ class LLMCLServer(LanguageServer):
 
 
 def _range(doc: TextDocument | None, place: Place) -> T.Range:
-    server = ServerTextRange(ServerTextPosition(place.line, place.column),
-                             ServerTextPosition(place.end_line, place.end_column))
+    server = ServerTextRange(
+        ServerTextPosition(place.line, place.column), ServerTextPosition(place.end_line, place.end_column)
+    )
     if doc is None:  # another file, not open: LLMCL is mostly ASCII, columns pass as they are
         return T.Range(T.Position(place.line, place.column), T.Position(place.end_line, place.end_column))
     return doc.range_to_client_units(server)
@@ -94,10 +96,18 @@ def _publish(server: LLMCLServer, uri: str) -> None:
             if location is not None:
                 related.append(T.DiagnosticRelatedInformation(location, message))
         severity = T.DiagnosticSeverity.Error if p.severity == "error" else T.DiagnosticSeverity.Warning
-        diagnostics.append(T.Diagnostic(range=_range(doc, p.place), message=p.message, severity=severity,
-                                        source="llmcl", related_information=related or None))
+        diagnostics.append(
+            T.Diagnostic(
+                range=_range(doc, p.place),
+                message=p.message,
+                severity=severity,
+                source="llmcl",
+                related_information=related or None,
+            )
+        )
     server.text_document_publish_diagnostics(
-        T.PublishDiagnosticsParams(uri=uri, version=doc.version, diagnostics=diagnostics))
+        T.PublishDiagnosticsParams(uri=uri, version=doc.version, diagnostics=diagnostics)
+    )
 
 
 def create_server(registry: ContractRegistry | None = None) -> LLMCLServer:
@@ -123,8 +133,9 @@ def create_server(registry: ContractRegistry | None = None) -> LLMCLServer:
 
     @server.feature(T.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: LLMCLServer, params: T.DidCloseTextDocumentParams) -> None:
-        ls.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri=params.text_document.uri,
-                                                                         diagnostics=[]))
+        ls.text_document_publish_diagnostics(
+            T.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
+        )
 
     @server.feature(T.TEXT_DOCUMENT_FORMATTING)
     def formatting(ls: LLMCLServer, params: T.DocumentFormattingParams) -> list[T.TextEdit] | None:
@@ -145,15 +156,18 @@ def create_server(registry: ContractRegistry | None = None) -> LLMCLServer:
         text, place = found
         return T.Hover(T.MarkupContent(T.MarkupKind.Markdown, text), _range(doc, place))
 
-    @server.feature(T.TEXT_DOCUMENT_COMPLETION,
-                    T.CompletionOptions(trigger_characters=['"', " ", ","]))
+    @server.feature(T.TEXT_DOCUMENT_COMPLETION, T.CompletionOptions(trigger_characters=['"', " ", ","]))
     def completion(ls: LLMCLServer, params: T.CompletionParams) -> T.CompletionList:
         doc, analysis = ls.analysis(params.text_document.uri)
         items = [
-            T.CompletionItem(label=c.label, kind=_COMPLETION_KINDS.get(c.kind, T.CompletionItemKind.Text),
-                             detail=c.detail or None,
-                             documentation=T.MarkupContent(T.MarkupKind.Markdown, c.documentation)
-                             if c.documentation else None)
+            T.CompletionItem(
+                label=c.label,
+                kind=_COMPLETION_KINDS.get(c.kind, T.CompletionItemKind.Text),
+                detail=c.detail or None,
+                documentation=T.MarkupContent(T.MarkupKind.Markdown, c.documentation)
+                if c.documentation
+                else None,
+            )
             for c in analysis.completions(*_at(doc, params.position))
         ]
         return T.CompletionList(is_incomplete=False, items=items)

@@ -27,8 +27,12 @@ if TYPE_CHECKING:
 
 __all__ = ["SpanRecorder", "otel_available"]
 
-_OPERATIONS = {"/chat/completions": "chat", "/responses": "chat", "/completions": "text_completion",
-               "/v1/messages": "chat"}
+_OPERATIONS = {
+    "/chat/completions": "chat",
+    "/responses": "chat",
+    "/completions": "text_completion",
+    "/v1/messages": "chat",
+}
 # A provider the OpenTelemetry API would load from the environment on first use. Read
 # once: looking a missing variable up in os.environ costs microseconds on every call.
 _ENV_PROVIDER = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
@@ -108,8 +112,12 @@ class SpanRecorder:
             attributes["gen_ai.usage.output_tokens"] = report.total_usage.completion_tokens
         if report.stop_reason:
             attributes["llm_contracts.stop_reason"] = report.stop_reason
-        span = tracer.start_span(f"{operation} {report.model}".strip(), kind=SpanKind.CLIENT,
-                                 start_time=start_ns, attributes=attributes)
+        span = tracer.start_span(
+            f"{operation} {report.model}".strip(),
+            kind=SpanKind.CLIENT,
+            start_time=start_ns,
+            attributes=attributes,
+        )
         versions = versions or {}
         for r in report.results:
             event: dict[str, Any] = {

@@ -54,8 +54,9 @@ _AZURE_ROUTING = ("_azure_endpoint", "_azure_deployment")
 def _azure_options(client: Any) -> dict[str, Any]:
     """Return the constructor options that recreate Azure ``client`` (sharing its HTTP client)."""
     if not isinstance(client, (openai.AzureOpenAI, openai.AsyncAzureOpenAI)):
-        raise ContractConfigError(f"client= must be an openai.AzureOpenAI or openai.AsyncAzureOpenAI; "
-                                  f"got {client!r}")
+        raise ContractConfigError(
+            f"client= must be an openai.AzureOpenAI or openai.AsyncAzureOpenAI; got {client!r}"
+        )
     options = _client_options(client)
     # base_url already carries /openai[/deployments/<name>]; the api-version query is
     # added back by the constructor from api_version.

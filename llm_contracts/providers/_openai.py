@@ -84,8 +84,11 @@ _RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 @functools.cache
 def _defaults(method: Callable[..., Any]) -> dict[str, Any]:
     """Return the default of each keyword-only parameter of ``method`` but ``client``."""
-    return {name: p.default for name, p in inspect.signature(method).parameters.items()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "client"}
+    return {
+        name: p.default
+        for name, p in inspect.signature(method).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "client"
+    }
 
 
 def _given(values: Mapping[str, Any], method: Callable[..., Any]) -> dict[str, Any]:
@@ -127,8 +130,13 @@ def _native_format(settings: CallSettings, endpoint: str, body: Mapping[str, Any
     answer is still verified after the call, since native enforcement is best effort.
     """
     fmt: dict[str, Any] | None = next(
-        (format_for() for c in settings.engine.output_contracts
-         if callable(format_for := getattr(c, "response_format", None))), None)
+        (
+            format_for()
+            for c in settings.engine.output_contracts
+            if callable(format_for := getattr(c, "response_format", None))
+        ),
+        None,
+    )
     if fmt is None:
         return body
     if endpoint == "/chat/completions" and "response_format" not in body:
@@ -149,15 +157,23 @@ def _prepare(settings: CallSettings, route: Route, options: Any) -> tuple[Any, L
     return options, route.requests.read(body)
 
 
-def _walk(settings: CallSettings, route: Route, request: LLMRequest, stream: bool,
-          guard: ParseGuard | None = None) -> Any:
+def _walk(
+    settings: CallSettings, route: Route, request: LLMRequest, stream: bool, guard: ParseGuard | None = None
+) -> Any:
     """Return the pipeline generator of one call on ``route``."""
     answers = route.responses
-    return contracted_call(settings, request, to_response=answers.response, reask_body=route.requests.reask,
-                           stream=stream, conversation=ACTIVE_CONVERSATION.get(),
-                           substitute=answers.substitute, to_choices=answers.choices,
-                           misfits=guard.misfits if guard is not None else None,
-                           sum_usage=answers.sum_usage)
+    return contracted_call(
+        settings,
+        request,
+        to_response=answers.response,
+        reask_body=route.requests.reask,
+        stream=stream,
+        conversation=ACTIVE_CONVERSATION.get(),
+        substitute=answers.substitute,
+        to_choices=answers.choices,
+        misfits=guard.misfits if guard is not None else None,
+        sum_usage=answers.sum_usage,
+    )
 
 
 def _wrap_parse(result: Any, stream_type: type[Any], wrap: Callable[[Any], Any]) -> None:
@@ -200,9 +216,11 @@ def _coerce(parsed: Any, cast_to: Any) -> Any:
     if isinstance(parsed, Mapping):
         from openai._models import construct_type
 
-        model = {"/chat/completions": openai.types.chat.ChatCompletion,
-                 "/responses": openai.types.responses.Response,
-                 "/completions": openai.types.Completion}
+        model = {
+            "/chat/completions": openai.types.chat.ChatCompletion,
+            "/responses": openai.types.responses.Response,
+            "/completions": openai.types.Completion,
+        }
         for typ in model.values():
             if cast_to is typ:
                 return construct_type(type_=typ, value=parsed)
@@ -216,8 +234,9 @@ def _coerce(parsed: Any, cast_to: Any) -> Any:
 class _ContractClientMixin(ContractClientMixin):
     """The shared client pieces, and the body judge of openai's ``with_streaming_response``."""
 
-    def _judge_body(self, result: Any, route: Route, report: ContractReport, request: Any, *,
-                    sse: bool) -> None:
+    def _judge_body(
+        self, result: Any, route: Route, report: ContractReport, request: Any, *, sse: bool
+    ) -> None:
         """Judge a ``with_streaming_response`` body as the caller reads it (see ``_body``)."""
         report.streamed = sse
         validator = self._validator(route, report, request)
@@ -229,9 +248,13 @@ class _ContractClientMixin(ContractClientMixin):
 
             chunk_type = extract_stream_chunk_type(stream_cls)
         cast_to = result._cast_to
-        judge = BodyJudge(validator, route=route, sse=sse,
-                          parse_event=event_parser(self, chunk_type, http_response),
-                          parse_body=lambda body: _json_body(body, cast_to))
+        judge = BodyJudge(
+            validator,
+            route=route,
+            sse=sse,
+            parse_event=event_parser(self, chunk_type, http_response),
+            parse_body=lambda body: _json_body(body, cast_to),
+        )
         if isinstance(result, AsyncAPIResponse):
             install_async(http_response, judge)
             original_async = result.parse

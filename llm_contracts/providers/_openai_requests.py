@@ -45,15 +45,32 @@ def _tool_calls(calls: Any) -> tuple[ToolCall, ...]:
         name = fn.get("name") if isinstance(fn, Mapping) else None
         arguments = fn.get("arguments") if isinstance(fn, Mapping) else None
         call_id = call.get("id")
-        out.append(ToolCall(name if isinstance(name, str) else "",
-                            arguments if isinstance(arguments, str) else "",
-                            None if call_id is None else str(call_id)))
+        out.append(
+            ToolCall(
+                name if isinstance(name, str) else "",
+                arguments if isinstance(arguments, str) else "",
+                None if call_id is None else str(call_id),
+            )
+        )
     return tuple(out)
 
 
-_PARAM_KEYS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "max_output_tokens",
-               "n", "presence_penalty", "frequency_penalty", "response_format", "seed", "stop",
-               "tool_choice", "text", "reasoning")
+_PARAM_KEYS = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "max_output_tokens",
+    "n",
+    "presence_penalty",
+    "frequency_penalty",
+    "response_format",
+    "seed",
+    "stop",
+    "tool_choice",
+    "text",
+    "reasoning",
+)
 
 
 def _params(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -76,6 +93,7 @@ def _param_specs(*, chat: bool) -> dict[str, ParamSpec]:
 
 # -- writing edits into a body ------------------------------------------------------------------------
 
+
 def _item_role(item: Mapping[str, Any]) -> str | None:
     if item.get("type") == "function_call_output":
         return "tool"
@@ -83,8 +101,9 @@ def _item_role(item: Mapping[str, Any]) -> str | None:
     return role if isinstance(role, str) else None
 
 
-def _rewrite_body(body: Mapping[str, Any], fn: Callable[[str], str],
-                  roles: frozenset[str] | None) -> dict[str, Any]:
+def _rewrite_body(
+    body: Mapping[str, Any], fn: Callable[[str], str], roles: frozenset[str] | None
+) -> dict[str, Any]:
     """Return a copy of ``body`` with ``fn`` run over every text of the messages of ``roles`` (all: None)."""
 
     def wanted(role: str | None) -> bool:
@@ -128,12 +147,21 @@ class _OpenAIRequestView(BodyRequestView):
     def _request(self, body: Mapping[str, Any], messages: list[Message], *, chat: bool = True) -> LLMRequest:
         # The legacy completions endpoint takes no tools.
         tools = _tool_specs(body.get("tools")) if chat else []
-        return LLMRequest(model=str(body.get("model", "")), messages=messages, params=_params(body),
-                          tools=tools, provider=self.provider, endpoint=self.endpoint, body=dict(body),
-                          chat=chat, view=self)
+        return LLMRequest(
+            model=str(body.get("model", "")),
+            messages=messages,
+            params=_params(body),
+            tools=tools,
+            provider=self.provider,
+            endpoint=self.endpoint,
+            body=dict(body),
+            chat=chat,
+            view=self,
+        )
 
-    def _rewrite(self, body: Mapping[str, Any], fn: Callable[[str], str],
-                 roles: frozenset[str] | None) -> dict[str, Any]:
+    def _rewrite(
+        self, body: Mapping[str, Any], fn: Callable[[str], str], roles: frozenset[str] | None
+    ) -> dict[str, Any]:
         return _rewrite_body(body, fn, roles)
 
 
@@ -161,10 +189,15 @@ class ChatCompletionsRequestView(_OpenAIRequestView):
             if not isinstance(m, Mapping):
                 continue
             name, call_id, calls = m.get("name"), m.get("tool_call_id"), m.get("tool_calls")
-            messages.append(Message(str(m.get("role", "")), content_text(m.get("content")),
-                                    name if isinstance(name, str) else None,
-                                    None if call_id is None else str(call_id),
-                                    _tool_calls(calls) if calls else ()))
+            messages.append(
+                Message(
+                    str(m.get("role", "")),
+                    content_text(m.get("content")),
+                    name if isinstance(name, str) else None,
+                    None if call_id is None else str(call_id),
+                    _tool_calls(calls) if calls else (),
+                )
+            )
         return self._request(body, messages)
 
     def reask(self, body: Mapping[str, Any], answer: LLMResponse, feedback: str) -> dict[str, Any]:
@@ -192,8 +225,10 @@ class ChatCompletionsRequestView(_OpenAIRequestView):
                 continue
             content = m.get("content")
             if content is None:
-                if not (role == "assistant" and (m.get("tool_calls") or m.get("function_call")
-                                                 or m.get("refusal") or m.get("audio"))):
+                if not (
+                    role == "assistant"
+                    and (m.get("tool_calls") or m.get("function_call") or m.get("refusal") or m.get("audio"))
+                ):
                     out.append(f"{where}.content is missing")
             elif isinstance(content, (list, tuple)):
                 if not content:
@@ -202,15 +237,21 @@ class ChatCompletionsRequestView(_OpenAIRequestView):
                     if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
                         out.append(f"{where}.content[{j}] must be an object with a 'type'")
             elif not isinstance(content, str):
-                out.append(f"{where}.content must be a string or a list of content parts "
-                           f"(got {type(content).__name__})")
+                out.append(
+                    f"{where}.content must be a string or a list of content parts "
+                    f"(got {type(content).__name__})"
+                )
             if role == "tool" and not (isinstance(m.get("tool_call_id"), str) and m["tool_call_id"]):
                 out.append(f"{where} is a tool result without its tool_call_id")
             calls = m.get("tool_calls") or ()
             for j, call in enumerate(calls if isinstance(calls, (list, tuple)) else [calls]):
                 fn = call.get("function") if isinstance(call, Mapping) else None
-                if not (isinstance(call, Mapping) and call.get("id") and isinstance(fn, Mapping)
-                        and isinstance(fn.get("name"), str)):
+                if not (
+                    isinstance(call, Mapping)
+                    and call.get("id")
+                    and isinstance(fn, Mapping)
+                    and isinstance(fn.get("name"), str)
+                ):
                     out.append(f"{where}.tool_calls[{j}] needs an id and a function name")
             name = m.get("name")
             if name is not None and not isinstance(name, str):
@@ -250,8 +291,10 @@ class ResponsesRequestView(_OpenAIRequestView):
             yield "input", None
         elif isinstance(items, (list, tuple)):
             for i, item in enumerate(items):
-                if isinstance(item, Mapping) and ((item.get("type") in (None, "message") and "role" in item)
-                                                  or item.get("type") == "function_call_output"):
+                if isinstance(item, Mapping) and (
+                    (item.get("type") in (None, "message") and "role" in item)
+                    or item.get("type") == "function_call_output"
+                ):
                     yield "input", i
 
     def read(self, body: Mapping[str, Any]) -> LLMRequest:
@@ -265,8 +308,13 @@ class ResponsesRequestView(_OpenAIRequestView):
                 item = body["input"][i]
                 if item.get("type") == "function_call_output":
                     call_id = item.get("call_id")
-                    messages.append(Message("tool", content_text(item.get("output")),
-                                            tool_call_id=None if call_id is None else str(call_id)))
+                    messages.append(
+                        Message(
+                            "tool",
+                            content_text(item.get("output")),
+                            tool_call_id=None if call_id is None else str(call_id),
+                        )
+                    )
                 else:
                     messages.append(Message(str(item["role"]), content_text(item.get("content"))))
         return self._request(body, messages)
@@ -276,14 +324,18 @@ class ResponsesRequestView(_OpenAIRequestView):
 
     def _goes_with(self, item: Any, dropped_calls: set[str]) -> bool:
         # A function call whose output was dropped would be rejected unanswered.
-        return (isinstance(item, Mapping) and item.get("type") == "function_call"
-                and item.get("call_id") in dropped_calls)
+        return (
+            isinstance(item, Mapping)
+            and item.get("type") == "function_call"
+            and item.get("call_id") in dropped_calls
+        )
 
     def reask(self, body: Mapping[str, Any], answer: LLMResponse, feedback: str) -> dict[str, Any]:
         new = dict(body)
         items = body.get("input")
         history: list[Any] = (
-            [{"role": "user", "content": items}] if isinstance(items, str) else list(items or ()))
+            [{"role": "user", "content": items}] if isinstance(items, str) else list(items or ())
+        )
         history.append({"role": "assistant", "content": answer.text or ""})
         history.append({"role": "user", "content": feedback})
         new["input"] = history

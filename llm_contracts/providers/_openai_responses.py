@@ -68,9 +68,16 @@ class ChatCompletionsResponseView(_OpenAIResponseView):
         if "parsed" in type(choices[0].message).model_fields:
             update["parsed"] = None
         # Every choice answers with the fallback, so a caller of n > 1 keeps its n choices.
-        return parsed.model_copy(update={"choices": [
-            choice.model_copy(update={"message": choice.message.model_copy(update=update),
-                                      "finish_reason": "stop"}) for choice in choices]})
+        return parsed.model_copy(
+            update={
+                "choices": [
+                    choice.model_copy(
+                        update={"message": choice.message.model_copy(update=update), "finish_reason": "stop"}
+                    )
+                    for choice in choices
+                ]
+            }
+        )
 
     def response(self, parsed: Any, latency_s: float | None, index: int = 0) -> LLMResponse:
         choices = getattr(parsed, "choices", None) or []
@@ -86,9 +93,16 @@ class ChatCompletionsResponseView(_OpenAIResponseView):
                     fn = getattr(tc, "function", None)
                     if fn is not None:
                         calls.append(ToolCall(fn.name, fn.arguments or "", getattr(tc, "id", None)))
-        return LLMResponse(text=text, model=getattr(parsed, "model", "") or "", tool_calls=calls,
-                           finish_reason=finish, refusal=refusal,
-                           usage=_usage(getattr(parsed, "usage", None)), latency_s=latency_s, raw=parsed)
+        return LLMResponse(
+            text=text,
+            model=getattr(parsed, "model", "") or "",
+            tool_calls=calls,
+            finish_reason=finish,
+            refusal=refusal,
+            usage=_usage(getattr(parsed, "usage", None)),
+            latency_s=latency_s,
+            raw=parsed,
+        )
 
     def choices(self, parsed: Any, latency_s: float | None) -> list[LLMResponse]:
         count = len(getattr(parsed, "choices", None) or ())
@@ -111,8 +125,15 @@ class ChatCompletionsResponseView(_OpenAIResponseView):
             delta = getattr(choice, "delta", None)
             for tc in getattr(delta, "tool_calls", None) or ():
                 fn = getattr(tc, "function", None)
-                out.append(ToolDelta((index, tc.index), index, getattr(fn, "name", None) or "",
-                                     getattr(fn, "arguments", None) or "", getattr(tc, "id", None)))
+                out.append(
+                    ToolDelta(
+                        (index, tc.index),
+                        index,
+                        getattr(fn, "name", None) or "",
+                        getattr(fn, "arguments", None) or "",
+                        getattr(tc, "id", None),
+                    )
+                )
             if getattr(choice, "finish_reason", None) is not None:
                 # The choice is over: its last call is complete.
                 out.append(ToolDelta(None, index, done=True))
@@ -128,8 +149,14 @@ class CompletionsResponseView(_OpenAIResponseView):
         choices = getattr(parsed, "choices", None) or []
         text = (getattr(choices[index], "text", "") or "") if choices else ""
         finish = getattr(choices[index], "finish_reason", None) if choices else None
-        return LLMResponse(text=text, model=getattr(parsed, "model", "") or "", finish_reason=finish,
-                           usage=_usage(getattr(parsed, "usage", None)), latency_s=latency_s, raw=parsed)
+        return LLMResponse(
+            text=text,
+            model=getattr(parsed, "model", "") or "",
+            finish_reason=finish,
+            usage=_usage(getattr(parsed, "usage", None)),
+            latency_s=latency_s,
+            raw=parsed,
+        )
 
     def choices(self, parsed: Any, latency_s: float | None) -> list[LLMResponse]:
         count = len(getattr(parsed, "choices", None) or ())
@@ -150,8 +177,12 @@ class ResponsesResponseView(_OpenAIResponseView):
         from openai.types.responses import ResponseOutputMessage, ResponseOutputText
 
         message = ResponseOutputMessage(
-            id="msg_fallback", type="message", role="assistant", status="completed",
-            content=[ResponseOutputText(type="output_text", text=text, annotations=[])])
+            id="msg_fallback",
+            type="message",
+            role="assistant",
+            status="completed",
+            content=[ResponseOutputText(type="output_text", text=text, annotations=[])],
+        )
         return parsed.model_copy(update={"output": [message]})
 
     def response(self, parsed: Any, latency_s: float | None) -> LLMResponse:
@@ -168,12 +199,24 @@ class ResponsesResponseView(_OpenAIResponseView):
                     elif ptype == "refusal":
                         refusal = getattr(part, "refusal", None)
             elif kind == "function_call":
-                calls.append(ToolCall(getattr(item, "name", ""), getattr(item, "arguments", "") or "",
-                                      getattr(item, "call_id", None)))
+                calls.append(
+                    ToolCall(
+                        getattr(item, "name", ""),
+                        getattr(item, "arguments", "") or "",
+                        getattr(item, "call_id", None),
+                    )
+                )
         status = getattr(parsed, "status", None)
-        return LLMResponse(text="".join(parts), model=getattr(parsed, "model", "") or "",
-                           tool_calls=calls, finish_reason=status, refusal=refusal,
-                           usage=_usage(getattr(parsed, "usage", None)), latency_s=latency_s, raw=parsed)
+        return LLMResponse(
+            text="".join(parts),
+            model=getattr(parsed, "model", "") or "",
+            tool_calls=calls,
+            finish_reason=status,
+            refusal=refusal,
+            usage=_usage(getattr(parsed, "usage", None)),
+            latency_s=latency_s,
+            raw=parsed,
+        )
 
     def delta_text(self, chunk: Any) -> str | None:
         if getattr(chunk, "type", None) == "response.output_text.delta":
@@ -192,15 +235,26 @@ class ResponsesResponseView(_OpenAIResponseView):
             if getattr(item, "type", None) != "function_call":
                 return []
             done = kind == "response.output_item.done"
-            return [ToolDelta(chunk.output_index, None, getattr(item, "name", "") or "",
-                              getattr(item, "arguments", "") or "", getattr(item, "call_id", None),
-                              done=done, whole=True)]
+            return [
+                ToolDelta(
+                    chunk.output_index,
+                    None,
+                    getattr(item, "name", "") or "",
+                    getattr(item, "arguments", "") or "",
+                    getattr(item, "call_id", None),
+                    done=done,
+                    whole=True,
+                )
+            ]
         if kind == "response.function_call_arguments.delta":
             return [ToolDelta(chunk.output_index, None, arguments=getattr(chunk, "delta", "") or "")]
         if kind == "response.function_call_arguments.done":
             # Complete arguments; the call itself ends with its output_item.done event.
-            return [ToolDelta(chunk.output_index, None, arguments=getattr(chunk, "arguments", "") or "",
-                              whole=True)]
+            return [
+                ToolDelta(
+                    chunk.output_index, None, arguments=getattr(chunk, "arguments", "") or "", whole=True
+                )
+            ]
         return []
 
     def finish_reason(self, chunk: Any) -> str | None:

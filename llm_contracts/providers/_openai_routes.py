@@ -11,11 +11,14 @@ from ._registry import Route
 __all__ = ["ROUTES", "Route", "route_for"]
 
 
-ROUTES: dict[str, Route] = {r.endpoint: r for r in (
-    Route("/chat/completions", requests.CHAT, responses.CHAT),
-    Route("/responses", requests.RESPONSES, responses.RESPONSES),
-    Route("/completions", requests.COMPLETIONS, responses.COMPLETIONS),
-)}
+ROUTES: dict[str, Route] = {
+    r.endpoint: r
+    for r in (
+        Route("/chat/completions", requests.CHAT, responses.CHAT),
+        Route("/responses", requests.RESPONSES, responses.RESPONSES),
+        Route("/completions", requests.COMPLETIONS, responses.COMPLETIONS),
+    )
+}
 
 
 def route_for(method: str, url: Any) -> Route | None:

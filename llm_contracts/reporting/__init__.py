@@ -12,5 +12,15 @@ from ._spool import Spool
 from ._sync import ProjectSync
 from ._transport import HttpxTransport, Transport
 
-__all__ = ["UPLOAD_MODES", "ClientTelemetry", "HttpxTransport", "InternalErrorGuard", "ProjectSync",
-           "Reporter", "Spool", "Transport", "default_reporter", "report_events"]
+__all__ = [
+    "UPLOAD_MODES",
+    "ClientTelemetry",
+    "HttpxTransport",
+    "InternalErrorGuard",
+    "ProjectSync",
+    "Reporter",
+    "Spool",
+    "Transport",
+    "default_reporter",
+    "report_events",
+]

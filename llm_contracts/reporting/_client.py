@@ -63,19 +63,28 @@ class ClientTelemetry:
             configured a global tracer provider.
     """
 
-    def __init__(self, settings: CallSettings, *, reporter: Reporter | None = None,
-                 upload_traces: str = "violations", project_contracts: bool = False,
-                 otel: Any = None, user_id: str | None = None,
-                 project_contracts_timeout: float = 1.0) -> None:
+    def __init__(
+        self,
+        settings: CallSettings,
+        *,
+        reporter: Reporter | None = None,
+        upload_traces: str = "violations",
+        project_contracts: bool = False,
+        otel: Any = None,
+        user_id: str | None = None,
+        project_contracts_timeout: float = 1.0,
+    ) -> None:
         wait = project_contracts_timeout
         if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait <= 60:
             raise ContractConfigError(f"project_contracts_timeout must be seconds from 0 to 60; got {wait!r}")
         if reporter is not None and not isinstance(reporter, Reporter):
             raise ContractConfigError(
-                f"reporter= must be a llm_contracts.reporting.Reporter; got {reporter!r}")
+                f"reporter= must be a llm_contracts.reporting.Reporter; got {reporter!r}"
+            )
         if upload_traces not in UPLOAD_MODES:
-            raise ContractConfigError(f"upload_traces must be one of {', '.join(UPLOAD_MODES)}; "
-                                      f"got {upload_traces!r}")
+            raise ContractConfigError(
+                f"upload_traces must be one of {', '.join(UPLOAD_MODES)}; got {upload_traces!r}"
+            )
         if otel not in (True, False, None) and not callable(getattr(otel, "get_tracer", None)):
             raise ContractConfigError(f"otel must be True, False, None or a TracerProvider; got {otel!r}")
         if user_id is not None and (not isinstance(user_id, str) or not user_id):
@@ -96,12 +105,16 @@ class ClientTelemetry:
         self._variant_cache: tuple[Any, Any, Any, Any, dict[tuple[tuple[str, int], ...], CallSettings]] | None
         self._variant_cache = None
         if self.reporter.enabled:
-            self.reporter.sync.want(contracts=self.project_contracts,
-                                    breakpoints=upload_traces in ("breakpoints", "violations"),
-                                    experiments=self.experiments)
+            self.reporter.sync.want(
+                contracts=self.project_contracts,
+                breakpoints=upload_traces in ("breakpoints", "violations"),
+                experiments=self.experiments,
+            )
         elif self.project_contracts:
-            log.warning("project_contracts=True needs a reporter with a URL and an API key "
-                        "(LLM_CONTRACTS_URL, LLM_CONTRACTS_API_KEY); only local contracts apply")
+            log.warning(
+                "project_contracts=True needs a reporter with a URL and an API key "
+                "(LLM_CONTRACTS_URL, LLM_CONTRACTS_API_KEY); only local contracts apply"
+            )
 
     @property
     def active(self) -> bool:
@@ -136,21 +149,29 @@ class ClientTelemetry:
         engine = settings.engine
         cache = self._variant_cache
         inputs, outputs = engine.input_contracts, engine.output_contracts
-        if (cache is None or cache[0] is not settings or cache[1] is not inputs
-                or cache[2] is not outputs or cache[3] is not active):
+        if (
+            cache is None
+            or cache[0] is not settings
+            or cache[1] is not inputs
+            or cache[2] is not outputs
+            or cache[3] is not active
+        ):
             cache = self._variant_cache = (settings, inputs, outputs, active, {})
         key = tuple((e.experiment, e.variation) for e in exposures)
         found = cache[4].get(key)
         if found is None:
+
             def kept(c: Contract) -> bool:
                 return not any(e.replaces(c.name) for e in exposures)
 
             extra = [c for e in exposures for c in e.contracts]
             merged = ContractEngine(breaker=engine.breaker, metrics=engine.metrics)
-            merged.input_contracts = _sort([*filter(kept, engine.input_contracts),
-                                            *(c for c in extra if c.category.value == "input")])
-            merged.output_contracts = _sort([*filter(kept, engine.output_contracts),
-                                             *(c for c in extra if c.category.value != "input")])
+            merged.input_contracts = _sort(
+                [*filter(kept, engine.input_contracts), *(c for c in extra if c.category.value == "input")]
+            )
+            merged.output_contracts = _sort(
+                [*filter(kept, engine.output_contracts), *(c for c in extra if c.category.value != "input")]
+            )
             found = cache[4][key] = dataclasses.replace(settings, engine=merged, exposures=exposures)
         return found
 
@@ -167,8 +188,14 @@ class ClientTelemetry:
         project = sync.contracts
         engine = base.engine
         cached = self._cache
-        if (cached is not None and cached[0] is base and cached[1] is engine and cached[2] is project
-                and cached[3] is engine.input_contracts and cached[4] is engine.output_contracts):
+        if (
+            cached is not None
+            and cached[0] is base
+            and cached[1] is engine
+            and cached[2] is project
+            and cached[3] is engine.input_contracts
+            and cached[4] is engine.output_contracts
+        ):
             return cached[5]  # type: ignore[no-any-return]
         if not project:
             settings = dataclasses.replace(base, project_contracts="applied")
@@ -176,10 +203,12 @@ class ClientTelemetry:
             merged = ContractEngine(breaker=engine.breaker, metrics=engine.metrics)
             # Build both lists, then hand the call a new settings object: a call in flight
             # keeps the set it started with.
-            merged.input_contracts = _sort([*engine.input_contracts,
-                                            *(c for c in project if c.category.value == "input")])
-            merged.output_contracts = _sort([*engine.output_contracts,
-                                             *(c for c in project if c.category.value != "input")])
+            merged.input_contracts = _sort(
+                [*engine.input_contracts, *(c for c in project if c.category.value == "input")]
+            )
+            merged.output_contracts = _sort(
+                [*engine.output_contracts, *(c for c in project if c.category.value != "input")]
+            )
             settings = dataclasses.replace(base, engine=merged, project_contracts="applied")
         self._cache = (base, engine, project, engine.input_contracts, engine.output_contracts, settings)
         return settings
@@ -195,8 +224,11 @@ class ClientTelemetry:
             if self.spans.mode is not False:
                 self.spans.record(report, versions)
             if reporter.enabled:
-                n = len(report.input_results) + len(report.stream_results) + (
-                    len(report.attempts[-1].results) if report.attempts else 0)
+                n = (
+                    len(report.input_results)
+                    + len(report.stream_results)
+                    + (len(report.attempts[-1].results) if report.attempts else 0)
+                )
                 reporter.enqueue_call(CallItem(report, time.time(), self._materialise, versions), n)
 
     def _versions(self) -> dict[str, int]:
@@ -240,9 +272,15 @@ class ClientTelemetry:
         call_id = uuid.uuid4().hex
         upload, breakpoint_id = self._wants_trace(report)
         trace_id = uuid.uuid4().hex if upload else None
-        events = report_events(report, call_id=call_id, ended_at=item.ended_at,
-                               categories=self._categories_of(report), versions=item.versions,
-                               trace_id=trace_id, metadata=item.extra)
+        events = report_events(
+            report,
+            call_id=call_id,
+            ended_at=item.ended_at,
+            categories=self._categories_of(report),
+            versions=item.versions,
+            trace_id=trace_id,
+            metadata=item.extra,
+        )
         trace = None
         if upload:
             built = Trace.from_report(report, trace_id=trace_id, call_id=call_id, breakpoint_id=breakpoint_id)
@@ -250,14 +288,26 @@ class ClientTelemetry:
         return events, trace
 
 
-def attach_telemetry(settings: CallSettings, *, reporter: Reporter | None = None,
-                     upload_traces: str = "violations", project_contracts: bool = False,
-                     otel: Any = None, user_id: str | None = None,
-                     project_contracts_timeout: float = 1.0) -> ClientTelemetry | None:
+def attach_telemetry(
+    settings: CallSettings,
+    *,
+    reporter: Reporter | None = None,
+    upload_traces: str = "violations",
+    project_contracts: bool = False,
+    otel: Any = None,
+    user_id: str | None = None,
+    project_contracts_timeout: float = 1.0,
+) -> ClientTelemetry | None:
     """Install the telemetry listener on ``settings`` when it has anything to do; return it."""
-    telemetry = ClientTelemetry(settings, reporter=reporter, upload_traces=upload_traces,
-                                project_contracts=project_contracts, otel=otel, user_id=user_id,
-                                project_contracts_timeout=project_contracts_timeout)
+    telemetry = ClientTelemetry(
+        settings,
+        reporter=reporter,
+        upload_traces=upload_traces,
+        project_contracts=project_contracts,
+        otel=otel,
+        user_id=user_id,
+        project_contracts_timeout=project_contracts_timeout,
+    )
     if not telemetry.active:
         return None
     settings.listeners.append(telemetry)

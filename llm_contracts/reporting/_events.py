@@ -48,8 +48,9 @@ def clean_payload(value: Any, _depth: int = 0) -> Any:
     if _depth > _MAX_DEPTH:
         return value
     if isinstance(value, Mapping):
-        return {clean_text(k) if isinstance(k, str) else k: clean_payload(v, _depth + 1)
-                for k, v in value.items()}
+        return {
+            clean_text(k) if isinstance(k, str) else k: clean_payload(v, _depth + 1) for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [clean_payload(v, _depth + 1) for v in value]
     return value
@@ -92,8 +93,9 @@ def report_events(
     output_excerpt = _excerpt(report.attempts[-1].text) if report.attempts else None
     usage = report.total_usage if report.attempts else None
     retried = report.retries > 0
-    first_failures = ({r.contract_name for r in report.attempts[0].results if is_blocking(r)}
-                      if retried else set())
+    first_failures = (
+        {r.contract_name for r in report.attempts[0].results if is_blocking(r)} if retried else set()
+    )
     fixed_inputs = set(report.input_fixes)
     input_names = {r.contract_name for r in report.input_results}
     common = {
@@ -121,26 +123,29 @@ def report_events(
         # A variant's own contract reports its experiment; any other contract the call's
         # first one (a call is in several experiments only when they overlap).
         exposure = next((e for e in exposures if e.owns(r.contract_name)), None) or (
-            exposures[0] if exposures else None)
+            exposures[0] if exposures else None
+        )
         default = Category.INPUT.value if name in input_names else Category.OUTPUT.value
         attempted = name in fixed_inputs or name in first_failures
-        events.append({
-            "event_id": uuid.uuid4().hex,
-            "contract": name,
-            "contract_version": versions.get(name),
-            "category": categories.get(name, default),
-            "is_valid": r.is_valid,
-            "error": r.error,
-            "severity": r.severity.value,
-            "enforcement": r.enforcement.value,
-            "message": _excerpt(r.message or "", _MESSAGE_MAX),
-            "latency_ms": _ms(r.latency_s),
-            "auto_fix_attempted": attempted,
-            "auto_fix_succeeded": attempted and (r.is_valid or name in fixed_inputs),
-            "experiment": meta.get("experiment", exposure.experiment if exposure is not None else None),
-            "variant": meta.get("variant", exposure.variant if exposure is not None else None),
-            **common,
-        })
+        events.append(
+            {
+                "event_id": uuid.uuid4().hex,
+                "contract": name,
+                "contract_version": versions.get(name),
+                "category": categories.get(name, default),
+                "is_valid": r.is_valid,
+                "error": r.error,
+                "severity": r.severity.value,
+                "enforcement": r.enforcement.value,
+                "message": _excerpt(r.message or "", _MESSAGE_MAX),
+                "latency_ms": _ms(r.latency_s),
+                "auto_fix_attempted": attempted,
+                "auto_fix_succeeded": attempted and (r.is_valid or name in fixed_inputs),
+                "experiment": meta.get("experiment", exposure.experiment if exposure is not None else None),
+                "variant": meta.get("variant", exposure.variant if exposure is not None else None),
+                **common,
+            }
+        )
     # Ids and names the client chose (session, experiment, contract) travel too.
     return [_validated(clean_payload(e)) for e in events]
 

@@ -29,8 +29,9 @@ class InternalErrorGuard:
     def __enter__(self) -> InternalErrorGuard:
         return self
 
-    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+    def __exit__(
+        self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
         if typ is None or not issubclass(typ, Exception):
             # KeyboardInterrupt and SystemExit belong to the app.
             return False

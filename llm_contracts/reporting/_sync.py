@@ -147,8 +147,9 @@ class ProjectSync:
             data = json.loads(body)
         except ValueError:
             # One garbled answer must not cost the rest of this round's pulls.
-            log.warning("llm_contracts pull of %s answered with invalid JSON: keeping the last known state",
-                        path)
+            log.warning(
+                "llm_contracts pull of %s answered with invalid JSON: keeping the last known state", path
+            )
             return None
         etag = {k.lower(): v for k, v in answer_headers.items()}.get("etag")
         if etag:
@@ -211,9 +212,14 @@ class ProjectSync:
                 except Exception as exc:
                     if (name, version) not in self._bad:
                         self._bad.add((name, version))
-                        log.error("llm_contracts cannot load contract %s version %s from the server "
-                                  "(%s: %s); the previous version stays in force",
-                                  name, version, type(exc).__name__, exc)
+                        log.error(
+                            "llm_contracts cannot load contract %s version %s from the server "
+                            "(%s: %s); the previous version stays in force",
+                            name,
+                            version,
+                            type(exc).__name__,
+                            exc,
+                        )
                     previous = [k for k in self._compiled if k[0] == name]
                     if not previous:
                         continue
@@ -260,6 +266,9 @@ class ProjectSync:
             return True
         if not self._unavailable_logged:
             self._unavailable_logged = True
-            log.warning("llm_contracts: the project's contracts did not arrive within %.2g s (control plane "
-                        "down or slow); calls enforce the client's own contracts until they do", timeout)
+            log.warning(
+                "llm_contracts: the project's contracts did not arrive within %.2g s (control plane "
+                "down or slow); calls enforce the client's own contracts until they do",
+                timeout,
+            )
         return False

@@ -35,8 +35,16 @@ CASSETTE_VERSION = 1
 # Credentials of the vendors we know; more come from the caller (the pytest option
 # ``llm_cassette_filter_headers``). Matched without regard to case.
 DEFAULT_FILTER_HEADERS = (
-    "authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key", "cookie", "set-cookie",
-    "openai-organization", "openai-project", "ocp-apim-subscription-key",
+    "authorization",
+    "proxy-authorization",
+    "api-key",
+    "x-api-key",
+    "x-goog-api-key",
+    "cookie",
+    "set-cookie",
+    "openai-organization",
+    "openai-project",
+    "ocp-apim-subscription-key",
 )
 _FILTER_QUERY = ("key", "api_key", "api-key", "apikey", "access_token", "token")
 # Describe the bytes on the wire, not the decoded body the cassette keeps.
@@ -125,8 +133,10 @@ class _YAML:
         try:
             import yaml
         except ImportError:
-            raise ContractConfigError(f"{path}: YAML cassettes need PyYAML (pip install "
-                                      "'llm-contracts[testing]'); or use JSON cassettes") from None
+            raise ContractConfigError(
+                f"{path}: YAML cassettes need PyYAML (pip install "
+                "'llm-contracts[testing]'); or use JSON cassettes"
+            ) from None
         return yaml
 
     @classmethod
@@ -167,8 +177,9 @@ class Cassette:
         cassette.save()
     """
 
-    def __init__(self, path: str | Path, *, mode: str = "none", filter_headers: Iterable[str] = (),
-                 why: str = "") -> None:
+    def __init__(
+        self, path: str | Path, *, mode: str = "none", filter_headers: Iterable[str] = (), why: str = ""
+    ) -> None:
         if mode not in RECORD_MODES:
             raise ContractConfigError(f"record mode must be one of {', '.join(RECORD_MODES)}; got {mode!r}")
         self.path = Path(path)
@@ -190,8 +201,9 @@ class Cassette:
         try:
             text = self.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ContractConfigError(f"cannot read cassette {self.path}: "
-                                      f"{getattr(exc, 'strerror', None) or exc}") from None
+            raise ContractConfigError(
+                f"cannot read cassette {self.path}: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
         try:
             if self.path.suffix.lower() == ".json":
                 data = json.loads(text)
@@ -202,11 +214,13 @@ class Cassette:
             raise ContractConfigError(f"cassette {self.path} is not valid: {exc}") from None
         entries = data.get("interactions") if isinstance(data, dict) else None
         if not isinstance(entries, list) or not all(
-                isinstance(e, dict) and isinstance(e.get("request"), dict)
-                and isinstance(e.get("response"), dict)
-                for e in entries):
-            raise ContractConfigError(f"cassette {self.path} is not valid: expected a mapping with "
-                                      "'interactions', each a mapping with 'request' and 'response'")
+            isinstance(e, dict) and isinstance(e.get("request"), dict) and isinstance(e.get("response"), dict)
+            for e in entries
+        ):
+            raise ContractConfigError(
+                f"cassette {self.path} is not valid: expected a mapping with "
+                "'interactions', each a mapping with 'request' and 'response'"
+            )
         return entries
 
     def save(self) -> bool:
@@ -232,55 +246,86 @@ class Cassette:
     # -- matching --------------------------------------------------------------------------
 
     def _request_entry(self, request: Any) -> dict[str, Any]:
-        headers = {k.lower(): v for k, v in request.headers.items()
-                   if k.lower() not in self.filter_headers and k.lower() not in _HOP_HEADERS
-                   and not k.lower().startswith(_NOISE)}
-        return {"method": request.method, "url": _clean_url(request.url), "headers": headers,
-                **_encode_body(request.content, request.headers.get("content-type", ""))}
+        headers = {
+            k.lower(): v
+            for k, v in request.headers.items()
+            if k.lower() not in self.filter_headers
+            and k.lower() not in _HOP_HEADERS
+            and not k.lower().startswith(_NOISE)
+        }
+        return {
+            "method": request.method,
+            "url": _clean_url(request.url),
+            "headers": headers,
+            **_encode_body(request.content, request.headers.get("content-type", "")),
+        }
 
     def _take(self, wanted: dict[str, Any]) -> dict[str, Any] | None:
         key = _body_key(wanted)
         for index, entry in enumerate(self.entries):
             recorded = entry["request"]
-            if (index not in self.played and recorded.get("method") == wanted["method"]
-                    and recorded.get("url") == wanted["url"] and _body_key(recorded) == key):
+            if (
+                index not in self.played
+                and recorded.get("method") == wanted["method"]
+                and recorded.get("url") == wanted["url"]
+                and _body_key(recorded) == key
+            ):
                 self.played.add(index)
                 response: dict[str, Any] = entry["response"]
                 return response
         return None
 
     def _miss(self, wanted: dict[str, Any]) -> CassetteMissError:
-        same = [(i, e["request"]) for i, e in enumerate(self.entries)
-                if (e["request"].get("method"), e["request"].get("url")) == (wanted["method"], wanted["url"])]
+        same = [
+            (i, e["request"])
+            for i, e in enumerate(self.entries)
+            if (e["request"].get("method"), e["request"].get("url")) == (wanted["method"], wanted["url"])
+        ]
         played = sum(i in self.played for i, _ in same)
-        lines = [f"no recorded answer in cassette {self.path} for request "
-                 f"{wanted['method']} {wanted['url']} with body {_shown(wanted)}"]
+        lines = [
+            f"no recorded answer in cassette {self.path} for request "
+            f"{wanted['method']} {wanted['url']} with body {_shown(wanted)}"
+        ]
         if not self.existed and self.mode != "all":
             lines.append("the cassette file does not exist")
         elif not same:
             lines.append(f"the cassette has {_entries(len(self.entries))}, none for this method and URL")
         else:
-            lines.append(f"the cassette has {_entries(len(same))} for this method and URL, {played} already "
-                         "played in this test")
+            lines.append(
+                f"the cassette has {_entries(len(same))} for this method and URL, {played} already "
+                "played in this test"
+            )
             unplayed = [r for i, r in same if i not in self.played]
-            if unplayed and "json" in wanted and isinstance(unplayed[0].get("json"), dict) \
-                    and isinstance(wanted["json"], dict):
+            if (
+                unplayed
+                and "json" in wanted
+                and isinstance(unplayed[0].get("json"), dict)
+                and isinstance(wanted["json"], dict)
+            ):
                 theirs = unplayed[0]["json"]
                 ours = wanted["json"]
                 differ = sorted(k for k in {*theirs, *ours} if theirs.get(k) != ours.get(k))
                 lines.append(f"the next unplayed one has a different body ({', '.join(differ)} differ)")
-        lines.append(f"recording is off (record mode {self.mode!r}{', ' + self.why if self.why else ''}); "
-                     "record it with --llm-record=new")
+        lines.append(
+            f"recording is off (record mode {self.mode!r}{', ' + self.why if self.why else ''}); "
+            "record it with --llm-record=new"
+        )
         message = "; ".join(lines)
         if message not in self.misses:  # an SDK's retries of the same request: one miss
             self.misses.append(message)
         return CassetteMissError(message)
 
     def _store(self, wanted: dict[str, Any], response: Any) -> dict[str, Any]:
-        headers = {k.lower(): v for k, v in response.headers.items()
-                   if k.lower() not in self.filter_headers and k.lower() not in _HOP_HEADERS}
-        recorded = {"status": response.status_code, "headers": headers,
-                    **_encode_body(response.content, response.headers.get("content-type", ""))}
+        headers = {
+            k.lower(): v
+            for k, v in response.headers.items()
+            if k.lower() not in self.filter_headers and k.lower() not in _HOP_HEADERS
+        }
+        recorded = {
+            "status": response.status_code,
+            "headers": headers,
+            **_encode_body(response.content, response.headers.get("content-type", "")),
+        }
         self.entries.append({"request": wanted, "response": recorded})
         self.played.add(len(self.entries) - 1)
         self.recorded += 1
@@ -343,11 +388,13 @@ def _replay(http: Any, request: Any, entry: dict[str, Any], *, sync: bool) -> An
     pieces = _decode_pieces(entry)
     headers = dict(entry.get("headers") or {})
     if sync:
+
         def chunks() -> Iterator[bytes]:
             yield from pieces
 
         content: Any = chunks()
     else:
+
         async def achunks() -> AsyncIterator[bytes]:
             for piece in pieces:
                 yield piece
@@ -374,17 +421,21 @@ def intercept(cassette: Cassette) -> Iterator[Cassette]:
     def wrap_sync(original: Any) -> Any:
         def handle_request(transport: Any, request: Any) -> Any:
             return cassette.handle(request, lambda r: original(transport, r))
+
         return handle_request
 
     def wrap_async(original: Any) -> Any:
         async def handle_async_request(transport: Any, request: Any) -> Any:
             return await cassette.ahandle(request, lambda r: original(transport, r))
+
         return handle_async_request
 
     try:
         for http in _libraries():
-            for cls, name, wrap in ((http.HTTPTransport, "handle_request", wrap_sync),
-                                    (http.AsyncHTTPTransport, "handle_async_request", wrap_async)):
+            for cls, name, wrap in (
+                (http.HTTPTransport, "handle_request", wrap_sync),
+                (http.AsyncHTTPTransport, "handle_async_request", wrap_async),
+            ):
                 original = cls.__dict__[name]
                 patched.append((cls, name, original))
                 setattr(cls, name, wrap(original))

@@ -53,8 +53,9 @@ def _request(value: Any) -> LLMRequest:
     elif isinstance(value, Mapping):
         body = {"model": "test-model", **value}
     else:
-        raise ContractConfigError("input must be a prompt, a list of messages or a request body; "
-                                  f"got {value!r}")
+        raise ContractConfigError(
+            f"input must be a prompt, a list of messages or a request body; got {value!r}"
+        )
     for m in body.get("messages") or ():
         if not isinstance(m, Mapping):
             raise ContractConfigError(f"each message must be a mapping with a role and a content; got {m!r}")
@@ -73,11 +74,16 @@ def _response(value: Any) -> LLMResponse:
         calls = []
         for c in value.get("tool_calls") or ():
             args = c.get("arguments", "")
-            calls.append(ToolCall(str(c["name"]), args if isinstance(args, str) else json.dumps(args),
-                                  c.get("id")))
-        return LLMResponse(text=str(value.get("text") or ""), model="test-model", tool_calls=calls,
-                           finish_reason=value.get("finish_reason") or ("tool_calls" if calls else "stop"),
-                           refusal=value.get("refusal"))
+            calls.append(
+                ToolCall(str(c["name"]), args if isinstance(args, str) else json.dumps(args), c.get("id"))
+            )
+        return LLMResponse(
+            text=str(value.get("text") or ""),
+            model="test-model",
+            tool_calls=calls,
+            finish_reason=value.get("finish_reason") or ("tool_calls" if calls else "stop"),
+            refusal=value.get("refusal"),
+        )
     raise ContractConfigError(f"output must be a text or a mapping with text and tool_calls; got {value!r}")
 
 
@@ -111,13 +117,17 @@ class ContractTestCase:
         if isinstance(data, Mapping) and ("input" in data or "output" in data):
             unknown = set(data) - {"input", "output"}
             if unknown:
-                raise ContractConfigError(f"case {self.name!r}: input_data has unknown keys "
-                                          f"{sorted(unknown)}; use 'input' and 'output'")
+                raise ContractConfigError(
+                    f"case {self.name!r}: input_data has unknown keys "
+                    f"{sorted(unknown)}; use 'input' and 'output'"
+                )
             request = _request(data["input"]) if "input" in data else None
             response = _response(data["output"]) if "output" in data else None
             return request, response
-        raise ContractConfigError(f"case {self.name!r}: input_data must be a string, an LLMRequest, an "
-                                  f"LLMResponse, or a mapping with 'input' and/or 'output'; got {data!r}")
+        raise ContractConfigError(
+            f"case {self.name!r}: input_data must be a string, an LLMRequest, an "
+            f"LLMResponse, or a mapping with 'input' and/or 'output'; got {data!r}"
+        )
 
     def run(self, target: Any) -> CaseResult:
         """Judge this case with ``target`` (see :meth:`ContractTestFramework.run_tests`)."""
@@ -173,9 +183,12 @@ class CaseResult:
         head = f"case {case.name!r}: expected {case.expected_outcome}, got {self.outcome}"
         if self.errors:
             return head + ": " + "; ".join(r.message for r in self.errors)
-        verdicts = [f"{r.contract_name}: {r.message or 'violated'}"
-                    + (f" (fix: {r.auto_fix_suggestion})" if r.auto_fix_suggestion else "")
-                    for r in self.results if not r.is_valid]
+        verdicts = [
+            f"{r.contract_name}: {r.message or 'violated'}"
+            + (f" (fix: {r.auto_fix_suggestion})" if r.auto_fix_suggestion else "")
+            for r in self.results
+            if not r.is_valid
+        ]
         if self.outcome == "pass":
             judged = ", ".join(r.contract_name for r in self.results) or "no contract applied to this case"
             reason = f"no contract objected ({judged})"
@@ -186,10 +199,16 @@ class CaseResult:
         return f"{head}: {reason}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.case.name, "description": self.case.description,
-                "expected": self.case.expected_outcome, "outcome": self.outcome, "passed": self.passed,
-                "violated": self.violated, "explanation": self.explanation,
-                "results": [r.to_dict() for r in self.results]}
+        return {
+            "name": self.case.name,
+            "description": self.case.description,
+            "expected": self.case.expected_outcome,
+            "outcome": self.outcome,
+            "passed": self.passed,
+            "violated": self.violated,
+            "explanation": self.explanation,
+            "results": [r.to_dict() for r in self.results],
+        }
 
 
 @dataclass(slots=True)
@@ -221,11 +240,20 @@ class ContractTestReport:
     def table(self) -> str:
         """Return a plain-text table of the cases, one row each, then the failures explained."""
         rows = [("case", "expected", "got", "result", "violated")]
-        rows += [(r.case.name, r.case.expected_outcome, r.outcome, "ok" if r.passed else "FAILED",
-                  ", ".join(r.violated) or "-") for r in self.results]
+        rows += [
+            (
+                r.case.name,
+                r.case.expected_outcome,
+                r.outcome,
+                "ok" if r.passed else "FAILED",
+                ", ".join(r.violated) or "-",
+            )
+            for r in self.results
+        ]
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-                 for row in rows]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+        ]
         lines.insert(1, "  ".join("-" * w for w in widths))
         lines.append(f"{self.passed_count} of {len(self.results)} cases as expected")
         lines += [f"- {f.explanation}" for f in self.failures]
@@ -235,8 +263,12 @@ class ContractTestReport:
         return self.table()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"all_passed": self.all_passed, "passed": self.passed_count, "total": len(self.results),
-                "cases": [r.to_dict() for r in self.results]}
+        return {
+            "all_passed": self.all_passed,
+            "passed": self.passed_count,
+            "total": len(self.results),
+            "cases": [r.to_dict() for r in self.results],
+        }
 
 
 class ContractTestFramework:
@@ -256,11 +288,23 @@ class ContractTestFramework:
         for case in cases:
             self.add_case(case)
 
-    def add_test_case(self, name: str, input_data: Any, expected_outcome: Outcome | bool = "pass",
-                      description: str = "", *, violations: Iterable[str] = ()) -> ContractTestCase:
+    def add_test_case(
+        self,
+        name: str,
+        input_data: Any,
+        expected_outcome: Outcome | bool = "pass",
+        description: str = "",
+        *,
+        violations: Iterable[str] = (),
+    ) -> ContractTestCase:
         """Add a case; ``expected_outcome`` is ``"pass"`` or ``"fail"`` (or True / False)."""
-        case = ContractTestCase(str(name), input_data, _outcome(expected_outcome, f"case {name!r}"),
-                                description, tuple(violations))
+        case = ContractTestCase(
+            str(name),
+            input_data,
+            _outcome(expected_outcome, f"case {name!r}"),
+            description,
+            tuple(violations),
+        )
         return self.add_case(case)
 
     def add_case(self, case: ContractTestCase) -> ContractTestCase:
@@ -309,8 +353,10 @@ def contracts_of(target: Any) -> list[Contract]:
         if bad:
             raise ContractConfigError(f"expected Contract objects; got {bad[0]!r}")
         return contracts
-    raise ContractConfigError("run_tests needs a Contract, a list of contracts, a ContractSet, LLMCL source "
-                              f"or a pathlib.Path to an LLMCL file; got {type(target).__name__}")
+    raise ContractConfigError(
+        "run_tests needs a Contract, a list of contracts, a ContractSet, LLMCL source "
+        f"or a pathlib.Path to an LLMCL file; got {type(target).__name__}"
+    )
 
 
 def _engine(target: Any) -> ContractEngine:
@@ -374,23 +420,27 @@ class _CaseSpec(pydantic.BaseModel):
             raise ValueError("give input, output or input_data")
         else:
             data = {k: v for k, v in (("input", self.input), ("output", self.output)) if v is not None}
-        return ContractTestCase(self.name, data, self.expected_outcome, self.description,
-                                tuple(self.violations))
+        return ContractTestCase(
+            self.name, data, self.expected_outcome, self.description, tuple(self.violations)
+        )
 
 
 def _parse_file(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ContractConfigError(f"cannot read cases file {str(path)!r}: "
-                                  f"{getattr(exc, 'strerror', None) or exc}") from None
+        raise ContractConfigError(
+            f"cannot read cases file {str(path)!r}: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
             import yaml
         except ImportError:
-            raise ContractConfigError(f"{path}: YAML cases need PyYAML "
-                                      "(pip install 'llm-contracts[testing]'); "
-                                      "or write them as JSON") from None
+            raise ContractConfigError(
+                f"{path}: YAML cases need PyYAML "
+                "(pip install 'llm-contracts[testing]'); "
+                "or write them as JSON"
+            ) from None
         try:
             return yaml.safe_load(text)
         except yaml.YAMLError as exc:
@@ -415,8 +465,9 @@ def load_cases(path: str | Path) -> list[ContractTestCase]:
     if isinstance(data, Mapping) and set(data) == {"cases"}:
         data = data["cases"]
     if not isinstance(data, list):
-        raise ContractConfigError(f"{path}: expected a list of cases (or a mapping with 'cases'); "
-                                  f"got {type(data).__name__}")
+        raise ContractConfigError(
+            f"{path}: expected a list of cases (or a mapping with 'cases'); got {type(data).__name__}"
+        )
     cases: list[ContractTestCase] = []
     names: set[str] = set()
     for index, item in enumerate(data, start=1):
@@ -426,8 +477,9 @@ def load_cases(path: str | Path) -> list[ContractTestCase]:
             case = _CaseSpec.model_validate(item).case()
             case.stages()
         except pydantic.ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'case'}: {e['msg']}"
-                                 for e in exc.errors())
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'case'}: {e['msg']}" for e in exc.errors()
+            )
             raise ContractConfigError(f"{path}: {label}: {problems}") from None
         except (ValueError, ContractConfigError) as exc:
             raise ContractConfigError(f"{path}: {label}: {exc}") from None
@@ -436,4 +488,3 @@ def load_cases(path: str | Path) -> list[ContractTestCase]:
         names.add(case.name)
         cases.append(case)
     return cases
-

@@ -86,8 +86,10 @@ class VerdictTally:
                 self.passed[name] = self.passed.get(name, 0) + other.passed.get(name, 0)
 
     def rates(self, confidence: float = 0.95) -> list[PassRate]:
-        return [PassRate(name, self.passed.get(name, 0), total, confidence=confidence)
-                for name, total in sorted(self.total.items())]
+        return [
+            PassRate(name, self.passed.get(name, 0), total, confidence=confidence)
+            for name, total in sorted(self.total.items())
+        ]
 
 
 def _interval(rate: PassRate) -> str:
@@ -99,16 +101,29 @@ def pass_rate_table(rows: Iterable[PassRate], first: str, count: str) -> list[st
     """Return the lines of a table of pass rates; ``first`` and ``count`` name two columns."""
     rows = list(rows)
     required = any(r.required is not None for r in rows)
-    body = [(r.name, str(r.runs), str(r.passed), f"{r.rate:.2f}", _interval(r),
-             *(["" if r.required is None else f">= {r.required:.2f} {'ok' if r.ok else 'FAILED'}"]
-               if required else [])) for r in rows]
+    body = [
+        (
+            r.name,
+            str(r.runs),
+            str(r.passed),
+            f"{r.rate:.2f}",
+            _interval(r),
+            *(
+                ["" if r.required is None else f">= {r.required:.2f} {'ok' if r.ok else 'FAILED'}"]
+                if required
+                else []
+            ),
+        )
+        for r in rows
+    ]
     header = (first, count, "passed", "rate", "interval", *(["required"] if required else []))
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
     right = {1, 2, 3}
 
     def line(row: tuple[str, ...]) -> str:
-        cells = [c.rjust(w) if i in right else c.ljust(w)
-                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
         return "  ".join(cells).rstrip()
 
     return [line(header), *(line(row) for row in body)]

@@ -37,13 +37,22 @@ class _State:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("llm-contracts")
-    group.addoption("--llm-record", dest="llm_record", choices=_RECORD_MODES, default=None,
-                    help="record mode of llm_cassette tests: none (replay only), once (record a "
-                         "missing cassette), new (record requests not in the cassette), all (record "
-                         "everything anew). Default: once; none when the CI environment variable is set.")
+    group.addoption(
+        "--llm-record",
+        dest="llm_record",
+        choices=_RECORD_MODES,
+        default=None,
+        help="record mode of llm_cassette tests: none (replay only), once (record a "
+        "missing cassette), new (record requests not in the cassette), all (record "
+        "everything anew). Default: once; none when the CI environment variable is set.",
+    )
     parser.addini("llm_cassette_format", "file format of new cassettes: json or yaml", default="json")
-    parser.addini("llm_cassette_filter_headers",
-                  "header names left out of cassettes (credentials always are)", type="linelist", default=[])
+    parser.addini(
+        "llm_cassette_filter_headers",
+        "header names left out of cassettes (credentials always are)",
+        type="linelist",
+        default=[],
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -69,8 +78,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker is None:
         return
     if "contract_case" not in metafunc.fixturenames:
-        raise pytest.UsageError(f"{metafunc.definition.nodeid}: @pytest.mark.contract_cases needs the "
-                                "test to take a `contract_case` argument")
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: @pytest.mark.contract_cases needs the "
+            "test to take a `contract_case` argument"
+        )
     if len(marker.args) != 1:
         raise pytest.UsageError(f"{metafunc.definition.nodeid}: @pytest.mark.contract_cases takes one path")
     from .._exceptions import ContractConfigError
@@ -192,8 +203,12 @@ def llm_cassette(request: pytest.FixtureRequest) -> Iterator[Any]:
 
     mode, why = _record_mode(request.config)
     try:
-        cassette = Cassette(_cassette_path(request), mode=mode, why=why,
-                            filter_headers=request.config.getini("llm_cassette_filter_headers"))
+        cassette = Cassette(
+            _cassette_path(request),
+            mode=mode,
+            why=why,
+            filter_headers=request.config.getini("llm_cassette_filter_headers"),
+        )
     except ContractConfigError as exc:  # an unreadable cassette: say which, without a traceback
         pytest.fail(str(exc), pytrace=False)
     request.node.stash[_CASSETTE] = cassette

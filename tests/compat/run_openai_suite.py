@@ -38,19 +38,27 @@ MODES = ("plain", "dropin", "contract")
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", default=sys.executable, help="the interpreter to run the suite with")
-    parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "openai-suite",
-                        help="where the sdist is kept and unpacked")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=ROOT / ".cache" / "openai-suite",
+        help="where the sdist is kept and unpacked",
+    )
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes to run")
     parser.add_argument("-k", dest="keyword", help="only tests matching this pytest -k expression")
     parser.add_argument("--keep-going", action="store_true", help="exit 0 even when a test regresses")
-    parser.add_argument("--reuse", action="store_true",
-                        help="compare the JUnit reports a previous run left in --cache instead of running")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="compare the JUnit reports a previous run left in --cache instead of running",
+    )
     return parser.parse_args(argv)
 
 
 def _openai_version(python: str) -> str:
-    out = subprocess.run([python, "-c", "import openai; print(openai.__version__)"],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [python, "-c", "import openai; print(openai.__version__)"], check=True, capture_output=True, text=True
+    )
     return out.stdout.strip()
 
 
@@ -63,23 +71,53 @@ def _suite(python: str, version: str, cache: Path) -> Path:
     archive = cache / f"openai-{version}.tar.gz"
     if not archive.exists():
         print(f"downloading the openai {version} sdist into {cache}", flush=True)
-        subprocess.run([python, "-m", "pip", "download", "-q", "--no-binary", ":all:", "--no-deps",
-                        f"openai=={version}", "-d", str(cache)], check=True)
+        subprocess.run(
+            [
+                python,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-binary",
+                ":all:",
+                "--no-deps",
+                f"openai=={version}",
+                "-d",
+                str(cache),
+            ],
+            check=True,
+        )
     with tarfile.open(archive) as tar:
         tar.extractall(cache, filter="data")
     return unpacked
 
 
 def _run(python: str, suite: Path, mode: str, keyword: str | None, report: Path) -> float:
-    env = {**os.environ, "LLMC_OPENAI_SUITE_MODE": mode,
-           # openai's suite imports its own ``tests`` package; the swap plugin comes from here,
-           # the SDK from this checkout.
-           "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "LLMC_OPENAI_SUITE_MODE": mode,
+        # openai's suite imports its own ``tests`` package; the swap plugin comes from here,
+        # the SDK from this checkout.
+        "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     env.pop("OPENAI_API_KEY", None)
     env.pop("OPENAI_BASE_URL", None)
-    cmd = [python, "-m", "pytest", "tests", "--ignore=tests/api_resources", "-p", "openai_swap",
-           "-p", "no:cacheprovider", "-o", "addopts=--tb=line", "-q", "--continue-on-collection-errors",
-           f"--junitxml={report}"]
+    cmd = [
+        python,
+        "-m",
+        "pytest",
+        "tests",
+        "--ignore=tests/api_resources",
+        "-p",
+        "openai_swap",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=--tb=line",
+        "-q",
+        "--continue-on-collection-errors",
+        f"--junitxml={report}",
+    ]
     if keyword:
         cmd += ["-k", keyword]
     started = time.perf_counter()
@@ -123,16 +161,23 @@ def main(argv: list[str] | None = None) -> int:
         seconds = 0.0 if reuse else _run(args.python, suite, mode, args.keyword, report)
         results[mode] = _outcomes(report)
         counts = {k: list(results[mode].values()).count(k) for k in ("passed", "failed", "skipped")}
-        print(f"  {mode:8} {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped "
-              f"({seconds:.0f} s)", flush=True)
+        print(
+            f"  {mode:8} {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped "
+            f"({seconds:.0f} s)",
+            flush=True,
+        )
     plain = results["plain"]
     regressions = 0
     for mode in modes[1:]:
         # Parametrized ids that name the client class differ between modes: match them up.
         by_plain_id = {_plain_id(t): outcome for t, outcome in results[mode].items()}
-        broken = sorted(t for t, outcome in plain.items()
-                        if outcome == "passed" and by_plain_id.get(t, "missing") != "passed"
-                        and by_plain_id.get(t) != "skipped")
+        broken = sorted(
+            t
+            for t, outcome in plain.items()
+            if outcome == "passed"
+            and by_plain_id.get(t, "missing") != "passed"
+            and by_plain_id.get(t) != "skipped"
+        )
         regressions += len(broken)
         print(f"\npassing on plain, failing (or missing) on {mode}: {len(broken)}")
         for test in broken:

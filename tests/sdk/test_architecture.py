@@ -93,8 +93,10 @@ def test_no_module_of_the_sdk_imports_itself_back() -> None:
 def test_the_sdk_keeps_its_layers() -> None:
     # A process of its own: import-linter configures logging, which would silence ours here.
     config = str(ROOT / "pyproject.toml")
-    code = ("import sys; from importlinter.cli import lint_imports; "
-            f"sys.exit(lint_imports(config_filename={config!r}, no_cache=True, no_logo=True))")
+    code = (
+        "import sys; from importlinter.cli import lint_imports; "
+        f"sys.exit(lint_imports(config_filename={config!r}, no_cache=True, no_logo=True))"
+    )
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
 
     assert run.returncode == 0, run.stdout + run.stderr
@@ -121,18 +123,24 @@ def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Builder
 
 
 def test_the_check_sees_an_import_inside_a_function(package: Builder) -> None:
-    graph = package("cycle_demo_a", {
-        "first": "from . import second\n",
-        "second": "def late():\n    from . import first\n    return first\n",
-    })
+    graph = package(
+        "cycle_demo_a",
+        {
+            "first": "from . import second\n",
+            "second": "def late():\n    from . import first\n    return first\n",
+        },
+    )
 
     assert import_cycles(graph) == [["cycle_demo_a.first", "cycle_demo_a.second"]]
 
 
 def test_the_check_leaves_out_imports_made_only_for_type_checking(package: Builder) -> None:
-    graph = package("cycle_demo_b", {
-        "first": "from . import second\n",
-        "second": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import first\n",
-    })
+    graph = package(
+        "cycle_demo_b",
+        {
+            "first": "from . import second\n",
+            "second": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import first\n",
+        },
+    )
 
     assert import_cycles(graph) == []

@@ -76,8 +76,13 @@ class Tokens:
 
 class TestWrappingTheSyncClient:
     def test_it_keeps_the_deployment_url_the_api_version_and_the_api_key_header(self, wire, fake):
-        azure = openai.AzureOpenAI(azure_endpoint=ENDPOINT, api_version=VERSION, api_key="azure-key",
-                                   http_client=wire.http_client(), max_retries=0)
+        azure = openai.AzureOpenAI(
+            azure_endpoint=ENDPOINT,
+            api_version=VERSION,
+            api_key="azure-key",
+            http_client=wire.http_client(),
+            max_retries=0,
+        )
         client = ContractOpenAI(client=azure, output_contracts=[no_forbidden()], contract_retries=1)
         fake.reply("this is forbidden", "a clean answer")
 
@@ -92,39 +97,59 @@ class TestWrappingTheSyncClient:
 
     def test_an_azure_ad_token_provider_is_asked_on_every_request(self, wire):
         tokens = Tokens()
-        azure = openai.AzureOpenAI(azure_endpoint=ENDPOINT, api_version=VERSION,
-                                   azure_ad_token_provider=tokens, http_client=wire.http_client(),
-                                   max_retries=0)
+        azure = openai.AzureOpenAI(
+            azure_endpoint=ENDPOINT,
+            api_version=VERSION,
+            azure_ad_token_provider=tokens,
+            http_client=wire.http_client(),
+            max_retries=0,
+        )
         client = ContractOpenAI(client=azure, output_contracts=[no_forbidden()])
 
         client.chat.completions.create(model=DEPLOYMENT, messages=MESSAGES)
         client.chat.completions.create(model=DEPLOYMENT, messages=MESSAGES)
 
         assert wire.urls == [CHAT_URL, CHAT_URL]
-        assert [wire.header("authorization", i) for i in range(2)] == ["Bearer ad-token-1",
-                                                                       "Bearer ad-token-2"]
+        assert [wire.header("authorization", i) for i in range(2)] == [
+            "Bearer ad-token-1",
+            "Bearer ad-token-2",
+        ]
         assert wire.header("api-key") is None
 
     def test_a_client_with_a_deployment_sends_what_the_plain_azure_client_sends(self, wire, fake):
         def build(cls: Any) -> Any:
-            return cls(azure_endpoint=ENDPOINT, azure_deployment=DEPLOYMENT, api_version=VERSION,
-                       api_key="azure-key", http_client=wire.http_client(), max_retries=0)
+            return cls(
+                azure_endpoint=ENDPOINT,
+                azure_deployment=DEPLOYMENT,
+                api_version=VERSION,
+                api_key="azure-key",
+                http_client=wire.http_client(),
+                max_retries=0,
+            )
 
-        for client in (build(openai.AzureOpenAI), ContractOpenAI(client=build(openai.AzureOpenAI)),
-                       build(ContractAzureOpenAI)):
+        for client in (
+            build(openai.AzureOpenAI),
+            ContractOpenAI(client=build(openai.AzureOpenAI)),
+            build(ContractAzureOpenAI),
+        ):
             client.chat.completions.create(model="ignored-by-the-deployment", messages=MESSAGES)
             client.models.list()
 
-        plain, wrapped, built = (wire.seen[i:i + 2] for i in (0, 2, 4))
+        plain, wrapped, built = (wire.seen[i : i + 2] for i in (0, 2, 4))
         for requests in (wrapped, built):
             assert [str(r.url) for r in requests] == [str(r.url) for r in plain]
             assert [r.headers.get("api-key") for r in requests] == ["azure-key", "azure-key"]
         assert str(plain[0].url) == CHAT_URL
 
     def test_copies_stay_azure_and_contracted(self, wire, fake):
-        client = ContractAzureOpenAI(azure_endpoint=ENDPOINT, api_version=VERSION, api_key="azure-key",
-                                     http_client=wire.http_client(), max_retries=0,
-                                     output_contracts=[no_forbidden()])
+        client = ContractAzureOpenAI(
+            azure_endpoint=ENDPOINT,
+            api_version=VERSION,
+            api_key="azure-key",
+            http_client=wire.http_client(),
+            max_retries=0,
+            output_contracts=[no_forbidden()],
+        )
         twin = client.with_options(timeout=5)
         fake.reply("forbidden words")
 
@@ -147,9 +172,13 @@ class TestAsync:
             calls.append(1)
             return f"async-token-{len(calls)}"
 
-        azure = openai.AsyncAzureOpenAI(azure_endpoint=ENDPOINT, api_version=VERSION,
-                                        azure_ad_token_provider=token, http_client=wire.async_http_client(),
-                                        max_retries=0)
+        azure = openai.AsyncAzureOpenAI(
+            azure_endpoint=ENDPOINT,
+            api_version=VERSION,
+            azure_ad_token_provider=token,
+            http_client=wire.async_http_client(),
+            max_retries=0,
+        )
         client = AsyncContractOpenAI(client=azure, output_contracts=[no_forbidden()])
 
         reply = await client.chat.completions.create(model=DEPLOYMENT, messages=MESSAGES)
@@ -160,9 +189,14 @@ class TestAsync:
         assert wire.header("authorization") == "Bearer async-token-1" and wire.header("api-key") is None
 
     async def test_built_directly_it_sends_the_api_key_header(self, wire, fake):
-        client = AsyncContractAzureOpenAI(azure_endpoint=ENDPOINT, api_version=VERSION, api_key="azure-key",
-                                          http_client=wire.async_http_client(), max_retries=0,
-                                          output_contracts=[no_forbidden()])
+        client = AsyncContractAzureOpenAI(
+            azure_endpoint=ENDPOINT,
+            api_version=VERSION,
+            api_key="azure-key",
+            http_client=wire.async_http_client(),
+            max_retries=0,
+            output_contracts=[no_forbidden()],
+        )
         fake.reply("forbidden")
 
         with pytest.raises(ContractViolationError):

@@ -121,8 +121,9 @@ class TestThroughTheClient:
                 raise RuntimeError("validator down")
             return True
 
-        client = make_client(output_contracts=[FunctionContract(flaky, name="flaky")],
-                             circuit_breaker=breaker)
+        client = make_client(
+            output_contracts=[FunctionContract(flaky, name="flaky")], circuit_breaker=breaker
+        )
         return client, broken
 
     def _call(self, client: Any) -> Any:

@@ -57,10 +57,12 @@ def call(client: Any) -> Any:
 
 class TestAFailedHTTPCallNeverWedgesTheBreaker:
     def test_after_a_500_in_the_half_open_window_the_next_call_probes_and_closes_it(
-            self, make_client, fake, breaker, clock):
+        self, make_client, fake, breaker, clock
+    ):
         flaky = Flaky()
-        client = make_client(output_contracts=[FunctionContract(flaky, name="flaky")],
-                             circuit_breaker=breaker)
+        client = make_client(
+            output_contracts=[FunctionContract(flaky, name="flaky")], circuit_breaker=breaker
+        )
         call(client)
         call(client)
         assert breaker.state is BreakerState.OPEN
@@ -77,10 +79,12 @@ class TestAFailedHTTPCallNeverWedgesTheBreaker:
         assert breaker.state is BreakerState.CLOSED
 
     def test_a_probe_that_still_raises_after_a_500_opens_it_again_and_a_later_one_closes_it(
-            self, make_client, fake, breaker, clock):
+        self, make_client, fake, breaker, clock
+    ):
         flaky = Flaky()
-        client = make_client(output_contracts=[FunctionContract(flaky, name="flaky")],
-                             circuit_breaker=breaker)
+        client = make_client(
+            output_contracts=[FunctionContract(flaky, name="flaky")], circuit_breaker=breaker
+        )
         call(client)
         call(client)
         clock.now += 30
@@ -98,10 +102,14 @@ class TestAFailedHTTPCallNeverWedgesTheBreaker:
         assert breaker.state is BreakerState.CLOSED
 
     def test_an_input_probe_before_a_500_closes_it_and_later_calls_are_validated(
-            self, make_client, fake, breaker, clock):
+        self, make_client, fake, breaker, clock
+    ):
         flaky = Flaky()
-        client = make_client(input_contracts=[FunctionContract(flaky, name="flaky_input", category="input")],
-                             output_contracts=[], circuit_breaker=breaker)
+        client = make_client(
+            input_contracts=[FunctionContract(flaky, name="flaky_input", category="input")],
+            output_contracts=[],
+            circuit_breaker=breaker,
+        )
         call(client)
         call(client)
         clock.now += 30
@@ -117,8 +125,9 @@ class TestAFailedHTTPCallNeverWedgesTheBreaker:
 
     async def test_the_async_client_recovers_after_a_500_too(self, make_async_client, fake, breaker, clock):
         flaky = Flaky()
-        client = make_async_client(output_contracts=[FunctionContract(flaky, name="flaky")],
-                                   circuit_breaker=breaker)
+        client = make_async_client(
+            output_contracts=[FunctionContract(flaky, name="flaky")], circuit_breaker=breaker
+        )
         for _ in range(2):
             await client.chat.completions.create(model=MODEL, messages=MESSAGES)
         clock.now += 30
@@ -144,8 +153,9 @@ class TestAFailedHTTPCallNeverWedgesTheBreaker:
                 await asyncio.sleep(60)
             return True
 
-        client = make_async_client(output_contracts=[FunctionContract(slow, name="slow")],
-                                   circuit_breaker=breaker)
+        client = make_async_client(
+            output_contracts=[FunctionContract(slow, name="slow")], circuit_breaker=breaker
+        )
         for _ in range(2):
             await client.chat.completions.create(model=MODEL, messages=MESSAGES)
         clock.now += 30
@@ -194,8 +204,12 @@ class TestOneBreakerPerContract:
         assert "skipped" not in verdicts["no_forbidden"].details
         health = client.get_health_report()["circuit_breaker"]
         assert health["state"] == "open"
-        assert health["contracts"]["broken"] == {"state": "open", "consecutive_errors": 2, "skipped": 1,
-                                                 "trips": 1}
+        assert health["contracts"]["broken"] == {
+            "state": "open",
+            "consecutive_errors": 2,
+            "skipped": 1,
+            "trips": 1,
+        }
         assert health["contracts"]["no_forbidden"]["state"] == "closed"
 
     def test_streams_keep_the_healthy_contract_too(self, client, fake, breaker):

@@ -30,21 +30,47 @@ class ChoicesServer:
         texts = self.answers.popleft()
         assert len(texts) == body.get("n", 1)
         if request.url.path.endswith("/v1/completions"):  # the legacy text completions
-            return http_module().Response(200, json={
-                "id": "cmpl-1", "object": "text_completion", "created": 0, "model": MODEL,
-                "choices": [{"index": i, "text": text, "finish_reason": "stop", "logprobs": None}
-                            for i, text in enumerate(texts)]})
-        return http_module().Response(200, json={
-            "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": 0, "model": MODEL,
-            "choices": [{"index": i, "finish_reason": "stop", "logprobs": None,
-                         "message": {"role": "assistant", "content": text, "refusal": None}}
-                        for i, text in enumerate(texts)],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+            return http_module().Response(
+                200,
+                json={
+                    "id": "cmpl-1",
+                    "object": "text_completion",
+                    "created": 0,
+                    "model": MODEL,
+                    "choices": [
+                        {"index": i, "text": text, "finish_reason": "stop", "logprobs": None}
+                        for i, text in enumerate(texts)
+                    ],
+                },
+            )
+        return http_module().Response(
+            200,
+            json={
+                "id": f"chatcmpl-{len(self.requests)}",
+                "object": "chat.completion",
+                "created": 0,
+                "model": MODEL,
+                "choices": [
+                    {
+                        "index": i,
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                        "message": {"role": "assistant", "content": text, "refusal": None},
+                    }
+                    for i, text in enumerate(texts)
+                ],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+            },
+        )
 
     def client(self, **kwargs: Any) -> ContractOpenAI:
         http = http_module()
-        return ContractOpenAI(api_key="test-key", max_retries=0,
-                              http_client=http.Client(transport=http.MockTransport(self.handler)), **kwargs)
+        return ContractOpenAI(
+            api_key="test-key",
+            max_retries=0,
+            http_client=http.Client(transport=http.MockTransport(self.handler)),
+            **kwargs,
+        )
 
     def async_client(self, **kwargs: Any) -> AsyncContractOpenAI:
         http = http_module()

@@ -104,8 +104,9 @@ async def raw_chat_create_stream(c: AsyncContractOpenAI) -> tuple[Any, str, Any]
 
 
 async def raw_chat_parse(c: AsyncContractOpenAI) -> tuple[Any, str, Any]:
-    raw = await c.chat.completions.with_raw_response.parse(model=MODEL, messages=MESSAGES,
-                                                           response_format=Answer)
+    raw = await c.chat.completions.with_raw_response.parse(
+        model=MODEL, messages=MESSAGES, response_format=Answer
+    )
     return raw, _chat_text(raw.parse()), raw.parse()
 
 
@@ -133,14 +134,16 @@ async def streaming_chat_create(c: AsyncContractOpenAI) -> tuple[Any, str, Any]:
 
 async def streaming_chat_create_stream(c: AsyncContractOpenAI) -> tuple[Any, str, Any]:
     async with c.chat.completions.with_streaming_response.create(
-            model=MODEL, messages=MESSAGES, stream=True) as r:
+        model=MODEL, messages=MESSAGES, stream=True
+    ) as r:
         stream = await r.parse()
         return r, await _drain(stream), stream
 
 
 async def streaming_chat_parse(c: AsyncContractOpenAI) -> tuple[Any, str, Any]:
     async with c.chat.completions.with_streaming_response.parse(
-            model=MODEL, messages=MESSAGES, response_format=Answer) as r:
+        model=MODEL, messages=MESSAGES, response_format=Answer
+    ) as r:
         parsed = await r.parse()
         return r, _chat_text(parsed), parsed
 
@@ -153,7 +156,8 @@ async def streaming_responses_create(c: AsyncContractOpenAI) -> tuple[Any, str, 
 
 async def streaming_responses_create_stream(c: AsyncContractOpenAI) -> tuple[Any, str, Any]:
     async with c.responses.with_streaming_response.create(
-            model=MODEL, input="Answer in JSON.", stream=True) as r:
+        model=MODEL, input="Answer in JSON.", stream=True
+    ) as r:
         stream = await r.parse()
         return r, await _drain(stream), stream
 
@@ -164,8 +168,9 @@ async def post_chat(c: AsyncContractOpenAI) -> tuple[Any, str, Any]:
 
 
 async def post_chat_as_raw_http(c: AsyncContractOpenAI) -> tuple[Any, str, Any]:
-    r = await c.post("/chat/completions", cast_to=http_module().Response,
-                     body={"model": MODEL, "messages": MESSAGES})
+    r = await c.post(
+        "/chat/completions", cast_to=http_module().Response, body={"model": MODEL, "messages": MESSAGES}
+    )
     return r, r.json()["choices"][0]["message"]["content"], r
 
 
@@ -188,15 +193,23 @@ PATHS: dict[str, tuple[Path, tuple[type, ...], type]] = {
     "with_raw_response.responses.parse": (raw_responses_parse, RAW, ParsedResponse),
     "with_streaming_response.chat.completions.create": (streaming_chat_create, STREAMING, ChatCompletion),
     "with_streaming_response.chat.completions.create(stream=True)": (
-        streaming_chat_create_stream, STREAMING, AsyncStream),
-    "with_streaming_response.chat.completions.parse": (
-        streaming_chat_parse, STREAMING, ParsedChatCompletion),
+        streaming_chat_create_stream,
+        STREAMING,
+        AsyncStream,
+    ),
+    "with_streaming_response.chat.completions.parse": (streaming_chat_parse, STREAMING, ParsedChatCompletion),
     "with_streaming_response.responses.create": (streaming_responses_create, STREAMING, Response),
     "with_streaming_response.responses.create(stream=True)": (
-        streaming_responses_create_stream, STREAMING, AsyncStream),
+        streaming_responses_create_stream,
+        STREAMING,
+        AsyncStream,
+    ),
     "post(cast_to=ChatCompletion)": (post_chat, (ChatCompletion,), ChatCompletion),
     "post(cast_to=httpx.Response)": (
-        post_chat_as_raw_http, (http_module().Response,), http_module().Response),
+        post_chat_as_raw_http,
+        (http_module().Response,),
+        http_module().Response,
+    ),
 }
 
 
@@ -239,7 +252,8 @@ class TestEveryPath:
 
 class TestReask:
     async def test_the_second_request_carries_the_violation_feedback_and_the_first_answer(
-            self, make_async_client, fake):
+        self, make_async_client, fake
+    ):
         client = make_async_client(contract_retries=1)
         fake.reply(BAD, fake.default)
 
@@ -282,8 +296,9 @@ class TestContracts:
 
             return run
 
-        client = make_async_client(output_contracts=[FunctionContract(check("a"), name="a"),
-                                                     FunctionContract(check("b"), name="b")])
+        client = make_async_client(
+            output_contracts=[FunctionContract(check("a"), name="a"), FunctionContract(check("b"), name="b")]
+        )
 
         completion = await client.chat.completions.create(model=MODEL, messages=MESSAGES)
 
@@ -313,8 +328,10 @@ class TestUntouched:
         assert [f.id async for f in files] == ["file-1"]
         assert client.last_report is None
 
-    @pytest.mark.parametrize(("status", "error"), [
-        (500, openai.InternalServerError), (429, openai.RateLimitError), (400, openai.BadRequestError)])
+    @pytest.mark.parametrize(
+        ("status", "error"),
+        [(500, openai.InternalServerError), (429, openai.RateLimitError), (400, openai.BadRequestError)],
+    )
     async def test_openais_exceptions_pass_through_unchanged(self, client, fake, status, error):
         fake.reply(FakeReply(status=status))
 
@@ -325,8 +342,11 @@ class TestUntouched:
 
 
 class TestCopies:
-    @pytest.mark.parametrize("make_copy", [
-        lambda c: c.with_options(timeout=5), lambda c: c.copy(max_retries=1)], ids=["with_options", "copy"])
+    @pytest.mark.parametrize(
+        "make_copy",
+        [lambda c: c.with_options(timeout=5), lambda c: c.copy(max_retries=1)],
+        ids=["with_options", "copy"],
+    )
     async def test_a_copy_is_still_contracted(self, make_async_client, fake, make_copy):
         reports: list[Any] = []
         client = make_async_client(contract_retries=1, on_report=reports.append)

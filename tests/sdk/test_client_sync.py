@@ -150,7 +150,8 @@ def streaming_chat_create_stream(c: ContractOpenAI) -> tuple[Any, str, Any]:
 
 def streaming_chat_parse(c: ContractOpenAI) -> tuple[Any, str, Any]:
     with c.chat.completions.with_streaming_response.parse(
-            model=MODEL, messages=MESSAGES, response_format=Answer) as r:
+        model=MODEL, messages=MESSAGES, response_format=Answer
+    ) as r:
         return r, _chat_text(r.parse()), r.parse()
 
 
@@ -173,8 +174,9 @@ def post_chat(c: ContractOpenAI) -> tuple[Any, str, Any]:
 def post_chat_as_raw_http(c: ContractOpenAI) -> tuple[Any, str, Any]:
     # cast_to=httpx.Response: openai hands back the HTTP response untouched; the contracts
     # judge the JSON it carries.
-    r = c.post("/chat/completions", cast_to=http_module().Response,
-               body={"model": MODEL, "messages": MESSAGES})
+    r = c.post(
+        "/chat/completions", cast_to=http_module().Response, body={"model": MODEL, "messages": MESSAGES}
+    )
     return r, r.json()["choices"][0]["message"]["content"], r
 
 
@@ -197,15 +199,23 @@ PATHS: dict[str, tuple[Callable[[ContractOpenAI], tuple[Any, str, Any]], tuple[t
     "with_raw_response.responses.parse": (raw_responses_parse, RAW, ParsedResponse),
     "with_streaming_response.chat.completions.create": (streaming_chat_create, STREAMING, ChatCompletion),
     "with_streaming_response.chat.completions.create(stream=True)": (
-        streaming_chat_create_stream, STREAMING, Stream),
-    "with_streaming_response.chat.completions.parse": (
-        streaming_chat_parse, STREAMING, ParsedChatCompletion),
+        streaming_chat_create_stream,
+        STREAMING,
+        Stream,
+    ),
+    "with_streaming_response.chat.completions.parse": (streaming_chat_parse, STREAMING, ParsedChatCompletion),
     "with_streaming_response.responses.create": (streaming_responses_create, STREAMING, Response),
     "with_streaming_response.responses.create(stream=True)": (
-        streaming_responses_create_stream, STREAMING, Stream),
+        streaming_responses_create_stream,
+        STREAMING,
+        Stream,
+    ),
     "post(cast_to=ChatCompletion)": (post_chat, (ChatCompletion,), ChatCompletion),
     "post(cast_to=httpx.Response)": (
-        post_chat_as_raw_http, (http_module().Response,), http_module().Response),
+        post_chat_as_raw_http,
+        (http_module().Response,),
+        http_module().Response,
+    ),
 }
 
 
@@ -349,15 +359,18 @@ class TestReask:
 
         assert len(fake.requests) == 2
         assert [a.text for a in caught.value.report.attempts] == [
-            '{"answer": "forbidden one"}', '{"answer": "forbidden two"}']
+            '{"answer": "forbidden one"}',
+            '{"answer": "forbidden two"}',
+        ]
         assert caught.value.report.outcome == "violated"
 
     def test_a_re_ask_drops_the_idempotency_key_so_it_is_a_new_request(self, make_client, fake):
         client = make_client(contract_retries=1)
         fake.reply(BAD, fake.default)
 
-        client.chat.completions.create(model=MODEL, messages=MESSAGES,
-                                       extra_headers={"Idempotency-Key": "k1"})
+        client.chat.completions.create(
+            model=MODEL, messages=MESSAGES, extra_headers={"Idempotency-Key": "k1"}
+        )
 
         assert [h.get("idempotency-key") for h in fake.headers] == ["k1", None]
 
@@ -400,7 +413,8 @@ def _explode(text: str) -> bool:
 
 class TestARaisingContract:
     def test_a_fail_open_contract_that_raises_lets_the_call_through_and_counts_an_error(
-            self, make_client, fake):
+        self, make_client, fake
+    ):
         client = make_client(output_contracts=[FunctionContract(_explode, name="buggy")])
 
         completion = client.chat.completions.create(model=MODEL, messages=MESSAGES)
@@ -454,8 +468,10 @@ class TestUntouchedResources:
             assert get_report(models) is get_report(embeddings) is get_report(files) is None
         assert client.last_report is None
 
-    @pytest.mark.parametrize(("status", "error"), [
-        (500, openai.InternalServerError), (429, openai.RateLimitError), (400, openai.BadRequestError)])
+    @pytest.mark.parametrize(
+        ("status", "error"),
+        [(500, openai.InternalServerError), (429, openai.RateLimitError), (400, openai.BadRequestError)],
+    )
     def test_openais_exceptions_pass_through_unchanged(self, client, fake, status, error):
         fake.reply(FakeReply(status=status))
 
@@ -470,13 +486,21 @@ class TestCopies:
     @pytest.fixture
     def configured(self, make_client, no_forbidden):
         reports: list[Any] = []
-        return make_client(output_contracts=[no_forbidden()], contract_retries=2, stream_policy="sentence",
-                           on_report=reports.append), reports
+        return make_client(
+            output_contracts=[no_forbidden()],
+            contract_retries=2,
+            stream_policy="sentence",
+            on_report=reports.append,
+        ), reports
 
-    @pytest.mark.parametrize("make_copy", [
-        lambda c: c.with_options(timeout=5), lambda c: c.copy(max_retries=1)], ids=["with_options", "copy"])
+    @pytest.mark.parametrize(
+        "make_copy",
+        [lambda c: c.with_options(timeout=5), lambda c: c.copy(max_retries=1)],
+        ids=["with_options", "copy"],
+    )
     def test_a_copy_is_still_contracted_with_the_same_settings_and_listeners(
-            self, configured, fake, make_copy):
+        self, configured, fake, make_copy
+    ):
         client, reports = configured
 
         twin = make_copy(client)
@@ -498,8 +522,9 @@ class TestCopies:
 
     def test_it_wraps_an_existing_client_sharing_its_http_client(self, fake, no_forbidden):
         http_client = fake.http_client()
-        plain = openai.OpenAI(api_key="test-key", http_client=http_client, max_retries=0,
-                              base_url="http://fake.test/v1")
+        plain = openai.OpenAI(
+            api_key="test-key", http_client=http_client, max_retries=0, base_url="http://fake.test/v1"
+        )
 
         client = ContractOpenAI(client=plain, output_contracts=[no_forbidden()])
 

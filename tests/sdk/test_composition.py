@@ -61,7 +61,11 @@ class TestFormatConflicts:
 
         [conflict] = resolution.conflicts
         assert (conflict.kind, conflict.contracts, conflict.action, conflict.winner) == (
-            "format", ("json", "starts_with_a_letter"), "skip", None)
+            "format",
+            ("json", "starts_with_a_letter"),
+            "skip",
+            None,
+        )
         assert "no JSON answer" in conflict.reason
         assert resolution.contracts == [json_c, letters]
 
@@ -305,8 +309,12 @@ class TestResolution:
         assert names(resolve([a, b, c]).contracts) == ["c", "a", "b"]
 
     def test_the_report_says_what_was_resolved_and_why(self):
-        resolution = resolve([LengthContract(max_chars=10, name="short"),
-                              LengthContract(min_chars=99, name="long", priority=1)])
+        resolution = resolve(
+            [
+                LengthContract(max_chars=10, name="short"),
+                LengthContract(min_chars=99, name="long", priority=1),
+            ]
+        )
 
         text = str(resolution)
         assert text.startswith("1 of 2 contract(s) kept; 1 conflict(s):")
@@ -341,8 +349,13 @@ class TestResolution:
     def test_conflicts_are_plain_data(self):
         conflict = Conflict("duplicate", ("a", "b"), "merge", "a", "twice")
 
-        assert conflict.to_dict() == {"kind": "duplicate", "contracts": ["a", "b"], "action": "merge",
-                                      "winner": "a", "reason": "twice"}
+        assert conflict.to_dict() == {
+            "kind": "duplicate",
+            "contracts": ["a", "b"],
+            "action": "merge",
+            "winner": "a",
+            "reason": "twice",
+        }
 
 
 class TestTheClientResolvesItsContracts:
@@ -370,8 +383,9 @@ class TestTheClientResolvesItsContracts:
 
     def test_strict_conflicts_stop_the_client_at_construction(self, make_client):
         with pytest.raises(ContractConflictError, match="format"):
-            make_client(output_contracts=[JSONFormatContract(), RegexContract(r"^[A-Za-z]")],
-                        conflicts="strict")
+            make_client(
+                output_contracts=[JSONFormatContract(), RegexContract(r"^[A-Za-z]")], conflicts="strict"
+            )
 
     def test_a_strict_client_refuses_a_conflicting_contract_added_later(self, make_client):
         client = make_client(output_contracts=[LengthContract(max_chars=5, name="short")], conflicts="strict")
@@ -384,17 +398,19 @@ class TestTheClientResolvesItsContracts:
         assert names(client.output_contracts) == ["short", "x"]
 
     def test_ignore_enforces_exactly_what_was_given(self, make_client):
-        client = make_client(output_contracts=[PIIContract(category="output"),
-                                               PIIContract(category="output")],
-                             conflicts="ignore")
+        client = make_client(
+            output_contracts=[PIIContract(category="output"), PIIContract(category="output")],
+            conflicts="ignore",
+        )
 
         assert len(client.output_contracts) == 2
         assert client.contract_conflicts == []
 
     def test_copies_keep_the_resolution(self, make_client):
-        client = make_client(output_contracts=[PIIContract(category="output"),
-                                               PIIContract(category="output")],
-                             conflicts="resolve")
+        client = make_client(
+            output_contracts=[PIIContract(category="output"), PIIContract(category="output")],
+            conflicts="resolve",
+        )
         twin = client.with_options(timeout=5)
 
         assert twin.contract_conflicts == client.contract_conflicts

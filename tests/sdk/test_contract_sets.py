@@ -12,11 +12,11 @@ from llm_contracts.testing import FakeLLM
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 FALLBACK = "Sorry, I can't help with that right now."
-RETRY = '''contract Reply {
+RETRY = """contract Reply {
   ensure not contains(output, "forbidden")
   on violation retry 2
 }
-'''
+"""
 RETRY_AND_FALLBACK = f'''contract Reply {{
   ensure not contains(output, "forbidden")
   on violation retry 1
@@ -27,10 +27,17 @@ RETRY_AND_FALLBACK = f'''contract Reply {{
 
 def both_forms(source: str, fake: FakeLLM, **extra: Any) -> list[ContractOpenAI]:
     contract_set = load_source(source)
-    return [ContractOpenAI(api_key="t", http_client=fake.http_client(), max_retries=0,
-                           contracts=contract_set, **extra),
-            ContractOpenAI(api_key="t", http_client=fake.http_client(), max_retries=0,
-                           **{**contract_set.client_kwargs(), **extra})]
+    return [
+        ContractOpenAI(
+            api_key="t", http_client=fake.http_client(), max_retries=0, contracts=contract_set, **extra
+        ),
+        ContractOpenAI(
+            api_key="t",
+            http_client=fake.http_client(),
+            max_retries=0,
+            **{**contract_set.client_kwargs(), **extra},
+        ),
+    ]
 
 
 def test_the_source_s_retries_apply_in_both_forms():
@@ -59,8 +66,14 @@ def test_the_source_s_fallback_applies_in_both_forms():
 
 def test_keywords_given_explicitly_win_over_the_source():
     fake = FakeLLM(default="forbidden always")
-    client = ContractOpenAI(api_key="t", http_client=fake.http_client(), max_retries=0,
-                            contracts=load_source(RETRY_AND_FALLBACK), contract_retries=0, fallback=None)
+    client = ContractOpenAI(
+        api_key="t",
+        http_client=fake.http_client(),
+        max_retries=0,
+        contracts=load_source(RETRY_AND_FALLBACK),
+        contract_retries=0,
+        fallback=None,
+    )
 
     with pytest.raises(ContractViolationError):
         client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
@@ -70,8 +83,12 @@ def test_keywords_given_explicitly_win_over_the_source():
 
 async def test_the_async_client_applies_them_too():
     fake = FakeLLM(default="forbidden always")
-    client = AsyncContractOpenAI(api_key="t", http_client=fake.async_http_client(), max_retries=0,
-                                 contracts=load_source(RETRY_AND_FALLBACK))
+    client = AsyncContractOpenAI(
+        api_key="t",
+        http_client=fake.async_http_client(),
+        max_retries=0,
+        contracts=load_source(RETRY_AND_FALLBACK),
+    )
 
     reply = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
 

@@ -27,8 +27,12 @@ from llm_contracts.testing import FakeLLM
 
 MODEL = "gpt-4o-mini"
 DATA = Path(llm_contracts.__file__).parent / "_data"
-TEXTS = ["You are a terse support bot.", "Hi, I'm Ada Lovelace. Où est ma commande #4521?",
-         "Hello Ada! Let me check order #4521 for you.", "Thanks 🙏 — any update?"]
+TEXTS = [
+    "You are a terse support bot.",
+    "Hi, I'm Ada Lovelace. Où est ma commande #4521?",
+    "Hello Ada! Let me check order #4521 for you.",
+    "Thanks 🙏 — any update?",
+]
 
 
 @pytest.fixture
@@ -44,9 +48,11 @@ def tiktoken_encoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     local.write_bytes(gzip.decompress((DATA / f"{name}.tiktoken.gz").read_bytes()))
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "cache"))
     # tiktoken's definition would download the ranks; point it at the same bytes on disk.
-    monkeypatch.setattr(openai_public, "load_tiktoken_bpe",
-                        lambda _url, expected_hash=None: tiktoken.load.load_tiktoken_bpe(str(local),
-                                                                                       expected_hash))
+    monkeypatch.setattr(
+        openai_public,
+        "load_tiktoken_bpe",
+        lambda _url, expected_hash=None: tiktoken.load.load_tiktoken_bpe(str(local), expected_hash),
+    )
     return tiktoken.Encoding(**getattr(openai_public, name)())
 
 
@@ -86,10 +92,13 @@ class TestTurns:
         (turn,) = conv.turns
         assert not turn.tokens_exact and turn.token_count.method == "estimate" and turn.tokens > 0
 
-    @pytest.mark.parametrize(("role", "content", "message"), [
-        ("robot", "hi", "role must be one of .*got 'robot'"),
-        ("user", None, "content must be a str; got NoneType"),
-    ])
+    @pytest.mark.parametrize(
+        ("role", "content", "message"),
+        [
+            ("robot", "hi", "role must be one of .*got 'robot'"),
+            ("user", None, "content must be a str; got NoneType"),
+        ],
+    )
     def test_it_rejects_a_bad_turn_naming_what_is_wrong(self, role, content, message):
         conv = ConversationStateManager()
 
@@ -97,12 +106,15 @@ class TestTurns:
             conv.add_turn(role, content)
         assert conv.turns == []
 
-    @pytest.mark.parametrize(("kwargs", "message"), [
-        ({"max_context_tokens": 0}, "max_context_tokens must be a positive int"),
-        ({"enforcement": "loud"}, "enforcement must be one of strict, warn, monitor; got 'loud'"),
-        ({"invariants": ["no lies"]}, "an invariant must be a Contract; got str"),
-        ({"session_id": ""}, "session_id must be a non-empty str"),
-    ])
+    @pytest.mark.parametrize(
+        ("kwargs", "message"),
+        [
+            ({"max_context_tokens": 0}, "max_context_tokens must be a positive int"),
+            ({"enforcement": "loud"}, "enforcement must be one of strict, warn, monitor; got 'loud'"),
+            ({"invariants": ["no lies"]}, "an invariant must be a Contract; got str"),
+            ({"session_id": ""}, "session_id must be a non-empty str"),
+        ],
+    )
     def test_it_rejects_bad_options_naming_them(self, kwargs, message):
         with pytest.raises(ContractConfigError, match=message):
             ConversationStateManager(**kwargs)
@@ -111,8 +123,9 @@ class TestTurns:
 class TestContextWindow:
     def test_without_a_budget_it_is_every_message(self):
         assert conversation().context_window() == [
-            {"role": r, "content": t} for r, t in zip(["system", "user", "assistant", "user"], TEXTS,
-                                                      strict=True)]
+            {"role": r, "content": t}
+            for r, t in zip(["system", "user", "assistant", "user"], TEXTS, strict=True)
+        ]
 
     def test_a_budget_that_fits_everything_drops_nothing(self):
         conv = conversation()
@@ -157,9 +170,15 @@ class TestContextForContracts:
         conv.context["user_name"] = "Ada"
 
         assert conv.get_context_for_contracts() == {
-            "user_name": "Ada", "session_id": "s-1", "turn_count": 4, "assistant_turns": 1,
-            "last_user_message": TEXTS[3], "total_tokens": conv.total_tokens, "tokens_exact": True,
-            "model": MODEL}
+            "user_name": "Ada",
+            "session_id": "s-1",
+            "turn_count": 4,
+            "assistant_turns": 1,
+            "last_user_message": TEXTS[3],
+            "total_tokens": conv.total_tokens,
+            "tokens_exact": True,
+            "model": MODEL,
+        }
 
     def test_a_fact_cannot_shadow_the_session_id(self):
         conv = conversation()
@@ -211,7 +230,8 @@ class TestPerTurnContracts:
 
         assert not result.is_valid
         assert [r.getMessage() for r in caplog.records if r.name == "llm_contracts"] == [
-            f"contract period violated: {result.message}"]
+            f"contract period violated: {result.message}"
+        ]
         assert conv.violations == [result]
 
     def test_monitor_records_the_violation_silently(self, caplog):
@@ -234,8 +254,9 @@ class TestPerTurnContracts:
 
         from llm_contracts import NextContract
 
-        conv = ConversationStateManager(temporal_contracts=[
-            NextContract(RegexContract(r"\w"), trigger=Spy(category="input"))])
+        conv = ConversationStateManager(
+            temporal_contracts=[NextContract(RegexContract(r"\w"), trigger=Spy(category="input"))]
+        )
         conv.add_turn("system", "rules")
         conv.add_turn("user", "one")
         conv.add_turn("assistant", "a")
@@ -268,13 +289,19 @@ class TestRecordingByTheClient:
 
         with client.conversation("s-1") as conv:
             first = client.chat.completions.create(model=MODEL, messages=history)
-            history += [{"role": "assistant", "content": first.choices[0].message.content},
-                        {"role": "user", "content": "Where is my order?"}]
+            history += [
+                {"role": "assistant", "content": first.choices[0].message.content},
+                {"role": "user", "content": "Where is my order?"},
+            ]
             client.chat.completions.create(model=MODEL, messages=history)
 
         assert [(t.role, t.content) for t in conv.turns] == [
-            ("system", "Be brief."), ("user", "Hi"), ("assistant", "Hello Ada."),
-            ("user", "Where is my order?"), ("assistant", "It ships today.")]
+            ("system", "Be brief."),
+            ("user", "Hi"),
+            ("assistant", "Hello Ada."),
+            ("user", "Where is my order?"),
+            ("assistant", "It ships today."),
+        ]
         assert conv.model == MODEL and conv.turns[2].metadata["model"] == MODEL
 
     def test_an_app_that_sends_only_the_new_message_gets_the_same_turns(self, client, fake):
@@ -282,12 +309,18 @@ class TestRecordingByTheClient:
 
         with client.conversation("s-1") as conv:
             for text in ["Hi", "Help me"]:
-                client.chat.completions.create(model=MODEL, messages=[
-                    {"role": "system", "content": "Be brief."}, {"role": "user", "content": text}])
+                client.chat.completions.create(
+                    model=MODEL,
+                    messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": text}],
+                )
 
         assert [(t.role, t.content) for t in conv.turns] == [
-            ("system", "Be brief."), ("user", "Hi"), ("assistant", "Hello."),
-            ("user", "Help me"), ("assistant", "Sure.")]
+            ("system", "Be brief."),
+            ("user", "Hi"),
+            ("assistant", "Hello."),
+            ("user", "Help me"),
+            ("assistant", "Sure."),
+        ]
 
     def test_sending_the_context_window_continues_the_conversation(self, client, fake):
         fake.reply("One.", "Two.", "Three.")
@@ -299,9 +332,14 @@ class TestRecordingByTheClient:
                 client.chat.completions.create(model=MODEL, messages=conv.context_window())
 
         assert [(t.role, t.content) for t in conv.turns] == [
-            ("system", "Be brief."), ("user", "first question"), ("assistant", "One."),
-            ("user", "second question"), ("assistant", "Two."), ("user", "third question"),
-            ("assistant", "Three.")]
+            ("system", "Be brief."),
+            ("user", "first question"),
+            ("assistant", "One."),
+            ("user", "second question"),
+            ("assistant", "Two."),
+            ("user", "third question"),
+            ("assistant", "Three."),
+        ]
         assert len(fake.requests[-1]["messages"]) < len(conv.turns) - 1  # the window was trimmed
         # The system turn, added before the first call told the model, is counted exactly too.
         assert all(t.tokens_exact for t in conv.turns)
@@ -362,8 +400,13 @@ class TestRecordingByTheClient:
         class Spy(Contract):
             def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
                 state = context.conversation
-                seen.append({**state.get_context_for_contracts(), "last": state.turns[-1].content,
-                             "turn": state.turn_number})
+                seen.append(
+                    {
+                        **state.get_context_for_contracts(),
+                        "last": state.turns[-1].content,
+                        "turn": state.turn_number,
+                    }
+                )
                 return self.ok()
 
         client.add_contract(Spy())
@@ -374,7 +417,9 @@ class TestRecordingByTheClient:
                 client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": text}])
 
         assert [(s["turn"], s["turn_count"], s["last"], s["last_user_message"]) for s in seen] == [
-            (1, 2, "Hello.", "Hi"), (2, 4, "Fine.", "How are you?")]
+            (1, 2, "Hello.", "Hi"),
+            (2, 4, "Fine.", "How are you?"),
+        ]
         assert seen[-1]["total_tokens"] == conv.total_tokens
 
     async def test_the_async_client_records_turns_in_async_with(self, fake):

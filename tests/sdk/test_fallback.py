@@ -18,8 +18,13 @@ def no_forbidden() -> FunctionContract:
 
 
 def make(fake: FakeLLM, **kwargs) -> ContractOpenAI:
-    return ContractOpenAI(api_key="t", http_client=fake.http_client(), max_retries=0,
-                          output_contracts=[no_forbidden()], **kwargs)
+    return ContractOpenAI(
+        api_key="t",
+        http_client=fake.http_client(),
+        max_retries=0,
+        output_contracts=[no_forbidden()],
+        **kwargs,
+    )
 
 
 class TestFallback:
@@ -27,15 +32,17 @@ class TestFallback:
         fake = FakeLLM().reply("forbidden words", "forbidden again")
         with pytest.raises(ContractViolationError):
             make(fake, contract_retries=1).chat.completions.create(
-                model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+                model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+            )
 
     def test_with_a_fallback_the_answer_is_the_declared_text_in_openais_type(self, caplog):
         fake = FakeLLM().reply("forbidden words", "forbidden again")
         client = make(fake, contract_retries=1, fallback=FALLBACK)
 
         with caplog.at_level(logging.WARNING, logger="llm_contracts"):
-            reply = client.chat.completions.create(model="gpt-4o",
-                                                   messages=[{"role": "user", "content": "hi"}])
+            reply = client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+            )
 
         assert isinstance(reply, openai.types.chat.ChatCompletion)
         assert reply.choices[0].message.content == FALLBACK
@@ -47,7 +54,8 @@ class TestFallback:
     def test_a_passing_answer_is_never_replaced_by_the_fallback(self):
         fake = FakeLLM().reply("clean answer")
         reply = make(fake, fallback=FALLBACK).chat.completions.create(
-            model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+            model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+        )
         assert reply.choices[0].message.content == "clean answer"
         assert get_report(reply).outcome == "passed"
 
@@ -63,24 +71,29 @@ class TestFallback:
         client = make(fake, fallback=FALLBACK)
         with pytest.raises(ContractViolationError):
             client.chat.completions.with_raw_response.create(
-                model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+                model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+            )
 
     def test_a_copy_keeps_the_fallback(self):
         fake = FakeLLM().reply("forbidden words")
-        reply = make(fake, fallback=FALLBACK).with_options(timeout=3).chat.completions.create(
-            model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+        reply = (
+            make(fake, fallback=FALLBACK)
+            .with_options(timeout=3)
+            .chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+        )
         assert reply.choices[0].message.content == FALLBACK
 
     def test_an_llmcl_fallback_reaches_the_client(self):
         from llm_contracts.llmcl import load_source
 
-        source = '''contract Reply {
+        source = """contract Reply {
   ensure not contains(output, "forbidden")
   on violation fallback "Sorry, I can't help with that right now."
 }
-'''
+"""
         fake = FakeLLM().reply("forbidden words")
-        client = ContractOpenAI(api_key="t", http_client=fake.http_client(),
-                                **load_source(source).client_kwargs())
+        client = ContractOpenAI(
+            api_key="t", http_client=fake.http_client(), **load_source(source).client_kwargs()
+        )
         reply = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
         assert reply.choices[0].message.content == FALLBACK

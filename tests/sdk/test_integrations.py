@@ -53,7 +53,8 @@ class TestInstructor:
         fake.reply(reply("forbidden"), reply("fine"))
 
         result = instructor.from_openai(client, mode=instructor_mode).chat.completions.create(
-            model=MODEL, response_model=Answer, messages=MESSAGES, max_retries=0)
+            model=MODEL, response_model=Answer, messages=MESSAGES, max_retries=0
+        )
 
         # instructor keeps the raw completion on the model, so compare the data.
         assert isinstance(result, Answer) and result.model_dump() == {"answer": "fine"}
@@ -67,7 +68,8 @@ class TestInstructor:
 
         with pytest.raises(Exception) as caught:
             instructor.from_openai(client, mode=instructor_mode).chat.completions.create(
-                model=MODEL, response_model=Answer, messages=MESSAGES, max_retries=0)
+                model=MODEL, response_model=Answer, messages=MESSAGES, max_retries=0
+            )
 
         # instructor wraps errors of the call in its own retry exception, keeping ours as the cause.
         error = caught.value if isinstance(caught.value, ContractViolationError) else caught.value.__cause__
@@ -79,7 +81,8 @@ class TestInstructor:
         fake.reply(json_reply("forbidden"), json_reply("fine"))
 
         result = await instructor.from_openai(client, mode=instructor.Mode.JSON).chat.completions.create(
-            model=MODEL, response_model=Answer, messages=MESSAGES, max_retries=0)
+            model=MODEL, response_model=Answer, messages=MESSAGES, max_retries=0
+        )
 
         assert isinstance(result, Answer) and result.model_dump() == {"answer": "fine"}
 
@@ -96,8 +99,13 @@ def chat_model(make_client, make_async_client) -> Any:
         sync = make_client(output_contracts=[contract()], **kwargs)
         async_ = make_async_client(output_contracts=[contract()], **kwargs)
         model = langchain_openai.ChatOpenAI(
-            model=MODEL, api_key="test-key", client=sync.chat.completions, root_client=sync,
-            async_client=async_.chat.completions, root_async_client=async_)
+            model=MODEL,
+            api_key="test-key",
+            client=sync.chat.completions,
+            root_client=sync,
+            async_client=async_.chat.completions,
+            root_async_client=async_,
+        )
         return model, sync, async_
 
     return build

@@ -44,8 +44,12 @@ PERSON = {
 ORDER = {
     "type": "object",
     "required": ["items"],
-    "properties": {"items": {"type": "array", "items": {
-        "type": "object", "properties": {"price": {"type": "number", "minimum": 0}}}}},
+    "properties": {
+        "items": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"price": {"type": "number", "minimum": 0}}},
+        }
+    },
 }
 
 
@@ -59,8 +63,13 @@ def answer(text: str, **kwargs: Any) -> LLMResponse:
 
 
 def client_for(fake: FakeLLM, *contracts: Any, retries: int = 0, **kwargs: Any) -> ContractOpenAI:
-    return ContractOpenAI(api_key="test", http_client=fake.http_client(), output_contracts=list(contracts),
-                          contract_retries=retries, **kwargs)
+    return ContractOpenAI(
+        api_key="test",
+        http_client=fake.http_client(),
+        output_contracts=list(contracts),
+        contract_retries=retries,
+        **kwargs,
+    )
 
 
 # -- finding JSON ------------------------------------------------------------------------
@@ -75,7 +84,7 @@ class TestExtractJson:
         assert extract_json(text) == ({"name": "Ada"}, "code fence")
 
     def test_it_reads_json_in_a_bare_code_fence(self) -> None:
-        assert extract_json('```\n[1, 2]\n```') == ([1, 2], "code fence")
+        assert extract_json("```\n[1, 2]\n```") == ([1, 2], "code fence")
 
     def test_it_skips_a_fence_of_another_language(self) -> None:
         text = '```bash\ncurl -s x\n```\nthen\n```json\n{"ok": true}\n```'
@@ -166,7 +175,8 @@ class TestJSONFormatContract:
         result = JSONFormatContract(PERSON).validate(answer('{"name": 1}'))
         assert result.auto_fix_suggestion is not None
         assert result.auto_fix_suggestion.startswith(
-            "Answer with only a JSON object that matches this JSON Schema:")
+            "Answer with only a JSON object that matches this JSON Schema:"
+        )
         assert '"required":["name"]' in result.auto_fix_suggestion
 
     def test_a_non_json_answer_is_a_violation_not_a_crash(self) -> None:
@@ -203,8 +213,12 @@ class TestJSONFormatContract:
 
     def test_it_follows_the_draft_named_by_dollar_schema(self) -> None:
         # exclusiveMaximum is a boolean in draft 4 and a number later.
-        schema = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "number",
-                  "maximum": 5, "exclusiveMaximum": True}
+        schema = {
+            "$schema": "http://json-schema.org/draft-04/schema#",
+            "type": "number",
+            "maximum": 5,
+            "exclusiveMaximum": True,
+        }
         contract = JSONFormatContract(schema)
         assert contract.validate(answer("4")).is_valid
         assert not contract.validate(answer("5")).is_valid
@@ -248,8 +262,13 @@ class TestJSONFormatContract:
 
 class TestResponseFormat:
     def test_a_schema_that_fits_openai_strict_mode_is_sent_strict(self) -> None:
-        schema = {"title": "Person record", "type": "object", "additionalProperties": False,
-                  "required": ["name"], "properties": {"name": {"type": "string"}}}
+        schema = {
+            "title": "Person record",
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name"],
+            "properties": {"name": {"type": "string"}},
+        }
         assert JSONFormatContract(schema).response_format() == {
             "type": "json_schema",
             "json_schema": {"name": "Person_record", "schema": schema, "strict": True},
@@ -345,7 +364,6 @@ class TestRegexContract:
         assert not RegexContract("x").supports_streaming
         assert not RegexContract("x", must_match=False, fullmatch=True).supports_streaming
 
-
     def test_a_streamed_match_is_judged_once_the_next_chunk_cannot_undo_it(self) -> None:
         forbidding = RegexContract(r"\bsecret\b", must_match=False)
         assert forbidding.validate_partial("the secr").is_valid
@@ -389,29 +407,35 @@ class TestLengthContract:
 
 
 class TestRefusalContract:
-    @pytest.mark.parametrize("text", [
-        "I'm sorry, but I can't help with that.",
-        "I\u2019m sorry, but I can\u2019t assist with this request.",
-        "I cannot help with creating malware.",
-        "As an AI language model, I do not have opinions.",
-        "Sorry, I can't do that.",
-        "I apologize, but I cannot provide that information.",
-        "Thanks for asking. Unfortunately, I am unable to help here.",
-        "I must decline this request.",
-    ])
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "I'm sorry, but I can't help with that.",
+            "I\u2019m sorry, but I can\u2019t assist with this request.",
+            "I cannot help with creating malware.",
+            "As an AI language model, I do not have opinions.",
+            "Sorry, I can't do that.",
+            "I apologize, but I cannot provide that information.",
+            "Thanks for asking. Unfortunately, I am unable to help here.",
+            "I must decline this request.",
+        ],
+    )
     def test_it_detects_refusal_phrases_at_the_start(self, text: str) -> None:
         result = RefusalContract().validate(answer(text))
         assert not result.is_valid
         assert result.details == {"source": "phrase"}
 
-    @pytest.mark.parametrize("text", [
-        "Sorry for the wait! Here is the summary you asked for.",
-        'The log says "file missing", sorry, but I cannot reproduce it.',
-        "I can't help but notice the bug is in line 3.",
-        "As an AI researcher, Ada wrote the first program.",
-        "Here is the list.\n" + "x" * 300 + " I'm sorry, but I can't continue.",
-        "He said sorry, but I cannot remember why.",
-    ])
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Sorry for the wait! Here is the summary you asked for.",
+            'The log says "file missing", sorry, but I cannot reproduce it.',
+            "I can't help but notice the bug is in line 3.",
+            "As an AI researcher, Ada wrote the first program.",
+            "Here is the list.\n" + "x" * 300 + " I'm sorry, but I can't continue.",
+            "He said sorry, but I cannot remember why.",
+        ],
+    )
     def test_it_passes_answers_that_merely_mention_sorry(self, text: str) -> None:
         assert RefusalContract().validate(answer(text)).is_valid
 
@@ -495,7 +519,8 @@ class TestTokenBudgetContract:
 
     def test_a_missing_usage_passes_as_unknown(self) -> None:
         assert TokenBudgetContract(max_total_tokens=1).validate(answer("x")).details == {
-            "unknown": "the response reports no usage"}
+            "unknown": "the response reports no usage"
+        }
 
     def test_user_prices_override_the_table(self) -> None:
         contract = TokenBudgetContract(max_cost_usd=1, model="house-model", prices={"house-model": (2, 4)})
@@ -588,8 +613,9 @@ class TestThroughTheClient:
 
     def test_a_forbidden_pattern_stops_a_held_back_stream(self) -> None:
         fake = FakeLLM(default="The code is 1234-5678 as requested.")
-        client = client_for(fake, RegexContract(r"\d{4}-\d{4}", must_match=False),
-                            stream_policy=StreamPolicy.hold_back(4))
+        client = client_for(
+            fake, RegexContract(r"\d{4}-\d{4}", must_match=False), stream_policy=StreamPolicy.hold_back(4)
+        )
         stream = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
         released: list[str] = []
         with pytest.raises(ContractViolationError) as caught:
@@ -608,15 +634,23 @@ class TestThroughTheClient:
 
 
 class TestNativeSchema:
-    SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"],
-              "additionalProperties": False}
+    SCHEMA = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}},
+        "required": ["name"],
+        "additionalProperties": False,
+    }
 
     def _client(self, fake, **kw):
         from llm_contracts import ContractOpenAI
         from llm_contracts.contracts import JSONFormatContract
 
-        return ContractOpenAI(api_key="test", http_client=fake.http_client(),
-                              output_contracts=[JSONFormatContract(schema=self.SCHEMA)], **kw)
+        return ContractOpenAI(
+            api_key="test",
+            http_client=fake.http_client(),
+            output_contracts=[JSONFormatContract(schema=self.SCHEMA)],
+            **kw,
+        )
 
     def test_native_schema_sends_a_strict_response_format_and_still_verifies(self):
         from llm_contracts import ContractViolationError
@@ -636,8 +670,11 @@ class TestNativeSchema:
 
         fake = FakeLLM(default='{"name": "Ada"}')
         client = self._client(fake, native_schema=True)
-        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "JSON"}],
-                                       response_format={"type": "json_object"})
+        client.chat.completions.create(
+            model="gpt-4o",
+            messages=[{"role": "user", "content": "JSON"}],
+            response_format={"type": "json_object"},
+        )
         assert fake.requests[-1]["response_format"] == {"type": "json_object"}
 
     def test_native_schema_reaches_the_responses_api_as_text_format(self):
@@ -653,6 +690,7 @@ class TestNativeSchema:
         from llm_contracts.testing import FakeLLM
 
         fake = FakeLLM(default='{"name": "Ada"}')
-        self._client(fake).chat.completions.create(model="gpt-4o",
-                                                   messages=[{"role": "user", "content": "x"}])
+        self._client(fake).chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "x"}]
+        )
         assert "response_format" not in fake.requests[-1]

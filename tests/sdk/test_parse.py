@@ -34,15 +34,18 @@ def parsed_of(reply):
     return reply.choices[0].message.parsed
 
 
-PARSERS = [pytest.param(chat_parse, ParsedChatCompletion, id="chat"),
-           pytest.param(responses_parse, ParsedResponse, id="responses")]
+PARSERS = [
+    pytest.param(chat_parse, ParsedChatCompletion, id="chat"),
+    pytest.param(responses_parse, ParsedResponse, id="responses"),
+]
 
 
 class TestSyncParse:
     @pytest.mark.parametrize(("call", "parsed_type"), PARSERS)
     @pytest.mark.parametrize("contracts", [[], [PydanticContract(Answer)]], ids=["no-contract", "pydantic"])
-    def test_a_misfit_is_re_asked_and_the_parsed_answer_returned(self, make_client, fake, call, parsed_type,
-                                                                 contracts):
+    def test_a_misfit_is_re_asked_and_the_parsed_answer_returned(
+        self, make_client, fake, call, parsed_type, contracts
+    ):
         client = make_client(output_contracts=contracts, contract_retries=1)
         fake.reply(MISFIT, GOOD)
 
@@ -101,8 +104,9 @@ class TestSyncParse:
         client = make_client(output_contracts=[], contract_retries=1)
         fake.reply(MISFIT, GOOD)
 
-        raw = client.chat.completions.with_raw_response.parse(model=MODEL, messages=MESSAGES,
-                                                             response_format=Answer)
+        raw = client.chat.completions.with_raw_response.parse(
+            model=MODEL, messages=MESSAGES, response_format=Answer
+        )
         reply = raw.parse()
 
         assert reply.choices[0].message.parsed == Answer(answer="all clean here")
@@ -180,11 +184,14 @@ def test_a_strict_tool_call_that_does_not_fit_its_model_is_re_asked(make_client,
     from llm_contracts.testing import FakeReply
 
     client = make_client(output_contracts=[], contract_retries=1)
-    fake.reply(FakeReply(tool_calls=[("Weather", {"city": 3})]),
-               FakeReply(tool_calls=[("Weather", {"city": "Paris"})]))
+    fake.reply(
+        FakeReply(tool_calls=[("Weather", {"city": 3})]),
+        FakeReply(tool_calls=[("Weather", {"city": "Paris"})]),
+    )
 
-    reply = client.chat.completions.parse(model=MODEL, messages=MESSAGES,
-                                          tools=[openai.pydantic_function_tool(Weather)])
+    reply = client.chat.completions.parse(
+        model=MODEL, messages=MESSAGES, tools=[openai.pydantic_function_tool(Weather)]
+    )
 
     assert reply.choices[0].message.tool_calls[0].function.parsed_arguments == Weather(city="Paris")
     assert get_report(reply).outcome == "repaired"

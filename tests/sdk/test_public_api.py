@@ -30,8 +30,9 @@ def test_every_exported_name_imports(name):
     assert getattr(module, name) is not None
 
 
-@pytest.mark.parametrize("package", ["llm_contracts.enforcement", "llm_contracts.providers",
-                                     "llm_contracts.testing"])
+@pytest.mark.parametrize(
+    "package", ["llm_contracts.enforcement", "llm_contracts.providers", "llm_contracts.testing"]
+)
 def test_subpackages_export_what_they_list(package):
     module = importlib.import_module(package)
 

@@ -65,17 +65,27 @@ class TestAsyncContractOnTheSyncClient:
         assert not caught.value.results[0].error
 
 
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
-                   "additionalProperties": False}}}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+            "additionalProperties": False,
+        },
+    },
+}
 
 
 class TestToolCallReask:
     def test_the_re_ask_quotes_the_bad_tool_call_as_data(self, make_client, fake):
         client = make_client(output_contracts=[ToolCallContract()], contract_retries=1)
-        fake.reply(FakeReply(tool_calls=[("get_weather", {"city": 3})]),
-                   FakeReply(tool_calls=[("get_weather", {"city": "Paris"})]))
+        fake.reply(
+            FakeReply(tool_calls=[("get_weather", {"city": 3})]),
+            FakeReply(tool_calls=[("get_weather", {"city": "Paris"})]),
+        )
 
         reply = client.chat.completions.create(model=MODEL, messages=MESSAGES, tools=[WEATHER])
 
@@ -87,8 +97,10 @@ class TestToolCallReask:
 
     def test_text_and_tool_calls_are_quoted_together(self, make_client, fake):
         client = make_client(output_contracts=[ToolCallContract()], contract_retries=1)
-        fake.reply(FakeReply("Let me check.", tool_calls=[("get_time", {})]),
-                   FakeReply(tool_calls=[("get_weather", {"city": "Paris"})]))
+        fake.reply(
+            FakeReply("Let me check.", tool_calls=[("get_time", {})]),
+            FakeReply(tool_calls=[("get_weather", {"city": "Paris"})]),
+        )
 
         client.chat.completions.create(model=MODEL, messages=MESSAGES, tools=[WEATHER])
 
@@ -97,8 +109,10 @@ class TestToolCallReask:
 
     def test_a_responses_re_ask_quotes_the_bad_function_call(self, make_client, fake):
         client = make_client(output_contracts=[ToolCallContract()], contract_retries=1)
-        fake.reply(FakeReply(tool_calls=[("get_weather", {"city": 3})]),
-                   FakeReply(tool_calls=[("get_weather", {"city": "Paris"})]))
+        fake.reply(
+            FakeReply(tool_calls=[("get_weather", {"city": 3})]),
+            FakeReply(tool_calls=[("get_weather", {"city": "Paris"})]),
+        )
         tool = {"type": "function", "name": "get_weather", "parameters": WEATHER["function"]["parameters"]}
 
         client.responses.create(model=MODEL, input="Weather?", tools=[tool])

@@ -35,8 +35,11 @@ class TestRegexContract:
         fake.reply("x" * 60)
         client = make_client(output_contracts=[contract], stream_policy="hold_back:2")
 
-        chunks = list(client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x"}],
-                                                     stream=True))
+        chunks = list(
+            client.chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": "x"}], stream=True
+            )
+        )
 
         assert chunks and contract.regex.engine == "re2"
 
@@ -54,8 +57,11 @@ class TestRegexContract:
         assert "'secret'" in result.message
 
     def test_python_syntax_and_flags_still_work(self):
-        assert RegexContract(r"(?x) ^ ticket - \d+ # the id\n", flags="IGNORECASE").validate(
-            LLMResponse("TICKET-12")).is_valid
+        assert (
+            RegexContract(r"(?x) ^ ticket - \d+ # the id\n", flags="IGNORECASE")
+            .validate(LLMResponse("TICKET-12"))
+            .is_valid
+        )
         assert RegexContract(r"done\Z").validate(LLMResponse("all done")).is_valid
         assert not RegexContract(r"done\Z").validate(LLMResponse("done, not")).is_valid
 
@@ -74,8 +80,12 @@ class TestRegexContract:
 
 
 class TestJSONSchemaPatterns:
-    SCHEMA = {"type": "object", "properties": {"code": {"type": "string", "pattern": "^(a+)+$"}},
-              "patternProperties": {"^x(y+)+$": {"type": "integer"}}, "additionalProperties": False}
+    SCHEMA = {
+        "type": "object",
+        "properties": {"code": {"type": "string", "pattern": "^(a+)+$"}},
+        "patternProperties": {"^x(y+)+$": {"type": "integer"}},
+        "additionalProperties": False,
+    }
 
     def test_pattern_keywords_run_on_re2(self):
         contract = JSONFormatContract(self.SCHEMA)
@@ -123,12 +133,15 @@ class TestLLMCL:
 
         assert (caught.value.errors[0].line, caught.value.errors[0].column) == (2, 30)
 
-    @pytest.mark.parametrize(("pattern", "words"), [
-        (r"(\w+)\1", "unsupported regular expression"),
-        (r"(?<!x)a", "unsupported regular expression"),
-        (r"a{2000}", "regular expression too expensive"),
-        (r"(a", "invalid regular expression"),
-    ])
+    @pytest.mark.parametrize(
+        ("pattern", "words"),
+        [
+            (r"(\w+)\1", "unsupported regular expression"),
+            (r"(?<!x)a", "unsupported regular expression"),
+            (r"a{2000}", "regular expression too expensive"),
+            (r"(a", "invalid regular expression"),
+        ],
+    )
     def test_a_pattern_re2_cannot_run_is_an_error_at_its_line_and_column(self, pattern, words):
         source = "contract A {\n  ensure len(output) < 9\n  ensure matches(output, /" + pattern + "/)\n}\n"
 

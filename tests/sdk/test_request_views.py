@@ -29,8 +29,10 @@ class BlocksView:
 
     provider = "blocks"
     endpoint = "/v1/messages"
-    param_specs = {"temperature": ParamSpec("temperature", 0.0, 1.0),
-                   "max_tokens": ParamSpec("output_tokens", 1)}
+    param_specs = {
+        "temperature": ParamSpec("temperature", 0.0, 1.0),
+        "max_tokens": ParamSpec("output_tokens", 1),
+    }
 
     def read(self, body: Mapping[str, Any]) -> LLMRequest:
         messages = [Message("system", body["system"])] if "system" in body else []
@@ -38,8 +40,15 @@ class BlocksView:
             text = "\n".join(b["text"] for b in m["content"] if b["type"] == "text")
             messages.append(Message(m["role"], text))
         params = {k: body[k] for k in self.param_specs if k in body}
-        return LLMRequest(model=body["model"], messages=messages, params=params, provider=self.provider,
-                          endpoint=self.endpoint, body=dict(body), view=self)
+        return LLMRequest(
+            model=body["model"],
+            messages=messages,
+            params=params,
+            provider=self.provider,
+            endpoint=self.endpoint,
+            body=dict(body),
+            view=self,
+        )
 
     def apply(self, request: LLMRequest, edit: RequestEdit) -> LLMRequest:
         body = dict(request.body)
@@ -66,12 +75,17 @@ class BlocksView:
         return self.read(body)
 
     def message_problems(self, request: LLMRequest) -> list[str]:
-        return [f"messages[{i}] has no content blocks" for i, m in enumerate(request.body["messages"])
-                if not m["content"]]
+        return [
+            f"messages[{i}] has no content blocks"
+            for i, m in enumerate(request.body["messages"])
+            if not m["content"]
+        ]
 
     def reask(self, body: Mapping[str, Any], answer: LLMResponse, feedback: str) -> dict[str, Any]:
-        turns = [{"role": "assistant", "content": [{"type": "text", "text": answer.text}]},
-                 {"role": "user", "content": [{"type": "text", "text": feedback}]}]
+        turns = [
+            {"role": "assistant", "content": [{"type": "text", "text": answer.text}]},
+            {"role": "user", "content": [{"type": "text", "text": feedback}]},
+        ]
         return {**body, "messages": [*body["messages"], *turns]}
 
 
@@ -83,8 +97,9 @@ def blocks(role: str, text: str, *extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def request(*messages: dict[str, Any], **params: Any) -> LLMRequest:
-    return BlocksView().read({"model": "gpt-4o-mini", "system": "Be brief.", "messages": list(messages),
-                              **params})
+    return BlocksView().read(
+        {"model": "gpt-4o-mini", "system": "Be brief.", "messages": list(messages), **params}
+    )
 
 
 def test_redaction_reaches_every_text_block_and_leaves_images_alone() -> None:
@@ -98,8 +113,9 @@ def test_redaction_reaches_every_text_block_and_leaves_images_alone() -> None:
 
 
 def test_truncation_drops_old_turns_in_the_providers_own_shape() -> None:
-    original = request(blocks("user", "old " * 100), blocks("assistant", "noted"),
-                       blocks("user", "new question"))
+    original = request(
+        blocks("user", "old " * 100), blocks("assistant", "noted"), blocks("user", "new question")
+    )
 
     fixed = PromptLengthContract(max_tokens=40, truncate=True).validate(original).fixed_value
 
@@ -121,12 +137,16 @@ def test_the_provider_names_what_it_would_reject_in_its_messages() -> None:
 
 
 def test_a_request_without_a_provider_is_edited_in_the_neutral_dict_form() -> None:
-    hand_built = LLMRequest(model="gpt-4o", messages=[Message("user", "card 4111 1111 1111 1111")],
-                            params={"temperature": 3.0})
+    hand_built = LLMRequest(
+        model="gpt-4o", messages=[Message("user", "card 4111 1111 1111 1111")], params={"temperature": 3.0}
+    )
 
     fixed = RequestParametersContract(auto_fix=True).validate(hand_built).fixed_value
     redacted = fixed.edited(rewrite=lambda text: text.replace("4111 1111 1111 1111", "[CARD]"))
 
-    assert redacted.body == {"model": "gpt-4o", "messages": [{"role": "user", "content": "card [CARD]"}],
-                             "temperature": 2.0}
+    assert redacted.body == {
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": "card [CARD]"}],
+        "temperature": 2.0,
+    }
     assert redacted.params == {"temperature": 2.0}

@@ -38,8 +38,30 @@ MODEL = "gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "Tell me something."}]
 HOLDING = ["hold_back:1", "hold_back:3", "hold_back:8", "sentence", "buffer"]
 # Words that come close to the forbidden texts without being them.
-NEAR = ["My", "password", "is", "hunt", "hunter", "hunter1", "h", "hunter3x", "launch", "code.", "jane",
-        "jane.doe", "example.com", "@", "ok.", "fine", "Done!", "A", "b", "\n", "12", "launch code"]
+NEAR = [
+    "My",
+    "password",
+    "is",
+    "hunt",
+    "hunter",
+    "hunter1",
+    "h",
+    "hunter3x",
+    "launch",
+    "code.",
+    "jane",
+    "jane.doe",
+    "example.com",
+    "@",
+    "ok.",
+    "fine",
+    "Done!",
+    "A",
+    "b",
+    "\n",
+    "12",
+    "launch code",
+]
 
 
 class Answer(BaseModel):
@@ -48,8 +70,10 @@ class Answer(BaseModel):
 
 FORBIDDING: dict[str, tuple[Callable[[], Contract], str]] = {
     "regex": (lambda: RegexContract(r"hunter2", must_match=False), "hunter2"),
-    "content policy": (lambda: ContentPolicyContract({}, ["launch codes"], category="output"),
-                       "launch codes"),
+    "content policy": (
+        lambda: ContentPolicyContract({}, ["launch codes"], category="output"),
+        "launch codes",
+    ),
     "pii": (lambda: PIIContract(kinds=["email"], category="output"), "jane.doe@example.com"),
 }
 WHOLE_ANSWER: dict[str, tuple[Callable[[], Contract], str]] = {
@@ -74,12 +98,18 @@ def _open(client: ContractOpenAI, endpoint: str) -> Any:
     return client.responses.create(model=MODEL, input="Tell me something.", stream=True)
 
 
-def _stream(contract: Contract, policy: str, text: str, pieces: list[str], endpoint: str
-            ) -> tuple[str, ContractViolationError | None, ContractOpenAI]:
+def _stream(
+    contract: Contract, policy: str, text: str, pieces: list[str], endpoint: str
+) -> tuple[str, ContractViolationError | None, ContractOpenAI]:
     """Stream ``text`` in ``pieces``; return what the caller saw and the error it got, if any."""
     fake = FakeLLM().reply(FakeReply(text, chunks=pieces))
-    client = ContractOpenAI(api_key="test", http_client=fake.http_client(), max_retries=0,
-                            output_contracts=[contract], stream_policy=policy)
+    client = ContractOpenAI(
+        api_key="test",
+        http_client=fake.http_client(),
+        max_retries=0,
+        output_contracts=[contract],
+        stream_policy=policy,
+    )
     seen: list[str] = []
     try:
         for chunk in _open(client, endpoint):
@@ -114,8 +144,11 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 
 class TestForbiddenText:
     @SETTINGS
-    @given(case=forbidden_answers(), policy=st.sampled_from(HOLDING),
-           endpoint=st.sampled_from(["chat", "responses"]))
+    @given(
+        case=forbidden_answers(),
+        policy=st.sampled_from(HOLDING),
+        endpoint=st.sampled_from(["chat", "responses"]),
+    )
     def test_no_character_of_a_forbidden_match_reaches_the_caller(self, case, policy, endpoint):
         name, forbidden, text, pieces = case
         seen, error, _ = _stream(FORBIDDING[name][0](), policy, text, pieces, endpoint)
@@ -127,8 +160,12 @@ class TestForbiddenText:
         assert len(seen) <= text.index(forbidden), (seen, text)
 
     @SETTINGS
-    @given(words=st.lists(st.sampled_from(NEAR), min_size=1, max_size=15), data=st.data(),
-           policy=st.sampled_from(HOLDING), name=st.sampled_from(sorted(FORBIDDING)))
+    @given(
+        words=st.lists(st.sampled_from(NEAR), min_size=1, max_size=15),
+        data=st.data(),
+        policy=st.sampled_from(HOLDING),
+        name=st.sampled_from(sorted(FORBIDDING)),
+    )
     def test_a_clean_answer_is_delivered_whole_and_in_order(self, words, data, policy, name):
         text = " ".join(words)
         seen, error, client = _stream(FORBIDDING[name][0](), policy, text, data.draw(chunkings(text)), "chat")
@@ -140,8 +177,12 @@ class TestForbiddenText:
 
 class TestWholeAnswerContracts:
     @SETTINGS
-    @given(name=st.sampled_from(sorted(WHOLE_ANSWER)), policy=st.sampled_from(HOLDING), data=st.data(),
-           endpoint=st.sampled_from(["chat", "responses"]))
+    @given(
+        name=st.sampled_from(sorted(WHOLE_ANSWER)),
+        policy=st.sampled_from(HOLDING),
+        data=st.data(),
+        endpoint=st.sampled_from(["chat", "responses"]),
+    )
     def test_no_character_of_a_rejected_answer_reaches_the_caller(self, name, policy, data, endpoint):
         factory, text = WHOLE_ANSWER[name]
         seen, error, _ = _stream(factory(), policy, text, data.draw(chunkings(text)), endpoint)
@@ -152,8 +193,9 @@ class TestWholeAnswerContracts:
 
     @pytest.mark.parametrize("policy", ["hold_back:3", "sentence"])
     def test_the_report_says_the_answer_was_held_to_the_end(self, policy):
-        seen, error, client = _stream(JSONFormatContract(), policy, '{"answer": "ok"}',
-                                      ['{"ans', 'wer": ', '"ok"}'], "chat")
+        seen, error, client = _stream(
+            JSONFormatContract(), policy, '{"answer": "ok"}', ['{"ans', 'wer": ', '"ok"}'], "chat"
+        )
 
         assert error is None and seen == '{"answer": "ok"}'
         assert "JSONFormatContract judges only the complete answer" in client.last_report.hold_reason
@@ -161,8 +203,13 @@ class TestWholeAnswerContracts:
     async def test_async_no_character_of_a_rejected_answer_reaches_the_caller(self):
         text = WHOLE_ANSWER["json"][1]
         fake = FakeLLM().reply(FakeReply(text, chunks=list(text)))
-        client = AsyncContractOpenAI(api_key="test", http_client=fake.async_http_client(), max_retries=0,
-                                     output_contracts=[JSONFormatContract()], stream_policy="hold_back:3")
+        client = AsyncContractOpenAI(
+            api_key="test",
+            http_client=fake.async_http_client(),
+            max_retries=0,
+            output_contracts=[JSONFormatContract()],
+            stream_policy="hold_back:3",
+        )
         seen: list[str] = []
 
         stream = await client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
@@ -174,9 +221,15 @@ class TestWholeAnswerContracts:
 
 
 def _validator(contract: Contract, policy: StreamPolicy) -> StreamValidator:
-    return StreamValidator(engine=ContractEngine(output_contracts=[contract]), policy=policy,
-                           report=ContractReport(), context=ValidationContext(), delta_text=lambda c: c,
-                           chunk_usage=lambda c: None, on_done=lambda r: None)
+    return StreamValidator(
+        engine=ContractEngine(output_contracts=[contract]),
+        policy=policy,
+        report=ContractReport(),
+        context=ValidationContext(),
+        delta_text=lambda c: c,
+        chunk_usage=lambda c: None,
+        on_done=lambda r: None,
+    )
 
 
 class TestHowMuchIsHeld:

@@ -38,8 +38,13 @@ def policy(request: pytest.FixtureRequest) -> str:
 
 
 def client_for(fake: FakeLLM, policy: str) -> ContractOpenAI:
-    return ContractOpenAI(api_key="test", http_client=fake.http_client(), max_retries=0,
-                          output_contracts=[ToolCallContract()], stream_policy=policy)
+    return ContractOpenAI(
+        api_key="test",
+        http_client=fake.http_client(),
+        max_retries=0,
+        output_contracts=[ToolCallContract()],
+        stream_policy=policy,
+    )
 
 
 def chat_calls(got: list[Any]) -> dict[int, dict[str, str]]:
@@ -71,8 +76,10 @@ class TestChatStreams:
         got: list[Any] = []
 
         with pytest.raises(ContractViolationError) as caught:
-            collect(client.chat.completions.create(model=MODEL, messages=MESSAGES, tools=CHAT_TOOLS,
-                                                   stream=True), got)
+            collect(
+                client.chat.completions.create(model=MODEL, messages=MESSAGES, tools=CHAT_TOOLS, stream=True),
+                got,
+            )
 
         assert caught.value.stage == "stream"
         assert caught.value.results[0].contract_name == "ToolCallContract"
@@ -101,8 +108,10 @@ class TestChatStreams:
         got: list[Any] = []
 
         with pytest.raises(ContractViolationError) as caught:
-            collect(client.chat.completions.create(model=MODEL, messages=MESSAGES, tools=CHAT_TOOLS,
-                                                   stream=True), got)
+            collect(
+                client.chat.completions.create(model=MODEL, messages=MESSAGES, tools=CHAT_TOOLS, stream=True),
+                got,
+            )
 
         assert "delete_everything" in caught.value.results[0].message
         seen = chat_calls(got)
@@ -118,8 +127,10 @@ class TestChatStreams:
         client = client_for(fake, policy)
         events: list[Any] = []
 
-        with (pytest.raises(ContractViolationError),
-              client.chat.completions.stream(model=MODEL, messages=MESSAGES, tools=CHAT_TOOLS) as stream):
+        with (
+            pytest.raises(ContractViolationError),
+            client.chat.completions.stream(model=MODEL, messages=MESSAGES, tools=CHAT_TOOLS) as stream,
+        ):
             for event in stream:
                 events.append(event)
 
@@ -131,12 +142,18 @@ class TestChatStreams:
 
     async def test_async_a_rejected_call_never_reaches_the_caller(self, policy):
         fake = FakeLLM().reply(FakeReply(tool_calls=[UNDECLARED], chunk_size=3))
-        client = AsyncContractOpenAI(api_key="test", http_client=fake.async_http_client(), max_retries=0,
-                                     output_contracts=[ToolCallContract()], stream_policy=policy)
+        client = AsyncContractOpenAI(
+            api_key="test",
+            http_client=fake.async_http_client(),
+            max_retries=0,
+            output_contracts=[ToolCallContract()],
+            stream_policy=policy,
+        )
         got: list[Any] = []
 
-        stream = await client.chat.completions.create(model=MODEL, messages=MESSAGES, tools=CHAT_TOOLS,
-                                                      stream=True)
+        stream = await client.chat.completions.create(
+            model=MODEL, messages=MESSAGES, tools=CHAT_TOOLS, stream=True
+        )
         with pytest.raises(ContractViolationError):
             async for chunk in stream:
                 got.append(chunk)
@@ -158,8 +175,10 @@ class TestResponsesStreams:
         got: list[Any] = []
 
         with pytest.raises(ContractViolationError) as caught:
-            collect(client.responses.create(model=MODEL, input="Weather?", tools=RESPONSES_TOOLS,
-                                            stream=True), got)
+            collect(
+                client.responses.create(model=MODEL, input="Weather?", tools=RESPONSES_TOOLS, stream=True),
+                got,
+            )
 
         assert "$.city" in caught.value.results[0].message
         assert not any(e.type == "response.completed" for e in got)
@@ -182,8 +201,10 @@ class TestResponsesStreams:
         client = client_for(fake, policy)
         events: list[Any] = []
 
-        with (pytest.raises(ContractViolationError),
-              client.responses.stream(model=MODEL, input="Weather?", tools=RESPONSES_TOOLS) as stream):
+        with (
+            pytest.raises(ContractViolationError),
+            client.responses.stream(model=MODEL, input="Weather?", tools=RESPONSES_TOOLS) as stream,
+        ):
             for event in stream:
                 events.append(event)
 

@@ -165,7 +165,8 @@ class TestImmediatePolicy:
         assert _text(got) == STOP_TEXT.replace("forbidden", "allowed")
 
     async def test_async_a_critical_violation_stops_the_stream_and_closes_the_response(
-            self, make_async_client, fake, no_forbidden):
+        self, make_async_client, fake, no_forbidden
+    ):
         client = make_async_client(output_contracts=[no_forbidden(streaming=True, severity="critical")])
         fake.reply(STOP_TEXT)
         stream = await client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
@@ -245,8 +246,9 @@ class TestHeldPolicies:
         assert _text(got) == CLEAN_TEXT
         assert client.last_report.outcome == "passed"
 
-    def test_the_sentence_policy_releases_whole_sentences_only(self, make_client, fake, no_forbidden,
-                                                              chunk_size):
+    def test_the_sentence_policy_releases_whole_sentences_only(
+        self, make_client, fake, no_forbidden, chunk_size
+    ):
         client = make_client(output_contracts=[no_forbidden(streaming=True)], stream_policy="sentence")
         fake.reply(FakeReply(BAD_TEXT, chunk_size=chunk_size))
         got: list[Any] = []
@@ -267,8 +269,9 @@ class TestHeldPolicies:
 
         assert "forbidden" not in _text(got)
 
-    async def test_async_rejected_text_never_reaches_the_caller(self, make_async_client, fake, no_forbidden,
-                                                                 policy, chunk_size):
+    async def test_async_rejected_text_never_reaches_the_caller(
+        self, make_async_client, fake, no_forbidden, policy, chunk_size
+    ):
         client = make_async_client(output_contracts=[no_forbidden(streaming=True)], stream_policy=policy)
         fake.reply(FakeReply(BAD_TEXT, chunk_size=chunk_size))
         got: list[Any] = []
@@ -289,8 +292,13 @@ def test_a_delta_that_starts_the_next_sentence_waits_for_its_check(no_forbidden)
 
     validator = StreamValidator(
         engine=ContractEngine(output_contracts=[no_forbidden(streaming=True)]),
-        policy=StreamPolicy.sentence(), report=ContractReport(), context=ValidationContext(),
-        delta_text=lambda chunk: chunk, chunk_usage=lambda chunk: None, on_done=lambda report: None)
+        policy=StreamPolicy.sentence(),
+        report=ContractReport(),
+        context=ValidationContext(),
+        delta_text=lambda chunk: chunk,
+        chunk_usage=lambda chunk: None,
+        on_done=lambda report: None,
+    )
 
     assert validator.feed("It is fine") == []
     assert validator.feed(". But for") == ["It is fine"]
@@ -303,8 +311,9 @@ class TestUsage:
         client = make_client()
         fake.reply(CLEAN_TEXT)
 
-        stream = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True,
-                                                stream_options={"include_usage": True})
+        stream = client.chat.completions.create(
+            model=MODEL, messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
         got = list(stream)
 
         usage = got[-1].usage
@@ -341,13 +350,17 @@ class TestIncrementalStreamChecks:
 
         text = "All fine here. " * 400 + "Now the secret code is 12345 indeed."
         fake = FakeLLM().reply(FakeReply(text, chunk_size=2))
-        client = ContractOpenAI(api_key="t", http_client=fake.http_client(), stream_policy="hold_back:6",
-                                output_contracts=[RegexContract(r"secret code is \d+", must_match=False,
-                                                                severity="critical")])
+        client = ContractOpenAI(
+            api_key="t",
+            http_client=fake.http_client(),
+            stream_policy="hold_back:6",
+            output_contracts=[RegexContract(r"secret code is \d+", must_match=False, severity="critical")],
+        )
         shown = []
         with pytest.raises(ContractViolationError):
-            for chunk in client.chat.completions.create(model="gpt-4o", stream=True,
-                                                        messages=[{"role": "user", "content": "go"}]):
+            for chunk in client.chat.completions.create(
+                model="gpt-4o", stream=True, messages=[{"role": "user", "content": "go"}]
+            ):
                 if chunk.choices and chunk.choices[0].delta.content:
                     shown.append(chunk.choices[0].delta.content)
         seen = "".join(shown)

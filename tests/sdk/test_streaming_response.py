@@ -24,20 +24,36 @@ def always_passes() -> FunctionContract:
 
 
 def chat_body(text: str) -> bytes:
-    return json.dumps({
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": MODEL,
-        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
-    }).encode()
+    return json.dumps(
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": MODEL,
+            "choices": [
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+            ],
+        }
+    ).encode()
 
 
 def chat_sse(pieces: list[str]) -> bytes:
     def event(delta: dict[str, Any], finish: str | None = None) -> str:
-        chunk = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": MODEL,
-                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        chunk = {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": MODEL,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
         return f"data: {json.dumps(chunk)}\n\n"
 
-    events = [event({"role": "assistant", "content": ""}), *(event({"content": p}) for p in pieces),
-              event({}, "stop"), "data: [DONE]\n\n"]
+    events = [
+        event({"role": "assistant", "content": ""}),
+        *(event({"content": p}) for p in pieces),
+        event({}, "stop"),
+        "data: [DONE]\n\n",
+    ]
     return "".join(events).encode()
 
 
@@ -45,7 +61,7 @@ class Pieces(http.SyncByteStream):
     """A body sent in fixed pieces, counting how many were read and whether it was closed."""
 
     def __init__(self, body: bytes, size: int = PIECE) -> None:
-        self.parts = [body[i:i + size] for i in range(0, len(body), size)]
+        self.parts = [body[i : i + size] for i in range(0, len(body), size)]
         self.read = 0
         self.closed = False
 
@@ -60,7 +76,7 @@ class Pieces(http.SyncByteStream):
 
 class AsyncPieces(http.AsyncByteStream):
     def __init__(self, body: bytes, size: int = PIECE) -> None:
-        self.parts = [body[i:i + size] for i in range(0, len(body), size)]
+        self.parts = [body[i : i + size] for i in range(0, len(body), size)]
         self.read = 0
         self.closed = False
 
@@ -74,8 +90,9 @@ class AsyncPieces(http.AsyncByteStream):
 
 
 def respond(stream: Any, **headers: str) -> Any:
-    return lambda request: http.Response(200, headers={"content-type": "application/json", **headers},
-                                         stream=stream)
+    return lambda request: http.Response(
+        200, headers={"content-type": "application/json", **headers}, stream=stream
+    )
 
 
 def sync_client(stream: Any, contracted: bool, **kwargs: Any) -> Any:
@@ -118,8 +135,11 @@ class TestItStreamsAsOpenaiDoes:
     async def test_async_the_body_is_not_read_on_entering_and_decoding_errors_come_while_iterating(self):
         stream = AsyncPieces(chat_body("y" * (PIECE * 3)))
         client = AsyncContractOpenAI(
-            api_key="test", max_retries=0, output_contracts=[always_passes()],
-            http_client=http.AsyncClient(transport=http.MockTransport(respond(stream))))
+            api_key="test",
+            max_retries=0,
+            output_contracts=[always_passes()],
+            http_client=http.AsyncClient(transport=http.MockTransport(respond(stream))),
+        )
         create = client.chat.completions.with_streaming_response.create
         async with create(model=MODEL, messages=MESSAGES) as r:
             assert stream.read == 0
@@ -128,9 +148,13 @@ class TestItStreamsAsOpenaiDoes:
 
         broken = AsyncPieces(b"not a compressed stream")
         client = AsyncContractOpenAI(
-            api_key="test", max_retries=0, output_contracts=[always_passes()],
-            http_client=http.AsyncClient(transport=http.MockTransport(
-                respond(broken, **{"content-encoding": "gzip"}))))
+            api_key="test",
+            max_retries=0,
+            output_contracts=[always_passes()],
+            http_client=http.AsyncClient(
+                transport=http.MockTransport(respond(broken, **{"content-encoding": "gzip"}))
+            ),
+        )
         async with client.responses.with_streaming_response.create(model=MODEL, input="Hello") as r:
             with pytest.raises(http.DecodingError):
                 _ = [chunk async for chunk in r.iter_bytes()]
@@ -138,8 +162,9 @@ class TestItStreamsAsOpenaiDoes:
 
 class TestTheBodyIsJudgedAsItIsRead:
     def test_a_json_body_is_judged_when_complete_and_reported(self):
-        client = sync_client(Pieces(chat_body('{"ok": true}'), size=5), True,
-                             output_contracts=[JSONFormatContract()])
+        client = sync_client(
+            Pieces(chat_body('{"ok": true}'), size=5), True, output_contracts=[JSONFormatContract()]
+        )
 
         with client.chat.completions.with_streaming_response.create(model=MODEL, messages=MESSAGES) as r:
             completion = r.parse()
@@ -150,8 +175,12 @@ class TestTheBodyIsJudgedAsItIsRead:
 
     @pytest.mark.parametrize("policy", ["hold_back:3", "sentence", "buffer"])
     def test_a_holding_policy_releases_no_byte_of_a_rejected_json_body(self, policy):
-        client = sync_client(Pieces(chat_body("not JSON at all, sorry"), size=7), True,
-                             output_contracts=[JSONFormatContract()], stream_policy=policy)
+        client = sync_client(
+            Pieces(chat_body("not JSON at all, sorry"), size=7),
+            True,
+            output_contracts=[JSONFormatContract()],
+            stream_policy=policy,
+        )
         got: list[bytes] = []
 
         with client.chat.completions.with_streaming_response.create(model=MODEL, messages=MESSAGES) as r:
@@ -168,8 +197,10 @@ class TestTheBodyIsJudgedAsItIsRead:
         client = sync_client(Pieces(body, size=7), True, output_contracts=[JSONFormatContract()])
         got: list[bytes] = []
 
-        with (client.chat.completions.with_streaming_response.create(model=MODEL, messages=MESSAGES) as r,
-              pytest.raises(ContractViolationError)):
+        with (
+            client.chat.completions.with_streaming_response.create(model=MODEL, messages=MESSAGES) as r,
+            pytest.raises(ContractViolationError),
+        ):
             for chunk in r.iter_bytes():
                 got.append(chunk)
 
@@ -179,19 +210,29 @@ class TestTheBodyIsJudgedAsItIsRead:
     def test_an_sse_body_never_shows_a_forbidden_match(self, policy):
         text = "The code is hunter2, keep it."
         body = chat_sse(list(text))
-        client = sync_client(Pieces(body, size=11), True, stream_policy=policy,
-                             output_contracts=[RegexContract("hunter2", must_match=False)],
-                             h={"content-type": "text/event-stream"})
+        client = sync_client(
+            Pieces(body, size=11),
+            True,
+            stream_policy=policy,
+            output_contracts=[RegexContract("hunter2", must_match=False)],
+            h={"content-type": "text/event-stream"},
+        )
         lines: list[str] = []
 
-        with (client.chat.completions.with_streaming_response.create(model=MODEL, messages=MESSAGES,
-                                                                      stream=True) as r,
-              pytest.raises(ContractViolationError) as caught):
+        with (
+            client.chat.completions.with_streaming_response.create(
+                model=MODEL, messages=MESSAGES, stream=True
+            ) as r,
+            pytest.raises(ContractViolationError) as caught,
+        ):
             for line in r.iter_lines():
                 lines.append(line)
 
-        seen = "".join(json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
-                       for line in lines if line.startswith("data: {"))
+        seen = "".join(
+            json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+            for line in lines
+            if line.startswith("data: {")
+        )
         assert text.startswith(seen) and len(seen) <= text.index("hunter2")
         assert caught.value.stage == "stream"
 
@@ -200,11 +241,16 @@ class TestTheBodyIsJudgedAsItIsRead:
         body = chat_sse(["All ", "fine ", "here."]).replace(b"\n", newline)
         seen: list[str] = []
         contract = FunctionContract(lambda text: seen.append(text) or True, name="records", streaming=True)
-        client = sync_client(Pieces(body, size=size), True, output_contracts=[contract],
-                             h={"content-type": "text/event-stream"})
+        client = sync_client(
+            Pieces(body, size=size),
+            True,
+            output_contracts=[contract],
+            h={"content-type": "text/event-stream"},
+        )
 
-        with client.chat.completions.with_streaming_response.create(model=MODEL, messages=MESSAGES,
-                                                                     stream=True) as r:
+        with client.chat.completions.with_streaming_response.create(
+            model=MODEL, messages=MESSAGES, stream=True
+        ) as r:
             chunks = list(r.parse())
 
         assert "".join(c.choices[0].delta.content or "" for c in chunks) == "All fine here."

@@ -128,7 +128,10 @@ class TestEventually:
         assert "mentions_ada" in fake.requests[2]["messages"][-1]["content"]
         # Only the kept answer became a turn.
         assert [t.content for t in conv.turns if t.role == "assistant"] == [
-            "Hello.", "How can I help, Ada?", '{"answer": "all clean here"}']
+            "Hello.",
+            "How can I help, Ada?",
+            '{"answer": "all clean here"}',
+        ]
 
     def test_a_rejected_turn_is_not_recorded_and_the_same_turn_is_judged_again(self, client, fake):
         client.add_contract(EventuallyContract(mentions_ada(), within=2))
@@ -205,7 +208,8 @@ class TestNext:
 
         with client.conversation("s-1"):
             outcomes = outcome_of_turns(
-                Chat(client), ["My name is Ada", "x", "y", "My name is Ada", "z", "w"])
+                Chat(client), ["My name is Ada", "x", "y", "My name is Ada", "z", "w"]
+            )
 
         assert outcomes == ["passed", "raised"]
 
@@ -308,8 +312,9 @@ class TestConversationContracts:
     def test_a_warn_conversation_caps_its_contracts_at_warn(self, client, fake):
         fake.reply("Hello.", "How can I help?")
 
-        with client.conversation("s-1", enforcement="warn",
-                                 temporal_contracts=[EventuallyContract(mentions_ada(), within=2)]):
+        with client.conversation(
+            "s-1", enforcement="warn", temporal_contracts=[EventuallyContract(mentions_ada(), within=2)]
+        ):
             assert outcome_of_turns(Chat(client), ["a", "b"]) == ["passed", "warned"]
 
     def test_contracts_read_the_apps_facts_through_the_context(self, client, fake):
@@ -371,17 +376,20 @@ class TestSeparateConversations:
                 barrier.wait()
                 outcomes[name] = outcome_of_turns(chat, [f"I am {name.split('-')[0]}", "x", "y"])
 
-        threads = [threading.Thread(target=user, args=(f"{who}-{i}",))
-                   for i in range(4) for who in ("Ada", "Bob")]
+        threads = [
+            threading.Thread(target=user, args=(f"{who}-{i}",)) for i in range(4) for who in ("Ada", "Bob")
+        ]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
 
         assert {k: v for k, v in outcomes.items() if k.startswith("Ada")} == {
-            f"Ada-{i}": ["passed"] * 3 for i in range(4)}
+            f"Ada-{i}": ["passed"] * 3 for i in range(4)
+        }
         assert {k: v for k, v in outcomes.items() if k.startswith("Bob")} == {
-            f"Bob-{i}": ["passed", "passed", "raised"] for i in range(4)}
+            f"Bob-{i}": ["passed", "passed", "raised"] for i in range(4)
+        }
 
 
 class TestAsync:
@@ -436,8 +444,9 @@ class TestAsync:
             async with client.conversation(name):
                 return await self.play(client, [first, "x", "y"])
 
-        results = await asyncio.gather(*(user(f"s-{i}", "I am Ada" if i % 2 else "I am Bob")
-                                         for i in range(6)))
+        results = await asyncio.gather(
+            *(user(f"s-{i}", "I am Ada" if i % 2 else "I am Bob") for i in range(6))
+        )
 
         assert results == [["passed", "raised"] if i % 2 == 0 else ["passed"] * 3 for i in range(6)]
 
@@ -449,8 +458,10 @@ class TestStreams:
         messages: list[Any] = [{"role": "user", "content": "hi"}]
 
         with client.conversation("s-1") as conv:
-            text = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
-                model=MODEL, messages=messages, stream=True))
+            text = "".join(
+                c.choices[0].delta.content or ""
+                for c in client.chat.completions.create(model=MODEL, messages=messages, stream=True)
+            )
             messages += [{"role": "assistant", "content": text}, {"role": "user", "content": "again"}]
             stream = client.chat.completions.create(model=MODEL, messages=messages, stream=True)
             with pytest.raises(ContractViolationError):
@@ -459,20 +470,32 @@ class TestStreams:
         assert [(t.role, t.content) for t in conv.turns] == [("user", "hi"), ("assistant", "Hello there.")]
 
 
-@pytest.mark.parametrize("make", [
-    lambda: AlwaysContract("not a contract"),  # type: ignore[arg-type]
-    lambda: UntilContract(mentions_ada(), release=None),  # type: ignore[arg-type]
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: AlwaysContract("not a contract"),  # type: ignore[arg-type]
+        lambda: UntilContract(mentions_ada(), release=None),  # type: ignore[arg-type]
+    ],
+)
 def test_it_rejects_an_operand_that_is_not_a_contract(make: Callable[[], Any]):
     with pytest.raises(ContractConfigError, match="needs Contract objects"):
         make()
 
 
 def test_operators_are_temporal_contracts_with_the_usual_settings():
-    contract = EventuallyContract(mentions_ada(), within=3, name="greets", severity="critical", priority=5,
-                                  enforcement="warn")
+    contract = EventuallyContract(
+        mentions_ada(), within=3, name="greets", severity="critical", priority=5, enforcement="warn"
+    )
 
     assert contract.describe() | {"description": ""} == {
-        "name": "greets", "type": "EventuallyContract", "description": "", "category": "temporal",
-        "severity": "critical", "priority": 5, "enforcement": "warn", "supports_streaming": False,
-        "operator": "EventuallyContract", "within": 3}
+        "name": "greets",
+        "type": "EventuallyContract",
+        "description": "",
+        "category": "temporal",
+        "severity": "critical",
+        "priority": 5,
+        "enforcement": "warn",
+        "supports_streaming": False,
+        "operator": "EventuallyContract",
+        "within": 3,
+    }

@@ -164,7 +164,10 @@ class TestBundledFiles:
             load_bpe_ranks(path, "0" * 64)
 
     def test_a_corrupted_bundled_file_degrades_to_a_logged_estimate(
-        self, fresh_loader: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        self,
+        fresh_loader: None,
+        monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path,
         caplog: pytest.LogCaptureFixture,
     ) -> None:
         bad = _corrupt_copy(tmp_path, "o200k_base")
@@ -216,11 +219,19 @@ class TestMessages:
         assert count_message_tokens(messages, "gpt-4o").tokens == expected
 
     def test_dict_messages_and_content_parts_count_like_messages(self) -> None:
-        as_dicts = [{"role": "user", "content": [{"type": "text", "text": "hello"},
-                                                 {"type": "image_url", "image_url": {"url": "x"}}]}]
+        as_dicts = [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "hello"},
+                    {"type": "image_url", "image_url": {"url": "x"}},
+                ],
+            }
+        ]
 
         assert count_message_tokens(as_dicts, "gpt-4o") == count_message_tokens(
-            [Message("user", "hello")], "gpt-4o")
+            [Message("user", "hello")], "gpt-4o"
+        )
 
     def test_a_resent_history_is_not_counted_again(self) -> None:
         history = [Message("system", "You answer questions about invoices, carefully and briefly.")]

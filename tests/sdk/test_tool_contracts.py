@@ -37,14 +37,19 @@ def calls(*pairs: tuple[str, str]) -> LLMResponse:
 
 
 def client_for(fake: FakeLLM, *, retries: int = 0, **kwargs: Any) -> ContractOpenAI:
-    return ContractOpenAI(api_key="test", http_client=fake.http_client(),
-                          output_contracts=[ToolCallContract(**kwargs)], contract_retries=retries)
+    return ContractOpenAI(
+        api_key="test",
+        http_client=fake.http_client(),
+        output_contracts=[ToolCallContract(**kwargs)],
+        contract_retries=retries,
+    )
 
 
 class TestToolCallContract:
     def test_it_passes_calls_whose_arguments_fit_the_schema(self) -> None:
-        result = ToolCallContract().validate(calls(("get_weather", '{"city": "Paris", "days": 3}')),
-                                             context(ToolSpec("get_weather", WEATHER)))
+        result = ToolCallContract().validate(
+            calls(("get_weather", '{"city": "Paris", "days": 3}')), context(ToolSpec("get_weather", WEATHER))
+        )
         assert result.is_valid
         assert result.details == {"calls": 1}
 
@@ -52,17 +57,20 @@ class TestToolCallContract:
         assert ToolCallContract().validate(LLMResponse(text="Sunny."), context()).is_valid
 
     def test_it_names_the_tool_and_the_path_of_each_problem(self) -> None:
-        result = ToolCallContract().validate(calls(("get_weather", '{"city": 3, "days": 9}')),
-                                             context(ToolSpec("get_weather", WEATHER)))
+        result = ToolCallContract().validate(
+            calls(("get_weather", '{"city": 3, "days": 9}')), context(ToolSpec("get_weather", WEATHER))
+        )
         assert not result.is_valid
         assert "get_weather: $.city: 3 is not of type 'string'" in result.message
         assert "get_weather: $.days: 9 is greater than the maximum of 7" in result.message
         assert result.auto_fix_suggestion == (
-            "Call the tools with arguments that match their parameters schemas.")
+            "Call the tools with arguments that match their parameters schemas."
+        )
 
     def test_an_unknown_tool_is_a_violation(self) -> None:
-        result = ToolCallContract().validate(calls(("get_time", "{}")),
-                                             context(ToolSpec("get_weather", WEATHER)))
+        result = ToolCallContract().validate(
+            calls(("get_time", "{}")), context(ToolSpec("get_weather", WEATHER))
+        )
         assert not result.is_valid
         assert "get_time: no such tool (declared: get_weather)" in result.message
         assert result.details["unknown_tools"] == ["get_time"]
@@ -73,8 +81,9 @@ class TestToolCallContract:
         assert not contract.validate(calls(("get_time", "[1]")), context()).is_valid
 
     def test_arguments_that_are_not_json_are_a_violation(self) -> None:
-        result = ToolCallContract().validate(calls(("get_weather", '{"city": "Paris"')),
-                                             context(ToolSpec("get_weather", WEATHER)))
+        result = ToolCallContract().validate(
+            calls(("get_weather", '{"city": "Paris"')), context(ToolSpec("get_weather", WEATHER))
+        )
         assert "get_weather: the arguments are not JSON" in result.message
 
     def test_arguments_must_be_an_object(self) -> None:
@@ -87,7 +96,8 @@ class TestToolCallContract:
     def test_every_call_of_a_parallel_turn_is_checked(self) -> None:
         result = ToolCallContract().validate(
             calls(("get_weather", '{"city": "Paris"}'), ("get_weather", '{"town": "Rome"}')),
-            context(ToolSpec("get_weather", WEATHER)))
+            context(ToolSpec("get_weather", WEATHER)),
+        )
         assert "$: 'city' is a required property" in result.message
 
     def test_a_compiled_schema_is_reused_across_calls(self) -> None:
@@ -95,15 +105,17 @@ class TestToolCallContract:
         _validator.cache_clear()
         for _ in range(3):
             # A fresh but equal schema dict each time, as each request parses its own body.
-            contract.validate(calls(("get_weather", '{"city": "Paris"}')),
-                              context(ToolSpec("get_weather", dict(WEATHER))))
+            contract.validate(
+                calls(("get_weather", '{"city": "Paris"}')), context(ToolSpec("get_weather", dict(WEATHER)))
+            )
         assert _validator.cache_info().misses == 1
         assert _validator.cache_info().hits == 2
 
     def test_a_broken_tool_schema_is_the_callers_error_not_a_violation(self) -> None:
         engine = ContractEngine(output_contracts=[ToolCallContract()])
-        result = engine.run_one(engine.output_contracts[0], calls(("t", "{}")),
-                                context(ToolSpec("t", {"type": "objekt"})))
+        result = engine.run_one(
+            engine.output_contracts[0], calls(("t", "{}")), context(ToolSpec("t", {"type": "objekt"}))
+        )
         assert result.error
         assert result.is_valid  # fail-open: the caller's schema, not the model, is at fault
         assert "tool parameters schema is not a valid JSON Schema" in result.message
@@ -126,10 +138,13 @@ class TestThroughTheClient:
 
     def test_a_bad_call_is_re_asked_and_repaired(self) -> None:
         fake = FakeLLM()
-        fake.reply(FakeReply(tool_calls=[("get_weather", {"city": 3})]),
-                   FakeReply(tool_calls=[("get_weather", {"city": "Paris"})]))
-        reply = client_for(fake, retries=1).chat.completions.create(model=MODEL, messages=MESSAGES,
-                                                                     tools=CHAT_TOOLS)
+        fake.reply(
+            FakeReply(tool_calls=[("get_weather", {"city": 3})]),
+            FakeReply(tool_calls=[("get_weather", {"city": "Paris"})]),
+        )
+        reply = client_for(fake, retries=1).chat.completions.create(
+            model=MODEL, messages=MESSAGES, tools=CHAT_TOOLS
+        )
         assert get_report(reply).outcome == "repaired"
         assert reply.choices[0].message.tool_calls[0].function.arguments == '{"city": "Paris"}'
         assert "$.city: 3 is not of type 'string'" in fake.requests[1]["messages"][-1]["content"]

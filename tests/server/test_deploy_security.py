@@ -141,7 +141,10 @@ class TestPages:
         assert "no-store" in response["Cache-Control"]
 
     def test_a_running_experiment_page_asks_before_a_rollback_without_inline_code(
-        self, client: Client, cast: Cast, make_experiment: MakeExperiment  # noqa: F811
+        self,
+        client: Client,
+        cast: Cast,
+        make_experiment: MakeExperiment,  # noqa: F811
     ) -> None:
         experiment = make_experiment(coverage=0.5)
         experiment_services.experiment_start(

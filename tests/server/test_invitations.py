@@ -79,9 +79,7 @@ class TestInviting:
 
 
 class TestAccepting:
-    def test_a_logged_in_user_accepts_and_gets_the_role_once(
-        self, owner: Client, cast: Cast
-    ) -> None:
+    def test_a_logged_in_user_accepts_and_gets_the_role_once(self, owner: Client, cast: Cast) -> None:
         path = link_path(invite(owner, cast, "someone@example.org", role="editor"))
         charlie = Client()
         charlie.force_login(cast.outsider)

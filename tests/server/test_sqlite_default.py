@@ -31,8 +31,12 @@ def test_the_default_database_uses_wal_and_waits_for_other_writers(tmp_path: Pat
     base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
     done = subprocess.run(
         [sys.executable, "-c", PROBE],
-        env={**base, "STATE_DIR": str(tmp_path), "DEBUG": "1",
-             "DJANGO_SETTINGS_MODULE": "dashboard.settings"},
+        env={
+            **base,
+            "STATE_DIR": str(tmp_path),
+            "DEBUG": "1",
+            "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        },
         cwd=ROOT,
         capture_output=True,
         text=True,

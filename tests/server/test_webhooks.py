@@ -47,7 +47,9 @@ class TestTargets:
         with pytest.raises(WebhookRefused, match="internal address|cannot be resolved"):
             webhooks.webhook_url_check(url)
 
-    @pytest.mark.parametrize("url", ["ftp://93.184.216.34/", "file:///etc/passwd", "http:///nohost", "gopher://x"])
+    @pytest.mark.parametrize(
+        "url", ["ftp://93.184.216.34/", "file:///etc/passwd", "http:///nohost", "gopher://x"]
+    )
     def test_other_schemes_and_broken_urls_are_refused(self, url: str) -> None:
         with pytest.raises(WebhookRefused):
             webhooks.webhook_url_check(url)
@@ -80,8 +82,13 @@ class TestTargets:
 class TestSettingsPage:
     @pytest.mark.parametrize(
         "url",
-        ["http://169.254.169.254/latest/meta-data/", "http://[::1]:6379/", "http://localhost:5432/",
-         "http://[::ffff:7f00:1]/", "http://100.64.0.1/"],
+        [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::1]:6379/",
+            "http://localhost:5432/",
+            "http://[::ffff:7f00:1]/",
+            "http://100.64.0.1/",
+        ],
     )
     def test_saving_an_internal_target_is_a_field_error(self, client: Client, cast: Cast, url: str) -> None:
         client.force_login(cast.owner)

@@ -29,8 +29,9 @@ def test_a_local_validation_returns_every_step_in_the_order_of_a_call():
     contracts = load_source(REPLY)
     debugger = ContractDebugger()
 
-    trace = debugger.debug_validation(contracts, {"input": "Where is my parcel?",
-                                                  "output": "As an AI, I cannot track parcels."})
+    trace = debugger.debug_validation(
+        contracts, {"input": "Where is my parcel?", "output": "As an AI, I cannot track parcels."}
+    )
 
     assert steps(trace) == [
         ("request", "local", None),
@@ -54,12 +55,15 @@ def test_a_local_validation_returns_every_step_in_the_order_of_a_call():
 def test_the_parts_of_a_composite_contract_are_steps_of_their_own():
     short = LengthContract(max_chars=10, name="short")
     polite = FunctionContract(lambda t: "please" in t, name="polite")
-    either = (short | polite)
+    either = short | polite
 
     trace = ContractDebugger().debug_validation(either, "a long answer without the magic word")
 
-    assert steps(trace)[2:5] == [("output_contract", "short", False), ("output_contract", "polite", False),
-                                 ("output_contract", either.name, False)]
+    assert steps(trace)[2:5] == [
+        ("output_contract", "short", False),
+        ("output_contract", "polite", False),
+        ("output_contract", either.name, False),
+    ]
     assert [s.data.get("part_of") for s in trace.steps[2:5]] == [either.name, either.name, None]
 
 
@@ -103,10 +107,16 @@ def test_local_and_client_traces_show_the_same_verdict_steps(make_client, fake, 
     remote, here = debugger.history
 
     def verdicts(trace):
-        return [(s.kind, s.name, s.data["is_valid"], s.data["message"], s.data["severity"])
-                for s in trace.steps_of("output_contract")]
-    assert verdicts(remote) == verdicts(here) == [("output_contract", "no_forbidden", False,
-                                                   "no_forbidden failed", "error")]
+        return [
+            (s.kind, s.name, s.data["is_valid"], s.data["message"], s.data["severity"])
+            for s in trace.steps_of("output_contract")
+        ]
+
+    assert (
+        verdicts(remote)
+        == verdicts(here)
+        == [("output_contract", "no_forbidden", False, "no_forbidden failed", "error")]
+    )
     assert [s.kind for s in local.steps] == ["request", "model_call", "output_contract", "outcome"]
     assert [s.kind for s in remote.steps] == ["request", "model_call", "output_contract", "outcome"]
 
@@ -115,8 +125,9 @@ def test_a_breakpoint_stops_on_a_clause_of_an_llmcl_contract_when_its_condition_
     contracts = load_source(REPLY)
     seen = []
     debugger = ContractDebugger()
-    bp = debugger.set_breakpoint("Reply", condition=lambda hit: not hit.is_valid and "40" in hit.message,
-                                 action=seen.append)
+    bp = debugger.set_breakpoint(
+        "Reply", condition=lambda hit: not hit.is_valid and "40" in hit.message, action=seen.append
+    )
 
     debugger.debug_validation(contracts, "short and fine")
     debugger.debug_validation(contracts, "x" * 60)
@@ -129,9 +140,13 @@ def test_a_breakpoint_stops_on_a_clause_of_an_llmcl_contract_when_its_condition_
 
 
 def test_a_breakpoint_without_a_condition_stops_on_failures_of_that_contract_only(make_client, fake):
-    client = make_client(output_contracts=[LengthContract(max_chars=20, name="short"),
-                                           FunctionContract(lambda t: "!" not in t, name="calm")],
-                         contract_retries=1)
+    client = make_client(
+        output_contracts=[
+            LengthContract(max_chars=20, name="short"),
+            FunctionContract(lambda t: "!" not in t, name="calm"),
+        ],
+        contract_retries=1,
+    )
     debugger = ContractDebugger()
     debugger.attach(client)
     bp = debugger.set_breakpoint("short")

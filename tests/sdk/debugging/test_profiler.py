@@ -52,7 +52,8 @@ def test_a_streaming_check_that_rescans_the_answer_is_named_with_its_numbers():
 
 def test_time_that_grows_faster_than_the_text_is_reported_and_linear_time_is_not():
     report = ContractProfiler(runs=2, budget_ms=None).profile_contracts(
-        [FunctionContract(quadratic, name="quadratic"), LengthContract(max_chars=100_000)], [WORDS])
+        [FunctionContract(quadratic, name="quadratic"), LengthContract(max_chars=100_000)], [WORDS]
+    )
 
     [rec] = report["quadratic"].recommendations
     growth = report["quadratic"].growth
@@ -84,7 +85,8 @@ def test_a_slow_first_call_a_budget_allocations_and_errors_are_reported():
     contracts = [FunctionContract(f, name=f.__name__) for f in (lazy, hungry, broken)]
     report = ContractProfiler(runs=3, budget_ms=None).profile_contracts(contracts, ["a short answer"])
     budgeted = ContractProfiler(runs=3, budget_ms=2.0).profile_contracts(
-        [FunctionContract(slow, name="slow"), LengthContract(max_chars=100)], ["a short answer"])
+        [FunctionContract(slow, name="slow"), LengthContract(max_chars=100)], ["a short answer"]
+    )
 
     kinds = {p.contract: [r.kind for r in p.recommendations] for p in [*report.profiles, *budgeted.profiles]}
     assert kinds["lazy"] == ["setup"]
@@ -93,14 +95,18 @@ def test_a_slow_first_call_a_budget_allocations_and_errors_are_reported():
     assert kinds["broken"] == ["errors"] and report["broken"].errors == 3
     assert "raised on 3 of 3 calls" in report["broken"].recommendations[0].message
     assert kinds["slow"] == ["slow"] and budgeted["slow"].p95_ms >= 3
-    assert f"p95 {budgeted['slow'].p95_ms:.2f} ms per call, over the 2 ms budget" in \
-        budgeted["slow"].recommendations[0].message
+    assert (
+        f"p95 {budgeted['slow'].p95_ms:.2f} ms per call, over the 2 ms budget"
+        in budgeted["slow"].recommendations[0].message
+    )
     assert kinds["LengthContract"] == []
 
 
 def test_an_llmcl_contract_is_profiled_clause_by_clause_on_the_side_each_clause_reads():
-    source = ('contract Reply {\n  require len(input) <= 100\n  ensure len(output) <= 20\n'
-              '  ensure not contains(output, "sorry")\n}\n')
+    source = (
+        "contract Reply {\n  require len(input) <= 100\n  ensure len(output) <= 20\n"
+        '  ensure not contains(output, "sorry")\n}\n'
+    )
     cases = [{"input": "Where is my order?", "output": "It ships today."}, {"output": "Sorry, no."}]
 
     report = ContractProfiler(runs=3).profile_source(source, cases)
@@ -140,15 +146,20 @@ def test_bad_settings_are_refused_with_the_reason():
 
 # -- the command --------------------------------------------------------------------------------
 
-SOURCE = ('contract Reply {\n  require len(input) <= 4000\n  ensure len(output) <= 2000\n'
-          '  ensure not matches(output, /as an ai/i)\n}\n')
+SOURCE = (
+    "contract Reply {\n  require len(input) <= 4000\n  ensure len(output) <= 2000\n"
+    "  ensure not matches(output, /as an ai/i)\n}\n"
+)
 
 
 @pytest.fixture
 def files(tmp_path):
     (tmp_path / "reply.llmcl").write_text(SOURCE)
-    rows = [{"input": "Where is my order?", "output": "It ships today."}, "As an AI, I cannot.",
-            {"output": "ok"}]
+    rows = [
+        {"input": "Where is my order?", "output": "It ships today."},
+        "As an AI, I cannot.",
+        {"output": "ok"},
+    ]
     (tmp_path / "cases.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     return tmp_path
 
@@ -168,8 +179,20 @@ def test_the_command_prints_a_table_of_every_clause(files, capsys):
 
 
 def test_the_command_prints_json_for_machines(files, capsys):
-    assert cli(["profile", str(files / "reply.llmcl"), "--inputs", str(files / "cases.jsonl"), "--runs", "2",
-                "--json"]) == 0
+    assert (
+        cli(
+            [
+                "profile",
+                str(files / "reply.llmcl"),
+                "--inputs",
+                str(files / "cases.jsonl"),
+                "--runs",
+                "2",
+                "--json",
+            ]
+        )
+        == 0
+    )
 
     data = json.loads(capsys.readouterr().out)
     assert data["name"] == "Reply" and data["inputs"] == 3 and data["runs"] == 2
@@ -185,7 +208,7 @@ def test_the_command_names_a_bad_line_of_the_cases_file(files, capsys):
     assert cli(["profile", str(files / "reply.llmcl"), "--inputs", str(files / "cases.jsonl")]) == 1
 
     err = capsys.readouterr().err
-    assert f"{files / 'cases.jsonl'}:2: \"output\" must be a string" in err
+    assert f'{files / "cases.jsonl"}:2: "output" must be a string' in err
     assert "Traceback" not in err
 
 

@@ -33,8 +33,10 @@ class Score:
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
     def __str__(self) -> str:
-        return (f"precision {self.precision:.3f} recall {self.recall:.3f} "
-                f"(tp {self.tp}, fp {self.fp}, fn {self.fn}, tn {self.tn})")
+        return (
+            f"precision {self.precision:.3f} recall {self.recall:.3f} "
+            f"(tp {self.tp}, fp {self.fp}, fn {self.fn}, tn {self.tn})"
+        )
 
 
 def score(rows: Iterable[dict[str, Any]], flagged: Callable[[dict[str, Any]], bool], positive: str) -> Score:

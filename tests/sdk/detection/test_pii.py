@@ -15,8 +15,10 @@ from ._scoring import load
 
 ROWS = load("pii_eval.jsonl")
 
-JWT = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ."
-       "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c")
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ."
+    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
 LEAKS = [
     ("Order 12 4111111111111111", "4111111111111111", "[CREDIT_CARD]"),
     ("Order 12 4111 1111 1111 1111, qty 2", "4111 1111 1111 1111", "[CREDIT_CARD]"),
@@ -25,10 +27,16 @@ LEAKS = [
     ("from 2001:db8:85a3::8a2e:370:7334", "2001:db8:85a3::8a2e:370:7334", "[IP_ADDRESS]"),
     ("aws key AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE", "[SECRET]"),
     ("key sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z", "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z", "[SECRET]"),
-    ("key sk-ant-api03-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Fe", "sk-ant-api03-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Fe",
-     "[SECRET]"),
-    ("token ghp_16C7e42F292c6912E7710c838347Ae178B4a", "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
-     "[SECRET]"),
+    (
+        "key sk-ant-api03-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Fe",
+        "sk-ant-api03-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Fe",
+        "[SECRET]",
+    ),
+    (
+        "token ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        "[SECRET]",
+    ),
     ("SLACK=xoxb-2048-4096-aB3dE6gH9jK2mN5p", "xoxb-2048-4096-aB3dE6gH9jK2mN5p", "[SECRET]"),
     (f"Authorization: Bearer {JWT}", JWT, "[SECRET]"),
 ]
@@ -36,8 +44,9 @@ LEAKS = [
 
 def request_body(prompt: str, contract: PIIContract) -> dict[str, Any]:
     fake = FakeLLM()
-    client = ContractOpenAI(api_key="test", http_client=fake.http_client(), max_retries=0,
-                            input_contracts=[contract])
+    client = ContractOpenAI(
+        api_key="test", http_client=fake.http_client(), max_retries=0, input_contracts=[contract]
+    )
     client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}])
     return fake.requests[-1]
 
@@ -54,8 +63,9 @@ def test_the_redacting_contract_sends_no_card_ip_or_key(prompt, secret, placehol
 @pytest.mark.parametrize(("prompt", "secret", "placeholder"), LEAKS[:1])
 def test_a_card_after_a_number_fails_the_checking_contract(prompt, secret, placeholder):
     fake = FakeLLM()
-    client = ContractOpenAI(api_key="test", http_client=fake.http_client(), max_retries=0,
-                            input_contracts=[PIIContract()])
+    client = ContractOpenAI(
+        api_key="test", http_client=fake.http_client(), max_retries=0, input_contracts=[PIIContract()]
+    )
 
     with pytest.raises(ContractViolationError, match="credit card number"):
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}])
@@ -85,8 +95,9 @@ def test_recall_and_precision_stay_above_their_floors(split):
         start = row["text"].index(row["value"])
         end = start + len(row["value"])
         total[row["kind"]] += 1
-        found[row["kind"]] += any(f.kind == row["kind"] and f.start <= start and f.end >= end
-                                  for f in findings)
+        found[row["kind"]] += any(
+            f.kind == row["kind"] and f.start <= start and f.end >= end for f in findings
+        )
 
     recall = sum(found.values()) / sum(total.values())
     precision = sum(found.values()) / (sum(found.values()) + len(false_positives))

@@ -75,6 +75,7 @@ def test_whole_assignments_land_where_growthbook_puts_them(case):
 
 def _js_fnv1a32(text: str) -> int:
     """GrowthBook's JavaScript hashFnv32a, step for step: shifts and adds on 32-bit integers."""
+
     def int32(x: int) -> int:
         x &= 0xFFFFFFFF
         return x - (1 << 32) if x >= 1 << 31 else x
@@ -108,12 +109,18 @@ def test_the_split_follows_the_weights_and_the_coverage():
 
 
 weights_strategy = st.lists(st.floats(min_value=0.01, max_value=1.0), min_size=2, max_size=5).map(
-    lambda ws: [w / sum(ws) for w in ws])
+    lambda ws: [w / sum(ws) for w in ws]
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(user=st.text(min_size=1, max_size=30), key=st.text(min_size=1, max_size=20), weights=weights_strategy,
-       c1=st.floats(min_value=0, max_value=1), c2=st.floats(min_value=0, max_value=1))
+@given(
+    user=st.text(min_size=1, max_size=30),
+    key=st.text(min_size=1, max_size=20),
+    weights=weights_strategy,
+    c1=st.floats(min_value=0, max_value=1),
+    c2=st.floats(min_value=0, max_value=1),
+)
 def test_growing_coverage_never_moves_a_user_already_in_the_experiment(user, key, weights, c1, c2):
     low, high = sorted((c1, c2))
     before = assign(key, user, coverage=low, weights=weights)
@@ -174,13 +181,16 @@ def test_the_lru_store_forgets_the_least_recently_used_first():
     assert len(store) == 2 and isinstance(store, StickyStore)
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    ({"coverage": "all", "weights": [0.5, 0.5]}, "coverage must be a number"),
-    ({"coverage": 1, "weights": []}, "weights must be a non-empty list"),
-    ({"coverage": 1, "weights": [0.5, -0.5]}, r"weights\[1\] must be a number >= 0"),
-    ({"coverage": 1, "weights": [0.5, float("nan")]}, r"weights\[1\]"),
-    ({"coverage": 1, "weights": [1.0], "seed": 5}, "seed must be a str"),
-])
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"coverage": "all", "weights": [0.5, 0.5]}, "coverage must be a number"),
+        ({"coverage": 1, "weights": []}, "weights must be a non-empty list"),
+        ({"coverage": 1, "weights": [0.5, -0.5]}, r"weights\[1\] must be a number >= 0"),
+        ({"coverage": 1, "weights": [0.5, float("nan")]}, r"weights\[1\]"),
+        ({"coverage": 1, "weights": [1.0], "seed": 5}, "seed must be a str"),
+    ],
+)
 def test_bad_allocations_are_refused_by_name(kwargs, fragment):
     with pytest.raises(ContractConfigError, match=fragment):
         assign("exp", "u-1", **kwargs)

@@ -34,23 +34,36 @@ def forbid_loader(spec: dict[str, Any], name: str) -> FunctionContract:
     return FunctionContract(lambda text: word not in text, name=name, message=f"mentions {word}")
 
 
-def experiment(*, key: str = EXPERIMENT, coverage: float = 1.0, weights: list[float] | None = None,
-               sticky: bool = False, control: str = "apple", treatment: str = "banana") -> dict[str, Any]:
+def experiment(
+    *,
+    key: str = EXPERIMENT,
+    coverage: float = 1.0,
+    weights: list[float] | None = None,
+    sticky: bool = False,
+    control: str = "apple",
+    treatment: str = "banana",
+) -> dict[str, Any]:
     """Return one running experiment as GET /api/v1/experiments lists it."""
     return {
-        "key": key, "seed": key, "status": "running", "coverage": coverage, "weights": weights or [0.5, 0.5],
+        "key": key,
+        "seed": key,
+        "status": "running",
+        "coverage": coverage,
+        "weights": weights or [0.5, 0.5],
         "sticky": sticky,
         "variations": [
-            {"key": "control",
-             "contracts": [{"name": "NoFruit", "version": 1, "spec": {"forbid": control}}]},
-            {"key": "treatment",
-             "contracts": [{"name": "NoFruit", "version": 2, "spec": {"forbid": treatment}}]},
+            {"key": "control", "contracts": [{"name": "NoFruit", "version": 1, "spec": {"forbid": control}}]},
+            {
+                "key": "treatment",
+                "contracts": [{"name": "NoFruit", "version": 2, "spec": {"forbid": treatment}}],
+            },
         ],
     }
 
 
-def user_in(variation: int, *, key: str = EXPERIMENT, coverage: float = 1.0,
-            weights: list[float] | None = None) -> str:
+def user_in(
+    variation: int, *, key: str = EXPERIMENT, coverage: float = 1.0, weights: list[float] | None = None
+) -> str:
     """Return a user id the published algorithm puts in ``variation`` (-1: outside the experiment)."""
     for i in range(10_000):
         user = f"user-{i}"
@@ -98,8 +111,9 @@ def fake() -> FakeLLM:
 
 
 def client_on(fake: FakeLLM, reporter: Reporter, **kwargs: Any) -> ContractOpenAI:
-    return ContractOpenAI(api_key="sk-test", http_client=fake.http_client(), max_retries=0, reporter=reporter,
-                          **kwargs)
+    return ContractOpenAI(
+        api_key="sk-test", http_client=fake.http_client(), max_retries=0, reporter=reporter, **kwargs
+    )
 
 
 def ask(client: Any, text: str = "hello") -> Any:
@@ -116,8 +130,9 @@ def verdict(client: ContractOpenAI, fake: FakeLLM, answer: str) -> str:
 
 
 @pytest.fixture
-def ready(plane: ExperimentPlane, make_reporter: Callable[..., Reporter], fake: FakeLLM
-          ) -> Callable[..., ContractOpenAI]:
+def ready(
+    plane: ExperimentPlane, make_reporter: Callable[..., Reporter], fake: FakeLLM
+) -> Callable[..., ContractOpenAI]:
     """Return a factory of clients whose reporter has pulled the plane's experiments once."""
 
     def build(**kwargs: Any) -> ContractOpenAI:
@@ -213,8 +228,10 @@ def test_events_carry_the_experiment_the_variant_and_the_variants_contract_versi
         verdict(client, fake, "a banana a day")
     assert client._contract_telemetry.reporter.flush(5)
 
-    got = sorted((e["variant"], e["contract"], e["contract_version"], e["is_valid"], e["experiment"])
-                 for e in plane.events)
+    got = sorted(
+        (e["variant"], e["contract"], e["contract_version"], e["is_valid"], e["experiment"])
+        for e in plane.events
+    )
     assert got == [
         ("control", "NoFruit", 1, True, EXPERIMENT),
         ("control", "Polite", None, True, EXPERIMENT),
@@ -316,8 +333,14 @@ def test_an_experiment_whose_contracts_do_not_load_leaves_its_users_on_control(p
 
 
 def test_a_malformed_experiment_is_ignored_and_the_others_apply(plane, ready, caplog):
-    plane.experiments = {"experiments": [{"key": "bad", "weights": "half", "variations": []}, experiment(),
-                                         {"no": "key"}, dict(experiment(key="paused"), status="paused")]}
+    plane.experiments = {
+        "experiments": [
+            {"key": "bad", "weights": "half", "variations": []},
+            experiment(),
+            {"no": "key"},
+            dict(experiment(key="paused"), status="paused"),
+        ]
+    }
 
     with caplog.at_level(logging.WARNING, logger="llm_contracts"):
         client = ready(user_id=TREATMENT_USER)
@@ -331,10 +354,17 @@ def test_variant_contracts_compiled_from_llmcl_are_enforced(plane, make_reporter
 
     source = 'contract NoGuarantee version 3 {\n  ensure not contains(output, "guarantee")\n}\n'
     spec = compile_source(source)
-    plane.experiments = {"experiments": [dict(experiment(), variations=[
-        {"key": "control", "contracts": []},
-        {"key": "treatment", "contracts": [{"name": "NoGuarantee", "version": 3, "spec": spec}]},
-    ])]}
+    plane.experiments = {
+        "experiments": [
+            dict(
+                experiment(),
+                variations=[
+                    {"key": "control", "contracts": []},
+                    {"key": "treatment", "contracts": [{"name": "NoGuarantee", "version": 3, "spec": spec}]},
+                ],
+            )
+        ]
+    }
     reporter = make_reporter(plane.url)
     reporter.sync.loader = llm_contracts.reporting._sync.load_project_spec
     client = client_on(fake, reporter, user_id=TREATMENT_USER)
@@ -353,8 +383,13 @@ def test_variant_contracts_compiled_from_llmcl_are_enforced(plane, make_reporter
 
 async def test_the_async_client_assigns_per_task(plane, make_reporter, fake):
     reporter = make_reporter(plane.url)
-    client = AsyncContractOpenAI(api_key="sk-test", http_client=fake.async_http_client(), max_retries=0,
-                                 reporter=reporter, project_contracts=True)
+    client = AsyncContractOpenAI(
+        api_key="sk-test",
+        http_client=fake.async_http_client(),
+        max_retries=0,
+        reporter=reporter,
+        project_contracts=True,
+    )
     assert reporter.sync.wait_loaded(5)
 
     messages = [{"role": "user", "content": "x"}]
@@ -374,8 +409,10 @@ async def test_the_async_client_assigns_per_task(plane, make_reporter, fake):
 def test_a_bad_user_id_is_refused_by_name(make_reporter, fake, plane):
     with pytest.raises(ContractConfigError, match="user_id must be a non-empty str"):
         client_on(fake, make_reporter(plane.url), user_id=42)
-    with (pytest.raises(ContractConfigError, match="experiment_context user_id must be a non-empty str"),
-          experiment_context(user_id="")):
+    with (
+        pytest.raises(ContractConfigError, match="experiment_context user_id must be a non-empty str"),
+        experiment_context(user_id=""),
+    ):
         pass
 
 

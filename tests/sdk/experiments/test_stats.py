@@ -23,15 +23,18 @@ from llm_contracts.experiments.stats import (
 # -- the difference of rates --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("treatment, control, low, high", [
-    # Newcombe (1998), "Interval estimation for the difference between independent
-    # proportions", Table II, method 10 (hybrid score), examples (a), (b), (c), (d), (f).
-    ((56, 70), (48, 80), 0.0524, 0.3339),
-    ((9, 10), (3, 10), 0.1705, 0.8090),
-    ((6, 7), (2, 7), 0.0582, 0.8062),
-    ((5, 56), (0, 29), -0.0381, 0.1926),
-    ((0, 10), (0, 10), -0.2775, 0.2775),
-])
+@pytest.mark.parametrize(
+    "treatment, control, low, high",
+    [
+        # Newcombe (1998), "Interval estimation for the difference between independent
+        # proportions", Table II, method 10 (hybrid score), examples (a), (b), (c), (d), (f).
+        ((56, 70), (48, 80), 0.0524, 0.3339),
+        ((9, 10), (3, 10), 0.1705, 0.8090),
+        ((6, 7), (2, 7), 0.0582, 0.8062),
+        ((5, 56), (0, 29), -0.0381, 0.1926),
+        ((0, 10), (0, 10), -0.2775, 0.2775),
+    ],
+)
 def test_the_newcombe_interval_matches_the_published_examples(treatment, control, low, high):
     (et, nt), (ec, nc) = treatment, control
     got = diff_in_rates(nc, ec, nt, et)
@@ -62,12 +65,15 @@ def test_an_arm_without_trials_knows_nothing():
     assert not got.significant
 
 
-@pytest.mark.parametrize("args, fragment", [
-    ((10, 11, 10, 1), r"c_events \(11\) cannot exceed c_trials \(10\)"),
-    ((10, 1, -1, 0), "t_trials must be an int >= 0"),
-    ((10.0, 1, 10, 1), "c_trials must be an int >= 0"),
-    ((10, True, 10, 1), "c_events must be an int >= 0"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        ((10, 11, 10, 1), r"c_events \(11\) cannot exceed c_trials \(10\)"),
+        ((10, 1, -1, 0), "t_trials must be an int >= 0"),
+        ((10.0, 1, 10, 1), "c_trials must be an int >= 0"),
+        ((10, True, 10, 1), "c_events must be an int >= 0"),
+    ],
+)
 def test_bad_counts_are_refused_by_name(args, fragment):
     with pytest.raises(ValueError, match=fragment):
         diff_in_rates(*args)
@@ -188,13 +194,23 @@ def _integrated(nc: int, ec: int, nt: int, et: int) -> float:
     """P(rate_t < rate_c) by numerical integration of the Beta posteriors with scipy."""
     post_c, post_t = beta(1 + ec, 1 + nc - ec), beta(1 + et, 1 + nt - et)
     lo, hi = min(post_c.ppf(1e-12), post_t.ppf(1e-12)), max(post_c.isf(1e-12), post_t.isf(1e-12))
-    value, _ = integrate.quad(lambda x: post_t.pdf(x) * post_c.sf(x), lo, hi, epsabs=1e-12, epsrel=1e-10,
-                              limit=200)
+    value, _ = integrate.quad(
+        lambda x: post_t.pdf(x) * post_c.sf(x), lo, hi, epsabs=1e-12, epsrel=1e-10, limit=200
+    )
     return float(value)
 
 
-@pytest.mark.parametrize("counts", [(100, 5, 100, 7), (1000, 50, 1000, 70), (1000, 70, 1000, 50),
-                                    (5000, 250, 4000, 190), (30, 0, 40, 3), (200, 20, 20, 1)])
+@pytest.mark.parametrize(
+    "counts",
+    [
+        (100, 5, 100, 7),
+        (1000, 50, 1000, 70),
+        (1000, 70, 1000, 50),
+        (5000, 250, 4000, 190),
+        (30, 0, 40, 3),
+        (200, 20, 20, 1),
+    ],
+)
 def test_chance_to_beat_matches_numerical_integration(counts):
     assert chance_to_beat(*counts) == pytest.approx(_integrated(*counts), abs=1e-7)
 
@@ -215,8 +231,15 @@ def test_chance_to_beat_handles_large_counts_without_sampling():
 # -- sample ratio mismatch and traffic ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("counts, weights", [([5000, 5200], [0.5, 0.5]), ([5000, 5400], [1, 1]),
-                                             ([2100, 7900, 0], [0.2, 0.8, 0]), ([300, 350, 350], [1, 1, 1])])
+@pytest.mark.parametrize(
+    "counts, weights",
+    [
+        ([5000, 5200], [0.5, 0.5]),
+        ([5000, 5400], [1, 1]),
+        ([2100, 7900, 0], [0.2, 0.8, 0]),
+        ([300, 350, 350], [1, 1, 1]),
+    ],
+)
 def test_srm_is_scipys_chi_square_test_with_a_0_001_threshold(counts, weights):
     kept = [(c, w) for c, w in zip(counts, weights, strict=True) if w > 0]
     total = sum(c for c, _ in kept)
@@ -255,7 +278,9 @@ def test_no_traffic_flags_a_silent_experiment_and_a_starved_arm():
 
 
 def test_importing_the_sdk_does_not_import_scipy():
-    code = ("import sys, llm_contracts, llm_contracts.experiments, llm_contracts.experiments.stats; "
-            "print('scipy' in sys.modules, 'numpy' in sys.modules)")
+    code = (
+        "import sys, llm_contracts, llm_contracts.experiments, llm_contracts.experiments.stats; "
+        "print('scipy' in sys.modules, 'numpy' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split()[0] == "False"

@@ -20,8 +20,10 @@ def plain_openai(fake: FakeLLM) -> Callable[[], tuple[openai.OpenAI, openai.Asyn
     """Build openai's own clients (no contracts) on the fake model."""
 
     def build() -> tuple[openai.OpenAI, openai.AsyncOpenAI]:
-        return (openai.OpenAI(api_key="test-key", http_client=fake.http_client(), max_retries=0),
-                openai.AsyncOpenAI(api_key="test-key", http_client=fake.async_http_client(), max_retries=0))
+        return (
+            openai.OpenAI(api_key="test-key", http_client=fake.http_client(), max_retries=0),
+            openai.AsyncOpenAI(api_key="test-key", http_client=fake.async_http_client(), max_retries=0),
+        )
 
     return build
 
@@ -33,10 +35,15 @@ def chat_openai(plain_openai: Callable[[], tuple[openai.OpenAI, openai.AsyncOpen
 
     def build(**kwargs: Any) -> Any:
         sync, async_ = plain_openai()
-        return langchain_openai.ChatOpenAI(model="gpt-4o-mini", api_key="test-key",
-                                           client=sync.chat.completions, root_client=sync,
-                                           async_client=async_.chat.completions, root_async_client=async_,
-                                           **kwargs)
+        return langchain_openai.ChatOpenAI(
+            model="gpt-4o-mini",
+            api_key="test-key",
+            client=sync.chat.completions,
+            root_client=sync,
+            async_client=async_.chat.completions,
+            root_async_client=async_,
+            **kwargs,
+        )
 
     return build
 

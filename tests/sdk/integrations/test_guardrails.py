@@ -52,8 +52,10 @@ class NoSorry(Validator):
         at = value.lower().find("sorry")
         if at < 0:
             return PassResult()
-        return FailResult(error_message="the answer apologises",
-                          error_spans=[ErrorSpan(start=at, end=at + 5, reason="apology")])
+        return FailResult(
+            error_message="the answer apologises",
+            error_spans=[ErrorSpan(start=at, end=at + 5, reason="apology")],
+        )
 
 
 def ask(client: Any, text: str = "Answer.") -> Any:
@@ -110,11 +112,13 @@ class TestVerdicts:
 
     async def test_the_async_client_runs_validators_too(self, make_async_client, fake):
         fake.reply("I am sorry.", "Here it is.")
-        client = make_async_client(output_contracts=[from_guardrails(NoSorry(on_fail="reask"))],
-                                   contract_retries=1)
+        client = make_async_client(
+            output_contracts=[from_guardrails(NoSorry(on_fail="reask"))], contract_retries=1
+        )
 
-        reply = await client.chat.completions.create(model="gpt-4o-mini",
-                                                     messages=[{"role": "user", "content": "Answer."}])
+        reply = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "Answer."}]
+        )
 
         assert reply.choices[0].message.content == "Here it is."
         assert get_report(reply).outcome == "repaired"
@@ -150,8 +154,9 @@ class TestOnFail:
     @pytest.mark.parametrize("action", ["fix", "fix_reask"])
     def test_a_fix_of_the_answer_is_offered_to_the_model_never_substituted(self, action, make_client, fake):
         fake.reply("123456789", "12345")
-        client = make_client(output_contracts=[from_guardrails(ValidLength(max=5, on_fail=action))],
-                             contract_retries=1)
+        client = make_client(
+            output_contracts=[from_guardrails(ValidLength(max=5, on_fail=action))], contract_retries=1
+        )
 
         reply = ask(client)
 
@@ -186,8 +191,9 @@ class TestOnFail:
 
         with pytest.raises(ContractViolationError):
             ask(make_client(output_contracts=[from_guardrails(NoSorry(on_fail=action))]))
-        reply = ask(make_client(output_contracts=[from_guardrails(NoSorry(on_fail=action))],
-                                fallback="No answer."))
+        reply = ask(
+            make_client(output_contracts=[from_guardrails(NoSorry(on_fail=action))], fallback="No answer.")
+        )
         assert reply.choices[0].message.content == "No answer."
         assert get_report(reply).outcome == "fallback"
 
@@ -205,8 +211,11 @@ class TestOnFail:
     def test_a_custom_handler_is_strict_and_never_called(self, make_client, fake):
         called: list[Any] = []
         fake.reply("I am sorry.")
-        client = make_client(output_contracts=[
-            from_guardrails(NoSorry(on_fail=lambda value, result: called.append(value) or "fixed"))])
+        client = make_client(
+            output_contracts=[
+                from_guardrails(NoSorry(on_fail=lambda value, result: called.append(value) or "fixed"))
+            ]
+        )
 
         with pytest.raises(ContractViolationError):
             ask(client)
@@ -232,8 +241,10 @@ class TestGuard:
         reply = ask(client, "a prompt longer than ten characters")
 
         assert [(c.name, c.category) for c in contracts] == [
-            ("guardrails/valid_length", Category.INPUT), ("guardrails/regex_match", Category.OUTPUT),
-            ("tests/no_sorry", Category.OUTPUT)]
+            ("guardrails/valid_length", Category.INPUT),
+            ("guardrails/regex_match", Category.OUTPUT),
+            ("tests/no_sorry", Category.OUTPUT),
+        ]
         assert fake.requests[0]["messages"][0]["content"] == "a prompt l"
         assert reply.choices[0].message.content == "Here it is"
         first = {r.contract_name for r in get_report(reply).attempts[0].results if not r.is_valid}

@@ -65,8 +65,11 @@ class TestInvoke:
         model.invoke([SystemMessage("Be brief."), HumanMessage("Answer.")])
 
         first, second = sent_messages(fake, 0), sent_messages(fake, 1)
-        assert second[:2] == first == [{"role": "system", "content": "Be brief."},
-                                       {"role": "user", "content": "Answer."}]
+        assert (
+            second[:2]
+            == first
+            == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Answer."}]
+        )
         assert second[2] == {"role": "assistant", "content": "a forbidden answer"}
         assert second[3]["role"] == "user"
         assert "the answer says forbidden" in second[3]["content"]
@@ -103,8 +106,11 @@ class TestInvoke:
         assert model.last_report.input_fixes == ["PIIContract"]
 
     def test_the_declared_fallback_answers_when_re_asks_run_out(self):
-        model = ContractChatModel(model=scripted("a forbidden answer"), output_contracts=[no_forbidden()],
-                                  fallback="Sorry, I cannot answer that.")
+        model = ContractChatModel(
+            model=scripted("a forbidden answer"),
+            output_contracts=[no_forbidden()],
+            fallback="Sorry, I cannot answer that.",
+        )
 
         message = model.invoke("Answer.")
 
@@ -114,8 +120,10 @@ class TestInvoke:
     def test_an_llmcl_contract_set_brings_its_retries(self):
         from llm_contracts.llmcl import load_source
 
-        contracts = load_source('contract Clean {\n  ensure not contains(output, "forbidden")\n'
-                                '  on violation retry 1 with "Say it without that word."\n}\n')
+        contracts = load_source(
+            'contract Clean {\n  ensure not contains(output, "forbidden")\n'
+            '  on violation retry 1 with "Say it without that word."\n}\n'
+        )
         model = ContractChatModel(model=scripted("a forbidden answer", "a fine answer"), contracts=contracts)
 
         assert model.invoke("Answer.").content == "a fine answer"
@@ -131,8 +139,11 @@ class TestInvoke:
         assert get_report(message).outcome == "repaired"
 
     def test_batch_judges_every_input(self):
-        model = ContractChatModel(model=scripted("fine one", "a forbidden answer", "fine two"),
-                                  output_contracts=[no_forbidden()], contract_retries=1)
+        model = ContractChatModel(
+            model=scripted("fine one", "a forbidden answer", "fine two"),
+            output_contracts=[no_forbidden()],
+            contract_retries=1,
+        )
 
         # One at a time so the scripted answers are taken in order.
         messages = model.batch(["first", "second"], config={"max_concurrency": 1})
@@ -141,11 +152,13 @@ class TestInvoke:
         assert [get_report(m).outcome for m in messages] == ["passed", "repaired"]
 
     async def test_abatch_judges_every_input(self):
-        model = ContractChatModel(model=scripted("fine one", "a forbidden answer"),
-                                  output_contracts=[no_forbidden()])
+        model = ContractChatModel(
+            model=scripted("fine one", "a forbidden answer"), output_contracts=[no_forbidden()]
+        )
 
-        results = await model.abatch(["first", "second"], config={"max_concurrency": 1},
-                                     return_exceptions=True)
+        results = await model.abatch(
+            ["first", "second"], config={"max_concurrency": 1}, return_exceptions=True
+        )
 
         assert results[0].content == "fine one"
         assert isinstance(results[1], ContractViolationError)
@@ -180,7 +193,6 @@ class TestUsage:
         (usage,) = counter.usage_metadata.values()
         assert usage["total_tokens"] == sum(u["total_tokens"] for u in served)
 
-
     def test_a_process_wide_usage_callback_also_counts_the_wrapped_models_runs(self):
         # The limit the README states: a handler LangChain installs for every run (not one
         # passed to the call) sees the wrapped model's attempts and the wrapper's sum.
@@ -188,10 +200,15 @@ class TestUsage:
         from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 
         usage = {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}
-        answers = [AIMessage(text, usage_metadata=usage, response_metadata={"model_name": "m"})
-                   for text in ("a forbidden answer", "a fine answer")]
-        model = ContractChatModel(model=FakeMessagesListChatModel(responses=answers),
-                                  output_contracts=[no_forbidden()], contract_retries=1)
+        answers = [
+            AIMessage(text, usage_metadata=usage, response_metadata={"model_name": "m"})
+            for text in ("a forbidden answer", "a fine answer")
+        ]
+        model = ContractChatModel(
+            model=FakeMessagesListChatModel(responses=answers),
+            output_contracts=[no_forbidden()],
+            contract_retries=1,
+        )
 
         with get_usage_metadata_callback() as counter:
             message = model.invoke("Answer.")
@@ -220,8 +237,9 @@ class TestStreaming:
         assert model.last_report.outcome == "violated"
 
     @pytest.mark.parametrize("kind", ["langchain fake", "ChatOpenAI"])
-    def test_under_the_buffer_policy_no_text_of_a_rejected_answer_reaches_the_caller(self, kind, chat_openai,
-                                                                                      fake):
+    def test_under_the_buffer_policy_no_text_of_a_rejected_answer_reaches_the_caller(
+        self, kind, chat_openai, fake
+    ):
         if kind == "ChatOpenAI":
             fake.reply("this answer is forbidden here.")
             inner = chat_openai()
@@ -266,18 +284,30 @@ class TestStreaming:
         assert model.last_report.total_usage.total_tokens == fake.responses[-1]["usage"]["total_tokens"]
 
 
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "Weather in a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
-                   "additionalProperties": False}}}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+            "additionalProperties": False,
+        },
+    },
+}
 
 
 class TestToolsAndStructuredOutput:
     def test_bound_tools_reach_the_model_and_bad_arguments_are_re_asked(self, chat_openai, fake):
-        fake.reply(FakeReply(tool_calls=[("get_weather", {"town": "Paris"})]),
-                   FakeReply(tool_calls=[("get_weather", {"city": "Paris"})]))
-        model = ContractChatModel(model=chat_openai(), output_contracts=[ToolCallContract()],
-                                  contract_retries=1)
+        fake.reply(
+            FakeReply(tool_calls=[("get_weather", {"town": "Paris"})]),
+            FakeReply(tool_calls=[("get_weather", {"city": "Paris"})]),
+        )
+        model = ContractChatModel(
+            model=chat_openai(), output_contracts=[ToolCallContract()], contract_retries=1
+        )
 
         message = model.bind_tools([WEATHER]).invoke("Weather in Paris?")
 
@@ -297,8 +327,11 @@ class TestToolsAndStructuredOutput:
 
     @pytest.mark.parametrize("method", ["json_schema", "function_calling"])
     def test_structured_output_is_judged_and_re_asked(self, method, chat_openai, fake):
-        reply = ((lambda a: json.dumps({"answer": a})) if method == "json_schema"
-                 else (lambda a: FakeReply(tool_calls=[("Answer", {"answer": a})])))
+        reply = (
+            (lambda a: json.dumps({"answer": a}))
+            if method == "json_schema"
+            else (lambda a: FakeReply(tool_calls=[("Answer", {"answer": a})]))
+        )
         fake.reply(reply("forbidden"), reply("fine"))
         model = ContractChatModel(model=chat_openai(), output_contracts=[no_forbidden()], contract_retries=1)
 
@@ -322,14 +355,18 @@ class TestReporting:
     def test_each_verdict_reaches_the_control_plane(self, chat_openai, fake, plane_reporter):
         plane, reporter = plane_reporter
         fake.reply("a forbidden answer", "a fine answer")
-        model = ContractChatModel(model=chat_openai(), output_contracts=[no_forbidden()], contract_retries=1,
-                                  reporter=reporter)
+        model = ContractChatModel(
+            model=chat_openai(), output_contracts=[no_forbidden()], contract_retries=1, reporter=reporter
+        )
 
         model.invoke("Answer.")
         assert reporter.flush(5)
 
         (event,) = [e for e in plane.events if e["contract"] == "no_forbidden"]
         assert (event["provider"], event["endpoint"], event["model"]) == (
-            "openai", "langchain:ChatOpenAI", "gpt-4o-mini")
+            "openai",
+            "langchain:ChatOpenAI",
+            "gpt-4o-mini",
+        )
         assert event["outcome"] == "repaired" and event["retries"] == 1
         assert event["is_valid"] is True

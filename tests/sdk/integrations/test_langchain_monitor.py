@@ -18,8 +18,9 @@ from llm_contracts.integrations.langchain import ContractCallbackHandler  # noqa
 
 
 def no_forbidden() -> FunctionContract:
-    return FunctionContract(lambda text: "forbidden" not in text, name="no_forbidden",
-                            message="the answer says forbidden")
+    return FunctionContract(
+        lambda text: "forbidden" not in text, name="no_forbidden", message="the answer says forbidden"
+    )
 
 
 def handler(**kwargs) -> ContractCallbackHandler:

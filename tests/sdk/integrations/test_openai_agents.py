@@ -35,8 +35,10 @@ def agent_on(request, make_async_client) -> Any:
 
 def served_usage(fake: Any) -> tuple[int, int]:
     usages = [r["usage"] for r in fake.responses]
-    return (sum(u.get("prompt_tokens", u.get("input_tokens", 0)) for u in usages),
-            sum(u.get("completion_tokens", u.get("output_tokens", 0)) for u in usages))
+    return (
+        sum(u.get("prompt_tokens", u.get("input_tokens", 0)) for u in usages),
+        sum(u.get("completion_tokens", u.get("output_tokens", 0)) for u in usages),
+    )
 
 
 async def test_a_run_is_re_asked_and_its_usage_counts_every_attempt(agent_on, fake):
@@ -65,8 +67,11 @@ async def test_a_streamed_run_is_judged_and_reports_its_usage(agent_on, fake):
     fake.reply("a fine streamed answer.")
 
     result = Runner.run_streamed(agent, "Answer.", run_config=OFFLINE)
-    deltas = [e.data.delta async for e in result.stream_events() if e.type == "raw_response_event"
-              and getattr(e.data, "type", "") == "response.output_text.delta"]
+    deltas = [
+        e.data.delta
+        async for e in result.stream_events()
+        if e.type == "raw_response_event" and getattr(e.data, "type", "") == "response.output_text.delta"
+    ]
 
     assert "".join(deltas) == result.final_output == "a fine streamed answer."
     assert client.last_report.outcome == "passed" and client.last_report.streamed

@@ -43,8 +43,10 @@ def agent_on(request, make_async_client) -> Any:
 
 def served_usage(fake: Any) -> tuple[int, int]:
     usages = [r["usage"] for r in fake.responses]
-    return (sum(u.get("prompt_tokens", u.get("input_tokens", 0)) for u in usages),
-            sum(u.get("completion_tokens", u.get("output_tokens", 0)) for u in usages))
+    return (
+        sum(u.get("prompt_tokens", u.get("input_tokens", 0)) for u in usages),
+        sum(u.get("completion_tokens", u.get("output_tokens", 0)) for u in usages),
+    )
 
 
 async def test_a_run_is_re_asked_and_its_usage_counts_every_attempt(agent_on, fake):
@@ -89,8 +91,10 @@ async def test_structured_output_is_judged_and_re_asked(make_async_client, fake)
     client = make_async_client(output_contracts=[no_forbidden()], contract_retries=1)
     model = OpenAIChatModel("gpt-4o-mini", provider=OpenAIProvider(openai_client=client))
     agent = Agent(model, output_type=Answer)
-    fake.reply(FakeReply(tool_calls=[("final_result", {"answer": "forbidden"})]),
-               FakeReply(tool_calls=[("final_result", {"answer": "fine"})]))
+    fake.reply(
+        FakeReply(tool_calls=[("final_result", {"answer": "forbidden"})]),
+        FakeReply(tool_calls=[("final_result", {"answer": "fine"})]),
+    )
 
     result = await agent.run("Answer.")
 

@@ -59,9 +59,12 @@ def expected_scope(token_type: str, text: str, next_type: str | None) -> str:
 @pytest.mark.parametrize("example", EXAMPLES, ids=[f"example-{i + 1}" for i in range(len(EXAMPLES))])
 def test_the_grammar_gives_every_token_of_every_reference_example_its_scope(grammar, example):
     scopes = scopes_by_position(grammar, example)
-    toks = [t for t in tokens(example, comments=True)
-            if t.type not in ("LBRACE", "RBRACE", "LPAR", "RPAR", "LSQB", "RSQB", "COMMA", "COLON", "DOT",
-                              "EQUAL")]
+    toks = [
+        t
+        for t in tokens(example, comments=True)
+        if t.type
+        not in ("LBRACE", "RBRACE", "LPAR", "RPAR", "LSQB", "RSQB", "COMMA", "COLON", "DOT", "EQUAL")
+    ]
     assert toks, "the example has tokens"
     everything = tokens(example, comments=True)
     for tok in toks:
@@ -75,7 +78,7 @@ def test_the_reference_examples_lex_to_the_end():
     # The tokens above must be all of each example: the lexer stops at a bad character.
     for example in EXAMPLES:
         last = tokens(example, comments=True)[-1]
-        assert example[last.offset:].strip() == last.text
+        assert example[last.offset :].strip() == last.text
 
 
 def manifest() -> dict:
@@ -103,6 +106,7 @@ def test_the_client_starts_the_command_that_exists():
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed here")
 def test_the_client_script_is_valid_javascript():
-    done = subprocess.run(["node", "--check", str(EXTENSION / "extension.js")], capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        ["node", "--check", str(EXTENSION / "extension.js")], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr

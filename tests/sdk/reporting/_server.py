@@ -97,8 +97,9 @@ class ControlPlane:
     # -- answers ------------------------------------------------------------------------------
 
     @staticmethod
-    def _answer(handler: BaseHTTPRequestHandler, status: int, body: Any = None,
-                headers: dict[str, str] | None = None) -> None:
+    def _answer(
+        handler: BaseHTTPRequestHandler, status: int, body: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         data = b"" if body is None else json.dumps(body).encode()
         handler.send_response(status)
         for k, v in (headers or {}).items():
@@ -182,5 +183,8 @@ class ControlPlane:
                 status = "accepted" if first else "duplicate"
                 results.append({"event_id": event["event_id"], "status": status})
         accepted = sum(r["status"] == "accepted" for r in results)
-        return self._answer(h, 207, {"accepted": accepted, "duplicates": len(results) - accepted,
-                                     "rejected": 0, "results": results})
+        return self._answer(
+            h,
+            207,
+            {"accepted": accepted, "duplicates": len(results) - accepted, "rejected": 0, "results": results},
+        )

@@ -41,11 +41,18 @@ def make_reporter() -> Iterator[Callable[..., Reporter]]:
 
 def event(i: int | str, **fields: Any) -> dict[str, Any]:
     """Return a minimal ValidationEvent with a stable id."""
-    return {"event_id": f"ev-{i}", "call_id": "call-1", "contract": "no_forbidden", "is_valid": True,
-            **fields}
+    return {
+        "event_id": f"ev-{i}",
+        "call_id": "call-1",
+        "contract": "no_forbidden",
+        "is_valid": True,
+        **fields,
+    }
 
 
 def accounted(stats: dict[str, int]) -> bool:
     """Return True when every event is sent, dropped, failed or spooled."""
-    return (stats["sent"] + stats["dropped"] + stats["failed"] + stats["rejected"] + stats["spooled"]
-            == stats["enqueued"] + stats["recovered"]) and stats["queued"] == 0
+    return (
+        stats["sent"] + stats["dropped"] + stats["failed"] + stats["rejected"] + stats["spooled"]
+        == stats["enqueued"] + stats["recovered"]
+    ) and stats["queued"] == 0

@@ -15,16 +15,29 @@ def verdict(name: str, ok: bool, severity: Severity = Severity.ERROR) -> Validat
 
 def repaired_report() -> ContractReport:
     """A call whose first answer violated Reply.ensure[1] and whose re-ask passed."""
-    return ContractReport(model="gpt-4o", outcome="repaired", attempts=[
-        Attempt(0, "no refund, sorry", [verdict("Reply.ensure[1]", False)]),
-        Attempt(1, "here is the policy", [verdict("Reply.ensure[1]", True)]),
-    ])
+    return ContractReport(
+        model="gpt-4o",
+        outcome="repaired",
+        attempts=[
+            Attempt(0, "no refund, sorry", [verdict("Reply.ensure[1]", False)]),
+            Attempt(1, "here is the policy", [verdict("Reply.ensure[1]", True)]),
+        ],
+    )
 
 
 def breakpoint_(**conditions) -> Breakpoint:
-    return Breakpoint.from_dict({"id": 1, "contract": None, "severity": None, "model": None,
-                                 "input_contains": None, "output_contains": None, "remaining": 3,
-                                 **conditions})
+    return Breakpoint.from_dict(
+        {
+            "id": 1,
+            "contract": None,
+            "severity": None,
+            "model": None,
+            "input_contains": None,
+            "output_contains": None,
+            "remaining": 3,
+            **conditions,
+        }
+    )
 
 
 class TestBreakpointMatching:
@@ -48,14 +61,17 @@ class TestBreakpointMatching:
 
 
 class TestBreakpointParsing:
-    @pytest.mark.parametrize(("item", "field"), [
-        ({"id": True}, "id"),
-        ({"id": "1"}, "id"),
-        ({"id": 1, "severity": "fatal"}, "severity"),
-        ({"id": 1, "model": 3}, "model"),
-        ({"id": 1, "remaining": "5"}, "remaining"),
-        ({"id": 1, "rate_per_minute": 0}, "rate_per_minute"),
-    ])
+    @pytest.mark.parametrize(
+        ("item", "field"),
+        [
+            ({"id": True}, "id"),
+            ({"id": "1"}, "id"),
+            ({"id": 1, "severity": "fatal"}, "severity"),
+            ({"id": 1, "model": 3}, "model"),
+            ({"id": 1, "remaining": "5"}, "remaining"),
+            ({"id": 1, "rate_per_minute": 0}, "rate_per_minute"),
+        ],
+    )
     def test_an_item_the_protocol_refuses_is_refused_naming_its_field(self, item, field):
         with pytest.raises(ValueError, match=rf"BreakpointSpec\n{field}"):
             Breakpoint.from_dict(item)

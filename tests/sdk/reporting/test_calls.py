@@ -18,8 +18,9 @@ EMAIL = "jane.doe@example.com"
 
 
 def no_forbidden() -> FunctionContract:
-    return FunctionContract(lambda text: "forbidden" not in text, name="no_forbidden",
-                            message="the answer says forbidden")
+    return FunctionContract(
+        lambda text: "forbidden" not in text, name="no_forbidden", message="the answer says forbidden"
+    )
 
 
 @pytest.fixture
@@ -29,8 +30,9 @@ def fake() -> FakeLLM:
 
 def client_on(fake: FakeLLM, reporter: Any, **kwargs: Any) -> ContractOpenAI:
     kwargs.setdefault("output_contracts", [no_forbidden()])
-    return ContractOpenAI(api_key="sk-test", http_client=fake.http_client(), max_retries=0, reporter=reporter,
-                          **kwargs)
+    return ContractOpenAI(
+        api_key="sk-test", http_client=fake.http_client(), max_retries=0, reporter=reporter, **kwargs
+    )
 
 
 def ask(client: ContractOpenAI, text: str = "hello") -> Any:
@@ -105,8 +107,9 @@ def test_the_environment_configures_a_default_reporter(monkeypatch, plane, fake)
     monkeypatch.setenv("LLM_CONTRACTS_URL", plane.url)
     monkeypatch.setenv("LLM_CONTRACTS_API_KEY", API_KEY)
     monkeypatch.setattr(_reporter, "_default", None)
-    client = ContractOpenAI(api_key="sk-test", http_client=fake.http_client(), max_retries=0,
-                            output_contracts=[no_forbidden()])
+    client = ContractOpenAI(
+        api_key="sk-test", http_client=fake.http_client(), max_retries=0, output_contracts=[no_forbidden()]
+    )
     try:
         ask(client)
         assert _reporter.default_reporter().flush(5)
@@ -134,15 +137,29 @@ def test_without_configuration_a_client_installs_no_reporting(monkeypatch, fake)
 def test_last_trace_tells_the_story_of_a_repaired_call(fake):
     fake.reply("this is forbidden")
     fake.reply("all good now")
-    client = ContractOpenAI(api_key="sk-test", http_client=fake.http_client(), max_retries=0,
-                            contract_retries=1, input_contracts=[PromptLengthContract(max_tokens=1000)],
-                            output_contracts=[no_forbidden()], otel=False)
+    client = ContractOpenAI(
+        api_key="sk-test",
+        http_client=fake.http_client(),
+        max_retries=0,
+        contract_retries=1,
+        input_contracts=[PromptLengthContract(max_tokens=1000)],
+        output_contracts=[no_forbidden()],
+        otel=False,
+    )
 
     ask(client, f"reach me at {EMAIL}")
     trace = client.last_trace
 
-    assert [s.kind for s in trace.steps] == ["request", "input_contract", "model_call", "output_contract",
-                                             "reask", "model_call", "output_contract", "outcome"]
+    assert [s.kind for s in trace.steps] == [
+        "request",
+        "input_contract",
+        "model_call",
+        "output_contract",
+        "reask",
+        "model_call",
+        "output_contract",
+        "outcome",
+    ]
     request = trace.steps[0].data["body"]
     assert EMAIL not in str(request) and "[EMAIL]" in request["messages"][0]["content"]
     first_verdict = trace.steps[3].data
@@ -156,9 +173,19 @@ def test_last_trace_tells_the_story_of_a_repaired_call(fake):
 
 
 def test_a_matching_breakpoint_uploads_the_trace_and_links_the_events(plane, make_reporter, fake):
-    plane.breakpoints = {"breakpoints": [{
-        "id": 12, "contract": "no_forbidden", "severity": None, "model": None,
-        "input_contains": None, "output_contains": "refund", "remaining": 5}]}
+    plane.breakpoints = {
+        "breakpoints": [
+            {
+                "id": 12,
+                "contract": "no_forbidden",
+                "severity": None,
+                "model": None,
+                "input_contains": None,
+                "output_contains": "refund",
+                "remaining": 5,
+            }
+        ]
+    }
     reporter = make_reporter(plane.url, poll_interval=0.05)
     client = client_on(fake, reporter)
     assert reporter.sync.wait_loaded(5)
@@ -176,8 +203,9 @@ def test_a_matching_breakpoint_uploads_the_trace_and_links_the_events(plane, mak
     assert reporter.stats()["traces_sent"] == 1
 
 
-@pytest.mark.parametrize(("mode", "uploads"),
-                         [("never", 0), ("breakpoints", 0), ("violations", 1), ("all", 2), (None, 1)])
+@pytest.mark.parametrize(
+    ("mode", "uploads"), [("never", 0), ("breakpoints", 0), ("violations", 1), ("all", 2), (None, 1)]
+)
 def test_upload_traces_decides_which_calls_are_kept(plane, make_reporter, fake, mode, uploads):
     reporter = make_reporter(plane.url)
     # By default (None here) the trace of every call with a violation is uploaded.
@@ -209,8 +237,16 @@ def forbid_loader(spec: dict[str, Any], name: str) -> FunctionContract:
 
 
 def spec(version: int, word: str) -> dict[str, Any]:
-    return {"contracts": [{"name": "NoWord", "version": version, "spec": {"name": "NoWord", "forbid": word},
-                           "source": f"contract NoWord version {version} {{ }}"}]}
+    return {
+        "contracts": [
+            {
+                "name": "NoWord",
+                "version": version,
+                "spec": {"name": "NoWord", "forbid": word},
+                "source": f"contract NoWord version {version} {{ }}",
+            }
+        ]
+    }
 
 
 def test_project_contracts_are_enforced_and_a_new_version_is_picked_up(plane, make_reporter, fake):
@@ -224,8 +260,12 @@ def test_project_contracts_are_enforced_and_a_new_version_is_picked_up(plane, ma
     with pytest.raises(ContractViolationError, match="mentions apple"):
         ask(client)
     # Unchanged specs are not sent again: the poll carries the ETag and gets a 304.
-    assert plane.wait_for(lambda: ("/api/v1/contracts", None, 304) not in plane.gets and any(
-        path == "/api/v1/contracts" and status == 304 for path, _, status in plane.gets))
+    assert plane.wait_for(
+        lambda: (
+            ("/api/v1/contracts", None, 304) not in plane.gets
+            and any(path == "/api/v1/contracts" and status == 304 for path, _, status in plane.gets)
+        )
+    )
 
     plane.contracts = spec(2, "banana")
     assert plane.wait_for(lambda: reporter.sync.versions.get("NoWord") == 2)
@@ -270,14 +310,18 @@ def test_a_spec_that_does_not_load_keeps_the_previous_version(plane, make_report
     assert reporter.sync.versions["NoWord"] == 1
 
 
-@pytest.mark.parametrize("bad", [
-    {"version": 1, "spec": {"name": "x", "forbid": "x"}},            # no name
-    {"name": "NoPear", "spec": {"name": "NoPear", "forbid": "pear"}},  # no version
-    {"name": "NoPear", "version": 1, "spec": "forbid pear"},           # a spec that is not an object
-    "NoPear",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"version": 1, "spec": {"name": "x", "forbid": "x"}},  # no name
+        {"name": "NoPear", "spec": {"name": "NoPear", "forbid": "pear"}},  # no version
+        {"name": "NoPear", "version": 1, "spec": "forbid pear"},  # a spec that is not an object
+        "NoPear",
+    ],
+)
 def test_a_contract_item_the_protocol_refuses_is_ignored_and_the_others_apply(
-        plane, make_reporter, fake, bad):
+    plane, make_reporter, fake, bad
+):
     # A handler on the reporting logger itself: what other tests did to the root logger's
     # handlers in this process cannot hide the warning.
     warnings: list[logging.LogRecord] = []
@@ -316,8 +360,9 @@ def test_project_contracts_compiled_from_llmcl_are_enforced(plane, make_reporter
     from llm_contracts.llmcl import compile_source
 
     source = 'contract NoGuarantee version 4 {\n  ensure not contains(output, "guarantee")\n}\n'
-    plane.contracts = {"contracts": [{"name": "NoGuarantee", "version": 4, "spec": compile_source(source),
-                                      "source": source}]}
+    plane.contracts = {
+        "contracts": [{"name": "NoGuarantee", "version": 4, "spec": compile_source(source), "source": source}]
+    }
     reporter = make_reporter(plane.url, poll_interval=0.05)
     client = client_on(fake, reporter, project_contracts=True, output_contracts=[])
     assert reporter.sync.wait_loaded(5)
@@ -334,9 +379,19 @@ def test_project_contracts_compiled_from_llmcl_are_enforced(plane, make_reporter
 
 def test_a_garbled_contracts_answer_does_not_cost_the_breakpoints_pull(plane, make_reporter, fake):
     plane.garbled.add("/api/v1/contracts")
-    plane.breakpoints = {"breakpoints": [{
-        "id": 7, "contract": None, "severity": None, "model": None,
-        "input_contains": None, "output_contains": "refund", "remaining": 1}]}
+    plane.breakpoints = {
+        "breakpoints": [
+            {
+                "id": 7,
+                "contract": None,
+                "severity": None,
+                "model": None,
+                "input_contains": None,
+                "output_contains": "refund",
+                "remaining": 1,
+            }
+        ]
+    }
     reporter = make_reporter(plane.url, poll_interval=0.05)
     client_on(fake, reporter, project_contracts=True)
 

@@ -59,16 +59,23 @@ def slow_plane() -> Any:
 
 def client_on(fake: FakeLLM, reporter: Any, **kwargs: Any) -> ContractOpenAI:
     reporter.sync.loader = forbid_loader
-    return ContractOpenAI(api_key="sk-test", http_client=fake.http_client(), max_retries=0, reporter=reporter,
-                          project_contracts=True, **kwargs)
+    return ContractOpenAI(
+        api_key="sk-test",
+        http_client=fake.http_client(),
+        max_retries=0,
+        reporter=reporter,
+        project_contracts=True,
+        **kwargs,
+    )
 
 
 def ask(client: ContractOpenAI) -> Any:
     return client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
 
 
-def test_the_first_call_enforces_the_project_contracts_of_a_server_that_answers(slow_plane, make_reporter,
-                                                                                  fake):
+def test_the_first_call_enforces_the_project_contracts_of_a_server_that_answers(
+    slow_plane, make_reporter, fake
+):
     reporter = make_reporter(slow_plane.url, poll_interval=60)
     client = client_on(fake, reporter, project_contracts_timeout=10)
     # The answer arrives while the first call waits for it.

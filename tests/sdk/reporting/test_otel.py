@@ -33,11 +33,18 @@ def provider(exporter: InMemorySpanExporter) -> TracerProvider:
 
 
 def client_with(provider: Any, fake: FakeLLM, **kwargs: Any) -> ContractOpenAI:
-    no_forbidden = FunctionContract(lambda text: "forbidden" not in text, name="no_forbidden",
-                                    message="says forbidden")
-    return ContractOpenAI(api_key="sk-test", http_client=fake.http_client(), max_retries=0, otel=provider,
-                          input_contracts=[PromptLengthContract(max_tokens=500)],
-                          output_contracts=[no_forbidden], **kwargs)
+    no_forbidden = FunctionContract(
+        lambda text: "forbidden" not in text, name="no_forbidden", message="says forbidden"
+    )
+    return ContractOpenAI(
+        api_key="sk-test",
+        http_client=fake.http_client(),
+        max_retries=0,
+        otel=provider,
+        input_contracts=[PromptLengthContract(max_tokens=500)],
+        output_contracts=[no_forbidden],
+        **kwargs,
+    )
 
 
 def ask(client: ContractOpenAI) -> Any:
@@ -83,7 +90,8 @@ def test_a_violated_call_has_an_error_status_and_a_failing_guardrail_event(provi
     assert span.attributes["error.type"] == "ContractViolationError"
     failing = [dict(e.attributes) for e in span.events if e.attributes["gen_ai.guardrail.result"] == "fail"]
     assert [(a["gen_ai.guardrail.policy.id"], a["gen_ai.guardrail.reason"]) for a in failing] == [
-        ("no_forbidden", "says forbidden")]
+        ("no_forbidden", "says forbidden")
+    ]
 
 
 def test_otel_false_makes_no_span(provider, exporter):
@@ -119,8 +127,13 @@ trace.set_tracer_provider(provider)
 ask()
 print(len(exporter.get_finished_spans()))
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PATH": "", "LLM_CONTRACTS_URL": ""})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "", "LLM_CONTRACTS_URL": ""},
+    )
 
     assert out.stdout.strip() == "1"
 

@@ -43,15 +43,18 @@ def test_it_reads_the_url_and_key_from_the_environment(monkeypatch, plane):
     assert [e["event_id"] for e in plane.events] == ["ev-1"]
 
 
-@pytest.mark.parametrize(("kwargs", "named"), [
-    ({"url": "ftp://x"}, "LLM_CONTRACTS_URL"),
-    ({"batch_size": 0}, "batch_size"),
-    ({"batch_size": 1001}, "batch_size"),
-    ({"timeout": -1}, "timeout"),
-    ({"queue_size": 1.5}, "queue_size"),
-    ({"max_retries": -1}, "max_retries"),
-    ({"transport": object()}, "transport"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"url": "ftp://x"}, "LLM_CONTRACTS_URL"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": 1001}, "batch_size"),
+        ({"timeout": -1}, "timeout"),
+        ({"queue_size": 1.5}, "queue_size"),
+        ({"max_retries": -1}, "max_retries"),
+        ({"transport": object()}, "transport"),
+    ],
+)
 def test_it_rejects_bad_settings_naming_the_setting(kwargs, named):
     kwargs.setdefault("url", "http://127.0.0.1:1")
     with pytest.raises(ContractConfigError, match=named):
@@ -307,8 +310,11 @@ def test_an_internal_error_is_contained_and_counted(plane, make_reporter, fake):
     # that call's events are lost and counted; the app and the other events go on.
     from llm_contracts import FunctionContract, ValidationResult
 
-    broken = FunctionContract(lambda text: ValidationResult(False, "odd", severity="error"),  # type: ignore[arg-type]
-                              name="odd_severity", enforcement="monitor")
+    broken = FunctionContract(
+        lambda text: ValidationResult(False, "odd", severity="error"),  # type: ignore[arg-type]
+        name="odd_severity",
+        enforcement="monitor",
+    )
     reporter = make_reporter(plane.url)
     client = contracted(fake, reporter, broken)
 
@@ -366,8 +372,13 @@ def test_many_threads_enqueue_without_losing_count(plane, make_reporter):
 
 def contracted(fake: FakeLLM, reporter: Reporter, *contracts: Any) -> ContractOpenAI:
     """Return a contracted client on the fake model that reports through ``reporter``."""
-    return ContractOpenAI(api_key="sk-test", http_client=fake.http_client(), max_retries=0, reporter=reporter,
-                          output_contracts=list(contracts))
+    return ContractOpenAI(
+        api_key="sk-test",
+        http_client=fake.http_client(),
+        max_retries=0,
+        reporter=reporter,
+        output_contracts=list(contracts),
+    )
 
 
 def _always_ok():
@@ -379,5 +390,3 @@ def _always_ok():
 @pytest.fixture
 def fake() -> FakeLLM:
     return FakeLLM(default="fine answer", model="gpt-4o-mini")
-
-

@@ -37,15 +37,29 @@ def test_no_event_or_trace_field_carries_a_nul_or_a_lone_surrogate(plane, make_r
     # The fake model's JSON cannot carry a lone surrogate; the contract's name and message can.
     fake = FakeLLM(default="answer with a nul\x00 and a pair \U0001f600", model="gpt-4o-mini")
     reporter = make_reporter(plane.url)
-    contract = FunctionContract(lambda text: "never" in text, name="needs\x00never\udc80",
-                                message=f"the answer lacks never: {DIRTY}", enforcement="monitor")
-    client = ContractOpenAI(api_key="sk-test", http_client=fake.http_client(), max_retries=0,
-                            reporter=reporter, output_contracts=[contract], upload_traces="all")
+    contract = FunctionContract(
+        lambda text: "never" in text,
+        name="needs\x00never\udc80",
+        message=f"the answer lacks never: {DIRTY}",
+        enforcement="monitor",
+    )
+    client = ContractOpenAI(
+        api_key="sk-test",
+        http_client=fake.http_client(),
+        max_retries=0,
+        reporter=reporter,
+        output_contracts=[contract],
+        upload_traces="all",
+    )
 
     # openai cannot send a lone surrogate; a NUL it sends, and one inside a card number
     # must not hide the number from the redactor.
-    client.chat.completions.create(model="gpt-4o-mini", messages=[
-        {"role": "user", "content": "card 4111\x001111 1111 1111, a nul\x00 and a pair \U0001f600"}])
+    client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[
+            {"role": "user", "content": "card 4111\x001111 1111 1111, a nul\x00 and a pair \U0001f600"}
+        ],
+    )
     assert reporter.flush(5)
 
     (event,) = plane.events

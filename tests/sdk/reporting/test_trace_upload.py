@@ -15,8 +15,9 @@ EMAIL = "jane.doe@example.com"
 
 
 def no_forbidden() -> FunctionContract:
-    return FunctionContract(lambda text: "forbidden" not in text, name="no_forbidden",
-                            message="the answer says forbidden")
+    return FunctionContract(
+        lambda text: "forbidden" not in text, name="no_forbidden", message="the answer says forbidden"
+    )
 
 
 @pytest.fixture
@@ -25,20 +26,27 @@ def fake() -> FakeLLM:
 
 
 def client_on(fake: FakeLLM, reporter: Any) -> ContractOpenAI:
-    return ContractOpenAI(api_key="sk-test", http_client=fake.http_client(), max_retries=0, reporter=reporter,
-                          output_contracts=[no_forbidden()])
+    return ContractOpenAI(
+        api_key="sk-test",
+        http_client=fake.http_client(),
+        max_retries=0,
+        reporter=reporter,
+        output_contracts=[no_forbidden()],
+    )
 
 
 def violate(client: ContractOpenAI, fake: FakeLLM, messages: list[dict[str, str]] | None = None) -> None:
     fake.reply("forbidden")
     with pytest.raises(ContractViolationError):
-        client.chat.completions.create(model="gpt-4o-mini",
-                                       messages=messages or [{"role": "user", "content": "hi"}])
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=messages or [{"role": "user", "content": "hi"}]
+        )
 
 
 @pytest.mark.parametrize(("rate", "uploads"), [(0.0, 0), (1.0, 3)])
 def test_the_projects_sample_rate_decides_how_many_violated_calls_upload_a_trace(
-        plane, make_reporter, fake, rate, uploads):
+    plane, make_reporter, fake, rate, uploads
+):
     plane.breakpoints = {"breakpoints": [], "trace_sample_rate": rate}
     reporter = make_reporter(plane.url)
     client = client_on(fake, reporter)
@@ -74,17 +82,32 @@ def test_an_uploaded_trace_is_redacted_and_bounded_in_bytes(plane, make_reporter
 def test_bound_trace_keeps_a_small_trace_and_drops_step_data_last():
     small = {"trace_id": "t", "steps": [{"kind": "request", "name": "r", "data": {"body": "short"}}]}
     assert bound_trace(small) is small
-    huge = {"trace_id": "t", "steps": [{"kind": "model_call", "name": str(i), "data": {"output": "y" * 5000}}
-                                       for i in range(2000)]}
+    huge = {
+        "trace_id": "t",
+        "steps": [
+            {"kind": "model_call", "name": str(i), "data": {"output": "y" * 5000}} for i in range(2000)
+        ],
+    }
     bounded = bound_trace(huge, max_bytes=50_000)
     assert len(json.dumps(bounded, separators=(",", ":")).encode()) <= 50_000
     assert bounded["steps"] and "truncated" in bounded["steps"][0]["data"]
 
 
 def test_a_breakpoint_uploads_at_most_its_rate_a_minute(plane, make_reporter, fake):
-    plane.breakpoints = {"breakpoints": [{
-        "id": 7, "contract": "no_forbidden", "severity": None, "model": None, "input_contains": None,
-        "output_contains": "refund", "remaining": 50, "rate_per_minute": 2}]}
+    plane.breakpoints = {
+        "breakpoints": [
+            {
+                "id": 7,
+                "contract": "no_forbidden",
+                "severity": None,
+                "model": None,
+                "input_contains": None,
+                "output_contains": "refund",
+                "remaining": 50,
+                "rate_per_minute": 2,
+            }
+        ]
+    }
     reporter = make_reporter(plane.url)
     client = client_on(fake, reporter)
     assert reporter.sync.wait_loaded(5)

@@ -28,8 +28,13 @@ def verdict(score: float, reason: str = "") -> str:
 
 
 def _app(fake: FakeLLM, *contracts, **kwargs) -> ContractOpenAI:
-    return ContractOpenAI(api_key="test-key", http_client=fake.http_client(), max_retries=0,
-                          output_contracts=list(contracts), **kwargs)
+    return ContractOpenAI(
+        api_key="test-key",
+        http_client=fake.http_client(),
+        max_retries=0,
+        output_contracts=list(contracts),
+        **kwargs,
+    )
 
 
 @pytest.fixture
@@ -69,8 +74,10 @@ def test_judging_usage_and_cost_are_reported_apart_from_the_call_s(judge, judge_
     report = get_report(reply)
     served = judge_fake.responses[0]["usage"]
     usage = report.output_results[0].details["judge_usage"]
-    assert (usage["prompt_tokens"], usage["completion_tokens"]) == (served["prompt_tokens"],
-                                                                    served["completion_tokens"])
+    assert (usage["prompt_tokens"], usage["completion_tokens"]) == (
+        served["prompt_tokens"],
+        served["completion_tokens"],
+    )
     assert usage["cost_usd"] is not None and usage["cost_usd"] > 0
     assert report.judge_usage["calls"] == 1
     assert report.judge_usage["prompt_tokens"] == served["prompt_tokens"]
@@ -94,8 +101,14 @@ def test_verdicts_are_cached_by_rubric_and_answer(judge, judge_fake):
     assert again.details["judge_usage"] is None and again.details["score"] == first.details["score"]
 
 
-@pytest.mark.parametrize("answer", ["I think it is polite.", verdict(1.5), FakeReply(status=500, error={
-    "message": "overloaded", "type": "server_error"})])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "I think it is polite.",
+        verdict(1.5),
+        FakeReply(status=500, error={"message": "overloaded", "type": "server_error"}),
+    ],
+)
 def test_a_judge_that_cannot_grade_passes_if_fail_open_and_fails_if_fail_closed(judge, judge_fake, answer):
     judge_fake.reply(answer, answer)
     open_ = JudgeContract("Is the answer polite?", judge=judge, fail_open=True)
@@ -116,8 +129,11 @@ def test_a_judge_call_through_the_judged_client_does_not_run_its_output_contract
     spy = FunctionContract(lambda text: seen.append(text) or True, name="spy")
     client = ContractOpenAI(api_key="test-key", http_client=fake.http_client(), max_retries=0)
     client_with_contracts = ContractOpenAI(
-        api_key="test-key", http_client=fake.http_client(), max_retries=0,
-        output_contracts=[spy, JudgeContract("Is the answer polite?", judge=client)])
+        api_key="test-key",
+        http_client=fake.http_client(),
+        max_retries=0,
+        output_contracts=[spy, JudgeContract("Is the answer polite?", judge=client)],
+    )
     # The judge is the very client being judged: the same contracts, the same engine.
     client_with_contracts.output_contracts[1].judge = client_with_contracts
 
@@ -133,8 +149,12 @@ async def test_the_async_client_awaits_an_async_judge(judge_fake):
     judge = AsyncContractOpenAI(api_key="test-key", http_client=judge_fake.async_http_client(), max_retries=0)
     judge_fake.reply(verdict(0.1, "rude"))
     app_fake = FakeLLM(default=RUDE)
-    client = AsyncContractOpenAI(api_key="test-key", http_client=app_fake.async_http_client(), max_retries=0,
-                                 output_contracts=[JudgeContract("Is the answer polite?", judge=judge)])
+    client = AsyncContractOpenAI(
+        api_key="test-key",
+        http_client=app_fake.async_http_client(),
+        max_retries=0,
+        output_contracts=[JudgeContract("Is the answer polite?", judge=judge)],
+    )
 
     with pytest.raises(ContractViolationError) as caught:
         await client.chat.completions.create(model=MODEL, messages=QUESTION)
@@ -151,13 +171,16 @@ def test_a_sync_check_can_use_an_async_judge(judge_fake):
     assert result.is_valid and result.details["score"] == 0.9
 
 
-@pytest.mark.parametrize("kwargs, what", [
-    ({"rubric": " "}, "needs a rubric"),
-    ({"judge": object()}, "judge must be an OpenAI-compatible client"),
-    ({"threshold": 7}, "threshold must be a number from 0 to 1"),
-    ({"max_tokens": 0}, "max_tokens must be an int >= 1"),
-    ({"timeout": -1}, "timeout must be a number of seconds > 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, what",
+    [
+        ({"rubric": " "}, "needs a rubric"),
+        ({"judge": object()}, "judge must be an OpenAI-compatible client"),
+        ({"threshold": 7}, "threshold must be a number from 0 to 1"),
+        ({"max_tokens": 0}, "max_tokens must be an int >= 1"),
+        ({"timeout": -1}, "timeout must be a number of seconds > 0"),
+    ],
+)
 def test_bad_settings_are_named(judge, kwargs, what):
     settings = {"rubric": "Is it polite?", "judge": judge, **kwargs}
     with pytest.raises(ContractConfigError, match=what):
@@ -174,8 +197,9 @@ def test_the_time_budget_reaches_the_judge_s_http_request_and_a_timeout_is_a_jud
         seen.append(request.extensions.get("timeout"))
         raise http.ReadTimeout("no answer in time", request=request)
 
-    judge = ContractOpenAI(api_key="test-key", max_retries=0,
-                           http_client=http.Client(transport=http.MockTransport(slow)))
+    judge = ContractOpenAI(
+        api_key="test-key", max_retries=0, http_client=http.Client(transport=http.MockTransport(slow))
+    )
     contract = JudgeContract("Is the answer polite?", judge=judge, timeout=3.0, fail_open=False)
 
     result = contract.validate(LLMResponse(text=POLITE))

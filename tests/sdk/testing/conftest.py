@@ -24,8 +24,9 @@ class ModelServer:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 server.headers.append({k.lower(): v for k, v in self.headers.items()})
-                request = http_module().Request("POST", f"http://testserver{self.path}",
-                                                headers=dict(self.headers.items()), content=body)
+                request = http_module().Request(
+                    "POST", f"http://testserver{self.path}", headers=dict(self.headers.items()), content=body
+                )
                 response = server.fake.handler(request)
                 self.send_response(response.status_code)
                 for name, value in response.headers.items():

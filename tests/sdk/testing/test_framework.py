@@ -54,8 +54,9 @@ def test_a_case_naming_the_contract_it_violates_fails_when_another_contract_caug
     short = FunctionContract(lambda text: len(text) < 10, name="short")
     polite = FunctionContract(lambda text: "please" in text, name="polite")
     framework = ContractTestFramework()
-    framework.add_test_case("long and polite", {"output": "please, this is far too long"}, "fail",
-                            violations=["polite"])
+    framework.add_test_case(
+        "long and polite", {"output": "please, this is far too long"}, "fail", violations=["polite"]
+    )
 
     report = framework.run_tests([short, polite])
 
@@ -85,8 +86,9 @@ def test_an_llmcl_contract_set_judges_requests_with_require_and_answers_with_ens
     framework.add_test_case("plain question", {"input": "Where is my order?"}, "pass")
     framework.add_test_case("long answer", {"output": "x" * 41}, "fail")
     framework.add_test_case("disclaimer", {"output": "As an AI I cannot"}, "fail")
-    framework.add_test_case("good exchange", {"input": "Where is my order?", "output": "It shipped today."},
-                            "pass")
+    framework.add_test_case(
+        "good exchange", {"input": "Where is my order?", "output": "It shipped today."}, "pass"
+    )
 
     from_source = framework.run_tests(SUPPORT)
     from_set = framework.run_tests(load_source(SUPPORT))
@@ -154,10 +156,14 @@ def test_cases_load_from_yaml_and_json_files(tmp_path: Path):
         "    output: Sure!\n"
         "    expect: fail\n"
         "    violations: [json]\n"
-        "    description: prose is not JSON\n", encoding="utf-8")
+        "    description: prose is not JSON\n",
+        encoding="utf-8",
+    )
     json_file = tmp_path / "cases.json"
-    json_file.write_text(json.dumps([
-        {"name": "object", "input_data": {"output": "{}"}, "expected_outcome": "pass"}]), encoding="utf-8")
+    json_file.write_text(
+        json.dumps([{"name": "object", "input_data": {"output": "{}"}, "expected_outcome": "pass"}]),
+        encoding="utf-8",
+    )
     framework = ContractTestFramework()
     framework.load(yaml_file)
     framework.load(json_file)
@@ -169,17 +175,29 @@ def test_cases_load_from_yaml_and_json_files(tmp_path: Path):
     assert report.all_passed, report.table()
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("- name: a\n  output: x\n  expect: maybe\n",
-     "cases.yaml: case 1 ('a'): expect: Input should be 'pass' or 'fail'"),
-    ("- name: a\n  expect: pass\n", "cases.yaml: case 1 ('a'): give input, output or input_data"),
-    ("- name: a\n  output: x\n- name: a\n  output: y\n", "case 2 ('a'): a case of that name comes earlier"),
-    ("- name: a\n  output: x\n  expected: pass\n", "case 1 ('a'): expected: Extra inputs are not permitted"),
-    ("name: a\n", "expected a list of cases (or a mapping with 'cases'); got dict"),
-    ("- [unclosed\n", "cases.yaml: not valid YAML"),
-])
-def test_a_bad_cases_file_is_an_error_naming_the_file_the_case_and_the_field(tmp_path: Path, text: str,
-                                                                             message: str):
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "- name: a\n  output: x\n  expect: maybe\n",
+            "cases.yaml: case 1 ('a'): expect: Input should be 'pass' or 'fail'",
+        ),
+        ("- name: a\n  expect: pass\n", "cases.yaml: case 1 ('a'): give input, output or input_data"),
+        (
+            "- name: a\n  output: x\n- name: a\n  output: y\n",
+            "case 2 ('a'): a case of that name comes earlier",
+        ),
+        (
+            "- name: a\n  output: x\n  expected: pass\n",
+            "case 1 ('a'): expected: Extra inputs are not permitted",
+        ),
+        ("name: a\n", "expected a list of cases (or a mapping with 'cases'); got dict"),
+        ("- [unclosed\n", "cases.yaml: not valid YAML"),
+    ],
+)
+def test_a_bad_cases_file_is_an_error_naming_the_file_the_case_and_the_field(
+    tmp_path: Path, text: str, message: str
+):
     path = tmp_path / "cases.yaml"
     path.write_text(text, encoding="utf-8")
 
@@ -204,7 +222,8 @@ def test_adversarial_pii_cases_show_which_disguises_slip_past_a_contract():
     plain_cases = inputs.pii(techniques=["plain", "json", "log_line"])
     plain = ContractTestFramework(plain_cases).run_tests(PIIContract())
     spelled_out = ContractTestFramework(inputs.pii(kinds=["email"], techniques=["obfuscated"])).run_tests(
-        PIIContract())
+        PIIContract()
+    )
 
     assert len(plain.results) == 21
     assert plain.all_passed, plain.table()
@@ -214,7 +233,8 @@ def test_adversarial_pii_cases_show_which_disguises_slip_past_a_contract():
 
 
 def test_adversarial_cases_are_the_same_for_the_same_seed():
-    assert [c.input_data for c in AdversarialInputs(seed=7).injection()] == \
-        [c.input_data for c in AdversarialInputs(seed=7).injection()]
+    assert [c.input_data for c in AdversarialInputs(seed=7).injection()] == [
+        c.input_data for c in AdversarialInputs(seed=7).injection()
+    ]
     with pytest.raises(ContractConfigError, match="unknown injection technique 'sql'"):
         AdversarialInputs().injection(["sql"])

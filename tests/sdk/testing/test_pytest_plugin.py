@@ -120,7 +120,9 @@ def test_the_fake_model_scripts_answers_streams_tool_calls_and_errors(pytester: 
 
 
 def test_contract_cases_parametrise_a_test_from_a_yaml_file(pytester: pytest.Pytester):
-    pytester.makefile(".yaml", cases="""
+    pytester.makefile(
+        ".yaml",
+        cases="""
         - name: clean
           output: All good.
           expect: pass
@@ -131,7 +133,8 @@ def test_contract_cases_parametrise_a_test_from_a_yaml_file(pytester: pytest.Pyt
           output: As an AI, I must say.
           expect: pass
           description: a case whose expectation is wrong
-    """)
+    """,
+    )
     pytester.makepyfile("""
         import pytest
 
@@ -145,19 +148,27 @@ def test_contract_cases_parametrise_a_test_from_a_yaml_file(pytester: pytest.Pyt
     result = run(pytester, "-v")
 
     result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(["*test_cases?clean? PASSED*", "*test_cases?disclaimer? PASSED*",
-                                 "*test_cases?mislabelled? FAILED*",
-                                 "*AssertionError: case 'mislabelled': expected pass, got fail: *"])
+    result.stdout.fnmatch_lines(
+        [
+            "*test_cases?clean? PASSED*",
+            "*test_cases?disclaimer? PASSED*",
+            "*test_cases?mislabelled? FAILED*",
+            "*AssertionError: case 'mislabelled': expected pass, got fail: *",
+        ]
+    )
 
 
 def test_a_broken_cases_file_is_a_collection_error_naming_the_case(pytester: pytest.Pytester):
-    pytester.makefile(".yaml", cases="""
+    pytester.makefile(
+        ".yaml",
+        cases="""
         - name: fine
           output: x
         - name: broken
           output: y
           expect: sometimes
-    """)
+    """,
+    )
     pytester.makepyfile("""
         import pytest
 
@@ -221,29 +232,34 @@ def test_a_repeated_test_fails_below_its_pass_rate_with_a_confidence_interval(py
 
     result.assert_outcomes(failed=1)
     # 17 of 20: the Wilson 95% interval is 0.64-0.95.
-    result.stdout.fnmatch_lines([
-        "*pass rate 0.85 (17 of 20 runs) is below the required 0.90; "
-        "95% confidence interval 0.64-0.95 (Wilson)*",
-        "*failed runs: 1, 2, 3*",
-        "*run 1: ContractViolationError: *",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*pass rate 0.85 (17 of 20 runs) is below the required 0.90; "
+            "95% confidence interval 0.64-0.95 (Wilson)*",
+            "*failed runs: 1, 2, 3*",
+            "*run 1: ContractViolationError: *",
+        ]
+    )
 
 
 def test_a_repeated_test_at_its_pass_rate_passes_and_the_summary_tables_rates_per_contract(
-        pytester: pytest.Pytester):
+    pytester: pytest.Pytester,
+):
     pytester.makepyfile(REPEATED.format(bad=2))
 
     result = run(pytester)
 
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([
-        "*= llm-contracts pass rates (Wilson intervals) =*",
-        "test*runs*passed*rate*interval*required",
-        "*test_answers*20*18*0.90*0.70-0.97*>= 0.90 ok",
-        "verdicts per contract over those runs*",
-        "contract*verdicts*passed*rate*interval",
-        "no_sorry*20*18*0.90*0.70-0.97",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*= llm-contracts pass rates (Wilson intervals) =*",
+            "test*runs*passed*rate*interval*required",
+            "*test_answers*20*18*0.90*0.70-0.97*>= 0.90 ok",
+            "verdicts per contract over those runs*",
+            "contract*verdicts*passed*rate*interval",
+            "no_sorry*20*18*0.90*0.70-0.97",
+        ]
+    )
 
 
 def test_bad_llm_repeat_arguments_are_errors_naming_the_test(pytester: pytest.Pytester):

@@ -47,7 +47,8 @@ def test_answer():
 
 
 def test_once_records_a_readable_cassette_without_keys_and_replays_it_without_the_network(
-        pytester: pytest.Pytester, model_server, monkeypatch):
+    pytester: pytest.Pytester, model_server, monkeypatch
+):
     monkeypatch.delenv("CI", raising=False)
     make_tests(pytester, model_server.url, ANSWER)
 
@@ -74,9 +75,13 @@ def test_once_records_a_readable_cassette_without_keys_and_replays_it_without_th
 
 
 def test_streams_are_recorded_event_by_event_and_replayed_in_pieces_sync_and_async(
-        pytester: pytest.Pytester, model_server, monkeypatch):
+    pytester: pytest.Pytester, model_server, monkeypatch
+):
     monkeypatch.delenv("CI", raising=False)
-    make_tests(pytester, model_server.url, """
+    make_tests(
+        pytester,
+        model_server.url,
+        """
 @pytest.mark.llm_cassette
 def test_stream():
     stream = client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
@@ -91,7 +96,8 @@ async def test_async_stream():
     stream = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
     pieces = [c.choices[0].delta.content async for c in stream if c.choices and c.choices[0].delta.content]
     assert "".join(pieces) == "Recorded answer."
-""")
+""",
+    )
 
     recorded = run(pytester)
     model_server.close()
@@ -108,13 +114,19 @@ async def test_async_stream():
 
 
 def test_in_ci_a_request_missing_from_the_cassette_fails_naming_it_and_never_reaches_the_network(
-        pytester: pytest.Pytester, model_server, monkeypatch):
+    pytester: pytest.Pytester, model_server, monkeypatch
+):
     monkeypatch.delenv("CI", raising=False)
     make_tests(pytester, model_server.url, ANSWER)
     run(pytester).assert_outcomes(passed=1)
-    pytester.makepyfile(test_support=(pytester.path / "test_support.py").read_text().replace(
-        'MESSAGES = [{"role": "user", "content": "Where is my order?"}]',
-        'MESSAGES = [{"role": "user", "content": "Cancel my order"}]'))
+    pytester.makepyfile(
+        test_support=(pytester.path / "test_support.py")
+        .read_text()
+        .replace(
+            'MESSAGES = [{"role": "user", "content": "Where is my order?"}]',
+            'MESSAGES = [{"role": "user", "content": "Cancel my order"}]',
+        )
+    )
     monkeypatch.setenv("CI", "true")
 
     result = run(pytester)
@@ -122,44 +134,58 @@ def test_in_ci_a_request_missing_from_the_cassette_fails_naming_it_and_never_rea
     result.assert_outcomes(failed=1)
     assert model_server.requests == 1
     path = cassette(pytester, "test_answer")
-    result.stdout.fnmatch_lines([
-        f"*CassetteMissError: no recorded answer in cassette {path} for request POST "
-        f"{model_server.url}/chat/completions with body *Cancel my order*; the cassette has 1 entry for "
-        "this method and URL, 0 already played in this test; the next unplayed one has a different body "
-        "(messages differ); recording is off (record mode 'none', replay only because the CI environment "
-        "variable is set); record it with --llm-record=new*"])
+    result.stdout.fnmatch_lines(
+        [
+            f"*CassetteMissError: no recorded answer in cassette {path} for request POST "
+            f"{model_server.url}/chat/completions with body *Cancel my order*; the cassette has 1 entry for "
+            "this method and URL, 0 already played in this test; the next unplayed one has a different body "
+            "(messages differ); recording is off (record mode 'none', replay only because the CI environment "
+            "variable is set); record it with --llm-record=new*"
+        ]
+    )
 
 
 def test_a_miss_fails_the_test_even_when_the_code_swallowed_the_error(
-        pytester: pytest.Pytester, model_server, monkeypatch):
+    pytester: pytest.Pytester, model_server, monkeypatch
+):
     monkeypatch.setenv("CI", "1")
-    make_tests(pytester, model_server.url, """
+    make_tests(
+        pytester,
+        model_server.url,
+        """
 @pytest.mark.llm_cassette
 def test_swallowed():
     try:
         client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     except Exception:
         pass  # an app that falls back quietly
-""")
+""",
+    )
 
     result = run(pytester)
 
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*no recorded answer in cassette *test_swallowed.json*"
-                                 "the cassette file does not exist*"])
+    result.stdout.fnmatch_lines(
+        ["*no recorded answer in cassette *test_swallowed.json*the cassette file does not exist*"]
+    )
     assert model_server.requests == 0
 
 
 def test_new_records_only_what_is_missing_and_all_records_everything_anew(
-        pytester: pytest.Pytester, model_server, monkeypatch):
+    pytester: pytest.Pytester, model_server, monkeypatch
+):
     monkeypatch.setenv("CI", "1")  # an explicit --llm-record wins over CI's replay-only default
-    make_tests(pytester, model_server.url, """
+    make_tests(
+        pytester,
+        model_server.url,
+        """
 @pytest.mark.llm_cassette
 def test_two():
     first = client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     second = client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES + MESSAGES)
     assert first.choices[0].message.content == second.choices[0].message.content == "Recorded answer."
-""")
+""",
+    )
     path = cassette(pytester, "test_two")
 
     run(pytester, "--llm-record=new").assert_outcomes(passed=1)
@@ -172,16 +198,21 @@ def test_two():
 
 
 def test_repeated_identical_requests_replay_their_recorded_answers_in_order(
-        pytester: pytest.Pytester, model_server, monkeypatch):
+    pytester: pytest.Pytester, model_server, monkeypatch
+):
     monkeypatch.delenv("CI", raising=False)
     model_server.fake.reply("first answer", "second answer")
-    make_tests(pytester, model_server.url, """
+    make_tests(
+        pytester,
+        model_server.url,
+        """
 @pytest.mark.llm_cassette
 def test_twice():
     replies = [client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES) for _ in range(2)]
     texts = [reply.choices[0].message.content for reply in replies]
     assert texts == ["first answer", "second answer"]
-""")
+""",
+    )
 
     run(pytester).assert_outcomes(passed=1)
     model_server.close()
@@ -213,22 +244,28 @@ llm_cassette_filter_headers =
     assert entry["response"]["json"]["choices"][0]["message"]["content"] == "Recorded answer."
 
 
-def test_a_named_cassette_is_used_and_a_bad_cassette_is_a_clear_error(pytester: pytest.Pytester,
-                                                                       model_server, monkeypatch):
+def test_a_named_cassette_is_used_and_a_bad_cassette_is_a_clear_error(
+    pytester: pytest.Pytester, model_server, monkeypatch
+):
     monkeypatch.setenv("CI", "1")
     (pytester.path / "cassettes" / "test_support").mkdir(parents=True)
     (pytester.path / "cassettes" / "test_support" / "shared.json").write_text('{"interactions": 3}')
-    make_tests(pytester, model_server.url, """
+    make_tests(
+        pytester,
+        model_server.url,
+        """
 @pytest.mark.llm_cassette("shared.json")
 def test_shared():
     pass
-""")
+""",
+    )
 
     result = run(pytester)
 
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        ["*cassette *shared.json is not valid: expected a mapping with 'interactions'*"])
+        ["*cassette *shared.json is not valid: expected a mapping with 'interactions'*"]
+    )
     assert "Traceback" not in result.stdout.str() and "_cassette.py" not in result.stdout.str()
 
 
@@ -248,8 +285,11 @@ def test_a_cassette_wraps_any_transport_outside_pytest_and_replays_streams_in_ya
     messages = [{"role": "user", "content": "hi"}]
 
     def ask(cassette: Cassette, fake: FakeLLM) -> tuple[str, list[str]]:
-        client = ContractOpenAI(api_key=SECRET, max_retries=0,
-                                http_client=http.Client(transport=cassette.transport(fake.transport())))
+        client = ContractOpenAI(
+            api_key=SECRET,
+            max_retries=0,
+            http_client=http.Client(transport=cassette.transport(fake.transport())),
+        )
         text = client.chat.completions.create(model="m", messages=messages).choices[0].message.content or ""
         stream = client.chat.completions.create(model="m", messages=messages, stream=True)
         return text, [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]

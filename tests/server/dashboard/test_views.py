@@ -427,9 +427,7 @@ class TestSettings:
         assert owner.post(url, {"retention_days": "0", "alert_webhook_url": ""}).status_code == 400
         assert owner.post(url, {"retention_days": "7", "alert_webhook_url": "not a url"}).status_code == 400
         # A public address (a host name would need DNS, which the tests do not have).
-        response = owner.post(
-            url, {"retention_days": "7", "alert_webhook_url": "https://93.184.216.34/x"}
-        )
+        response = owner.post(url, {"retention_days": "7", "alert_webhook_url": "https://93.184.216.34/x"})
         assert response.status_code == 302
         project = Project.objects.get(pk=cast.project_a.pk)
         assert (project.retention_days, project.alert_webhook_url) == (7, "https://93.184.216.34/x")

@@ -112,5 +112,3 @@ def simulate_minute(
         if calls:
             violations = sum(rng.random() < rates[arm] for _ in range(calls))
             add_traffic(experiment, bucket, arm, calls, violations, **kwargs)
-
-

@@ -212,7 +212,11 @@ class TestRollback:
         assert audit.actor_label == "rollout job" and audit.after["status"] == "rolled_back"
 
     def test_a_dead_webhook_does_not_undo_the_rollback(
-        self, cast: Cast, make_experiment: MakeExperiment, receiver: Receiver, webhooks_sent: Any,
+        self,
+        cast: Cast,
+        make_experiment: MakeExperiment,
+        receiver: Receiver,
+        webhooks_sent: Any,
         settings: Any,
     ) -> None:
         settings.WEBHOOK_MAX_RETRIES = 2
@@ -230,7 +234,11 @@ class TestRollback:
         assert experiment.status == Experiment.Status.ROLLED_BACK
 
     def test_a_webhook_pointing_inside_the_network_is_never_called(
-        self, cast: Cast, make_experiment: MakeExperiment, receiver: Receiver, webhooks_sent: Any,
+        self,
+        cast: Cast,
+        make_experiment: MakeExperiment,
+        receiver: Receiver,
+        webhooks_sent: Any,
         settings: Any,
     ) -> None:
         settings.WEBHOOK_ALLOWED_HOSTS = []  # loopback is internal: refused when sent

@@ -13,9 +13,11 @@ SOURCE = """contract Support {
 
 
 def _try(owner: Client, source: str, output: str):
-    response = owner.post("/p/alpha/contracts/try/",
-                          {"source": source, "input": "When will my refund arrive?", "output": output},
-                          headers=HTMX)
+    response = owner.post(
+        "/p/alpha/contracts/try/",
+        {"source": source, "input": "When will my refund arrive?", "output": output},
+        headers=HTMX,
+    )
     assert response.status_code == 200
     return response.context["result"]
 
