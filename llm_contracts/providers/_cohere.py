@@ -23,7 +23,7 @@ import httpx
 from cohere.core.http_client import AsyncHttpClient, HttpClient
 from cohere.core.jsonable_encoder import jsonable_encoder
 
-from .._exceptions import ContractViolationError
+from .._exceptions import ContractConfigError, ContractViolationError
 from ..conversation import ACTIVE_CONVERSATION
 from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
 from ..enforcement._report import ContractReport, attach_report
@@ -380,6 +380,28 @@ class _AsyncContractHttpClient(AsyncHttpClient):
             yield result
 
 
+def _client_options(client: Any, kind: type[Any]) -> dict[str, Any]:
+    """Return the constructor options that recreate ``client`` (sharing its httpx client).
+
+    cohere's clients keep what they were built with in their client wrapper: the key (or
+    key callable), base URL, timeout, HTTP retries, client name and the httpx client.
+    """
+    if not isinstance(client, kind):
+        raise ContractConfigError(f"client= must be a cohere.{kind.__name__}; got {client!r}")
+    wrapper = client._client_wrapper
+    options: dict[str, Any] = {
+        "api_key": getattr(wrapper, "_token", None),
+        "base_url": wrapper.get_base_url(),
+        "timeout": wrapper.get_timeout(),
+        "client_name": getattr(wrapper, "_client_name", None),
+        "httpx_client": getattr(wrapper.httpx_client, "httpx_client", None),
+    }
+    max_retries = getattr(wrapper, "get_max_retries", None)
+    if callable(max_retries):
+        options["max_retries"] = max_retries()
+    return {k: v for k, v in options.items() if v is not None}
+
+
 def _install(client: Any, layer: type[Any]) -> None:
     """Put the contract-enforcing HTTP layer in place of cohere's own, sharing its state."""
     wrapper = client._client_wrapper
@@ -394,7 +416,8 @@ class ContractCohere(ContractClientMixin, cohere.ClientV2):  # type: ignore[misc
     """``cohere.ClientV2`` with contracts on every v2 chat call (``chat`` and ``chat_stream``).
 
     Constructed exactly like ``cohere.ClientV2`` (``api_key``, ``base_url``,
-    ``httpx_client``, ``max_retries``...). The contract keywords are those of
+    ``httpx_client``, ``max_retries``...), or around an existing one with ``client=``
+    (its key, base URL, timeout, HTTP retries and httpx client are kept). The contract keywords are those of
     :class:`~llm_contracts.ContractOpenAI` (``contracts``, ``input_contracts``,
     ``output_contracts``, ``contract_retries``, ``stream_policy``, ``on_report``...).
 
@@ -407,8 +430,10 @@ class ContractCohere(ContractClientMixin, cohere.ClientV2):  # type: ignore[misc
         get_report(answer).outcome   # "passed", "repaired", ...
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, client: cohere.ClientV2 | None = None, **kwargs: Any) -> None:
         self._init_contracts(kwargs)
+        if client is not None:
+            kwargs = {**_client_options(client, cohere.ClientV2), **kwargs}
         super().__init__(*args, **kwargs)
         _install(self, _ContractHttpClient)
 
@@ -427,8 +452,10 @@ class ContractCohere(ContractClientMixin, cohere.ClientV2):  # type: ignore[misc
 class AsyncContractCohere(ContractClientMixin, cohere.AsyncClientV2):  # type: ignore[misc]
     """``cohere.AsyncClientV2`` with contracts; see :class:`ContractCohere`."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, client: cohere.AsyncClientV2 | None = None, **kwargs: Any) -> None:
         self._init_contracts(kwargs)
+        if client is not None:
+            kwargs = {**_client_options(client, cohere.AsyncClientV2), **kwargs}
         super().__init__(*args, **kwargs)
         _install(self, _AsyncContractHttpClient)
 

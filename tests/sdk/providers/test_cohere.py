@@ -15,6 +15,7 @@ import llm_contracts
 from llm_contracts import (
     AsyncContractCohere,
     ContractCohere,
+    ContractConfigError,
     ContractViolationError,
     FunctionContract,
     KnownModelContract,
@@ -547,3 +548,36 @@ def test_a_decorated_function_returning_a_cohere_answer_is_judged_on_its_text():
     assert triage("open a ticket").message.content[0].text == "Sure: TICKET-12"
     with pytest.raises(ContractViolationError):
         triage("again")
+
+
+class TestWrapping:
+    def test_an_existing_client_is_wrapped_with_its_key_url_timeout_and_transport(self):
+        fake = FakeCohere(text("This is forbidden."), text("All clean here."))
+        plain = cohere.ClientV2(
+            api_key="their-key",
+            base_url="https://cohere.internal.example",
+            timeout=7,
+            httpx_client=fake.http_client(),
+        )
+
+        c = ContractCohere(client=plain, output_contracts=[no_forbidden()], contract_retries=1)
+        answer = c.chat(model=MODEL, messages=MESSAGES)
+
+        assert get_report(answer).outcome == "repaired"
+        assert [str(r.url) for r in fake.requests] == ["https://cohere.internal.example/v2/chat"] * 2
+        assert {r.headers["authorization"] for r in fake.requests} == {"Bearer their-key"}
+        assert c._client_wrapper.get_timeout() == 7
+
+    async def test_an_existing_async_client_is_wrapped(self):
+        fake = FakeCohere(text("This is forbidden."))
+        plain = cohere.AsyncClientV2(api_key="their-key", httpx_client=fake.async_http_client())
+
+        c = AsyncContractCohere(client=plain, output_contracts=[no_forbidden()])
+
+        with pytest.raises(ContractViolationError):
+            await c.chat(model=MODEL, messages=MESSAGES)
+        assert fake.requests[0].headers["authorization"] == "Bearer their-key"
+
+    def test_a_client_of_another_kind_is_refused_with_what_was_expected(self):
+        with pytest.raises(ContractConfigError, match="client= must be a cohere.ClientV2"):
+            ContractCohere(client=cohere.AsyncClientV2(api_key="k"))
