@@ -30,11 +30,10 @@ def content_types_backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('contenttypes', '0002_remove_content_type_name'),
-        ('contracts_app', '0009_partition_events'),
+        ("accounts", "0001_initial"),
+        ("contenttypes", "0002_remove_content_type_name"),
+        ("contracts_app", "0009_partition_events"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -44,55 +43,114 @@ class Migration(migrations.Migration):
             database_operations=[],
             state_operations=[
                 migrations.CreateModel(
-                    name='Project',
+                    name="Project",
                     fields=[
-                        ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                        ('name', models.CharField(max_length=200)),
-                        ('slug', models.SlugField(max_length=100, unique=True)),
-                        ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                        ('retention_days', models.PositiveIntegerField(default=30)),
-                        ('alert_webhook_url', models.URLField(blank=True, default='')),
-                        ('trace_sample_rate', models.FloatField(default=1.0)),
+                        (
+                            "id",
+                            models.BigAutoField(
+                                auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                            ),
+                        ),
+                        ("name", models.CharField(max_length=200)),
+                        ("slug", models.SlugField(max_length=100, unique=True)),
+                        ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                        ("retention_days", models.PositiveIntegerField(default=30)),
+                        ("alert_webhook_url", models.URLField(blank=True, default="")),
+                        ("trace_sample_rate", models.FloatField(default=1.0)),
                     ],
                     options={
-                        'db_table': 'contracts_app_project',
+                        "db_table": "contracts_app_project",
                     },
                 ),
                 migrations.CreateModel(
-                    name='ApiKey',
+                    name="ApiKey",
                     fields=[
-                        ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                        ('name', models.CharField(max_length=100)),
-                        ('prefix', models.CharField(max_length=16)),
-                        ('hashed_key', models.CharField(max_length=64, unique=True)),
-                        ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                        ('expires_at', models.DateTimeField(blank=True, null=True)),
-                        ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                        ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                        ('scopes', models.CharField(default='ingest,read', max_length=100)),
-                        ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                        ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_keys', to='accounts.project')),
+                        (
+                            "id",
+                            models.BigAutoField(
+                                auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                            ),
+                        ),
+                        ("name", models.CharField(max_length=100)),
+                        ("prefix", models.CharField(max_length=16)),
+                        ("hashed_key", models.CharField(max_length=64, unique=True)),
+                        ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                        ("expires_at", models.DateTimeField(blank=True, null=True)),
+                        ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                        ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                        ("scopes", models.CharField(default="ingest,read", max_length=100)),
+                        (
+                            "created_by",
+                            models.ForeignKey(
+                                blank=True,
+                                null=True,
+                                on_delete=django.db.models.deletion.SET_NULL,
+                                to=settings.AUTH_USER_MODEL,
+                            ),
+                        ),
+                        (
+                            "project",
+                            models.ForeignKey(
+                                on_delete=django.db.models.deletion.CASCADE,
+                                related_name="api_keys",
+                                to="accounts.project",
+                            ),
+                        ),
                     ],
                     options={
-                        'db_table': 'contracts_app_apikey',
+                        "db_table": "contracts_app_apikey",
                     },
                 ),
                 migrations.AlterField(
-                    model_name='invitation',
-                    name='project',
-                    field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='invitations', to='accounts.project'),
+                    model_name="invitation",
+                    name="project",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="invitations",
+                        to="accounts.project",
+                    ),
                 ),
                 migrations.CreateModel(
-                    name='Membership',
+                    name="Membership",
                     fields=[
-                        ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                        ('role', models.CharField(choices=[('owner', 'Owner'), ('editor', 'Editor'), ('viewer', 'Viewer')], default='viewer', max_length=10)),
-                        ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
-                        ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='accounts.project')),
+                        (
+                            "id",
+                            models.BigAutoField(
+                                auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                            ),
+                        ),
+                        (
+                            "role",
+                            models.CharField(
+                                choices=[("owner", "Owner"), ("editor", "Editor"), ("viewer", "Viewer")],
+                                default="viewer",
+                                max_length=10,
+                            ),
+                        ),
+                        (
+                            "user",
+                            models.ForeignKey(
+                                on_delete=django.db.models.deletion.CASCADE,
+                                related_name="memberships",
+                                to=settings.AUTH_USER_MODEL,
+                            ),
+                        ),
+                        (
+                            "project",
+                            models.ForeignKey(
+                                on_delete=django.db.models.deletion.CASCADE,
+                                related_name="memberships",
+                                to="accounts.project",
+                            ),
+                        ),
                     ],
                     options={
-                        'db_table': 'contracts_app_membership',
-                        'constraints': [models.UniqueConstraint(fields=('user', 'project'), name='membership_unique_user_project')],
+                        "db_table": "contracts_app_membership",
+                        "constraints": [
+                            models.UniqueConstraint(
+                                fields=("user", "project"), name="membership_unique_user_project"
+                            )
+                        ],
                     },
                 ),
             ],

@@ -7,11 +7,10 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_projects_members_keys'),
-        ('contracts_app', '0009_partition_events'),
-        ('experiments', '0006_project_in_accounts'),
+        ("accounts", "0002_projects_members_keys"),
+        ("contracts_app", "0009_partition_events"),
+        ("experiments", "0006_project_in_accounts"),
     ]
 
     operations = [
@@ -20,76 +19,110 @@ class Migration(migrations.Migration):
             database_operations=[],
             state_operations=[
                 migrations.RemoveField(
-                    model_name='membership',
-                    name='project',
+                    model_name="membership",
+                    name="project",
                 ),
                 migrations.RemoveField(
-                    model_name='membership',
-                    name='user',
+                    model_name="membership",
+                    name="user",
                 ),
                 migrations.AlterField(
-                    model_name='sdkinstance',
-                    name='project',
-                    field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sdk_instances', to='accounts.project'),
+                    model_name="sdkinstance",
+                    name="project",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sdk_instances",
+                        to="accounts.project",
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='alertrule',
-                    name='project',
-                    field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='alert_rules', to='accounts.project'),
+                    model_name="alertrule",
+                    name="project",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="alert_rules",
+                        to="accounts.project",
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='contract',
-                    name='project',
-                    field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contracts', to='accounts.project'),
+                    model_name="contract",
+                    name="project",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="contracts",
+                        to="accounts.project",
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='minuterollup',
-                    name='project',
-                    field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.project'),
+                    model_name="minuterollup",
+                    name="project",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.project"
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='trace',
-                    name='project',
-                    field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='traces', to='accounts.project'),
+                    model_name="trace",
+                    name="project",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="traces",
+                        to="accounts.project",
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='hourrollup',
-                    name='project',
-                    field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.project'),
+                    model_name="hourrollup",
+                    name="project",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.project"
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='breakpoint',
-                    name='project',
-                    field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='breakpoints', to='accounts.project'),
+                    model_name="breakpoint",
+                    name="project",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="breakpoints",
+                        to="accounts.project",
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='validationevent',
-                    name='project',
-                    field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='accounts.project'),
+                    model_name="validationevent",
+                    name="project",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="accounts.project",
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='quarantinedbucket',
-                    name='project',
-                    field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.project'),
+                    model_name="quarantinedbucket",
+                    name="project",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.project"
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='hourbreakdown',
-                    name='project',
-                    field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.project'),
+                    model_name="hourbreakdown",
+                    name="project",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.project"
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='minutebreakdown',
-                    name='project',
-                    field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.project'),
+                    model_name="minutebreakdown",
+                    name="project",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.project"
+                    ),
                 ),
                 migrations.DeleteModel(
-                    name='ApiKey',
+                    name="ApiKey",
                 ),
                 migrations.DeleteModel(
-                    name='Membership',
+                    name="Membership",
                 ),
                 migrations.DeleteModel(
-                    name='Project',
+                    name="Project",
                 ),
             ],
         ),

@@ -6,10 +6,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contracts_app', '0010_projects_members_keys_to_accounts'),
-        ('telemetry', '0001_events_rollups_alerts_from_contracts_app'),
+        ("contracts_app", "0010_projects_members_keys_to_accounts"),
+        ("telemetry", "0001_events_rollups_alerts_from_contracts_app"),
     ]
 
     operations = [
@@ -18,69 +17,69 @@ class Migration(migrations.Migration):
             database_operations=[],
             state_operations=[
                 migrations.RemoveField(
-                    model_name='alertrule',
-                    name='project',
+                    model_name="alertrule",
+                    name="project",
                 ),
                 migrations.RemoveField(
-                    model_name='hourbreakdown',
-                    name='project',
+                    model_name="hourbreakdown",
+                    name="project",
                 ),
                 migrations.RemoveField(
-                    model_name='hourrollup',
-                    name='project',
+                    model_name="hourrollup",
+                    name="project",
                 ),
                 migrations.RemoveField(
-                    model_name='minutebreakdown',
-                    name='project',
+                    model_name="minutebreakdown",
+                    name="project",
                 ),
                 migrations.RemoveField(
-                    model_name='minuterollup',
-                    name='project',
+                    model_name="minuterollup",
+                    name="project",
                 ),
                 migrations.DeleteModel(
-                    name='PendingEvent',
+                    name="PendingEvent",
                 ),
                 migrations.RemoveField(
-                    model_name='quarantinedbucket',
-                    name='project',
+                    model_name="quarantinedbucket",
+                    name="project",
                 ),
                 migrations.RemoveField(
-                    model_name='sdkinstance',
-                    name='project',
+                    model_name="sdkinstance",
+                    name="project",
                 ),
                 migrations.RemoveField(
-                    model_name='validationevent',
-                    name='project',
+                    model_name="validationevent",
+                    name="project",
                 ),
                 migrations.DeleteModel(
-                    name='Watermark',
+                    name="Watermark",
                 ),
                 migrations.DeleteModel(
-                    name='RollupBatchRow',
+                    name="RollupBatchRow",
                 ),
                 migrations.DeleteModel(
-                    name='AlertRule',
+                    name="AlertRule",
                 ),
                 migrations.DeleteModel(
-                    name='HourBreakdown',
+                    name="HourBreakdown",
                 ),
                 migrations.DeleteModel(
-                    name='HourRollup',
+                    name="HourRollup",
                 ),
                 migrations.DeleteModel(
-                    name='MinuteBreakdown',
+                    name="MinuteBreakdown",
                 ),
                 migrations.DeleteModel(
-                    name='MinuteRollup',
+                    name="MinuteRollup",
                 ),
                 migrations.DeleteModel(
-                    name='QuarantinedBucket',
+                    name="QuarantinedBucket",
                 ),
                 migrations.DeleteModel(
-                    name='SdkInstance',
+                    name="SdkInstance",
                 ),
                 migrations.DeleteModel(
-                    name='ValidationEvent',
+                    name="ValidationEvent",
                 ),
             ],
         ),

@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contracts_app', '0010_rollup_series_index'),
-        ('contracts_app', '0011_telemetry_to_its_app'),
+        ("contracts_app", "0010_rollup_series_index"),
+        ("contracts_app", "0011_telemetry_to_its_app"),
     ]
 
-    operations = [
-    ]
+    operations = []

@@ -5,10 +5,9 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_projects_members_keys'),
-        ('experiments', '0005_exposure_tokens_bigint'),
+        ("accounts", "0002_projects_members_keys"),
+        ("experiments", "0005_exposure_tokens_bigint"),
     ]
 
     operations = [
@@ -17,14 +16,20 @@ class Migration(migrations.Migration):
             database_operations=[],
             state_operations=[
                 migrations.AlterField(
-                    model_name='experiment',
-                    name='project',
-                    field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='experiments', to='accounts.project'),
+                    model_name="experiment",
+                    name="project",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="experiments",
+                        to="accounts.project",
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='exposure',
-                    name='project',
-                    field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.project'),
+                    model_name="exposure",
+                    name="project",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.project"
+                    ),
                 ),
             ],
         ),
