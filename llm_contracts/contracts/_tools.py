@@ -4,26 +4,23 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._base import Contract, ValidationContext, ValidationResult
-from ._json import MAX_ERRORS, compile_schema, schema_errors
+from ._json import MAX_ERRORS, CompiledSchema, compile_schema, schema_errors
 from ._types import LLMResponse, ToolCall, ToolSpec
-
-if TYPE_CHECKING:
-    from jsonschema.protocols import Validator
 
 __all__ = ["ToolCallContract"]
 
 
 @functools.lru_cache(maxsize=128)
-def _validator(key: str) -> Validator:
+def _validator(key: str) -> CompiledSchema:
     # Keyed on the schema's canonical text: requests carry fresh dicts on every call,
     # and compiling a validator costs far more than dumping the schema.
     return compile_schema(json.loads(key), what="tool parameters schema")
 
 
-def _validator_for(schema: dict[str, Any]) -> Validator:
+def _validator_for(schema: dict[str, Any]) -> CompiledSchema:
     return _validator(json.dumps(schema, sort_keys=True))
 
 
