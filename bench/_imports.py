@@ -46,6 +46,9 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     env.pop("PYTHONPROFILEIMPORTTIME", None)
+    # Installed packages carry compiled bytecode; without it every run would time the
+    # compiler. The first run writes the caches the timed runs read.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 

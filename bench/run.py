@@ -91,8 +91,8 @@ def goals(rows: dict[str, Row], imports: _imports.ImportCost) -> list[tuple[bool
     ratio = (three.over_us or 0) / (inst.over_us or float("nan"))
     out.append(
         _goal(
-            ratio < 0.15,
-            f"3-contract wrapper overhead < 15% of instructor's: "
+            ratio < 0.05,
+            f"3-contract wrapper overhead < 5% of instructor's: "
             f"{three.over_us:.1f} µs vs {inst.over_us:.1f} µs = {100 * ratio:.1f}%",
         )
     )
@@ -135,8 +135,8 @@ def goals(rows: dict[str, Row], imports: _imports.ImportCost) -> list[tuple[bool
     )
     out.append(
         _goal(
-            imports.added_ms < 100,
-            f"import llm_contracts adds < 100 ms to import openai: {imports.added_ms:+.1f} ms "
+            imports.added_ms < 30,
+            f"import llm_contracts adds < 30 ms to import openai: {imports.added_ms:+.1f} ms "
             f"(median of {imports.runs} fresh interpreters, after openai's "
             f"{imports.openai_ms:.0f} ms; -X importtime: {imports.importtime_ms:.1f} ms)",
         )

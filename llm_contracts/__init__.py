@@ -5,50 +5,26 @@ postconditions on every answer, re-asks the model to repair violations, and
 reports what it found.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._exceptions import ContractConfigError, ContractViolationError, LLMContractsError
+from ._lazy import lazy_exports
 from ._version import __version__
 from .contracts import (
     AllOf,
-    AlwaysContract,
     AnyOf,
     Category,
-    ContentPolicyContract,
     Contract,
-    ContractConflictError,
     Enforcement,
-    EventuallyContract,
     FunctionContract,
-    Invariant,
-    JSONFormatContract,
-    KnownModelContract,
-    LengthContract,
     LLMRequest,
     LLMResponse,
-    NeverContract,
-    NextContract,
     Not,
-    PIIContract,
-    PromptInjectionContract,
-    PromptLengthContract,
-    PydanticContract,
-    RefusalContract,
-    RegexContract,
-    RequestParametersContract,
-    ResponseTimeContract,
     Severity,
-    TokenBudgetContract,
-    ToolCallContract,
-    UntilContract,
     ValidationContext,
     ValidationResult,
-    count_tokens,
 )
-from .conversation import ConversationState, ConversationStateManager, Turn
-from .decorators import contract, invariant, post, pre
 from .enforcement import CircuitBreaker, ContractReport, StreamPolicy, get_report
-from .experiments import experiment_context
 from .providers import (
     AsyncContractAzureOpenAI,
     AsyncContractOpenAI,
@@ -60,22 +36,77 @@ from .providers import (
 from .reporting import Reporter
 
 if TYPE_CHECKING:
-    from .providers._anthropic import AsyncContractAnthropic as AsyncContractAnthropic
-    from .providers._anthropic import ContractAnthropic as ContractAnthropic
-    from .providers._cohere import AsyncContractCohere as AsyncContractCohere
-    from .providers._cohere import ContractCohere as ContractCohere
+    from .contracts import (
+        AlwaysContract,
+        ContentPolicyContract,
+        ContractConflictError,
+        EventuallyContract,
+        Invariant,
+        JSONFormatContract,
+        KnownModelContract,
+        LengthContract,
+        NeverContract,
+        NextContract,
+        PIIContract,
+        PromptInjectionContract,
+        PromptLengthContract,
+        PydanticContract,
+        RefusalContract,
+        RegexContract,
+        RequestParametersContract,
+        ResponseTimeContract,
+        TokenBudgetContract,
+        ToolCallContract,
+        UntilContract,
+        count_tokens,
+    )
+    from .conversation import ConversationState, ConversationStateManager, Turn
+    from .decorators import contract, invariant, post, pre
+    from .experiments import experiment_context
+    from .providers import AsyncContractAnthropic as AsyncContractAnthropic
+    from .providers import AsyncContractCohere as AsyncContractCohere
+    from .providers import ContractAnthropic as ContractAnthropic
+    from .providers import ContractCohere as ContractCohere
 
-_LAZY = ("AsyncContractAnthropic", "AsyncContractCohere", "ContractAnthropic", "ContractCohere")
-
-
-def __getattr__(name: str) -> Any:
-    # The Anthropic and Cohere clients import their vendor SDK: only when first used.
-    if name in _LAZY:
-        from . import providers
-
-        return getattr(providers, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+# Imported on first use: the built-in contracts, conversations, decorators and experiments
+# (so the client's import pays only for what it runs), and the Anthropic and Cohere clients
+# (they import their vendor SDK).
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "AlwaysContract",
+            "ContentPolicyContract",
+            "ContractConflictError",
+            "EventuallyContract",
+            "Invariant",
+            "JSONFormatContract",
+            "KnownModelContract",
+            "LengthContract",
+            "NeverContract",
+            "NextContract",
+            "PIIContract",
+            "PromptInjectionContract",
+            "PromptLengthContract",
+            "PydanticContract",
+            "RefusalContract",
+            "RegexContract",
+            "RequestParametersContract",
+            "ResponseTimeContract",
+            "TokenBudgetContract",
+            "ToolCallContract",
+            "UntilContract",
+            "count_tokens",
+        ),
+        ".contracts",
+    ),
+    **dict.fromkeys(("ConversationState", "ConversationStateManager", "Turn"), ".conversation"),
+    **dict.fromkeys(("contract", "invariant", "post", "pre"), ".decorators"),
+    "experiment_context": ".experiments",
+    **dict.fromkeys(
+        ("AsyncContractAnthropic", "AsyncContractCohere", "ContractAnthropic", "ContractCohere"), ".providers"
+    ),
+}
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 __all__ = [
     "AllOf",

@@ -18,12 +18,13 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from contextvars import ContextVar, Token
+from contextvars import Token
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 from ._exceptions import ContractConfigError, ContractViolationError
+from ._scope import ACTIVE_CONVERSATION
 from .contracts._base import Contract, Enforcement, ValidationContext, ValidationResult
 from .contracts._temporal import Invariant, TemporalContract, TemporalSlot
 from .contracts._tokens import (
@@ -49,11 +50,6 @@ log = logging.getLogger("llm_contracts")
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 _INSTRUCTIONS = frozenset({"system", "developer"})
-
-# The conversation whose turns the contracted clients record, per thread and per task.
-ACTIVE_CONVERSATION: ContextVar[ConversationStateManager | None] = ContextVar(
-    "llm_contracts_conversation", default=None
-)
 
 
 def active_conversation() -> ConversationStateManager | None:

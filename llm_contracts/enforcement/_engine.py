@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ContractConfigError
 from ..contracts._base import (
@@ -22,9 +22,11 @@ from ..contracts._base import (
 )
 from ..contracts._judge import in_judge_call
 from ..contracts._types import LLMRequest, LLMResponse, ToolCall
-from ..contracts.composition import Conflict, resolve
 from ..observability._metrics import Metrics
 from ._breaker import SKIPPED_BY_BREAKER, CircuitBreaker
+
+if TYPE_CHECKING:
+    from ..contracts.composition import Conflict
 
 __all__ = ["CONFLICT_MODES", "ContractEngine", "build_choices_feedback", "build_feedback", "is_blocking"]
 
@@ -142,6 +144,9 @@ class ContractEngine:
             self._produced[stage] = _sort(declared)
             return self._produced[stage]
         # Raises ContractConflictError in strict mode, before anything changed.
+        # Imported on first use: composition knows every built-in contract.
+        from ..contracts.composition import resolve
+
         resolution = resolve(declared, strict=self.conflict_mode == "strict")
         self._declared[stage] = declared
         for conflict in resolution.conflicts:

@@ -20,7 +20,7 @@ from anthropic import AsyncStream, Stream
 from anthropic._response import APIResponse, AsyncAPIResponse
 
 from .._exceptions import ContractConfigError, ContractViolationError
-from ..conversation import ACTIVE_CONVERSATION
+from .._scope import ACTIVE_CONVERSATION
 from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
 from ..enforcement._report import ContractReport, attach_report
 from ._body import BodyJudge, event_parser, install_async, install_sync

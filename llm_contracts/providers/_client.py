@@ -8,12 +8,11 @@ Nothing here imports a vendor SDK.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._scope import ACTIVE_CONVERSATION
 from ..contracts._base import Contract, ValidationContext
 from ..contracts._types import LLMResponse
-from ..contracts.composition import Conflict
-from ..conversation import ACTIVE_CONVERSATION, ConversationScope, ConversationStateManager, open_conversation
 from ..debugging._trace import Trace
 from ..enforcement._breaker import CircuitBreaker
 from ..enforcement._engine import ContractEngine
@@ -23,6 +22,10 @@ from ..enforcement._streaming import StreamPolicy, StreamValidator
 from ..observability._metrics import Metrics
 from ..reporting._client import ClientTelemetry, attach_telemetry
 from ._registry import Route
+
+if TYPE_CHECKING:
+    from ..contracts.composition import Conflict
+    from ..conversation import ConversationScope, ConversationStateManager
 
 __all__ = [
     "ContractClientMixin",
@@ -302,6 +305,8 @@ class ContractClientMixin:
         :class:`ConversationStateManager` to continue it. A rejected answer never
         reaches the caller, so it is not recorded.
         """
+        from ..conversation import open_conversation
+
         return open_conversation(session_id, **options)
 
     def add_report_listener(self, listener: Callable[[ContractReport], None]) -> None:

@@ -24,7 +24,7 @@ from cohere.core.http_client import AsyncHttpClient, HttpClient
 from cohere.core.jsonable_encoder import jsonable_encoder
 
 from .._exceptions import ContractConfigError, ContractViolationError
-from ..conversation import ACTIVE_CONVERSATION
+from .._scope import ACTIVE_CONVERSATION
 from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
 from ..enforcement._report import ContractReport, attach_report
 from ._body import BodyJudge, _Other, install_async, install_sync

@@ -22,9 +22,9 @@ from openai import AsyncStream, NotGiven, Stream, Timeout, not_given
 from openai._constants import DEFAULT_MAX_RETRIES
 
 from .._exceptions import ContractConfigError, ContractViolationError
+from .._scope import ACTIVE_CONVERSATION
 from ..contracts._base import Contract
 from ..contracts._types import LLMRequest
-from ..conversation import ACTIVE_CONVERSATION
 from ..enforcement._breaker import CircuitBreaker
 from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
 from ..enforcement._report import ContractReport, attach_report, get_report

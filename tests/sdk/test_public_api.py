@@ -57,3 +57,43 @@ def test_importing_the_sdk_loads_no_server_or_optional_heavy_modules():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
 
     assert json.loads(out.stdout) == []
+
+
+def test_importing_the_sdk_defers_what_a_plain_client_does_not_run():
+    # The built-in contracts, conversations, decorators, the debugger and the profiler load
+    # when first used: `import llm_contracts` pays for the client, not for thirty contracts.
+    deferred = (
+        "llm_contracts.contracts.composition",
+        "llm_contracts.contracts._json",
+        "llm_contracts.contracts._input",
+        "llm_contracts.contracts._semantic",
+        "llm_contracts.conversation",
+        "llm_contracts.decorators",
+        "llm_contracts.debugging._debugger",
+        "llm_contracts.debugging._profiler",
+        "llm_contracts.llmcl",
+    )
+    code = (
+        "import sys, json, llm_contracts; "
+        f"print(json.dumps([m for m in {deferred!r} if m in sys.modules])); "
+        "llm_contracts.JSONFormatContract, llm_contracts.ConversationStateManager, llm_contracts.pre; "
+        f"print(json.dumps([m for m in {deferred!r} if m in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    before, after = (json.loads(line) for line in out.stdout.splitlines())
+
+    assert before == []
+    used = {"llm_contracts.contracts._json", "llm_contracts.conversation", "llm_contracts.decorators"}
+    assert used <= set(after)
+
+
+def test_a_lazily_exported_name_is_the_defining_modules_object():
+    from llm_contracts.contracts._json import JSONFormatContract
+    from llm_contracts.conversation import ConversationStateManager
+
+    assert llm_contracts.JSONFormatContract is JSONFormatContract
+    assert llm_contracts.contracts.JSONFormatContract is JSONFormatContract
+    assert llm_contracts.ConversationStateManager is ConversationStateManager
+    assert "JSONFormatContract" in dir(llm_contracts)
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchContract'"):
+        llm_contracts.NoSuchContract  # noqa: B018 - the attribute access is the test
