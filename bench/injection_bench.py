@@ -6,9 +6,11 @@ The set is ``tests/sdk/detection/injection_eval.jsonl`` (injection and benign pr
 ``split`` is ``dev`` for the prompts read while the rules and the attack corpus were
 written; ``holdout`` was written after that, measured (precision 0.95, recall 0.45) and
 then tuned on; ``holdout2`` was measured untuned (0.95 / 0.50) and then tuned on as well;
-``holdout3`` was written before the generated corpus and the present margins (0.95 / 0.54
-then) and is never read prompt by prompt while tuning (``--misses`` leaves it out), so it
-is the honest figure for prompts the detector has not seen).
+``holdout3`` was written before the generated corpus and the margins of that time (0.95 /
+0.54 then, 0.95 / 0.73 with them) and sealed until then; it has been open for tuning since.
+``holdout4`` was written afterwards by someone who had not read the rules' misses, measured
+once on the detector as it stood, and is never read prompt by prompt while tuning
+(``--misses`` leaves it out), so it is the honest figure for prompts the detector has not seen).
 NumPy's BLAS threads fight over a busy machine: run with ``OPENBLAS_NUM_THREADS=1`` for
 steady timings. Each stage is
 timed alone per prompt, as the contract runs it on one user message:
@@ -41,7 +43,7 @@ from llm_contracts.providers._openai_requests import CHAT  # noqa: E402
 
 SET = ROOT / "tests" / "sdk" / "detection" / "injection_eval.jsonl"
 GOAL_PRECISION, GOAL_RECALL, GOAL_MEAN_MS = 0.95, 0.9, 1.0
-SEALED = {"holdout3"}  # measured, never read prompt by prompt while tuning
+SEALED = {"holdout4"}  # measured, never read prompt by prompt while tuning
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -67,7 +69,7 @@ def main() -> int:
     parser.add_argument(
         "--misses",
         action="store_true",
-        help="print the prompts the contract gets wrong (not those of the sealed holdout3)",
+        help="print the prompts the contract gets wrong (not those of the sealed holdout4)",
     )
     args = parser.parse_args()
 
@@ -106,7 +108,7 @@ def main() -> int:
         f"{args.rounds} rounds per prompt)"
     )
     ok = True
-    for split in ("all", "dev", "holdout", "holdout2", "holdout3"):
+    for split in ("all", "dev", "holdout", "holdout2", "holdout3", "holdout4"):
         keep = [i for i, r in enumerate(rows) if split == "all" or r.get("split", "dev") == split]
         sub = [rows[i] for i in keep]
         print(

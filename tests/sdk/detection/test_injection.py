@@ -119,8 +119,11 @@ def test_the_set_is_large_enough_and_kept_apart_from_the_detector_corpus():
         # Written before that work (0.95 / 0.54 then), never read prompt by prompt while tuning:
         # the honest figure for prompts the detector has not seen.
         ("holdout3", 0.95, 0.7),
+        # Written by someone who had not read the detector's misses, measured once on it
+        # (0.805 / 0.544) and sealed: never read prompt by prompt while tuning.
+        ("holdout4", 0.8, 0.54),
         # Everything together: the figure the README states.
-        ("all", 0.95, 0.85),
+        ("all", 0.93, 0.79),
     ],
 )
 def test_precision_and_recall_stay_above_their_floors(split, min_precision, min_recall):
