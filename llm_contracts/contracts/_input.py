@@ -613,7 +613,7 @@ _DEFAULT_RULE_SPECS: tuple[tuple[str, float, str], ...] = (
         (
             r"\b(?:show|print|reveal|repeat|output|quote|paste|copy|echo|dump|recite|display|list|summari[sz]e|"
             r"translate|render|write\s+out|spell\s+out|give\s+me|tell\s+me|send\s+me|begin\s+your\s+(?:reply|answer|"
-            r"response)\s+with)\b[^.!?\n]{0,60}?(?:\b(?:initiali[sz]ation|startup|boot|setup|pre-?prompt|preamble)\s+"
+            r"response)\s+with)\b[^.!?\n]{0,60}?(?:\byour\s+(?:[\w-]+\s+)?(?:initiali[sz]ation|startup|boot|setup|pre-?prompt|preamble)\s+"
             r"(?:text|message|prompt|instructions?)\b|\bcontext\s+window\b|\bfirst\s+message\s+(?:in|of)\s+(?:this|our|"
             r"the)\s+(?:conversation|chat|session)\b|\bbefore\s+my\s+first\s+message\b|\bconfidential\s+(?:instructions?|"
             r"rules|prompt)\b|\b(?:every|all|any)\s+(?:the\s+)?instructions?\s+(?:you\s+)?(?:received|were\s+given|got)\b|"
@@ -774,8 +774,10 @@ class PromptInjectionContract(Contract):
     a sentence clearly closer to a known attack than to any ordinary request is a
     violation (rule ``similar_to_known_attack``), a closer call adds a weak signal
     (``close_to_known_attack``). The model loads on first use (about a second), never on
-    import. It judges the first 64 sentences of a message (25,600 characters at most);
-    the rules see all of it. Without wordllama the rules run alone and the details say why
+    import. Of a long message it judges 24 sentences of the first 50,000 characters
+    (the first ones, and those with the most words that address the model or name its
+    rules); the rules see all of it, with disguises undone in its first 8,000 characters.
+    Without wordllama the rules run alone and the details say why
     (``details["semantic"]["reason"]``).
 
     Parameters:

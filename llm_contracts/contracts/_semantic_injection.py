@@ -46,9 +46,12 @@ _STRIP = " \n\r\t#*>-–—\"'`<>/!|[](){}"
 # sentences worth embedding after its opening (a set lookup: a regex per sentence cost 5 ms
 # on 50 KB).
 _CUES = frozenset(
-    "you your yourself ai assistant model llm bot chatbot copilot agent ignore disregard forget "
-    "instruction instructions rule rules prompt system reveal pretend now must never always instead "
-    "override policy guidelines restrictions filter filters persona".split()
+    {
+        *("you", "your", "yourself", "ai", "assistant", "model", "llm", "bot", "chatbot", "copilot"),
+        *("agent", "ignore", "disregard", "forget", "instruction", "instructions", "rule", "rules"),
+        *("prompt", "system", "reveal", "pretend", "now", "must", "never", "always", "instead"),
+        *("override", "policy", "guidelines", "restrictions", "filter", "filters", "persona"),
+    }
 )
 _PUNCTUATION = str.maketrans({ch: " " for ch in ".,:;!?\"'()[]{}<>*#/\\|`"})
 
