@@ -118,14 +118,17 @@ def main() -> int:
         print(_line("keyword", sub, [kw_flags[i] for i in keep], [kw_times[i] for i in keep]))
         print(_line("semantic", sub, [sem_flags[i] for i in keep], [sem_times[i] for i in keep]))
         print(_line("contract", sub, [all_flags[i] for i in keep], [all_times[i] for i in keep]))
-    tp = sum(f and r["label"] == "injection" for f, r in zip(all_flags, rows, strict=True))
-    fp = sum(f and r["label"] != "injection" for f, r in zip(all_flags, rows, strict=True))
+    # The accuracy goals are judged where the detector has not been tuned: the sealed split.
+    sealed = [(f, r) for f, r in zip(all_flags, rows, strict=True) if r.get("split", "dev") in SEALED]
+    tp = sum(f and r["label"] == "injection" for f, r in sealed)
+    fp = sum(f and r["label"] != "injection" for f, r in sealed)
     precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / sum(r["label"] == "injection" for r in rows)
+    recall = tp / sum(r["label"] == "injection" for _, r in sealed)
     mean_ms = statistics.fmean(all_times) * 1000
+    where = f" on {', '.join(sorted(SEALED))}"
     for goal, met in (
-        (f"precision >= {GOAL_PRECISION}", precision >= GOAL_PRECISION),
-        (f"recall >= {GOAL_RECALL}", recall >= GOAL_RECALL),
+        (f"precision >= {GOAL_PRECISION}{where}", precision >= GOAL_PRECISION),
+        (f"recall >= {GOAL_RECALL}{where}", recall >= GOAL_RECALL),
         (f"mean < {GOAL_MEAN_MS} ms a prompt", mean_ms < GOAL_MEAN_MS),
     ):
         print(f"goal {goal}: {'met' if met else 'NOT met'}")
