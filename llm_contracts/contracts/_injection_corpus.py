@@ -861,6 +861,58 @@ def benign(rng: random.Random) -> list[str]:
         "Attackers tried to trick employees into ignoring IT policy.",
     ]
     out += doc
+    # Code comments, commit messages and config lines: "ignore", "drop", "reset" said of data.
+    out += _mix(
+        rng,
+        ["--", "#", "//", "fix:", "chore:", ""],
+        ["ignore", "skip", "drop", "reset", "override", "disable", "bypass", "clear", "remove", "forget"],
+        [
+            "deleted rows",
+            "cached settings",
+            "vendored code",
+            "the header line",
+            "null values",
+            "archived orders",
+            "stale tokens",
+            "the lint warning",
+            "old migrations",
+            "test fixtures",
+            "obsolete entries",
+            "the default timeout",
+            "inactive accounts",
+            "the build cache",
+            "admin users in the report",
+            "expired sessions",
+        ],
+        [
+            "",
+            "before reloading the config",
+            "in this query",
+            "for now",
+            "until the migration runs",
+            "when counting",
+        ],
+        n=900,
+    )
+    out += _mix(
+        rng,
+        ["how do I", "how can I", "what's the command to", "where do I"],
+        ["display", "show", "print", "check", "view", "find"],
+        [
+            "the system information",
+            "the system log",
+            "the system uptime",
+            "the system prompt field",
+            "the admin panel",
+            "the developer options",
+            "the system clock",
+            "the boot log",
+            "the hidden files",
+            "the default rules",
+        ],
+        ["on Ubuntu", "on Windows", "in macOS", "", "in the API playground", "in the dashboard"],
+        n=500,
+    )
     out += [
         "¿cómo restablezco la contraseña?",
         "comment réinitialiser mon routeur ?",

@@ -30,12 +30,34 @@ __all__ = ["SemanticIndex", "SemanticMatch", "semantic_index"]
 STRONG_MARGIN = 0.18  # alone, a violation
 WEAK_MARGIN = 0.09  # a weak signal that adds up with a weak keyword rule
 
-# Bounds that keep one giant prompt cheap: the first sentences and characters are judged.
-_MAX_SEGMENTS = 64
+# Bounds that keep one giant prompt cheap: of the first _MAX_SCAN_CHARS characters, the
+# first _HEAD_SEGMENTS sentences and the ones most likely to speak to the model are judged,
+# _MAX_SEGMENTS in all (each embedded sentence costs about 60 µs).
+_MAX_SEGMENTS = 24
+_HEAD_SEGMENTS = 8
+_MAX_SCAN_CHARS = 50_000
 _MAX_SEGMENT_CHARS = 400
 _MIN_SEGMENT_CHARS = 8
-_SPLIT = re.compile(r"(?<=[.!?;。！？])\s+|\n+|(?<=[。！？])")
-_STRIP = " \t#*>-–—\"'`<>/!|[](){}"
+# A sentence runs to . ! ? ; before white space, to 。！？, or to a line break. Matched as
+# runs of text (findall) rather than split at a lookbehind, which re tried at every position.
+_SENTENCE = re.compile(r"(?:[^.!?;。！？\n]+|[.!?;](?!\s))*(?:[.!?;]+|[。！？]+|\n|$)")
+_STRIP = " \n\r\t#*>-–—\"'`<>/!|[](){}"
+# Words of a sentence that speaks to the model or about its rules: in a long document, the
+# sentences worth embedding after its opening (a set lookup: a regex per sentence cost 5 ms
+# on 50 KB).
+_CUES = frozenset(
+    {
+        *("you", "your", "yourself", "ai", "assistant", "model", "llm", "bot", "chatbot", "copilot"),
+        *("agent", "ignore", "disregard", "forget", "instruction", "instructions", "rule", "rules"),
+        *("prompt", "system", "reveal", "pretend", "now", "must", "never", "always", "instead"),
+        *("override", "policy", "guidelines", "restrictions", "filter", "filters", "persona"),
+    }
+)
+_PUNCTUATION = str.maketrans({ch: " " for ch in ".,:;!?\"'()[]{}<>*#/\\|`"})
+
+
+def _cue_count(sentence: str) -> int:
+    return len(_CUES.intersection(sentence.lower().translate(_PUNCTUATION).split()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +77,18 @@ def _lines(name: str) -> list[str]:
 
 def segments(text: str) -> list[str]:
     """Return the sentences of ``text`` worth judging (a short text is one sentence)."""
-    parts = [p.strip(_STRIP) for p in _SPLIT.split(text[: _MAX_SEGMENTS * _MAX_SEGMENT_CHARS])]
+    parts = (p.strip(_STRIP) for p in _SENTENCE.findall(text[:_MAX_SCAN_CHARS]))
     out = [p[:_MAX_SEGMENT_CHARS] for p in parts if len(p) >= _MIN_SEGMENT_CHARS]
     if not out:
         stripped = text.strip(_STRIP)[:_MAX_SEGMENT_CHARS]
         return [stripped] if stripped else []
-    return out[:_MAX_SEGMENTS]
+    if len(out) <= _MAX_SEGMENTS:
+        return out
+    # A long document: its opening, then the sentences with the most words that address the
+    # model or name its rules (an injected note hides anywhere), in document order.
+    rest = range(_HEAD_SEGMENTS, len(out))
+    ranked = sorted(rest, key=lambda i: -_cue_count(out[i]))[: _MAX_SEGMENTS - _HEAD_SEGMENTS]
+    return out[:_HEAD_SEGMENTS] + [out[i] for i in sorted(ranked)]
 
 
 class SemanticIndex:

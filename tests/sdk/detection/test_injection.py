@@ -110,17 +110,22 @@ def test_the_set_is_large_enough_and_kept_apart_from_the_detector_corpus():
     ("split", "min_precision", "min_recall"),
     [
         # Read while the rules and the corpora were written.
-        ("dev", 0.97, 0.9),
+        ("dev", 0.97, 0.95),
         # Written afterwards, measured (0.95 / 0.45), then tuned on: no longer a holdout.
         ("holdout", 0.95, 0.95),
         # Measured untuned (0.95 / 0.50), then its misses were read while the generated corpus
         # and the margins were chosen: tuned on too.
-        ("holdout2", 0.9, 0.75),
-        # Written before that work (0.95 / 0.54 then), never read prompt by prompt while tuning:
-        # the honest figure for prompts the detector has not seen.
-        ("holdout3", 0.95, 0.7),
+        ("holdout2", 0.9, 0.85),
+        # Written before that work (0.95 / 0.54 then), not read prompt by prompt until holdout4
+        # was written; open for tuning since.
+        ("holdout3", 0.97, 0.9),
+        # Written before the detector's misses were read, measured once (0.805 / 0.544) and
+        # sealed: its misses are never read. Its author then wrote the rules for authority
+        # claims, personas and orders inside documents, families it covers too: 0.83 / 0.64
+        # now is an optimistic figure.
+        ("holdout4", 0.8, 0.62),
         # Everything together: the figure the README states.
-        ("all", 0.95, 0.85),
+        ("all", 0.95, 0.86),
     ],
 )
 def test_precision_and_recall_stay_above_their_floors(split, min_precision, min_recall):
