@@ -239,3 +239,13 @@ def test_an_instance_the_compiled_engine_cannot_take_is_judged_by_jsonschema() -
         cursor.append([])
         cursor = cursor[0]
     assert schema_errors(compile_schema({"type": "array"}), nested) == []
+
+
+def test_patterns_read_ecma_262_classes_on_the_compiled_engine() -> None:
+    digits = compile_schema({"type": "string", "pattern": r"^\d+$"})
+    space = compile_schema({"type": "string", "pattern": r"^a\sb$"})
+    assert digits.compiled and space.compiled
+    assert schema_errors(digits, "123") == []
+    assert schema_errors(digits, "\u0661\u0662\u0663") != []  # Arabic-Indic digits are not \d
+    assert schema_errors(space, "a\u00a0b") == []  # ECMA-262's \s includes the no-break space
+    assert schema_errors(space, "a_b") != []
