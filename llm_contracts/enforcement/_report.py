@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +10,7 @@ from ..contracts._base import ValidationResult
 from ..contracts._types import LLMRequest, Usage
 from ..protocol import Outcome
 
-__all__ = ["Attempt", "ContractReport", "Outcome", "get_report"]
+__all__ = ["Attempt", "ContractReport", "Outcome", "PendingReport", "get_report"]
 
 _ATTR = "_llm_contracts_report"
 
@@ -186,12 +185,49 @@ class ContractReport:
         }
 
 
-def attach_report(obj: Any, report: ContractReport) -> None:
+class PendingReport:
+    """The report of a call that had nothing to check, built when first read.
+
+    A call without contracts, listeners or a tracer pays for five fields here instead of a
+    whole report; ``get_report`` and ``last_report`` build the report (once) on demand.
+    """
+
+    __slots__ = ("_built", "endpoint", "model", "provider", "streamed")
+
+    def __init__(self, provider: str, endpoint: str, model: str, streamed: bool) -> None:
+        self.provider = provider
+        self.endpoint = endpoint
+        self.model = model
+        self.streamed = streamed
+        self._built: ContractReport | None = None
+
+    def build(self) -> ContractReport:
+        """Return the report: it passed, vacuously (the same object on every call)."""
+        if self._built is None:
+            self._built = ContractReport(
+                provider=self.provider,
+                endpoint=self.endpoint,
+                model=self.model,
+                streamed=self.streamed,
+                stop_reason="no contracts to check",
+            )
+        return self._built
+
+
+def attach_report(obj: Any, report: ContractReport | PendingReport) -> None:
     """Attach ``report`` to a provider response without changing its type or its data."""
     # object.__setattr__ bypasses pydantic's field handling: the report never shows up
     # in model_dump() or the JSON of the response. Objects with __slots__ go without.
-    with contextlib.suppress(AttributeError, TypeError):
+    # (A try statement, not contextlib.suppress: this runs on every call.)
+    try:  # noqa: SIM105
         object.__setattr__(obj, _ATTR, report)
+    except (AttributeError, TypeError):
+        pass
+
+
+def built(report: ContractReport | PendingReport | None) -> ContractReport | None:
+    """Return ``report``, built first when it is still pending."""
+    return report.build() if type(report) is PendingReport else report  # type: ignore[return-value]
 
 
 def get_report(obj: Any) -> ContractReport | None:
@@ -201,4 +237,4 @@ def get_report(obj: Any) -> ContractReport | None:
         # openai's stream helpers (chat.completions.stream, responses.stream) wrap the
         # raw stream the client returned, which is where the report lives.
         report = getattr(getattr(obj, "_raw_stream", None), _ATTR, None)
-    return report
+    return built(report)

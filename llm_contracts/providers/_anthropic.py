@@ -24,7 +24,7 @@ from .._scope import ACTIVE_CONVERSATION
 from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
 from ..enforcement._report import ContractReport, attach_report
 from ._body import BodyJudge, event_parser, install_async, install_sync
-from ._client import ContractClientMixin, ParseGuard, guard_parse, vacuous_report, with_body
+from ._client import ContractClientMixin, ParseGuard, guard_parse, pending_report, with_body
 from ._registry import Route
 from ._specs import ANTHROPIC
 
@@ -243,7 +243,7 @@ class ContractAnthropic(_AnthropicClientMixin, anthropic.Anthropic):
             # No contracts, listeners, tracer or conversation: anthropic's own path, with
             # only a vacuous report attached so get_report() works the same everywhere.
             result = parent(cast_to, options, *args, **kwargs)
-            self._remember(result, vacuous_report(route, options.json_data, stream), ())
+            self._remember(result, pending_report(route, options.json_data, stream), ())
             return result
         llm_request = route.requests.read(_given(options.json_data))
         parsed_objects: list[Any] = []
@@ -350,7 +350,7 @@ class AsyncContractAnthropic(_AnthropicClientMixin, anthropic.AsyncAnthropic):
         options, guard = guard_parse(options, stream, "output_format")
         if guard is None and self._unobserved(settings):
             result = await parent(cast_to, options, *args, **kwargs)
-            self._remember(result, vacuous_report(route, options.json_data, stream), ())
+            self._remember(result, pending_report(route, options.json_data, stream), ())
             return result
         llm_request = route.requests.read(_given(options.json_data))
         parsed_objects: list[Any] = []

@@ -17,7 +17,7 @@ from ..debugging._trace import Trace
 from ..enforcement._breaker import CircuitBreaker
 from ..enforcement._engine import ContractEngine
 from ..enforcement._pipeline import CallSettings
-from ..enforcement._report import ContractReport, attach_report
+from ..enforcement._report import ContractReport, PendingReport, attach_report, built
 from ..enforcement._streaming import StreamPolicy, StreamValidator
 from ..observability._metrics import Metrics
 from ..reporting._client import ClientTelemetry, attach_telemetry
@@ -32,6 +32,7 @@ __all__ = [
     "ParseGuard",
     "build_settings",
     "guard_parse",
+    "pending_report",
     "vacuous_report",
     "with_body",
 ]
@@ -119,13 +120,12 @@ def with_body(options: Any, body: Mapping[str, Any], is_retry: bool) -> Any:
 
 def vacuous_report(route: Route, body: Mapping[str, Any], stream: bool) -> ContractReport:
     """Return the report of a call that had nothing to check: it passed, vacuously."""
-    return ContractReport(
-        provider=route.requests.provider,
-        endpoint=route.endpoint,
-        model=str(body.get("model", "")),
-        streamed=stream,
-        stop_reason="no contracts to check",
-    )
+    return pending_report(route, body, stream).build()
+
+
+def pending_report(route: Route, body: Mapping[str, Any], stream: bool) -> PendingReport:
+    """Return the vacuous report of a call, built only if someone reads it."""
+    return PendingReport(route.requests.provider, route.endpoint, str(body.get("model", "")), stream)
 
 
 class ParseGuard:
@@ -223,7 +223,7 @@ class ContractClientMixin:
         object.__setattr__(self, _SETTINGS, settings)
         object.__setattr__(self, "_contract_telemetry", attach_telemetry(settings, **telemetry))
         object.__setattr__(self, "_telemetry_options", telemetry)
-        self.last_report: ContractReport | None = None
+        self.last_report = None
 
     def _construct(
         self,
@@ -381,8 +381,9 @@ class ContractClientMixin:
         if engine.input_contracts or engine.output_contracts or settings.native_schema:
             return False
         telemetry = self._contract_telemetry
-        if any(listener is not telemetry for listener in settings.listeners):
-            return False
+        for listener in settings.listeners:
+            if listener is not telemetry:
+                return False
         if telemetry is not None and telemetry.busy():
             return False
         return ACTIVE_CONVERSATION.get() is None
@@ -393,6 +394,17 @@ class ContractClientMixin:
         if telemetry is None:
             return self._contract_settings
         return telemetry.settings_for(self._contract_settings)
+
+    _last_report: ContractReport | PendingReport | None = None
+
+    @property
+    def last_report(self) -> ContractReport | None:
+        """Return the report of this client's last call (None before the first)."""
+        return built(self._last_report)
+
+    @last_report.setter
+    def last_report(self, report: ContractReport | PendingReport | None) -> None:
+        self._last_report = report
 
     @property
     def last_trace(self) -> Trace | None:
@@ -408,8 +420,8 @@ class ContractClientMixin:
 
     # -- shared pieces of a call ------------------------------------------------------------
 
-    def _remember(self, result: Any, report: ContractReport, parsed: Sequence[Any]) -> None:
-        self.last_report = report
+    def _remember(self, result: Any, report: ContractReport | PendingReport, parsed: Sequence[Any]) -> None:
+        self._last_report = report
         attach_report(result, report)
         if parsed:
             # A raw response caches what its parse() returned, so the caller's own

@@ -31,7 +31,7 @@ from ..enforcement._report import ContractReport, attach_report, get_report
 from ..enforcement._streaming import StreamPolicy
 from ..reporting._reporter import Reporter
 from ._body import BodyJudge, event_parser, install_async, install_sync
-from ._client import ContractClientMixin, ParseGuard, guard_parse, vacuous_report, with_body
+from ._client import ContractClientMixin, ParseGuard, guard_parse, pending_report, with_body
 from ._openai_routes import Route, route_for
 
 try:  # the raw-response wrappers moved between openai releases; both names exist in 1.x-3.x
@@ -433,7 +433,7 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
             # No contracts, listeners, tracer or conversation: openai's own path, with
             # only a vacuous report attached so get_report() works the same everywhere.
             result = parent(cast_to, options, *args, **kwargs)
-            self._remember(result, vacuous_report(route, body, stream), ())
+            self._remember(result, pending_report(route, body, stream), ())
             return result
         options, llm_request = _prepare(settings, route, options)
         parsed_objects: list[Any] = []
@@ -612,7 +612,7 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
             # No contracts, listeners, tracer or conversation: openai's own path, with
             # only a vacuous report attached so get_report() works the same everywhere.
             result = await parent(cast_to, options, *args, **kwargs)
-            self._remember(result, vacuous_report(route, body, stream), ())
+            self._remember(result, pending_report(route, body, stream), ())
             return result
         options, llm_request = _prepare(settings, route, options)
         parsed_objects: list[Any] = []

@@ -560,3 +560,24 @@ def test_fake_requests_record_what_was_sent(fake: FakeLLM, client):
     client.chat.completions.create(model=MODEL, messages=MESSAGES)
 
     assert fake.paths == ["/v1/chat/completions"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_call_with_nothing_to_check_has_one_vacuous_report(stream: bool) -> None:
+    # The report of an unobserved call is built when first read; every reader gets the same one.
+    client = ContractOpenAI(api_key="test", http_client=FakeLLM().reply("hi").http_client())
+    reply = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=stream
+    )
+    if stream:
+        list(reply)
+    report = get_report(reply)
+    assert report is not None
+    assert report is get_report(reply) is client.last_report
+    assert (report.outcome, report.stop_reason, report.results) == ("passed", "no contracts to check", [])
+    assert (report.provider, report.endpoint, report.model, report.streamed) == (
+        "openai",
+        "/chat/completions",
+        "gpt-4o-mini",
+        stream,
+    )
