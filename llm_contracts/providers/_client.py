@@ -33,7 +33,6 @@ __all__ = [
     "build_settings",
     "guard_parse",
     "pending_report",
-    "vacuous_report",
     "with_body",
 ]
 
@@ -116,11 +115,6 @@ def with_body(options: Any, body: Mapping[str, Any], is_retry: bool) -> Any:
         if isinstance(opts.headers, Mapping):
             opts.headers = {k: v for k, v in opts.headers.items() if k.lower() != "idempotency-key"}
     return opts
-
-
-def vacuous_report(route: Route, body: Mapping[str, Any], stream: bool) -> ContractReport:
-    """Return the report of a call that had nothing to check: it passed, vacuously."""
-    return pending_report(route, body, stream).build()
 
 
 def pending_report(route: Route, body: Mapping[str, Any], stream: bool) -> PendingReport:

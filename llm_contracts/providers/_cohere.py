@@ -26,16 +26,16 @@ from cohere.core.jsonable_encoder import jsonable_encoder
 from .._exceptions import ContractConfigError, ContractViolationError
 from .._scope import ACTIVE_CONVERSATION
 from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
-from ..enforcement._report import ContractReport, attach_report
+from ..enforcement._report import ContractReport, PendingReport, attach_report
 from ._body import BodyJudge, _Other, install_async, install_sync
-from ._client import ContractClientMixin, vacuous_report
+from ._client import ContractClientMixin, pending_report
 from ._registry import Route
 from ._specs import COHERE
 
 __all__ = ["AsyncContractCohere", "ContractCohere"]
 
 # The reports of the contracted HTTP calls made inside one chat() call, for its answer.
-_REPORTS: contextvars.ContextVar[list[ContractReport] | None] = contextvars.ContextVar(
+_REPORTS: contextvars.ContextVar[list[ContractReport | PendingReport] | None] = contextvars.ContextVar(
     "llm_contracts_cohere_reports", default=None
 )
 
@@ -148,7 +148,7 @@ def _judge(owner: Any, route: Route, report: ContractReport, request: Any) -> Bo
     )
 
 
-def _hand_over(owner: Any, report: ContractReport) -> None:
+def _hand_over(owner: Any, report: ContractReport | PendingReport) -> None:
     owner.last_report = report
     reports = _REPORTS.get()
     if reports is not None:
@@ -190,7 +190,7 @@ class _ContractHttpClient(HttpClient):
             response = parent(
                 path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
             )
-            _hand_over(owner, vacuous_report(route, json, False))
+            _hand_over(owner, pending_report(route, json, False))
             return response
         body, options = _wire_body(json, request_options, omit)
         llm_request = route.requests.read(body)
@@ -238,7 +238,7 @@ class _ContractHttpClient(HttpClient):
             with parent(
                 path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
             ) as response:
-                _hand_over(owner, vacuous_report(route, json, True))
+                _hand_over(owner, pending_report(route, json, True))
                 yield response
             return
         body, options = _wire_body(json, request_options, omit)
@@ -301,7 +301,7 @@ class _AsyncContractHttpClient(AsyncHttpClient):
             response = await parent(
                 path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
             )
-            _hand_over(owner, vacuous_report(route, json, False))
+            _hand_over(owner, pending_report(route, json, False))
             return response
         body, options = _wire_body(json, request_options, omit)
         llm_request = route.requests.read(body)
@@ -352,7 +352,7 @@ class _AsyncContractHttpClient(AsyncHttpClient):
             async with parent(
                 path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
             ) as response:
-                _hand_over(owner, vacuous_report(route, json, True))
+                _hand_over(owner, pending_report(route, json, True))
                 yield response
             return
         body, options = _wire_body(json, request_options, omit)
@@ -438,7 +438,7 @@ class ContractCohere(ContractClientMixin, cohere.ClientV2):  # type: ignore[misc
         _install(self, _ContractHttpClient)
 
     def chat(self, *args: Any, **kwargs: Any) -> Any:
-        reports: list[ContractReport] = []
+        reports: list[ContractReport | PendingReport] = []
         token = _REPORTS.set(reports)
         try:
             result = super().chat(*args, **kwargs)
@@ -460,7 +460,7 @@ class AsyncContractCohere(ContractClientMixin, cohere.AsyncClientV2):  # type: i
         _install(self, _AsyncContractHttpClient)
 
     async def chat(self, *args: Any, **kwargs: Any) -> Any:
-        reports: list[ContractReport] = []
+        reports: list[ContractReport | PendingReport] = []
         token = _REPORTS.set(reports)
         try:
             result = await super().chat(*args, **kwargs)
