@@ -267,6 +267,9 @@ RETENTION_INTERVAL_S = env_float("RETENTION_INTERVAL_S", 3600.0, minimum=1.0)
 # ahead, every PARTITION_INTERVAL_S.
 EVENT_PARTITION_AHEAD_DAYS = env_int("EVENT_PARTITION_AHEAD_DAYS", 3, minimum=1)
 PARTITION_INTERVAL_S = env_float("PARTITION_INTERVAL_S", 3600.0, minimum=1.0)
+# Retention detaches an expired day from the events table: every insert queues behind
+# that DDL while it waits for the table, so it waits this long at most (a few tries).
+EVENT_PARTITION_LOCK_TIMEOUT_MS = env_int("EVENT_PARTITION_LOCK_TIMEOUT_MS", 200, minimum=1)
 ALERT_INTERVAL_S = env_float("ALERT_INTERVAL_S", 60.0, minimum=1.0)
 # Webhooks (dashboard/lib/webhooks.py): each message is a Celery task with this timeout per
 # try, retried with exponential backoff. Targets that resolve to internal addresses are
