@@ -7,8 +7,10 @@ Usage: ``DATABASE_URL=postgres://... python bench/scale_bench.py [--sizes 100000
    ``--new`` events arrive spread over the last day (late ones included) and one pass is
    timed; then an idle pass. The pass should cost the same at every size.
 2. Retention: ``--retention-rows`` events are written into one old day's partition and
-   the retention pass that drops it is timed; the same rows deleted one batch at a time,
-   as a plain table must, are timed on a tenth of them for comparison.
+   the retention pass that drops it is timed, while another connection inserts one event
+   at a time into today's partition: its longest insert is how long the pass held up
+   ingest. The same rows deleted one batch at a time, as a plain table must, are timed on
+   a tenth of them for comparison.
 
 It runs in its own database (``test_llmc_scale_bench``), created and dropped here; the
 database named by DATABASE_URL is only used to connect.
@@ -20,6 +22,7 @@ import argparse
 import os
 import secrets
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,6 +60,39 @@ def fill(cursor: object, *, project: int, prefix: str, n: int, start: datetime, 
             "received": start + span,
         },
     )
+
+
+class Writer(threading.Thread):
+    """Insert one event at a time on a connection of its own; record each insert's time."""
+
+    def __init__(self, dsn: str, project: int, at: datetime) -> None:
+        super().__init__(daemon=True)
+        self.dsn, self.project, self.at = dsn, project, at
+        self.stop = threading.Event()
+        self.ready = threading.Event()
+        self.latencies: list[float] = []
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            n = 0
+            while not self.stop.is_set():
+                n += 1
+                started = time.perf_counter()
+                conn.execute(
+                    FILL,
+                    {
+                        "project": self.project,
+                        "prefix": f"w{n}-",
+                        "n": 1,
+                        "start": self.at,
+                        "span": timedelta(0),
+                        "received": self.at,
+                    },
+                )
+                self.latencies.append(time.perf_counter() - started)
+                self.ready.set()
 
 
 def main() -> int:
@@ -182,9 +218,40 @@ def main() -> int:
             deleted += ValidationEvent.objects.filter(id__in=ids, timestamp__lt=day).delete()[0]
         batched_s = time.perf_counter() - started
         assert deleted == tenth
+        # A writer inserts into today's partition through the pass: the longest insert
+        # while the pass ran is the stall it caused.
+        params = connection.get_connection_params()
+        dsn = " ".join(
+            f"{key}={params[key]}"
+            for key in ("host", "port", "user", "password", "dbname")
+            if params.get(key)
+        )
+        writer = Writer(dsn, other.pk, now)
+        writer.start()
+        writer.ready.wait(10)
+        time.sleep(0.2)
+        before = len(writer.latencies)
+        # The detach is the pass's only step on the events table itself: timed apart.
+        detach_s: list[float] = []
+        detach = partitions._detach
+
+        def timed_detach(name: str) -> bool:
+            started = time.perf_counter()
+            try:
+                return detach(name)
+            finally:
+                detach_s.append(time.perf_counter() - started)
+
+        partitions._detach = timed_detach  # type: ignore[assignment]
         started = time.perf_counter()
         dropped = partitions.partitions_drop_expired(now=now, longest_retention_days=30)
         drop_s = time.perf_counter() - started
+        partitions._detach = detach  # type: ignore[assignment]
+        time.sleep(0.2)
+        writer.stop.set()
+        writer.join(10)
+        during = writer.latencies[before:]
+        steady = sorted(writer.latencies[:before])[before // 2]
         assert name in dropped, dropped
         cursor.execute("SHOW server_version")
         version = cursor.fetchone()[0]
@@ -195,7 +262,15 @@ def main() -> int:
     print("aggregation (one project):")
     print("\n".join(lines))
     print("retention:")
-    print(f"  drop the day partition of {args.retention_rows:,} rows: {drop_s * 1000:.0f} ms")
+    print(
+        f"  retention pass removing the day partition of {args.retention_rows:,} rows: {drop_s * 1000:.0f} ms"
+        f" (detach from the events table {sum(detach_s) * 1000:.1f} ms; the rest is dropping the "
+        f"detached table, which locks nothing else)"
+    )
+    print(
+        f"  a concurrent one-event insert: longest {max(during) * 1000:.0f} ms during the pass "
+        f"({len(during)} inserts), median {steady * 1000:.1f} ms before it"
+    )
     print(
         f"  batched row delete (batches of {settings.RETENTION_BATCH_SIZE:,}) of {tenth:,} rows: "
         f"{batched_s * 1000:.0f} ms"

@@ -6,7 +6,7 @@ Usage: ``DATABASE_URL=postgres://... CELERY_BROKER_URL=redis://... python bench/
 Everything runs on this machine over loopback, in a database of its own (``--db-name``,
 created and dropped here): gunicorn with ``--web-processes`` sync workers, ``--workers``
 Celery workers (prefork, one pool process each, as docker/compose.yaml runs them) and one
-beat, which sends the aggregation every ``--rollup-interval`` seconds (the settings' 30 s
+beat, which sends the aggregation every ``--rollup-interval`` seconds (the settings' 10 s
 by default). Bounded in time (``--minutes``) and count (``--max-events``).
 
 1. The maximum: unless ``--rate`` is given, the load generator sends as fast as the server
@@ -306,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--concurrency", type=int, default=0, help="client threads (default: web processes + 2)"
     )
     parser.add_argument(
-        "--rollup-interval", type=float, default=0.0, help="seconds between passes (settings: 30)"
+        "--rollup-interval", type=float, default=0.0, help="seconds between passes (settings: 10)"
     )
     parser.add_argument("--max-events", type=int, default=2_000_000, help="upper bound on events sent")
     parser.add_argument("--late", type=float, default=0.05, help="share of events up to 3 hours late")

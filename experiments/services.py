@@ -530,7 +530,7 @@ def experiment_for_project(*, project: Project, key: str) -> Experiment:
 _EXPOSURE_UPSERT = """
 INSERT INTO {t} (project_id, experiment, variant, call_id, at, violated, fix_attempted, fix_failed,
                  llm_latency_ms, tokens)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+{values}
 ON CONFLICT (project_id, experiment, call_id) DO UPDATE SET
     at = CASE WHEN EXCLUDED.at < {t}.at THEN EXCLUDED.at ELSE {t}.at END,
     violated = {t}.violated OR EXCLUDED.violated,
@@ -595,8 +595,26 @@ def exposures_record(*, project: Project, events: Iterable[Mapping[str, Any]], n
         )
         for (experiment, call_id), row in calls.items()
     ]
-    with connection.cursor() as cursor:
-        cursor.executemany(_EXPOSURE_UPSERT.format(t=Exposure._meta.db_table), params)
+    table = Exposure._meta.db_table
+    if connection.vendor == "postgresql":
+        # All the calls of a batch in one statement, as arrays bound server-side: a statement
+        # per call cost a round trip each, and a VALUES list as many client-quoted
+        # parameters. Each call's key appears once (``calls`` is keyed by it), as one
+        # statement's upsert needs.
+        import psycopg
+
+        columns = list(zip(*params, strict=True))
+        types = ("int8", "text", "text", "text", "timestamptz", "bool", "bool", "bool", "float8", "int8")
+        unnest = ", ".join(f"%s::{t}[]" for t in types)
+        with connection.cursor() as wrapper, psycopg.Cursor(wrapper.connection) as cursor:
+            cursor.execute(
+                _EXPOSURE_UPSERT.format(t=table, values=f"SELECT * FROM unnest({unnest})"),
+                [list(c) for c in columns],
+            )
+    else:
+        values = "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        with connection.cursor() as cursor:
+            cursor.executemany(_EXPOSURE_UPSERT.format(t=table, values=values), params)
     return len(params)
 
 

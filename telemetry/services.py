@@ -231,6 +231,36 @@ PG_TYPES: dict[str, str] = {
 }
 
 
+def _copy(cursor: Any, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Write ``rows`` into ``table`` by one binary COPY (the server does not re-parse binary values)."""
+    columns = ", ".join(_EVENT_COLUMNS)
+    with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types([PG_TYPES[c] for c in _EVENT_COLUMNS])
+        for row in rows:
+            copy.write_row(row)
+
+
+class _Stored(Exception):
+    """Some rows of a batch are stored already: the straight COPY gave way to the deduplicating insert."""
+
+
+def _copy_new_postgres(rows: Sequence[tuple[Any, ...]]) -> set[str]:
+    """COPY a batch straight into the events table; raise :class:`_Stored` when an event is stored already.
+
+    Almost every batch is new: one COPY, routed to the day partitions by Postgres, costs
+    what a raw COPY does. A retried batch meets its first copy in the dedup key's unique
+    index, and the caller rolls the COPY back and stores the batch by ``_insert_postgres``.
+    """
+    import psycopg.errors
+
+    with connection.cursor() as cursor:
+        try:
+            _copy(cursor, ValidationEvent._meta.db_table, rows)
+        except psycopg.errors.UniqueViolation as exc:
+            raise _Stored from exc
+    return {row[_STORED_ID] for row in rows}
+
+
 def _insert_postgres(rows: Sequence[tuple[Any, ...]]) -> set[str]:
     # COPY into a session-local staging table, then one INSERT ... SELECT ... ON CONFLICT:
     # a multi-row INSERT of 500 events sends ~16,000 parameters that the server parses
@@ -241,11 +271,7 @@ def _insert_postgres(rows: Sequence[tuple[Any, ...]]) -> set[str]:
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS lc_ingest_staging AS SELECT {columns} FROM {table} WITH NO DATA"
         )
-        raw = cursor.cursor
-        with raw.copy(f"COPY lc_ingest_staging ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types([PG_TYPES[c] for c in _EVENT_COLUMNS])
-            for row in rows:
-                copy.write_row(row)
+        _copy(cursor, "lc_ingest_staging", rows)
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM lc_ingest_staging "
             # No conflict target: on the partitioned table the dedup key also holds the
@@ -321,20 +347,7 @@ def event_ingest_batch(
         rows.append(row)
         statuses.append({"event_id": event.event_id, "stored_id": row[_STORED_ID], "status": "pending"})
 
-    with transaction.atomic():
-        if not rows:
-            inserted: set[str] = set()
-        elif connection.vendor == "postgresql":
-            inserted = _insert_postgres(rows)
-        else:
-            inserted = _insert_portable(project.pk, rows)
-        if sdk is not None and sdk.instance_id:
-            sdk_instance_touch(project=project, sdk=sdk, events=len(inserted), now=now)
-        from experiments.services import exposures_record  # a top-level import would be circular
-
-        exposures_record(
-            project=project, events=[dict(zip(_EVENT_COLUMNS, r, strict=True)) for r in rows], now=now
-        )
+    inserted = _store(project, rows, sdk, now)
 
     for status in statuses:
         if status["status"] == "pending":
@@ -347,6 +360,36 @@ def event_ingest_batch(
             result.rejected += 1
     result.results = statuses
     return result
+
+
+def _store(project: Project, rows: Sequence[tuple[Any, ...]], sdk: SdkIn | None, now: datetime) -> set[str]:
+    """Store the new rows of a batch with what goes with them, in one transaction; return their event ids."""
+    from experiments.services import exposures_record  # a top-level import would be circular
+
+    def along(inserted: set[str]) -> None:
+        if sdk is not None and sdk.instance_id:
+            sdk_instance_touch(project=project, sdk=sdk, events=len(inserted), now=now)
+        exposures_record(
+            project=project, events=[dict(zip(_EVENT_COLUMNS, r, strict=True)) for r in rows], now=now
+        )
+
+    if rows and connection.vendor == "postgresql":
+        try:
+            with transaction.atomic():
+                inserted = _copy_new_postgres(rows)
+                along(inserted)
+            return inserted
+        except _Stored:
+            pass  # rolled back: the deduplicating insert below
+    with transaction.atomic():
+        if not rows:
+            inserted = set()
+        elif connection.vendor == "postgresql":
+            inserted = _insert_postgres(rows)
+        else:
+            inserted = _insert_portable(project.pk, rows)
+        along(inserted)
+    return inserted
 
 
 def sdk_instance_touch(*, project: Project, sdk: SdkIn, events: int, now: datetime) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -175,3 +176,45 @@ class TestBatch:
         body = post_events(cast.key_a, events).json()
         assert [r["event_id"] for r in body["results"]] == [f"o{i}" for i in range(20)]
         assert json.loads(json.dumps(body))["accepted"] == 20
+
+
+class TestWritePath:
+    def test_a_batch_of_new_events_in_an_experiment_takes_two_statements_besides_the_copy(
+        self, cast: Cast, post_events: Poster, django_assert_max_num_queries: Any
+    ) -> None:
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            pytest.skip("the COPY path is Postgres's")
+        sdk = {"name": "py", "version": "1", "instance_id": "i1"}
+        post_events(cast.key_a, [make_event()], sdk=sdk)  # the SDK instance row exists
+        events = [make_event(call_id=f"call-{i // 3}", experiment="exp", variant="b") for i in range(300)]
+        # The COPY goes straight into the events table (not counted: psycopg's own cursor);
+        # the SDK instance update and the 100 calls' exposures are one statement each.
+        with django_assert_max_num_queries(5):
+            response = post_events(cast.key_a, events, sdk=sdk)
+        assert response.json()["accepted"] == 300
+        from experiments.models import Exposure
+
+        assert Exposure.objects.filter(project=cast.project_a, experiment="exp").count() == 100
+
+    def test_a_resent_batch_with_new_events_stores_only_the_new_ones(
+        self, cast: Cast, post_events: Poster
+    ) -> None:
+        first = [make_event() for _ in range(5)]
+        post_events(cast.key_a, first)
+        fresh = [make_event() for _ in range(3)]
+        response = post_events(cast.key_a, [*first[:2], fresh[0], first[4], *fresh[1:]])
+        assert [r["status"] for r in response.json()["results"]] == [
+            "duplicate",
+            "duplicate",
+            "accepted",
+            "duplicate",
+            "accepted",
+            "accepted",
+        ]
+        assert ValidationEvent.objects.filter(project=cast.project_a).count() == 8
+        from telemetry.models import PendingEvent
+
+        # The rolled-back attempt queued nothing: each stored event is queued once.
+        assert PendingEvent.objects.filter(project_id=cast.project_a.pk).count() == 8

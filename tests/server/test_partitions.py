@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -129,6 +130,53 @@ class TestRetentionByPartition:
         slug_a, slug_b = cast.project_a.slug, cast.project_b.slug
         assert remaining == {(slug_a, middle.date()), (slug_a, recent.date()), (slug_b, recent.date())}
         assert telemetry_services.events_expire(now=now) == 0
+
+    def test_a_day_left_detached_by_an_interrupted_pass_is_dropped_by_the_next(
+        self, cast: Cast, settings: Any
+    ) -> None:
+        now = timezone.now()
+        settings.EVENT_MAX_AGE_S = 45 * 24 * 3600
+        partitions.partitions_ensure(now=now)
+        old = now - timedelta(days=40)
+        result = telemetry_services.event_ingest_batch(project=cast.project_a, events=[at(old)], now=now)
+        assert result.accepted == 1
+        name = partitions.partition_name(old.date())
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            # A pass that died between taking the day out of the events table and dropping it.
+            cursor.execute(f"ALTER TABLE {partitions.EVENTS} DETACH PARTITION {name}")
+        assert exists(name) and old.date() not in partitions.partitions_list()
+        assert name in partitions.partitions_drop_expired(now=now, longest_retention_days=30)
+        assert not exists(name)
+
+    def test_a_busy_events_table_is_waited_for_briefly_and_the_next_pass_drops_the_day(
+        self, transactional_db: None, settings: Any
+    ) -> None:
+        import psycopg
+
+        now = timezone.now()
+        old = now - timedelta(days=40)
+        name = partitions.partition_name(old.date())
+        with connection.cursor() as cursor:
+            partitions.partition_create(cursor, old.date())
+        params = connection.get_connection_params()
+        dsn = {k: params[k] for k in ("host", "port", "user", "password", "dbname") if params.get(k)}
+        settings.EVENT_PARTITION_LOCK_TIMEOUT_MS = 50
+        try:
+            with psycopg.connect(**dsn) as reader:
+                # A long read of the events table (a page's query) holds its share lock.
+                reader.execute(f"SELECT count(*) FROM {partitions.EVENTS}")
+                started = time.perf_counter()
+                assert partitions.partitions_drop_expired(now=now, longest_retention_days=30) == []
+                # Ingest queues behind a DDL statement waiting for the table: the wait stays short.
+                assert time.perf_counter() - started < 2
+                assert exists(name)
+                reader.rollback()
+            assert partitions.partitions_drop_expired(now=now, longest_retention_days=30) == [name]
+            assert not exists(name)
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {name}")
 
     def test_retention_keeps_whole_days(self, cast: Cast) -> None:
         now = datetime(2026, 6, 10, 15, 0, tzinfo=UTC)
