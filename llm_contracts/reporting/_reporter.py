@@ -28,12 +28,12 @@ from .._exceptions import ContractConfigError
 from .._version import __version__
 from ._guard import InternalErrorGuard, log
 from ._spool import Spool
-from ._sync import ProjectSync
 from ._transport import EVENTS_PATH, SPLIT_STATUSES, TRACES_PATH, ControlPlane, Rejected, Transient, Transport
 from ._worker import BackgroundWorker
 
 if TYPE_CHECKING:
     from ..enforcement._report import ContractReport
+    from ._sync import ProjectSync
 
 __all__ = ["CallItem", "Reporter", "default_reporter"]
 
@@ -292,6 +292,9 @@ class Reporter:
     def sync(self) -> ProjectSync:
         """The puller of the project's contracts and breakpoints (started on demand)."""
         if self._sync is None:
+            # Imported on first use: the puller brings experiments' rules with it.
+            from ._sync import ProjectSync
+
             with self._sync_lock:
                 if self._sync is None:
                     self._sync = ProjectSync(self)
