@@ -72,6 +72,8 @@ def test_importing_the_sdk_defers_what_a_plain_client_does_not_run():
         "llm_contracts.debugging._debugger",
         "llm_contracts.debugging._profiler",
         "llm_contracts.llmcl",
+        "llm_contracts.reporting._sync",
+        "llm_contracts.experiments._rules",
     )
     code = (
         "import sys, json, llm_contracts; "
