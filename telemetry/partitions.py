@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import re
 import time as clock
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -79,12 +80,7 @@ def partitions_list(cursor: Any = None) -> dict[date, str]:
             "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s",
             [EVENTS],
         )
-        out = {}
-        for (name,) in cursor.fetchall():
-            match = _NAME.match(name)
-            if match:
-                out[datetime.strptime(match.group(1), "%Y%m%d").date()] = name
-        return out
+        return _by_day(name for (name,) in cursor.fetchall())
     finally:
         if own:
             cursor.close()
@@ -149,8 +145,13 @@ def partitions_detached(cursor: Any) -> dict[date, str]:
         "AND starts_with(c.relname, %s) AND pg_table_is_visible(c.oid)",
         [PREFIX],
     )
+    return _by_day(name for (name,) in cursor.fetchall())
+
+
+def _by_day(names: Iterable[str]) -> dict[date, str]:
+    """Return the day partitions' table names among ``names``, by day."""
     out = {}
-    for (name,) in cursor.fetchall():
+    for name in names:
         match = _NAME.match(name)
         if match:
             out[datetime.strptime(match.group(1), "%Y%m%d").date()] = name
