@@ -7,7 +7,12 @@ reports what it found.
 
 from typing import TYPE_CHECKING
 
-from ._exceptions import ContractConfigError, ContractViolationError, LLMContractsError
+from ._exceptions import (
+    ContractConfigError,
+    ContractViolationError,
+    LLMContractsError,
+    ResponseFormatViolationError,
+)
 from ._lazy import lazy_exports
 from ._version import __version__
 from .contracts import (
@@ -149,6 +154,7 @@ __all__ = [
     "RegexContract",
     "Reporter",
     "RequestParametersContract",
+    "ResponseFormatViolationError",
     "ResponseTimeContract",
     "Severity",
     "StreamPolicy",

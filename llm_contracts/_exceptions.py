@@ -6,6 +6,8 @@ Only decisions of our own raise our own exceptions; errors from the provider SDK
     LLMContractsError
      ├── ContractConfigError        a contract or client was configured wrongly
      └── ContractViolationError     a strict contract rejected a request or a response
+          └── ResponseFormatViolationError   the answer never fit ``response_format``
+                                             (also pydantic's ``ValidationError``)
 """
 
 from __future__ import annotations
@@ -13,11 +15,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from pydantic_core import ValidationError
+
 if TYPE_CHECKING:
     from .contracts._base import ValidationResult
     from .enforcement._report import ContractReport
 
-__all__ = ["ContractConfigError", "ContractViolationError", "LLMContractsError"]
+__all__ = [
+    "ContractConfigError",
+    "ContractViolationError",
+    "LLMContractsError",
+    "ResponseFormatViolationError",
+]
 
 
 class LLMContractsError(Exception):
@@ -57,3 +66,36 @@ class ContractViolationError(LLMContractsError):
     def violations(self) -> list[ValidationResult]:
         """Return the failing results."""
         return [r for r in self.results if not r.is_valid]
+
+
+class ResponseFormatViolationError(ContractViolationError, ValidationError):
+    """Raise when an answer to a ``parse`` helper never fit its ``response_format``.
+
+    openai's ``chat.completions.parse`` / ``responses.parse`` (and anthropic's
+    ``messages.parse``) raise pydantic's ``ValidationError`` for such an answer; this error
+    is that too, with the same ``errors()``, so code written for the vendor's client
+    (``except ValidationError``) works on the drop-in, and code written for contracts
+    (``except ContractViolationError``) gets the report. ``str()`` is the violation's message.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Built by from_exception_data (pydantic's constructor), then filled by violation().
+        pass
+
+    def __str__(self) -> str:
+        return self.message
+
+    @classmethod
+    def violation(cls, exc: ContractViolationError, error: ValidationError) -> ResponseFormatViolationError:
+        """Return ``exc`` as this error, carrying ``error``'s title and details."""
+        details = [
+            {k: v for k, v in d.items() if k in ("type", "loc", "input", "ctx")}
+            for d in error.errors(include_url=False)
+        ]
+        made = cls.from_exception_data(error.title, details)  # type: ignore[arg-type]
+        made.message = exc.message
+        made.results = exc.results
+        made.stage = exc.stage
+        made.report = exc.report
+        made.response = exc.response
+        return made

@@ -102,13 +102,17 @@ def _signature(results: list[ValidationResult]) -> frozenset[tuple[str, str]]:
     return frozenset((r.contract_name, r.message) for r in results if is_blocking(r))
 
 
+# The contract name of the verdict on an answer that did not fit the parse helper's format.
+MISFIT = "response_format"
+
+
 def _misfit(message: str) -> ValidationResult:
     """Return the violation of an answer that openai's parse helper could not parse."""
     return ValidationResult(
         False,
         message,
         Severity.ERROR,
-        "response_format",
+        MISFIT,
         auto_fix_suggestion="Answer with JSON that matches the requested schema exactly.",
     )
 

@@ -269,7 +269,11 @@ class ContractAnthropic(_AnthropicClientMixin, anthropic.Anthropic):
             )
         except ContractViolationError as exc:
             self.last_report = exc.report
-            raise
+            # A parse helper's answer that never fit is pydantic's error too, as openai's is.
+            raised = guard.raised(exc) if guard is not None else exc
+            if raised is exc:
+                raise
+            raise raised from None
         if body_streamed and isinstance(result, (APIResponse, AsyncAPIResponse)):
             self._judge_body(result, route, report, llm_request, sse=stream)
         elif stream:
@@ -376,7 +380,11 @@ class AsyncContractAnthropic(_AnthropicClientMixin, anthropic.AsyncAnthropic):
             )
         except ContractViolationError as exc:
             self.last_report = exc.report
-            raise
+            # A parse helper's answer that never fit is pydantic's error too, as openai's is.
+            raised = guard.raised(exc) if guard is not None else exc
+            if raised is exc:
+                raise
+            raise raised from None
         if body_streamed and isinstance(result, (APIResponse, AsyncAPIResponse)):
             self._judge_body(result, route, report, llm_request, sse=stream)
         elif stream:

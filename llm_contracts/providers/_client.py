@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic_core import ValidationError
+
+from .._exceptions import ContractViolationError, ResponseFormatViolationError
 from .._scope import ACTIVE_CONVERSATION
 from ..contracts._base import Contract, ValidationContext
 from ..contracts._types import LLMResponse
 from ..debugging._trace import Trace
 from ..enforcement._breaker import CircuitBreaker
 from ..enforcement._engine import ContractEngine
-from ..enforcement._pipeline import CallSettings
+from ..enforcement._pipeline import MISFIT, CallSettings
 from ..enforcement._report import ContractReport, PendingReport, attach_report, built
 from ..enforcement._streaming import StreamPolicy, StreamValidator
 from ..observability._metrics import Metrics
@@ -146,6 +149,17 @@ class ParseGuard:
         except ValueError as exc:  # pydantic's ValidationError (invalid JSON included) is one
             self.error = exc
             return raw
+
+    def raised(self, exc: ContractViolationError) -> ContractViolationError:
+        """Return the error to raise for ``exc``: pydantic's too when the misfit failed the call."""
+        error = self.error
+        # The pipeline names a misfit's verdict "response_format" whatever the field is called.
+        if not isinstance(error, ValidationError) or not any(r.contract_name == MISFIT for r in exc.results):
+            return exc
+        try:
+            return ResponseFormatViolationError.violation(exc, error)
+        except Exception:  # an error detail pydantic will not rebuild: our violation alone
+            return exc
 
     def misfits(self, parsed: Any) -> list[str | None]:
         """Return, per choice of the last answer, why it did not fit (None where it did)."""

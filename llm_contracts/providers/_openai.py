@@ -457,7 +457,11 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
             result, report = drive_sync(gen, engine=settings.engine, send=send, parse=parse)
         except ContractViolationError as exc:
             self.last_report = exc.report
-            raise
+            # A parse helper's answer that never fit is pydantic's error too, as openai's is.
+            raised = guard.raised(exc) if guard is not None else exc
+            if raised is exc:
+                raise
+            raise raised from None
         if body_streamed and isinstance(result, APIResponse):
             self._judge_body(result, route, report, llm_request, sse=stream)
         elif stream:
@@ -638,7 +642,11 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
             result, report = await drive_async(gen, engine=settings.engine, send=send, parse=parse)
         except ContractViolationError as exc:
             self.last_report = exc.report
-            raise
+            # A parse helper's answer that never fit is pydantic's error too, as openai's is.
+            raised = guard.raised(exc) if guard is not None else exc
+            if raised is exc:
+                raise
+            raise raised from None
         if body_streamed and isinstance(result, AsyncAPIResponse):
             self._judge_body(result, route, report, llm_request, sse=stream)
         elif stream:

@@ -7,7 +7,7 @@ import pytest
 from openai.types.chat import ParsedChatCompletion
 from openai.types.responses import ParsedResponse
 
-from llm_contracts import ContractViolationError, get_report
+from llm_contracts import ContractViolationError, ResponseFormatViolationError, get_report
 from llm_contracts.contracts import PydanticContract
 
 MODEL = "gpt-4o-mini"
@@ -72,7 +72,12 @@ class TestSyncParse:
         with pytest.raises(ContractViolationError) as caught:
             call(client)
 
-        assert not isinstance(caught.value, pydantic.ValidationError)
+        # Our violation, with its report; and pydantic's error too, as openai raises for
+        # such an answer, so `except ValidationError` written for openai still catches it.
+        assert isinstance(caught.value, ResponseFormatViolationError)
+        assert isinstance(caught.value, pydantic.ValidationError)
+        assert caught.value.errors(include_url=False)[0]["type"] == "json_invalid"
+        assert str(caught.value).startswith("response rejected by contract response_format")
         assert caught.value.stage == "output"
         assert caught.value.results[0].contract_name == "response_format"
         assert "Invalid JSON" in caught.value.results[0].message
@@ -154,6 +159,27 @@ class TestAsyncParse:
 
         assert caught.value.results[0].contract_name == "response_format"
         assert client.last_report is caught.value.report
+
+
+@pytest.mark.parametrize("answer", ["not json", '{"wrong": "field"}'])
+def test_code_written_for_openai_catches_a_misfit_as_openai_raises_it(make_client, fake, answer):
+    # openai's parse helpers raise pydantic's ValidationError for an answer that does not
+    # fit; the drop-in raises an error that is one too, with the same details.
+    fake.reply(answer)
+    try:
+        make_client().chat.completions.parse(model=MODEL, messages=MESSAGES, response_format=Answer)
+    except pydantic.ValidationError as exc:
+        caught = exc
+    else:
+        pytest.fail("no error")
+    try:
+        Answer.model_validate_json(answer)
+    except pydantic.ValidationError as exc:
+        expected = exc
+    assert caught.title == expected.title
+    details = [(e["type"], e["loc"]) for e in caught.errors()]
+    assert details == [(e["type"], e["loc"]) for e in expected.errors()]
+    assert caught.report is not None and caught.report.outcome == "violated"
 
 
 def test_with_the_breaker_open_a_misfit_still_raises_a_contract_violation(make_client, fake):
