@@ -346,3 +346,28 @@ class TestTwoWorkers:
         assert not PendingEvent.objects.exists()
         for project in projects:
             assert_equal_to_recount(project)
+
+
+class TestLargeTables:
+    def test_a_chunk_reads_its_events_by_key_not_the_whole_events_table(self, cast: Cast) -> None:
+        # A plain join let the planner hash every stored event for each chunk: seconds a chunk
+        # at ten million events. Each queued event must be one lookup by its primary key.
+        for _ in range(16):
+            telemetry_services.event_ingest_batch(
+                project=cast.project_a, events=[make_event() for _ in range(500)]
+            )
+        assert telemetry_services.rollups_aggregate().events == 8000
+        telemetry_services.event_ingest_batch(
+            project=cast.project_a, events=[make_event() for _ in range(500)]
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {ValidationEvent._meta.db_table}")
+            cursor.execute(f"ANALYZE {PendingEvent._meta.db_table}")
+            pending = PendingEvent.objects.filter(project_id=cast.project_a.pk).order_by("id")[:5000]
+            sql, params = telemetry_services._take_sql(pending, cast.project_a.pk)
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "Hash Join" not in plan and "Merge Join" not in plan, plan
+        assert "Index Scan using contracts_app_validationevent_default_pkey" in plan, plan
+        assert telemetry_services.rollups_aggregate().events == 500
+        assert_equal_to_recount(cast.project_a)
