@@ -185,23 +185,36 @@ if _unknown:  # pragma: no cover - a renamed protocol field must not be silently
     raise ImportError(f"telemetry.services names Event fields the protocol lacks: {sorted(_unknown)}")
 
 
+# Where those fields stand in a stored row (after project_id and received_at).
+_ID_AT = tuple(_EVENT_COLUMNS.index(name) for name in _ID_FIELDS)
+_NAME_AT = tuple(_EVENT_COLUMNS.index(name) for name in _NAME_FIELDS)
+_EXCERPT_AT = tuple(_EVENT_COLUMNS.index(name) for name in ("input_excerpt", "output_excerpt"))
+_EMPTY_IS_NULL_AT = tuple(_EVENT_COLUMNS.index(name) for name in _EMPTY_IS_NULL)
+
+
 def _row(
     project_id: int, event: EventIn, received_at: datetime, memo: dict[str, str] | None = None
 ) -> tuple[Any, ...]:
     """Return the stored row of ``event``, in the order of ``_EVENT_COLUMNS``."""
     # Every text a client chose passes the redactor: excerpts were redacted by the SDK,
     # but an old or foreign client may not have, and nothing unredacted may reach the disk.
-    values = dict(event.__dict__)  # the validated fields, in the model's order
-    for name in _ID_FIELDS:
-        values[name] = redact_id(values[name])
-    for name in _NAME_FIELDS:
-        values[name] = redact_name(values[name], memo)
-    for name in ("input_excerpt", "output_excerpt"):
-        if values[name] is not None:
-            values[name] = redact(values[name])
-    for name in _EMPTY_IS_NULL:
-        values[name] = values[name] or None
-    return (project_id, received_at, *values.values())
+    values = [project_id, received_at, *event.__dict__.values()]  # the fields in the model's order
+    for at in _ID_AT:
+        values[at] = redact_id(values[at])
+    names = {} if memo is None else memo
+    for at in _NAME_AT:
+        name = values[at]
+        if name:
+            found = names.get(name)
+            if found is None:
+                found = names[name] = redact(name)
+            values[at] = found
+    for at in _EXCERPT_AT:
+        if values[at] is not None:
+            values[at] = redact(values[at])
+    for at in _EMPTY_IS_NULL_AT:
+        values[at] = values[at] or None
+    return tuple(values)
 
 
 def timestamp_window(received_at: datetime) -> tuple[datetime, datetime]:
