@@ -3,7 +3,7 @@
 Usage: ``DATABASE_URL=postgres://... python bench/ingest_bench.py [--ingest-events N] [--events N]``.
 
 1. Sustained ingest through the API (the Django stack in process: middleware, gzip, auth,
-   per-item validation, redaction, one COPY of a new batch), batches of 500.
+   validation of the batch at once, redaction, one COPY of a new batch), batches of 500.
 2. The same rows written by one raw binary psycopg ``COPY``; the ratio of the two (goal >= 30%).
 3. One aggregation pass (minute and hour rollups) over ``--events`` events.
 
