@@ -8,6 +8,7 @@ Used by ``bench/ingest_bench.py --http`` and ``bench/soak.py``. Everything binds
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,6 +35,11 @@ ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS = ["ticket_schema", "pii", "prompt_injection", "length", "no_refusal"]
 
 
+def sdk_id(name: str) -> str:
+    """Return an id shaped as the SDK makes event and call ids (uuid4 hex), the same for the same name."""
+    return uuid.UUID(bytes=hashlib.md5(name.encode()).digest(), version=4).hex
+
+
 def make_events(
     n: int, *, seed: int, span: timedelta, prefix: str, now: datetime | None = None
 ) -> list[dict[str, Any]]:
@@ -44,8 +51,8 @@ def make_events(
         valid = rng.random() > 0.1
         out.append(
             {
-                "event_id": f"{prefix}-{i}",
-                "call_id": f"{prefix}-c{i // 3}",
+                "event_id": sdk_id(f"{prefix}-{i}"),
+                "call_id": sdk_id(f"{prefix}-c{i // 3}"),
                 "timestamp": (now - span * rng.random()).isoformat(),
                 "contract": rng.choice(CONTRACTS),
                 "contract_version": rng.choice([None, 1, 2]),

@@ -3,7 +3,7 @@
 Usage: ``DATABASE_URL=postgres://... python bench/ingest_bench.py [--ingest-events N] [--events N]``.
 
 1. Sustained ingest through the API (the Django stack in process: middleware, gzip, auth,
-   per-item validation, redaction, one COPY of a new batch), batches of 500.
+   validation of the batch at once, redaction, one COPY of a new batch), batches of 500.
 2. The same rows written by one raw binary psycopg ``COPY``; the ratio of the two (goal >= 30%).
 3. One aggregation pass (minute and hour rollups) over ``--events`` events.
 
@@ -87,11 +87,23 @@ def copy_rows(dsn: dict[str, Any], project_id: int, items: list[dict[str, Any]])
         return time.perf_counter() - started
 
 
+def http_database_name() -> str:
+    """Return the default database of ``--http``: the one DATABASE_URL names, suffixed.
+
+    Derived from DATABASE_URL so that runs against different databases never drop each
+    other's bench database.
+    """
+    from urllib.parse import urlsplit
+
+    name = urlsplit(os.environ["DATABASE_URL"]).path.lstrip("/") or "llmc"
+    return f"{name}_ingest_http"
+
+
 def http_main(args: argparse.Namespace) -> int:
     """Ingest through gunicorn over loopback, then the same rows by raw COPY; print the ratio."""
     import tempfile
 
-    with bench_database("test_llmc_ingest_http") as db, tempfile.TemporaryDirectory() as workdir:
+    with bench_database(args.db_name or http_database_name()) as db, tempfile.TemporaryDirectory() as workdir:
         from django.db import connection
 
         from accounts import services as account_services
@@ -188,6 +200,11 @@ def main() -> int:
         "--concurrency", type=int, default=0, help="client threads (--http; default: 2 per gunicorn worker)"
     )
     parser.add_argument("--batch", type=int, default=BATCH, help="events per request (--http)")
+    parser.add_argument(
+        "--db-name",
+        default="",
+        help="database created and dropped (--http; default: DATABASE_URL's name + _ingest_http)",
+    )
     args = parser.parse_args()
     if args.http:
         if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -580,6 +581,37 @@ def exposures_record(*, project: Project, events: Iterable[Mapping[str, Any]], n
             row["tokens"] = max(tokens, row["tokens"] or 0)
     if not calls:
         return 0
+    table = Exposure._meta.db_table
+    if connection.vendor == "postgresql":
+        # All the calls of a batch in one statement, as one JSON document the server reads
+        # into rows: a statement per call cost a round trip each, a VALUES list as many
+        # client-quoted parameters, and ten bound arrays a Python loop per element in the
+        # driver (json.dumps is C). Each call's key appears once (``calls`` is keyed by it),
+        # as one statement's upsert needs.
+        document = json.dumps(
+            [
+                {
+                    "experiment": experiment,
+                    "call_id": call_id,
+                    "variant": row["variant"],
+                    "violated": row["violated"],
+                    "fix_attempted": row["fix_attempted"],
+                    "fix_failed": row["fix_failed"],
+                    "llm_latency_ms": row["latency"],
+                    "tokens": row["tokens"],
+                }
+                for (experiment, call_id), row in calls.items()
+            ]
+        )
+        values = (
+            "SELECT %s::int8, experiment, variant, call_id, %s::timestamptz, violated, fix_attempted, "
+            "fix_failed, llm_latency_ms, tokens FROM json_to_recordset(%s::json) AS x(experiment text, "
+            "variant text, call_id text, violated bool, fix_attempted bool, fix_failed bool, "
+            "llm_latency_ms float8, tokens int8)"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(_EXPOSURE_UPSERT.format(t=table, values=values), [project.pk, now, document])
+        return len(calls)
     params = [
         (
             project.pk,
@@ -595,26 +627,9 @@ def exposures_record(*, project: Project, events: Iterable[Mapping[str, Any]], n
         )
         for (experiment, call_id), row in calls.items()
     ]
-    table = Exposure._meta.db_table
-    if connection.vendor == "postgresql":
-        # All the calls of a batch in one statement, as arrays bound server-side: a statement
-        # per call cost a round trip each, and a VALUES list as many client-quoted
-        # parameters. Each call's key appears once (``calls`` is keyed by it), as one
-        # statement's upsert needs.
-        import psycopg
-
-        columns = list(zip(*params, strict=True))
-        types = ("int8", "text", "text", "text", "timestamptz", "bool", "bool", "bool", "float8", "int8")
-        unnest = ", ".join(f"%s::{t}[]" for t in types)
-        with connection.cursor() as wrapper, psycopg.Cursor(wrapper.connection) as cursor:
-            cursor.execute(
-                _EXPOSURE_UPSERT.format(t=table, values=f"SELECT * FROM unnest({unnest})"),
-                [list(c) for c in columns],
-            )
-    else:
-        values = "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        with connection.cursor() as cursor:
-            cursor.executemany(_EXPOSURE_UPSERT.format(t=table, values=values), params)
+    values = "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    with connection.cursor() as cursor:
+        cursor.executemany(_EXPOSURE_UPSERT.format(t=table, values=values), params)
     return len(params)
 
 

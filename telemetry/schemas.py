@@ -6,6 +6,10 @@ one definition (docs/protocol.md is generated from it).
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from llm_contracts import protocol
 
 MAX_BATCH = protocol.MAX_BATCH
@@ -21,6 +25,30 @@ ItemResult = protocol.ItemResult
 BatchOut = protocol.BatchAnswer
 ErrorOut = protocol.ErrorAnswer
 
+
+class _WholeBatch(BaseModel):
+    """A batch whose every item is valid: what almost every request body is."""
+
+    model_config = ConfigDict(extra="ignore", use_enum_values=True, defer_build=True)
+
+    sdk: SdkIn | None = None
+    events: list[EventIn] = Field(max_length=MAX_BATCH)
+
+
+def batch_parse_valid(body: bytes) -> dict[str, Any] | None:
+    """Return the batch in ``body`` with every event validated, or None unless all of it is valid.
+
+    One pass of pydantic's core over the raw JSON costs about half of decoding it and then
+    validating item by item. On None the caller takes the per-item path, which names the
+    bad items; its answers are what they always were.
+    """
+    try:
+        batch = _WholeBatch.model_validate_json(body)
+    except ValidationError:
+        return None
+    return {"sdk": batch.sdk, "events": batch.events}
+
+
 __all__ = [
     "MAX_BATCH",
     "BatchIn",
@@ -31,4 +59,5 @@ __all__ = [
     "ItemResult",
     "SdkCounters",
     "SdkIn",
+    "batch_parse_valid",
 ]

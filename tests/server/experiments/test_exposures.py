@@ -109,3 +109,17 @@ class TestArmFigures:
         assert row.tokens == 5 * 10**9
         treatment = selectors.arm_figures(experiment=running, until=timezone.now())[TREATMENT]
         assert treatment.calls == 2 and treatment.cost_per_call == (5 * 10**9 + 50) / 2
+
+    def test_an_exposure_keeps_the_calls_figures_exactly(
+        self, cast: Cast, running: Any, post_events: Poster
+    ) -> None:
+        # The batch's calls reach the server as one document: nothing may be rounded on the way.
+        events = call_events("t-exact", TREATMENT, violated=("pii",))
+        events[0]["llm_latency_ms"] = 0.1 + 0.2
+        events[1]["llm_latency_ms"] = 1234.5678901234567
+        events[2].update(auto_fix_attempted=True, auto_fix_succeeded=False)
+        assert post_events(cast.key_a, events).json()["accepted"] == 3
+        row = Exposure.objects.get(project=cast.project_a, call_id="t-exact")
+        assert (row.variant, row.violated, row.fix_attempted, row.fix_failed) == (TREATMENT, True, True, True)
+        assert row.llm_latency_ms == 1234.5678901234567
+        assert row.tokens == 50
