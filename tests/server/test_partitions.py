@@ -172,7 +172,8 @@ class TestRetentionByPartition:
                 assert time.perf_counter() - started < 2
                 assert exists(name)
                 reader.rollback()
-            assert partitions.partitions_drop_expired(now=now, longest_retention_days=30) == [name]
+            # Other tests' expired days may share this database: they go too.
+            assert name in partitions.partitions_drop_expired(now=now, longest_retention_days=30)
             assert not exists(name)
         finally:
             with connection.cursor() as cursor:
