@@ -173,7 +173,7 @@ def _clip(message: str, limit: int = 160) -> str:
 class CompiledSchema:
     """A JSON Schema compiled twice: jsonschema for messages, jsonschema-rs for the verdict.
 
-    ``is_valid`` runs on jsonschema-rs (compiled Rust, patterns on its linear-time
+    ``fast_verdict`` runs on jsonschema-rs (compiled Rust, patterns on its linear-time
     engine) when the schema compiles there: about 100 times faster than jsonschema on a
     small object, and passing answers are the common case. The messages of a failing
     answer come from jsonschema, whose wording the rest of the package uses. A schema
@@ -192,14 +192,14 @@ class CompiledSchema:
         """Return True when the verdict runs on jsonschema-rs."""
         return self._fast is not None
 
-    def is_valid(self, instance: Any) -> bool:
-        """Return True when ``instance`` matches the schema."""
-        if self._fast is not None:
-            try:
-                return bool(self._fast.is_valid(instance))
-            except (ValueError, TypeError, OverflowError, RecursionError):
-                pass
-        return not self.errors(instance, 1)
+    def fast_verdict(self, instance: Any) -> bool | None:
+        """Return jsonschema-rs's verdict on ``instance``; None when it cannot give one."""
+        if self._fast is None:
+            return None
+        try:
+            return bool(self._fast.is_valid(instance))
+        except (ValueError, TypeError, OverflowError, RecursionError):
+            return None
 
     def errors(self, instance: Any, limit: int) -> list[Any]:
         """Return up to ``limit`` of jsonschema's errors for ``instance``.
@@ -216,18 +216,14 @@ class CompiledSchema:
                 "(remote references are never fetched)"
             ) from None
 
-    def iter_errors(self, instance: Any) -> Iterator[Any]:
-        """Yield jsonschema's errors for ``instance``."""
-        return iter(self.errors(instance, MAX_ERRORS + 1))
-
-    def fast_errors(self, instance: Any) -> Iterator[Any]:
-        """Yield jsonschema-rs's errors for ``instance`` (none when it is not compiled)."""
+    def fast_errors(self, instance: Any, limit: int) -> list[Any]:
+        """Return up to ``limit`` of jsonschema-rs's errors for ``instance`` (none when not compiled)."""
         if self._fast is None:
-            return iter(())
+            return []
         try:
-            return iter(list(itertools.islice(self._fast.iter_errors(instance), MAX_ERRORS + 1)))
+            return list(itertools.islice(self._fast.iter_errors(instance), limit))
         except (ValueError, TypeError, OverflowError, RecursionError):
-            return iter(())
+            return []
 
 
 def _refuse_retrieval(uri: str) -> Any:
@@ -298,15 +294,18 @@ def schema_errors(validator: CompiledSchema, instance: Any, *, limit: int = MAX_
 
     An empty list means the instance matches.
     """
-    if validator.is_valid(instance):
+    verdict = validator.fast_verdict(instance)
+    if verdict:
         return []
     errors = validator.errors(instance, limit + 1)
     if errors:
         messages = [f"{json_path(e.absolute_path)}: {_clip(e.message)}" for e in errors[:limit]]
+    elif verdict is None:
+        return []
     else:
         # The two disagree only at the edges jsonschema gets wrong (a float's multipleOf,
         # ECMA-262 classes in patterns); the compiled verdict stands, with its own words.
-        errors = list(itertools.islice(validator.fast_errors(instance), limit + 1))
+        errors = validator.fast_errors(instance, limit + 1)
         messages = [f"{json_path(e.instance_path)}: {_clip(e.message)}" for e in errors[:limit]]
     if len(errors) > limit:
         messages.append("...")
