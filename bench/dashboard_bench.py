@@ -9,7 +9,9 @@ rollup rows are written together, as the periodic task writes them in production
 bulk pass in random time order would scatter them over the whole table).
 Then a logged-in test client requests each page repeatedly; the goal is a median under
 200 ms for the overview, the explorer (one row per call, with every verdict of the call),
-the call page and the trace page.
+the call page and the trace page, and for the explorer's model filter and message search
+on a value that matches nothing, one that matches a few violations (one event in
+``RARE_EVERY`` has its own model and word) and a frequent one.
 
 It runs in its own database (``test_<DATABASE_URL's name>_dashboard_bench`` unless
 ``--database`` names another), created and dropped here; the database named by DATABASE_URL
@@ -53,6 +55,11 @@ MESSAGES = [
     "the answer is longer than 400 characters",
     "the model refused to answer",
 ]
+# One event in RARE_EVERY is a violation by a model and with a word no other event has
+# (5 at a million events), for the explorer's filters that match almost nothing.
+RARE_EVERY = 200_000
+RARE_MODEL = "o1-preview-rare"
+RARE_MESSAGE = "the provider's quota was exceeded"
 
 
 def _array(values: list[str]) -> str:
@@ -93,11 +100,14 @@ def generate(project_id: int, n: int) -> None:
         SELECT %s, 'ev-' || g, 'call-' || (g / 4), at, at + interval '1 second',
             ({_array(CONTRACTS)})[1 + (g / 10) %% 8], 1 + (g / 8) %% 2, 'output',
             g %% 10 <> 0, false, ({_array(SEVERITIES)})[1 + (g / 3) %% 4], 'strict',
-            CASE WHEN g %% 10 = 0 THEN ({_array(MESSAGES)})[1 + (g / 10) %% 5] ELSE '' END,
+            CASE WHEN g %% {RARE_EVERY} = 100 THEN '{RARE_MESSAGE.replace("'", "''")}'
+                WHEN g %% 10 = 0 THEN ({_array(MESSAGES)})[1 + (g / 10) %% 5] ELSE '' END,
             CASE WHEN g %% 10 = 0 THEN 'violated' ELSE 'passed' END,
             'File a ticket: the printer on floor 3 is on fire again.',
             '{{"title": "Printer", "priority": "x"}}',
-            random() * random() * 40, 200 + random() * 900, ({_array(MODELS)})[1 + (g / 5) %% 3],
+            random() * random() * 40, 200 + random() * 900,
+            CASE WHEN g %% {RARE_EVERY} = 100 THEN '{RARE_MODEL}'
+                ELSE ({_array(MODELS)})[1 + (g / 5) %% 3] END,
             'openai', 'chat.completions', 100 + g %% 300, 20 + g %% 100,
             g %% 10 = 0, g %% 20 = 0, CASE WHEN g %% 10 = 0 THEN 1 ELSE 0 END,
             'session-' || (g %% 20000), g %% 12,
@@ -231,6 +241,55 @@ def median_ms(client: object, url: str, repeat: int) -> float:
     return statistics.median(times)
 
 
+# What the explorer's model filter and message search had before telemetry 0002: no index
+# of their own, and one search over all time.
+FILTER_INDEXES = ("event_violation_model", "event_message_fts")
+
+
+def old_filters_ms(
+    client: object, urls: dict[str, str], repeat: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Time ``urls`` as they are and as they were before their indexes, interleaved; return both medians (ms).
+
+    Each request of the old way runs in a transaction that drops the filters' indexes and
+    is rolled back (the dashboard's connection is the one the test client uses).
+    """
+    from unittest.mock import patch
+
+    from django.db import connection, transaction
+
+    from dashboard import selectors
+
+    def once(url: str) -> float:
+        started = time.perf_counter()
+        response = client.get(url)  # type: ignore[attr-defined]
+        assert response.status_code == 200, (url, response.status_code)
+        return (time.perf_counter() - started) * 1000
+
+    def old_once(url: str) -> float:
+        with transaction.atomic(), patch.object(selectors, "_SEARCH_WINDOWS", 0):
+            with connection.cursor() as cursor:
+                for name in FILTER_INDEXES:
+                    cursor.execute(f"DROP INDEX IF EXISTS {name}")
+            try:
+                return once(url)
+            finally:
+                transaction.set_rollback(True)
+
+    new: dict[str, list[float]] = {name: [] for name in urls}
+    old: dict[str, list[float]] = {name: [] for name in urls}
+    for i in range(repeat + 1):
+        for name, url in urls.items():
+            times = (once(url), old_once(url))
+            if i:  # the first round warms up
+                new[name].append(times[0])
+                old[name].append(times[1])
+    return (
+        {name: statistics.median(t) for name, t in new.items()},
+        {name: statistics.median(t) for name, t in old.items()},
+    )
+
+
 def raw_recount_ms(project_id: int, repeat: int) -> float:
     """Return the median time (ms) of counting the 24 h overview's series and breakdown from raw events.
 
@@ -272,6 +331,11 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="leave the seeded database in place")
     parser.add_argument(
         "--reuse", action="store_true", help="time the pages on a database kept by an earlier --keep"
+    )
+    parser.add_argument(
+        "--compare-old-filters",
+        action="store_true",
+        help="also time the explorer's filter rows as they were before their indexes, interleaved",
     )
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
@@ -343,6 +407,18 @@ def main() -> int:
             "explorer, full-text search": base + "violations/?q=printer+OR+email",
             "explorer, session filter": base + "violations/?session=session-40",
         }
+        # The explorer's filters on values that match almost nothing or nothing, and on
+        # frequent ones: without an index of their own, the first two read every violation.
+        gated.update(
+            {
+                "explorer, model filter, frequent model": base + "violations/?model=gpt-4o",
+                "explorer, model filter, rare model": base + f"violations/?model={RARE_MODEL}",
+                "explorer, model filter, absent model": base + "violations/?model=no-such-model",
+                "explorer, search, frequent word": base + "violations/?q=email",
+                "explorer, search, rare word": base + "violations/?q=quota",
+                "explorer, search, absent word": base + "violations/?q=zebra",
+            }
+        )
         page = client.get(base + "violations/").context["page"]
         gated["explorer, second page (keyset)"] = base + f"violations/?cursor={page.next_cursor}"
         # The pages a violation links to: its call and its trace.
@@ -352,7 +428,17 @@ def main() -> int:
         results = {
             name: median_ms(client, url, args.repeat) for name, url in {**gated, **informative}.items()
         }
+        # How many calls each explorer filter's first page shows (what the time was spent on).
+        shown = {
+            name: len(client.get(url).context["page"].calls)
+            for name, url in {**gated, **informative}.items()
+            if "violations/?" in url and "cursor=" not in url
+        }
         baseline = raw_recount_ms(project.pk, args.repeat)
+        compared = None
+        if args.compare_old_filters:
+            filter_rows = {name: url for name, url in gated.items() if "filter," in name or "search," in name}
+            compared = old_filters_ms(client, filter_rows, args.repeat)
     finally:
         connection.creation.destroy_test_db(original, verbosity=0, keepdb=args.keep)
 
@@ -366,12 +452,18 @@ def main() -> int:
     )
     for name, ms in results.items():
         mark = ("ok" if ms < GOAL_MS else "SLOW") if name in gated else "(not gated)"
-        print(f"  {name:<40} {ms:8.1f} ms  {mark}")
+        rows = f"  ({shown[name]} calls on the page)" if name in shown else ""
+        print(f"  {name:<40} {ms:8.1f} ms  {mark}{rows}")
     overview = results["overview, 24 h (minute rollups)"]
     print(
         f"baseline: the 24 h series and breakdown counted from the raw events take {baseline:.1f} ms "
         f"(no page around them); the whole 24 h overview page is {baseline / overview:.1f}x faster"
     )
+    if compared is not None:
+        print("the explorer's filters against the same requests before their indexes (interleaved, median):")
+        for name, ms in compared[0].items():
+            was = compared[1][name]
+            print(f"  {name:<40} {ms:8.1f} ms  was {was:8.1f} ms  ({was / ms:.1f}x)")
     ok = all(results[name] < GOAL_MS for name in gated)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

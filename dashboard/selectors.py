@@ -473,6 +473,43 @@ def _message_matches(text: str) -> Q | RawSQL:
 # Rows read per scan of the violation index; most pages need one.
 _SCAN = PAGE_SIZE * 4
 _MAX_SCANS = 20
+# A message search looks back this far first, then eight times as far each time, until it
+# has a scan's rows: 1 hour, 8, 64, 512 (21 days), then all time.
+_SEARCH_WINDOW = timedelta(hours=1)
+_SEARCH_WIDEN = 8
+_SEARCH_WINDOWS = 4
+
+
+def _scan_rows(
+    scan: QuerySet[Any], end: tuple[datetime, int] | None, *, filters: ViolationFilters, now: datetime
+) -> list[tuple[str, datetime, int]]:
+    """Return the next ``_SCAN`` (call_id, timestamp, id) of ``scan`` after ``end``, newest first.
+
+    A message search reads its matches from the message index (event_message_fts), which
+    knows words, not time: Postgres reads every match of the word, then sorts them. For a
+    frequent word over a whole month that is hundreds of thousands of rows, so the search
+    looks back in widening windows from ``end`` (or now): a frequent word fills a scan from
+    the first hour or day and a rare one reads its few matches in each window. Each window
+    reads at most the matches of the day partitions it spans, and, after the first, about
+    eight times the matches of the last window, which had fewer than a scan's rows; a word
+    found nowhere costs one index probe per day partition and window (five windows at
+    most). The rows are those of one query over all time, in the same order: every row
+    newer than a window's start is in that window.
+    """
+    after = _after(scan, *end) if end else scan
+    if not (filters.q and connection.vendor == "postgresql"):
+        return list(after[:_SCAN])
+    anchor = min(end[0] if end else now, filters.until or now, now)
+    span = _SEARCH_WINDOW
+    for _ in range(_SEARCH_WINDOWS):
+        start = anchor - span
+        if filters.since is not None and start <= filters.since:
+            break  # the window holds the whole range asked for: the last query
+        rows = list(after.filter(timestamp__gte=start)[:_SCAN])
+        if len(rows) == _SCAN:
+            return rows
+        span *= _SEARCH_WIDEN
+    return list(after[:_SCAN])
 
 
 def _after(qs: QuerySet[Any], stamp: datetime, pk: int) -> QuerySet[Any]:
@@ -491,13 +528,14 @@ def violations_page(
     """
     matching = violations_queryset(project=project, filters=filters)
     scan = matching.values_list("call_id", "timestamp", "id")
+    now = timezone.now()
     position = cursor_decode(cursor) if cursor else None
     calls: list[str] = []
     known: set[str] = set()
     more = False
     end = position
     for _ in range(_MAX_SCANS):
-        rows = list((_after(scan, *end) if end else scan)[:_SCAN])
+        rows = _scan_rows(scan, end, filters=filters, now=now)
         fresh = {call_id for call_id, _, _ in rows} - known
         if position is not None and fresh:
             # Calls with a matching violation before the cursor were on an earlier page.

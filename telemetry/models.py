@@ -134,6 +134,14 @@ class ValidationEvent(ImmutableModel):
                 condition=models.Q(is_valid=False),
                 name="event_violation_page",
             ),
+            # The explorer's model filter: that model's violations in page order, so a model
+            # with few violations (or none) does not read every violation (telemetry 0002,
+            # which also adds the message search's GIN index on Postgres).
+            models.Index(
+                fields=["project", "model", "-timestamp", "-id"],
+                condition=models.Q(is_valid=False),
+                name="event_violation_model",
+            ),
             # The explorer groups violations by call: every verdict of the calls on a page.
             models.Index(fields=["project", "call_id"], name="event_call"),
             # Drilling into one conversation: the explorer's session filter and the trace links.
