@@ -9,7 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from django.core import signing
-from django.db import connection
+from django.db import connection, connections, router
 from django.db.models import BigIntegerField, BooleanField, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
@@ -221,15 +221,17 @@ def overview_for(*, project: Project, time_range: TimeRange, top: int = 10) -> O
     # and lands straight in per-bucket lists: no timestamp is parsed or hashed per row.
     series = overview._series = Series.empty(time_range.buckets())
     step = int(time_range.step.total_seconds())
-    epoch = _EPOCH[connection.vendor].format(column="bucket")
-    quote = connection.ops.quote_name
+    # Raw SQL passes no router by itself: it reads where the rollups' reads go (a replica for a page).
+    db = connections[router.db_for_read(rollup)]
+    epoch = _EPOCH[db.vendor].format(column="bucket")
+    quote = db.ops.quote_name
     sql = (
         f"SELECT ({epoch} - %s) / %s, contract, CAST(SUM({quote('count')}) AS BIGINT), "
         f"CAST(SUM(violations) AS BIGINT) FROM {quote(rollup._meta.db_table)} "
         "WHERE project_id = %s AND bucket >= %s AND bucket < %s GROUP BY bucket, contract"
     )
-    adapt = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
+    adapt = db.ops.adapt_datetimefield_value
+    with db.cursor() as cursor:
         cursor.execute(sql, [int(first.timestamp()), step, project.pk, adapt(first), adapt(time_range.end)])
         rows = cursor.fetchall()
     # Series.add, inlined for a day's 11,000 rows; the query gives one row per bucket and contract.

@@ -85,6 +85,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Before the session middleware, so a session saved by a page counts as a write.
+    "dashboard.db_router.ReplicaReadsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "dashboard.lib.middleware.UnstorableTextMiddleware",
@@ -201,6 +203,17 @@ def _database(url: str) -> dict[str, object]:
 DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
 SQLITE_BUSY_TIMEOUT_S = env_float("SQLITE_BUSY_TIMEOUT_S", 20.0, minimum=0.0)
 DATABASES = {"default": _database(env_url("DATABASE_URL", "", schemes={"postgres", "postgresql", "sqlite"}))}
+# A read replica of DATABASE_URL for the dashboard's pages (dashboard/db_router.py): page
+# reads go to it, every write and every other read to DATABASE_URL. Unset: one database.
+_REPLICA_URL = env_url("DATABASE_REPLICA_URL", "", schemes={"postgres", "postgresql"})
+DATABASE_READ_REPLICA: str | None = None
+if _REPLICA_URL:
+    DATABASES["replica"] = {**_database(_REPLICA_URL), "TEST": {"MIRROR": "default"}}
+    DATABASE_READ_REPLICA = "replica"
+# After a request writes, that browser reads from the primary for this long (its own
+# writes show even while the replica lags): set it above the replica's usual lag.
+DATABASE_REPLICA_PIN_S = env_int("DATABASE_REPLICA_PIN_S", 10, minimum=0)
+DATABASE_ROUTERS = ["dashboard.db_router.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

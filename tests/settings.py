@@ -34,3 +34,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# A second alias for the read-replica router's tests (tests/server/test_db_router.py): on
+# Postgres, a mirror of the test database (Django's TEST MIRROR), unused until a test names
+# it in DATABASE_READ_REPLICA.
+if "replica" not in DATABASES and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405
