@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -475,43 +475,72 @@ def _message_matches(text: str) -> Q | RawSQL:
 # Rows read per scan of the violation index; most pages need one.
 _SCAN = PAGE_SIZE * 4
 _MAX_SCANS = 20
-# A message search looks back this far first, then eight times as far each time, until it
-# has a scan's rows: 1 hour, 8, 64, 512 (21 days), then all time.
+# A message search first checks the words of this many violations, newest first (as the
+# explorer reads them without a search); when fewer than a scan's rows match there, it
+# looks further back in time windows: this far, then eight times as far each time (1
+# hour, 8, 64, 512 = 21 days), then all time.
+_SEARCH_WALK = 1000
 _SEARCH_WINDOW = timedelta(hours=1)
 _SEARCH_WIDEN = 8
 _SEARCH_WINDOWS = 4
 
 
 def _scan_rows(
-    scan: QuerySet[Any], end: tuple[datetime, int] | None, *, filters: ViolationFilters, now: datetime
+    project: Project,
+    scan: QuerySet[Any],
+    end: tuple[datetime, int] | None,
+    *,
+    filters: ViolationFilters,
+    now: datetime,
 ) -> list[tuple[str, datetime, int]]:
     """Return the next ``_SCAN`` (call_id, timestamp, id) of ``scan`` after ``end``, newest first.
 
-    A message search reads its matches from the message index (event_message_fts), which
-    knows words, not time: Postgres reads every match of the word, then sorts them. For a
-    frequent word over a whole month that is hundreds of thousands of rows, so the search
-    looks back in widening windows from ``end`` (or now): a frequent word fills a scan from
-    the first hour or day and a rare one reads its few matches in each window. Each window
-    reads at most the matches of the day partitions it spans, and, after the first, about
-    eight times the matches of the last window, which had fewer than a scan's rows; a word
-    found nowhere costs one index probe per day partition and window (five windows at
-    most). The rows are those of one query over all time, in the same order: every row
-    newer than a window's start is in that window.
+    A message search on Postgres takes two steps, so that it reads few rows whatever the
+    word matches:
+
+    1. The newest ``_SEARCH_WALK`` violations after ``end`` (with the other filters) are
+       read in index order, as the explorer reads them without a search, each marked
+       whether its message matches. A frequent word fills the scan here.
+    2. Otherwise the word is rarer than a scan's rows in ``_SEARCH_WALK``: the rest is read
+       from the message index (event_message_fts), which knows words, not time, so
+       Postgres reads every match of the word in the partitions it looks at, then sorts
+       them. It looks back from where step 1 stopped in widening windows: each reads at
+       most the matches of the day partitions it spans, and after the first about eight
+       times those of the last window, which had too few. A word found nowhere costs one
+       index probe per day partition and window (five windows at most).
+
+    The rows are those of one query over all time, in the same order: every match newer
+    than a window's start is in that window.
     """
     after = _after(scan, *end) if end else scan
     if not (filters.q and connection.vendor == "postgresql"):
         return list(after[:_SCAN])
+    hits: list[tuple[str, datetime, int]] = []
+    if _SEARCH_WALK:
+        plain = violations_queryset(project=project, filters=replace(filters, q=""))
+        plain = _after(plain, *end) if end else plain
+        walked = list(
+            plain.annotate(hit=_message_matches(filters.q)).values_list("call_id", "timestamp", "id", "hit")[
+                :_SEARCH_WALK
+            ]
+        )
+        hits = [(call_id, stamp, pk) for call_id, stamp, pk, hit in walked if hit]
+        if len(hits) >= _SCAN or len(walked) < _SEARCH_WALK:
+            return hits[:_SCAN]
+        end = (walked[-1][1], walked[-1][2])
+        after = _after(scan, *end)
+    wanted = _SCAN - len(hits)
     anchor = min(end[0] if end else now, filters.until or now, now)
     span = _SEARCH_WINDOW
     for _ in range(_SEARCH_WINDOWS):
         start = anchor - span
         if filters.since is not None and start <= filters.since:
             break  # the window holds the whole range asked for: the last query
-        rows = list(after.filter(timestamp__gte=start)[:_SCAN])
-        if len(rows) == _SCAN:
-            return rows
+        rows = list(after.filter(timestamp__gte=start)[:wanted])
+        if len(rows) == wanted:
+            return hits + rows
         span *= _SEARCH_WIDEN
-    return list(after[:_SCAN])
+    return hits + list(after[:wanted])
 
 
 def _after(qs: QuerySet[Any], stamp: datetime, pk: int) -> QuerySet[Any]:
@@ -537,7 +566,7 @@ def violations_page(
     more = False
     end = position
     for _ in range(_MAX_SCANS):
-        rows = _scan_rows(scan, end, filters=filters, now=now)
+        rows = _scan_rows(project, scan, end, filters=filters, now=now)
         fresh = {call_id for call_id, _, _ in rows} - known
         if position is not None and fresh:
             # Calls with a matching violation before the cursor were on an earlier page.

@@ -36,6 +36,7 @@ pytestmark = pytest.mark.skipif(
 EVENTS = 60_000
 VIOLATIONS = EVENTS // 10
 SCAN = 200  # rows the explorer asks for per scan (dashboard.selectors._SCAN)
+WALK = 1000  # violations a search reads in index order first (dashboard.selectors._SEARCH_WALK)
 
 
 def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -48,7 +49,9 @@ def explain(project: Project, filters: ViolationFilters) -> list[dict[str, Any]]
     """Open the explorer's first page; return the nodes of its scans of violations under EXPLAIN ANALYZE."""
     with CaptureQueriesContext(connection) as captured:
         violations_page(project=project, filters=filters)
-    scans = [q["sql"] for q in captured.captured_queries if q["sql"].endswith(f"LIMIT {SCAN}")]
+    scans = [
+        q["sql"] for q in captured.captured_queries if q["sql"].endswith((f"LIMIT {SCAN}", f"LIMIT {WALK}"))
+    ]
     assert scans
     plan = []
     with connection.cursor() as cursor:
@@ -80,9 +83,11 @@ def seeded(cast: Cast) -> Project:
 CASES = {
     # name: (filters, most rows the scans may read, calls found)
     "absent model": (ViolationFilters(model="no-such-model"), 100, 0),
-    "absent word": (ViolationFilters(q="zebra"), 100, 0),
+    # A search first reads the newest 1,000 violations in index order (a frequent word is
+    # found there), then probes the message index.
+    "absent word": (ViolationFilters(q="zebra"), WALK + 100, 0),
     "rare model": (ViolationFilters(model=RARE_MODEL), 100, 1),
-    "rare word": (ViolationFilters(q="quota"), 100, 1),
+    "rare word": (ViolationFilters(q="quota"), WALK + 100, 1),
     # A third of the violations: about 3 read for each of the 200 rows asked.
     "frequent model": (ViolationFilters(model="gpt-4o"), 4 * SCAN, SCAN),
     # A fifth of the violations ("an email address was found in the output").
@@ -206,11 +211,16 @@ class TestSameResults:
             with connection.cursor() as cursor:
                 # Plans as on a large table: the indexes wherever they apply.
                 cursor.execute("SET LOCAL enable_seqscan = off")
-            # Scans of 4 rows, so that a search's windows fill up and widen on this little data.
-            with patch.object(selectors, "_SCAN", 4):
+            # Scans of 4 rows and a first step over 6 violations, so that a search's two
+            # steps and its windows all take part on this little data.
+            with patch.object(selectors, "_SCAN", 4), patch.object(selectors, "_SEARCH_WALK", 6):
                 indexed = all_pages(cast.project_a, filters)
                 # The old query: no index of its own, and one search over all time.
-                with transaction.atomic(), patch.object(selectors, "_SEARCH_WINDOWS", 0):
+                with (
+                    transaction.atomic(),
+                    patch.object(selectors, "_SEARCH_WINDOWS", 0),
+                    patch.object(selectors, "_SEARCH_WALK", 0),
+                ):
                     with connection.cursor() as cursor:
                         for name in NEW_INDEXES:
                             cursor.execute(f"DROP INDEX {name}")
