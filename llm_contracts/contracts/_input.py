@@ -845,12 +845,21 @@ class PromptInjectionContract(Contract):
     Without wordllama the rules run alone and the details say why
     (``details["semantic"]["reason"]``).
 
+    A third stage, a linear classifier over words, word pairs and letter runs (weights
+    shipped with the package, plain Python, no extra needed), judges each checked message
+    as a whole and sentence by sentence: a clear score is a violation (rule
+    ``learned_classifier``), and a message it finds clearly ordinary overrides the built-in
+    rules and the semantic stage (``details["classifier"]["overruled"]`` names what it
+    overruled; ``extra_patterns`` and the hidden-text tricks are never overruled).
+
     Parameters:
         threshold: the score that makes a violation (default 1.0: one strong signal,
             or two weaker ones).
         extra_patterns: more rules, ``{name: (regex, weight)}`` or ``{name: regex}`` (weight 1.0).
         roles: the message roles to check.
         semantic: run the semantic stage when wordllama is installed (default True).
+        classifier: run the classifier stage (default: as ``semantic``, so
+            ``semantic=False`` leaves the rules alone, as it always has).
 
     Example::
 
@@ -867,6 +876,7 @@ class PromptInjectionContract(Contract):
         *,
         roles: Iterable[str] = ("user", "tool"),
         semantic: bool = True,
+        classifier: bool | None = None,
         name: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -874,7 +884,10 @@ class PromptInjectionContract(Contract):
             raise ContractConfigError(f"threshold must be a positive number; got {threshold!r}")
         if not isinstance(semantic, bool):
             raise ContractConfigError(f"semantic must be True or False; got {semantic!r}")
+        if classifier is not None and not isinstance(classifier, bool):
+            raise ContractConfigError(f"classifier must be True, False or None; got {classifier!r}")
         self.semantic = semantic
+        self.classifier = semantic if classifier is None else classifier
         if isinstance(roles, str):
             raise ContractConfigError(f"roles must be a list of role names, not a string; got {roles!r}")
         super().__init__(name, **kwargs)
@@ -950,6 +963,7 @@ class PromptInjectionContract(Contract):
                 where.setdefault(rule, []).append(i)
         details: dict[str, Any] = {}
         details["semantic"] = self._semantic_stage(request, hits, where)
+        details["classifier"] = self._classifier_stage(request, hits, where)
         score = round(sum(hits.values()), 3)
         details.update(
             score=score,
@@ -1006,6 +1020,57 @@ class PromptInjectionContract(Contract):
             "message": i,
             "sentence": found.segment,
         }
+
+    def _classifier_stage(
+        self, request: LLMRequest, hits: dict[str, float], where: dict[str, list[int]]
+    ) -> dict[str, Any]:
+        """Score the checked messages with the learned classifier; it may add a violation or
+        overrule the built-in rules and the semantic stage on a clearly ordinary message."""
+        if not self.classifier:
+            return {"ran": False, "reason": "turned off (classifier=False, or semantic=False)"}
+        from ._injection_model import MAX_WHOLE_CHARS, SENTENCE_LOGIT, VETO_LOGIT, WHOLE_LOGIT, scores
+
+        texts = [(i, m.content) for i, m in enumerate(request.messages) if m.role in self.roles and m.content]
+        if sum(hits.values()) >= self.threshold and any(len(text) > MAX_WHOLE_CHARS for _, text in texts):
+            # It reads a long message only in part: it does not overrule rules that read all of it.
+            return {"ran": False, "reason": "the keyword stage already decided on a long message"}
+
+        best: tuple[int, float, float] | None = None  # message, whole text's logit, top sentence's
+        flagged: int | None = None
+        for i, text in texts:
+            whole, sentence = scores(_plain(text))
+            if flagged is None and (whole >= WHOLE_LOGIT or sentence >= SENTENCE_LOGIT):
+                flagged = i
+            if best is None or max(whole, sentence) > max(best[1], best[2]):
+                best = (i, whole, sentence)
+        if best is None:
+            return {"ran": True, "whole": None}
+        details: dict[str, Any] = {
+            "ran": True,
+            "message": best[0],
+            "whole": round(best[1], 3),
+            "sentence": round(best[2], 3),
+        }
+        if flagged is not None:
+            hits["learned_classifier"] = self.threshold
+            where["learned_classifier"] = [flagged]
+        elif max(best[1], best[2]) < VETO_LOGIT:
+            overruled = sorted(name for name in hits if name in _overrulable())
+            for name in overruled:
+                del hits[name]
+                del where[name]
+            if overruled:
+                details["overruled"] = overruled
+        return details
+
+
+@functools.cache
+def _overrulable() -> frozenset[str]:
+    # The built-in phrase rules and the semantic stage; not the user's extra_patterns, nor
+    # the hidden-text tricks (tag smuggling, base64 payloads), which speak for themselves.
+    tricks = {"unicode_tag_smuggling", "invisible_characters", "bidi_controls", "encoded_payload"}
+    names = {name for name, _, _ in _DEFAULT_RULE_SPECS} - tricks
+    return frozenset(names | {"similar_to_known_attack", "close_to_known_attack"})
 
 
 @functools.lru_cache(maxsize=1024)
