@@ -962,8 +962,11 @@ class PromptInjectionContract(Contract):
                 hits.setdefault(rule, weight)
                 where.setdefault(rule, []).append(i)
         details: dict[str, Any] = {}
-        details["semantic"] = self._semantic_stage(request, hits, where)
+        # The classifier first: it costs a tenth of the semantic stage, and when it decides
+        # (an attack, or a message so ordinary that it overrules the semantic stage too),
+        # the semantic stage could not change the verdict and is skipped.
         details["classifier"] = self._classifier_stage(request, hits, where)
+        details["semantic"] = self._semantic_stage(request, hits, where, details["classifier"])
         score = round(sum(hits.values()), 3)
         details.update(
             score=score,
@@ -982,13 +985,22 @@ class PromptInjectionContract(Contract):
         )
 
     def _semantic_stage(
-        self, request: LLMRequest, hits: dict[str, float], where: dict[str, list[int]]
+        self,
+        request: LLMRequest,
+        hits: dict[str, float],
+        where: dict[str, list[int]],
+        classifier: dict[str, Any],
     ) -> dict[str, Any]:
-        """Compare the checked messages with the known attacks when the rules did not decide."""
+        """Compare the checked messages with the known attacks when the rules and the
+        classifier did not decide."""
         if not self.semantic:
             return {"ran": False, "reason": "turned off (semantic=False)"}
+        if "learned_classifier" in hits:
+            return {"ran": False, "reason": "the classifier already decided"}
         if sum(hits.values()) >= self.threshold:
             return {"ran": False, "reason": "the keyword stage already decided"}
+        if classifier.get("ordinary"):
+            return {"ran": False, "reason": "the classifier found the request clearly ordinary"}
         from ._semantic_injection import STRONG_MARGIN, WEAK_MARGIN, semantic_index
 
         index = semantic_index()
@@ -1025,7 +1037,7 @@ class PromptInjectionContract(Contract):
         self, request: LLMRequest, hits: dict[str, float], where: dict[str, list[int]]
     ) -> dict[str, Any]:
         """Score the checked messages with the learned classifier; it may add a violation or
-        overrule the built-in rules and the semantic stage on a clearly ordinary message."""
+        overrule the built-in rules (and spare the semantic stage) on a clearly ordinary request."""
         if not self.classifier:
             return {"ran": False, "reason": "turned off (classifier=False, or semantic=False)"}
         from ._injection_model import MAX_WHOLE_CHARS, SENTENCE_LOGIT, VETO_LOGIT, WHOLE_LOGIT, scores
@@ -1055,6 +1067,7 @@ class PromptInjectionContract(Contract):
             hits["learned_classifier"] = self.threshold
             where["learned_classifier"] = [flagged]
         elif max(best[1], best[2]) < VETO_LOGIT:
+            details["ordinary"] = True
             overruled = sorted(name for name in hits if name in _overrulable())
             for name in overruled:
                 del hits[name]
