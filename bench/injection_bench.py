@@ -17,6 +17,8 @@ written before the learned classifier, measured once on the detector as it stood
 (precision 0.888, recall 0.681) and sealed the same way; its author then chose the
 classifier's training data (generated documents and quoted attacks), so it too is
 optimistic. The classifier's thresholds were chosen by cross-validation on the open splits.
+With it, measured once at the end: holdout4 0.892 / 0.868, holdout5 0.889 / 0.897 (the
+classifier alone 0.941 / 0.833 and 0.907 / 0.845); the goals below are still not met.
 NumPy's BLAS threads fight over a busy machine: run with ``OPENBLAS_NUM_THREADS=1`` for
 steady timings. Each stage is
 timed alone per prompt, as the contract runs it on one user message:
