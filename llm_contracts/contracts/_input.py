@@ -834,23 +834,24 @@ class PromptInjectionContract(Contract):
     with them mapped back to Latin). Only ``roles`` are checked: by default user
     messages and tool results, since the system prompt is the developer's own.
 
-    When the rules do not decide, a second stage compares each sentence with a shipped
+    After the rules, a linear classifier over words, word pairs and letter runs (weights
+    shipped with the package, plain Python, no extra needed) judges each checked message
+    as a whole and sentence by sentence: a clear score is a violation (rule
+    ``learned_classifier``), and a request it finds clearly ordinary overrules the
+    built-in rules (``details["classifier"]["overruled"]`` names them; ``extra_patterns``
+    and the hidden-text tricks are never overruled, nor rules that decided on a message
+    longer than the 8,000 characters it reads whole).
+
+    When neither decides, the semantic stage compares each sentence with a shipped
     corpus of known attacks by meaning (WordLlama embeddings, the ``[semantic]`` extra):
     a sentence clearly closer to a known attack than to any ordinary request is a
     violation (rule ``similar_to_known_attack``), a closer call adds a weak signal
     (``close_to_known_attack``). The model loads on first use (about a second), never on
-    import. Of a long message it judges 24 sentences of the first 50,000 characters
-    (the first ones, and those with the most words that address the model or name its
-    rules); the rules see all of it, with disguises undone in its first 8,000 characters.
-    Without wordllama the rules run alone and the details say why
-    (``details["semantic"]["reason"]``).
-
-    A third stage, a linear classifier over words, word pairs and letter runs (weights
-    shipped with the package, plain Python, no extra needed), judges each checked message
-    as a whole and sentence by sentence: a clear score is a violation (rule
-    ``learned_classifier``), and a message it finds clearly ordinary overrides the built-in
-    rules and the semantic stage (``details["classifier"]["overruled"]`` names what it
-    overruled; ``extra_patterns`` and the hidden-text tricks are never overruled).
+    import. Of a long message the classifier and the semantic stage judge 24 sentences
+    of the first 50,000 characters (the first ones, and those with the most words that
+    address the model or name its rules); the rules see all of it, with disguises undone
+    in its first 8,000 characters. Without wordllama the rules and the classifier run
+    and the details say why (``details["semantic"]["reason"]``).
 
     Parameters:
         threshold: the score that makes a violation (default 1.0: one strong signal,
