@@ -272,7 +272,8 @@ def partitions_ensure(
 
     A day already held by a day partition, or by any of its hour partitions, is left as it
     is (the missing hours of a day made of hours are created); a new day is a day
-    partition, or 24 hour partitions when ``table`` is busier than its hourly setting.
+    partition, or, from today on, 24 hour partitions when ``table`` is busier than its
+    hourly setting.
     """
     now = now or datetime.now(UTC)
     if cursor is None and not is_partitioned(table):
@@ -286,7 +287,8 @@ def partitions_ensure(
         if day in hour_days:
             created.extend(hour_partitions_create(cur, day, table))
         else:
-            created.extend(_ensure_day(cur, table, day, days, hourly))
+            # Hours for the coming days only: a past day still missing takes late rows only.
+            created.extend(_ensure_day(cur, table, day, days, hourly and day >= now.date()))
 
     def plan(cur: Any) -> tuple[set[date], set[date], bool]:
         parts = partitions_parts(table, cur)

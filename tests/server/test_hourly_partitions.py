@@ -85,10 +85,13 @@ class TestCreation:
             partitions.partition_name((later + timedelta(days=4)).date())
         ]
         settings.EVENT_PARTITION_HOURLY_ABOVE = 10
+        settings.EVENT_MAX_AGE_S = 6 * 24 * 3600
         created = partitions.partitions_ensure(now=later + timedelta(days=3))
-        # Days already made stay as they are; the new ones are 24 hours each.
+        # Days already made stay as they are; the coming ones are 24 hours each, and a past
+        # day still missing (it takes late events only) is one day.
         new_days = [(later + timedelta(days=d)).date() for d in (5, 6)]
-        assert created == [name for day in new_days for name in hours_of(day)]
+        past = partitions.partition_name((later - timedelta(days=3)).date())
+        assert created == [past] + [name for day in new_days for name in hours_of(day)]
         assert partitions.partitions_ensure(now=later + timedelta(days=3)) == []
         parts = partitions.partitions_parts()
         assert {p.start.date() for p in parts if p.hourly} >= set(new_days)
