@@ -26,9 +26,8 @@ from telemetry import tasks as telemetry_tasks
 
 from .conftest import Cast
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="needs DATABASE_URL on Postgres"
-)
+ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
+postgres_only = pytest.mark.skipif(not ON_POSTGRES, reason="needs DATABASE_URL on Postgres")
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACES = partitions.TRACE_TABLE
@@ -69,6 +68,7 @@ def post_trace(client: Client, key: str, trace_id: str, created_at: Any) -> Any:
     return client.post("/api/v1/traces", trace, content_type="application/json", headers={"X-API-Key": key})
 
 
+@postgres_only
 class TestPartitionCreation:
     def test_the_migration_made_the_traces_table_partitioned_by_day(self, db: None) -> None:
         assert partitions.is_partitioned(TRACES)
@@ -108,6 +108,7 @@ class TestPartitionCreation:
         assert Trace.objects.get(trace_id="far").pk == trace.pk
 
 
+@postgres_only
 class TestRetentionByPartition:
     def test_days_past_every_retention_are_dropped_and_a_shorter_one_deletes_in_batches(
         self, cast: Cast, settings: Any
@@ -147,6 +148,7 @@ class TestRetentionByPartition:
         assert Trace.objects.count() == 9
 
 
+@postgres_only
 class TestOneTracePerId:
     def test_a_trace_id_resent_with_another_day_is_stored_once(self, cast: Cast, client: Client) -> None:
         now = timezone.now()
@@ -193,6 +195,7 @@ class TestOneTracePerId:
         assert Trace.objects.filter(trace_id="race").count() == 1
 
 
+@postgres_only
 class TestPagesAndApi:
     def test_the_trace_breakpoint_and_compare_pages_read_across_partitions(
         self, cast: Cast, client: Client
@@ -228,6 +231,7 @@ class TestPagesAndApi:
         assert client.get(f"/p/{slug}/traces/missing/").status_code == 404
 
 
+@postgres_only
 class TestMigration:
     def test_rows_of_the_plain_table_are_all_in_the_partitioned_one(self) -> None:
         """The migration converts a plain table holding traces: same rows, same ids, then new ids."""
@@ -327,3 +331,17 @@ with psycopg.connect(admin, autocommit=True) as conn:
     conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 print(json.dumps(report))
 """
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="the plain table of SQLite")
+class TestSqliteKeepsThePlainTable:
+    def test_retention_deletes_expired_traces_and_an_id_is_stored_once(self, cast: Cast) -> None:
+        now = timezone.now()
+        assert not partitions.is_partitioned(TRACES)
+        assert partitions.partitions_ensure_all(now=now) == []
+        for n in range(3):
+            store(cast, f"old-{n}", now - timedelta(days=40))
+        store(cast, "recent", now - timedelta(days=1))
+        assert store(cast, "recent", now)[1] is False
+        telemetry_services.events_expire(now=now, batch_size=2)
+        assert list(Trace.objects.values_list("trace_id", flat=True)) == ["recent"]
