@@ -6,9 +6,9 @@ Usage: ``DATABASE_URL=postgres://... python bench/partition_bench.py [--rows 100
 1. Retention: ``--rows`` traces (about 1 KB of steps each) are written into one expired
    day; the retention pass that drops the day's partition is timed, then the same rows
    are written again and removed the way the unpartitioned table did (one DELETE).
-2. Lookups: ``--days`` days of traces (``--per-day`` each) laid out as day partitions,
-   then as hour partitions; the trace page's lookup by trace id (no time bound, so every
-   partition is probed) is timed on each layout.
+2. Lookups: ``--days`` days of traces and events (``--per-day`` each) laid out as day
+   partitions, then as hour partitions; the trace page's lookup by trace id and a lookup
+   of an event by id (no time bound, so every partition is considered) are timed on each.
 
 It runs in its own database (``llmc_traces_partition_bench``), created and dropped here;
 the database named by DATABASE_URL is only used to connect.
@@ -61,9 +61,11 @@ def main() -> int:
     from django.test.utils import setup_test_environment
 
     from accounts import services as account_services
+    from bench import scale_bench
     from contracts_app import selectors
     from contracts_app.models import Trace
     from telemetry import partitions
+    from telemetry.models import ValidationEvent
 
     table = partitions.TRACE_TABLE
     setup_test_environment()
@@ -96,7 +98,7 @@ def main() -> int:
             lines.append(
                 f"retention of a trace day of {rows:,} rows ({size_mb:,.0f} MB): partition dropped in "
                 f"{drop_s * 1000:,.0f} ms; the same rows deleted in {delete_s * 1000:,.0f} ms "
-                f"({delete_s / drop_s:,.0f}x)"
+                f"({delete_s / drop_s:,.1f}x)"
             )
 
         first = (now - timedelta(days=args.days)).date()
@@ -104,11 +106,20 @@ def main() -> int:
         medians = {}
         for layout in ("day", "hour"):
             for day in days:
-                if layout == "day":
-                    partitions.partition_create(cursor, day, table)
-                else:
-                    partitions.hour_partitions_create(cursor, day, table)
+                for each in (table, partitions.EVENT_TABLE):
+                    if layout == "day":
+                        partitions.partition_create(cursor, day, each)
+                    else:
+                        partitions.hour_partitions_create(cursor, day, each)
                 day_start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+                scale_bench.fill(
+                    cursor,
+                    project=project.pk,
+                    prefix=f"{day}-",
+                    n=args.per_day,
+                    start=day_start,
+                    span=timedelta(hours=23, minutes=59),
+                )
                 cursor.execute(
                     FILL,
                     {
@@ -120,6 +131,17 @@ def main() -> int:
                     },
                 )
             cursor.execute(f"ANALYZE {table.name}")
+            cursor.execute(f"ANALYZE {partitions.EVENTS}")
+            event_ids = list(ValidationEvent.objects.values_list("pk", flat=True)[: args.lookups])
+            event_timings = []
+            for pk in event_ids:
+                started = time.perf_counter()
+                assert ValidationEvent.objects.filter(project=project, pk=pk).first() is not None
+                event_timings.append(time.perf_counter() - started)
+            lines.append(
+                f"event lookup by id (no time) over {len(partitions.partitions_parts())} event partitions "
+                f"({layout}s): median {statistics.median(event_timings) * 1000:.2f} ms of {len(event_ids)}"
+            )
             count = len(partitions.partitions_parts(table))
             timings = []
             for n in range(args.lookups):
@@ -142,9 +164,10 @@ def main() -> int:
                 f"trace page lookup by id over {count} partitions ({layout}s): median "
                 f"{medians[layout] * 1000:.2f} ms of {args.lookups} ({'; '.join(summary)})"
             )
-            for part in partitions.partitions_parts(table):
-                if part.start.date() in days:
-                    cursor.execute(f"DROP TABLE {part.name}")
+            for each in (table, partitions.EVENT_TABLE):
+                for part in partitions.partitions_parts(each):
+                    if part.start.date() in days:
+                        cursor.execute(f"DROP TABLE {part.name}")
         lines.append(f"hour layout / day layout: {medians['hour'] / medians['day']:.1f}x")
     finally:
         connection.creation.destroy_test_db(original, verbosity=0)
