@@ -30,6 +30,14 @@ def partition(apps: Any, schema_editor: Any) -> None:
     model = apps.get_model("contracts_app", "Trace")
     run = schema_editor.execute
     with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_partitioned_table t JOIN pg_class c ON c.oid = t.partrelid "
+            "WHERE c.relname = %s AND pg_table_is_visible(c.oid))",
+            [TRACES],
+        )
+        if cursor.fetchone()[0]:
+            # Migrated back past this migration (its reverse changes nothing) and forward again.
+            return
         cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", [TRACES])
         old_indexes = [row[0] for row in cursor.fetchall()]
     run(f"ALTER TABLE {TRACES} RENAME TO {OLD}")
