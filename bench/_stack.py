@@ -31,13 +31,15 @@ from typing import IO, Any
 
 import httpx
 
+from llm_contracts._ids import lettered
+
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS = ["ticket_schema", "pii", "prompt_injection", "length", "no_refusal"]
 
 
 def sdk_id(name: str) -> str:
-    """Return an id shaped as the SDK makes event and call ids (uuid4 hex), the same for the same name."""
-    return uuid.UUID(bytes=hashlib.md5(name.encode()).digest(), version=4).hex
+    """Return an id shaped as the SDK makes them (llm_contracts._ids), the same for the same name."""
+    return lettered(uuid.UUID(bytes=hashlib.md5(name.encode()).digest(), version=4).hex)
 
 
 def make_events(

@@ -11,14 +11,26 @@ then tuned on; ``holdout2`` was measured untuned (0.95 / 0.50) and then tuned on
 ``holdout4`` was written before the misses were read, measured once on the detector as it
 stood (0.805 / 0.544), and is never read prompt by prompt while tuning (``--misses`` leaves
 it out); its author wrote the next rules, so it is the least flattering figure, not a blind one).
+``holdout5`` (116 attacks, 111 ordinary prompts: registers, documents, emails, code and tool
+output, eleven languages, disguises, role-play, security talk that quotes attacks) was
+written before the learned classifier, measured once on the detector as it stood
+(precision 0.888, recall 0.681) and sealed the same way; its author then chose the
+classifier's training data (generated documents and quoted attacks), so it too is
+optimistic. The classifier's thresholds were chosen by cross-validation on the open splits.
+With it, measured once at the end: holdout4 0.892 / 0.868, holdout5 0.889 / 0.897 (the
+classifier alone 0.941 / 0.833 and 0.907 / 0.845); the goals below are still not met.
 NumPy's BLAS threads fight over a busy machine: run with ``OPENBLAS_NUM_THREADS=1`` for
 steady timings. Each stage is
 timed alone per prompt, as the contract runs it on one user message:
 
 - keyword: the rules only (``PromptInjectionContract(semantic=False)``);
 - semantic: the sentence comparison with the known attacks only (uncached);
+- classifier: the learned classifier only (``_injection_model``: the whole text and each
+  sentence; trained by ``bench/train_injection_model.py`` on the open splits only);
 - contract: the whole contract, the semantic stage running only when the rules did not
-  decide (uncached, so a resent prompt's cache hit does not flatter it).
+  decide, then the classifier, which may add a violation or overrule the rules and the
+  semantic stage on a message it finds clearly ordinary (uncached, so a resent prompt's
+  cache hit does not flatter it).
 
 Then the whole contract on long generated documents (5, 50 and 200 KB), ordinary and with
 an order to the model at the end.
@@ -42,12 +54,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from llm_contracts.contracts import PromptInjectionContract, _input  # noqa: E402
+from llm_contracts.contracts._injection_model import SENTENCE_LOGIT, WHOLE_LOGIT, scores  # noqa: E402
 from llm_contracts.contracts._semantic_injection import STRONG_MARGIN, semantic_index  # noqa: E402
 from llm_contracts.providers._openai_requests import CHAT  # noqa: E402
 
 SET = ROOT / "tests" / "sdk" / "detection" / "injection_eval.jsonl"
 GOAL_PRECISION, GOAL_RECALL, GOAL_MEAN_MS = 0.95, 0.9, 1.0
-SEALED = {"holdout4"}  # measured, never read prompt by prompt while tuning
+SEALED = {"holdout4", "holdout5"}  # measured, never read prompt by prompt while tuning
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -62,7 +75,7 @@ def _line(name: str, rows: list[dict[str, Any]], flags: list[bool], times: list[
     precision = tp / (tp + fp) if tp + fp else 1.0
     ms = [t * 1000 for t in times]
     return (
-        f"  {name:<9} precision {precision:.3f}  recall {tp / pos:.3f}  (tp {tp}, fp {fp}, of {pos})"
+        f"  {name:<10} precision {precision:.3f}  recall {tp / pos:.3f}  (tp {tp}, fp {fp}, of {pos})"
         f"  p50 {_pct(ms, 0.5):.3f} ms  p99 {_pct(ms, 0.99):.3f} ms  mean {statistics.fmean(ms):.3f} ms"
     )
 
@@ -73,7 +86,7 @@ def main() -> int:
     parser.add_argument(
         "--misses",
         action="store_true",
-        help="print the prompts the contract gets wrong (not those of the sealed holdout4)",
+        help="print the prompts the contract gets wrong (not those of the sealed splits)",
     )
     args = parser.parse_args()
 
@@ -103,8 +116,10 @@ def main() -> int:
 
     kw_flags, kw_times = timed(lambda i: not keyword.validate(requests[i]).is_valid)
     sem_matches, sem_times = timed(lambda i: index.match(rows[i]["text"]))
+    clf_scores, clf_times = timed(lambda i: scores(_input._plain(rows[i]["text"])))
     all_results, all_times = timed(lambda i: contract.validate(requests[i]))
     sem_flags = [m is not None and m.margin >= STRONG_MARGIN for m in sem_matches]
+    clf_flags = [whole >= WHOLE_LOGIT or sentence >= SENTENCE_LOGIT for whole, sentence in clf_scores]
     all_flags = [not r.is_valid for r in all_results]
 
     print(
@@ -112,7 +127,7 @@ def main() -> int:
         f"{args.rounds} rounds per prompt)"
     )
     ok = True
-    for split in ("all", "dev", "holdout", "holdout2", "holdout3", "holdout4"):
+    for split in ("all", "dev", "holdout", "holdout2", "holdout3", "holdout4", "holdout5"):
         keep = [i for i, r in enumerate(rows) if split == "all" or r.get("split", "dev") == split]
         sub = [rows[i] for i in keep]
         print(
@@ -121,6 +136,7 @@ def main() -> int:
         )
         print(_line("keyword", sub, [kw_flags[i] for i in keep], [kw_times[i] for i in keep]))
         print(_line("semantic", sub, [sem_flags[i] for i in keep], [sem_times[i] for i in keep]))
+        print(_line("classifier", sub, [clf_flags[i] for i in keep], [clf_times[i] for i in keep]))
         print(_line("contract", sub, [all_flags[i] for i in keep], [all_times[i] for i in keep]))
     # The accuracy goals are judged where the detector has not been tuned: the sealed split.
     sealed = [(f, r) for f, r in zip(all_flags, rows, strict=True) if r.get("split", "dev") in SEALED]

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -525,6 +525,27 @@ def _redact_data(value: Any) -> Any:
     return value
 
 
+# The first key of the advisory locks that give one trace id of a project to one upload.
+_TRACE_LOCK_CLASS = 0x6C_6C_74_72  # "lltr"
+
+
+def _trace_id_lock(project: Project, trace_id: str) -> None:
+    """Hold (project, trace_id) until the transaction ends, so one upload of it at a time looks and inserts.
+
+    On Postgres traces are partitioned by ``created_at`` and the database's unique key
+    holds it too (``telemetry.partitions``): two uploads of one trace id with different
+    times would fall in different partitions and both be stored. Under this lock the
+    second one waits for the first to commit, then its lookup (every partition, by the
+    key's leading columns) finds it. SQLite keeps the plain table's unique key.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_TRACE_LOCK_CLASS, f"{project.pk}:{trace_id}"]
+        )
+
+
 def trace_store(*, project: Project, trace: TraceIn) -> tuple[Trace, bool]:
     """Store a debugger trace once per ``trace_id``; return it and whether it was new."""
     reason = timestamp_error(trace.created_at, timezone.now())
@@ -532,6 +553,7 @@ def trace_store(*, project: Project, trace: TraceIn) -> tuple[Trace, bool]:
         raise ServiceError(reason, field="created_at")
     trace_id = redact_id(trace.trace_id) or trace.trace_id
     with transaction.atomic():
+        _trace_id_lock(project, trace_id)
         existing = Trace.objects.filter(project=project, trace_id=trace_id).first()
         if existing is not None:
             return existing, False

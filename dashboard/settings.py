@@ -285,6 +285,11 @@ PARTITION_INTERVAL_S = env_float("PARTITION_INTERVAL_S", 3600.0, minimum=1.0)
 # Retention detaches an expired day from the events table: every insert queues behind
 # that DDL while it waits for the table, so it waits this long at most (a few tries).
 EVENT_PARTITION_LOCK_TIMEOUT_MS = env_int("EVENT_PARTITION_LOCK_TIMEOUT_MS", 200, minimum=1)
+# Postgres: a new day of events (of traces) is made of 24 hour partitions instead of one
+# day partition once the busiest of the last 7 days held more rows than this (estimated
+# from the table statistics); 0 keeps day partitions whatever the volume.
+EVENT_PARTITION_HOURLY_ABOVE = env_int("EVENT_PARTITION_HOURLY_ABOVE", 0, minimum=0)
+TRACE_PARTITION_HOURLY_ABOVE = env_int("TRACE_PARTITION_HOURLY_ABOVE", 0, minimum=0)
 ALERT_INTERVAL_S = env_float("ALERT_INTERVAL_S", 60.0, minimum=1.0)
 # Webhooks (dashboard/lib/webhooks.py): each message is a Celery task with this timeout per
 # try, retried with exponential backoff. Targets that resolve to internal addresses are

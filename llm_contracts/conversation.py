@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Iterable
 from contextvars import Token
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from ._exceptions import ContractConfigError, ContractViolationError
+from ._ids import new_id
 from ._scope import ACTIVE_CONVERSATION
 from .contracts._base import Contract, Enforcement, ValidationContext, ValidationResult
 from .contracts._temporal import Invariant, TemporalContract, TemporalSlot
@@ -275,7 +275,7 @@ class ConversationStateManager:
             raise ContractConfigError(
                 f"enforcement must be one of strict, warn, monitor; got {enforcement!r}"
             ) from None
-        self.session_id = session_id or uuid.uuid4().hex
+        self.session_id = session_id or new_id()
         self.model = model
         self.max_context_tokens = max_context_tokens
         self.keep_system = bool(keep_system)

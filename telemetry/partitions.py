@@ -1,31 +1,51 @@
-"""Daily partitions of the events table on Postgres (SQLite keeps one plain table).
+"""Time partitions of the events and traces tables on Postgres (SQLite keeps plain tables).
 
-Events are range-partitioned by their ``timestamp``, one partition per UTC day, so a day
-past every project's retention is removed by dropping its table, in milliseconds
-whatever its row count, instead of deleting its rows one by one.
+Both tables are range-partitioned by their time column (events by ``timestamp``, traces by
+``created_at``), one partition per UTC day, or per UTC hour for a table busier than its
+``*_PARTITION_HOURLY_ABOVE`` setting, so a day past every project's retention is removed by
+dropping its tables, in milliseconds whatever its row count, instead of deleting its rows
+one by one. Day and hour partitions mix freely: each covers a half-open time range and
+none overlap, so the queries, the dedup keys and the aggregation (which reads an event by
+its id and timestamp, so Postgres looks in the one partition that holds it) do not care
+which kind holds a row.
 
 Dedup across partitions. Postgres enforces a unique index on a partitioned table only
-when it holds the partition key, so the dedup key is (project_id, event_id, timestamp).
-That keeps (project_id, event_id) unique for every retry: an SDK fixes an event's id and
-timestamp together when it records the call, and a retry or a spool replay resends the
-same event, so the copy has the same timestamp, falls in the same day's partition and
-meets the first one in that partition's unique index. The limit: a client that reuses an
-id for a different timestamp stores a second event (the plain table on SQLite refuses it).
+when it holds the partition key.
 
-Retention. A day past every project's retention is first detached from the events table
-(one short transaction: the table's exclusive lock for a catalogue change, whatever the
-day's row count), then its table is dropped on its own, holding no lock on the events
-table. Removing the files is the only part that grows with the day's size (the kernel
-frees the blocks: about 0.2 ms per MB on ext4 here) and nothing waits for it. The detach
-waits at most ``EVENT_PARTITION_LOCK_TIMEOUT_MS`` for the events table, a few times, since
-every insert queues behind a DDL statement that waits for a lock; a day it could not take
-is tried again on the next pass, and a table left detached by a pass that died is dropped
-by the next one.
+- Events: the dedup key is (project_id, event_id, timestamp). That keeps (project_id,
+  event_id) unique for every retry: an SDK fixes an event's id and timestamp together
+  when it records the call, and a retry or a spool replay resends the same event, so the
+  copy has the same timestamp, falls in the same partition (day or hour) and meets the
+  first one in that partition's unique index. The limit: a client that reuses an id for a
+  different timestamp stores a second event (the plain table on SQLite refuses it).
+- Traces: the database key is (project_id, trace_id, created_at), and the one writer,
+  ``contracts_app.services.trace_store``, makes (project_id, trace_id) unique across
+  partitions: it takes a transaction advisory lock on the pair, then looks the id up in
+  every partition (that key's index, a probe per partition) before inserting, so a
+  second upload of a trace id waits for the first to commit and then finds it, whatever
+  its ``created_at``. The limit: a row written around ``trace_store`` (raw SQL) is held to
+  the database key only.
 
-Rows whose day has no partition yet go to a DEFAULT partition (the migration creates
-it); ``partitions_ensure`` runs from Celery beat and creates the days ingest accepts
-ahead of time, moving any rows of a day out of the default partition when it creates
-that day late.
+Retention. An expired partition is first detached from its table (one short
+transaction: the table's exclusive lock for a catalogue change, whatever the partition's
+row count), then dropped on its own, holding no lock on the parent table. Removing the
+files is the only part that grows with the size (the kernel frees the blocks: about
+0.2 ms per MB on ext4 here) and nothing waits for it. The detach waits at most
+``EVENT_PARTITION_LOCK_TIMEOUT_MS`` for the table (events and traces alike), a few times,
+since every insert queues behind a DDL statement that waits for a lock; a partition it
+could not take is tried again on the next pass, and a table left detached by a pass that
+died is dropped by the next one.
+
+Rows whose time has no partition yet go to a DEFAULT partition (the migrations create
+it); ``partitions_ensure_all`` runs from Celery beat and creates the partitions of every
+time ingest accepts ahead of time, moving any rows of a range out of the default partition
+when it creates that range late.
+
+Hour partitions. When a day is created, the busiest of the last ``_VOLUME_DAYS`` complete
+days is estimated from Postgres's statistics (``reltuples``, kept by autovacuum's
+analyse); above the table's setting, the new day is made of 24 hour partitions. The
+choice is made once per day, when the day is first created (``EVENT_PARTITION_AHEAD_DAYS``
+ahead), so a change of volume shows in the days created after it.
 """
 
 from __future__ import annotations
@@ -34,6 +54,7 @@ import logging
 import re
 import time as clock
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -42,120 +63,285 @@ from django.db import OperationalError, connection, transaction
 
 logger = logging.getLogger(__name__)
 
-EVENTS = "contracts_app_validationevent"
-DEFAULT = f"{EVENTS}_default"
-PREFIX = f"{EVENTS}_p"
-_NAME = re.compile(re.escape(PREFIX) + r"(\d{8})$")
+_DAY = timedelta(days=1)
+_HOUR = timedelta(hours=1)
+# Complete days whose volume decides whether a new day is split into hours.
+_VOLUME_DAYS = 7
 
 
-def events_partitioned() -> bool:
-    """Return whether the events table is partitioned (Postgres after migration 0009)."""
+@dataclass(frozen=True)
+class Table:
+    """A table range-partitioned by a time column: its name, its column and its hourly setting."""
+
+    name: str
+    column: str
+    # The setting naming the rows a day above which new days are made of hour partitions.
+    hourly_setting: str
+
+    @property
+    def default(self) -> str:
+        return f"{self.name}_default"
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.name}_p"
+
+    def hourly_above(self) -> int:
+        return int(getattr(settings, self.hourly_setting, 0) or 0)
+
+
+EVENT_TABLE = Table("contracts_app_validationevent", "timestamp", "EVENT_PARTITION_HOURLY_ABOVE")
+TRACE_TABLE = Table("contracts_app_trace", "created_at", "TRACE_PARTITION_HOURLY_ABOVE")
+TABLES = (EVENT_TABLE, TRACE_TABLE)
+
+EVENTS = EVENT_TABLE.name
+DEFAULT = EVENT_TABLE.default
+PREFIX = EVENT_TABLE.prefix
+# A day partition ends in its date, an hour partition in its date and hour.
+_SUFFIX = re.compile(r"_p(\d{8})(\d{2})?$")
+
+
+@dataclass(frozen=True, order=True)
+class Part:
+    """One partition: the half-open time range [start, end) it holds, and its table name."""
+
+    start: datetime
+    end: datetime
+    name: str
+
+    @property
+    def hourly(self) -> bool:
+        return self.end - self.start == _HOUR
+
+
+def is_partitioned(table: Table) -> bool:
+    """Return whether ``table`` is partitioned (Postgres after its migration)."""
     if connection.vendor != "postgresql":
         return False
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT EXISTS (SELECT 1 FROM pg_partitioned_table t JOIN pg_class c ON c.oid = t.partrelid "
             "WHERE c.relname = %s AND pg_table_is_visible(c.oid))",
-            [EVENTS],
+            [table.name],
         )
         return bool(cursor.fetchone()[0])
 
 
-def partition_name(day: date) -> str:
-    return f"{PREFIX}{day:%Y%m%d}"
+def events_partitioned() -> bool:
+    """Return whether the events table is partitioned (Postgres after migration 0009)."""
+    return is_partitioned(EVENT_TABLE)
 
 
-def _bound(day: date) -> str:
-    # A literal built from a date: DDL takes no parameters.
-    return f"'{datetime.combine(day, time(), tzinfo=UTC).isoformat()}'"
+def partition_name(day: date, table: Table = EVENT_TABLE) -> str:
+    """Return the name of the day partition of ``day``."""
+    return f"{table.prefix}{day:%Y%m%d}"
 
 
-def partitions_list(cursor: Any = None) -> dict[date, str]:
-    """Return the day partitions of the events table, by day."""
+def hour_partition_name(hour: datetime, table: Table = EVENT_TABLE) -> str:
+    """Return the name of the hour partition starting at ``hour`` (UTC)."""
+    return f"{table.prefix}{hour.astimezone(UTC):%Y%m%d%H}"
+
+
+def _start(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _literal(moment: datetime) -> str:
+    # A literal built from a datetime: DDL takes no parameters.
+    return f"'{moment.astimezone(UTC).isoformat()}'"
+
+
+def _parse(name: str, table: Table) -> Part | None:
+    """Return the partition a table name stands for, or None when it names none of ``table``'s."""
+    if not name.startswith(table.prefix):
+        return None
+    match = _SUFFIX.search(name)
+    if match is None or name[: match.start()] + "_p" != table.prefix:
+        return None
+    start = _start(datetime.strptime(match.group(1), "%Y%m%d").date())
+    if match.group(2) is None:
+        return Part(start, start + _DAY, name)
+    hour = int(match.group(2))
+    if hour > 23:
+        return None
+    start += timedelta(hours=hour)
+    return Part(start, start + _HOUR, name)
+
+
+def _parts(names: Iterable[str], table: Table) -> list[Part]:
+    return sorted(part for part in (_parse(name, table) for name in names) if part is not None)
+
+
+def partitions_parts(table: Table = EVENT_TABLE, cursor: Any = None) -> list[Part]:
+    """Return the day and hour partitions attached to ``table``, oldest first."""
     own = cursor is None
     cursor = cursor or connection.cursor()
     try:
         cursor.execute(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
             "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s",
-            [EVENTS],
+            [table.name],
         )
-        return _by_day(name for (name,) in cursor.fetchall())
+        return _parts((name for (name,) in cursor.fetchall()), table)
     finally:
         if own:
             cursor.close()
 
 
-def partition_create(cursor: Any, day: date) -> bool:
-    """Create the partition of ``day`` unless it exists; return whether it was created."""
-    name = partition_name(day)
+def partitions_list(cursor: Any = None, table: Table = EVENT_TABLE) -> dict[date, str]:
+    """Return the day partitions of ``table`` (hour partitions left out), by day."""
+    return {p.start.date(): p.name for p in partitions_parts(table, cursor) if not p.hourly}
+
+
+def _create(cursor: Any, table: Table, start: datetime, end: datetime, name: str) -> bool:
+    """Create the partition [start, end) of ``table`` named ``name`` unless it exists."""
     cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
     if cursor.fetchone()[0]:
         return False
-    low, high = _bound(day), _bound(day + timedelta(days=1))
-    in_range = f'"timestamp" >= {low} AND "timestamp" < {high}'
-    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {DEFAULT} WHERE {in_range})")
+    low, high = _literal(start), _literal(end)
+    in_range = f'"{table.column}" >= {low} AND "{table.column}" < {high}'
+    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table.default} WHERE {in_range})")
     if not cursor.fetchone()[0]:
-        cursor.execute(f"CREATE TABLE {name} PARTITION OF {EVENTS} FOR VALUES FROM ({low}) TO ({high})")
+        cursor.execute(f"CREATE TABLE {name} PARTITION OF {table.name} FOR VALUES FROM ({low}) TO ({high})")
         return True
-    # The day's rows already sit in the default partition (it was created late): Postgres
+    # The range's rows already sit in the default partition (it was created late): Postgres
     # refuses a partition that would leave them there, so they move first, with the
     # same ids (the aggregation's queue refers to them), then the table is attached.
-    cursor.execute(f"CREATE TABLE {name} (LIKE {EVENTS} INCLUDING DEFAULTS)")
-    moved = f"DELETE FROM {DEFAULT} WHERE {in_range} RETURNING *"
+    cursor.execute(f"CREATE TABLE {name} (LIKE {table.name} INCLUDING DEFAULTS)")
+    moved = f"DELETE FROM {table.default} WHERE {in_range} RETURNING *"
     cursor.execute(f"WITH moved AS ({moved}) INSERT INTO {name} SELECT * FROM moved")
-    cursor.execute(f"ALTER TABLE {EVENTS} ATTACH PARTITION {name} FOR VALUES FROM ({low}) TO ({high})")
+    cursor.execute(f"ALTER TABLE {table.name} ATTACH PARTITION {name} FOR VALUES FROM ({low}) TO ({high})")
     return True
 
 
-def partitions_ensure(*, now: datetime | None = None, cursor: Any = None) -> list[str]:
-    """Create the day partitions of every timestamp ingest accepts and the next days; return the new ones."""
+def partition_create(cursor: Any, day: date, table: Table = EVENT_TABLE) -> bool:
+    """Create the day partition of ``day`` unless it exists; return whether it was created."""
+    start = _start(day)
+    return _create(cursor, table, start, start + _DAY, partition_name(day, table))
+
+
+def hour_partitions_create(cursor: Any, day: date, table: Table = EVENT_TABLE) -> list[str]:
+    """Create the 24 hour partitions of ``day`` that do not exist; return those created."""
+    created = []
+    for hour in range(24):
+        start = _start(day) + timedelta(hours=hour)
+        name = hour_partition_name(start, table)
+        if _create(cursor, table, start, start + _HOUR, name):
+            created.append(name)
+    return created
+
+
+def day_volumes(cursor: Any, table: Table = EVENT_TABLE) -> dict[date, float]:
+    """Return the estimated rows of each day of ``table`` (its partitions' ``reltuples``)."""
+    cursor.execute(
+        "SELECT c.relname, greatest(c.reltuples, 0) FROM pg_inherits i "
+        "JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent "
+        "WHERE p.relname = %s",
+        [table.name],
+    )
+    out: dict[date, float] = {}
+    for name, rows in cursor.fetchall():
+        part = _parse(name, table)
+        if part is not None:
+            out[part.start.date()] = out.get(part.start.date(), 0.0) + float(rows)
+    return out
+
+
+def _hourly(cursor: Any, table: Table, today: date) -> bool:
+    """Return whether a new day of ``table`` should be made of hour partitions."""
+    above = table.hourly_above()
+    if above <= 0:
+        return False
+    volumes = day_volumes(cursor, table)
+    recent = [volumes.get(today - timedelta(days=n), 0.0) for n in range(1, _VOLUME_DAYS + 1)]
+    return max(recent) > above
+
+
+def _ensure_day(cursor: Any, table: Table, day: date, covered: set[date], hourly: bool) -> list[str]:
+    if day in covered:
+        return []
+    if hourly:
+        return hour_partitions_create(cursor, day, table)
+    return [partition_name(day, table)] if partition_create(cursor, day, table) else []
+
+
+def partitions_ensure(
+    *, now: datetime | None = None, cursor: Any = None, table: Table = EVENT_TABLE
+) -> list[str]:
+    """Create the partitions of every time ingest accepts and the next days; return the new ones.
+
+    A day already held by a day partition, or by any of its hour partitions, is left as it
+    is (the missing hours of a day made of hours are created); a new day is a day
+    partition, or, from today on, 24 hour partitions when ``table`` is busier than its
+    hourly setting.
+    """
     now = now or datetime.now(UTC)
-    if cursor is None and not events_partitioned():
+    if cursor is None and not is_partitioned(table):
         return []
     first = (now - timedelta(seconds=settings.EVENT_MAX_AGE_S)).date()
     last = (now + timedelta(days=settings.EVENT_PARTITION_AHEAD_DAYS)).date()
-    created = []
-    day = first
-    while day <= last:
-        if cursor is not None:
-            made = partition_create(cursor, day)
+    created: list[str] = []
+
+    def one_day(cur: Any, day: date, hour_days: set[date], days: set[date], hourly: bool) -> None:
+        # A day made of hours stays hours (its missing hours are made), a day stays a day.
+        if day in hour_days:
+            created.extend(hour_partitions_create(cur, day, table))
         else:
-            with transaction.atomic(), connection.cursor() as own:
-                made = partition_create(own, day)
-        if made:
-            created.append(partition_name(day))
-        day += timedelta(days=1)
+            # Hours for the coming days only: a past day still missing takes late rows only.
+            created.extend(_ensure_day(cur, table, day, days, hourly and day >= now.date()))
+
+    def plan(cur: Any) -> tuple[set[date], set[date], bool]:
+        parts = partitions_parts(table, cur)
+        days = {p.start.date() for p in parts if not p.hourly}
+        hour_days = {p.start.date() for p in parts if p.hourly}
+        return hour_days, days, _hourly(cur, table, now.date())
+
+    day = first
+    if cursor is not None:
+        hour_days, days, hourly = plan(cursor)
+        while day <= last:
+            one_day(cursor, day, hour_days, days, hourly)
+            day += _DAY
+        return created
+    with connection.cursor() as own:
+        hour_days, days, hourly = plan(own)
+    # One transaction a day: creating a partition locks the parent table briefly.
+    while day <= last:
+        with transaction.atomic(), connection.cursor() as own:
+            one_day(own, day, hour_days, days, hourly)
+        day += _DAY
+    return created
+
+
+def partitions_ensure_all(*, now: datetime | None = None) -> list[str]:
+    """Create ahead the partitions of the events and the traces tables; return the new ones."""
+    created = []
+    for table in TABLES:
+        created.extend(partitions_ensure(now=now, table=table))
     return created
 
 
 def retention_cutoff(now: datetime, days: int) -> datetime:
-    """Return the start of the oldest UTC day whose events a retention of ``days`` keeps.
+    """Return the start of the oldest UTC day whose rows a retention of ``days`` keeps.
 
-    Retention works by whole days: an event is removed once its whole day is past the
+    Retention works by whole days: a row is removed once its whole day is past the
     retention, so it is kept at least ``days`` days and at most one day more.
     """
     return datetime.combine((now - timedelta(days=days)).date(), time(), tzinfo=UTC)
 
 
-def partitions_detached(cursor: Any) -> dict[date, str]:
-    """Return the tables of days detached from the events table and not yet dropped, by day."""
+def partitions_detached(cursor: Any, table: Table = EVENT_TABLE) -> dict[date, str]:
+    """Return the day tables detached from ``table`` and not yet dropped, by day."""
+    return {p.start.date(): p.name for p in _detached_parts(cursor, table) if not p.hourly}
+
+
+def _detached_parts(cursor: Any, table: Table) -> list[Part]:
     cursor.execute(
         "SELECT c.relname FROM pg_class c WHERE c.relkind = 'r' AND NOT c.relispartition "
         "AND starts_with(c.relname, %s) AND pg_table_is_visible(c.oid)",
-        [PREFIX],
+        [table.prefix],
     )
-    return _by_day(name for (name,) in cursor.fetchall())
-
-
-def _by_day(names: Iterable[str]) -> dict[date, str]:
-    """Return the day partitions' table names among ``names``, by day."""
-    out = {}
-    for name in names:
-        match = _NAME.match(name)
-        if match:
-            out[datetime.strptime(match.group(1), "%Y%m%d").date()] = name
-    return out
+    return _parts((name for (name,) in cursor.fetchall()), table)
 
 
 # Tries of one detach per pass; between two, a pause as long as the lock timeout.
@@ -166,14 +352,22 @@ def _lock_refused(exc: BaseException) -> bool:
     return getattr(exc.__cause__, "sqlstate", None) == "55P03"  # lock_not_available
 
 
+def _table_of(name: str) -> Table:
+    for table in TABLES:
+        if _parse(name, table) is not None:
+            return table
+    raise ValueError(f"{name} is no partition of a partitioned table")
+
+
 def _detach(name: str) -> bool:
-    """Detach one day from the events table; False when its lock could not be had in time."""
+    """Detach one partition from its table; False when the table's lock could not be had in time."""
+    table = _table_of(name)
     timeout_ms = max(int(settings.EVENT_PARTITION_LOCK_TIMEOUT_MS), 1)
     for attempt in range(_DETACH_TRIES):
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(f"SET LOCAL lock_timeout = '{timeout_ms}ms'")
-                cursor.execute(f"ALTER TABLE {EVENTS} DETACH PARTITION {name}")
+                cursor.execute(f"ALTER TABLE {table.name} DETACH PARTITION {name}")
         except OperationalError as exc:
             if not _lock_refused(exc):
                 raise
@@ -181,34 +375,36 @@ def _detach(name: str) -> bool:
                 clock.sleep(timeout_ms / 1000)
         else:
             return True
-    logger.warning("the events table stayed busy: %s is detached on a later pass", name)
+    logger.warning("the table %s stayed busy: %s is detached on a later pass", table.name, name)
     return False
 
 
-def partitions_drop_expired(*, now: datetime, longest_retention_days: int) -> list[str]:
-    """Remove the day partitions past the longest retention of any project; return their names."""
-    if not events_partitioned():
+def partitions_drop_expired(
+    *, now: datetime, longest_retention_days: int, table: Table = EVENT_TABLE
+) -> list[str]:
+    """Remove the partitions of ``table`` past the longest retention of any project; return their names."""
+    if not is_partitioned(table):
         return []
-    cutoff = retention_cutoff(now, longest_retention_days).date()
-    for day, name in sorted(partitions_list().items()):
-        if day >= cutoff:
+    cutoff = retention_cutoff(now, longest_retention_days)
+    for part in partitions_parts(table):
+        if part.end > cutoff:
             break
         try:
-            _detach(name)
+            _detach(part.name)
         except Exception:
-            logger.exception("detaching the expired partition %s failed", name)
+            logger.exception("detaching the expired partition %s failed", part.name)
     dropped = []
     with connection.cursor() as cursor:
-        detached = partitions_detached(cursor)
-    # Only days past the retention: a table someone detached by hand to keep is left alone.
-    for day, name in sorted(detached.items()):
-        if day >= cutoff:
+        detached = _detached_parts(cursor, table)
+    # Only ranges past the retention: a table someone detached by hand to keep is left alone.
+    for part in detached:
+        if part.end > cutoff:
             continue
         try:
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(f"DROP TABLE {name}")
+                cursor.execute(f"DROP TABLE {part.name}")
         except Exception:
-            logger.exception("dropping the expired partition %s failed", name)
+            logger.exception("dropping the expired partition %s failed", part.name)
         else:
-            dropped.append(name)
+            dropped.append(part.name)
     return dropped

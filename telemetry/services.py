@@ -815,37 +815,44 @@ def rollups_aggregate(
 
 
 def events_expire(*, now: datetime | None = None, batch_size: int | None = None) -> int:
-    """Remove raw events and traces past their project's retention; return the rows deleted one by one.
+    """Remove raw events and traces past their project's retention; return the events deleted one by one.
 
     Retention works by whole UTC days (``partitions.retention_cutoff``). On Postgres the
     days past the longest retention of any project are dropped as whole partitions
-    first; what a shorter retention of one project removes from the days still kept is
-    deleted in small batches, as are rows outside the day partitions.
+    first (events and traces alike); what a shorter retention of one project removes from
+    the days still kept is deleted in small batches, as are rows outside the day partitions.
     """
     now = now or timezone.now()
     batch_size = batch_size or settings.RETENTION_BATCH_SIZE
     projects = list(Project.objects.only("id", "retention_days"))
     longest = max((p.retention_days for p in projects), default=settings.EVENT_RETENTION_DAYS)
-    dropped = partitions.partitions_drop_expired(now=now, longest_retention_days=longest)
-    if dropped:
-        logger.info("dropped expired event partitions: %s", ", ".join(dropped))
+    for table in partitions.TABLES:
+        dropped = partitions.partitions_drop_expired(now=now, longest_retention_days=longest, table=table)
+        if dropped:
+            logger.info("dropped expired partitions: %s", ", ".join(dropped))
     deleted = 0
+    traces = 0
     for project in projects:
         cutoff = partitions.retention_cutoff(now, project.retention_days)
-        # Small batches keep each transaction and its locks short on a busy table.
-        while True:
-            ids = list(
-                ValidationEvent.objects.filter(project=project, timestamp__lt=cutoff).values_list(
-                    "id", flat=True
-                )[:batch_size]
-            )
-            if not ids:
-                break
-            # The timestamp bound lets Postgres look in the expired partitions only.
-            count, _ = ValidationEvent.objects.filter(id__in=ids, timestamp__lt=cutoff).delete()
-            deleted += count
-        Trace.objects.filter(project=project, created_at__lt=cutoff).delete()
+        deleted += _expire_rows(ValidationEvent, "timestamp", project, cutoff, batch_size)
+        traces += _expire_rows(Trace, "created_at", project, cutoff, batch_size)
+    if traces:
+        logger.info("deleted %d expired traces one by one", traces)
     return deleted
+
+
+def _expire_rows(model: Any, column: str, project: Project, cutoff: datetime, batch_size: int) -> int:
+    """Delete the project's rows of ``model`` older than ``cutoff``, in small batches; return how many."""
+    deleted = 0
+    before = {f"{column}__lt": cutoff}
+    # Small batches keep each transaction and its locks short on a busy table.
+    while True:
+        ids = list(model.objects.filter(project=project, **before).values_list("id", flat=True)[:batch_size])
+        if not ids:
+            return deleted
+        # The time bound lets Postgres look in the expired partitions only.
+        count, _ = model.objects.filter(id__in=ids, **before).delete()
+        deleted += count
 
 
 # Alerts.

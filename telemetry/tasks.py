@@ -33,8 +33,8 @@ def events_expire() -> int:
 
 @shared_task(name="contracts_app.partitions_ensure")
 def partitions_ensure() -> list[str]:
-    """Create the events table's day partitions ahead (Postgres); return those created."""
-    return partitions.partitions_ensure()
+    """Create the events and traces tables' partitions ahead (Postgres); return those created."""
+    return partitions.partitions_ensure_all()
 
 
 @shared_task(name="contracts_app.alerts_evaluate")

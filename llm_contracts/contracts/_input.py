@@ -834,16 +834,24 @@ class PromptInjectionContract(Contract):
     with them mapped back to Latin). Only ``roles`` are checked: by default user
     messages and tool results, since the system prompt is the developer's own.
 
-    When the rules do not decide, a second stage compares each sentence with a shipped
+    After the rules, a linear classifier over words, word pairs and letter runs (weights
+    shipped with the package, plain Python, no extra needed) judges each checked message
+    as a whole and sentence by sentence: a clear score is a violation (rule
+    ``learned_classifier``), and a request it finds clearly ordinary overrules the
+    built-in rules (``details["classifier"]["overruled"]`` names them; ``extra_patterns``
+    and the hidden-text tricks are never overruled, nor rules that decided on a message
+    longer than the 8,000 characters it reads whole).
+
+    When neither decides, the semantic stage compares each sentence with a shipped
     corpus of known attacks by meaning (WordLlama embeddings, the ``[semantic]`` extra):
     a sentence clearly closer to a known attack than to any ordinary request is a
     violation (rule ``similar_to_known_attack``), a closer call adds a weak signal
     (``close_to_known_attack``). The model loads on first use (about a second), never on
-    import. Of a long message it judges 24 sentences of the first 50,000 characters
-    (the first ones, and those with the most words that address the model or name its
-    rules); the rules see all of it, with disguises undone in its first 8,000 characters.
-    Without wordllama the rules run alone and the details say why
-    (``details["semantic"]["reason"]``).
+    import. Of a long message the classifier and the semantic stage judge 24 sentences
+    of the first 50,000 characters (the first ones, and those with the most words that
+    address the model or name its rules); the rules see all of it, with disguises undone
+    in its first 8,000 characters. Without wordllama the rules and the classifier run
+    and the details say why (``details["semantic"]["reason"]``).
 
     Parameters:
         threshold: the score that makes a violation (default 1.0: one strong signal,
@@ -851,6 +859,8 @@ class PromptInjectionContract(Contract):
         extra_patterns: more rules, ``{name: (regex, weight)}`` or ``{name: regex}`` (weight 1.0).
         roles: the message roles to check.
         semantic: run the semantic stage when wordllama is installed (default True).
+        classifier: run the classifier stage (default: as ``semantic``, so
+            ``semantic=False`` leaves the rules alone, as it always has).
 
     Example::
 
@@ -867,6 +877,7 @@ class PromptInjectionContract(Contract):
         *,
         roles: Iterable[str] = ("user", "tool"),
         semantic: bool = True,
+        classifier: bool | None = None,
         name: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -874,7 +885,10 @@ class PromptInjectionContract(Contract):
             raise ContractConfigError(f"threshold must be a positive number; got {threshold!r}")
         if not isinstance(semantic, bool):
             raise ContractConfigError(f"semantic must be True or False; got {semantic!r}")
+        if classifier is not None and not isinstance(classifier, bool):
+            raise ContractConfigError(f"classifier must be True, False or None; got {classifier!r}")
         self.semantic = semantic
+        self.classifier = semantic if classifier is None else classifier
         if isinstance(roles, str):
             raise ContractConfigError(f"roles must be a list of role names, not a string; got {roles!r}")
         super().__init__(name, **kwargs)
@@ -949,7 +963,11 @@ class PromptInjectionContract(Contract):
                 hits.setdefault(rule, weight)
                 where.setdefault(rule, []).append(i)
         details: dict[str, Any] = {}
-        details["semantic"] = self._semantic_stage(request, hits, where)
+        # The classifier first: it costs a tenth of the semantic stage, and when it decides
+        # (an attack, or a message so ordinary that it overrules the semantic stage too),
+        # the semantic stage could not change the verdict and is skipped.
+        details["classifier"] = self._classifier_stage(request, hits, where)
+        details["semantic"] = self._semantic_stage(request, hits, where, details["classifier"])
         score = round(sum(hits.values()), 3)
         details.update(
             score=score,
@@ -968,13 +986,22 @@ class PromptInjectionContract(Contract):
         )
 
     def _semantic_stage(
-        self, request: LLMRequest, hits: dict[str, float], where: dict[str, list[int]]
+        self,
+        request: LLMRequest,
+        hits: dict[str, float],
+        where: dict[str, list[int]],
+        classifier: dict[str, Any],
     ) -> dict[str, Any]:
-        """Compare the checked messages with the known attacks when the rules did not decide."""
+        """Compare the checked messages with the known attacks when the rules and the
+        classifier did not decide."""
         if not self.semantic:
             return {"ran": False, "reason": "turned off (semantic=False)"}
+        if "learned_classifier" in hits:
+            return {"ran": False, "reason": "the classifier already decided"}
         if sum(hits.values()) >= self.threshold:
             return {"ran": False, "reason": "the keyword stage already decided"}
+        if classifier.get("ordinary"):
+            return {"ran": False, "reason": "the classifier found the request clearly ordinary"}
         from ._semantic_injection import STRONG_MARGIN, WEAK_MARGIN, semantic_index
 
         index = semantic_index()
@@ -1006,6 +1033,58 @@ class PromptInjectionContract(Contract):
             "message": i,
             "sentence": found.segment,
         }
+
+    def _classifier_stage(
+        self, request: LLMRequest, hits: dict[str, float], where: dict[str, list[int]]
+    ) -> dict[str, Any]:
+        """Score the checked messages with the learned classifier; it may add a violation or
+        overrule the built-in rules (and spare the semantic stage) on a clearly ordinary request."""
+        if not self.classifier:
+            return {"ran": False, "reason": "turned off (classifier=False, or semantic=False)"}
+        from ._injection_model import MAX_WHOLE_CHARS, SENTENCE_LOGIT, VETO_LOGIT, WHOLE_LOGIT, scores
+
+        texts = [(i, m.content) for i, m in enumerate(request.messages) if m.role in self.roles and m.content]
+        if sum(hits.values()) >= self.threshold and any(len(text) > MAX_WHOLE_CHARS for _, text in texts):
+            # It reads a long message only in part: it does not overrule rules that read all of it.
+            return {"ran": False, "reason": "the keyword stage already decided on a long message"}
+
+        best: tuple[int, float, float] | None = None  # message, whole text's logit, top sentence's
+        flagged: int | None = None
+        for i, text in texts:
+            whole, sentence = scores(_plain(text))
+            if flagged is None and (whole >= WHOLE_LOGIT or sentence >= SENTENCE_LOGIT):
+                flagged = i
+            if best is None or max(whole, sentence) > max(best[1], best[2]):
+                best = (i, whole, sentence)
+        if best is None:
+            return {"ran": True, "whole": None}
+        details: dict[str, Any] = {
+            "ran": True,
+            "message": best[0],
+            "whole": round(best[1], 3),
+            "sentence": round(best[2], 3),
+        }
+        if flagged is not None:
+            hits["learned_classifier"] = self.threshold
+            where["learned_classifier"] = [flagged]
+        elif max(best[1], best[2]) < VETO_LOGIT:
+            details["ordinary"] = True
+            overruled = sorted(name for name in hits if name in _overrulable())
+            for name in overruled:
+                del hits[name]
+                del where[name]
+            if overruled:
+                details["overruled"] = overruled
+        return details
+
+
+@functools.cache
+def _overrulable() -> frozenset[str]:
+    # The built-in phrase rules and the semantic stage; not the user's extra_patterns, nor
+    # the hidden-text tricks (tag smuggling, base64 payloads), which speak for themselves.
+    tricks = {"unicode_tag_smuggling", "invisible_characters", "bidi_controls", "encoded_payload"}
+    names = {name for name, _, _ in _DEFAULT_RULE_SPECS} - tricks
+    return frozenset(names | {"similar_to_known_attack", "close_to_known_attack"})
 
 
 @functools.lru_cache(maxsize=1024)

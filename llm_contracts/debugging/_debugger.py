@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ContractConfigError
+from .._ids import new_id
 from ..contracts._base import Category, Contract, Enforcement, ValidationResult
 from ..enforcement._breaker import CircuitBreaker
 from ..enforcement._engine import ContractEngine
@@ -349,7 +349,7 @@ class ContractDebugger:
             )
         )
         trace = Trace(
-            uuid.uuid4().hex,
+            new_id(),
             None,
             datetime.fromtimestamp(started / 1e9, UTC).isoformat(),
             outcome,

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .. import protocol
+from .._ids import new_id
 from ..contracts._base import Severity, ValidationResult
 from ..contracts._pii import redact
 from ..protocol import Stage
@@ -210,7 +210,7 @@ class Trace:
         started_ns = getattr(report, "started_ns", 0) or 0
         created = datetime.fromtimestamp(started_ns / 1e9, UTC) if started_ns else datetime.now(UTC)
         return cls(
-            trace_id or uuid.uuid4().hex,
+            trace_id or new_id(),
             call_id,
             created.isoformat(),
             report.outcome,

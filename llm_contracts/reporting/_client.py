@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ContractConfigError
+from .._ids import new_id
 from ..contracts._base import Contract
 from ..debugging._trace import Trace, bound_trace, first_match
 from ..enforcement._engine import ContractEngine
@@ -269,9 +269,9 @@ class ClientTelemetry:
     def _materialise(self, item: CallItem) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """Build the events (and the trace, when kept) of a queued call; runs in the worker."""
         report = item.report
-        call_id = uuid.uuid4().hex
+        call_id = new_id()
         upload, breakpoint_id = self._wants_trace(report)
-        trace_id = uuid.uuid4().hex if upload else None
+        trace_id = new_id() if upload else None
         events = report_events(
             report,
             call_id=call_id,

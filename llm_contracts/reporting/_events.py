@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from .. import protocol
+from .._ids import new_id
 from .._version import __version__
 from ..debugging._trace import redact_excerpt
 from ..enforcement._engine import is_blocking
@@ -82,7 +82,7 @@ def report_events(
     for an input contract whose fix was applied and for an output contract that failed
     the first answer of a call that was re-asked.
     """
-    call_id = call_id or uuid.uuid4().hex
+    call_id = call_id or new_id()
     stamp = datetime.fromtimestamp(ended_at, UTC) if ended_at is not None else datetime.now(UTC)
     timestamp = stamp.isoformat()
     categories = categories or {}
@@ -129,7 +129,7 @@ def report_events(
         attempted = name in fixed_inputs or name in first_failures
         events.append(
             {
-                "event_id": uuid.uuid4().hex,
+                "event_id": new_id(),
                 "contract": name,
                 "contract_version": versions.get(name),
                 "category": categories.get(name, default),

@@ -17,7 +17,6 @@ import json
 import os
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import protocol
 from .._exceptions import ContractConfigError
+from .._ids import new_id
 from .._version import __version__
 from ._guard import InternalErrorGuard, log
 from ._spool import Spool
@@ -152,7 +152,7 @@ class Reporter:
                 f"Reporter transport must have a send(path, body, headers) method; got {transport!r}"
             )
         self.enabled = bool(api_key) and (self.url is not None or transport is not None)
-        self.instance_id = uuid.uuid4().hex
+        self.instance_id = new_id()
         self.guard = InternalErrorGuard()
         self.control_plane = ControlPlane(
             self.url,

@@ -27,3 +27,8 @@ def test_the_wheel_marks_the_package_typed(wheel):
     assert "llm_contracts/py.typed" in names
     # ...next to the modules whose annotations it vouches for.
     assert "llm_contracts/providers/_openai.py" in names
+
+
+def test_the_wheel_ships_the_injection_classifiers_weights(wheel):
+    # PromptInjectionContract's classifier stage loads them from the package at first use.
+    assert "llm_contracts/contracts/_injection_model.json.gz" in wheel.namelist()

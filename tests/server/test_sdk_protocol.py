@@ -7,6 +7,7 @@ and the server stores it.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -175,3 +176,37 @@ def test_every_value_of_the_sdks_enums_is_accepted(reporting: Any, fake: FakeLLM
     for field, value in variants:
         stored = ValidationEvent.objects.get(project=project, event_id=f"{field}-{value}")
         assert getattr(stored, field) == value
+
+
+# uuid4s whose hex starts with a Luhn-valid run of 13-19 digits: the redactor reads them as
+# card numbers (about one uuid4 in 9,000 does).
+CARD_LIKE_UUIDS = [
+    "259081997229479e8b33670df416529c",
+    "4070460592214c76a84fc76b931eeb7b",
+    "55092507747344fda1929829ea1c1b44",
+    "3796128029824e89bfc200e6b9ddadd0",
+]
+
+
+def test_the_ids_the_sdk_makes_are_stored_as_sent(
+    reporting: Any, client: Callable[..., ContractOpenAI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, reporter = reporting
+    drawn = iter(CARD_LIKE_UUIDS * 50)
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(next(drawn)))
+    contracts = [no_bad(name=f"c{i}") for i in range(3)]
+    client(output_contracts=contracts).chat.completions.create(model=MODEL, messages=HI)
+    assert reporter.flush(timeout=20)
+
+    events = list(
+        ValidationEvent.objects.filter(project=project).values_list("event_id", "call_id", "trace_id")
+    )
+    assert len(events) == 3
+    (trace,) = Trace.objects.filter(project=project)
+    ids = {i for row in events for i in row} | {trace.trace_id, trace.call_id}
+    # Each is a fresh SDK id stored as it was sent: not one the redactor found a card in
+    # (it would be stored as a "pii-" hash) and not the uuid4 it was drawn from.
+    assert not [i for i in ids if i.startswith("pii-")]
+    assert not ids & set(CARD_LIKE_UUIDS)
+    assert {trace_id for *_, trace_id in events} == {trace.trace_id}
+    assert {call_id for _, call_id, _ in events} == {trace.call_id}
