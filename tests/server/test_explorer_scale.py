@@ -113,10 +113,14 @@ class TestPlans:
     def _rows(project: Project, filters: ViolationFilters) -> list[tuple[Any, ...]]:
         return list(violations_queryset(project=project, filters=filters).values_list("call_id")[:SCAN])
 
-    def test_the_indexes_are_on_every_day_partition_and_on_days_created_later(self, seeded: Project) -> None:
+    def test_the_indexes_are_on_every_partition_and_on_days_and_hours_created_later(
+        self, seeded: Project
+    ) -> None:
         with connection.cursor() as cursor:
             day = timezone.now().date() + timedelta(days=40)
             partitions.partition_create(cursor, day)
+            # A day of hour partitions, as busy projects get them.
+            hours = partitions.hour_partitions_create(cursor, day + timedelta(days=1))
             cursor.execute(
                 "SELECT c.relname, array_agg(i.indexdef ORDER BY i.indexname) FILTER ("
                 "WHERE i.indexdef LIKE '%%to_tsvector%%' OR i.indexdef LIKE '%%model, \"timestamp\" DESC%%') "
@@ -127,6 +131,7 @@ class TestPlans:
             )
             found = dict(cursor.fetchall())
         assert partitions.partition_name(day) in found and len(found) > 30
+        assert hours and set(hours) <= set(found)
         for name, definitions in found.items():
             assert definitions is not None and len(definitions) == 2, name
             assert all("WHERE (NOT is_valid)" in d for d in definitions), name
