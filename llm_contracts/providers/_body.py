@@ -46,8 +46,10 @@ class BodyJudge:
         sse: bool,
         parse_event: Callable[[bytes], Any],
         parse_body: Callable[[bytes], Any],
+        event_end: re.Pattern[bytes] = _EVENT_END,
     ) -> None:
         self.validator = validator
+        self.event_end = event_end  # where the SDK's own reader ends an SSE event
         self.route = route
         self.sse = sse
         self.parse_event = parse_event
@@ -99,8 +101,9 @@ class BodyJudge:
         scan = max(0, len(self.pending) - 3)
         self.pending += piece
         release_to = None
+        event_end = self.event_end
         while True:
-            found = _EVENT_END.search(self.pending, scan)
+            found = event_end.search(self.pending, scan)
             if found is None:
                 break
             scan = 0
