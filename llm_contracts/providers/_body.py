@@ -24,7 +24,10 @@ from ._registry import Route
 
 __all__ = ["BodyJudge", "install_async", "install_sync"]
 
-_EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+# The SDKs' readers (openai's, anthropic's, cohere's) end a line at \r\n, \r or \n alike and an
+# event at any empty line: two line ends in a row, whichever they are ("\n\r\n" too). A lone
+# \r at the end of what arrived may still become \r\n: either way it ends a line.
+_EVENT_END = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)")
 
 
 class _Other:
@@ -46,10 +49,8 @@ class BodyJudge:
         sse: bool,
         parse_event: Callable[[bytes], Any],
         parse_body: Callable[[bytes], Any],
-        event_end: re.Pattern[bytes] = _EVENT_END,
     ) -> None:
         self.validator = validator
-        self.event_end = event_end  # where the SDK's own reader ends an SSE event
         self.route = route
         self.sse = sse
         self.parse_event = parse_event
@@ -101,9 +102,8 @@ class BodyJudge:
         scan = max(0, len(self.pending) - 3)
         self.pending += piece
         release_to = None
-        event_end = self.event_end
         while True:
-            found = event_end.search(self.pending, scan)
+            found = _EVENT_END.search(self.pending, scan)
             if found is None:
                 break
             scan = 0
@@ -251,8 +251,9 @@ def event_parser(client: Any, chunk_type: Any, http_response: Any) -> Callable[[
     def parse(block: bytes) -> Any:
         decoder = client._make_sse_decoder()
         sse = None
-        for line in block.decode("utf-8", errors="replace").splitlines():
-            sse = decoder.decode(line) or sse
+        # Lines split at \r and \n only, as the SDK splits them: JSON may carry U+2028 unescaped.
+        for line in block.splitlines():
+            sse = decoder.decode(line.decode("utf-8", errors="replace")) or sse
         sse = decoder.decode("") or sse
         if sse is None or not sse.data:
             return _Other()

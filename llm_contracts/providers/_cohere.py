@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
-import re
 import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, Self
@@ -125,12 +124,6 @@ def _answered(
     return responses[-1]
 
 
-# cohere's reader ends a line at \r\n, \r or \n alike, and an event at an empty line: two line
-# ends in a row, whichever they are (a lone \r at the end of what arrived may still become
-# \r\n: either way it ends a line).
-_EVENT_END = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)")
-
-
 def _parse_event(block: bytes) -> Any:
     """Read one SSE event block of cohere's chat stream into its JSON object, as cohere reads it.
 
@@ -159,7 +152,6 @@ def _judge(owner: Any, route: Route, report: ContractReport, request: Any) -> Bo
         sse=True,
         parse_event=_parse_event,
         parse_body=lambda body: None,
-        event_end=_EVENT_END,
     )
 
 
