@@ -22,9 +22,9 @@ from anthropic._response import APIResponse, AsyncAPIResponse
 from .._exceptions import ContractConfigError, ContractViolationError
 from .._scope import ACTIVE_CONVERSATION
 from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
-from ..enforcement._report import ContractReport, attach_report
+from ..enforcement._report import ContractReport, PendingReport, attach_report
 from ._body import BodyJudge, event_parser, install_async, install_sync
-from ._client import ContractClientMixin, ParseGuard, guard_parse, pending_report, with_body
+from ._client import ContractClientMixin, ParseGuard, guard_parse, with_body
 from ._registry import Route
 from ._specs import ANTHROPIC
 
@@ -98,6 +98,21 @@ def _copy_credentials(client: Any, kwargs: dict[str, Any]) -> None:
             kwargs["credentials"] = provider
 
 
+_ROUTES = ANTHROPIC.routes
+
+
+def _route(options: Any) -> Route | None:
+    """Return the route of a Messages call with a JSON body, or None for every other call."""
+    if type(options.json_data) is not dict and not isinstance(options.json_data, Mapping):
+        return None
+    if options.method == "post":
+        # The common case, a plain path: one look-up (what route_for finds for it).
+        route = _ROUTES.get(options.url)
+        if route is not None:
+            return route
+    return ANTHROPIC.route_for(options.method, options.url)
+
+
 def _streams_body(options: Any) -> bool:
     """Return True for a ``with_streaming_response`` call: anthropic hands it back unread."""
     headers = options.headers
@@ -127,11 +142,6 @@ def _walk(settings: CallSettings, route: Route, request: Any, stream: bool, guar
 
 class _AnthropicClientMixin(ContractClientMixin):
     """The request-layer pieces the sync and async clients share."""
-
-    def _route(self, options: Any) -> Route | None:
-        if not isinstance(options.json_data, Mapping):
-            return None
-        return ANTHROPIC.route_for(options.method, options.url)
 
     def _judge_body(
         self, result: Any, route: Route, report: ContractReport, request: Any, *, sse: bool
@@ -229,22 +239,27 @@ class ContractAnthropic(_AnthropicClientMixin, anthropic.Anthropic):
     with_options = copy
 
     def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
-        route = self._route(options)
+        route = _route(options)
         if route is None:
             return super().request(cast_to, options, *args, **kwargs)
         stream = bool(kwargs.get("stream", False))
+        if (stream or not callable(options.post_parser)) and self._quiet():
+            # No contracts, listeners, tracer or conversation, and no parse helper to guard:
+            # anthropic's own path, with only a vacuous report attached so get_report()
+            # works the same everywhere (built only if it is read).
+            result = super().request(cast_to, options, *args, **kwargs)
+            vacuous = PendingReport(
+                route.requests.provider, route.endpoint, str(options.json_data.get("model", "")), stream
+            )
+            self._last_report = vacuous
+            attach_report(result, vacuous)
+            return result
         # with_streaming_response: anthropic hands the body back unread; it is judged as read.
         body_streamed = _streams_body(options)
         parent = super().request
         settings = self._call_settings()
         # messages.parse: an answer that does not fit output_format is a violation, re-asked.
         options, guard = guard_parse(options, stream, "output_format")
-        if guard is None and self._unobserved(settings):
-            # No contracts, listeners, tracer or conversation: anthropic's own path, with
-            # only a vacuous report attached so get_report() works the same everywhere.
-            result = parent(cast_to, options, *args, **kwargs)
-            self._remember(result, pending_report(route, options.json_data, stream), ())
-            return result
         llm_request = route.requests.read(_given(options.json_data))
         parsed_objects: list[Any] = []
 
@@ -342,20 +357,24 @@ class AsyncContractAnthropic(_AnthropicClientMixin, anthropic.AsyncAnthropic):
     with_options = copy
 
     async def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
-        route = self._route(options)
+        route = _route(options)
         if route is None:
             return await super().request(cast_to, options, *args, **kwargs)
         stream = bool(kwargs.get("stream", False))
+        if (stream or not callable(options.post_parser)) and self._quiet():
+            result = await super().request(cast_to, options, *args, **kwargs)
+            vacuous = PendingReport(
+                route.requests.provider, route.endpoint, str(options.json_data.get("model", "")), stream
+            )
+            self._last_report = vacuous
+            attach_report(result, vacuous)
+            return result
         # with_streaming_response: anthropic hands the body back unread; it is judged as read.
         body_streamed = _streams_body(options)
         parent = super().request
         settings = self._call_settings()
         # messages.parse: an answer that does not fit output_format is a violation, re-asked.
         options, guard = guard_parse(options, stream, "output_format")
-        if guard is None and self._unobserved(settings):
-            result = await parent(cast_to, options, *args, **kwargs)
-            self._remember(result, pending_report(route, options.json_data, stream), ())
-            return result
         llm_request = route.requests.read(_given(options.json_data))
         parsed_objects: list[Any] = []
 

@@ -24,7 +24,10 @@ from ._registry import Route
 
 __all__ = ["BodyJudge", "install_async", "install_sync"]
 
-_EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+# The SDKs' readers (openai's, anthropic's, cohere's) end a line at \r\n, \r or \n alike and an
+# event at any empty line: two line ends in a row, whichever they are ("\n\r\n" too). A lone
+# \r at the end of what arrived may still become \r\n: either way it ends a line.
+_EVENT_END = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)")
 
 
 class _Other:
@@ -248,8 +251,9 @@ def event_parser(client: Any, chunk_type: Any, http_response: Any) -> Callable[[
     def parse(block: bytes) -> Any:
         decoder = client._make_sse_decoder()
         sse = None
-        for line in block.decode("utf-8", errors="replace").splitlines():
-            sse = decoder.decode(line) or sse
+        # Lines split at \r and \n only, as the SDK splits them: JSON may carry U+2028 unescaped.
+        for line in block.splitlines():
+            sse = decoder.decode(line.decode("utf-8", errors="replace")) or sse
         sse = decoder.decode("") or sse
         if sse is None or not sse.data:
             return _Other()

@@ -396,6 +396,24 @@ class ContractClientMixin:
             return False
         return ACTIVE_CONVERSATION.get() is None
 
+    def _quiet(self) -> bool:
+        """Return ``self._unobserved(self._call_settings())`` without building the call's settings.
+
+        Busy telemetry (a reporter, a live tracer) is never quiet; idle telemetry adds no
+        project contracts or variants, so the call's settings are the client's own.
+        """
+        telemetry = self._contract_telemetry
+        if telemetry is not None and telemetry.busy():
+            return False
+        settings = self._contract_settings
+        engine = settings.engine
+        if engine.input_contracts or engine.output_contracts or settings.native_schema:
+            return False
+        for listener in settings.listeners:
+            if listener is not telemetry:
+                return False
+        return ACTIVE_CONVERSATION.get() is None
+
     def _call_settings(self) -> CallSettings:
         """Return the settings of one call: the client's, plus the project's contracts when pulled."""
         telemetry = self._contract_telemetry

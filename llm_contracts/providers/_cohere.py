@@ -16,7 +16,7 @@ import contextvars
 import json
 import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any
+from typing import Any, Self
 
 import cohere
 import httpx
@@ -33,6 +33,8 @@ from ._registry import Route
 from ._specs import COHERE
 
 __all__ = ["AsyncContractCohere", "ContractCohere"]
+
+_ROUTES = COHERE.routes
 
 # The reports of the contracted HTTP calls made inside one chat() call, for its answer.
 _REPORTS: contextvars.ContextVar[list[ContractReport | PendingReport] | None] = contextvars.ContextVar(
@@ -123,12 +125,17 @@ def _answered(
 
 
 def _parse_event(block: bytes) -> Any:
-    """Read one SSE event block of cohere's chat stream into its JSON object."""
-    data = [
-        line[5:].lstrip()
-        for line in block.decode("utf-8", errors="replace").splitlines()
-        if line.startswith("data:")
-    ]
+    """Read one SSE event block of cohere's chat stream into its JSON object, as cohere reads it.
+
+    Lines end at \r\n, \r or \n only (not at the other Unicode line breaks, which JSON text
+    may carry unescaped); a ``data`` field loses one leading space; its lines join with \n.
+    """
+    text = block.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    data = []
+    for line in text.split("\n"):
+        name, _, value = line.partition(":")
+        if name == "data":
+            data.append(value[1:] if value.startswith(" ") else value)
     if not data:
         return _Other()
     try:
@@ -148,8 +155,29 @@ def _judge(owner: Any, route: Route, report: ContractReport, request: Any) -> Bo
     )
 
 
+def _contract_route(
+    owner: Any, method: str, path: Any, json_body: Any, retries: Any
+) -> tuple[Any, Route | None]:
+    """Return the owner client and the route of a contracted call (None for every other call)."""
+    if owner is None or json_body is None or retries:
+        # cohere retries a failed send by calling request() again: that is the same send.
+        return owner, None
+    if method == "POST":
+        # The common case, cohere's own path: one look-up (what route_for finds for it).
+        route = _ROUTES.get(path)
+        if route is not None:
+            return owner, route
+    return owner, COHERE.route_for(method, path or "")
+
+
+def _model(json_body: Any) -> str:
+    if type(json_body) is dict or isinstance(json_body, Mapping):
+        return str(json_body.get("model", ""))
+    return ""
+
+
 def _hand_over(owner: Any, report: ContractReport | PendingReport) -> None:
-    owner.last_report = report
+    owner._last_report = report
     reports = _REPORTS.get()
     if reports is not None:
         reports.append(report)
@@ -159,15 +187,6 @@ class _ContractHttpClient(HttpClient):
     """cohere's sync HTTP layer, enforcing the owner client's contracts on chat calls."""
 
     _contract_owner: weakref.ref[ContractCohere]
-
-    def _contract_route(
-        self, method: str, path: Any, json_body: Any, retries: Any = 0
-    ) -> tuple[Any, Route | None]:
-        owner = self._contract_owner()
-        if owner is None or json_body is None or retries:
-            # cohere retries a failed send by calling request() again: that is the same send.
-            return owner, None
-        return owner, COHERE.route_for(method, path or "")
 
     def request(
         self,
@@ -179,19 +198,23 @@ class _ContractHttpClient(HttpClient):
         omit: Any = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        owner, route = self._contract_route(method, path, json, kwargs.get("retries"))
-        parent = super().request
-        if owner is None or route is None:
-            return parent(
+        owner, route = _contract_route(self._contract_owner(), method, path, json, kwargs.get("retries"))
+        if owner is None or route is None or owner._quiet():
+            response = super().request(
                 path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
             )
-        settings = owner._call_settings()
-        if owner._unobserved(settings):
-            response = parent(
-                path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
-            )
-            _hand_over(owner, pending_report(route, json, False))
+            if route is not None:
+                # Nothing to check, record or report: cohere's own path, with only a vacuous
+                # report (built only if it is read) so get_report() works the same everywhere.
+                model = str(json.get("model", "")) if type(json) is dict else _model(json)
+                vacuous = PendingReport(route.requests.provider, route.endpoint, model, False)
+                owner._last_report = vacuous
+                reports = _REPORTS.get()
+                if reports is not None:
+                    reports.append(vacuous)
             return response
+        parent = super().request
+        settings = owner._call_settings()
         body, options = _wire_body(json, request_options, omit)
         llm_request = route.requests.read(body)
         responses: list[httpx.Response] = []
@@ -225,7 +248,7 @@ class _ContractHttpClient(HttpClient):
         omit: Any = None,
         **kwargs: Any,
     ) -> Iterator[httpx.Response]:
-        owner, route = self._contract_route(method, path, json)
+        owner, route = _contract_route(self._contract_owner(), method, path, json, 0)
         parent = super().stream
         if owner is None or route is None:
             with parent(
@@ -271,15 +294,6 @@ class _AsyncContractHttpClient(AsyncHttpClient):
 
     _contract_owner: weakref.ref[AsyncContractCohere]
 
-    def _contract_route(
-        self, method: str, path: Any, json_body: Any, retries: Any = 0
-    ) -> tuple[Any, Route | None]:
-        owner = self._contract_owner()
-        if owner is None or json_body is None or retries:
-            # cohere retries a failed send by calling request() again: that is the same send.
-            return owner, None
-        return owner, COHERE.route_for(method, path or "")
-
     async def request(
         self,
         path: str | None = None,
@@ -290,19 +304,23 @@ class _AsyncContractHttpClient(AsyncHttpClient):
         omit: Any = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        owner, route = self._contract_route(method, path, json, kwargs.get("retries"))
-        parent = super().request
-        if owner is None or route is None:
-            return await parent(
+        owner, route = _contract_route(self._contract_owner(), method, path, json, kwargs.get("retries"))
+        if owner is None or route is None or owner._quiet():
+            response = await super().request(
                 path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
             )
-        settings = owner._call_settings()
-        if owner._unobserved(settings):
-            response = await parent(
-                path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
-            )
-            _hand_over(owner, pending_report(route, json, False))
+            if route is not None:
+                # Nothing to check, record or report: cohere's own path, with only a vacuous
+                # report (built only if it is read) so get_report() works the same everywhere.
+                model = str(json.get("model", "")) if type(json) is dict else _model(json)
+                vacuous = PendingReport(route.requests.provider, route.endpoint, model, False)
+                owner._last_report = vacuous
+                reports = _REPORTS.get()
+                if reports is not None:
+                    reports.append(vacuous)
             return response
+        parent = super().request
+        settings = owner._call_settings()
         body, options = _wire_body(json, request_options, omit)
         llm_request = route.requests.read(body)
         responses: list[httpx.Response] = []
@@ -339,7 +357,7 @@ class _AsyncContractHttpClient(AsyncHttpClient):
         omit: Any = None,
         **kwargs: Any,
     ) -> AsyncIterator[httpx.Response]:
-        owner, route = self._contract_route(method, path, json)
+        owner, route = _contract_route(self._contract_owner(), method, path, json, 0)
         parent = super().stream
         if owner is None or route is None:
             async with parent(
@@ -399,6 +417,11 @@ def _client_options(client: Any, kind: type[Any]) -> dict[str, Any]:
     max_retries = getattr(wrapper, "get_max_retries", None)
     if callable(max_retries):
         options["max_retries"] = max_retries()
+    executor = getattr(client, "_executor", None)
+    if executor is not None:
+        options["thread_pool_executor"] = executor
+    # cohere wraps chat_stream on the instance only when it logs warnings for experimental features.
+    options["log_warning_experimental_features"] = "chat_stream" in vars(client)
     return {k: v for k, v in options.items() if v is not None}
 
 
@@ -437,6 +460,26 @@ class ContractCohere(ContractClientMixin, cohere.ClientV2):  # type: ignore[misc
         super().__init__(*args, **kwargs)
         _install(self, _ContractHttpClient)
 
+    def copy(self, **options: Any) -> Self:
+        """Return a new client with this one's options, contracts and settings, and ``options`` applied.
+
+        cohere's clients have no ``copy()``; this one is shaped like anthropic's and openai's.
+        cohere's constructor keywords (``api_key``, ``base_url``, ``timeout``, ``max_retries``,
+        ``client_name``, ``httpx_client``...) change the HTTP side, whose httpx client is
+        shared unless another is given; the contract keywords (``output_contracts``,
+        ``contract_retries``, ``stream_policy``, ``on_report``...) change the contracts.
+        ``copy.copy(client)`` is ``client.copy()``. Each client reports its own calls.
+        """
+        return self._copy(options, None, self._derived)
+
+    with_options = copy
+
+    def _derived(self, **options: Any) -> Self:
+        return type(self)(**{**_client_options(self, cohere.ClientV2), **options})
+
+    def __copy__(self) -> Self:
+        return self.copy()
+
     def chat(self, *args: Any, **kwargs: Any) -> Any:
         reports: list[ContractReport | PendingReport] = []
         token = _REPORTS.set(reports)
@@ -458,6 +501,18 @@ class AsyncContractCohere(ContractClientMixin, cohere.AsyncClientV2):  # type: i
             kwargs = {**_client_options(client, cohere.AsyncClientV2), **kwargs}
         super().__init__(*args, **kwargs)
         _install(self, _AsyncContractHttpClient)
+
+    def copy(self, **options: Any) -> Self:
+        """Return a new client with ``options`` applied; see :meth:`ContractCohere.copy`."""
+        return self._copy(options, None, self._derived)
+
+    with_options = copy
+
+    def _derived(self, **options: Any) -> Self:
+        return type(self)(**{**_client_options(self, cohere.AsyncClientV2), **options})
+
+    def __copy__(self) -> Self:
+        return self.copy()
 
     async def chat(self, *args: Any, **kwargs: Any) -> Any:
         reports: list[ContractReport | PendingReport] = []

@@ -42,6 +42,9 @@ class FakeAnthropic:
         self.requests: list[httpx2.Request] = []
         # Stream each SSE event as its own piece of the body (sync clients only).
         self.chunked = False
+        # The line that ends each SSE event, and JSON with raw (unescaped) non-ASCII text.
+        self.blank = "\n"
+        self.raw_unicode = False
 
     def queue(self, *turns: Turn) -> FakeAnthropic:
         self.turns.extend(turns)
@@ -171,7 +174,9 @@ class FakeAnthropic:
         )
         events.append(("message_stop", {}))
         return [
-            f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode() for kind, data in events
+            f"event: {kind}\ndata: {json.dumps({'type': kind, **data}, ensure_ascii=not self.raw_unicode)}\n"
+            f"{self.blank}".encode()
+            for kind, data in events
         ]
 
     def http_client(self) -> httpx2.Client:

@@ -25,6 +25,13 @@ class Turn:
     output_tokens: int = 5
     status: int = 200
     error: str = ""
+    # The wire framing of a streamed answer: the end of each field line, the blank line that
+    # ends an event, JSON with raw (unescaped) non-ASCII text, and the body cut into pieces
+    # of this many bytes (multi-byte characters and line ends split across pieces).
+    eol: str = "\n"
+    blank: str = "\n"
+    raw_unicode: bool = False
+    piece_size: int | None = None
 
     @property
     def text(self) -> str:
@@ -44,8 +51,16 @@ def text(*pieces: str, **kw: Any) -> Turn:
     return Turn(list(pieces), **kw)
 
 
-def _sse(event: dict[str, Any]) -> bytes:
-    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+def _sse(event: dict[str, Any], turn: Turn) -> bytes:
+    data = json.dumps(event, ensure_ascii=not turn.raw_unicode)
+    return f"event: {event['type']}{turn.eol}data: {data}{turn.eol}{turn.blank}".encode()
+
+
+def _pieces(body: list[bytes], size: int | None) -> list[bytes]:
+    if size is None:
+        return body
+    whole = b"".join(body)
+    return [whole[i : i + size] for i in range(0, len(whole), size)]
 
 
 class _Body(httpx.SyncByteStream, httpx.AsyncByteStream):
@@ -156,7 +171,7 @@ class FakeCohere:
         events.append(
             {"type": "message-end", "delta": {"finish_reason": turn.finish(), "usage": turn.usage()}}
         )
-        return [_sse(e) for e in events]
+        return _pieces([_sse(e, turn) for e in events], turn.piece_size)
 
     def http_client(self) -> httpx.Client:
         return httpx.Client(transport=httpx.MockTransport(self.handler))

@@ -304,6 +304,33 @@ class TestStreamingResponse:
         assert "Fine. " in body and "hun" not in body
         assert c.last_report.outcome == "violated" and c.last_report.streamed
 
+    @pytest.mark.parametrize(
+        ("blank", "raw_unicode", "tail"),
+        [("\r\n", False, ""), ("\r", False, ""), ("\n", True, "\u2028"), ("\n", True, "\x85")],
+    )
+    def test_a_streamed_body_is_cut_into_events_where_anthropic_cuts_it(self, blank, raw_unicode, tail):
+        # anthropic ends an event at any empty line (\r\n, \r or \n) and splits lines at \r and
+        # \n only: an unescaped U+2028 in the JSON is text.
+        fake = FakeAnthropic(text("Fine. ", "The pass", "word is hun", f"ter2{tail} ", "ok."))
+        fake.chunked, fake.blank, fake.raw_unicode = True, blank, raw_unicode
+        c = client(
+            fake, output_contracts=[RegexContract(r"hunter2", must_match=False)], stream_policy="buffer"
+        )
+        seen = ""
+
+        with (
+            pytest.raises(ContractViolationError),
+            c.messages.with_streaming_response.create(
+                model=MODEL, max_tokens=256, messages=MESSAGES, stream=True
+            ) as response,
+        ):
+            for event in response.parse():
+                if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                    seen += event.delta.text
+
+        assert "hun" not in seen
+        assert c.last_report.outcome == "violated"
+
     def test_a_json_body_is_judged_when_read(self):
         fake = FakeAnthropic(text("This is forbidden."), text("All clean here."))
         c = client(fake, stream_policy="buffer")

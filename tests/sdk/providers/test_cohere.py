@@ -303,6 +303,114 @@ class TestStreaming:
         assert json.loads(arguments) == {"city": "Oslo"}
         assert c.last_report.outcome == "passed"
 
+    # (field-line end, blank line, piece size): cohere reads \r\n, \r and \n alike, so a blank
+    # line may be written with another terminator than the lines before it.
+    FRAMINGS = [
+        ("\n", "\n", 1),
+        ("\r\n", "\r\n", 3),
+        ("\r", "\r", 5),
+        ("\n", "\r\n", 7),
+        ("\r\n", "\r", 2),
+        ("\n", "\r", 4),
+    ]
+
+    @pytest.mark.parametrize("policy", ["hold_back:3", "sentence", "buffer"])
+    @pytest.mark.parametrize(("eol", "blank", "size"), FRAMINGS)
+    def test_held_text_never_leaks_whatever_the_framing_and_chunking(self, policy, eol, blank, size):
+        turn = text(
+            "Fine. ", "The pass", "word is hün", "ter2 ", "ok.", eol=eol, blank=blank, piece_size=size
+        )
+        fake = FakeCohere(turn)
+        c = client(fake, output_contracts=[RegexContract(r"hünter2", must_match=False)], stream_policy=policy)
+        seen = ""
+
+        with pytest.raises(ContractViolationError):
+            for event in c.chat_stream(model=MODEL, messages=MESSAGES):
+                if event.type == "content-delta":
+                    seen += event.delta.message.content.text
+
+        assert "hün" not in seen
+        assert c.last_report.outcome == "violated"
+
+    @pytest.mark.parametrize(("eol", "blank", "size"), FRAMINGS)
+    def test_clean_text_passes_whole_whatever_the_framing_and_chunking(self, eol, blank, size):
+        fake = FakeCohere(text("All ", "clean ", "hère.", eol=eol, blank=blank, piece_size=size))
+        c = client(fake, stream_policy="hold_back:3")
+
+        events = list(c.chat_stream(model=MODEL, messages=MESSAGES))
+
+        assert streamed_text(events) == "All clean hère."
+        assert c.last_report.outcome == "passed"
+
+    @pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c"])
+    def test_text_with_a_unicode_line_separator_is_judged_like_any_text(self, separator):
+        # JSON may carry these characters unescaped; cohere's reader splits lines on \r and \n only.
+        fake = FakeCohere(text("Fine. ", f"hunter2{separator} ok.", raw_unicode=True, piece_size=5))
+        c = client(
+            fake, output_contracts=[RegexContract(r"hunter2", must_match=False)], stream_policy="buffer"
+        )
+        seen = ""
+
+        with pytest.raises(ContractViolationError):
+            for event in c.chat_stream(model=MODEL, messages=MESSAGES):
+                if event.type == "content-delta":
+                    seen += event.delta.message.content.text
+
+        assert "hunter2" not in seen
+
+    @pytest.mark.parametrize("policy", ["hold_back:3", "buffer"])
+    def test_a_streamed_violation_is_not_reasked_exactly_as_for_anthropic(self, policy):
+        # A stream is never re-asked (openai, anthropic, cohere alike): the violation raises
+        # from the iteration, once, and the one request sent is the whole call.
+        from .anthropic_fake import FakeAnthropic
+        from .anthropic_fake import text as anthropic_text
+
+        forbidden = [RegexContract(r"hunter2", must_match=False)]
+        pieces = ("Fine. ", "The pass", "word is hun", "ter2 ", "ok.")
+        outcomes = []
+        fake = FakeCohere(text(*pieces), text("All clean."))
+        c = client(
+            fake, output_contracts=forbidden, stream_policy=policy, contract_retries=2, fallback="Sorry."
+        )
+        with pytest.raises(ContractViolationError) as cohere_error:
+            list(c.chat_stream(model=MODEL, messages=MESSAGES))
+        outcomes.append((len(fake.requests), c.last_report.outcome, c.last_report.streamed))
+
+        afake = FakeAnthropic(anthropic_text(*pieces), anthropic_text("All clean."))
+        a = llm_contracts.ContractAnthropic(
+            api_key="test-key",
+            http_client=afake.http_client(),
+            max_retries=0,
+            output_contracts=forbidden,
+            stream_policy=policy,
+            contract_retries=2,
+            fallback="Sorry.",
+        )
+        with pytest.raises(ContractViolationError) as anthropic_error:
+            list(a.messages.create(model="claude-sonnet-4-5", max_tokens=64, messages=MESSAGES, stream=True))
+        outcomes.append((len(afake.requests), a.last_report.outcome, a.last_report.streamed))
+
+        assert outcomes == [(1, "violated", True)] * 2
+        assert cohere_error.value.stage == anthropic_error.value.stage == "stream"
+        assert c.last_report.stop_reason == a.last_report.stop_reason
+
+    async def test_async_streams_never_leak_whatever_the_framing_and_chunking(self):
+        fake = FakeCohere(
+            text("Fine. ", "The pass", "word is hun", "ter2 ", "ok.", eol="\n", blank="\r\n", piece_size=3)
+        )
+        c = aclient(
+            fake, output_contracts=[RegexContract(r"hunter2", must_match=False)], stream_policy="buffer"
+        )
+        seen = ""
+
+        with pytest.raises(ContractViolationError):
+            async for event in c.chat_stream(model=MODEL, messages=MESSAGES):
+                if event.type == "content-delta":
+                    seen += event.delta.message.content.text
+
+        assert "hun" not in seen
+        assert c.last_report.outcome == "violated"
+
 
 class TestCoverage:
     def test_coheres_exceptions_pass_through_unchanged(self):
@@ -577,6 +685,59 @@ class TestWrapping:
         with pytest.raises(ContractViolationError):
             await c.chat(model=MODEL, messages=MESSAGES)
         assert fake.requests[0].headers["authorization"] == "Bearer their-key"
+
+    def test_copy_and_with_options_keep_the_contracts_with_coheres_options_changed(self):
+        fake = FakeCohere(text("This is forbidden."), text("This is forbidden."))
+        c = client(fake, contract_retries=0)
+
+        twins = [c.copy(timeout=5), c.with_options(base_url="https://cohere.internal.example")]
+
+        for twin in twins:
+            assert type(twin) is ContractCohere and twin is not c
+            assert [x.name for x in twin.output_contracts] == ["no_forbidden"]
+            with pytest.raises(ContractViolationError):
+                twin.chat(model=MODEL, messages=MESSAGES)
+            assert twin.last_report.outcome == "violated"
+        assert twins[0]._client_wrapper.get_timeout() == 5
+        assert str(fake.requests[1].url) == "https://cohere.internal.example/v2/chat"
+        assert {r.headers["authorization"] for r in fake.requests} == {"Bearer test-key"}
+        assert c.last_report is None  # each copy reports its own calls
+
+    def test_a_copy_may_change_the_contracts(self):
+        fake = FakeCohere(text("This is forbidden."), text("This is forbidden."), text("All clean."))
+        c = client(fake)
+
+        assert (
+            get_report(c.copy(output_contracts=[]).chat(model=MODEL, messages=MESSAGES)).outcome == "passed"
+        )
+        answer = c.copy(contract_retries=1).chat(model=MODEL, messages=MESSAGES)
+        assert get_report(answer).outcome == "repaired"
+        assert c.contract_retries == 0
+
+    def test_pythons_copy_gives_a_client_with_its_own_contracts_and_reports(self):
+        import copy
+        import gc
+
+        fake = FakeCohere(text("All clean."), text("This is forbidden."))
+        c = client(fake)
+        twin = copy.copy(c)
+        del c
+        gc.collect()
+
+        assert get_report(twin.chat(model=MODEL, messages=MESSAGES)).outcome == "passed"
+        assert twin.last_report is not None and twin.last_report.outcome == "passed"
+        with pytest.raises(ContractViolationError):
+            twin.chat(model=MODEL, messages=MESSAGES)
+
+    async def test_async_copy_and_with_options_keep_the_contracts(self):
+        fake = FakeCohere(text("This is forbidden."), text("This is forbidden."))
+        c = aclient(fake)
+
+        for twin in (c.copy(timeout=5), c.with_options(max_retries=0)):
+            assert type(twin) is AsyncContractCohere
+            with pytest.raises(ContractViolationError):
+                await twin.chat(model=MODEL, messages=MESSAGES)
+            assert twin.last_report.outcome == "violated"
 
     def test_a_client_of_another_kind_is_refused_with_what_was_expected(self):
         with pytest.raises(ContractConfigError, match="client= must be a cohere.ClientV2"):
