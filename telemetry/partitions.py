@@ -50,6 +50,7 @@ ahead), so a change of volume shows in the days created after it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time as clock
@@ -408,3 +409,84 @@ def partitions_drop_expired(
         else:
             dropped.append(part.name)
     return dropped
+
+
+# -- indexes built without holding ingest ---------------------------------------------------
+
+# How long an online index build keeps asking for a table's lock, in all, before giving up.
+_INDEX_LOCK_PATIENCE_S = 600.0
+
+
+def _short_lock(cursor: Any, sql: str) -> None:
+    """Run one catalogue change that needs a table's lock, never queueing ingest for long.
+
+    Every insert queues behind a DDL statement waiting for a lock, so the statement waits
+    at most ``EVENT_PARTITION_LOCK_TIMEOUT_MS`` at a time, pausing as long between tries,
+    for up to ``_INDEX_LOCK_PATIENCE_S`` in all. Runs in autocommit (outside any transaction).
+    """
+    timeout_ms = max(int(settings.EVENT_PARTITION_LOCK_TIMEOUT_MS), 1)
+    deadline = clock.monotonic() + _INDEX_LOCK_PATIENCE_S
+    cursor.execute(f"SET lock_timeout = '{timeout_ms}ms'")
+    try:
+        while True:
+            try:
+                cursor.execute(sql)
+                return
+            except OperationalError as exc:
+                if not _lock_refused(exc) or clock.monotonic() >= deadline:
+                    raise
+            clock.sleep(timeout_ms / 1000)
+    finally:
+        cursor.execute("RESET lock_timeout")
+
+
+def _index_state(cursor: Any, name: str) -> bool | None:
+    """Return whether index ``name`` is valid; None when there is none."""
+    cursor.execute(
+        "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE c.relname = %s AND pg_table_is_visible(c.oid)",
+        [name],
+    )
+    row = cursor.fetchone()
+    return None if row is None else bool(row[0])
+
+
+def _partition_index_name(index: str, partition: str) -> str:
+    """Return the name of ``index``'s copy on ``partition`` (Postgres names hold 63 bytes)."""
+    digest = hashlib.sha256(partition.encode()).hexdigest()[:12]
+    return f"{index[:40]}_{digest}"
+
+
+def index_create_online(index: str, table: Table, definition: str) -> None:
+    """Create ``index`` on the partitioned ``table`` while ingest goes on; a no-op when it is there.
+
+    ``definition`` follows ``ON <table>``: the method, the columns and any ``WHERE``. A plain
+    ``CREATE INDEX`` on the table holds every insert until all partitions are indexed
+    (seconds per million rows). Instead, as Postgres documents for partitioned tables: the
+    index is declared on the table alone (a catalogue change under a short lock, see
+    :func:`_short_lock`), each partition's copy is built ``CONCURRENTLY`` (inserts go on)
+    and attached (again a short lock); once every partition's copy is attached Postgres
+    marks the table's index valid. A partition created meanwhile gets its copy from the
+    declared index. A build that died half way is finished by running this again: an
+    invalid copy it left is dropped and built again. Must run outside a transaction.
+    """
+    with connection.cursor() as cursor:
+        if _index_state(cursor, index):
+            return
+        _short_lock(cursor, f"CREATE INDEX IF NOT EXISTS {index} ON ONLY {table.name} {definition}")
+        cursor.execute(
+            "SELECT c.relname, (SELECT EXISTS (SELECT 1 FROM pg_inherits ii JOIN pg_index x "
+            "ON x.indexrelid = ii.inhrelid JOIN pg_class pi ON pi.oid = ii.inhparent "
+            "WHERE x.indrelid = c.oid AND pi.relname = %s)) "
+            "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s ORDER BY c.relname",
+            [index, table.name],
+        )
+        for partition, attached in cursor.fetchall():
+            if attached:
+                continue
+            copy = _partition_index_name(index, partition)
+            if _index_state(cursor, copy) is False:
+                cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {copy}")
+            cursor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {copy} ON {partition} {definition}")
+            _short_lock(cursor, f"ALTER INDEX {index} ATTACH PARTITION {copy}")

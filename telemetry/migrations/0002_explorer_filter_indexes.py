@@ -16,8 +16,12 @@ violation index newest first and checks each row.
 Both are created on the partitioned events table, so Postgres creates them on every day
 partition, and on each day partition created or attached later. The index that 0002 of
 contracts_app made for the search went with the plain table when 0009 partitioned it.
-Creating them takes the events table's write lock while every partition is indexed
-(seconds per million violations; ingest waits meanwhile).
+On Postgres they are built online (``telemetry.partitions.index_create_online``): declared on
+the table under a short lock, built on each partition ``CONCURRENTLY`` while ingest goes on,
+then attached; the migration is not atomic for that reason, and running it again after it
+died half way finishes the build. A plain ``CREATE INDEX`` would hold every insert until all
+partitions were indexed (seconds per million violations). Elsewhere (SQLite) they are plain
+indexes of the plain table.
 """
 
 from typing import Any
@@ -25,23 +29,41 @@ from typing import Any
 from django.db import migrations, models
 
 EVENTS = "contracts_app_validationevent"
+MODEL_INDEX = "event_violation_model"
 FTS_INDEX = "event_message_fts"
+MODEL_DEFINITION = '(project_id, model, "timestamp" DESC, id DESC) WHERE NOT is_valid'
+FTS_DEFINITION = "USING GIN (to_tsvector('english', message)) WHERE NOT is_valid"
 
 
-def fts_create(apps: Any, schema_editor: Any) -> None:
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(
-            f"CREATE INDEX IF NOT EXISTS {FTS_INDEX} ON {EVENTS} "
-            "USING GIN (to_tsvector('english', message)) WHERE NOT is_valid"
-        )
+def _partitioned(schema_editor: Any) -> bool:
+    from telemetry.partitions import EVENT_TABLE, is_partitioned
+
+    return schema_editor.connection.vendor == "postgresql" and is_partitioned(EVENT_TABLE)
 
 
-def fts_drop(apps: Any, schema_editor: Any) -> None:
+def create(apps: Any, schema_editor: Any) -> None:
+    if _partitioned(schema_editor):
+        from telemetry.partitions import EVENT_TABLE, index_create_online
+
+        index_create_online(MODEL_INDEX, EVENT_TABLE, MODEL_DEFINITION)
+        index_create_online(FTS_INDEX, EVENT_TABLE, FTS_DEFINITION)
+    elif schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {MODEL_INDEX} ON {EVENTS} {MODEL_DEFINITION}")
+        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {FTS_INDEX} ON {EVENTS} {FTS_DEFINITION}")
+    else:
+        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {MODEL_INDEX} ON {EVENTS} {MODEL_DEFINITION}")
+
+
+def drop(apps: Any, schema_editor: Any) -> None:
+    schema_editor.execute(f"DROP INDEX IF EXISTS {MODEL_INDEX}")
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(f"DROP INDEX IF EXISTS {FTS_INDEX}")
 
 
 class Migration(migrations.Migration):
+    # CREATE INDEX CONCURRENTLY cannot run in a transaction.
+    atomic = False
+
     dependencies = [
         ("telemetry", "0001_events_rollups_alerts_from_contracts_app"),
         # The events table is partitioned by then: the indexes go on every partition.
@@ -49,13 +71,17 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
-            model_name="validationevent",
-            index=models.Index(
-                condition=models.Q(("is_valid", False)),
-                fields=["project", "model", "-timestamp", "-id"],
-                name="event_violation_model",
-            ),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AddIndex(
+                    model_name="validationevent",
+                    index=models.Index(
+                        condition=models.Q(("is_valid", False)),
+                        fields=["project", "model", "-timestamp", "-id"],
+                        name=MODEL_INDEX,
+                    ),
+                ),
+            ],
+            database_operations=[migrations.RunPython(create, drop, atomic=False)],
         ),
-        migrations.RunPython(fts_create, fts_drop),
     ]
