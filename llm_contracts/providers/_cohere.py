@@ -155,6 +155,20 @@ def _judge(owner: Any, route: Route, report: ContractReport, request: Any) -> Bo
     )
 
 
+def _vacuous(owner: Any, route: Any, json: Any) -> None:
+    """Give a call with nothing to check, record or report its vacuous report.
+
+    cohere's own path ran; the report is built only if it is read, so get_report() works
+    the same everywhere.
+    """
+    model = str(json.get("model", "")) if type(json) is dict else _model(json)
+    vacuous = PendingReport(route.requests.provider, route.endpoint, model, False)
+    owner._last_report = vacuous
+    reports = _REPORTS.get()
+    if reports is not None:
+        reports.append(vacuous)
+
+
 def _contract_route(
     owner: Any, method: str, path: Any, json_body: Any, retries: Any
 ) -> tuple[Any, Route | None]:
@@ -204,14 +218,7 @@ class _ContractHttpClient(HttpClient):
                 path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
             )
             if route is not None:
-                # Nothing to check, record or report: cohere's own path, with only a vacuous
-                # report (built only if it is read) so get_report() works the same everywhere.
-                model = str(json.get("model", "")) if type(json) is dict else _model(json)
-                vacuous = PendingReport(route.requests.provider, route.endpoint, model, False)
-                owner._last_report = vacuous
-                reports = _REPORTS.get()
-                if reports is not None:
-                    reports.append(vacuous)
+                _vacuous(owner, route, json)
             return response
         parent = super().request
         settings = owner._call_settings()
@@ -310,14 +317,7 @@ class _AsyncContractHttpClient(AsyncHttpClient):
                 path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
             )
             if route is not None:
-                # Nothing to check, record or report: cohere's own path, with only a vacuous
-                # report (built only if it is read) so get_report() works the same everywhere.
-                model = str(json.get("model", "")) if type(json) is dict else _model(json)
-                vacuous = PendingReport(route.requests.provider, route.endpoint, model, False)
-                owner._last_report = vacuous
-                reports = _REPORTS.get()
-                if reports is not None:
-                    reports.append(vacuous)
+                _vacuous(owner, route, json)
             return response
         parent = super().request
         settings = owner._call_settings()
