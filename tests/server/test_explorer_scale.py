@@ -97,17 +97,20 @@ CASES = {
 
 
 class TestPlans:
-    @pytest.mark.parametrize("case", list(CASES))
-    def test_the_scan_reads_few_rows_and_no_partition_in_full(self, seeded: Project, case: str) -> None:
-        filters, most, found = CASES[case]
-        plan = explain(seeded, filters)
-        # Sequential scans only of the partitions without a row (days ahead, the default one).
-        full = [n["Relation Name"] for n in plan if n["Node Type"] == "Seq Scan" and rows_read([n])]
-        assert full == [], case
-        read = rows_read(plan)
-        # Without an index of its own, a filter that matches nothing reads all 6,000 violations.
-        assert read <= most, (case, read)
-        assert min(len({row for row in self._rows(seeded, filters)}), SCAN) == found
+    def test_the_scan_reads_few_rows_and_no_partition_in_full(self, seeded: Project) -> None:
+        # Every case on one seeded database (seeding is most of the time): each case's
+        # problem, if any, is reported by its name.
+        problems = {}
+        for case, (filters, most, found) in CASES.items():
+            plan = explain(seeded, filters)
+            # Sequential scans only of the partitions without a row (days ahead, the default one).
+            full = [n["Relation Name"] for n in plan if n["Node Type"] == "Seq Scan" and rows_read([n])]
+            read = rows_read(plan)
+            calls = min(len({row for row in self._rows(seeded, filters)}), SCAN)
+            # Without an index of its own, a filter that matches nothing reads all 6,000 violations.
+            if full or read > most or calls != found:
+                problems[case] = {"full scans": full, "rows read": read, "calls": calls}
+        assert problems == {}
 
     @staticmethod
     def _rows(project: Project, filters: ViolationFilters) -> list[tuple[Any, ...]]:

@@ -100,10 +100,13 @@ def test_the_set_is_large_enough_and_kept_apart_from_the_detector_corpus():
     benign = [r for r in ROWS if r["label"] == "benign"]
     assert len(injections) >= 200 and len(benign) >= 200
     known = {normal(line) for line in every_corpus_line()}
-    leaked = [r["text"] for r in ROWS if normal(r["text"]) in known]
+    texts = [normal(r["text"]) for r in ROWS]
+    leaked = [text for text in texts if text in known]
     assert leaked == []
-    # Nor does a corpus line sit inside a document of the set.
-    inside = [k for k in known if len(k) > 20 and any(k in normal(r["text"]) for r in ROWS)]
+    # Nor does a corpus line sit inside a document of the set (the texts joined by a
+    # character no normalised line holds, so a match never spans two of them).
+    joined = "\x00".join(texts)
+    inside = [k for k in known if len(k) > 20 and k in joined]
     assert inside == []
 
 
