@@ -60,7 +60,7 @@ from llm_contracts.providers._openai_requests import CHAT  # noqa: E402
 
 SET = ROOT / "tests" / "sdk" / "detection" / "injection_eval.jsonl"
 GOAL_PRECISION, GOAL_RECALL, GOAL_MEAN_MS = 0.95, 0.9, 1.0
-SEALED = {"holdout4", "holdout5"}  # measured, never read prompt by prompt while tuning
+SEALED = {"holdout4", "holdout5", "holdout6"}  # measured, never read prompt by prompt while tuning
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -127,7 +127,7 @@ def main() -> int:
         f"{args.rounds} rounds per prompt)"
     )
     ok = True
-    for split in ("all", "dev", "holdout", "holdout2", "holdout3", "holdout4", "holdout5"):
+    for split in ("all", "dev", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6"):
         keep = [i for i, r in enumerate(rows) if split == "all" or r.get("split", "dev") == split]
         sub = [rows[i] for i in keep]
         print(
