@@ -28,7 +28,11 @@ is trained on them and its thresholds chosen with them (cross-validation, leave 
 split out). Its author also wrote the multilingual training sentences of the trainer (in
 the languages holdout6 tests: Chinese, Japanese, Korean, Thai, Hindi, Arabic, Vietnamese,
 Russian; checked to hold no sentence close to a holdout6 prompt), so holdout6 is optimistic
-there too. With that detector, measured once at the end: HOLDOUT6_AFTER.
+there too. With that detector, measured once at the end: holdout6 precision 0.985, recall
+0.900 (tp 135, fp 2; the classifier alone 0.992 / 0.833): the goals are met there, recall
+only just (one more missed attack and it would not be). Out of fold (trained without the
+split scored), the three stages give 0.906 / 0.842 on holdout4 and 0.929 / 0.905 on
+holdout5: on prompts unlike those written so far, expect less.
 NumPy's BLAS threads fight over a busy machine: run with ``OPENBLAS_NUM_THREADS=1`` for
 steady timings. Each stage is
 timed alone per prompt, as the contract runs it on one user message:
