@@ -1,6 +1,6 @@
 """Benchmark PromptInjectionContract on the shipped labelled set: precision, recall, latency per stage.
 
-Usage: ``.venv/bin/python bench/injection_bench.py [--rounds N] [--misses]``.
+Usage: ``.venv/bin/python bench/injection_bench.py [--rounds N] [--misses] [--open-only]``.
 
 The set is ``tests/sdk/detection/injection_eval.jsonl`` (injection and benign prompts;
 ``split`` is ``dev`` for the prompts read while the rules and the attack corpus were
@@ -9,16 +9,30 @@ then tuned on; ``holdout2`` was measured untuned (0.95 / 0.50) and then tuned on
 ``holdout3`` was written before the generated corpus and the margins of that time (0.95 /
 0.54 then, 0.95 / 0.73 with them) and sealed until then; it has been open for tuning since.
 ``holdout4`` was written before the misses were read, measured once on the detector as it
-stood (0.805 / 0.544), and is never read prompt by prompt while tuning (``--misses`` leaves
-it out); its author wrote the next rules, so it is the least flattering figure, not a blind one).
+stood (0.805 / 0.544) and sealed; its author wrote the next rules.
 ``holdout5`` (116 attacks, 111 ordinary prompts: registers, documents, emails, code and tool
 output, eleven languages, disguises, role-play, security talk that quotes attacks) was
 written before the learned classifier, measured once on the detector as it stood
 (precision 0.888, recall 0.681) and sealed the same way; its author then chose the
-classifier's training data (generated documents and quoted attacks), so it too is
-optimistic. The classifier's thresholds were chosen by cross-validation on the open splits.
-With it, measured once at the end: holdout4 0.892 / 0.868, holdout5 0.889 / 0.897 (the
-classifier alone 0.941 / 0.833 and 0.907 / 0.845); the goals below are still not met.
+classifier's training data. With the classifier, measured once: holdout4 0.892 / 0.868,
+holdout5 0.889 / 0.897.
+``holdout6`` (150 attacks, 150 ordinary prompts: direct and indirect orders in emails, web
+pages, code comments, tool output, CSV/JSON fields and markdown, personas, authority
+claims, forged turns, disguises, eighteen languages including Chinese, Japanese, Korean,
+Arabic, Russian, Hindi and Thai; ordinary prompts with the same words) was written before
+the next change to the detector and measured once on it as it stood: precision 0.956,
+recall 0.860 (the classifier alone 0.959 / 0.787). It is sealed: never read prompt by
+prompt (``--misses`` leaves it out, ``--open-only`` leaves it out of the run altogether,
+for tuning) and never trained on. holdout4 and holdout5 were opened then: the classifier
+is trained on them and its thresholds chosen with them (cross-validation, leave one open
+split out). Its author also wrote the multilingual training sentences of the trainer (in
+the languages holdout6 tests: Chinese, Japanese, Korean, Thai, Hindi, Arabic, Vietnamese,
+Russian; checked to hold no sentence close to a holdout6 prompt), so holdout6 is optimistic
+there too. With that detector, measured once at the end: holdout6 precision 0.985, recall
+0.900 (tp 135, fp 2; the classifier alone 0.992 / 0.833): the goals are met there, recall
+only just (one more missed attack and it would not be). Out of fold (trained without the
+split scored), the three stages give 0.906 / 0.842 on holdout4 and 0.929 / 0.905 on
+holdout5: on prompts unlike those written so far, expect less.
 NumPy's BLAS threads fight over a busy machine: run with ``OPENBLAS_NUM_THREADS=1`` for
 steady timings. Each stage is
 timed alone per prompt, as the contract runs it on one user message:
@@ -35,8 +49,8 @@ timed alone per prompt, as the contract runs it on one user message:
 Then the whole contract on long generated documents (5, 50 and 200 KB), ordinary and with
 an order to the model at the end.
 
-Goals: recall >= 0.9 at precision >= 0.95 on the sealed split, and a mean under 1 ms a
-prompt for the contract.
+Goals: recall >= 0.9 at precision >= 0.95 on the sealed split (holdout6), and a mean under
+1 ms a prompt for the contract.
 """
 
 from __future__ import annotations
@@ -60,7 +74,7 @@ from llm_contracts.providers._openai_requests import CHAT  # noqa: E402
 
 SET = ROOT / "tests" / "sdk" / "detection" / "injection_eval.jsonl"
 GOAL_PRECISION, GOAL_RECALL, GOAL_MEAN_MS = 0.95, 0.9, 1.0
-SEALED = {"holdout4", "holdout5"}  # measured, never read prompt by prompt while tuning
+SEALED = {"holdout6"}  # measured, never read prompt by prompt while tuning
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -88,6 +102,11 @@ def main() -> int:
         action="store_true",
         help="print the prompts the contract gets wrong (not those of the sealed splits)",
     )
+    parser.add_argument(
+        "--open-only",
+        action="store_true",
+        help="leave the sealed splits out altogether (while tuning: their figures are not seen)",
+    )
     args = parser.parse_args()
 
     index = semantic_index()
@@ -95,6 +114,8 @@ def main() -> int:
         print(f"semantic stage unavailable: {index}")
         return 1
     rows = [json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if args.open_only:
+        rows = [r for r in rows if r.get("split", "dev") not in SEALED]
     requests = [
         CHAT.read({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": r["text"]}]})
         for r in rows
@@ -127,9 +148,11 @@ def main() -> int:
         f"{args.rounds} rounds per prompt)"
     )
     ok = True
-    for split in ("all", "dev", "holdout", "holdout2", "holdout3", "holdout4", "holdout5"):
+    for split in ("all", "dev", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6"):
         keep = [i for i, r in enumerate(rows) if split == "all" or r.get("split", "dev") == split]
         sub = [rows[i] for i in keep]
+        if not sub:
+            continue
         print(
             f"{split} ({sum(r['label'] == 'injection' for r in sub)} injections, "
             f"{sum(r['label'] == 'benign' for r in sub)} benign):"
@@ -143,14 +166,16 @@ def main() -> int:
     tp = sum(f and r["label"] == "injection" for f, r in sealed)
     fp = sum(f and r["label"] != "injection" for f, r in sealed)
     precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / sum(r["label"] == "injection" for _, r in sealed)
+    recall = tp / max(1, sum(r["label"] == "injection" for _, r in sealed))
     mean_ms = statistics.fmean(all_times) * 1000
     where = f" on {', '.join(sorted(SEALED))}"
-    for goal, met in (
-        (f"precision >= {GOAL_PRECISION}{where}", precision >= GOAL_PRECISION),
-        (f"recall >= {GOAL_RECALL}{where}", recall >= GOAL_RECALL),
-        (f"mean < {GOAL_MEAN_MS} ms a prompt", mean_ms < GOAL_MEAN_MS),
-    ):
+    goals = [(f"mean < {GOAL_MEAN_MS} ms a prompt", mean_ms < GOAL_MEAN_MS)]
+    if sealed:
+        goals[:0] = [
+            (f"precision >= {GOAL_PRECISION}{where}", precision >= GOAL_PRECISION),
+            (f"recall >= {GOAL_RECALL}{where}", recall >= GOAL_RECALL),
+        ]
+    for goal, met in goals:
         print(f"goal {goal}: {'met' if met else 'NOT met'}")
         ok &= met
     # A long document of varied sentences.

@@ -2,13 +2,15 @@
 
 The rules know phrases and the semantic stage knows sentences close to known attacks; this
 stage knows which words, word pairs and runs of three to five letters (within a word, so it
-reads Chinese and Japanese as well as German compounds) make a text more or less likely to
-be an attack. It is a logistic regression trained offline (``bench/train_injection_model.py``)
-on the attack and ordinary-request corpora of the semantic stage, the tuning splits of the
-labelled set in ``tests/sdk/detection`` and generated documents with and without an
-injected order; only its weights ship (``_injection_model.json.gz``, the features it kept
-and their weights). Inference is a dictionary lookup per feature, in plain Python: no
-NumPy, no model download.
+reads German compounds) or, in Chinese, Japanese, Korean and Thai, pairs and triples of
+characters make a text more or less likely to be an attack. It is a logistic regression
+trained offline (``bench/train_injection_model.py``) on the attack and ordinary-request
+corpora of the semantic stage, sentences generated in the languages those corpora have few
+of, the tuning splits of the labelled set in ``tests/sdk/detection`` and generated documents
+with and without an injected order; only its weights ship (``_injection_model.json.gz``, the
+features it kept and their weights). Inference is a dictionary lookup per feature, in plain
+Python: no NumPy, no model download. A text it can hardly read (few of its features have a
+weight) is never called clearly ordinary.
 
 A text is judged as a whole and sentence by sentence (an order hidden in a long document
 would otherwise be diluted by the document); its score is the largest.
@@ -28,15 +30,21 @@ from typing import Any
 __all__ = ["InjectionModel", "features", "injection_model", "scores"]
 
 # Log-odds thresholds, chosen by leave-one-split-out cross-validation on the tuning splits
-# (``bench/train_injection_model.py --cv --floor 0.97``: precision 0.97 out of fold, two
-# points above the goal, for the false positives of the rules and the semantic stage that
-# the splits they were tuned on cannot show), never on the sealed splits. A message is a
-# violation when the whole text or one of its sentences reaches its threshold; below
-# VETO_LOGIT for both, the classifier overrules the rules and the semantic stage (the bound
-# that keeps 98% of the attacks they caught out of fold).
-WHOLE_LOGIT = 2.5
-SENTENCE_LOGIT = 1.75
-VETO_LOGIT = -1.54
+# (``bench/train_injection_model.py --cv --floor 0.96``: the two thresholds and the
+# overruling bound that give the rules, the semantic stage and this stage together the best
+# recall at precision 0.96 out of fold, a point above the goal for the false positives of
+# the rules and the semantic stage that the splits they were tuned on cannot show), never on
+# the sealed split. A message is a violation when the whole text or one of its sentences
+# reaches its threshold; below VETO_LOGIT for both, the classifier overrules the rules and
+# the semantic stage.
+WHOLE_LOGIT = 3.75
+SENTENCE_LOGIT = 2.25
+VETO_LOGIT = -1.25
+# Below this share of features with a weight, a text's score is at least UNSURE_LOGIT
+# (between VETO_LOGIT and the thresholds): the model does not know it well enough to call it
+# ordinary (a Hindi or Arabic message it has no word of scored its bias, -5.95).
+MIN_KNOWN_SHARE = 0.3
+UNSURE_LOGIT = 0.0
 # The whole text is read up to this many characters; its sentences as the semantic stage
 # picks them (24 of the first 50,000 characters).
 MAX_WHOLE_CHARS = 8_000
@@ -55,13 +63,34 @@ def _letter_runs(word: str) -> tuple[str, ...]:
     return tuple("#" + padded[i : i + n] for n in _NGRAMS for i in range(len(padded) - n + 1))
 
 
+# Scripts written without spaces between words (Chinese, Japanese kana, Thai), and Hangul,
+# whose words carry their particles: a run of them is one "word" to \w+, so a word holding
+# one is read as the pairs and triples of characters of its runs, all along them, instead of
+# its letter runs (a two-character word is the commonest in Chinese, and the letter runs
+# see only the first 48 characters, mostly as runs of four and five no other text shares).
+_DENSE = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]{2,}")
+
+
+@functools.lru_cache(maxsize=8_192)
+def _character_runs(word: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for run in _DENSE.findall(word):
+        out.extend("~" + run[i : i + 2] for i in range(len(run) - 1))
+        out.extend("~" + run[i : i + 3] for i in range(len(run) - 2))
+    return tuple(out)
+
+
 def features(text: str) -> set[str]:
-    """Return the features of ``text``: words, word pairs and letter runs of each word."""
+    """Return the features of ``text``: words, word pairs and letter runs of each word (and
+    the character pairs and triples of a run of Chinese, Japanese, Korean or Thai)."""
     words = _WORD.findall(text.lower())
     out: set[str] = set(words)
     out.update(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
     for word in set(words):
-        out.update(_letter_runs(word))
+        if word.isascii() or not _DENSE.search(word):
+            out.update(_letter_runs(word))
+        else:
+            out.update(_character_runs(word))
     return out
 
 
@@ -79,7 +108,13 @@ class InjectionModel:
         if not feats:
             return self.bias
         get = self.weights.get
-        return self.bias + sum(get(f, 0.0) for f in feats) / math.sqrt(len(feats))
+        known = [w for w in map(get, feats) if w is not None]
+        score = self.bias + sum(known) / math.sqrt(len(feats))
+        # A text in a script or vocabulary the model barely knows scores near its bias, which
+        # reads as "clearly ordinary": it is not, it is unknown, and must not overrule the rules.
+        if len(known) < MIN_KNOWN_SHARE * len(feats):
+            return max(score, UNSURE_LOGIT)
+        return score
 
     def probability(self, text: str) -> float:
         """Return the model's probability that ``text`` (judged as a whole) is an attack."""
