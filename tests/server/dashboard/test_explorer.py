@@ -63,8 +63,8 @@ class TestGroupedByCall:
         html = response.content.decode()
         assert rows(html) == ["c-1", "c-2"]
         row = html[html.index('data-call="c-1"') : html.index('data-call="c-2"')]
-        assert 'href="/p/alpha/calls/c-1/"' in row
-        assert 'href="/p/alpha/traces/tr-1/"' in row
+        assert 'href="/p/alpha/calls/c-1/?at=' in row
+        assert 'href="/p/alpha/traces/tr-1/?at=' in row
         assert 'href="?session=conv-7"' in row and "turn 3" in row
         assert 'href="/p/alpha/experiments/shorter/"' in row
         assert 'href="?experiment=shorter&amp;variant=treatment"' in row
