@@ -241,9 +241,16 @@ def median_ms(client: object, url: str, repeat: int) -> float:
     return statistics.median(times)
 
 
-# What the explorer's model filter and message search had before telemetry 0002: no index
-# of their own, and one search over all time.
-FILTER_INDEXES = ("event_violation_model", "event_message_fts")
+# What the explorer's filters had before telemetry 0002 and 0003: no index of their own, and
+# one search over all time.
+FILTER_INDEXES = (
+    "event_violation_model",
+    "event_message_fts",
+    "event_violation_experiment",
+    "event_violation_variant",
+    "event_violation_severity",
+    "event_violation_version",
+)
 
 
 def old_filters_ms(
@@ -358,6 +365,7 @@ def main() -> int:
     from accounts import services as account_services
     from accounts.models import Project
     from contracts_app.models import Trace
+    from dashboard.templatetags.hints import at_query
     from telemetry.models import HourRollup, MinuteRollup, PendingEvent, ValidationEvent
 
     setup_test_environment()
@@ -417,14 +425,23 @@ def main() -> int:
                 "explorer, search, frequent word": base + "violations/?q=email",
                 "explorer, search, rare word": base + "violations/?q=quota",
                 "explorer, search, absent word": base + "violations/?q=zebra",
+                # Every violation of the seed is in experiment exp1, arm a or b.
+                "explorer, experiment filter, frequent": base + "violations/?experiment=exp1",
+                "explorer, experiment filter, absent": base + "violations/?experiment=no-such-experiment",
+                "explorer, arm filter, absent arm of exp1": base + "violations/?experiment=exp1&variant=c",
+                "explorer, arm filter, absent arm": base + "violations/?variant=no-such-arm",
+                "explorer, version filter, absent": base + "violations/?contract=pii&version=99",
             }
         )
         page = client.get(base + "violations/").context["page"]
         gated["explorer, second page (keyset)"] = base + f"violations/?cursor={page.next_cursor}"
         # The pages a violation links to: its call and its trace.
         gated["call page"] = base + f"calls/{page.calls[0].call_id}/"
-        trace_id = Trace.objects.values_list("trace_id", flat=True).order_by("-created_at").first()
+        trace_id, created_at = Trace.objects.values_list("trace_id", "created_at").order_by("-created_at")[0]
         gated["trace page"] = base + f"traces/{trace_id}/"
+        # The same pages as the app links them, with the row's time (dashboard.lib.hints).
+        gated["call page, linked with its time"] = gated["call page"] + at_query(page.calls[0].timestamp)
+        gated["trace page, linked with its time"] = gated["trace page"] + at_query(created_at)
         results = {
             name: median_ms(client, url, args.repeat) for name, url in {**gated, **informative}.items()
         }

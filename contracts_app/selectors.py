@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Max, Q, Sum
+from django.db.models import Max, Q, QuerySet, Sum
 
 from accounts.models import Project
 from contracts_app.models import Breakpoint, Contract, ContractAuditEntry, ContractVersion, Trace
+from dashboard.lib import hints
 from telemetry.models import HourRollup, MinuteRollup, ValidationEvent
 
 
@@ -253,21 +254,48 @@ def source_diff(old: str, new: str, *, context: int = 3) -> list[DiffLine]:
     return lines
 
 
-def trace_get(*, project: Project, trace_id: str) -> Trace | None:
-    """Return the project's stored trace ``trace_id`` (with its breakpoint)."""
-    return Trace.objects.select_related("breakpoint").filter(project=project, trace_id=trace_id).first()
+def trace_get(*, project: Project, trace_id: str, at: datetime | None = None) -> Trace | None:
+    """Return the project's stored trace ``trace_id`` (with its breakpoint).
+
+    ``at`` (the trace's time, or its call's, from the link) makes it read the partition
+    around that time first (``dashboard.lib.hints``); when the trace is not there, it
+    looks in every partition.
+    """
+    qs = Trace.objects.select_related("breakpoint").filter(project=project, trace_id=trace_id)
+    span = hints.window(at, hints.TRACE_WINDOW)
+    if span is not None:
+        trace = qs.filter(created_at__gte=span[0], created_at__lt=span[1]).first()
+        if trace is not None:
+            return trace
+    return qs.first()
+
+
+def _call_events(*, project: Project, trace: Trace) -> list[QuerySet[ValidationEvent]]:
+    """The trace's call's events: first around the trace's time (one partition), then anywhere.
+
+    The SDK stamps a call's events with the call's end and its trace with the call's start,
+    so they are minutes apart at most; the second query runs only when the first finds none.
+    """
+    qs = ValidationEvent.objects.filter(project=project, call_id=trace.call_id)
+    span = hints.window(trace.created_at, hints.TRACE_WINDOW)
+    if span is None:
+        return [qs]
+    return [qs.filter(timestamp__gte=span[0], timestamp__lt=span[1]), qs]
 
 
 def trace_call_event(*, project: Project, trace: Trace) -> ValidationEvent | None:
     """Return one event of the trace's call (its conversation and experiment arm), or None."""
     if not trace.call_id:
         return None
-    return (
-        ValidationEvent.objects.filter(project=project, call_id=trace.call_id)
-        .only("id", "call_id", "session_id", "turn", "experiment", "variant")
-        .order_by("id")
-        .first()
-    )
+    for qs in _call_events(project=project, trace=trace):
+        event = (
+            qs.only("id", "call_id", "timestamp", "session_id", "turn", "experiment", "variant")
+            .order_by("id")
+            .first()
+        )
+        if event is not None:
+            return event
+    return None
 
 
 def trace_steps_label(*, project: Project, trace: Trace, steps: list[dict[str, Any]]) -> None:
@@ -275,12 +303,11 @@ def trace_steps_label(*, project: Project, trace: Trace, steps: list[dict[str, A
     if not trace.call_id:
         return
     # The call's events say which version of each contract judged it.
-    versions = dict(
-        ValidationEvent.objects.filter(project=project, call_id=trace.call_id)
-        .values_list("contract", "contract_version")
-        .order_by()
-        .distinct()
-    )
+    versions: dict[str, int | None] = {}
+    for qs in _call_events(project=project, trace=trace):
+        versions = dict(qs.values_list("contract", "contract_version").order_by().distinct())
+        if versions:
+            break
     clauses = clauses_of(project=project, keys=list(versions.items()))
     for step in steps:
         name = str(step.get("name") or "")

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import Project
 from contracts_app import charts, profiling, selectors, services
 from contracts_app.models import Breakpoint, Contract
+from dashboard.lib import hints
 from dashboard.lib.access import project_for
 from dashboard.lib.errors import ServiceError
 from telemetry.models import ValidationEvent
@@ -283,7 +284,7 @@ def contract_deactivate(request: HttpRequest, slug: str, name: str) -> HttpRespo
 def trace_detail(request: HttpRequest, slug: str, trace_id: str) -> HttpResponse:
     """Show a stored trace step by step, with a timeline of where the time went."""
     project = project_for(request, slug)
-    trace = selectors.trace_get(project=project, trace_id=trace_id)
+    trace = selectors.trace_get(project=project, trace_id=trace_id, at=hints.at_parse(request.GET.get("at")))
     if trace is None:
         raise Http404("No such trace")
     steps = selectors.trace_steps(trace=trace)

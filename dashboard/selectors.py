@@ -19,6 +19,7 @@ from accounts import selectors as account_selectors
 from accounts.models import ApiKey, Membership, Project
 from contracts_app.models import Contract
 from contracts_app.selectors import clauses_of, contract_owner
+from dashboard.lib import hints
 from telemetry.models import (
     BUCKET_FIELDS,
     LLM_BUCKET_FIELDS,
@@ -616,19 +617,33 @@ def verdicts_label(*, project: Project, verdicts: list[ValidationEvent]) -> None
         verdict.owner = contract_owner(verdict.contract, defined)  # type: ignore[attr-defined]
 
 
-def call_verdicts(*, project: Project, call_id: str) -> CallRow | None:
-    """Return every verdict of one call of the project, or None."""
-    verdicts = list(
-        ValidationEvent.objects.filter(project=project, call_id=call_id)
-        .defer("input_excerpt", "output_excerpt")
-        .order_by("timestamp", "id")
+def call_verdicts(*, project: Project, call_id: str, at: datetime | None = None) -> CallRow | None:
+    """Return every verdict of one call of the project, or None.
+
+    ``at`` (the call's time, from the link) makes it read the partition around that time
+    first (``dashboard.lib.hints``); when nothing is there, it looks in every partition.
+    """
+    qs = ValidationEvent.objects.filter(project=project, call_id=call_id).defer(
+        "input_excerpt", "output_excerpt"
     )
+    span = hints.window(at, hints.CALL_WINDOW)
+    verdicts: list[ValidationEvent] = []
+    if span is not None:
+        verdicts = list(qs.filter(timestamp__gte=span[0], timestamp__lt=span[1]).order_by("timestamp", "id"))
+    if not verdicts:
+        verdicts = list(qs.order_by("timestamp", "id"))
     return CallRow(call_id, verdicts) if verdicts else None
 
 
-def event_for(*, project: Project, pk: int) -> ValidationEvent | None:
-    """Return one event of the project, or None."""
-    return ValidationEvent.objects.readable().filter(project=project, pk=pk).first()
+def event_for(*, project: Project, pk: int, at: datetime | None = None) -> ValidationEvent | None:
+    """Return one event of the project, or None; ``at`` (its time, from the link) says where to look first."""
+    qs = ValidationEvent.objects.readable().filter(project=project, pk=pk)
+    span = hints.window(at, hints.EVENT_WINDOW)
+    if span is not None:
+        event = qs.filter(timestamp__gte=span[0], timestamp__lt=span[1]).first()
+        if event is not None:
+            return event
+    return qs.first()
 
 
 # Health.

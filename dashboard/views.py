@@ -31,6 +31,7 @@ from dashboard.forms import (
     TimeZoneForm,
     ViolationFilterForm,
 )
+from dashboard.lib import hints
 from dashboard.lib.access import project_for, project_owned
 from dashboard.lib.errors import ServiceError
 from dashboard.lib.webhooks import webhook_url_masked
@@ -182,7 +183,7 @@ def _without_cursor(request: HttpRequest) -> str:
 def event_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """Show one validation event with its redacted excerpts."""
     project = project_for(request, slug)
-    event = selectors.event_for(project=project, pk=pk)
+    event = selectors.event_for(project=project, pk=pk, at=hints.at_parse(request.GET.get("at")))
     if event is None:
         raise Http404("No such event")
     selectors.verdicts_label(project=project, verdicts=[event])
@@ -194,7 +195,7 @@ def event_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 def call_detail(request: HttpRequest, slug: str, call_id: str) -> HttpResponse:
     """Show one call: every verdict it got, its trace, conversation and experiment arm."""
     project = project_for(request, slug)
-    call = selectors.call_verdicts(project=project, call_id=call_id)
+    call = selectors.call_verdicts(project=project, call_id=call_id, at=hints.at_parse(request.GET.get("at")))
     if call is None:
         raise Http404("No such call")
     selectors.verdicts_label(project=project, verdicts=call.verdicts)

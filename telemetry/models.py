@@ -142,6 +142,27 @@ class ValidationEvent(ImmutableModel):
                 condition=models.Q(is_valid=False),
                 name="event_violation_model",
             ),
+            # The explorer's experiment, arm, severity and version filters, likewise (telemetry 0003).
+            models.Index(
+                fields=["project", "experiment", "variant", "-timestamp", "-id"],
+                condition=models.Q(is_valid=False, experiment__isnull=False),
+                name="event_violation_experiment",
+            ),
+            models.Index(
+                fields=["project", "variant", "-timestamp", "-id"],
+                condition=models.Q(is_valid=False, variant__isnull=False),
+                name="event_violation_variant",
+            ),
+            models.Index(
+                fields=["project", "severity", "-timestamp", "-id"],
+                condition=models.Q(is_valid=False),
+                name="event_violation_severity",
+            ),
+            models.Index(
+                fields=["project", "contract", "contract_version", "-timestamp", "-id"],
+                condition=models.Q(is_valid=False, contract_version__isnull=False),
+                name="event_violation_version",
+            ),
             # The explorer groups violations by call: every verdict of the calls on a page.
             models.Index(fields=["project", "call_id"], name="event_call"),
             # Drilling into one conversation: the explorer's session filter and the trace links.

@@ -208,7 +208,7 @@ class TestBreakpoints:
         shot(page, "captured")
 
         captured.locator("a[href*='/traces/']").click()
-        expect(page).to_have_url(re.compile(r"/p/alpha/traces/\w+/$"))
+        expect(page).to_have_url(re.compile(r"/p/alpha/traces/\w+/\?at=[0-9T:.Z-]+$"))
         expect(page.locator("dl.lc-facts")).to_contain_text(f"breakpoint {breakpoint_id}")
         expect(page.locator("li.request")).to_contain_text("My money back?")
         expect(page.locator("li.model_call pre.lc-output")).to_have_text("Sure, we refund everything.")

@@ -195,7 +195,7 @@ class TestViolationAndTrace:
         shot(page, "explorer")
 
         row.locator("a.call").click()
-        expect(page).to_have_url(re.compile(r"/p/alpha/calls/\w+/$"))
+        expect(page).to_have_url(re.compile(r"/p/alpha/calls/\w+/\?at=[0-9T:.Z-]+$"))
         expect(page.get_by_role("heading", level=1)).to_contain_text("Call")
         verdict = page.locator("#verdicts tbody tr", has_text="no_refunds")
         expect(verdict).to_contain_text("violated")
@@ -203,7 +203,7 @@ class TestViolationAndTrace:
         shot(page, "call")
 
         page.get_by_role("link", name="Open the trace").click()
-        expect(page).to_have_url(re.compile(r"/p/alpha/traces/\w+/$"))
+        expect(page).to_have_url(re.compile(r"/p/alpha/traces/\w+/\?at=[0-9T:.Z-]+$"))
         steps = page.locator("ol.lc-steps > li")
         expect(steps.first).to_have_class(re.compile(r"\brequest\b"))
         expect(steps.first).to_contain_text("Can I get my money back?")

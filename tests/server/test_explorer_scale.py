@@ -37,6 +37,7 @@ EVENTS = 60_000
 VIOLATIONS = EVENTS // 10
 SCAN = 200  # rows the explorer asks for per scan (dashboard.selectors._SCAN)
 WALK = 1000  # violations a search reads in index order first (dashboard.selectors._SEARCH_WALK)
+RARE_EXPERIMENT, RARE_ARM = "exp-rare", "arm-rare"
 
 
 def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -93,6 +94,24 @@ CASES = {
     # A fifth of the violations ("an email address was found in the output").
     "frequent word": (ViolationFilters(q="email"), 6 * SCAN, SCAN),
     "frequent model and word": (ViolationFilters(model="gpt-4o", q="email"), 16 * SCAN, SCAN),
+    # The other exact filters (every violation of the seed is in experiment "exp1", arm "a"
+    # or "b"; one more, in RARE_EXPERIMENT / RARE_ARM, is added by the test).
+    "absent experiment": (ViolationFilters(experiment="no-such-experiment"), 100, 0),
+    "absent arm": (ViolationFilters(variant="no-such-arm"), 100, 0),
+    "absent arm of an experiment": (ViolationFilters(experiment="exp1", variant="c"), 100, 0),
+    "rare experiment": (ViolationFilters(experiment=RARE_EXPERIMENT), 100, 1),
+    "rare arm": (ViolationFilters(variant=RARE_ARM), 100, 1),
+    "rare arm of an experiment": (ViolationFilters(experiment=RARE_EXPERIMENT, variant=RARE_ARM), 100, 1),
+    "frequent arm of an experiment": (ViolationFilters(experiment="exp1", variant="a"), 4 * SCAN, SCAN),
+    # The seed's violations have all four severities; a project's rare one is like an absent one.
+    "absent severity": (ViolationFilters(severity="no-such-severity"), 100, 0),
+    "absent contract": (ViolationFilters(contract="no-such-contract"), 100, 0),
+    "absent version of a contract": (ViolationFilters(contract="pii", contract_version=99), 100, 0),
+    # An eighth of the violations, all of version 2.
+    "frequent contract": (ViolationFilters(contract="pii"), 12 * SCAN, SCAN),
+    "frequent version of a contract": (ViolationFilters(contract="pii", contract_version=2), 12 * SCAN, SCAN),
+    "absent session": (ViolationFilters(session_id="no-such-session"), 100, 0),
+    "absent call": (ViolationFilters(call_id="no-such-call"), 100, 0),
 }
 
 
@@ -100,6 +119,21 @@ class TestPlans:
     def test_the_scan_reads_few_rows_and_no_partition_in_full(self, seeded: Project) -> None:
         # Every case on one seeded database (seeding is most of the time): each case's
         # problem, if any, is reported by its name.
+        # One violation in an experiment and an arm no other event has.
+        telemetry_services.event_ingest_batch(
+            project=seeded,
+            events=[
+                make_event(
+                    call_id="call-rare",
+                    timestamp=(timezone.now() - timedelta(days=3)).isoformat(),
+                    is_valid=False,
+                    outcome="violated",
+                    experiment=RARE_EXPERIMENT,
+                    variant=RARE_ARM,
+                )
+            ],
+            now=timezone.now(),
+        )
         problems = {}
         for case, (filters, most, found) in CASES.items():
             plan = explain(seeded, filters)
@@ -110,7 +144,7 @@ class TestPlans:
             # Without an index of its own, a filter that matches nothing reads all 6,000 violations.
             if full or read > most or calls != found:
                 problems[case] = {"full scans": full, "rows read": read, "calls": calls}
-        assert problems == {}
+        assert problems == {}, "; ".join(f"{k}: {v}" for k, v in sorted(problems.items()))
 
     @staticmethod
     def _rows(project: Project, filters: ViolationFilters) -> list[tuple[Any, ...]]:
@@ -126,18 +160,22 @@ class TestPlans:
             hours = partitions.hour_partitions_create(cursor, day + timedelta(days=1))
             cursor.execute(
                 "SELECT c.relname, array_agg(i.indexdef ORDER BY i.indexname) FILTER ("
-                "WHERE i.indexdef LIKE '%%to_tsvector%%' OR i.indexdef LIKE '%%model, \"timestamp\" DESC%%') "
+                "WHERE i.indexdef LIKE '%%to_tsvector%%' OR i.indexdef ~ %s) "
                 "FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid "
                 "JOIN pg_class p ON p.oid = h.inhparent LEFT JOIN pg_indexes i ON i.tablename = c.relname "
                 "WHERE p.relname = %s GROUP BY c.relname",
-                [partitions.EVENTS],
+                # The filter indexes of telemetry 0002 and 0003: model, experiment and arm,
+                # arm, severity, version, each followed by the page order.
+                ['(model|variant|severity|contract_version), "timestamp" DESC', partitions.EVENTS],
             )
             found = dict(cursor.fetchall())
         assert partitions.partition_name(day) in found and len(found) > 30
         assert hours and set(hours) <= set(found)
         for name, definitions in found.items():
-            assert definitions is not None and len(definitions) == 2, name
-            assert all("WHERE (NOT is_valid)" in d for d in definitions), name
+            assert definitions is not None and len(definitions) == 6, name
+            assert all(
+                "WHERE (NOT is_valid)" in d or "WHERE ((NOT is_valid) AND" in d for d in definitions
+            ), name
 
 
 # The old plans, for the comparison: the same query without the two indexes.

@@ -63,8 +63,8 @@ class TestGroupedByCall:
         html = response.content.decode()
         assert rows(html) == ["c-1", "c-2"]
         row = html[html.index('data-call="c-1"') : html.index('data-call="c-2"')]
-        assert 'href="/p/alpha/calls/c-1/"' in row
-        assert 'href="/p/alpha/traces/tr-1/"' in row
+        assert 'href="/p/alpha/calls/c-1/?at=' in row
+        assert 'href="/p/alpha/traces/tr-1/?at=' in row
         assert 'href="?session=conv-7"' in row and "turn 3" in row
         assert 'href="/p/alpha/experiments/shorter/"' in row
         assert 'href="?experiment=shorter&amp;variant=treatment"' in row
@@ -152,7 +152,8 @@ class TestClausesAndLinks:
         html = response.content.decode()
         assert html.count('<a class="contract" href="/p/alpha/contracts/Reply/">') == 2
         assert "ensure len(output) &lt;= 200" in html and "ensure not pii(output)" in html
-        assert 'href="/p/alpha/traces/tr-9/"' in html
+        # Links carry the row's time (dashboard.lib.hints).
+        assert 'href="/p/alpha/traces/tr-9/?at=' in html
         assert 'href="/p/alpha/violations/?session=conv-1"' in html
         assert 'href="/p/alpha/experiments/e/"' in html
         assert owner.get("/p/alpha/calls/nope/").status_code == 404
@@ -178,9 +179,9 @@ class TestTraceLinks:
             model="gpt-4o",
         )
         html = owner.get("/p/alpha/violations/").content.decode()
-        assert 'href="/p/alpha/traces/tr/1/"' in html and 'href="/p/alpha/calls/c/1/"' in html
+        assert 'href="/p/alpha/traces/tr/1/?at=' in html and 'href="/p/alpha/calls/c/1/?at=' in html
         html = owner.get("/p/alpha/traces/tr/1/").content.decode()
-        assert '<a class="call" href="/p/alpha/calls/c/1/">' in html
+        assert '<a class="call" href="/p/alpha/calls/c/1/?at=' in html
         assert 'href="/p/alpha/violations/?session=conv%201"' in html
         assert 'href="/p/alpha/violations/?model=gpt-4o"' in html
         assert 'href="/p/alpha/experiments/e/"' in html

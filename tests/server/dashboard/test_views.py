@@ -346,7 +346,7 @@ class TestViolations:
             assert XSS_IMG not in body
             assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
         assert "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in detail
-        assert f'href="/p/{cast.project_a.slug}/traces/tr-1/"' in detail
+        assert f'href="/p/{cast.project_a.slug}/traces/tr-1/?at=' in detail
 
 
 class TestHealth:
