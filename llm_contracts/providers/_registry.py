@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ContractConfigError
-from ..contracts._tokens import ModelLimits
+from ..contracts._limits import ModelLimits
 from ..contracts._types import LLMResponse, RequestView, ResponseView
 
 __all__ = [

@@ -6,7 +6,7 @@ clients is first used.
 
 from __future__ import annotations
 
-from ..contracts._tokens import KNOWN_MODELS
+from ..contracts._limits import KNOWN_MODELS
 from ._anthropic_views import MESSAGES, MESSAGES_RESPONSES, MODELS
 from ._cohere_views import CHAT, CHAT_RESPONSES
 from ._cohere_views import MODELS as COHERE_MODELS
