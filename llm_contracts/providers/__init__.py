@@ -60,7 +60,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from . import _specs
 
-    return getattr(_specs, spec).client(name)  # type: ignore[no-any-return]
+    return getattr(_specs, spec).client(name)
 
 
 __all__ = [
