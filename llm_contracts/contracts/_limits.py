@@ -4,7 +4,7 @@ registry reads them without importing the tokenizer's tables.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .._dataclass import dataclass
 
 __all__ = ["KNOWN_MODELS", "ModelLimits"]
 

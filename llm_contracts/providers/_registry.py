@@ -17,9 +17,10 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
+from .._dataclass import dataclass
 from .._exceptions import ContractConfigError
 from ..contracts._types import LLMResponse, RequestView, ResponseView
 

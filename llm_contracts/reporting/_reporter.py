@@ -18,10 +18,11 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from .. import protocol
+from .._dataclass import dataclass
 from .._exceptions import ContractConfigError
 from .._ids import new_id
 from .._version import __version__
