@@ -1,4 +1,4 @@
-"""The specs of the built-in providers; ``llm_contracts.providers`` registers them on import.
+"""The specs of the built-in providers, registered when the provider registry is first used.
 
 Each names its clients by import path, so a vendor SDK is imported only when one of its
 clients is first used.
