@@ -273,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         print("  " + line)
     heaviest = ", ".join(f"{name} {ms:.1f} ms" for name, ms in imports.heaviest)
     print(f"\nslowest modules imported after openai (self time): {heaviest}")
+    print(imports.first_call_line())
     print(f"finished in {time.perf_counter() - started:.0f} s")
     return 1 if args.strict and not all(ok for ok, _ in results) else 0
 

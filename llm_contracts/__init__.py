@@ -31,10 +31,8 @@ from .contracts import (
 )
 from .enforcement import CircuitBreaker, ContractReport, StreamPolicy, get_report
 from .providers import (
-    AsyncContractAzureOpenAI,
     AsyncContractOpenAI,
     AsyncImprovedOpenAIProvider,
-    ContractAzureOpenAI,
     ContractOpenAI,
     ImprovedOpenAIProvider,
 )
@@ -69,13 +67,15 @@ if TYPE_CHECKING:
     from .decorators import contract, invariant, post, pre
     from .experiments import experiment_context
     from .providers import AsyncContractAnthropic as AsyncContractAnthropic
+    from .providers import AsyncContractAzureOpenAI as AsyncContractAzureOpenAI
     from .providers import AsyncContractCohere as AsyncContractCohere
     from .providers import ContractAnthropic as ContractAnthropic
+    from .providers import ContractAzureOpenAI as ContractAzureOpenAI
     from .providers import ContractCohere as ContractCohere
 
 # Imported on first use: the built-in contracts, conversations, decorators and experiments
-# (so the client's import pays only for what it runs), and the Anthropic and Cohere clients
-# (they import their vendor SDK).
+# (so the client's import pays only for what it runs), the Anthropic and Cohere clients
+# (they import their vendor SDK) and the Azure clients.
 _LAZY = {
     **dict.fromkeys(
         (
@@ -108,7 +108,15 @@ _LAZY = {
     **dict.fromkeys(("contract", "invariant", "post", "pre"), ".decorators"),
     "experiment_context": ".experiments",
     **dict.fromkeys(
-        ("AsyncContractAnthropic", "AsyncContractCohere", "ContractAnthropic", "ContractCohere"), ".providers"
+        (
+            "AsyncContractAnthropic",
+            "AsyncContractAzureOpenAI",
+            "AsyncContractCohere",
+            "ContractAnthropic",
+            "ContractAzureOpenAI",
+            "ContractCohere",
+        ),
+        ".providers",
     ),
 }
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

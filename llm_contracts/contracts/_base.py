@@ -6,9 +6,10 @@ import asyncio
 import enum
 import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, ClassVar
 
+from .._dataclass import dataclass
 from .._exceptions import ContractConfigError
 from ..protocol import Category, Enforcement, Severity
 from ._types import LLMRequest, LLMResponse

@@ -20,37 +20,17 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from .._exceptions import ContractConfigError
+from .._scope import in_judge_call, judging
 from ._base import Category, Contract, ValidationContext, ValidationResult
 from ._output import answer_text
 from ._pricing import cost_usd
 from ._types import Usage
 
 __all__ = ["JudgeContract", "JudgeVerdict", "in_judge_call", "judging"]
-
-_judging: ContextVar[bool] = ContextVar("llm_contracts_judging", default=False)
-
-
-@contextmanager
-def judging() -> Iterator[None]:
-    """Mark the calls made inside as a judge's: contracted clients skip their output contracts."""
-    token = _judging.set(True)
-    try:
-        yield
-    finally:
-        _judging.reset(token)
-
-
-def in_judge_call() -> bool:
-    """Return True inside a judge's call (see :func:`judging`)."""
-    return _judging.get()
-
 
 _SYSTEM = (
     "You grade an answer written by an AI assistant against a rubric. Reply with a JSON object "

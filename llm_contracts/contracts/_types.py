@@ -12,8 +12,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Final, Protocol
+
+from .._dataclass import dataclass
 
 
 @dataclass(slots=True)

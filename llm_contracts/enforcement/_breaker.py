@@ -6,9 +6,9 @@ import enum
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._dataclass import dataclass
 from .._exceptions import ContractConfigError
 
 if TYPE_CHECKING:

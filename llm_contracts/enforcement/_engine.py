@@ -8,10 +8,10 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ContractConfigError
+from .._scope import in_judge_call
 from ..contracts._base import (
     Category,
     Contract,
@@ -20,7 +20,6 @@ from ..contracts._base import (
     ValidationContext,
     ValidationResult,
 )
-from ..contracts._judge import in_judge_call
 from ..contracts._types import LLMRequest, LLMResponse, ToolCall
 from ..observability._metrics import Metrics
 from ._breaker import SKIPPED_BY_BREAKER, CircuitBreaker
@@ -76,6 +75,8 @@ def _sync_call(contract: Contract, check: Callable[..., ValidationResult], *args
     """
     if not (_runs_own_loop(contract) and _loop_running()):
         return check(*args)
+    from concurrent.futures import ThreadPoolExecutor  # only this rare case needs a thread pool
+
     context = contextvars.copy_context()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-contracts-async") as pool:
         return pool.submit(context.run, check, *args).result()

@@ -13,9 +13,10 @@ import contextvars
 import logging
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from .._dataclass import dataclass
 from .._exceptions import ContractConfigError, ContractViolationError
 from ..contracts._base import Enforcement, Severity, ValidationContext, ValidationResult
 from ..contracts._types import LLMRequest, LLMResponse, Usage

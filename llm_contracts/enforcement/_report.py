@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from .._dataclass import dataclass
 from ..contracts._base import ValidationResult
 from ..contracts._types import LLMRequest, Usage
 from ..protocol import Outcome

@@ -7,9 +7,9 @@ import re
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
-from dataclasses import dataclass
 from typing import Any
 
+from .._dataclass import dataclass
 from .._exceptions import ContractConfigError, ContractViolationError
 from ..contracts._base import Contract, Enforcement, Severity, ValidationContext, ValidationResult
 from ..contracts._types import LLMResponse, ToolCall, ToolDelta, Usage

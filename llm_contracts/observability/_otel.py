@@ -20,7 +20,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
-from ..debugging._trace import redact_excerpt
 
 if TYPE_CHECKING:
     from ..enforcement._report import ContractReport
@@ -118,6 +117,8 @@ class SpanRecorder:
             start_time=start_ns,
             attributes=attributes,
         )
+        from ..debugging._trace import redact_excerpt  # loaded with the first span, not the client
+
         versions = versions or {}
         for r in report.results:
             event: dict[str, Any] = {

@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from ..contracts._tokens import ModelLimits
+from ..contracts._limits import ModelLimits
 from ..contracts._types import (
     LLMRequest,
     LLMResponse,

@@ -16,7 +16,6 @@ from .._exceptions import ContractViolationError, ResponseFormatViolationError
 from .._scope import ACTIVE_CONVERSATION
 from ..contracts._base import Contract, ValidationContext
 from ..contracts._types import LLMResponse
-from ..debugging._trace import Trace
 from ..enforcement._breaker import CircuitBreaker
 from ..enforcement._engine import ContractEngine
 from ..enforcement._pipeline import MISFIT, CallSettings
@@ -29,6 +28,7 @@ from ._registry import Route
 if TYPE_CHECKING:
     from ..contracts.composition import Conflict
     from ..conversation import ConversationScope, ConversationStateManager
+    from ..debugging._trace import Trace
 
 __all__ = [
     "ContractClientMixin",
@@ -440,6 +440,8 @@ class ContractClientMixin:
             return None
         cached = getattr(self, "_last_trace", None)
         if cached is None or cached[0] is not report:
+            from ..debugging._trace import Trace  # the debugger's types load when first read
+
             cached = (report, Trace.from_report(report))
             object.__setattr__(self, "_last_trace", cached)
         return cached[1]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from ..contracts._tokens import ModelLimits
+from ..contracts._limits import ModelLimits
 from ..contracts._types import (
     LLMRequest,
     LLMResponse,

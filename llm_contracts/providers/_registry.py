@@ -16,12 +16,12 @@ import importlib
 import logging
 import sys
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
+from .._dataclass import dataclass
 from .._exceptions import ContractConfigError
-from ..contracts._tokens import ModelLimits
 from ..contracts._types import LLMResponse, RequestView, ResponseView
 
 __all__ = [
@@ -33,10 +33,13 @@ __all__ = [
     "get_provider",
     "provider_names",
     "register",
+    "register_built_ins",
 ]
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
+
+    from ..contracts._limits import ModelLimits
 
 log = logging.getLogger("llm_contracts")
 
@@ -157,10 +160,32 @@ _SPECS: dict[str, ProviderSpec] = {}
 _BROKEN: dict[str, str] = {}
 _LOCK = threading.Lock()
 _discovered = False
+# Loaders of the built-in specs, run before the registry is first read or written: the
+# specs' views (and their models' limits) load then, not with every client.
+_BUILT_INS: list[Callable[[], Iterable[ProviderSpec]]] = []
+_BUILT_INS_LOCK = threading.Lock()
+
+
+def register_built_ins(load: Callable[[], Iterable[ProviderSpec]]) -> None:
+    """Register the specs ``load`` returns when the registry is first used (before any other)."""
+    _BUILT_INS.append(load)
+
+
+def _load_built_ins() -> None:
+    if not _BUILT_INS:
+        return
+    with _BUILT_INS_LOCK:
+        while _BUILT_INS:
+            specs = list(_BUILT_INS[0]())
+            with _LOCK:
+                for spec in specs:
+                    _SPECS.setdefault(spec.name, spec)
+            _BUILT_INS.pop(0)
 
 
 def register(spec: ProviderSpec, *, replace: bool = False) -> ProviderSpec:
     """Register ``spec``; a second spec of the same name is an error unless ``replace=True``."""
+    _load_built_ins()
     if not isinstance(spec, ProviderSpec):
         raise ContractConfigError(f"register() takes a ProviderSpec; got {type(spec).__name__}")
     with _LOCK:
@@ -188,6 +213,7 @@ def discover(*, force: bool = False) -> None:
     that fails to load or clashes with a registered name is logged and listed in
     :func:`broken_plugins`; the others load all the same.
     """
+    _load_built_ins()
     global _discovered
     if _discovered and not force:
         return
@@ -222,6 +248,7 @@ def discover(*, force: bool = False) -> None:
 
 def get_provider(name: str) -> ProviderSpec:
     """Return the spec of the provider ``name`` (looking in the entry points when not registered)."""
+    _load_built_ins()
     spec = _SPECS.get(name)
     if spec is None:
         discover()
@@ -242,6 +269,7 @@ def provider_names() -> list[str]:
 
 def registered() -> list[ProviderSpec]:
     """Return the specs registered so far, without looking for plugins."""
+    _load_built_ins()
     return list(_SPECS.values())
 
 
@@ -253,5 +281,6 @@ def broken_plugins() -> dict[str, str]:
 
 def _unregister(name: str) -> None:
     """Remove a provider (for tests that register their own)."""
+    _load_built_ins()
     with _LOCK:
         _SPECS.pop(name, None)

@@ -1,4 +1,4 @@
-"""The specs of the built-in providers; ``llm_contracts.providers`` registers them on import.
+"""The specs of the built-in providers, registered when the provider registry is first used.
 
 Each names its clients by import path, so a vendor SDK is imported only when one of its
 clients is first used.
@@ -6,7 +6,7 @@ clients is first used.
 
 from __future__ import annotations
 
-from ..contracts._tokens import KNOWN_MODELS
+from ..contracts._limits import KNOWN_MODELS
 from ._anthropic_views import MESSAGES, MESSAGES_RESPONSES, MODELS
 from ._cohere_views import CHAT, CHAT_RESPONSES
 from ._cohere_views import MODELS as COHERE_MODELS

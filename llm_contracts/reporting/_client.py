@@ -16,10 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .._exceptions import ContractConfigError
 from .._ids import new_id
 from ..contracts._base import Contract
-from ..debugging._trace import Trace, bound_trace, first_match
 from ..enforcement._engine import ContractEngine
-from ..experiments._context import current_user_id
-from ._events import clean_payload, report_events
 from ._guard import log
 from ._reporter import CallItem, Reporter, default_reporter
 
@@ -140,6 +137,8 @@ class ClientTelemetry:
         active = sync.rules.active
         if not active:
             return settings
+        from ..experiments._context import current_user_id
+
         user = current_user_id() or self.user_id
         if user is None:
             return settings
@@ -251,6 +250,8 @@ class ClientTelemetry:
         mode = self.upload_traces
         if mode == "never":
             return False, None
+        from ..debugging._trace import first_match
+
         sync = self.reporter._sync
         hit = first_match(sync.breakpoints, report) if sync is not None else None
         if hit is not None and hit.take():
@@ -268,6 +269,10 @@ class ClientTelemetry:
 
     def _materialise(self, item: CallItem) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """Build the events (and the trace, when kept) of a queued call; runs in the worker."""
+        # The events' and traces' builders load with the first call reported, not with the client.
+        from ..debugging._trace import Trace, bound_trace
+        from ._events import clean_payload, report_events
+
         report = item.report
         call_id = new_id()
         upload, breakpoint_id = self._wants_trace(report)

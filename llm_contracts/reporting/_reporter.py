@@ -12,27 +12,27 @@ cannot be delivered, and counting every event. The puller of the project's contr
 from __future__ import annotations
 
 import atexit
-import gzip
 import json
 import os
 import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from .. import protocol
+from .._dataclass import dataclass
 from .._exceptions import ContractConfigError
 from .._ids import new_id
 from .._version import __version__
 from ._guard import InternalErrorGuard, log
-from ._spool import Spool
 from ._transport import EVENTS_PATH, SPLIT_STATUSES, TRACES_PATH, ControlPlane, Rejected, Transient, Transport
 from ._worker import BackgroundWorker
 
 if TYPE_CHECKING:
     from ..enforcement._report import ContractReport
+    from ._spool import Spool
     from ._sync import ProjectSync
 
 __all__ = ["CallItem", "Reporter", "default_reporter"]
@@ -172,9 +172,11 @@ class Reporter:
             flush_interval=self.flush_interval,
             queue_size=self.queue_size,
         )
-        self._spool = (
-            Spool(spool_dir, max_bytes=spool_max_bytes) if spool_dir is not None and self.enabled else None
-        )
+        self._spool: Spool | None = None
+        if spool_dir is not None and self.enabled:
+            from ._spool import Spool  # only a reporter that spools loads the spool
+
+            self._spool = Spool(spool_dir, max_bytes=spool_max_bytes)
         self._sync: ProjectSync | None = None
         self._sync_lock = threading.Lock()
         self._init_state()
@@ -462,6 +464,8 @@ class Reporter:
             "events": events,
         }
         raw = json.dumps(payload, separators=(",", ":"), default=str).encode()
+        import gzip  # loaded by the first upload, not by every client's import
+
         return gzip.compress(raw, compresslevel=5)
 
     def _account(self, events: list[dict[str, Any]], body: bytes) -> None:
@@ -525,6 +529,8 @@ class Reporter:
         if self._down or self._worker.stopping.is_set():
             self._traces_failed += 1  # traces are not spooled: they matter while they are fresh
             return
+        import gzip
+
         body = gzip.compress(json.dumps(trace, separators=(",", ":"), default=str).encode(), compresslevel=5)
         try:
             self._post(TRACES_PATH, body)

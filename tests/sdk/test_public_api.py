@@ -89,6 +89,66 @@ def test_importing_the_sdk_defers_what_a_plain_client_does_not_run():
     assert used <= set(after)
 
 
+_PLAIN_CALL = """
+import json, sys
+import openai._base_client as base
+from llm_contracts import ContractOpenAI
+
+http = getattr(base, "httpx2", None) or base.httpx
+body = json.dumps({"id": "c1", "object": "chat.completion", "created": 0, "model": "gpt-4o-mini",
+    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}],
+    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+answer = lambda request: http.Response(200, headers={"content-type": "application/json"}, content=body)
+client = ContractOpenAI(api_key="k", base_url="http://test.invalid/v1", max_retries=0,
+                        http_client=http.Client(transport=http.MockTransport(answer)))
+reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+assert reply.choices[0].message.content == "hi"
+print(json.dumps([m for m in DEFERRED if m in sys.modules]))
+"""
+
+
+def test_a_plain_clients_import_and_first_call_load_only_what_they_run():
+    # No contracts, no reporter: the tracer, PII, the judge, the tokenizer's tables, the
+    # events' and spool's builders, the Azure clients and the other providers' views wait.
+    deferred = (
+        "llm_contracts.debugging._trace",
+        "llm_contracts.contracts._pii",
+        "llm_contracts.contracts._judge",
+        "llm_contracts.contracts._output",
+        "llm_contracts.contracts._tokens",
+        "llm_contracts.contracts._limits",
+        "llm_contracts.reporting._events",
+        "llm_contracts.reporting._spool",
+        "llm_contracts.providers._azure",
+        "llm_contracts.providers._specs",
+        "llm_contracts.providers._anthropic_views",
+        "llm_contracts.providers._cohere_views",
+        "llm_contracts.experiments",
+        "gzip",
+        "concurrent.futures.thread",
+    )
+    code = f"DEFERRED = {deferred!r}\n" + _PLAIN_CALL
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+
+    assert json.loads(out.stdout.splitlines()[-1]) == []
+
+
+def test_the_registry_registers_the_built_in_providers_when_first_read():
+    code = (
+        "import sys, json, llm_contracts; "
+        "from llm_contracts.providers import get_provider, provider_names; "
+        "before = 'llm_contracts.providers._specs' in sys.modules; "
+        "limits = get_provider('openai').model_limits('gpt-4o'); "
+        "print(json.dumps([before, provider_names(), limits.context_window]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+
+    before, names, window = json.loads(out.stdout)
+    assert before is False
+    assert {"anthropic", "cohere", "openai"} <= set(names)
+    assert window == 128_000
+
+
 def test_a_lazily_exported_name_is_the_defining_modules_object():
     from llm_contracts.contracts._json import JSONFormatContract
     from llm_contracts.conversation import ConversationStateManager
