@@ -426,14 +426,18 @@ class TestPromptInjection:
         contract = PromptInjectionContract()
         contract.validate(chat(user("warm up the model")))
 
-        started = time.perf_counter()
-        result = contract.validate(chat(user(text)))
-        elapsed = time.perf_counter() - started
+        # CPU time of this process, best of three: other jobs on the machine stretch the
+        # wall clock, not the work done here.
+        elapsed = []
+        for _ in range(3):
+            started = time.process_time()
+            result = contract.validate(chat(user(text)))
+            elapsed.append(time.process_time() - started)
 
         assert len(text) > 50_000
         assert not result.is_valid and "order_to_the_model" in result.details["rules"]
-        # About 7 ms here; the bound leaves room for a busy machine, and Python's re took 130 ms.
-        assert elapsed < 0.05
+        # About 7-20 ms of CPU; Python's re took 130 ms.
+        assert min(elapsed) < 0.05
 
     def test_the_semantic_stage_picks_the_sentence_that_speaks_to_the_model_deep_in_a_document(self) -> None:
         from llm_contracts.contracts._semantic_injection import segments
