@@ -403,7 +403,10 @@ class ContractClientMixin:
         project contracts or variants, so the call's settings are the client's own.
         """
         telemetry = self._contract_telemetry
-        if telemetry is not None and telemetry.busy():
+        # telemetry.busy(), inline: this runs on every call of a client without contracts.
+        if telemetry is not None and (
+            telemetry.reporter.enabled or telemetry.spans._get_tracer() is not None
+        ):
             return False
         settings = self._contract_settings
         engine = settings.engine

@@ -212,13 +212,24 @@ class _ContractHttpClient(HttpClient):
         omit: Any = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        owner, route = _contract_route(self._contract_owner(), method, path, json, kwargs.get("retries"))
+        owner = self._contract_owner()
+        # _contract_route() and _vacuous(), inline: this is every call of a client, contracts or not.
+        route = None
+        if owner is not None and json is not None and not kwargs.get("retries"):
+            route = _ROUTES.get(path or "") if method == "POST" else None
+            if route is None:
+                route = COHERE.route_for(method, path or "")
         if owner is None or route is None or owner._quiet():
             response = super().request(
                 path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
             )
-            if route is not None:
-                _vacuous(owner, route, json)
+            if route is not None and owner is not None:
+                model = json.get("model", "") if type(json) is dict else _model(json)
+                vacuous = PendingReport(route.requests.provider, route.endpoint, str(model), False)
+                owner._last_report = vacuous
+                reports = _REPORTS.get()
+                if reports is not None:
+                    reports.append(vacuous)
             return response
         parent = super().request
         settings = owner._call_settings()
