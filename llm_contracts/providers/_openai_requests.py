@@ -73,10 +73,6 @@ _PARAM_KEYS = (
 )
 
 
-def _params(body: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: body[k] for k in _PARAM_KEYS if k in body}
-
-
 def _param_specs(*, chat: bool) -> dict[str, ParamSpec]:
     return {
         "temperature": ParamSpec("temperature", 0.0, 2.0),
