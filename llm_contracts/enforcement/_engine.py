@@ -52,7 +52,11 @@ def _complete(contract: Contract, value: Any, context: ValidationContext) -> Val
 
 def _runs_own_loop(contract: Any) -> bool:
     """Return True when judging ``contract`` from sync code runs a coroutine to completion."""
-    if getattr(contract, "_is_async", False) or _async_only(contract):
+    kind = type(contract)
+    # _async_only(contract), inline: this runs for every contract of every call.
+    if getattr(contract, "_is_async", False) or (
+        kind.validate is Contract.validate and kind.avalidate is not Contract.avalidate
+    ):
         return True
     members = getattr(contract, "contracts", None)
     return isinstance(members, list) and any(_runs_own_loop(m) for m in members)
@@ -252,7 +256,9 @@ class ContractEngine:
         started = time.perf_counter()
         result: ValidationResult | None = None
         try:
-            if _async_only(contract):
+            if not _runs_own_loop(contract):
+                result = contract.validate(value, context)  # the common case: _sync_call's first branch
+            elif _async_only(contract):
                 result = _sync_call(contract, _complete, contract, value, context)
             else:
                 result = _sync_call(contract, contract.validate, value, context)

@@ -165,7 +165,9 @@ def contracted_call(
         report.input_results = results
         # A violation the contract repaired by auto-fix no longer blocks: the fixed
         # request is what gets sent, and the report lists the fix.
-        failures = [r for r in results if is_blocking(r) and not r.details.get("auto_fixed")]
+        failures = [
+            r for r in results if not r.is_valid and is_blocking(r) and not r.details.get("auto_fixed")
+        ]
         if failures:
             report.outcome = "violated"
             report.stop_reason = "input violation"
@@ -225,9 +227,17 @@ def contracted_call(
                 attempt, response.text, results, response.usage, latency, feedback, response.model, per_choice
             )
         )
-        failures = [r for r in results if is_blocking(r)]
+        # One pass over the verdicts (this runs on every call): the strict violations, and
+        # whether any other contract failed.
+        failures = []
+        soft = False
+        for r in results:
+            if not r.is_valid:
+                if r.enforcement is Enforcement.STRICT:
+                    failures.append(r)
+                else:
+                    soft = True
         if not failures:
-            soft = any(not r.is_valid and r.enforcement is not Enforcement.STRICT for r in results)
             report.outcome = "repaired" if attempt else ("warned" if soft else "passed")
             if attempt:
                 for name in {r.contract_name for r in report.attempts[0].results if is_blocking(r)}:

@@ -69,7 +69,7 @@ class Metrics:
 
     def record_result(self, name: str, *, valid: bool, error: bool, latency_s: float) -> None:
         with self._lock:
-            stats = self._stats(name)
+            stats = self._contracts.get(name) or self._stats(name)
             stats.calls += 1
             if error:
                 stats.errors += 1

@@ -402,12 +402,17 @@ class ContractClientMixin:
         Busy telemetry (a reporter, a live tracer) is never quiet; idle telemetry adds no
         project contracts or variants, so the call's settings are the client's own.
         """
-        telemetry = self._contract_telemetry
-        if telemetry is not None and telemetry.busy():
-            return False
+        # The client's own contracts first: every call asks, and a client with contracts
+        # is never quiet whatever its telemetry.
         settings = self._contract_settings
         engine = settings.engine
         if engine.input_contracts or engine.output_contracts or settings.native_schema:
+            return False
+        telemetry = self._contract_telemetry
+        # telemetry.busy(), inline: this runs on every call of a client without contracts.
+        if telemetry is not None and (
+            telemetry.reporter.enabled or telemetry.spans._get_tracer() is not None
+        ):
             return False
         for listener in settings.listeners:
             if listener is not telemetry:

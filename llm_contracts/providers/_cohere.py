@@ -65,10 +65,44 @@ def _walk(settings: CallSettings, route: Route, request: Any, stream: bool) -> A
     )
 
 
+class _NotPlain(Exception):
+    """A value :func:`_plain` leaves to cohere's own encoder."""
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain(value: Any) -> Any:
+    """Return what cohere's ``jsonable_encoder`` makes of plain JSON data, without its checks.
+
+    Dicts with str keys, lists, strings, numbers, booleans and None only (exact types):
+    a copy, with ``...`` (cohere's "omitted") left out as the encoder leaves it out. Raise
+    ``_NotPlain`` for anything else. Messages are plain data on almost every call, and the
+    encoder tries a dozen types on each of their values.
+    """
+    kind = type(value)
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotPlain
+            if item is not Ellipsis:
+                out[key] = _plain(item)
+        return out
+    if kind is list:
+        return [_plain(item) for item in value if item is not Ellipsis]
+    if kind in _SCALARS:
+        return value
+    raise _NotPlain
+
+
 def _wire_body(json_body: Any, request_options: Any, omit: Any) -> tuple[dict[str, Any], Any]:
     """Return the JSON body cohere would send, and request options that add nothing more to it."""
     given = {k: v for k, v in json_body.items() if v is not omit} if isinstance(json_body, Mapping) else {}
-    body = dict(jsonable_encoder(given) or {})
+    try:
+        body: dict[str, Any] = _plain(given)
+    except (_NotPlain, RecursionError):
+        body = dict(jsonable_encoder(given) or {})
     if isinstance(request_options, Mapping) and "additional_body_parameters" in request_options:
         body.update(jsonable_encoder(request_options["additional_body_parameters"]) or {})
         # Merged into the body already: an input fix that drops one must not see it come back.
@@ -212,13 +246,24 @@ class _ContractHttpClient(HttpClient):
         omit: Any = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        owner, route = _contract_route(self._contract_owner(), method, path, json, kwargs.get("retries"))
+        owner = self._contract_owner()
+        # _contract_route() and _vacuous(), inline: this is every call of a client, contracts or not.
+        route = None
+        if owner is not None and json is not None and not kwargs.get("retries"):
+            route = _ROUTES.get(path or "") if method == "POST" else None
+            if route is None:
+                route = COHERE.route_for(method, path or "")
         if owner is None or route is None or owner._quiet():
             response = super().request(
                 path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
             )
-            if route is not None:
-                _vacuous(owner, route, json)
+            if route is not None and owner is not None:
+                model = json.get("model", "") if type(json) is dict else _model(json)
+                vacuous = PendingReport(route.requests.provider, route.endpoint, str(model), False)
+                owner._last_report = vacuous
+                reports = _REPORTS.get()
+                if reports is not None:
+                    reports.append(vacuous)
             return response
         parent = super().request
         settings = owner._call_settings()

@@ -425,16 +425,19 @@ class ImprovedOpenAIProvider(_ContractClientMixin, openai.OpenAI):
         if route is None or not isinstance(body, Mapping):
             return super().request(cast_to, options, *args, **kwargs)
         stream = bool(kwargs.get("stream", args[0] if args else False))
+        if (stream or not callable(options.post_parser)) and self._quiet():
+            # No contracts, listeners, tracer or conversation, and no parse helper to guard
+            # (guard_parse would leave the options as they are): openai's own path, with
+            # only a vacuous report attached so get_report() works the same everywhere.
+            result = super().request(cast_to, options, *args, **kwargs)
+            vacuous = pending_report(route, body, stream)
+            self._last_report = vacuous
+            attach_report(result, vacuous)
+            return result
         body_streamed = _streams_body(options)
         parent = super().request
         settings = self._call_settings()
         options, guard = guard_parse(options, stream)
-        if guard is None and self._unobserved(settings):
-            # No contracts, listeners, tracer or conversation: openai's own path, with
-            # only a vacuous report attached so get_report() works the same everywhere.
-            result = parent(cast_to, options, *args, **kwargs)
-            self._remember(result, pending_report(route, body, stream), ())
-            return result
         options, llm_request = _prepare(settings, route, options)
         parsed_objects: list[Any] = []
 
@@ -608,16 +611,19 @@ class AsyncImprovedOpenAIProvider(_ContractClientMixin, openai.AsyncOpenAI):
         if route is None or not isinstance(body, Mapping):
             return await super().request(cast_to, options, *args, **kwargs)
         stream = bool(kwargs.get("stream", args[0] if args else False))
+        if (stream or not callable(options.post_parser)) and self._quiet():
+            # No contracts, listeners, tracer or conversation, and no parse helper to guard
+            # (guard_parse would leave the options as they are): openai's own path, with
+            # only a vacuous report attached so get_report() works the same everywhere.
+            result = await super().request(cast_to, options, *args, **kwargs)
+            vacuous = pending_report(route, body, stream)
+            self._last_report = vacuous
+            attach_report(result, vacuous)
+            return result
         body_streamed = _streams_body(options)
         parent = super().request
         settings = self._call_settings()
         options, guard = guard_parse(options, stream)
-        if guard is None and self._unobserved(settings):
-            # No contracts, listeners, tracer or conversation: openai's own path, with
-            # only a vacuous report attached so get_report() works the same everywhere.
-            result = await parent(cast_to, options, *args, **kwargs)
-            self._remember(result, pending_report(route, body, stream), ())
-            return result
         options, llm_request = _prepare(settings, route, options)
         parsed_objects: list[Any] = []
 

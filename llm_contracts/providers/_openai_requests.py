@@ -73,10 +73,6 @@ _PARAM_KEYS = (
 )
 
 
-def _params(body: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: body[k] for k in _PARAM_KEYS if k in body}
-
-
 def _param_specs(*, chat: bool) -> dict[str, ParamSpec]:
     return {
         "temperature": ParamSpec("temperature", 0.0, 2.0),
@@ -146,17 +142,19 @@ class _OpenAIRequestView(BodyRequestView):
 
     def _request(self, body: Mapping[str, Any], messages: list[Message], *, chat: bool = True) -> LLMRequest:
         # The legacy completions endpoint takes no tools.
-        tools = _tool_specs(body.get("tools")) if chat else []
+        tools = body.get("tools") if chat else None
+        model = body.get("model", "")
+        # Positional, in LLMRequest's field order: this runs on every call.
         return LLMRequest(
-            model=str(body.get("model", "")),
-            messages=messages,
-            params=_params(body),
-            tools=tools,
-            provider=self.provider,
-            endpoint=self.endpoint,
-            body=dict(body),
-            chat=chat,
-            view=self,
+            model if type(model) is str else str(model),
+            messages,
+            {k: body[k] for k in _PARAM_KEYS if k in body},
+            _tool_specs(tools) if tools else [],
+            self.provider,
+            self.endpoint,
+            dict(body),
+            chat,
+            self,
         )
 
     def _rewrite(
@@ -189,10 +187,11 @@ class ChatCompletionsRequestView(_OpenAIRequestView):
             if not isinstance(m, Mapping):
                 continue
             name, call_id, calls = m.get("name"), m.get("tool_call_id"), m.get("tool_calls")
+            role, content = m.get("role", ""), m.get("content")
             messages.append(
                 Message(
-                    str(m.get("role", "")),
-                    content_text(m.get("content")),
+                    role if type(role) is str else str(role),
+                    content if type(content) is str else content_text(content),
                     name if isinstance(name, str) else None,
                     None if call_id is None else str(call_id),
                     _tool_calls(calls) if calls else (),

@@ -216,6 +216,15 @@ class ClientTelemetry:
 
     def __call__(self, report: ContractReport) -> None:
         reporter = self.reporter
+        if not reporter.enabled:
+            # Nothing to enqueue: without a live tracer either, there is nothing to do.
+            spans = self.spans
+            try:
+                idle = spans.mode is False or spans._get_tracer() is None
+            except Exception:  # the guarded path below meets the error again and contains it
+                idle = False
+            if idle:
+                return
         with reporter.guard:
             versions = self._versions()  # a reference: the sync replaces the dict, never edits it
             if report.exposures:
