@@ -262,12 +262,7 @@ def trace_get(*, project: Project, trace_id: str, at: datetime | None = None) ->
     looks in every partition.
     """
     qs = Trace.objects.select_related("breakpoint").filter(project=project, trace_id=trace_id)
-    span = hints.window(at, hints.TRACE_WINDOW)
-    if span is not None:
-        trace = qs.filter(created_at__gte=span[0], created_at__lt=span[1]).first()
-        if trace is not None:
-            return trace
-    return qs.first()
+    return hints.first_near(qs, at, hints.TRACE_WINDOW, "created_at")
 
 
 def _call_events(*, project: Project, trace: Trace) -> list[QuerySet[ValidationEvent]]:

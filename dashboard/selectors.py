@@ -638,12 +638,7 @@ def call_verdicts(*, project: Project, call_id: str, at: datetime | None = None)
 def event_for(*, project: Project, pk: int, at: datetime | None = None) -> ValidationEvent | None:
     """Return one event of the project, or None; ``at`` (its time, from the link) says where to look first."""
     qs = ValidationEvent.objects.readable().filter(project=project, pk=pk)
-    span = hints.window(at, hints.EVENT_WINDOW)
-    if span is not None:
-        event = qs.filter(timestamp__gte=span[0], timestamp__lt=span[1]).first()
-        if event is not None:
-            return event
-    return qs.first()
+    return hints.first_near(qs, at, hints.EVENT_WINDOW, "timestamp")
 
 
 # Health.

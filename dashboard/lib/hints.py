@@ -15,6 +15,11 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from django.db.models import Model, QuerySet
+
+_M = TypeVar("_M", bound=Model)
 
 # Each look-up's window around the hint: an event's link carries its own timestamp; a call's
 # verdicts share one timestamp (the SDK stamps every event of a call with the call's end);
@@ -57,3 +62,13 @@ def window(at: datetime | None, width: timedelta) -> tuple[datetime, datetime] |
         return at - width, at + width
     except OverflowError:
         return None
+
+
+def first_near(qs: QuerySet[_M], at: datetime | None, width: timedelta, field: str) -> _M | None:
+    """Return the first row of ``qs`` with ``field`` within ``width`` of ``at``, else the first anywhere."""
+    span = window(at, width)
+    if span is not None:
+        row = qs.filter(**{f"{field}__gte": span[0], f"{field}__lt": span[1]}).first()
+        if row is not None:
+            return row
+    return qs.first()
