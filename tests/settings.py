@@ -40,3 +40,8 @@ STORAGES = {
 # it in DATABASE_READ_REPLICA.
 if "replica" not in DATABASES and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
     DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405
+
+# Django's default hasher (PBKDF2, over a million iterations) costs a large part of a second
+# for every user a test creates; the suite's users need a hash, not a slow one. Deployments
+# keep Django's default list (tests/server/test_deploy_security.py checks it).
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

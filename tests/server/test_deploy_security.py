@@ -197,3 +197,14 @@ def test_mail_goes_to_the_log_until_an_email_server_is_set(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"django.core.mail.backends.{backend}"
+
+
+def test_deployments_hash_passwords_with_djangos_slow_default_hashers() -> None:
+    # The suite swaps in a fast hasher (tests/settings.py); the product must not.
+    from django.conf import global_settings
+
+    import dashboard.settings as production
+
+    hashers = getattr(production, "PASSWORD_HASHERS", global_settings.PASSWORD_HASHERS)
+    assert hashers == global_settings.PASSWORD_HASHERS
+    assert hashers[0] == "django.contrib.auth.hashers.PBKDF2PasswordHasher"
