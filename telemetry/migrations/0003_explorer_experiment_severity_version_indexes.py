@@ -37,7 +37,8 @@ INDEXES = {
     "event_violation_variant": f"(project_id, variant, {_PAGE}) WHERE NOT is_valid AND variant IS NOT NULL",
     "event_violation_severity": f"(project_id, severity, {_PAGE}) WHERE NOT is_valid",
     "event_violation_version": (
-        f"(project_id, contract, contract_version, {_PAGE}) WHERE NOT is_valid AND contract_version IS NOT NULL"
+        f"(project_id, contract, contract_version, {_PAGE}) "
+        "WHERE NOT is_valid AND contract_version IS NOT NULL"
     ),
 }
 
