@@ -70,6 +70,15 @@ class CircuitBreaker:
         self._clock = clock
         self._lock = threading.Lock()
         self._circuits: dict[str, _Circuit] = {}
+        # True while every circuit is closed with no error counted: then allow() is True
+        # and a clean record() changes nothing, so the engine may skip both. Written
+        # under the lock by every change of a circuit, read without it (a change seen
+        # one run late only delays a trip by that run, as allow()'s own fast path does).
+        self.quiet = True
+
+    def _settle(self) -> None:
+        """Recompute ``quiet``; call with the lock held after changing a circuit."""
+        self.quiet = all(c.state is BreakerState.CLOSED and not c.failures for c in self._circuits.values())
 
     def _circuit(self, contract: str) -> _Circuit:
         circuit = self._circuits.get(contract)
@@ -104,8 +113,10 @@ class CircuitBreaker:
                 circuit.probe_since is None or self._clock() - circuit.probe_since >= self.reset_timeout
             ):
                 circuit.probe_since = self._clock()
+                self._settle()
                 return True
             circuit.skipped += 1
+            self._settle()
             return False
 
     def record(self, contract: str = _ANY, *, errored: bool) -> None:
@@ -124,6 +135,7 @@ class CircuitBreaker:
                 circuit.failures = 0
                 circuit.state = BreakerState.CLOSED
                 circuit.probe_since = None
+            self._settle()
 
     def release(self, contract: str = _ANY) -> None:
         """Record a run of ``contract`` that ended without a verdict (cancelled): a failed probe."""
@@ -131,6 +143,7 @@ class CircuitBreaker:
             circuit = self._circuit(contract)
             if circuit.state is BreakerState.HALF_OPEN and circuit.probe_since is not None:
                 self._open(circuit)
+            self._settle()
 
     def state_of(self, contract: str) -> BreakerState:
         """Return the state of ``contract``'s circuit."""
@@ -163,6 +176,7 @@ class CircuitBreaker:
         """Close every circuit and forget past errors."""
         with self._lock:
             self._circuits.clear()
+            self.quiet = True
 
     def snapshot(self) -> dict[str, Any]:
         """Return the overall state and counters, and each contract's."""
@@ -188,7 +202,16 @@ class CircuitBreaker:
 
 def mark_skipped(report: ContractReport) -> None:
     """Say ``skipped`` when every contract of the call was skipped by its open circuit."""
-    if all_skipped_by_breaker(report.results):
+    # The three lists in turn, not report.results (a new list): the first verdict that
+    # ran usually settles it, and this runs on every call.
+    attempts = report.attempts
+    seen = False
+    for results in (report.input_results, report.stream_results, attempts[-1].results if attempts else ()):
+        for result in results:
+            if result.details.get("skipped") != SKIPPED_BY_BREAKER:
+                return
+            seen = True
+    if seen:
         report.outcome = "skipped"
         report.stop_reason = "circuit breaker open: validation skipped"
 

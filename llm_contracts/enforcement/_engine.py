@@ -311,15 +311,67 @@ class ContractEngine:
         self, request: LLMRequest, context: ValidationContext, fixes: list[str]
     ) -> tuple[list[ValidationResult], LLMRequest]:
         """Run the input contracts in priority order; return verdicts and the (fixed) request."""
+        return self._run_sync(self.input_contracts, request, context, fixes)
+
+    def _run_sync(
+        self, contracts: Sequence[Contract], value: Any, context: ValidationContext, fixes: list[str] | None
+    ) -> tuple[list[ValidationResult], Any]:
+        """Run ``contracts`` one by one, as ``run_one`` each (this runs on every call).
+
+        With ``fixes`` (input contracts), a contract's auto-fix applies at once and later
+        contracts judge the fixed request, as it will be sent. The metrics of the stage
+        are recorded together, under one lock.
+        """
+        breaker = self.breaker
+        plain = type(breaker) is CircuitBreaker  # a subclass may decide differently
+        clock = time.perf_counter
         results: list[ValidationResult] = []
-        for contract in self.input_contracts:
-            result = self.run_one(contract, request, context)
-            results.append(result)
-            if contract.auto_fix and not result.is_valid and isinstance(result.fixed_value, LLMRequest):
-                # Later contracts judge the fixed request, as it will be sent.
-                request = self._apply_fixes(request, [result], fixes)
-                context.request = request
-        return results, request
+        done: list[tuple[str, ValidationResult]] = []
+        try:
+            for contract in contracts:
+                name = contract.name
+                if not (plain and breaker.quiet) and not breaker.allow(name):
+                    results.append(self._skipped(contract))
+                    continue
+                started = clock()
+                result: ValidationResult | None = None
+                try:
+                    if not _runs_own_loop(contract):
+                        result = contract.validate(value, context)
+                    elif _async_only(contract):
+                        result = _sync_call(contract, _complete, contract, value, context)
+                    else:
+                        result = _sync_call(contract, contract.validate, value, context)
+                    if not isinstance(result, ValidationResult):
+                        raise TypeError(f"validate() returned {type(result).__name__}, not ValidationResult")
+                except Exception as exc:  # a contract's bug must never reach the host app
+                    result = self._errored(contract, exc)
+                finally:
+                    if result is None:  # interrupted (KeyboardInterrupt...): a probe without a verdict
+                        breaker.release(name)
+                # A clean run on a quiet breaker changes nothing (record() would return at once).
+                if result.error or not (plain and breaker.quiet):
+                    breaker.record(name, errored=result.error)
+                result.latency_s = clock() - started
+                enforcement = result.enforcement = contract.enforcement
+                if not result.contract_name:
+                    result.contract_name = name
+                if not result.is_valid and enforcement is Enforcement.WARN:
+                    log.warning("contract %s violated: %s", name, result.message)
+                done.append((name, result))
+                results.append(result)
+                if (
+                    fixes is not None
+                    and contract.auto_fix
+                    and not result.is_valid
+                    and isinstance(result.fixed_value, LLMRequest)
+                ):
+                    value = self._apply_fixes(value, [result], fixes)
+                    context.request = value
+        finally:
+            if done:
+                self.metrics.record_results(done)
+        return results, value
 
     async def arun_input(
         self, request: LLMRequest, context: ValidationContext, fixes: list[str]
@@ -355,7 +407,7 @@ class ContractEngine:
         return [*self.output_contracts, *extra] if extra else self.output_contracts
 
     def run_output(self, response: LLMResponse, context: ValidationContext) -> list[ValidationResult]:
-        return [self.run_one(c, response, context) for c in self._after_call(context)]
+        return self._run_sync(self._after_call(context), response, context, None)[0]
 
     async def arun_output(self, response: LLMResponse, context: ValidationContext) -> list[ValidationResult]:
         return list(

@@ -87,7 +87,8 @@ class CallSettings:
 
     def emit(self, report: ContractReport) -> None:
         """Hand the finished report to every listener; a listener's error stays here."""
-        for listener in (*self.listeners, *_OBSERVERS.get()):
+        observers = _OBSERVERS.get()
+        for listener in (*self.listeners, *observers) if observers else self.listeners:
             try:
                 listener(report)
             except Exception:  # a reporter bug must not break the call
@@ -155,7 +156,7 @@ def contracted_call(
         report.session_id = getattr(conversation, "session_id", None)
         turns = getattr(conversation, "assistant_turns", None)
         report.turn = turns + 1 if isinstance(turns, int) else None  # the turn this call answers
-    context = ValidationContext(request=request)
+    context = ValidationContext(request)
     if conversation is not None:
         context.conversation = conversation.view_for(request, None)
     if engine.input_contracts:
@@ -190,7 +191,7 @@ def contracted_call(
 
     attempt = 0
     feedback: str | None = None
-    seen: set[frozenset[tuple[str, str]]] = set()
+    seen: set[frozenset[tuple[str, str]]] = set()  # filled by re-asks only
     answers: list[Any] = []
     while True:
         t0 = time.perf_counter()

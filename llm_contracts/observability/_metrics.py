@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._dataclass import dataclass
+
+if TYPE_CHECKING:
+    from ..contracts._base import ValidationResult
 
 __all__ = ["ContractStats", "Metrics"]
 
@@ -76,6 +80,19 @@ class Metrics:
             elif not valid:
                 stats.violations += 1
             stats.latencies.append(latency_s)
+
+    def record_results(self, results: Iterable[tuple[str, ValidationResult]]) -> None:
+        """Record ``(contract name, verdict)`` pairs at once, as ``record_result`` would one by one."""
+        with self._lock:
+            contracts = self._contracts
+            for name, result in results:
+                stats = contracts.get(name) or self._stats(name)
+                stats.calls += 1
+                if result.error:
+                    stats.errors += 1
+                elif not result.is_valid:
+                    stats.violations += 1
+                stats.latencies.append(result.latency_s)
 
     def record_fix(self, name: str, *, succeeded: bool) -> None:
         with self._lock:

@@ -93,20 +93,23 @@ class ChatCompletionsResponseView(_OpenAIResponseView):
                     fn = getattr(tc, "function", None)
                     if fn is not None:
                         calls.append(ToolCall(fn.name, fn.arguments or "", getattr(tc, "id", None)))
+        # Positional, in LLMResponse's field order: this runs on every call.
         return LLMResponse(
-            text=text,
-            model=getattr(parsed, "model", "") or "",
-            tool_calls=calls,
-            finish_reason=finish,
-            refusal=refusal,
-            usage=_usage(getattr(parsed, "usage", None)),
-            latency_s=latency_s,
-            raw=parsed,
+            text,
+            getattr(parsed, "model", "") or "",
+            calls,
+            finish,
+            refusal,
+            _usage(getattr(parsed, "usage", None)),
+            latency_s,
+            parsed,
         )
 
     def choices(self, parsed: Any, latency_s: float | None) -> list[LLMResponse]:
         count = len(getattr(parsed, "choices", None) or ())
-        return [self.response(parsed, latency_s, i) for i in range(max(1, count))]
+        if count <= 1:
+            return [self.response(parsed, latency_s)]
+        return [self.response(parsed, latency_s, i) for i in range(count)]
 
     def delta_text(self, chunk: Any) -> str | None:
         choices = getattr(chunk, "choices", None)
