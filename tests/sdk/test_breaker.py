@@ -184,3 +184,54 @@ class TestThroughTheClient:
         client, _ = setup
 
         assert client.with_options(timeout=5).circuit_breaker is breaker
+
+    def test_a_clean_run_between_errors_resets_the_count_through_the_client(self, setup, breaker):
+        # The engine skips the breaker while every circuit is clean; once one has an
+        # error counted, a clean run must still be recorded, or errors far apart would add up.
+        client, broken = setup
+        self._call(client)
+        broken["yes"] = False
+        self._call(client)
+        broken["yes"] = True
+        self._call(client)
+
+        assert breaker.state is BreakerState.CLOSED
+        assert breaker.snapshot()["consecutive_errors"] == 1
+
+    def test_a_breaker_subclass_decides_on_every_run(self, make_client, calls):
+        class Never(CircuitBreaker):
+            def allow(self, contract: str = "*") -> bool:
+                return False
+
+        def judged(text: str) -> bool:
+            calls.append(text)
+            return True
+
+        client = make_client(
+            output_contracts=[FunctionContract(judged, name="judged")], circuit_breaker=Never()
+        )
+
+        completion = self._call(client)
+
+        assert calls == []
+        assert get_report(completion).outcome == "skipped"
+
+
+class TestQuiet:
+    def test_it_is_quiet_only_while_every_circuit_is_clean(self, breaker, clock):
+        assert breaker.quiet
+        breaker.record("a", errored=True)
+        assert not breaker.quiet
+        breaker.record("a", errored=False)
+        assert breaker.quiet
+        breaker.record("a", errored=True)
+        breaker.record("a", errored=True)
+        assert not breaker.quiet and not breaker.allow("a")
+        clock.now += 30
+        assert breaker.allow("a")  # the probe
+        assert not breaker.quiet
+        breaker.record("a", errored=False)
+        assert breaker.quiet
+        breaker.record("b", errored=True)
+        breaker.reset()
+        assert breaker.quiet
