@@ -422,7 +422,8 @@ class ContractClientMixin:
     def _call_settings(self) -> CallSettings:
         """Return the settings of one call: the client's, plus the project's contracts when pulled."""
         telemetry = self._contract_telemetry
-        if telemetry is None:
+        # Neither project contracts nor experiments (their flag covers both): the client's own.
+        if telemetry is None or not telemetry.experiments:
             return self._contract_settings
         return telemetry.settings_for(self._contract_settings)
 
