@@ -139,3 +139,55 @@ def test_the_core_types_are_made_by_it():
     assert LLMRequest.__hash__ is None
     assert hash(ParamSpec("output_tokens", 1)) == hash(ParamSpec("output_tokens", 1))
     assert repr(Message("user", "hi")).startswith("Message(role='user', content='hi'")
+
+
+def test_the_precompiled_methods_are_current():
+    # The same check as `python -m llm_contracts._dataclass_write --check`: every method the
+    # standard decorator writes for the package's dataclasses is in _dataclass_fns.
+    from llm_contracts import _dataclass_write
+
+    assert _dataclass_write.main(["--check"]) == 0, "run python -m llm_contracts._dataclass_write"
+
+
+def test_importing_the_package_compiles_none_of_its_dataclass_methods():
+    import subprocess
+    import sys
+
+    code = (
+        "import llm_contracts, llm_contracts.enforcement._streaming, llm_contracts.debugging._trace\n"
+        "from llm_contracts import _dataclass\n"
+        "print(_dataclass._PRECOMPILED.compiled)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_precompiled_method_is_the_standard_one_over_the_class_module():
+    import inspect
+    import sys
+
+    from llm_contracts.contracts import _types
+    from llm_contracts.contracts._base import ValidationResult
+
+    init = _types.Message.__init__
+    assert init.__code__.co_filename.endswith("_dataclass_fns.py")
+    assert init.__globals__ is sys.modules["llm_contracts.contracts._types"].__dict__
+    assert init.__qualname__ == "Message.__init__"
+
+    standard = dataclasses.dataclass(slots=True)(
+        type(
+            "Message",
+            (),
+            {
+                "__annotations__": dict(_types.Message.__annotations__),
+                "name": None,
+                "tool_call_id": None,
+                "tool_calls": (),
+            },
+        )
+    )
+    assert inspect.signature(init) == inspect.signature(standard.__init__)
+    verdict = ValidationResult(True)
+    assert (verdict.message, verdict.details, verdict.error) == ("", {}, False)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        _types.ParamSpec("output_tokens", 1).low = 2  # type: ignore[misc]
