@@ -251,26 +251,7 @@ class ContractEngine:
     def run_one(self, contract: Contract, value: Any, context: ValidationContext) -> ValidationResult:
         # The breaker decides per contract, as it is about to run: one buggy contract
         # never switches off the others, and a failed HTTP call never holds a probe.
-        if not self.breaker.allow(contract.name):
-            return self._skipped(contract)
-        started = time.perf_counter()
-        result: ValidationResult | None = None
-        try:
-            if not _runs_own_loop(contract):
-                result = contract.validate(value, context)  # the common case: _sync_call's first branch
-            elif _async_only(contract):
-                result = _sync_call(contract, _complete, contract, value, context)
-            else:
-                result = _sync_call(contract, contract.validate, value, context)
-            if not isinstance(result, ValidationResult):
-                raise TypeError(f"validate() returned {type(result).__name__}, not ValidationResult")
-        except Exception as exc:  # a contract's bug must never reach the host app
-            result = self._errored(contract, exc)
-        finally:
-            if result is None:  # interrupted (KeyboardInterrupt...): a probe without a verdict
-                self.breaker.release(contract.name)
-        self.breaker.record(contract.name, errored=result.error)
-        return self._finish(contract, result, started)
+        return self._run_sync((contract,), value, context, None)[0][0]
 
     async def arun_one(self, contract: Contract, value: Any, context: ValidationContext) -> ValidationResult:
         if not self.breaker.allow(contract.name):
