@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +59,8 @@ def _reject_constant(name: str) -> Any:
 
 # NaN and Infinity are Python's extension, not JSON: a strict decoder, built once.
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+# Its scanner: (value, end) of the JSON value at an index, as _DECODER.decode runs it.
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def _balanced_end(text: str, start: int) -> int | None:
@@ -453,6 +455,9 @@ class JSONFormatContract(_StructuredContract):
         self._validator = (
             compile_schema(self.schema, check_formats=check_formats) if self.schema is not None else None
         )
+        # jsonschema-rs's verdict, bound once: a passing answer needs nothing else.
+        fast = self._validator._fast if self._validator is not None else None
+        self._is_valid: Callable[[Any], bool] | None = fast.is_valid if fast is not None else None
         self._prefer = _prefer(self.schema)
         self._setup_native(self.schema, strict)
 
@@ -482,10 +487,44 @@ class JSONFormatContract(_StructuredContract):
         return parsed, self.ok(found_in=where)
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
-        text = answer_text(value)
-        if text is None:
-            return self.ok(skipped="tool_calls")
-        return self._judge(value, text)[1]
+        if isinstance(value, LLMResponse):
+            text = value.text
+            whole = text.strip()
+            if value.tool_calls and not whole:
+                return self.ok(skipped="tool_calls")  # as answer_text() decides
+        else:
+            found = answer_text(value)
+            if found is None:
+                return self.ok(skipped="tool_calls")
+            text = found
+            whole = text.strip()
+        # The common case first: the whole answer is JSON the compiled schema accepts.
+        # extract_json tries the whole (stripped) answer first too, with the same scanner;
+        # anything else (no JSON there, prose around it, a verdict against it) takes the
+        # full path, which works it all out again and words the messages.
+        try:
+            parsed, end = _SCAN(whole, 0)
+        except (StopIteration, ValueError):
+            return self._judge(value, text)[1]
+        if end != len(whole):
+            return self._judge(value, text)[1]
+        if self._validator is not None:
+            is_valid = self._is_valid
+            if is_valid is None:
+                return self._judge(value, text)[1]
+            try:
+                passed = is_valid(parsed)
+            except (ValueError, TypeError, OverflowError, RecursionError):
+                passed = False
+            if not passed:
+                return self._judge(value, text)[1]
+        # What self.ok(**details) builds, without the keyword round trip.
+        details = (
+            {"found_in": "whole", "parsed": parsed}
+            if len(text) <= PARSED_DETAIL_LIMIT
+            else {"found_in": "whole"}
+        )
+        return ValidationResult(True, "", self.severity, self.name, details)
 
 
 class PydanticContract(_StructuredContract):
