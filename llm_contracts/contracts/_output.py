@@ -117,8 +117,23 @@ class RegexContract(Contract):
         )
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
-        text = answer_text(value)
-        return self.ok(skipped="tool_calls") if text is None else self._judge(text)
+        if isinstance(value, LLMResponse):
+            text = value.text
+            if value.tool_calls and not text.strip():
+                return self.ok(skipped="tool_calls")  # as answer_text() decides
+        else:
+            found = answer_text(value)
+            if found is None:
+                return self.ok(skipped="tool_calls")
+            text = found
+        regex = self.regex
+        # A search on RE2 is deterministic and needs no time limit, so a passing verdict is
+        # decided by one bare search; a failure is judged again, in full, to word it. (On the
+        # fallback engine each search has its own time limit: one search a verdict there.)
+        if regex.engine == "re2" and not self.fullmatch and regex.contains(text) is self.must_match:
+            # What self.ok() builds.
+            return ValidationResult(True, "", self.severity, self.name, {})
+        return self._judge(text)
 
     def validate_partial(self, text: str, context: ValidationContext | None = None) -> ValidationResult:
         # Only the new text and an overlap are scanned (a match may straddle chunk
