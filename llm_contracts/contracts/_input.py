@@ -79,6 +79,18 @@ def _limits_of(request: LLMRequest) -> ModelLimits | None:
 # -- prompt length ---------------------------------------------------------------------------------
 
 _BYTE_BOUND_REASON = "the prompt's UTF-8 length is within the limit; a token is >= 1 byte"
+# A passing verdict's details on the byte bound, in the order the full path writes them;
+# each verdict gets a copy with its limit and bound filled in.
+_BYTE_BOUND_DETAILS: dict[str, Any] = {
+    "limit": 0,
+    "tokens": None,
+    "tokens_at_most": 0,
+    "counted": False,
+    "exact": False,
+    "method": "byte-bound",
+    "encoding": None,
+    "reason": _BYTE_BOUND_REASON,
+}
 
 
 class PromptLengthContract(Contract):
@@ -153,26 +165,14 @@ class PromptLengthContract(Contract):
                 name = m.name
                 if name:
                     bound += utf8_len(name) + TOKENS_PER_NAME
-                if bound > limit:
-                    break
             else:
+                if bound > limit:
+                    return self._judge(value)
                 # What self.ok(**details) builds, without the keyword round trip.
-                return ValidationResult(
-                    True,
-                    "",
-                    self.severity,
-                    self.name,
-                    {
-                        "limit": limit,
-                        "tokens": None,
-                        "tokens_at_most": bound,
-                        "counted": False,
-                        "exact": False,
-                        "method": "byte-bound",
-                        "encoding": None,
-                        "reason": _BYTE_BOUND_REASON,
-                    },
-                )
+                details = _BYTE_BOUND_DETAILS.copy()
+                details["limit"] = limit
+                details["tokens_at_most"] = bound
+                return ValidationResult(True, "", self.severity, self.name, details)
         return self._judge(value)
 
     def _judge(self, request: LLMRequest) -> ValidationResult:
