@@ -6,6 +6,7 @@ package: its import costs tens of milliseconds that plain-text users should not 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -61,6 +62,25 @@ def _reject_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 # Its scanner: (value, end) of the JSON value at an index, as _DECODER.decode runs it.
 _SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _strict_loads() -> Callable[..., Any] | None:
+    """Return pydantic-core's JSON parser (jiter), or None where it is missing or lacks the option.
+
+    It parses an answer that is wholly JSON in about half the time of the standard decoder.
+    With ``allow_inf_nan=False`` it accepts a subset of what ``_DECODER`` accepts (it also
+    refuses lone surrogate escapes) and returns the same values, so it only ever speeds up
+    a parse the standard decoder would make: whatever it refuses goes to the full path.
+    """
+    try:
+        from pydantic_core import from_json
+
+        if from_json('{"a": [1, 2.5, "b"]}', allow_inf_nan=False) != {"a": [1, 2.5, "b"]}:
+            return None
+    except Exception:  # noqa: BLE001 - an old pydantic-core: the standard decoder alone
+        return None
+    return from_json
 
 
 def _balanced_end(text: str, start: int) -> int | None:
@@ -455,6 +475,7 @@ class JSONFormatContract(_StructuredContract):
         self._validator = (
             compile_schema(self.schema, check_formats=check_formats) if self.schema is not None else None
         )
+        self._loads = _strict_loads()
         # jsonschema-rs's verdict, bound once: a passing answer needs nothing else.
         fast = self._validator._fast if self._validator is not None else None
         self._is_valid: Callable[[Any], bool] | None = fast.is_valid if fast is not None else None
@@ -499,15 +520,22 @@ class JSONFormatContract(_StructuredContract):
             text = found
             whole = text.strip()
         # The common case first: the whole answer is JSON the compiled schema accepts.
-        # extract_json tries the whole (stripped) answer first too, with the same scanner;
-        # anything else (no JSON there, prose around it, a verdict against it) takes the
-        # full path, which works it all out again and words the messages.
-        try:
-            parsed, end = _SCAN(whole, 0)
-        except (StopIteration, ValueError):
-            return self._judge(value, text)[1]
-        if end != len(whole):
-            return self._judge(value, text)[1]
+        # extract_json tries the whole (stripped) answer first too; anything else (no JSON
+        # there, prose around it, a verdict against it) takes the full path, which works it
+        # all out again and words the messages.
+        loads = self._loads
+        if loads is not None:
+            try:
+                parsed = loads(whole, allow_inf_nan=False)
+            except Exception:  # noqa: BLE001 - the full path decides, with the standard decoder
+                return self._judge(value, text)[1]
+        else:
+            try:
+                parsed, end = _SCAN(whole, 0)
+            except (StopIteration, ValueError):
+                return self._judge(value, text)[1]
+            if end != len(whole):
+                return self._judge(value, text)[1]
         if self._validator is not None:
             is_valid = self._is_valid
             if is_valid is None:

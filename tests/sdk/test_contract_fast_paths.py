@@ -19,7 +19,14 @@ import pytest
 from llm_contracts import JSONFormatContract, PromptLengthContract, RegexContract
 from llm_contracts._regex import compile_pattern
 from llm_contracts.contracts import LLMRequest, LLMResponse, Message
-from llm_contracts.contracts._json import PARSED_DETAIL_LIMIT, compile_schema, extract_json, schema_errors
+from llm_contracts.contracts._json import (
+    _DECODER,
+    PARSED_DETAIL_LIMIT,
+    _strict_loads,
+    compile_schema,
+    extract_json,
+    schema_errors,
+)
 from llm_contracts.contracts._output import answer_text
 from llm_contracts.contracts._tokens import count_message_tokens, message_parts, message_token_bound
 from llm_contracts.contracts._types import ToolCall
@@ -196,9 +203,14 @@ def _json_reference(schema: dict[str, Any] | None, response: LLMResponse) -> tup
     )
 
 
+@pytest.mark.parametrize("loader", ["pydantic-core", "standard"])
 @pytest.mark.parametrize("schema", [TICKET_SCHEMA, None], ids=["schema", "any-json"])
-def test_json_shortcut_matches_the_full_path(schema: dict[str, Any] | None) -> None:
+def test_json_shortcut_matches_the_full_path(schema: dict[str, Any] | None, loader: str) -> None:
     contract = JSONFormatContract(schema)
+    if loader == "standard":
+        contract._loads = None  # the shortcut on the standard decoder (no pydantic-core parser)
+    else:
+        assert contract._loads is not None
     # check_formats keeps the verdict on jsonschema alone: no compiled shortcut to take.
     uncompiled = JSONFormatContract(schema, check_formats=True)
     for response in _responses():
@@ -220,6 +232,93 @@ def test_json_shortcut_matches_the_full_path(schema: dict[str, Any] | None) -> N
             with pytest.raises(ValueError) as raised:
                 contract.parse(response.text)
             assert result.message == str(raised.value)
+
+
+def _json_texts(rng: random.Random, count: int) -> list[str]:
+    """Return JSON texts, valid and slightly broken, rich in escapes, numbers and non-ASCII."""
+    alphabet = [
+        "a",
+        '"',
+        "\\",
+        "/",
+        "\n",
+        "\t",
+        "\x00",
+        "\x7f",
+        "é",
+        "日",
+        "🙂",
+        "\ud800",
+        "\u2028",
+        " ",
+        "{",
+        "]",
+        ",",
+        ":",
+        "1",
+        "e",
+        ".",
+        "-",
+    ]
+
+    def string() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+
+    def number() -> Any:
+        k = rng.random()
+        if k < 0.4:
+            return rng.randint(-(10 ** rng.randint(0, 30)), 10 ** rng.randint(0, 30))
+        if k < 0.8:
+            return rng.uniform(-1e6, 1e6) * 10 ** rng.randint(-320, 300)
+        return rng.choice([0.0, -0.0, 5e-324, 1.7976931348623157e308, 0.1, 1e23, 9007199254740993])
+
+    def value(depth: int = 0) -> Any:
+        k = rng.random()
+        if depth > 3 or k < 0.35:
+            return rng.choice([number, string, lambda: rng.choice([True, False, None])])()
+        if k < 0.7:
+            return {string(): value(depth + 1) for _ in range(rng.randint(0, 4))}
+        return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+
+    def number_text() -> str:
+        out = rng.choice(["", "-"]) + rng.choice(["0", str(rng.randint(1, 10**20))])
+        if rng.random() < 0.6:
+            out += "." + "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 25)))
+        if rng.random() < 0.5:
+            out += rng.choice("eE") + rng.choice(["", "+", "-"]) + str(rng.randint(0, 400))
+        return out
+
+    texts = []
+    while len(texts) < count:
+        if rng.random() < 0.25:
+            texts.append(number_text())
+            continue
+        text = json.dumps(value(), ensure_ascii=rng.random() < 0.5, indent=rng.choice([None, 2]))
+        for _ in range(rng.randint(0, 2)):
+            at = rng.randrange(len(text) + 1)
+            text = text[:at] + rng.choice(["", *alphabet]) + text[at + rng.randint(0, 1) :]
+        texts.append(text)
+    return texts
+
+
+def test_the_pydantic_core_parser_only_takes_what_the_standard_decoder_takes() -> None:
+    # Where the faster parser accepts a text, the standard decoder accepts it whole and
+    # returns the same value (types and key order included); the rest goes to the full path.
+    loads = _strict_loads()
+    assert loads is not None
+    taken = 0
+    for text in _json_texts(random.Random(11), 6000):
+        text = text.strip()
+        try:
+            fast = loads(text, allow_inf_nan=False)
+        except Exception:
+            continue
+        taken += 1
+        assert repr(fast) == repr(_DECODER.decode(text)), text
+    assert taken > 2000
+    for refused in ("NaN", "[Infinity]", '"\\ud800"', "[1,]", '"tab\there"'):
+        with pytest.raises(ValueError):
+            loads(refused, allow_inf_nan=False)
 
 
 def test_json_shortcut_keeps_the_failure_notes_of_a_response() -> None:
