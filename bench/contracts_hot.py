@@ -2,6 +2,7 @@
 
     python bench/contracts_hot.py                        # this checkout
     python bench/contracts_hot.py --base ../main         # and another checkout, interleaved
+    python bench/contracts_hot.py --answer fenced        # JSON in a code fence (prose, invalid)
 
 Each round times every (checkout, contract) pair once (the best of ``--repeat`` loops of
 ``--number`` calls, garbage collector off), in a reshuffled order; the figure is the median
@@ -29,21 +30,32 @@ if str(ROOT) not in sys.path:
 from bench.paired import ALIAS, _alias  # noqa: E402
 
 
-def _calls(pkg: str) -> dict[str, Any]:
+def _answer(kind: str) -> str:
+    from bench._fixtures import INVALID_ANSWER, VALID_ANSWER
+
+    return {
+        "valid": VALID_ANSWER,
+        "fenced": f"Here is the ticket:\n```json\n{VALID_ANSWER}\n```",
+        "prose": f"Sure. {VALID_ANSWER} Let me know if anything is missing.",
+        "invalid": INVALID_ANSWER,
+    }[kind]
+
+
+def _calls(pkg: str, answer: str = "valid") -> dict[str, Any]:
     """Return the three ``validate`` calls built from package ``pkg``'s classes."""
-    from bench._fixtures import MESSAGES, MODEL, TICKET_PATTERN, TICKET_SCHEMA, VALID_ANSWER
+    from bench._fixtures import MESSAGES, MODEL, TICKET_PATTERN, TICKET_SCHEMA
     from bench._scenarios import LIMIT
 
     c = importlib.import_module(f"{pkg}.contracts")
     views = importlib.import_module(f"{pkg}.providers._openai_requests")
     request = views.ChatCompletionsRequestView().read({"model": MODEL, "messages": MESSAGES})
-    response = c.LLMResponse(text=VALID_ANSWER, model=MODEL, finish_reason="stop")
+    response = c.LLMResponse(text=_answer(answer), model=MODEL, finish_reason="stop")
     ctx = c.ValidationContext(request=request)
     length = c.PromptLengthContract(max_tokens=LIMIT).validate
     schema = c.JSONFormatContract(schema=TICKET_SCHEMA).validate
     regex = c.RegexContract(TICKET_PATTERN).validate
     for call, value in ((length, request), (schema, response), (regex, response)):
-        assert call(value, ctx).is_valid
+        assert call(value, ctx).is_valid or answer == "invalid"
     return {
         "PromptLength": lambda: length(request, ctx),
         "JSONFormat": lambda: schema(response, ctx),
@@ -59,13 +71,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--number", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--answer", choices=["valid", "fenced", "prose", "invalid"], default="valid", help="the answer judged"
+    )
     args = parser.parse_args()
-    trees = {"this": _calls("llm_contracts")}
+    trees = {"this": _calls("llm_contracts", args.answer)}
     if args.base is not None:
         tmp = tempfile.mkdtemp()
         _alias(args.base.resolve(), Path(tmp))
         sys.path.insert(0, tmp)
-        trees = {"base": _calls(ALIAS), **trees}
+        trees = {"base": _calls(ALIAS, args.answer), **trees}
     pairs = [(tree, name) for tree, calls in trees.items() for name in calls]
     times: dict[tuple[str, str], list[float]] = {p: [] for p in pairs}
     gc.disable()

@@ -62,6 +62,9 @@ def _reject_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 # Its scanner: (value, end) of the JSON value at an index, as _DECODER.decode runs it.
 _SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+# What a JSON text (without surrounding whitespace) can start and end with.
+_JSON_FIRST = frozenset('{["-0123456789tfn')
+_JSON_LAST = frozenset('}]"0123456789el')
 
 
 @functools.cache
@@ -160,6 +163,8 @@ def extract_json(text: str, *, extract: bool = True, prefer: str = "") -> tuple[
     """
     first_error: str | None = None
     for where, body in _candidates(text, extract=extract, prefer=prefer):
+        if where == "whole" and body and body[0] not in _JSON_FIRST:
+            continue  # it cannot parse, and the error of a whole answer like this one is not kept
         try:
             return _DECODER.decode(body), where
         except ValueError as exc:
@@ -494,18 +499,22 @@ class JSONFormatContract(_StructuredContract):
             parsed, where = extract_json(text, extract=self.extract, prefer=self._prefer)
         except ValueError as exc:
             return None, self._unparsed(value, str(exc))
+        return parsed, self._checked(parsed, where, text)
+
+    def _checked(self, parsed: Any, where: str, text: str) -> ValidationResult:
+        """Return the verdict on ``parsed``, the JSON found in ``text`` (at ``where``)."""
         if self._validator is not None:
             errors = schema_errors(self._validator, parsed)
             if errors:
-                return parsed, self.fail(
+                return self.fail(
                     "the answer does not match the schema: " + "; ".join(errors),
                     suggestion=self._suggestion,
                     errors=errors,
                     found_in=where,
                 )
         if len(text) <= PARSED_DETAIL_LIMIT:
-            return parsed, self.ok(found_in=where, parsed=parsed)
-        return parsed, self.ok(found_in=where)
+            return self.ok(found_in=where, parsed=parsed)
+        return self.ok(found_in=where)
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
         if isinstance(value, LLMResponse):
@@ -519,10 +528,11 @@ class JSONFormatContract(_StructuredContract):
                 return self.ok(skipped="tool_calls")
             text = found
             whole = text.strip()
-        # The common case first: the whole answer is JSON the compiled schema accepts.
-        # extract_json tries the whole (stripped) answer first too; anything else (no JSON
-        # there, prose around it, a verdict against it) takes the full path, which works it
-        # all out again and words the messages.
+        # The common case first: the whole answer is JSON. extract_json tries the whole
+        # (stripped) answer first too, and finds the same value there; anything else (no
+        # JSON there, prose around it) takes the full path, which works it all out again.
+        if whole[:1] not in _JSON_FIRST or whole[-1] not in _JSON_LAST:
+            return self._judge(value, text)[1]
         loads = self._loads
         if loads is not None:
             try:
@@ -539,13 +549,13 @@ class JSONFormatContract(_StructuredContract):
         if self._validator is not None:
             is_valid = self._is_valid
             if is_valid is None:
-                return self._judge(value, text)[1]
+                return self._checked(parsed, "whole", text)
             try:
                 passed = is_valid(parsed)
             except (ValueError, TypeError, OverflowError, RecursionError):
                 passed = False
             if not passed:
-                return self._judge(value, text)[1]
+                return self._checked(parsed, "whole", text)
         # What self.ok(**details) builds, without the keyword round trip.
         details = (
             {"found_in": "whole", "parsed": parsed}

@@ -392,3 +392,45 @@ def test_regex_fullmatch_and_plain_values_take_the_full_path() -> None:
     contract = RegexContract(r"TICKET-\d+")
     assert contract.validate("see TICKET-4").is_valid
     assert not contract.validate(None).is_valid
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "expected"),
+    [
+        (
+            "",
+            {},
+            "the answer's JSON does not parse: Expecting value: line 1 column 1 (char 0) (in the answer)",
+        ),
+        (
+            "   ",
+            {},
+            "the answer's JSON does not parse: Expecting value: line 1 column 1 (char 0) (in the answer)",
+        ),
+        ("no JSON at all", {}, "the answer contains no JSON"),
+        ("no JSON", {"extract": False}, "the answer is not JSON"),
+        (
+            "[1, 2",
+            {},
+            "the answer's JSON does not parse: Expecting ',' delimiter: line 1 column 6 (char 5)"
+            " (in the answer)",
+        ),
+        ('x {"a": NaN}', {}, "the answer's JSON does not parse: NaN is not valid JSON (in the prose)"),
+        ("  42 ", {}, (42, "whole")),
+        ("true", {}, (True, "whole")),
+        ("-1.5e3", {}, (-1500.0, "whole")),
+        ("null", {}, (None, "whole")),
+        ('Sure: {"a": 1}', {}, ({"a": 1}, "prose")),
+        ('{"a": 1} {"b": 2}', {}, ({"a": 1}, "prose")),
+    ],
+)
+def test_extract_json_skips_only_whole_answers_that_cannot_be_json(
+    text: str, options: dict[str, Any], expected: Any
+) -> None:
+    # A whole answer that starts like no JSON value is not decoded; the words stay the same.
+    if isinstance(expected, str):
+        with pytest.raises(ValueError) as raised:
+            extract_json(text, **options)
+        assert str(raised.value) == expected
+    else:
+        assert extract_json(text, **options) == expected
