@@ -98,22 +98,25 @@ class RegexContract(Contract):
         found = self.regex.fullmatch(text.strip()) if self.fullmatch else self.regex.search(text, pos)
         if partial and found is not None and _open_ended(text, found.end()):
             return self.ok()
-        pattern = self.regex.pattern
         if self.must_match:
-            if found is not None:
-                return self.ok()
-            how = "as a whole " if self.fullmatch else ""
-            return self.fail(
-                self.message or f"the answer does not match {how}the pattern /{pattern}/",
-                suggestion=f"Make the answer {how}match the regular expression /{pattern}/.",
-            )
+            return self.ok() if found is not None else self._missing()
         if found is None:
             return self.ok()
+        pattern = self.regex.pattern
         return self.fail(
             self.message
             or f"the answer contains forbidden text {_excerpt(found.group())!r} (pattern /{pattern}/)",
             suggestion="Leave out text like the one quoted.",
             span=list(found.span()),
+        )
+
+    def _missing(self) -> ValidationResult:
+        """Return the violation of an answer without the required match."""
+        pattern = self.regex.pattern
+        how = "as a whole " if self.fullmatch else ""
+        return self.fail(
+            self.message or f"the answer does not match {how}the pattern /{pattern}/",
+            suggestion=f"Make the answer {how}match the regular expression /{pattern}/.",
         )
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
@@ -127,12 +130,17 @@ class RegexContract(Contract):
                 return self.ok(skipped="tool_calls")
             text = found
         regex = self.regex
-        # A search on RE2 is deterministic and needs no time limit, so a passing verdict is
-        # decided by one bare search; a failure is judged again, in full, to word it. (On the
-        # fallback engine each search has its own time limit: one search a verdict there.)
-        if regex.engine == "re2" and not self.fullmatch and regex.contains(text) is self.must_match:
-            # What self.ok() builds.
-            return ValidationResult(True, "", self.severity, self.name, {})
+        # A search on RE2 needs no time limit and no match object for a verdict; only a
+        # forbidden match is searched for again, for its text and span. (On the fallback
+        # engine each search has its own time limit: one search a verdict there.)
+        if regex.engine == "re2" and not self.fullmatch:
+            hit = regex.contains(text)
+            must = self.must_match
+            if hit if must else not hit:
+                # What self.ok() builds.
+                return ValidationResult(True, "", self.severity, self.name, {})
+            if must:
+                return self._missing()
         return self._judge(text)
 
     def validate_partial(self, text: str, context: ValidationContext | None = None) -> ValidationResult:

@@ -434,3 +434,22 @@ def test_extract_json_skips_only_whole_answers_that_cannot_be_json(
         assert str(raised.value) == expected
     else:
         assert extract_json(text, **options) == expected
+
+
+def test_regex_violations_keep_their_words() -> None:
+    missing = RegexContract(r"TICKET-\d+").validate(LLMResponse(text="no ticket here"))
+    assert (missing.message, missing.auto_fix_suggestion, missing.details) == (
+        r"the answer does not match the pattern /TICKET-\d+/",
+        r"Make the answer match the regular expression /TICKET-\d+/.",
+        {},
+    )
+    custom = RegexContract(r"TICKET-\d+", message="Name the ticket.").validate(LLMResponse(text="none"))
+    assert custom.message == "Name the ticket."
+    forbidden = RegexContract(r"secret", must_match=False).validate(LLMResponse(text="a secret word"))
+    assert forbidden.message == "the answer contains forbidden text 'secret' (pattern /secret/)"
+    assert forbidden.details == {"span": [2, 8]}
+    # must_match set to a plain int after construction still reads as a truth value.
+    flipped = RegexContract(r"secret")
+    flipped.must_match = 0  # type: ignore[assignment]
+    assert flipped.validate(LLMResponse(text="nothing to hide")).is_valid
+    assert not flipped.validate(LLMResponse(text="a secret")).is_valid
