@@ -131,14 +131,18 @@ class Pattern:
         first = len(encoded[:start].decode("utf-8", "surrogatepass"))
         return _Found(text, first, first + len(encoded[start:end].decode("utf-8", "surrogatepass")))
 
-    def contains(self, text: str) -> bool:
-        """Return True when ``text`` holds a match: ``search(text) is not None``, without the match."""
+    def contains(self, text: str, pos: int = 0) -> bool:
+        """Return True when ``text`` holds a match from ``pos``: ``search(text, pos) is not None``.
+
+        On RE2 no match object is made and no offset converted back.
+        """
         raw = self._raw
-        if raw is not None:
-            # No offsets to convert back: the bytes go to RE2 as they are, ASCII or not.
-            data = text.encode("utf-8", "surrogatepass")
-            return raw.Match(self._anchors[0], data, 0, len(data))[0][0] >= 0  # type: ignore[index,no-any-return]
-        return self.search(text) is not None
+        if raw is None:
+            return self.search(text, pos) is not None
+        data = text.encode("utf-8", "surrogatepass")
+        if pos and len(data) != len(text):
+            pos = len(text[:pos].encode("utf-8", "surrogatepass"))
+        return raw.Match(self._anchors[0], data, pos, len(data))[0][0] >= 0  # type: ignore[index,no-any-return]
 
     def search(self, text: str, pos: int = 0) -> Match | None:
         """Return the first match in ``text`` from ``pos``, or None."""

@@ -158,10 +158,9 @@ class PromptLengthContract(Contract):
                 n = len(content)
                 if bound + n > limit:
                     break  # over on characters alone: the full path counts the tokens
+                bound += n if content.isascii() else len(content.encode("utf-8", "surrogatepass"))
                 role = m.role
-                bound += (n if content.isascii() else len(content.encode("utf-8", "surrogatepass"))) + (
-                    len(role) if role.isascii() else utf8_len(role)
-                )
+                bound += len(role) if role.isascii() else utf8_len(role)
                 name = m.name
                 if name:
                     bound += utf8_len(name) + TOKENS_PER_NAME

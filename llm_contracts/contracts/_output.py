@@ -146,7 +146,17 @@ class RegexContract(Contract):
     def validate_partial(self, text: str, context: ValidationContext | None = None) -> ValidationResult:
         # Only the new text and an overlap are scanned (a match may straddle chunk
         # borders); searching from a position keeps lookbehinds and anchors exact.
-        return self._judge(text, partial=True, pos=stream_window(text, context))
+        pos = stream_window(text, context)
+        regex = self.regex
+        if (
+            regex.engine == "re2"
+            and not self.fullmatch
+            and not self.must_match
+            and not regex.contains(text, pos)
+        ):
+            # No forbidden text so far (the usual chunk): what self.ok() builds.
+            return ValidationResult(True, "", self.severity, self.name, {})
+        return self._judge(text, partial=True, pos=pos)
 
 
 class LengthContract(Contract):

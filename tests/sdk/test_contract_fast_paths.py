@@ -18,7 +18,8 @@ import pytest
 
 from llm_contracts import JSONFormatContract, PromptLengthContract, RegexContract
 from llm_contracts._regex import compile_pattern
-from llm_contracts.contracts import LLMRequest, LLMResponse, Message
+from llm_contracts.contracts import LLMRequest, LLMResponse, Message, ValidationContext
+from llm_contracts.contracts._base import stream_window
 from llm_contracts.contracts._json import (
     _DECODER,
     PARSED_DETAIL_LIMIT,
@@ -360,6 +361,35 @@ def test_pattern_contains_is_search_without_the_match() -> None:
     for (pattern, flags), text in itertools.product(_PATTERNS, _TEXTS_RX):
         compiled = compile_pattern(pattern, flags, fallback=True)
         assert compiled.contains(text) == (compiled.search(text) is not None), (pattern, text)
+        for pos in {1, 3, len(text) // 2, len(text) - 1, len(text)}:
+            assert compiled.contains(text, pos) == (compiled.search(text, pos) is not None), (
+                pattern,
+                text,
+                pos,
+            )
+
+
+@pytest.mark.parametrize("pattern", [r"(?i)\b(?:password|api[_ ]key)\s*[:=]", r"secret\b", r"é+", r"(\w)\1"])
+def test_regex_streaming_shortcut_matches_the_full_path(pattern: str) -> None:
+    contract = RegexContract(pattern, must_match=False)
+    compiled = compile_pattern(pattern, fallback=True)
+    rng = random.Random(5)
+    words = ["the", "password:", "secret", "secretary", "é", "éé", "日本", "api_key=", "ok", "\n", "🙂"]
+    for _ in range(300):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(0, 120)))
+        checked = rng.choice([0, len(text) // 2, max(0, len(text) - 10), len(text)])
+        context = ValidationContext(metadata={"stream_checked": checked})
+        result = contract.validate_partial(text, context)
+        found = compiled.search(text, stream_window(text, context))
+        if found is None:
+            assert (result.is_valid, result.details) == (True, {})
+        else:
+            open_ended = found.end() >= len(text) and (
+                text[found.end() - 1].isalnum() or text[found.end() - 1] == "_"
+            )
+            assert result.is_valid == open_ended, (text, checked)
+            if not result.is_valid:
+                assert result.details == {"span": list(found.span())}
 
 
 @pytest.mark.parametrize("must_match", [True, False])
