@@ -3,6 +3,7 @@
     python bench/contracts_hot.py                        # this checkout
     python bench/contracts_hot.py --base ../main         # and another checkout, interleaved
     python bench/contracts_hot.py --answer fenced        # JSON in a code fence (prose, invalid)
+    python bench/contracts_hot.py --instructions --base ../main   # callgrind counts per call instead
 
 Each round times every (checkout, contract) pair once (the best of ``--repeat`` loops of
 ``--number`` calls, garbage collector off), in a reshuffled order; the figure is the median
@@ -14,9 +15,12 @@ from __future__ import annotations
 
 import argparse
 import gc
+import glob
 import importlib
+import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import timeit
@@ -63,6 +67,51 @@ def _calls(pkg: str, answer: str = "valid") -> dict[str, Any]:
     }
 
 
+def _worker(answer: str, calls: int) -> None:
+    """Run under callgrind: one dump of ``calls`` calls per contract, in order."""
+    fns = _calls("llm_contracts", answer)
+    gc.disable()
+    for call in fns.values():
+        for _ in range(50):
+            call()
+        os.getpgrp()  # dump: everything before this contract's calls
+        for _ in range(calls):
+            call()
+        os.getpgrp()  # dump: this contract's calls
+    print("\n".join(fns))
+
+
+def _instructions(tree: Path, answer: str, calls: int) -> dict[str, float]:
+    """Return the instructions per call of each contract on the checkout at ``tree``."""
+    from bench.instructions import _count
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "callgrind.out")
+        env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{ROOT}", "PYTHONHASHSEED": "0"}
+        cmd = [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}",
+            "--dump-instr=no",
+            "--collect-jumps=no",
+            "--dump-before=getpgrp",
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            "--answer",
+            answer,
+            "--number",
+            str(calls),
+        ]
+        done = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise SystemExit(f"callgrind run failed:\n{done.stderr[-3000:]}")
+        names = [n for n in done.stdout.split("\n") if n]
+        dumps = sorted(glob.glob(out + ".*"), key=lambda p: int(p.rsplit(".", 1)[1]))
+        per_call = [_count(p)[1][0] / calls for p in dumps][1::2]
+        return dict(zip(names, per_call, strict=False))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -74,7 +123,24 @@ def main() -> None:
     parser.add_argument(
         "--answer", choices=["valid", "fenced", "prose", "invalid"], default="valid", help="the answer judged"
     )
+    parser.add_argument("--instructions", action="store_true", help="count instructions under callgrind")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        _worker(args.answer, args.number)
+        return
+    if args.instructions:
+        calls = min(args.number, 200)
+        trees = {"this": ROOT} if args.base is None else {"base": args.base.resolve(), "this": ROOT}
+        counts = {name: _instructions(tree, args.answer, calls) for name, tree in trees.items()}
+        print(f"{'call (Ir per call)':<18}" + "".join(f"{t:>12}" for t in trees))
+        for row in [*counts["this"], "total"]:
+            cells = {t: sum(c.values()) if row == "total" else c[row] for t, c in counts.items()}
+            line = f"{row:<18}" + "".join(f"{v:>12,.0f}" for v in cells.values())
+            if len(trees) > 1:
+                line += f"  {100 * (cells['this'] / cells['base'] - 1):+7.1f}%"
+            print(line)
+        return
     trees = {"this": _calls("llm_contracts", args.answer)}
     if args.base is not None:
         tmp = tempfile.mkdtemp()
