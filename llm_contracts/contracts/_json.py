@@ -517,8 +517,8 @@ class JSONFormatContract(_StructuredContract):
         return self.ok(found_in=where)
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
-        if isinstance(value, LLMResponse):
-            text = value.text
+        text = value.text if isinstance(value, LLMResponse) else None
+        if type(text) is str:
             whole = text.strip()
             if value.tool_calls and not whole:
                 return self.ok(skipped="tool_calls")  # as answer_text() decides

@@ -120,8 +120,8 @@ class RegexContract(Contract):
         )
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
-        if isinstance(value, LLMResponse):
-            text = value.text
+        text = value.text if isinstance(value, LLMResponse) else None
+        if type(text) is str:
             if value.tool_calls and not text.strip():
                 return self.ok(skipped="tool_calls")  # as answer_text() decides
         else:

@@ -483,3 +483,12 @@ def test_regex_violations_keep_their_words() -> None:
     flipped.must_match = 0  # type: ignore[assignment]
     assert flipped.validate(LLMResponse(text="nothing to hide")).is_valid
     assert not flipped.validate(LLMResponse(text="a secret")).is_valid
+
+
+def test_a_response_whose_text_is_not_a_str_is_judged_as_answer_text_decides() -> None:
+    # Providers always give a str; a None from a hand-made response is what answer_text says.
+    response = LLMResponse(text=None)  # type: ignore[arg-type]
+    assert answer_text(response) is None
+    for contract in (JSONFormatContract(TICKET_SCHEMA), RegexContract(r"TICKET-\d+")):
+        result = contract.validate(response)
+        assert (result.is_valid, result.details) == (True, {"skipped": "tool_calls"})
