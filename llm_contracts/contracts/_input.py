@@ -78,6 +78,20 @@ def _limits_of(request: LLMRequest) -> ModelLimits | None:
 
 # -- prompt length ---------------------------------------------------------------------------------
 
+_BYTE_BOUND_REASON = "the prompt's UTF-8 length is within the limit; a token is >= 1 byte"
+# A passing verdict's details on the byte bound, in the order the full path writes them;
+# each verdict gets a copy with its limit and bound filled in.
+_BYTE_BOUND_DETAILS: dict[str, Any] = {
+    "limit": 0,
+    "tokens": None,
+    "tokens_at_most": 0,
+    "counted": False,
+    "exact": False,
+    "method": "byte-bound",
+    "encoding": None,
+    "reason": _BYTE_BOUND_REASON,
+}
+
 
 class PromptLengthContract(Contract):
     """Keep the prompt within a token and/or character budget.
@@ -129,7 +143,38 @@ class PromptLengthContract(Contract):
         self.keep = keep
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
-        request = _request_of(value)
+        if not isinstance(value, LLMRequest):
+            _request_of(value)
+        limit = self.max_tokens
+        if limit is not None and self.max_chars is None and value.chat:
+            # The common case, a chat prompt under a token limit, in one pass: the same bound
+            # as message_token_bound(message_parts(...), stop_above=limit), without the parts.
+            messages = value.messages
+            bound = REPLY_PRIMING + TOKENS_PER_MESSAGE * len(messages)
+            for m in messages:
+                if type(m) is not Message:
+                    break
+                content = m.content
+                n = len(content)
+                if bound + n > limit:
+                    break  # over on characters alone: the full path counts the tokens
+                bound += n if content.isascii() else len(content.encode("utf-8", "surrogatepass"))
+                role = m.role
+                bound += len(role) if role.isascii() else utf8_len(role)
+                name = m.name
+                if name:
+                    bound += utf8_len(name) + TOKENS_PER_NAME
+            else:
+                if bound > limit:
+                    return self._judge(value)
+                # What self.ok(**details) builds, without the keyword round trip.
+                details = _BYTE_BOUND_DETAILS.copy()
+                details["limit"] = limit
+                details["tokens_at_most"] = bound
+                return ValidationResult(True, "", self.severity, self.name, details)
+        return self._judge(value)
+
+    def _judge(self, request: LLMRequest) -> ValidationResult:
         model = self.model or request.model
         details: dict[str, Any] = {}
         problems: list[str] = []
@@ -155,7 +200,7 @@ class PromptLengthContract(Contract):
                     exact=False,
                     method="byte-bound",
                     encoding=None,
-                    reason="the prompt's UTF-8 length is within the limit; a token is >= 1 byte",
+                    reason=_BYTE_BOUND_REASON,
                 )
             else:
                 counted = (

@@ -6,10 +6,11 @@ package: its import costs tens of milliseconds that plain-text users should not 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,30 @@ def _reject_constant(name: str) -> Any:
 
 # NaN and Infinity are Python's extension, not JSON: a strict decoder, built once.
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+# Its scanner: (value, end) of the JSON value at an index, as _DECODER.decode runs it.
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+# What a JSON text (without surrounding whitespace) can start and end with.
+_JSON_FIRST = frozenset('{["-0123456789tfn')
+_JSON_LAST = frozenset('}]"0123456789el')
+
+
+@functools.cache
+def _strict_loads() -> Callable[..., Any] | None:
+    """Return pydantic-core's JSON parser (jiter), or None where it is missing or lacks the option.
+
+    It parses an answer that is wholly JSON in about half the time of the standard decoder.
+    With ``allow_inf_nan=False`` it accepts a subset of what ``_DECODER`` accepts (it also
+    refuses lone surrogate escapes) and returns the same values, so it only ever speeds up
+    a parse the standard decoder would make: whatever it refuses goes to the full path.
+    """
+    try:
+        from pydantic_core import from_json
+
+        if from_json('{"a": [1, 2.5, "b"]}', allow_inf_nan=False) != {"a": [1, 2.5, "b"]}:
+            return None
+    except Exception:  # noqa: BLE001 - an old pydantic-core: the standard decoder alone
+        return None
+    return from_json
 
 
 def _balanced_end(text: str, start: int) -> int | None:
@@ -138,6 +163,8 @@ def extract_json(text: str, *, extract: bool = True, prefer: str = "") -> tuple[
     """
     first_error: str | None = None
     for where, body in _candidates(text, extract=extract, prefer=prefer):
+        if where == "whole" and body and body[0] not in _JSON_FIRST:
+            continue  # it cannot parse, and the error of a whole answer like this one is not kept
         try:
             return _DECODER.decode(body), where
         except ValueError as exc:
@@ -453,6 +480,10 @@ class JSONFormatContract(_StructuredContract):
         self._validator = (
             compile_schema(self.schema, check_formats=check_formats) if self.schema is not None else None
         )
+        self._loads = _strict_loads()
+        # jsonschema-rs's verdict, bound once: a passing answer needs nothing else.
+        fast = self._validator._fast if self._validator is not None else None
+        self._is_valid: Callable[[Any], bool] | None = fast.is_valid if fast is not None else None
         self._prefer = _prefer(self.schema)
         self._setup_native(self.schema, strict)
 
@@ -468,24 +499,70 @@ class JSONFormatContract(_StructuredContract):
             parsed, where = extract_json(text, extract=self.extract, prefer=self._prefer)
         except ValueError as exc:
             return None, self._unparsed(value, str(exc))
+        return parsed, self._checked(parsed, where, text)
+
+    def _checked(self, parsed: Any, where: str, text: str) -> ValidationResult:
+        """Return the verdict on ``parsed``, the JSON found in ``text`` (at ``where``)."""
         if self._validator is not None:
             errors = schema_errors(self._validator, parsed)
             if errors:
-                return parsed, self.fail(
+                return self.fail(
                     "the answer does not match the schema: " + "; ".join(errors),
                     suggestion=self._suggestion,
                     errors=errors,
                     found_in=where,
                 )
         if len(text) <= PARSED_DETAIL_LIMIT:
-            return parsed, self.ok(found_in=where, parsed=parsed)
-        return parsed, self.ok(found_in=where)
+            return self.ok(found_in=where, parsed=parsed)
+        return self.ok(found_in=where)
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
-        text = answer_text(value)
-        if text is None:
-            return self.ok(skipped="tool_calls")
-        return self._judge(value, text)[1]
+        text = value.text if isinstance(value, LLMResponse) else None
+        if type(text) is str:
+            whole = text.strip()
+            if value.tool_calls and not whole:
+                return self.ok(skipped="tool_calls")  # as answer_text() decides
+        else:
+            found = answer_text(value)
+            if found is None:
+                return self.ok(skipped="tool_calls")
+            text = found
+            whole = text.strip()
+        # The common case first: the whole answer is JSON. extract_json tries the whole
+        # (stripped) answer first too, and finds the same value there; anything else (no
+        # JSON there, prose around it) takes the full path, which works it all out again.
+        if whole[:1] not in _JSON_FIRST or whole[-1] not in _JSON_LAST:
+            return self._judge(value, text)[1]
+        loads = self._loads
+        if loads is not None:
+            try:
+                parsed = loads(whole, allow_inf_nan=False)
+            except Exception:  # noqa: BLE001 - the full path decides, with the standard decoder
+                return self._judge(value, text)[1]
+        else:
+            try:
+                parsed, end = _SCAN(whole, 0)
+            except (StopIteration, ValueError):
+                return self._judge(value, text)[1]
+            if end != len(whole):
+                return self._judge(value, text)[1]
+        if self._validator is not None:
+            is_valid = self._is_valid
+            if is_valid is None:
+                return self._checked(parsed, "whole", text)
+            try:
+                passed = is_valid(parsed)
+            except (ValueError, TypeError, OverflowError, RecursionError):
+                passed = False
+            if not passed:
+                return self._checked(parsed, "whole", text)
+        # What self.ok(**details) builds, without the keyword round trip.
+        details = (
+            {"found_in": "whole", "parsed": parsed}
+            if len(text) <= PARSED_DETAIL_LIMIT
+            else {"found_in": "whole"}
+        )
+        return ValidationResult(True, "", self.severity, self.name, details)
 
 
 class PydanticContract(_StructuredContract):

@@ -98,17 +98,11 @@ class RegexContract(Contract):
         found = self.regex.fullmatch(text.strip()) if self.fullmatch else self.regex.search(text, pos)
         if partial and found is not None and _open_ended(text, found.end()):
             return self.ok()
-        pattern = self.regex.pattern
         if self.must_match:
-            if found is not None:
-                return self.ok()
-            how = "as a whole " if self.fullmatch else ""
-            return self.fail(
-                self.message or f"the answer does not match {how}the pattern /{pattern}/",
-                suggestion=f"Make the answer {how}match the regular expression /{pattern}/.",
-            )
+            return self.ok() if found is not None else self._missing()
         if found is None:
             return self.ok()
+        pattern = self.regex.pattern
         return self.fail(
             self.message
             or f"the answer contains forbidden text {_excerpt(found.group())!r} (pattern /{pattern}/)",
@@ -116,14 +110,53 @@ class RegexContract(Contract):
             span=list(found.span()),
         )
 
+    def _missing(self) -> ValidationResult:
+        """Return the violation of an answer without the required match."""
+        pattern = self.regex.pattern
+        how = "as a whole " if self.fullmatch else ""
+        return self.fail(
+            self.message or f"the answer does not match {how}the pattern /{pattern}/",
+            suggestion=f"Make the answer {how}match the regular expression /{pattern}/.",
+        )
+
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
-        text = answer_text(value)
-        return self.ok(skipped="tool_calls") if text is None else self._judge(text)
+        text = value.text if isinstance(value, LLMResponse) else None
+        if type(text) is str:
+            if value.tool_calls and not text.strip():
+                return self.ok(skipped="tool_calls")  # as answer_text() decides
+        else:
+            found = answer_text(value)
+            if found is None:
+                return self.ok(skipped="tool_calls")
+            text = found
+        regex = self.regex
+        # A search on RE2 needs no time limit and no match object for a verdict; only a
+        # forbidden match is searched for again, for its text and span. (On the fallback
+        # engine each search has its own time limit: one search a verdict there.)
+        if regex.engine == "re2" and not self.fullmatch:
+            hit = regex.contains(text)
+            must = self.must_match
+            if hit if must else not hit:
+                # What self.ok() builds.
+                return ValidationResult(True, "", self.severity, self.name, {})
+            if must:
+                return self._missing()
+        return self._judge(text)
 
     def validate_partial(self, text: str, context: ValidationContext | None = None) -> ValidationResult:
         # Only the new text and an overlap are scanned (a match may straddle chunk
         # borders); searching from a position keeps lookbehinds and anchors exact.
-        return self._judge(text, partial=True, pos=stream_window(text, context))
+        pos = stream_window(text, context)
+        regex = self.regex
+        if (
+            regex.engine == "re2"
+            and not self.fullmatch
+            and not self.must_match
+            and not regex.contains(text, pos)
+        ):
+            # No forbidden text so far (the usual chunk): what self.ok() builds.
+            return ValidationResult(True, "", self.severity, self.name, {})
+        return self._judge(text, partial=True, pos=pos)
 
 
 class LengthContract(Contract):
