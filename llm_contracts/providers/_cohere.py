@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import inspect
 import json
 import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -359,6 +360,119 @@ class _ContractHttpClient(HttpClient):
             yield result
 
 
+# The parameters of cohere's HttpClient.request, with their defaults, in the releases whose
+# signature _SpelledOutHttpClient repeats (None: a required keyword).
+_REQUEST_SIGNATURE = (
+    ("path", None),
+    ("method", inspect.Parameter.empty),
+    ("base_url", None),
+    ("params", None),
+    ("json", None),
+    ("data", None),
+    ("content", None),
+    ("files", None),
+    ("headers", None),
+    ("request_options", None),
+    ("retries", 0),
+    ("omit", None),
+    ("optional_body", False),
+    ("force_multipart", None),
+)
+
+
+def _spelled_out(request: Any) -> bool:
+    """Return True when cohere's ``request`` takes exactly the parameters of ``_REQUEST_SIGNATURE``."""
+    try:
+        parameters = list(inspect.signature(request).parameters.values())[1:]
+    except (TypeError, ValueError):  # pragma: no cover - a request() inspect cannot read
+        return False
+    return [(p.name, p.default) for p in parameters] == list(_REQUEST_SIGNATURE) and [
+        p.kind for p in parameters
+    ] == [inspect.Parameter.POSITIONAL_OR_KEYWORD] + [inspect.Parameter.KEYWORD_ONLY] * (len(parameters) - 1)
+
+
+class _SpelledOutHttpClient(_ContractHttpClient):
+    """The sync layer for the cohere releases whose ``request`` signature it repeats.
+
+    Keywords named at the call cost less than a dict of them passed on, and this runs on
+    every call of a client: a call without contracts goes to cohere's ``request`` with its
+    keywords as they came. Other releases use ``_ContractHttpClient`` itself.
+    """
+
+    def request(  # type: ignore[override]
+        self,
+        path: str | None = None,
+        *,
+        method: str,
+        base_url: Any = None,
+        params: Any = None,
+        json: Any = None,
+        data: Any = None,
+        content: Any = None,
+        files: Any = None,
+        headers: Any = None,
+        request_options: Any = None,
+        retries: int = 0,
+        omit: Any = None,
+        optional_body: bool = False,
+        force_multipart: Any = None,
+    ) -> httpx.Response:
+        owner = self._contract_owner()
+        # What _ContractHttpClient.request does, with the keywords spelled out.
+        route = None
+        if owner is not None and json is not None and not retries:
+            route = _ROUTES.get(path or "") if method == "POST" else None
+            if route is None:
+                route = COHERE.route_for(method, path or "")
+        if owner is None or route is None or owner._quiet():
+            response = HttpClient.request(
+                self,
+                path,
+                method=method,
+                base_url=base_url,
+                params=params,
+                json=json,
+                data=data,
+                content=content,
+                files=files,
+                headers=headers,
+                request_options=request_options,
+                retries=retries,
+                omit=omit,
+                optional_body=optional_body,
+                force_multipart=force_multipart,
+            )
+            if owner is not None and route is not None:
+                model = json.get("model", "") if type(json) is dict else _model(json)
+                report = PendingReport(route.requests.provider, route.endpoint, str(model), False)
+                owner._last_report = report
+                reports = _REPORTS.get()
+                if reports is not None:
+                    reports.append(report)
+            return response
+        kwargs = {
+            "method": method,
+            "base_url": base_url,
+            "params": params,
+            "json": json,
+            "data": data,
+            "content": content,
+            "files": files,
+            "headers": headers,
+            "request_options": request_options,
+            "retries": retries,
+            "omit": omit,
+            "optional_body": optional_body,
+            "force_multipart": force_multipart,
+        }
+        return self._contracted(owner, route, path, kwargs)
+
+
+_SYNC_LAYER: type[_ContractHttpClient] = (
+    _SpelledOutHttpClient if _spelled_out(HttpClient.request) else _ContractHttpClient
+)
+
+
 class _AsyncContractHttpClient(AsyncHttpClient):
     """cohere's async HTTP layer, enforcing the owner client's contracts on chat calls."""
 
@@ -508,7 +622,7 @@ class ContractCohere(ContractClientMixin, cohere.ClientV2):  # type: ignore[misc
         if client is not None:
             kwargs = {**_client_options(client, cohere.ClientV2), **kwargs}
         super().__init__(*args, **kwargs)
-        _install(self, _ContractHttpClient)
+        _install(self, _SYNC_LAYER)
 
     def copy(self, **options: Any) -> Self:
         """Return a new client with this one's options, contracts and settings, and ``options`` applied.

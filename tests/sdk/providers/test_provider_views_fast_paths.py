@@ -340,3 +340,50 @@ def test_a_cohere_answer_judged_on_its_json_still_parses_afresh_for_the_caller()
     assert first == second == json.loads(raw._response.content)
     assert first is not second
     assert first["message"]["content"][0]["text"] == "Ticket ABC-1 is open."
+
+
+# -- Cohere's HTTP layer: the one spelling out cohere's keywords, and the general one ------------------
+
+
+def test_the_spelled_out_layer_is_used_only_for_the_signature_it_repeats() -> None:
+    from cohere.core.http_client import HttpClient
+
+    from llm_contracts.providers import _cohere
+
+    def other(self: Any, path: Any = None, *, method: str, json: Any = None, retries: int = 0) -> None: ...
+
+    assert _cohere._spelled_out(HttpClient.request) is (_cohere._SYNC_LAYER is _cohere._SpelledOutHttpClient)
+    assert not _cohere._spelled_out(other)
+
+
+def _calls(layer: type[Any] | None) -> list[Any]:
+    """Make the same calls through a client using ``layer``; return what cohere sent and what came back."""
+    from llm_contracts.providers import _cohere
+
+    out: list[Any] = []
+    for contracts in ([], [RegexContract(r"ABC-\d+")]):
+        fake = FakeCohere(text("Ticket ABC-1."), text("Ticket ABC-2."))
+        c = ContractCohere(
+            api_key="k", httpx_client=fake.http_client(), max_retries=0, output_contracts=contracts
+        )
+        if layer is not None:
+            _cohere._install(c, layer)
+        answer = c.chat(model=COHERE_MODEL, messages=[{"role": "user", "content": "Hi"}], temperature=0.1)
+        raw = c.with_raw_response.chat(model=COHERE_MODEL, messages=[{"role": "user", "content": "Again"}])
+        report, raw_report = get_report(answer), c.last_report
+        out.append(
+            (
+                fake.bodies,
+                answer.message.content[0].text,
+                raw.data.message.content[0].text,
+                (report.outcome, report.provider, report.endpoint, report.model, len(report.results)),
+                (raw_report.outcome, raw_report.model, len(raw_report.results)),
+            )
+        )
+    return out
+
+
+def test_the_general_layer_sends_and_reports_as_the_spelled_out_one() -> None:
+    from llm_contracts.providers import _cohere
+
+    assert _calls(_cohere._ContractHttpClient) == _calls(None)
