@@ -278,8 +278,13 @@ class ChatResponseView:
     """Cohere's v2 chat answer (``V2ChatResponse`` or its JSON) and its stream events."""
 
     def response(self, parsed: Any, latency_s: float | None) -> LLMResponse:
-        message = _get(parsed, "message")
-        if type(message) is dict:  # the JSON the HTTP layer reads, as on almost every call
+        if type(parsed) is dict:  # the JSON the HTTP layer reads, as on almost every call
+            message, stop = parsed.get("message"), parsed.get("finish_reason")
+            model, usage = parsed.get("model"), parsed.get("usage")
+        else:
+            message, stop = _get(parsed, "message"), _get(parsed, "finish_reason")
+            model, usage = _get(parsed, "model"), _get(parsed, "usage")
+        if type(message) is dict:
             content, calls = message.get("content"), message.get("tool_calls")
         elif message is not None:
             content, calls = _get(message, "content"), _get(message, "tool_calls")
@@ -292,13 +297,12 @@ class ChatResponseView:
                     parts.append(part.get("text") or "")
             elif _get(part, "type") == "text":
                 parts.append(_get(part, "text") or "")
-        stop = _get(parsed, "finish_reason")
         return LLMResponse(
             text="".join(parts),
-            model=str(_get(parsed, "model") or ""),
+            model=str(model or ""),
             tool_calls=[] if calls is None else list(_tool_calls(calls)),
             finish_reason=None if stop is None else str(stop),
-            usage=_usage(_get(parsed, "usage")),
+            usage=_usage(usage),
             latency_s=latency_s,
             raw=parsed,
         )
