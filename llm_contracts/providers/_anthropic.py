@@ -116,7 +116,9 @@ def _route(options: Any) -> Route | None:
 def _streams_body(options: Any) -> bool:
     """Return True for a ``with_streaming_response`` call: anthropic hands it back unread."""
     headers = options.headers
-    return isinstance(headers, Mapping) and headers.get(_RAW_RESPONSE_HEADER) == "stream"
+    if type(headers) is not dict and not isinstance(headers, Mapping):
+        return False
+    return headers.get(_RAW_RESPONSE_HEADER) == "stream"
 
 
 def _given(body: Mapping[str, Any]) -> dict[str, Any]:

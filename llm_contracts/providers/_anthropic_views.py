@@ -67,6 +67,7 @@ _PARAM_KEYS = (
     "metadata",
     "service_tier",
 )
+_PARAM_SET = frozenset(_PARAM_KEYS)
 _ROLES = frozenset({"user", "assistant"})
 
 
@@ -82,9 +83,26 @@ def model_limits(model: str | None) -> ModelLimits | None:
     return limits
 
 
+# The types read by attribute (anthropic's models): asking the Mapping ABC about each
+# answer, block and usage costs more than reading them. A few dozen at most are kept.
+_BY_ATTRIBUTE: set[type] = set()
+
+
+def _by_attribute(obj: Any) -> bool:
+    """Return True for an object read by attribute, False for a Mapping (read by key)."""
+    kind = type(obj)
+    if kind in _BY_ATTRIBUTE:
+        return True
+    if kind is dict or isinstance(obj, Mapping):
+        return False
+    if len(_BY_ATTRIBUTE) < 64:
+        _BY_ATTRIBUTE.add(kind)
+    return True
+
+
 def _get(obj: Any, name: str) -> Any:
     """Read a field of an answer that is anthropic's model, or the plain dict of a raw call."""
-    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+    return getattr(obj, name, None) if _by_attribute(obj) else obj.get(name)
 
 
 def _tool_specs(tools: Any) -> list[ToolSpec]:
@@ -176,21 +194,28 @@ class MessagesRequestView(BodyRequestView):
             messages.append(Message("system", content_text(system)))
         items = body.get("messages")
         for m in items if isinstance(items, (list, tuple)) else ():
-            if not isinstance(m, Mapping):
+            if type(m) is not dict and not isinstance(m, Mapping):
                 continue
             role, content = str(m.get("role", "")), m.get("content")
+            if type(content) is str:  # a plain text turn: no blocks to look through
+                messages.append(Message(role, content))
+                continue
             call_id = None
             if role == "user" and _only_tool_results(content):
                 role = "tool"
                 first = _blocks(content, "tool_result")[0].get("tool_use_id")
                 call_id = None if first is None else str(first)
             messages.append(Message(role, content_text(content), None, call_id, _tool_calls(content)))
-        params = {k: body[k] for k in _PARAM_KEYS if k in body}
+        # A body carries few keys: look for the parameters among them, in _PARAM_KEYS order.
+        found = [k for k in body if k in _PARAM_SET]
+        if len(found) > 1:
+            found = [k for k in _PARAM_KEYS if k in body]
+        tools = body.get("tools")
         return LLMRequest(
             model=str(body.get("model", "")),
             messages=messages,
-            params=params,
-            tools=_tool_specs(body.get("tools")),
+            params={k: body[k] for k in found},
+            tools=[] if tools is None else _tool_specs(tools),
             provider=self.provider,
             endpoint=self.endpoint,
             body=dict(body),
@@ -345,12 +370,18 @@ def _assistant_blocks(answer: LLMResponse) -> list[dict[str, Any]]:
 def _usage(usage: Any) -> Usage | None:
     if usage is None:
         return None
+    get = getattr if _by_attribute(usage) else _key
     # input_tokens leaves out the tokens read from or written to the prompt cache.
-    prompt = sum(
-        int(_get(usage, k) or 0)
-        for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    prompt = (
+        int(get(usage, "input_tokens", None) or 0)
+        + int(get(usage, "cache_creation_input_tokens", None) or 0)
+        + int(get(usage, "cache_read_input_tokens", None) or 0)
     )
-    return Usage(prompt, int(_get(usage, "output_tokens") or 0))
+    return Usage(prompt, int(get(usage, "output_tokens", None) or 0))
+
+
+def _key(obj: Mapping[str, Any], name: str, default: Any) -> Any:
+    return obj.get(name, default)
 
 
 class MessagesResponseView:
@@ -359,29 +390,31 @@ class MessagesResponseView:
     def response(self, parsed: Any, latency_s: float | None) -> LLMResponse:
         parts: list[str] = []
         calls: list[ToolCall] = []
-        for block in _get(parsed, "content") or ():
-            kind = _get(block, "type")
+        get = getattr if _by_attribute(parsed) else _key
+        for block in get(parsed, "content", None) or ():
+            block_get = getattr if type(block) in _BY_ATTRIBUTE or _by_attribute(block) else _key
+            kind = block_get(block, "type", None)
             if kind == "text":
-                parts.append(_get(block, "text") or "")
+                parts.append(block_get(block, "text", None) or "")
             elif kind == "tool_use":
-                call_id = _get(block, "id")
+                call_id = block_get(block, "id", None)
                 calls.append(
                     ToolCall(
-                        _get(block, "name") or "",
-                        json.dumps(_get(block, "input") or {}),
+                        block_get(block, "name", None) or "",
+                        json.dumps(block_get(block, "input", None) or {}),
                         None if call_id is None else str(call_id),
                     )
                 )
         # Text blocks split around citations; a stream's deltas join with nothing between them.
         text = "".join(parts)
-        stop = _get(parsed, "stop_reason")
+        stop = get(parsed, "stop_reason", None)
         return LLMResponse(
             text=text,
-            model=_get(parsed, "model") or "",
+            model=get(parsed, "model", None) or "",
             tool_calls=calls,
             finish_reason=stop,
             refusal=(text or "refused") if stop == "refusal" else None,
-            usage=_usage(_get(parsed, "usage")),
+            usage=_usage(get(parsed, "usage", None)),
             latency_s=latency_s,
             raw=parsed,
         )

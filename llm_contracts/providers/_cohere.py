@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import inspect
 import json
 import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -28,7 +29,7 @@ from .._scope import ACTIVE_CONVERSATION
 from ..enforcement._pipeline import CallSettings, contracted_call, drive_async, drive_sync
 from ..enforcement._report import ContractReport, PendingReport, attach_report
 from ._body import BodyJudge, _Other, install_async, install_sync
-from ._client import ContractClientMixin, pending_report
+from ._client import ContractClientMixin
 from ._registry import Route
 from ._specs import COHERE
 
@@ -87,10 +88,11 @@ def _plain(value: Any) -> Any:
             if type(key) is not str:
                 raise _NotPlain
             if item is not Ellipsis:
-                out[key] = _plain(item)
+                # A string or a number is itself: no call for it.
+                out[key] = item if type(item) in _SCALARS else _plain(item)
         return out
     if kind is list:
-        return [_plain(item) for item in value if item is not Ellipsis]
+        return [item if type(item) in _SCALARS else _plain(item) for item in value if item is not Ellipsis]
     if kind in _SCALARS:
         return value
     raise _NotPlain
@@ -98,12 +100,17 @@ def _plain(value: Any) -> Any:
 
 def _wire_body(json_body: Any, request_options: Any, omit: Any) -> tuple[dict[str, Any], Any]:
     """Return the JSON body cohere would send, and request options that add nothing more to it."""
-    given = {k: v for k, v in json_body.items() if v is not omit} if isinstance(json_body, Mapping) else {}
+    plain = type(json_body) is dict or isinstance(json_body, Mapping)
+    given = {k: v for k, v in json_body.items() if v is not omit} if plain else {}
     try:
         body: dict[str, Any] = _plain(given)
     except (_NotPlain, RecursionError):
         body = dict(jsonable_encoder(given) or {})
-    if isinstance(request_options, Mapping) and "additional_body_parameters" in request_options:
+    if (
+        request_options is not None
+        and isinstance(request_options, Mapping)
+        and "additional_body_parameters" in request_options
+    ):
         body.update(jsonable_encoder(request_options["additional_body_parameters"]) or {})
         # Merged into the body already: an input fix that drops one must not see it come back.
         request_options = {k: v for k, v in request_options.items() if k != "additional_body_parameters"}
@@ -145,19 +152,6 @@ def _same(answer: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-def _answered(
-    responses: list[httpx.Response], kept: dict[str, Any], report: ContractReport
-) -> httpx.Response:
-    """Return the HTTP answer cohere parses: the last one as received, or carrying ``kept``.
-
-    ``kept`` differs from the last body received after a re-ask (its usage is the sum over
-    every attempt) and when the declared fallback answered.
-    """
-    if len(responses) > 1 or report.outcome == "fallback":
-        return _rebuilt(responses[-1], kept)
-    return responses[-1]
-
-
 def _parse_event(block: bytes) -> Any:
     """Read one SSE event block of cohere's chat stream into its JSON object, as cohere reads it.
 
@@ -189,39 +183,37 @@ def _judge(owner: Any, route: Route, report: ContractReport, request: Any) -> Bo
     )
 
 
-def _vacuous(owner: Any, route: Any, json: Any) -> None:
-    """Give a call with nothing to check, record or report its vacuous report.
-
-    cohere's own path ran; the report is built only if it is read, so get_report() works
-    the same everywhere.
-    """
-    model = str(json.get("model", "")) if type(json) is dict else _model(json)
-    vacuous = PendingReport(route.requests.provider, route.endpoint, model, False)
-    owner._last_report = vacuous
-    reports = _REPORTS.get()
-    if reports is not None:
-        reports.append(vacuous)
-
-
-def _contract_route(
-    owner: Any, method: str, path: Any, json_body: Any, retries: Any
-) -> tuple[Any, Route | None]:
-    """Return the owner client and the route of a contracted call (None for every other call)."""
+def _route(owner: Any, path: Any, method: Any, json_body: Any, retries: Any) -> Route | None:
+    """Return the route of a contracted call (None for every other call, or without an owner)."""
     if owner is None or json_body is None or retries:
         # cohere retries a failed send by calling request() again: that is the same send.
-        return owner, None
+        return None
     if method == "POST":
         # The common case, cohere's own path: one look-up (what route_for finds for it).
         route = _ROUTES.get(path)
         if route is not None:
-            return owner, route
-    return owner, COHERE.route_for(method, path or "")
+            return route
+    return COHERE.route_for(method, path or "")
 
 
 def _model(json_body: Any) -> str:
     if type(json_body) is dict or isinstance(json_body, Mapping):
         return str(json_body.get("model", ""))
     return ""
+
+
+def _vacuous(owner: Any, route: Route, json_body: Any, stream: bool) -> None:
+    """Give a call with nothing to check, record or report its vacuous report.
+
+    cohere's own path ran; the report is built only if it is read, so get_report() works
+    the same everywhere.
+    """
+    requests = route.requests
+    report = PendingReport(requests.provider, route.endpoint, _model(json_body), stream)
+    owner._last_report = report
+    reports = _REPORTS.get()
+    if reports is not None:
+        reports.append(report)
 
 
 def _hand_over(owner: Any, report: ContractReport | PendingReport) -> None:
@@ -231,51 +223,91 @@ def _hand_over(owner: Any, report: ContractReport | PendingReport) -> None:
         reports.append(report)
 
 
+class _JsonOnce:
+    """An HTTP answer's ``json()``: the JSON object contracts judged, then httpx's own.
+
+    The answer was read into that object to be judged; cohere reads it next, with
+    ``json()``, and gets it without reading the body again. Any later call (or one with
+    arguments) is httpx's ``json()``, reading the body anew.
+    """
+
+    __slots__ = ("_data", "_response")
+
+    def __init__(self, response: httpx.Response, data: dict[str, Any]) -> None:
+        self._response = weakref.ref(response)
+        self._data: dict[str, Any] | None = data
+
+    def __call__(self, **kwargs: Any) -> Any:
+        data, self._data = self._data, None
+        if data is not None and not kwargs:
+            return data
+        response = self._response()
+        if response is None:  # pragma: no cover - called through the response itself
+            raise ReferenceError("the response is gone")
+        return type(response).json(response, **kwargs)
+
+
+def _answered(
+    responses: list[httpx.Response], kept: dict[str, Any], report: ContractReport
+) -> httpx.Response:
+    """Return the HTTP answer cohere parses: the last one as received, or carrying ``kept``.
+
+    ``kept`` differs from the last body received after a re-ask (its usage is the sum over
+    every attempt) and when the declared fallback answered.
+    """
+    if len(responses) > 1 or report.outcome == "fallback":
+        return _rebuilt(responses[-1], kept)
+    response = responses[-1]
+    response.json = _JsonOnce(response, kept)  # type: ignore[method-assign]  # this response only
+    return response
+
+
 class _ContractHttpClient(HttpClient):
     """cohere's sync HTTP layer, enforcing the owner client's contracts on chat calls."""
 
     _contract_owner: weakref.ref[ContractCohere]
 
-    def request(
-        self,
-        path: str | None = None,
-        *,
-        method: str,
-        json: Any = None,
-        request_options: Any = None,
-        omit: Any = None,
-        **kwargs: Any,
-    ) -> httpx.Response:
+    # Every call of the client passes here, contracts or not: cohere's keywords are passed
+    # on as they came, and read only for the route.
+    def request(self, path: str | None = None, **kwargs: Any) -> httpx.Response:
         owner = self._contract_owner()
-        # _contract_route() and _vacuous(), inline: this is every call of a client, contracts or not.
-        route = None
-        if owner is not None and json is not None and not kwargs.get("retries"):
-            route = _ROUTES.get(path or "") if method == "POST" else None
+        # _route() and _vacuous(), inline: this is every call of a client, contracts or not.
+        json_body = kwargs.get("json")
+        if owner is None or json_body is None or kwargs.get("retries"):
+            return HttpClient.request(self, path, **kwargs)
+        method: Any = kwargs.get("method")
+        route = _ROUTES.get(path or "") if method == "POST" else None
+        if route is None:
+            route = COHERE.route_for(method, path or "")
             if route is None:
-                route = COHERE.route_for(method, path or "")
-        if owner is None or route is None or owner._quiet():
-            response = super().request(
-                path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
-            )
-            if route is not None and owner is not None:
-                model = json.get("model", "") if type(json) is dict else _model(json)
-                vacuous = PendingReport(route.requests.provider, route.endpoint, str(model), False)
-                owner._last_report = vacuous
-                reports = _REPORTS.get()
-                if reports is not None:
-                    reports.append(vacuous)
+                return HttpClient.request(self, path, **kwargs)
+        if owner._quiet():
+            response = HttpClient.request(self, path, **kwargs)
+            model = json_body.get("model", "") if type(json_body) is dict else _model(json_body)
+            report = PendingReport(route.requests.provider, route.endpoint, str(model), False)
+            owner._last_report = report
+            reports = _REPORTS.get()
+            if reports is not None:
+                reports.append(report)
             return response
-        parent = super().request
+        return self._contracted(owner, route, path, kwargs)
+
+    def _contracted(
+        self, owner: Any, route: Route, path: str | None, kwargs: dict[str, Any]
+    ) -> httpx.Response:
+        json_body = kwargs.pop("json")
+        request_options = kwargs.pop("request_options", None)
         settings = owner._call_settings()
-        body, options = _wire_body(json, request_options, omit)
+        body, options = _wire_body(json_body, request_options, kwargs.pop("omit", None))
         llm_request = route.requests.read(body)
         responses: list[httpx.Response] = []
 
         # A send reads its answer's JSON: that object is what contracts judge and what a
         # declared fallback replaces; cohere gets it back as the HTTP body it parses.
         def send(new_body: dict[str, Any], is_retry: bool) -> dict[str, Any]:
-            responses.append(parent(path, method=method, json=new_body, request_options=options, **kwargs))
-            return _answer(responses[-1])
+            response = HttpClient.request(self, path, json=new_body, request_options=options, **kwargs)
+            responses.append(response)
+            return _answer(response)
 
         try:
             result, report = drive_sync(
@@ -290,40 +322,27 @@ class _ContractHttpClient(HttpClient):
         return _answered(responses, result, report)
 
     @contextlib.contextmanager
-    def stream(
-        self,
-        path: str | None = None,
-        *,
-        method: str,
-        json: Any = None,
-        request_options: Any = None,
-        omit: Any = None,
-        **kwargs: Any,
-    ) -> Iterator[httpx.Response]:
-        owner, route = _contract_route(self._contract_owner(), method, path, json, 0)
+    def stream(self, path: str | None = None, **kwargs: Any) -> Iterator[httpx.Response]:
+        owner = self._contract_owner()
+        route = _route(owner, path, kwargs.get("method"), kwargs.get("json"), 0)
         parent = super().stream
-        if owner is None or route is None:
-            with parent(
-                path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
-            ) as response:
+        if route is None or owner is None:
+            with parent(path, **kwargs) as response:
                 yield response
             return
         settings = owner._call_settings()
         if owner._unobserved(settings):
-            with parent(
-                path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
-            ) as response:
-                _hand_over(owner, pending_report(route, json, True))
+            with parent(path, **kwargs) as response:
+                _vacuous(owner, route, kwargs["json"], True)
                 yield response
             return
-        body, options = _wire_body(json, request_options, omit)
+        json_body = kwargs.pop("json")
+        body, options = _wire_body(json_body, kwargs.pop("request_options", None), kwargs.pop("omit", None))
         llm_request = route.requests.read(body)
         with contextlib.ExitStack() as stack:
 
             def send(new_body: dict[str, Any], is_retry: bool) -> httpx.Response:
-                return stack.enter_context(
-                    parent(path, method=method, json=new_body, request_options=options, **kwargs)
-                )
+                return stack.enter_context(parent(path, json=new_body, request_options=options, **kwargs))
 
             try:
                 result, report = drive_sync(
@@ -341,40 +360,151 @@ class _ContractHttpClient(HttpClient):
             yield result
 
 
+# The parameters of cohere's HttpClient.request, with their defaults, in the releases whose
+# signature _SpelledOutHttpClient repeats (None: a required keyword).
+_REQUEST_SIGNATURE = (
+    ("path", None),
+    ("method", inspect.Parameter.empty),
+    ("base_url", None),
+    ("params", None),
+    ("json", None),
+    ("data", None),
+    ("content", None),
+    ("files", None),
+    ("headers", None),
+    ("request_options", None),
+    ("retries", 0),
+    ("omit", None),
+    ("optional_body", False),
+    ("force_multipart", None),
+)
+
+
+def _spelled_out(request: Any) -> bool:
+    """Return True when cohere's ``request`` takes exactly the parameters of ``_REQUEST_SIGNATURE``."""
+    try:
+        parameters = list(inspect.signature(request).parameters.values())[1:]
+    except (TypeError, ValueError):  # pragma: no cover - a request() inspect cannot read
+        return False
+    return [(p.name, p.default) for p in parameters] == list(_REQUEST_SIGNATURE) and [
+        p.kind for p in parameters
+    ] == [inspect.Parameter.POSITIONAL_OR_KEYWORD] + [inspect.Parameter.KEYWORD_ONLY] * (len(parameters) - 1)
+
+
+class _SpelledOutHttpClient(_ContractHttpClient):
+    """The sync layer for the cohere releases whose ``request`` signature it repeats.
+
+    Keywords named at the call cost less than a dict of them passed on, and this runs on
+    every call of a client: a call without contracts goes to cohere's ``request`` with its
+    keywords as they came. Other releases use ``_ContractHttpClient`` itself.
+    """
+
+    def request(  # type: ignore[override]
+        self,
+        path: str | None = None,
+        *,
+        method: str,
+        base_url: Any = None,
+        params: Any = None,
+        json: Any = None,
+        data: Any = None,
+        content: Any = None,
+        files: Any = None,
+        headers: Any = None,
+        request_options: Any = None,
+        retries: int = 0,
+        omit: Any = None,
+        optional_body: bool = False,
+        force_multipart: Any = None,
+    ) -> httpx.Response:
+        owner = self._contract_owner()
+        # What _ContractHttpClient.request does, with the keywords spelled out.
+        route = None
+        if owner is not None and json is not None and not retries:
+            route = _ROUTES.get(path or "") if method == "POST" else None
+            if route is None:
+                route = COHERE.route_for(method, path or "")
+        if owner is None or route is None or owner._quiet():
+            response = HttpClient.request(
+                self,
+                path,
+                method=method,
+                base_url=base_url,
+                params=params,
+                json=json,
+                data=data,
+                content=content,
+                files=files,
+                headers=headers,
+                request_options=request_options,
+                retries=retries,
+                omit=omit,
+                optional_body=optional_body,
+                force_multipart=force_multipart,
+            )
+            if owner is not None and route is not None:
+                model = json.get("model", "") if type(json) is dict else _model(json)
+                report = PendingReport(route.requests.provider, route.endpoint, str(model), False)
+                owner._last_report = report
+                reports = _REPORTS.get()
+                if reports is not None:
+                    reports.append(report)
+            return response
+        kwargs = {
+            "method": method,
+            "base_url": base_url,
+            "params": params,
+            "json": json,
+            "data": data,
+            "content": content,
+            "files": files,
+            "headers": headers,
+            "request_options": request_options,
+            "retries": retries,
+            "omit": omit,
+            "optional_body": optional_body,
+            "force_multipart": force_multipart,
+        }
+        return self._contracted(owner, route, path, kwargs)
+
+
+_SYNC_LAYER: type[_ContractHttpClient] = (
+    _SpelledOutHttpClient if _spelled_out(HttpClient.request) else _ContractHttpClient
+)
+
+
 class _AsyncContractHttpClient(AsyncHttpClient):
     """cohere's async HTTP layer, enforcing the owner client's contracts on chat calls."""
 
     _contract_owner: weakref.ref[AsyncContractCohere]
 
-    async def request(
-        self,
-        path: str | None = None,
-        *,
-        method: str,
-        json: Any = None,
-        request_options: Any = None,
-        omit: Any = None,
-        **kwargs: Any,
-    ) -> httpx.Response:
-        owner, route = _contract_route(self._contract_owner(), method, path, json, kwargs.get("retries"))
-        if owner is None or route is None or owner._quiet():
-            response = await super().request(
-                path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
-            )
-            if route is not None:
-                _vacuous(owner, route, json)
+    async def request(self, path: str | None = None, **kwargs: Any) -> httpx.Response:
+        owner = self._contract_owner()
+        route = _route(owner, path, kwargs.get("method"), kwargs.get("json"), kwargs.get("retries"))
+        if route is None or owner is None:
+            return await AsyncHttpClient.request(self, path, **kwargs)
+        if owner._quiet():
+            response = await AsyncHttpClient.request(self, path, **kwargs)
+            _vacuous(owner, route, kwargs["json"], False)
             return response
-        parent = super().request
+        return await self._contracted(owner, route, path, kwargs)
+
+    async def _contracted(
+        self, owner: Any, route: Route, path: str | None, kwargs: dict[str, Any]
+    ) -> httpx.Response:
+        json_body = kwargs.pop("json")
+        request_options = kwargs.pop("request_options", None)
         settings = owner._call_settings()
-        body, options = _wire_body(json, request_options, omit)
+        body, options = _wire_body(json_body, request_options, kwargs.pop("omit", None))
         llm_request = route.requests.read(body)
         responses: list[httpx.Response] = []
 
         async def send(new_body: dict[str, Any], is_retry: bool) -> dict[str, Any]:
-            responses.append(
-                await parent(path, method=method, json=new_body, request_options=options, **kwargs)
+            response = await AsyncHttpClient.request(
+                self, path, json=new_body, request_options=options, **kwargs
             )
-            return await _aanswer(responses[-1])
+            responses.append(response)
+            return await _aanswer(response)
 
         async def parse(answer: dict[str, Any]) -> dict[str, Any]:
             return answer
@@ -392,39 +522,28 @@ class _AsyncContractHttpClient(AsyncHttpClient):
         return _answered(responses, result, report)
 
     @contextlib.asynccontextmanager
-    async def stream(
-        self,
-        path: str | None = None,
-        *,
-        method: str,
-        json: Any = None,
-        request_options: Any = None,
-        omit: Any = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[httpx.Response]:
-        owner, route = _contract_route(self._contract_owner(), method, path, json, 0)
+    async def stream(self, path: str | None = None, **kwargs: Any) -> AsyncIterator[httpx.Response]:
+        owner = self._contract_owner()
+        route = _route(owner, path, kwargs.get("method"), kwargs.get("json"), 0)
         parent = super().stream
-        if owner is None or route is None:
-            async with parent(
-                path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
-            ) as response:
+        if route is None or owner is None:
+            async with parent(path, **kwargs) as response:
                 yield response
             return
         settings = owner._call_settings()
         if owner._unobserved(settings):
-            async with parent(
-                path, method=method, json=json, request_options=request_options, omit=omit, **kwargs
-            ) as response:
-                _hand_over(owner, pending_report(route, json, True))
+            async with parent(path, **kwargs) as response:
+                _vacuous(owner, route, kwargs["json"], True)
                 yield response
             return
-        body, options = _wire_body(json, request_options, omit)
+        json_body = kwargs.pop("json")
+        body, options = _wire_body(json_body, kwargs.pop("request_options", None), kwargs.pop("omit", None))
         llm_request = route.requests.read(body)
         async with contextlib.AsyncExitStack() as stack:
 
             async def send(new_body: dict[str, Any], is_retry: bool) -> httpx.Response:
                 return await stack.enter_async_context(
-                    parent(path, method=method, json=new_body, request_options=options, **kwargs)
+                    parent(path, json=new_body, request_options=options, **kwargs)
                 )
 
             async def parse(response: httpx.Response) -> httpx.Response:
@@ -503,7 +622,7 @@ class ContractCohere(ContractClientMixin, cohere.ClientV2):  # type: ignore[misc
         if client is not None:
             kwargs = {**_client_options(client, cohere.ClientV2), **kwargs}
         super().__init__(*args, **kwargs)
-        _install(self, _ContractHttpClient)
+        _install(self, _SYNC_LAYER)
 
     def copy(self, **options: Any) -> Self:
         """Return a new client with this one's options, contracts and settings, and ``options`` applied.

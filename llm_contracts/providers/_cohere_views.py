@@ -62,11 +62,14 @@ _PARAM_KEYS = (
     "strict_tools",
     "thinking",
 )
+_PARAM_SET = frozenset(_PARAM_KEYS)
 _ROLES = frozenset({"system", "user", "assistant", "tool"})
 
 
 def _get(obj: Any, name: str) -> Any:
     """Read a field of cohere's model, or of the plain dict of a raw answer or stream event."""
+    if type(obj) is dict:  # the JSON the HTTP layer reads: no need to ask the Mapping ABC
+        return obj.get(name)
     return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
 
 
@@ -129,23 +132,27 @@ class ChatRequestView(BodyRequestView):
         messages = []
         items = body.get("messages")
         for m in items if isinstance(items, (list, tuple)) else ():
-            if not isinstance(m, Mapping):
+            if type(m) is not dict and not isinstance(m, Mapping):
                 continue
             call_id = m.get("tool_call_id")
+            content = m.get("content")
+            calls = m.get("tool_calls")
             messages.append(
                 Message(
                     str(m.get("role", "")),
-                    content_text(m.get("content")),
+                    content if type(content) is str else content_text(content),
                     None,
                     None if call_id is None else str(call_id),
-                    _tool_calls(m.get("tool_calls")),
+                    () if calls is None else _tool_calls(calls),
                 )
             )
+        tools = body.get("tools")
         return LLMRequest(
             model=str(body.get("model", "")),
             messages=messages,
-            params={k: body[k] for k in _PARAM_KEYS if k in body},
-            tools=_tool_specs(body.get("tools")),
+            # Most bodies carry none of the parameters: one pass over their few keys says so.
+            params={} if _PARAM_SET.isdisjoint(body) else {k: body[k] for k in _PARAM_KEYS if k in body},
+            tools=[] if tools is None else _tool_specs(tools),
             provider=self.provider,
             endpoint=self.endpoint,
             body=dict(body),
@@ -234,9 +241,14 @@ def _usage(usage: Any) -> Usage | None:
     if usage is None:
         return None
     # tokens: what the model read and wrote; billed_units leaves out the prompt template.
-    counts = _get(usage, "tokens") or _get(usage, "billed_units")
+    if type(usage) is dict:
+        counts = usage.get("tokens") or usage.get("billed_units")
+    else:
+        counts = _get(usage, "tokens") or _get(usage, "billed_units")
     if counts is None:
         return None
+    if type(counts) is dict:
+        return Usage(int(counts.get("input_tokens") or 0), int(counts.get("output_tokens") or 0))
     return Usage(int(_get(counts, "input_tokens") or 0), int(_get(counts, "output_tokens") or 0))
 
 
@@ -266,18 +278,31 @@ class ChatResponseView:
     """Cohere's v2 chat answer (``V2ChatResponse`` or its JSON) and its stream events."""
 
     def response(self, parsed: Any, latency_s: float | None) -> LLMResponse:
-        message = _get(parsed, "message")
+        if type(parsed) is dict:  # the JSON the HTTP layer reads, as on almost every call
+            message, stop = parsed.get("message"), parsed.get("finish_reason")
+            model, usage = parsed.get("model"), parsed.get("usage")
+        else:
+            message, stop = _get(parsed, "message"), _get(parsed, "finish_reason")
+            model, usage = _get(parsed, "model"), _get(parsed, "usage")
+        if type(message) is dict:
+            content, calls = message.get("content"), message.get("tool_calls")
+        elif message is not None:
+            content, calls = _get(message, "content"), _get(message, "tool_calls")
+        else:
+            content = calls = None
         parts = []
-        for part in (_get(message, "content") if message is not None else None) or ():
-            if _get(part, "type") == "text":
+        for part in content or ():
+            if type(part) is dict:
+                if part.get("type") == "text":
+                    parts.append(part.get("text") or "")
+            elif _get(part, "type") == "text":
                 parts.append(_get(part, "text") or "")
-        stop = _get(parsed, "finish_reason")
         return LLMResponse(
             text="".join(parts),
-            model=str(_get(parsed, "model") or ""),
-            tool_calls=list(_tool_calls(_get(message, "tool_calls") if message is not None else None)),
+            model=str(model or ""),
+            tool_calls=[] if calls is None else list(_tool_calls(calls)),
             finish_reason=None if stop is None else str(stop),
-            usage=_usage(_get(parsed, "usage")),
+            usage=_usage(usage),
             latency_s=latency_s,
             raw=parsed,
         )
