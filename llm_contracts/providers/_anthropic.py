@@ -123,7 +123,11 @@ def _streams_body(options: Any) -> bool:
 
 def _given(body: Mapping[str, Any]) -> dict[str, Any]:
     """Return ``body`` without the parameters anthropic marks as not given."""
-    return {k: v for k, v in body.items() if not isinstance(v, _SENTINELS)}
+    # anthropic's transform usually dropped them already: then the body is kept as it is.
+    for value in body.values():
+        if isinstance(value, _SENTINELS):
+            return {k: v for k, v in body.items() if not isinstance(v, _SENTINELS)}
+    return body  # type: ignore[return-value]
 
 
 def _walk(settings: CallSettings, route: Route, request: Any, stream: bool, guard: ParseGuard | None) -> Any:

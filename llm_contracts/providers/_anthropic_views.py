@@ -211,15 +211,17 @@ class MessagesRequestView(BodyRequestView):
         if len(found) > 1:
             found = [k for k in _PARAM_KEYS if k in body]
         tools = body.get("tools")
+        # Positional, in LLMRequest's field order: this runs on every call.
         return LLMRequest(
-            model=str(body.get("model", "")),
-            messages=messages,
-            params={k: body[k] for k in found},
-            tools=[] if tools is None else _tool_specs(tools),
-            provider=self.provider,
-            endpoint=self.endpoint,
-            body=dict(body),
-            view=self,
+            str(body.get("model", "")),
+            messages,
+            {k: body[k] for k in found},
+            [] if tools is None else _tool_specs(tools),
+            self.provider,
+            self.endpoint,
+            dict(body),
+            True,
+            self,
         )
 
     def _set_scalar(self, body: dict[str, Any], key: str, text: str) -> None:
