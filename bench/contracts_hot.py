@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import argparse
 import gc
-import glob
 import importlib
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import timeit
@@ -83,33 +81,12 @@ def _worker(answer: str, calls: int) -> None:
 
 def _instructions(tree: Path, answer: str, calls: int) -> dict[str, float]:
     """Return the instructions per call of each contract on the checkout at ``tree``."""
-    from bench.instructions import _count
+    from bench.instructions import marked_counts
 
     with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "callgrind.out")
-        env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{ROOT}", "PYTHONHASHSEED": "0"}
-        cmd = [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={out}",
-            "--dump-instr=no",
-            "--collect-jumps=no",
-            "--dump-before=getpgrp",
-            sys.executable,
-            str(Path(__file__).resolve()),
-            "--worker",
-            "--answer",
-            answer,
-            "--number",
-            str(calls),
-        ]
-        done = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True, check=False)
-        if done.returncode:
-            raise SystemExit(f"callgrind run failed:\n{done.stderr[-3000:]}")
-        names = [n for n in done.stdout.split("\n") if n]
-        dumps = sorted(glob.glob(out + ".*"), key=lambda p: int(p.rsplit(".", 1)[1]))
-        per_call = [_count(p)[1][0] / calls for p in dumps][1::2]
-        return dict(zip(names, per_call, strict=False))
+        args = ["--answer", answer, "--number", str(calls)]
+        names, per_block = marked_counts(tree, Path(__file__).resolve(), args, tmp)
+        return {name: totals[0] / calls for name, (_, totals) in zip(names, per_block, strict=False)}
 
 
 def main() -> None:

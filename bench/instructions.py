@@ -122,6 +122,41 @@ def _count(path: str) -> tuple[list[str], list[int]]:
     return names, totals + [0] * (len(names) - len(totals))  # trailing zeros may be left out
 
 
+def marked_counts(
+    tree: Path, script: Path, args: list[str], out_dir: str, cache_sim: bool = False
+) -> tuple[list[str], list[tuple[list[str], list[int]]]]:
+    """Run ``script --worker *args`` under callgrind on the checkout at ``tree``.
+
+    The worker prints one name per counted block and calls ``os.getpgrp()`` before and
+    after each block; return the names and, per block, its events and totals.
+    """
+    out = os.path.join(out_dir, "callgrind.out")
+    env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{ROOT}", "PYTHONHASHSEED": "0"}
+    cmd = [
+        "valgrind",
+        "--tool=callgrind",
+        f"--callgrind-out-file={out}",
+        "--dump-instr=no",
+        "--collect-jumps=no",
+        "--dump-before=getpgrp",
+        *(["--cache-sim=yes"] if cache_sim else []),
+        sys.executable,
+        str(script),
+        "--worker",
+        *args,
+    ]
+    done = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"callgrind run failed:\n{done.stderr[-3000:]}")
+    names = [n for n in done.stdout.split("\n") if n]
+    dumps = sorted(glob.glob(out + ".*"), key=lambda p: int(p.rsplit(".", 1)[1]))
+    # Dumps 1, 3, 5... hold the calls of blocks 0, 1, 2...
+    per_block = [_count(p) for p in dumps][1::2]
+    if len(per_block) < len(names):
+        raise SystemExit(f"{len(dumps)} dumps for {len(names)} blocks")
+    return names, per_block
+
+
 def measure(
     tree: Path,
     providers: list[str],
@@ -134,34 +169,9 @@ def measure(
     with tempfile.TemporaryDirectory() as tmp:
         if keep:
             os.makedirs(keep, exist_ok=True)
-        out = os.path.join(keep or tmp, "callgrind.out")
-        env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{ROOT}", "PYTHONHASHSEED": "0"}
-        cmd = [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={out}",
-            "--dump-instr=no",
-            "--collect-jumps=no",
-            "--dump-before=getpgrp",
-            *(["--cache-sim=yes"] if cache_sim else []),
-            sys.executable,
-            str(Path(__file__).resolve()),
-            "--worker",
-            "--calls",
-            str(calls),
-            "--warmup",
-            str(warmup),
-            *sum((["--provider", p] for p in providers), []),
-        ]
-        done = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True, check=False)
-        if done.returncode:
-            raise SystemExit(f"callgrind run failed:\n{done.stderr[-3000:]}")
-        names = [n for n in done.stdout.split("\n") if n]
-        dumps = sorted(glob.glob(out + ".*"), key=lambda p: int(p.rsplit(".", 1)[1]))
-        # Dumps 1, 3, 5... hold the calls of rows 0, 1, 2...
-        per_row = [_count(p) for p in dumps][1::2]
-        if len(per_row) < len(names):
-            raise SystemExit(f"{len(dumps)} dumps for {len(names)} rows")
+        args = ["--calls", str(calls), "--warmup", str(warmup)]
+        args += [a for p in providers for a in ("--provider", p)]
+        names, per_row = marked_counts(tree, Path(__file__).resolve(), args, keep or tmp, cache_sim)
         return {
             name: {e: n / calls for e, n in zip(events, totals, strict=True)}
             for name, (events, totals) in zip(names, per_row, strict=False)

@@ -517,17 +517,10 @@ class JSONFormatContract(_StructuredContract):
         return self.ok(found_in=where)
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
-        text = value.text if isinstance(value, LLMResponse) else None
-        if type(text) is str:
-            whole = text.strip()
-            if value.tool_calls and not whole:
-                return self.ok(skipped="tool_calls")  # as answer_text() decides
-        else:
-            found = answer_text(value)
-            if found is None:
-                return self.ok(skipped="tool_calls")
-            text = found
-            whole = text.strip()
+        text = answer_text(value)
+        if text is None:
+            return self.ok(skipped="tool_calls")
+        whole = text.strip()
         # The common case first: the whole answer is JSON. extract_json tries the whole
         # (stripped) answer first too, and finds the same value there; anything else (no
         # JSON there, prose around it) takes the full path, which works it all out again.

@@ -120,15 +120,9 @@ class RegexContract(Contract):
         )
 
     def validate(self, value: Any, context: ValidationContext | None = None) -> ValidationResult:
-        text = value.text if isinstance(value, LLMResponse) else None
-        if type(text) is str:
-            if value.tool_calls and not text.strip():
-                return self.ok(skipped="tool_calls")  # as answer_text() decides
-        else:
-            found = answer_text(value)
-            if found is None:
-                return self.ok(skipped="tool_calls")
-            text = found
+        text = answer_text(value)
+        if text is None:
+            return self.ok(skipped="tool_calls")
         regex = self.regex
         # A search on RE2 needs no time limit and no match object for a verdict; only a
         # forbidden match is searched for again, for its text and span. (On the fallback
