@@ -81,6 +81,9 @@ def seeded(cast: Cast) -> Project:
     return cast.project_a
 
 
+# A partition this small may be read whole (not counted in the rows-read limits).
+SMALL_PARTITION = 100
+
 CASES = {
     # name: (filters, most rows the scans may read, calls found)
     "absent model": (ViolationFilters(model="no-such-model"), 100, 0),
@@ -137,9 +140,16 @@ class TestPlans:
         problems = {}
         for case, (filters, most, found) in CASES.items():
             plan = explain(seeded, filters)
-            # Sequential scans only of the partitions without a row (days ahead, the default one).
-            full = [n["Relation Name"] for n in plan if n["Node Type"] == "Seq Scan" and rows_read([n])]
-            read = rows_read(plan)
+            # Sequential scans only of partitions without a row (days ahead, the default one) or
+            # with a handful: the oldest day holds only what is left of it inside the 30 days
+            # (late in the day, a few dozen rows), and there a scan is the planner's right call.
+            full = [
+                n["Relation Name"]
+                for n in plan
+                if n["Node Type"] == "Seq Scan" and rows_read([n]) > SMALL_PARTITION
+            ]
+            small = [n for n in plan if n["Node Type"] == "Seq Scan" and rows_read([n]) <= SMALL_PARTITION]
+            read = rows_read(plan) - rows_read(small)
             calls = min(len({row for row in self._rows(seeded, filters)}), SCAN)
             # Without an index of its own, a filter that matches nothing reads all 6,000 violations.
             if full or read > most or calls != found:
