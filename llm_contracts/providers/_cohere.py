@@ -271,7 +271,7 @@ class _ContractHttpClient(HttpClient):
     # on as they came, and read only for the route.
     def request(self, path: str | None = None, **kwargs: Any) -> httpx.Response:
         owner = self._contract_owner()
-        # _route() and _vacuous(), inline: this is every call of a client, contracts or not.
+        # _route(), inline: this is every call of a client, contracts or not.
         json_body = kwargs.get("json")
         if owner is None or json_body is None or kwargs.get("retries"):
             return HttpClient.request(self, path, **kwargs)
@@ -283,12 +283,7 @@ class _ContractHttpClient(HttpClient):
                 return HttpClient.request(self, path, **kwargs)
         if owner._quiet():
             response = HttpClient.request(self, path, **kwargs)
-            model = json_body.get("model", "") if type(json_body) is dict else _model(json_body)
-            report = PendingReport(route.requests.provider, route.endpoint, str(model), False)
-            owner._last_report = report
-            reports = _REPORTS.get()
-            if reports is not None:
-                reports.append(report)
+            _vacuous(owner, route, json_body, False)
             return response
         return self._contracted(owner, route, path, kwargs)
 
@@ -443,12 +438,7 @@ class _SpelledOutHttpClient(_ContractHttpClient):
                 force_multipart=force_multipart,
             )
             if owner is not None and route is not None:
-                model = json.get("model", "") if type(json) is dict else _model(json)
-                report = PendingReport(route.requests.provider, route.endpoint, str(model), False)
-                owner._last_report = report
-                reports = _REPORTS.get()
-                if reports is not None:
-                    reports.append(report)
+                _vacuous(owner, route, json, False)
             return response
         kwargs = {
             "method": method,
